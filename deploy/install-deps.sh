@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages Branchline builds and tests with, only those
+# that are missing. Runs apt-get through sudo when not root.
+# Called by `make` whenever pkg-config cannot find one of our libraries.
+set -eu
+
+PACKAGES="build-essential pkg-config libzmq3-dev libsodium-dev libcbor-dev
+libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "install-deps: packages missing ($missing) and not root, no sudo" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,103 @@
+/* op: op envelope and its canonical CBOR form (see op.h). */
+#include "op.h"
+
+#include <string.h>
+
+#define OP_ARITY 7
+
+void
+op_clear(op_t *op)
+{
+	json_decref(op->fields);
+	memset(op, 0, sizeof *op);
+}
+
+int
+op_encode(const op_t *op, cbw_t *w, err_t *err)
+{
+	cbw_array(w, OP_ARITY);
+	cbw_str(w, op->origin);
+	cbw_uint(w, op->seq);
+	cbw_uint(w, op->hlc);
+	cbw_str(w, op->entity);
+	cbw_str(w, op->key);
+	cbw_str(w, op->kind);
+	if (op->fields == NULL) {
+		cbw_map(w, 0);
+		return 0;
+	}
+	if (!json_is_object(op->fields))
+		return err_set(err, ERR_BAD_REQUEST, "op: fields are not a map");
+	return cbw_json(w, op->fields, err);
+}
+
+int
+op_site_valid(const char *site)
+{
+	size_t i, n = strlen(site);
+
+	if (n == 0 || n > OP_SITE_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = site[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+op_decode(cbr_t *r, op_t *op, err_t *err)
+{
+	size_t n, start = r->pos;
+
+	memset(op, 0, sizeof *op);
+	if (cbr_array(r, &n, err))
+		goto fail;
+	if (n != OP_ARITY) {
+		err_set(err, ERR_BAD_REQUEST,
+		    "op: %zu elements at byte %zu, expected %d", n, start,
+		    OP_ARITY);
+		goto fail;
+	}
+	if (cbr_text_copy(r, op->origin, sizeof op->origin, err) ||
+	    cbr_uint(r, &op->seq, err) || cbr_uint(r, &op->hlc, err) ||
+	    cbr_text_copy(r, op->entity, sizeof op->entity, err) ||
+	    cbr_text_copy(r, op->key, sizeof op->key, err) ||
+	    cbr_text_copy(r, op->kind, sizeof op->kind, err))
+		goto fail_prefix;
+	if (!op_site_valid(op->origin)) {
+		err_set(err, ERR_BAD_REQUEST, "op: bad origin site id '%s'",
+		    op->origin);
+		goto fail;
+	}
+	if (op->seq == 0) {
+		err_set(err, ERR_BAD_REQUEST, "op %s/0: seq must be positive",
+		    op->origin);
+		goto fail;
+	}
+	{
+		size_t at = r->pos, m;
+
+		/* Peek that fields is a map before building it. */
+		if (cbr_map(r, &m, err))
+			goto fail_prefix;
+		r->pos = at;
+	}
+	if (cbr_json(r, &op->fields, err))
+		goto fail_prefix;
+	if (r->pos - start > OP_MAX_BYTES) {
+		err_set(err, ERR_TOO_LARGE, "op %s/%llu: %zu bytes (max %d)",
+		    op->origin, (unsigned long long)op->seq, r->pos - start,
+		    OP_MAX_BYTES);
+		goto fail;
+	}
+	return 0;
+fail_prefix:
+	err_prefix(err, "op");
+fail:
+	op_clear(op);
+	return -1;
+}

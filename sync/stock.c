@@ -1,0 +1,315 @@
+/* stock: movements and on-hand (see stock.h). */
+#include "stock.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define SKU_MAX 64
+#define REF_MAX 64
+#define DELTA_MAX 1000000000LL
+
+/* A reason and the sign its delta must have: +1, -1, or 0 for either. */
+static const struct {
+	const char *name;
+	int sign;
+} s_reasons[] = {
+	{ "receipt", 1 }, { "sale", -1 }, { "return", 1 },
+	{ "adjustment", 0 }, { "transfer_out", -1 }, { "transfer_in", 1 },
+	{ "count", 0 },
+};
+
+#define NREASONS (sizeof s_reasons / sizeof s_reasons[0])
+
+/* A validated movement; strings borrowed from the JSON it came from. */
+typedef struct {
+	const char *site;
+	const char *sku;
+	long long delta;
+	const char *reason;
+	const char *ref;
+} movement_t;
+
+static int
+s_text_field(const json_t *obj, const char *name, size_t max, int required,
+    const char **out, err_t *err)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return err_set(err, ERR_BAD_REQUEST, "%s: missing", name);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return err_set(err, ERR_BAD_REQUEST, "%s: must be a string",
+		    name);
+	if (json_string_length(v) == 0 || json_string_length(v) > max)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "%s: must be 1 to %zu characters", name, max);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Checks a movement's fields; the same rules hold for a local request and a
+ * remote op, so every replica accepts or refuses the same movements. */
+static int
+s_movement_parse(const json_t *f, movement_t *m, err_t *err)
+{
+	json_t *delta;
+	size_t i;
+
+	if (s_text_field(f, "site", OP_SITE_MAX, 1, &m->site, err) ||
+	    s_text_field(f, "sku", SKU_MAX, 1, &m->sku, err) ||
+	    s_text_field(f, "reason", 32, 1, &m->reason, err) ||
+	    s_text_field(f, "ref", REF_MAX, 0, &m->ref, err))
+		return -1;
+	if (!op_site_valid(m->site))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "site: '%s' is not a site id", m->site);
+	delta = json_object_get(f, "delta");
+	if (delta == NULL || json_is_null(delta))
+		return err_set(err, ERR_BAD_REQUEST, "delta: missing");
+	if (!json_is_integer(delta))
+		return err_set(err, ERR_BAD_REQUEST, "delta: must be an integer");
+	m->delta = json_integer_value(delta);
+	if (m->delta == 0 || m->delta > DELTA_MAX || m->delta < -DELTA_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "delta: must be non-zero and within ±%lld", DELTA_MAX);
+	for (i = 0; i < NREASONS; i++)
+		if (strcmp(m->reason, s_reasons[i].name) == 0)
+			break;
+	if (i == NREASONS)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "reason: '%s' is not one of receipt, sale, return, adjustment, transfer_out, transfer_in, count",
+		    m->reason);
+	if ((s_reasons[i].sign > 0 && m->delta < 0) ||
+	    (s_reasons[i].sign < 0 && m->delta > 0))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "delta: a %s must be %s", m->reason,
+		    s_reasons[i].sign > 0 ? "positive" : "negative");
+	return 0;
+}
+
+static int
+s_add_on_hand(store_t *st, const char *site, const char *sku,
+    long long delta, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO stock(site, sku, on_hand) VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT(site, sku) DO UPDATE SET on_hand = on_hand + ?3");
+	int rc;
+
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, delta);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "stock %s/%s: %s", site, sku,
+		    sqlite3_errmsg(store_db(st)));
+	return 0;
+}
+
+int
+stock_apply(store_t *st, const op_t *op, err_t *err)
+{
+	movement_t m;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (strcmp(op->kind, "add") != 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
+	if (s_movement_parse(op->fields, &m, err))
+		return err_prefix(err, "stock movement %s", op->key);
+
+	/* An existing movement with this id wins if its (hlc, origin) is
+	 * lower; otherwise it is replaced and its effect undone. */
+	s = store_stmt(st, "SELECT site, sku, delta, hlc, origin, seq "
+	    "FROM stock_movements WHERE id = ?");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 3);
+		const char *origin = (const char *)sqlite3_column_text(s, 4);
+		int older = hlc < op->hlc ||
+		    (hlc == op->hlc && strcmp(origin, op->origin) <= 0);
+		char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
+		long long delta = sqlite3_column_int64(s, 2);
+
+		snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
+		snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
+		sqlite3_reset(s);
+		if (older)
+			return 0;
+		if (s_add_on_hand(st, site, sku, -delta, err))
+			return -1;
+		s = store_stmt(st, "DELETE FROM stock_movements WHERE id = ?");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	} else {
+		sqlite3_reset(s);
+	}
+
+	s = store_stmt(st, "INSERT INTO stock_movements"
+	    "(id, site, sku, delta, reason, ref, hlc, origin, seq) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m.site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m.sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, m.delta);
+	sqlite3_bind_text(s, 5, m.reason, -1, SQLITE_STATIC);
+	if (m.ref != NULL)
+		sqlite3_bind_text(s, 6, m.ref, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, (int64_t)op->seq);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
+		    op->key, sqlite3_errmsg(store_db(st)));
+	return s_add_on_hand(st, m.site, m.sku, m.delta, err);
+}
+
+/* Builds the JSON of recorded movement id, or NULL if there is none. */
+static json_t *
+s_movement_json(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT site, sku, delta, reason, "
+	    "ref, origin, hlc FROM stock_movements WHERE id = ?");
+	json_t *o = NULL;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
+		    "id", id,
+		    "site", (const char *)sqlite3_column_text(s, 0),
+		    "sku", (const char *)sqlite3_column_text(s, 1),
+		    "delta", (json_int_t)sqlite3_column_int64(s, 2),
+		    "reason", (const char *)sqlite3_column_text(s, 3),
+		    "origin", (const char *)sqlite3_column_text(s, 5),
+		    "hlc", (json_int_t)sqlite3_column_int64(s, 6));
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+			json_object_set_new(o, "ref", json_string(
+			    (const char *)sqlite3_column_text(s, 4)));
+	}
+	sqlite3_reset(s);
+	return o;
+}
+
+/* Whether a recorded movement says the same as a request repeating its id. */
+static int
+s_same_movement(const json_t *rec, const movement_t *m)
+{
+	const char *ref = json_string_value(json_object_get(rec, "ref"));
+
+	return strcmp(json_string_value(json_object_get(rec, "site")),
+	    m->site) == 0 &&
+	    strcmp(json_string_value(json_object_get(rec, "sku")), m->sku) == 0 &&
+	    json_integer_value(json_object_get(rec, "delta")) == m->delta &&
+	    strcmp(json_string_value(json_object_get(rec, "reason")),
+	    m->reason) == 0 &&
+	    ((ref == NULL && m->ref == NULL) ||
+	    (ref != NULL && m->ref != NULL && strcmp(ref, m->ref) == 0));
+}
+
+int
+stock_record(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	json_t *fields = NULL, *rec;
+	const char *id = NULL;
+	char idbuf[OP_KEY_MAX + 1];
+	movement_t m;
+	int64_t seq = 0;
+
+	*out = NULL;
+	*created = 0;
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "stock movement: body must be a JSON object");
+	if (s_text_field(req, "id", OP_KEY_MAX, 0, &id, err))
+		return -1;
+	fields = json_pack("{s:O?, s:O?, s:O?, s:O?}",
+	    "sku", json_object_get(req, "sku"),
+	    "delta", json_object_get(req, "delta"),
+	    "reason", json_object_get(req, "reason"),
+	    "ref", json_object_get(req, "ref"));
+	if (json_object_get(req, "site") != NULL)
+		json_object_set(fields, "site", json_object_get(req, "site"));
+	else
+		json_object_set_new(fields, "site",
+		    json_string(store_site(st)));
+	json_object_del(fields, "ref");
+	if (json_object_get(req, "ref") != NULL &&
+	    !json_is_null(json_object_get(req, "ref")))
+		json_object_set(fields, "ref", json_object_get(req, "ref"));
+	if (s_movement_parse(fields, &m, err))
+		goto fail;
+
+	if (store_begin(st, err))
+		goto fail;
+	if (id != NULL && (rec = s_movement_json(st, id)) != NULL) {
+		store_rollback(st);
+		json_decref(fields);
+		if (!s_same_movement(rec, &m)) {
+			json_decref(rec);
+			return err_set(err, ERR_CONFLICT,
+			    "stock movement %s: id already used for a different movement",
+			    id);
+		}
+		*out = rec;
+		return 0;
+	}
+	if (id == NULL) {
+		/* A readable, globally unique id: site and its next op seq. */
+		store_meta_get_int(st, "seq", &seq);
+		snprintf(idbuf, sizeof idbuf, "%s-%06" PRId64, store_site(st),
+		    seq + 1);
+		id = idbuf;
+	}
+	if (store_append_local(st, STOCK_ENTITY, id, "add", fields, NULL,
+	    err) || store_commit(st, err)) {
+		store_rollback(st);
+		goto fail;
+	}
+	json_decref(fields);
+	*out = s_movement_json(st, id);
+	*created = 1;
+	return 0;
+fail:
+	json_decref(fields);
+	return -1;
+}
+
+json_t *
+stock_list(store_t *st, const char *site, const char *sku)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT site, sku, on_hand, reserved FROM stock "
+	    "WHERE (?1 IS NULL OR site = ?1) AND (?2 IS NULL OR sku = ?2) "
+	    "ORDER BY site, sku");
+	json_t *items = json_array();
+
+	if (site != NULL)
+		sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	if (sku != NULL)
+		sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_int_t on_hand = sqlite3_column_int64(s, 2);
+		json_int_t reserved = sqlite3_column_int64(s, 3);
+
+		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:I}",
+		    "site", (const char *)sqlite3_column_text(s, 0),
+		    "sku", (const char *)sqlite3_column_text(s, 1),
+		    "on_hand", on_hand, "reserved", reserved,
+		    "available", on_hand - reserved));
+	}
+	sqlite3_reset(s);
+	return json_pack("{s:o}", "items", items);
+}

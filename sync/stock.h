@@ -1,0 +1,38 @@
+/*
+ * stock: stock movements and on-hand per (site, sku).
+ *
+ * A movement is an immutable fact keyed by its id (grow-only set); on-hand
+ * is the sum of a site's movements of a sku (a PN-counter), maintained in the
+ * same transaction as each movement. On-hand may go negative after a merge:
+ * a recorded sale is never refused at merge time.
+ *
+ * Two different ops claiming the same movement id (two sites reusing a
+ * client id) resolve deterministically: the op with the lower (hlc, origin)
+ * is the movement, the other is ignored, whatever the arrival order.
+ */
+#ifndef BL_STOCK_H
+#define BL_STOCK_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define STOCK_ENTITY "stock_movement"
+
+/* Merge rule for STOCK_ENTITY ops (called by apply_op). */
+int stock_apply(store_t *store, const op_t *op, err_t *err);
+
+/* Records a movement written at this site from a request object
+ * {id?, site?, sku, delta, reason, ref?}. Idempotent by id: a repeat
+ * returns the recorded movement with *created = 0. On success *out is a new
+ * JSON object of the movement (caller owns). Runs its own transaction. */
+int stock_record(store_t *store, const json_t *request, json_t **out,
+    int *created, err_t *err);
+
+/* Returns {"items":[{site, sku, on_hand, reserved, available}...]} for the
+ * given site and/or sku filters (NULL for all), sorted by site then sku. */
+json_t *stock_list(store_t *store, const char *site, const char *sku);
+
+#endif

@@ -1,0 +1,513 @@
+/* store: a replica's SQLite database and op log (see store.h). */
+#include "store.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "log.h"
+
+#define STMT_CACHE 96
+
+struct store {
+	sqlite3 *db;
+	store_side_t side;
+	char site[OP_SITE_MAX + 1];
+	uint64_t (*wall_ms)(void);
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} stmts[STMT_CACHE];
+	int nstmts;
+	/* Loaded at begin, saved at commit. */
+	int in_txn;
+	hlc_t clock;
+	uint64_t next_seq;
+	int dirty;
+};
+
+static int
+s_exec(store_t *st, const char *sql, err_t *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "sqlite: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_schema_version(void)
+{
+	int i, v = 0;
+
+	for (i = 0; i < schema_migration_count; i++)
+		if (schema_migrations[i].side == SCHEMA_BOTH)
+			v = schema_migrations[i].number;
+	return v;
+}
+
+/* Applies the migrations of this side above the database's user_version, all
+ * in one transaction. */
+static int
+s_migrate(store_t *st, err_t *err)
+{
+	sqlite3_stmt *stmt;
+	int i, version, latest = 0;
+	schema_side_t mine = st->side == STORE_HUB ? SCHEMA_HUB : SCHEMA_NODE;
+
+	for (i = 0; i < schema_migration_count; i++)
+		latest = schema_migrations[i].number;
+	if (s_exec(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt,
+	    NULL) != SQLITE_OK)
+		goto fail_sqlite;
+	sqlite3_step(stmt);
+	version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (version > latest) {
+		err_set(err, ERR_UPGRADE,
+		    "open database: schema version %d is newer than this program's %d; upgrade the program",
+		    version, latest);
+		goto fail;
+	}
+	for (i = 0; i < schema_migration_count; i++) {
+		const schema_migration_t *m = &schema_migrations[i];
+		char pragma[64];
+
+		if (m->number <= version)
+			continue;
+		if (m->side != SCHEMA_BOTH && m->side != mine)
+			continue;
+		if (s_exec(st, m->sql, err)) {
+			err_prefix(err, "migration %s", m->name);
+			goto fail;
+		}
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
+		    m->number);
+		if (s_exec(st, pragma, err))
+			goto fail;
+	}
+	return s_exec(st, "COMMIT", err);
+fail_sqlite:
+	err_set(err, ERR_INTERNAL, "migrate: %s", sqlite3_errmsg(st->db));
+fail:
+	s_exec(st, "ROLLBACK", NULL);
+	return -1;
+}
+
+store_t *
+store_open(const char *path, store_side_t side, int create, err_t *err)
+{
+	store_t *st;
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+
+	st = calloc(1, sizeof *st);
+	if (st == NULL)
+		fatal("store: out of memory");
+	st->side = side;
+	st->wall_ms = hlc_wall_ms;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "open database %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (s_exec(st, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;", err) || s_migrate(st, err)) {
+		err_prefix(err, "open database %s", path);
+		goto fail;
+	}
+	if (store_meta_get_text(st, "site", st->site, sizeof st->site) < 0) {
+		err_set(err, ERR_INTERNAL, "open database %s: cannot read meta",
+		    path);
+		goto fail;
+	}
+	return st;
+fail:
+	store_close(&st);
+	return NULL;
+}
+
+void
+store_close(store_t **self_p)
+{
+	store_t *st;
+	int i;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	st = *self_p;
+	for (i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].stmt);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st);
+	*self_p = NULL;
+}
+
+sqlite3 *
+store_db(store_t *st)
+{
+	return st->db;
+}
+
+const char *
+store_site(store_t *st)
+{
+	return st->site;
+}
+
+void
+store_set_wall(store_t *st, uint64_t (*wall_ms)(void))
+{
+	st->wall_ms = wall_ms ? wall_ms : hlc_wall_ms;
+}
+
+sqlite3_stmt *
+store_stmt(store_t *st, const char *sql)
+{
+	int i;
+	sqlite3_stmt *stmt;
+
+	for (i = 0; i < st->nstmts; i++) {
+		if (st->stmts[i].sql == sql) {
+			stmt = st->stmts[i].stmt;
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return stmt;
+		}
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &stmt, NULL) != SQLITE_OK)
+		fatal("store: prepare \"%s\": %s", sql, sqlite3_errmsg(st->db));
+	if (st->nstmts < STMT_CACHE) {
+		st->stmts[st->nstmts].sql = sql;
+		st->stmts[st->nstmts].stmt = stmt;
+		st->nstmts++;
+	} else {
+		fatal("store: statement cache full (%d)", STMT_CACHE);
+	}
+	return stmt;
+}
+
+int64_t
+store_query_int(store_t *st, sqlite3_stmt *stmt, int64_t dflt)
+{
+	int64_t v = dflt;
+
+	(void)st;
+	if (sqlite3_step(stmt) == SQLITE_ROW &&
+	    sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return v;
+}
+
+/* ---- meta ---- */
+
+int
+store_meta_get_int(store_t *st, const char *name, int64_t *out)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT value FROM meta WHERE name = ?");
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_meta_get_text(store_t *st, const char *name, char *buf, size_t size)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT value FROM meta WHERE name = ?");
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+
+		snprintf(buf, size, "%s", v ? v : "");
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+static int
+s_meta_step(store_t *st, sqlite3_stmt *s, const char *name, err_t *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "save %s: %s", name,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
+int
+store_meta_set_int(store_t *st, const char *name, int64_t value, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO meta(name, value) VALUES (?, ?) "
+	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, value);
+	return s_meta_step(st, s, name, err);
+}
+
+int
+store_meta_set_text(store_t *st, const char *name, const char *value,
+    err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO meta(name, value) VALUES (?, ?) "
+	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	if (s_meta_step(st, s, name, err))
+		return -1;
+	if (strcmp(name, "site") == 0)
+		snprintf(st->site, sizeof st->site, "%s", value);
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+int
+store_begin(store_t *st, err_t *err)
+{
+	int64_t last = 0, seq = 0, drift = HLC_DEFAULT_MAX_DRIFT_MS;
+
+	assert(!st->in_txn);
+	if (s_exec(st, "BEGIN IMMEDIATE", err))
+		return err_prefix(err, "begin");
+	/* Re-read each time: another process may have written since. */
+	if (store_meta_get_int(st, "hlc", &last) < 0 ||
+	    store_meta_get_int(st, "seq", &seq) < 0 ||
+	    store_meta_get_int(st, "max_drift_ms", &drift) < 0) {
+		s_exec(st, "ROLLBACK", NULL);
+		return err_set(err, ERR_INTERNAL, "begin: cannot read meta: %s",
+		    sqlite3_errmsg(st->db));
+	}
+	hlc_init(&st->clock, (uint64_t)last, (uint64_t)drift);
+	st->next_seq = (uint64_t)seq + 1;
+	st->dirty = 0;
+	st->in_txn = 1;
+	return 0;
+}
+
+int
+store_commit(store_t *st, err_t *err)
+{
+	assert(st->in_txn);
+	if (st->dirty &&
+	    (store_meta_set_int(st, "hlc", (int64_t)hlc_last(&st->clock), err) ||
+	    store_meta_set_int(st, "seq", (int64_t)(st->next_seq - 1), err))) {
+		store_rollback(st);
+		return -1;
+	}
+	if (s_exec(st, "COMMIT", err)) {
+		store_rollback(st);
+		return err_prefix(err, "commit");
+	}
+	st->in_txn = 0;
+	return 0;
+}
+
+void
+store_rollback(store_t *st)
+{
+	if (!st->in_txn)
+		return;
+	if (!sqlite3_get_autocommit(st->db))
+		s_exec(st, "ROLLBACK", NULL);
+	st->in_txn = 0;
+}
+
+/* ---- the op log ---- */
+
+static int
+s_log_insert(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body) "
+	    "VALUES (?, ?, ?, ?, ?, ?)");
+	int rc;
+
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 4, op->entity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, body, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "log op %s/%llu: %s",
+		    op->origin, (unsigned long long)op->seq,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
+/* Runs apply_op inside a savepoint so a refused op leaves no trace. */
+static int
+s_apply_isolated(store_t *st, const op_t *op, err_t *err)
+{
+	if (s_exec(st, "SAVEPOINT apply_op", err))
+		return -1;
+	if (apply_op(st, op, err)) {
+		s_exec(st, "ROLLBACK TO apply_op; RELEASE apply_op", NULL);
+		return -1;
+	}
+	return s_exec(st, "RELEASE apply_op", err);
+}
+
+int
+store_append_local(store_t *st, const char *entity, const char *key,
+    const char *kind, json_t *fields, op_t *out, err_t *err)
+{
+	op_t op;
+	cbw_t w;
+	int rc = -1;
+
+	assert(st->in_txn);
+	memset(&op, 0, sizeof op);
+	if (strlen(entity) > OP_NAME_MAX || strlen(kind) > OP_NAME_MAX)
+		return err_set(err, ERR_BAD_REQUEST, "op: name too long");
+	if (key[0] == '\0' || strlen(key) > OP_KEY_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "id: must be 1 to %d bytes", OP_KEY_MAX);
+	if (st->site[0] == '\0')
+		return err_set(err, ERR_INTERNAL, "write: replica has no site id");
+	snprintf(op.origin, sizeof op.origin, "%s", st->site);
+	snprintf(op.entity, sizeof op.entity, "%s", entity);
+	snprintf(op.key, sizeof op.key, "%s", key);
+	snprintf(op.kind, sizeof op.kind, "%s", kind);
+	op.seq = st->next_seq;
+	op.hlc = hlc_tick(&st->clock, st->wall_ms());
+	op.fields = fields;
+	cbw_init(&w);
+	if (op_encode(&op, &w, err))
+		goto out;
+	if (w.len > OP_MAX_BYTES) {
+		err_set(err, ERR_TOO_LARGE, "write %s %s: %zu bytes (max %d)",
+		    entity, key, w.len, OP_MAX_BYTES);
+		goto out;
+	}
+	if (s_apply_isolated(st, &op, err) ||
+	    s_log_insert(st, &op, w.data, w.len, err))
+		goto out;
+	st->next_seq++;
+	st->dirty = 1;
+	if (out != NULL) {
+		*out = op;
+		json_incref(fields);
+	}
+	rc = 0;
+out:
+	cbw_free(&w);
+	return rc;
+}
+
+static int
+s_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const char *reason, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT OR IGNORE INTO quarantine(origin, seq, body, reason, at) "
+	    "VALUES (?, ?, ?, ?, ?)");
+	int rc;
+
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)st->wall_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "quarantine op %s/%llu: %s",
+		    op->origin, (unsigned long long)op->seq,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
+int
+store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    ingest_result_t *result, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT 1 FROM op_log WHERE origin = ?1 AND seq = ?2 "
+	    "UNION ALL SELECT 1 FROM quarantine WHERE origin = ?1 AND seq = ?2");
+	err_t why;
+
+	assert(st->in_txn);
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	if (store_query_int(st, s, 0)) {
+		*result = INGEST_DUPLICATE;
+		return 0;
+	}
+	err_clear(&why);
+	if (hlc_observe(&st->clock, op->hlc, st->wall_ms(), &why) == 0 &&
+	    s_apply_isolated(st, op, &why) == 0) {
+		if (s_log_insert(st, op, body, len, err))
+			return -1;
+		/* Our own op coming back (a site restored from an old backup):
+		 * never hand out its seq again. */
+		if (strcmp(op->origin, st->site) == 0 && op->seq >= st->next_seq)
+			st->next_seq = op->seq + 1;
+		st->dirty = 1;
+		*result = INGEST_APPLIED;
+		return 0;
+	}
+	err_prefix(&why, "apply op %s/%llu", op->origin,
+	    (unsigned long long)op->seq);
+	if (s_quarantine(st, op, body, len, why.msg, err))
+		return -1;
+	*result = INGEST_QUARANTINED;
+	if (err != NULL)
+		*err = why;
+	return 0;
+}
+
+int
+store_origin_max_seq(store_t *st, const char *origin, uint64_t *out,
+    err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE origin = ?1 "
+	    "UNION ALL SELECT max(seq) FROM quarantine WHERE origin = ?1)");
+
+	(void)err;
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	*out = (uint64_t)store_query_int(st, s, 0);
+	return 0;
+}
+
+int64_t
+store_quarantine_count(store_t *st)
+{
+	return store_query_int(st,
+	    store_stmt(st, "SELECT count(*) FROM quarantine"), 0);
+}

@@ -1,0 +1,110 @@
+/*
+ * store: one replica's SQLite database and its op log.
+ *
+ * A store owns one sqlite3 handle and its prepared statements. It opens the
+ * database in WAL mode with synchronous=FULL and a busy timeout, applies the
+ * embedded migrations, and keeps the replica's identity, clock and counters
+ * in the meta table.
+ *
+ * Writes happen inside store_begin/store_commit (BEGIN IMMEDIATE, so the CLI
+ * and a daemon can share the file). Within one transaction a caller may
+ * append several local ops (a sale and its stock movements) and ingest
+ * remote ops; the clock and the next seq are read at begin and written back
+ * at commit, in the same transaction as the ops that used them, so neither
+ * ever goes back, even across a crash.
+ */
+#ifndef BL_STORE_H
+#define BL_STORE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "hlc.h"
+#include "op.h"
+#include "schema.h"
+
+typedef struct store store_t;
+
+typedef enum {
+	STORE_NODE,
+	STORE_HUB,
+} store_side_t;
+
+/* Opens (creating if create) the database at path and migrates it. Returns
+ * the store, owned by the caller (store_close), or NULL with err set. */
+store_t *store_open(const char *path, store_side_t side, int create,
+    err_t *err);
+
+/* Closes the database and frees the store; accepts NULL, nulls *self_p. */
+void store_close(store_t **self_p);
+
+/* Borrowed handle for queries the store does not wrap. */
+sqlite3 *store_db(store_t *store);
+
+/* Returns a cached prepared statement for sql, reset and with bindings
+ * cleared. sql must be a string literal (it is cached by address). The
+ * store owns the statement. A statement that does not prepare is a
+ * programmer error and aborts. */
+sqlite3_stmt *store_stmt(store_t *store, const char *sql);
+
+/* The version of the replicated schema, exchanged in HELLO: the highest
+ * migration number both sides apply. */
+int store_schema_version(void);
+
+/* This replica's site id, as recorded at init ("" before). Borrowed. */
+const char *store_site(store_t *store);
+
+/* Sets the wall clock the store reads (tests); NULL restores the real one. */
+void store_set_wall(store_t *store, uint64_t (*wall_ms)(void));
+
+/* Transactions. begin is BEGIN IMMEDIATE and loads the clock and seq; commit
+ * persists them and commits; rollback discards everything since begin. */
+int store_begin(store_t *store, err_t *err);
+int store_commit(store_t *store, err_t *err);
+void store_rollback(store_t *store);
+
+/* Named values in meta. get_* return 0 and fill the output, or 1 when the
+ * name is absent (output untouched), or -1 on a storage error. */
+int store_meta_get_int(store_t *store, const char *name, int64_t *out);
+int store_meta_get_text(store_t *store, const char *name, char *buf,
+    size_t size);
+int store_meta_set_int(store_t *store, const char *name, int64_t value,
+    err_t *err);
+int store_meta_set_text(store_t *store, const char *name, const char *value,
+    err_t *err);
+
+/* Inside a transaction: creates an op of this site (next seq, clock tick),
+ * logs and applies it. fields is borrowed. On failure nothing of this op is
+ * kept, err says why, and the caller should roll back. If out is non-NULL it
+ * receives a copy of the op (caller clears it). */
+int store_append_local(store_t *store, const char *entity, const char *key,
+    const char *kind, json_t *fields, op_t *out, err_t *err);
+
+/* Result of ingesting one remote op. */
+typedef enum {
+	INGEST_APPLIED,      /* new, logged and applied */
+	INGEST_DUPLICATE,    /* already logged or quarantined: nothing done */
+	INGEST_QUARANTINED,  /* new but refused; kept with the reason */
+} ingest_result_t;
+
+/* Inside a transaction: takes an op received from elsewhere, with its exact
+ * encoded bytes. Idempotent by (origin, seq). An op whose clock is too far
+ * ahead or that the merge rules refuse is quarantined with reason in err and
+ * INGEST_QUARANTINED returned. -1 only on a storage failure. */
+int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, ingest_result_t *result, err_t *err);
+
+/* Highest seq of origin this replica holds (logged or quarantined). */
+int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
+    err_t *err);
+
+/* Number of quarantined ops. */
+int64_t store_quarantine_count(store_t *store);
+
+/* A read-only query helper: runs a cached statement's first column as an
+ * integer, returning dflt if there is no row. */
+int64_t store_query_int(store_t *store, sqlite3_stmt *stmt, int64_t dflt);
+
+#endif
