@@ -1,0 +1,42 @@
+/*
+ * api: the HTTP/JSON API a replica serves (libevent evhttp + Jansson).
+ *
+ * Node and hub serve the same resources over their own replica; the program
+ * adds what only it knows (link state, ...) through the status hook, and
+ * learns of committed local writes through the write hook (a node pushes
+ * them at once). Errors answer {"error":{"code":"...","message":"..."}} with
+ * a 4xx/5xx status; a bad request never changes anything.
+ *
+ * Bound to 127.0.0.1 by default. Binding any other address requires a token;
+ * every request must then carry "Authorization: Bearer TOKEN".
+ *
+ * The api borrows the event base and the store; it owns its evhttp.
+ */
+#ifndef BL_API_H
+#define BL_API_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "err.h"
+#include "store.h"
+
+typedef struct api api_t;
+
+/* Fills a status object with what the program knows (role, hub link...). */
+typedef void (*api_status_fn)(void *arg, json_t *status);
+/* Called after a local write has committed. */
+typedef void (*api_write_fn)(void *arg);
+
+api_t *api_new(struct event_base *base, store_t *store, const char *role);
+void api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
+    void *arg);
+
+/* Binds HOST:PORT (port 0 picks one); *bound_port receives the real port.
+ * token may be NULL or "" only for a loopback host. */
+int api_bind(api_t *api, const char *hostport, const char *token,
+    int *bound_port, err_t *err);
+
+void api_destroy(api_t **self_p);
+
+#endif

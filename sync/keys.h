@@ -1,0 +1,39 @@
+/*
+ * keys: CURVE key pairs on disk.
+ *
+ * A key pair is generated here with libsodium and stored as two Z85 files in
+ * the data directory: NAME.pub (0644) and NAME.key (0600, the secret). The
+ * secret never leaves the machine that generated it. In memory the secret
+ * lives in sodium_malloc'd, guarded memory, wiped when freed.
+ */
+#ifndef BL_KEYS_H
+#define BL_KEYS_H
+
+#include "err.h"
+
+#define KEYS_Z85_LEN 40     /* Z85 text of a 32-byte key */
+
+typedef struct {
+	char public_z85[KEYS_Z85_LEN + 1];
+	char *secret_z85;   /* sodium_malloc'd KEYS_Z85_LEN + 1 bytes */
+} keypair_t;
+
+/* Generates a new pair and writes DIR/NAME.pub and DIR/NAME.key; refuses to
+ * overwrite existing files. Fills public_z85 (KEYS_Z85_LEN + 1 bytes). */
+int keys_generate(const char *dir, const char *name, char *public_z85,
+    err_t *err);
+
+/* Loads DIR/NAME.pub and DIR/NAME.key into kp (free with keys_free). */
+int keys_load(const char *dir, const char *name, keypair_t *kp, err_t *err);
+
+/* Loads only the public key. */
+int keys_load_public(const char *dir, const char *name, char *public_z85,
+    err_t *err);
+
+/* Wipes and frees the secret; accepts a zeroed kp. */
+void keys_free(keypair_t *kp);
+
+/* Whether text is a well-formed Z85 CURVE public key. */
+int keys_valid_z85(const char *text);
+
+#endif

@@ -1,0 +1,236 @@
+/* proto: sync protocol messages (see proto.h for the grammar). */
+#include "proto.h"
+
+#include <string.h>
+
+static const char *const s_names[] = {
+	[PROTO_HELLO] = "HELLO", [PROTO_WELCOME] = "WELCOME",
+	[PROTO_PUSH] = "PUSH", [PROTO_PUSH_ACK] = "PUSH_ACK",
+	[PROTO_PULL] = "PULL", [PROTO_OPS] = "OPS", [PROTO_PING] = "PING",
+	[PROTO_PONG] = "PONG", [PROTO_ERROR] = "ERROR",
+};
+
+/* Number of elements each message type has, type included. */
+static const size_t s_arity[] = {
+	[PROTO_HELLO] = 6, [PROTO_WELCOME] = 4, [PROTO_PUSH] = 2,
+	[PROTO_PUSH_ACK] = 2, [PROTO_PULL] = 3, [PROTO_OPS] = 4,
+	[PROTO_PING] = 2, [PROTO_PONG] = 3, [PROTO_ERROR] = 3,
+};
+
+const char *
+proto_type_name(int type)
+{
+	if (type < PROTO_HELLO || type > PROTO_ERROR)
+		return "?";
+	return s_names[type];
+}
+
+static int
+s_batch(cbr_t *r, proto_msg_t *msg, err_t *err)
+{
+	if (cbr_array(r, &msg->nops, err))
+		return -1;
+	if (msg->nops > PROTO_MAX_BATCH)
+		return err_set(err, ERR_TOO_LARGE,
+		    "proto: batch of %zu ops (max %d)", msg->nops,
+		    PROTO_MAX_BATCH);
+	msg->ops_left = msg->nops;
+	return 0;
+}
+
+int
+proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
+{
+	cbr_t *r = &msg->reader;
+	size_t n;
+	uint64_t type, status;
+	int rc = 0;
+
+	memset(msg, 0, sizeof *msg);
+	if (len > PROTO_MAX_MSG)
+		return err_set(err, ERR_TOO_LARGE,
+		    "proto: message of %zu bytes (max %d)", len, PROTO_MAX_MSG);
+	cbr_init(r, buf, len);
+	if (cbr_array(r, &n, err))
+		return err_prefix(err, "proto");
+	if (n == 0)
+		return err_set(err, ERR_BAD_REQUEST, "proto: empty message");
+	if (cbr_uint(r, &type, err))
+		return err_prefix(err, "proto: message type");
+	if (type < PROTO_HELLO || type > PROTO_ERROR)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "proto: unknown message type %llu",
+		    (unsigned long long)type);
+	msg->type = (proto_type_t)type;
+	if (n != s_arity[type])
+		return err_set(err, ERR_BAD_REQUEST,
+		    "proto: %s with %zu elements, expected %zu", s_names[type],
+		    n, s_arity[type]);
+	switch (msg->type) {
+	case PROTO_HELLO:
+		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
+		    cbr_uint(r, &msg->version, err) ||
+		    cbr_uint(r, &msg->schema, err) ||
+		    cbr_uint(r, &msg->seq, err) ||
+		    cbr_uint(r, &msg->cursor, err);
+		break;
+	case PROTO_WELCOME:
+		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
+		    cbr_uint(r, &msg->seq, err) || cbr_uint(r, &msg->head, err);
+		break;
+	case PROTO_PUSH:
+		rc = s_batch(r, msg, err);
+		break;
+	case PROTO_PUSH_ACK:
+		rc = cbr_uint(r, &msg->seq, err);
+		break;
+	case PROTO_PULL:
+		rc = cbr_uint(r, &msg->cursor, err) ||
+		    cbr_uint(r, &msg->credit, err);
+		break;
+	case PROTO_OPS:
+		rc = cbr_uint(r, &msg->cursor, err) ||
+		    cbr_uint(r, &msg->head, err) || s_batch(r, msg, err);
+		break;
+	case PROTO_PING:
+		rc = cbr_uint(r, &msg->ms, err);
+		break;
+	case PROTO_PONG:
+		rc = cbr_uint(r, &msg->ms, err) || cbr_uint(r, &msg->hub_ms, err);
+		break;
+	case PROTO_ERROR:
+		rc = cbr_uint(r, &status, err) ||
+		    cbr_text_copy(r, msg->reason, sizeof msg->reason, err);
+		if (rc == 0 && (status < 100 || status > 599))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: ERROR status %llu not 3 digits",
+			    (unsigned long long)status);
+		msg->status = (int)status;
+		break;
+	}
+	if (rc)
+		return err_prefix(err, "proto: %s", s_names[type]);
+	/* A batch is checked to the end by proto_next_op. */
+	if (msg->type != PROTO_PUSH && msg->type != PROTO_OPS &&
+	    cbr_end(r, err))
+		return err_prefix(err, "proto: %s", s_names[type]);
+	return 0;
+}
+
+int
+proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
+    err_t *err)
+{
+	cbr_t *r = &msg->reader;
+	size_t start = r->pos;
+
+	if (msg->ops_left == 0) {
+		if (cbr_end(r, err))
+			return err_prefix(err, "proto: %s",
+			    s_names[msg->type]);
+		return 0;
+	}
+	if (op_decode(r, op, err))
+		return err_prefix(err, "proto: %s op %zu", s_names[msg->type],
+		    msg->nops - msg->ops_left);
+	msg->ops_left--;
+	*body = r->buf + start;
+	*len = r->pos - start;
+	return 1;
+}
+
+void
+proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
+    uint64_t cursor)
+{
+	cbw_reset(w);
+	cbw_array(w, 6);
+	cbw_uint(w, PROTO_HELLO);
+	cbw_str(w, site);
+	cbw_uint(w, PROTO_VERSION);
+	cbw_uint(w, schema);
+	cbw_uint(w, own_max_seq);
+	cbw_uint(w, cursor);
+}
+
+void
+proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
+    uint64_t head)
+{
+	cbw_reset(w);
+	cbw_array(w, 4);
+	cbw_uint(w, PROTO_WELCOME);
+	cbw_str(w, hub_site);
+	cbw_uint(w, held_seq);
+	cbw_uint(w, head);
+}
+
+void
+proto_push_begin(cbw_t *w, size_t n)
+{
+	cbw_reset(w);
+	cbw_array(w, 2);
+	cbw_uint(w, PROTO_PUSH);
+	cbw_array(w, n);
+}
+
+void
+proto_push_ack(cbw_t *w, uint64_t up_to_seq)
+{
+	cbw_reset(w);
+	cbw_array(w, 2);
+	cbw_uint(w, PROTO_PUSH_ACK);
+	cbw_uint(w, up_to_seq);
+}
+
+void
+proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit)
+{
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_PULL);
+	cbw_uint(w, cursor);
+	cbw_uint(w, credit);
+}
+
+void
+proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n)
+{
+	cbw_reset(w);
+	cbw_array(w, 4);
+	cbw_uint(w, PROTO_OPS);
+	cbw_uint(w, cursor_after);
+	cbw_uint(w, head);
+	cbw_array(w, n);
+}
+
+void
+proto_ping(cbw_t *w, uint64_t sent_ms)
+{
+	cbw_reset(w);
+	cbw_array(w, 2);
+	cbw_uint(w, PROTO_PING);
+	cbw_uint(w, sent_ms);
+}
+
+void
+proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms)
+{
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_PONG);
+	cbw_uint(w, echoed_ms);
+	cbw_uint(w, hub_ms);
+}
+
+void
+proto_error(cbw_t *w, int status, const char *reason)
+{
+	size_t n = strlen(reason);
+
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_ERROR);
+	cbw_uint(w, (uint64_t)status);
+	cbw_text(w, reason, n > PROTO_REASON_MAX ? PROTO_REASON_MAX : n);
+}

@@ -1,0 +1,106 @@
+/*
+ * proto: the sync protocol between a node (DEALER) and the hub (ROUTER).
+ *
+ * Every message is one ZeroMQ frame holding a CBOR array, deterministic
+ * encoding, integers only:
+ *
+ *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor]
+ *   WELCOME  = [2, hub_site, held_seq, head]
+ *   PUSH     = [3, [op, ...]]
+ *   PUSH_ACK = [4, up_to_seq]
+ *   PULL     = [5, cursor, credit]
+ *   OPS      = [6, cursor_after, head, [op, ...]]
+ *   PING     = [7, sent_ms]
+ *   PONG     = [8, echoed_ms, hub_wall_ms]
+ *   ERROR    = [9, status, reason]
+ *
+ * A session: the node sends HELLO; the hub answers WELCOME with the highest
+ * seq of this site it holds (held_seq) and its log head, or ERROR. The node
+ * then PUSHes its ops above held_seq in order; the hub commits each batch and
+ * answers PUSH_ACK with the highest seq it now holds. The node PULLs from its
+ * cursor with a credit of batches; the hub streams OPS while credit lasts,
+ * including later ops as they arrive, and each OPS carries the cursor the
+ * node reaches once it has applied the batch. A PULL on an open stream only
+ * adds credit (the node sends one per batch applied). ERROR carries a 3-digit
+ * status (see err.h) and a readable reason; 403 and 426 end the session.
+ */
+#ifndef BL_PROTO_H
+#define BL_PROTO_H
+
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+#include "op.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_MSG (8 * 1024 * 1024)  /* bytes in one message */
+#define PROTO_MAX_BATCH 2000             /* ops in one PUSH or OPS */
+#define PROTO_BATCH_BYTES (1024 * 1024)  /* soft bytes in one batch */
+#define PROTO_REASON_MAX 255
+
+typedef enum {
+	PROTO_HELLO = 1,
+	PROTO_WELCOME,
+	PROTO_PUSH,
+	PROTO_PUSH_ACK,
+	PROTO_PULL,
+	PROTO_OPS,
+	PROTO_PING,
+	PROTO_PONG,
+	PROTO_ERROR,
+} proto_type_t;
+
+/* A decoded message. Text is copied in; a batch (PUSH, OPS) is read lazily
+ * with proto_next_op from the buffer passed to proto_decode, which must stay
+ * alive until then. */
+typedef struct {
+	proto_type_t type;
+	char site[OP_SITE_MAX + 1];   /* HELLO: node site; WELCOME: hub site */
+	uint64_t version;             /* HELLO */
+	uint64_t schema;              /* HELLO */
+	uint64_t seq;                 /* HELLO own_max_seq, WELCOME held_seq,
+	                                 PUSH_ACK up_to_seq */
+	uint64_t cursor;              /* HELLO, PULL; OPS cursor_after */
+	uint64_t head;                /* WELCOME, OPS */
+	uint64_t credit;              /* PULL */
+	uint64_t ms;                  /* PING sent_ms, PONG echoed_ms */
+	uint64_t hub_ms;              /* PONG */
+	int status;                   /* ERROR */
+	char reason[PROTO_REASON_MAX + 1];
+	size_t nops;                  /* PUSH, OPS: ops in the batch */
+	size_t ops_left;
+	cbr_t reader;                 /* positioned at the next op */
+} proto_msg_t;
+
+/* Decodes one message. Checks size, shape, types and limits of everything
+ * but the ops of a batch, which proto_next_op checks one by one. Returns -1
+ * with ERR_BAD_REQUEST (or ERR_TOO_LARGE) and a "proto: ..." message. */
+int proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg,
+    err_t *err);
+
+/* Returns the next op of a batch: 1 with *op filled (caller clears it) and
+ * body/len spanning its exact bytes; 0 when the batch is done (and the
+ * message fully read); -1 on a malformed op. */
+int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body,
+    size_t *len, err_t *err);
+
+/* Encoders: each resets w and writes one whole message (batches: the header;
+ * the caller then appends exactly n op bodies with cbw_raw). */
+void proto_hello(cbw_t *w, const char *site, uint64_t schema,
+    uint64_t own_max_seq, uint64_t cursor);
+void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
+    uint64_t head);
+void proto_push_begin(cbw_t *w, size_t n);
+void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
+void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
+void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
+    size_t n);
+void proto_ping(cbw_t *w, uint64_t sent_ms);
+void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
+void proto_error(cbw_t *w, int status, const char *reason);
+
+/* Name of a message type for logs ("HELLO"), "?" when unknown. */
+const char *proto_type_name(int type);
+
+#endif
