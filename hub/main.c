@@ -1,1 +1,384 @@
-int main(void){return 0;}
+/*
+ * bl-hub: head office. Commands: init, key, enroll, revoke, run.
+ *
+ * Every failure prints one line, "bl-hub: COMMAND: what: why", and exits 1
+ * (runtime) or 2 (bad usage).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "hub.h"
+#include "log.h"
+
+#define EXIT_USAGE 2
+
+static const char *s_cmd = "";
+
+static int
+s_fail(int code, const err_t *err)
+{
+	fprintf(stderr, "bl-hub: %s: %s\n", s_cmd, err->msg);
+	return code;
+}
+
+static void
+s_db_path(const char *dir, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", dir, HUB_DB);
+}
+
+static store_t *
+s_open(const char *dir, err_t *err)
+{
+	char path[4096];
+
+	s_db_path(dir, path, sizeof path);
+	if (access(path, F_OK) != 0) {
+		err_set(err, ERR_NOT_FOUND, "%s: no hub here (run bl-hub init)",
+		    dir);
+		return NULL;
+	}
+	return store_open(path, STORE_HUB, 0, err);
+}
+
+static int
+s_init(const args_t *a)
+{
+	const char *dir = args_get(a, "data", NULL);
+	const char *site = args_get(a, "site", HUB_DEFAULT_SITE);
+	char path[4096], pub[KEYS_Z85_LEN + 1];
+	store_t *st = NULL;
+	conf_t conf;
+	err_t err;
+	sqlite3_stmt *s;
+
+	err_clear(&err);
+	s_db_path(dir, path, sizeof path);
+	if (!op_site_valid(site)) {
+		err_set(&err, ERR_BAD_REQUEST, "--site '%s': use 1-16 of A-Z a-z 0-9 _ -",
+		    site);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (access(path, F_OK) == 0) {
+		err_set(&err, ERR_CONFLICT, "%s: already holds a hub", dir);
+		return s_fail(1, &err);
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
+		return s_fail(1, &err);
+	}
+	if (keys_generate(dir, HUB_KEY, pub, &err))
+		return s_fail(1, &err);
+	memset(&conf, 0, sizeof conf);
+	conf_set(&conf, "site", site);
+	conf_set(&conf, "listen", args_get(a, "listen", HUB_DEFAULT_LISTEN));
+	conf_set(&conf, "http", args_get(a, "http", HUB_DEFAULT_HTTP));
+	if (conf_save(dir, &conf, &err))
+		return s_fail(1, &err);
+	st = store_open(path, STORE_HUB, 1, &err);
+	if (st == NULL || store_begin(st, &err) ||
+	    store_meta_set_text(st, "site", site, &err) ||
+	    store_meta_set_text(st, "role", "hq", &err))
+		goto fail;
+	s = store_stmt(st, "INSERT INTO sites(id, role, pubkey, name, "
+	    "enrolled_at) VALUES (?, 'hq', ?, 'head office', ?)");
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, pub, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)hlc_wall_ms());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		err_set(&err, ERR_INTERNAL, "register %s: %s", site,
+		    sqlite3_errmsg(store_db(st)));
+		sqlite3_reset(s);
+		goto fail;
+	}
+	sqlite3_reset(s);
+	if (store_commit(st, &err))
+		goto fail;
+	store_close(&st);
+	printf("%s\n", pub);
+	return 0;
+fail:
+	if (st != NULL)
+		store_rollback(st);
+	store_close(&st);
+	return s_fail(1, &err);
+}
+
+static int
+s_key(const args_t *a)
+{
+	char pub[KEYS_Z85_LEN + 1];
+	err_t err;
+
+	if (keys_load_public(args_get(a, "data", "."), HUB_KEY, pub, &err))
+		return s_fail(1, &err);
+	printf("%s\n", pub);
+	return 0;
+}
+
+static int
+s_enroll(const args_t *a)
+{
+	const char *site = args_get(a, "site", NULL);
+	const char *role = args_get(a, "role", NULL);
+	const char *key = args_get(a, "key", NULL);
+	const char *region = args_get(a, "region", "default");
+	store_t *st;
+	sqlite3_stmt *s;
+	err_t err;
+	int rc;
+
+	err_clear(&err);
+	if (site == NULL || role == NULL || key == NULL) {
+		err_set(&err, ERR_BAD_REQUEST, "--site, --role and --key are required");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (!op_site_valid(site)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (strcmp(role, "store") != 0 && strcmp(role, "warehouse") != 0 &&
+	    strcmp(role, "hq") != 0) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--role '%s': must be store, warehouse or hq", role);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (!keys_valid_z85(key)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--key: not a Z85 CURVE public key (40 characters, from bl-node init or key)");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return s_fail(1, &err);
+	if (store_begin(st, &err)) {
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	s = store_stmt(st, "SELECT (SELECT count(*) FROM sites WHERE id = ?1), "
+	    "(SELECT id FROM sites WHERE pubkey = ?2)");
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_step(s);
+	if (sqlite3_column_int(s, 0) > 0)
+		err_set(&err, ERR_CONFLICT, "site %s: already enrolled", site);
+	else if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+		err_set(&err, ERR_CONFLICT, "site %s: key already enrolled as %s",
+		    site, sqlite3_column_text(s, 1));
+	sqlite3_reset(s);
+	if (err.code != ERR_OK)
+		goto fail;
+	s = store_stmt(st, "INSERT INTO sites(id, role, pubkey, name, region, "
+	    "enrolled_at) VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, args_get(a, "name", site), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (int64_t)hlc_wall_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		err_set(&err, ERR_INTERNAL, "site %s: %s", site,
+		    sqlite3_errmsg(store_db(st)));
+		goto fail;
+	}
+	if (store_commit(st, &err))
+		goto fail;
+	store_close(&st);
+	printf("enrolled %s as %s in region %s\n", site, role, region);
+	return 0;
+fail:
+	store_rollback(st);
+	store_close(&st);
+	return s_fail(1, &err);
+}
+
+static int
+s_revoke(const args_t *a)
+{
+	const char *site = args_get(a, "site", NULL);
+	store_t *st;
+	sqlite3_stmt *s;
+	err_t err;
+	int changed;
+
+	err_clear(&err);
+	if (site == NULL) {
+		err_set(&err, ERR_BAD_REQUEST, "--site is required");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return s_fail(1, &err);
+	if (store_begin(st, &err)) {
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	s = store_stmt(st, "UPDATE sites SET revoked_at = ? "
+	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
+	sqlite3_bind_int64(s, 1, (int64_t)hlc_wall_ms());
+	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
+	sqlite3_step(s);
+	sqlite3_reset(s);
+	changed = sqlite3_changes(store_db(st));
+	if (changed == 0) {
+		err_set(&err, ERR_NOT_FOUND,
+		    "site %s: not an enrolled, active store or warehouse", site);
+		store_rollback(st);
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	if (store_commit(st, &err)) {
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	store_close(&st);
+	printf("revoked %s\n", site);
+	return 0;
+}
+
+/* ---- run ---- */
+
+typedef struct {
+	server_t *server;
+	struct event_base *base;
+} hub_run_t;
+
+static void
+s_status(void *arg, json_t *status)
+{
+	hub_run_t *h = arg;
+
+	server_status(h->server, status);
+}
+
+static void
+s_wrote(void *arg)
+{
+	hub_run_t *h = arg;
+
+	server_notify(h->server);
+}
+
+static void
+s_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static int
+s_run(const args_t *a)
+{
+	const char *dir = args_get(a, "data", ".");
+	conf_t conf;
+	keypair_t keys;
+	store_t *st = NULL;
+	api_t *api = NULL;
+	hub_run_t h;
+	struct event *sigterm, *sigint;
+	int sync_port = -1, http_port = -1, rc = 1;
+	err_t err;
+
+	memset(&h, 0, sizeof h);
+	memset(&keys, 0, sizeof keys);
+	err_clear(&err);
+	if (conf_load(dir, &conf, &err) || keys_load(dir, HUB_KEY, &keys, &err))
+		return s_fail(1, &err);
+	conf_set(&conf, "listen", args_get(a, "listen", NULL));
+	conf_set(&conf, "http", args_get(a, "http", NULL));
+	if ((st = s_open(dir, &err)) == NULL)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	h.base = event_base_new();
+	h.server = server_new(h.base, st, &keys,
+	    conf_get(&conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, &err);
+	if (h.server == NULL)
+		goto out;
+	api = api_new(h.base, st, "hq");
+	api_set_hooks(api, s_status, s_wrote, &h);
+	if (api_bind(api, conf_get(&conf, "http", HUB_DEFAULT_HTTP),
+	    conf_get(&conf, "token", NULL), &http_port, &err) ||
+	    conf_write_ports(dir, sync_port, http_port, &err))
+		goto out;
+	sigterm = evsignal_new(h.base, SIGTERM, s_on_signal, h.base);
+	sigint = evsignal_new(h.base, SIGINT, s_on_signal, h.base);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	log_info("hub %s ready: sync port %d, http port %d", store_site(st),
+	    sync_port, http_port);
+	event_base_dispatch(h.base);
+	event_free(sigterm);
+	event_free(sigint);
+	rc = 0;
+out:
+	if (rc != 0)
+		s_fail(1, &err);
+	api_destroy(&api);
+	server_destroy(&h.server);
+	if (h.base != NULL)
+		event_base_free(h.base);
+	store_close(&st);
+	keys_free(&keys);
+	return rc;
+}
+
+static void
+s_usage(void)
+{
+	fprintf(stderr,
+	    "usage: bl-hub init   --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT] [--site ID]\n"
+	    "       bl-hub key    --data DIR\n"
+	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
+	    "       bl-hub revoke --data DIR --site ID\n"
+	    "       bl-hub run    --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(const args_t *);
+		const char *allowed[8];
+	} cmds[] = {
+		{ "init", s_init, { "data", "listen", "http", "site", NULL } },
+		{ "key", s_key, { "data", NULL } },
+		{ "enroll", s_enroll, { "data", "site", "role", "key", "name",
+		    "region", NULL } },
+		{ "revoke", s_revoke, { "data", "site", NULL } },
+		{ "run", s_run, { "data", "listen", "http", NULL } },
+	};
+	args_t a;
+	err_t err;
+	size_t i;
+
+	log_init("bl-hub");
+	if (argc < 2) {
+		s_usage();
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		s_cmd = cmds[i].name;
+		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed, NULL,
+		    &err))
+			return s_fail(EXIT_USAGE, &err);
+		if (!args_has(&a, "data")) {
+			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
+			return s_fail(EXIT_USAGE, &err);
+		}
+		return cmds[i].fn(&a);
+	}
+	fprintf(stderr, "bl-hub: unknown command '%s'\n", argv[1]);
+	s_usage();
+	return EXIT_USAGE;
+}

@@ -1,0 +1,42 @@
+/*
+ * bl-hub: head office. Private header of the hub program.
+ *
+ * The hub is a replica like any node (its own writes carry the hq site id)
+ * whose op log is the consolidated one: lsn in op_log is the hub sequence
+ * number nodes pull by. hub/main.c holds the commands; hub/server.c the sync
+ * endpoint (ZAP handler, ROUTER socket, one session per connected node).
+ */
+#ifndef BL_HUB_H
+#define BL_HUB_H
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "conf.h"
+#include "keys.h"
+#include "store.h"
+#include "zev.h"
+
+#define HUB_DEFAULT_LISTEN "tcp://0.0.0.0:7400"
+#define HUB_DEFAULT_HTTP "127.0.0.1:7410"
+#define HUB_DEFAULT_SITE "HQ"
+#define HUB_DB "hub.db"
+#define HUB_KEY "hub"
+
+typedef struct server server_t;
+
+/* Starts the sync endpoint on `listen` in base's loop: binds the ZAP
+ * handler first, then the CURVE ROUTER. *bound_port gets the real port.
+ * Borrows base, store and keys. NULL with err on failure. */
+server_t *server_new(struct event_base *base, store_t *store,
+    const keypair_t *keys, const char *listen, int *bound_port, err_t *err);
+
+/* Streams new ops to every session with credit (after a local write). */
+void server_notify(server_t *server);
+
+/* Fills the hub part of GET /v1/status. */
+void server_status(server_t *server, json_t *status);
+
+void server_destroy(server_t **self_p);
+
+#endif

@@ -1,0 +1,604 @@
+/*
+ * server: the hub's sync endpoint.
+ *
+ * One ROUTER socket with CURVE carries every node. Before it binds, a ZAP
+ * handler is bound on inproc://zeromq.zap.01 in the same context (without
+ * one, libzmq accepts any client that knows the hub key). The handler admits
+ * a client only if its public key is enrolled and not revoked, and names it
+ * by site id in the ZAP User-Id; every message's site is read back from that
+ * User-Id, never from the routing id or the message.
+ *
+ * Each routing id has a session, driven by the table in s_handle: a session
+ * must say HELLO first; then it may PUSH (ingested in one transaction and
+ * acknowledged only after commit), PULL (credit for OPS batches, streamed as
+ * long as credit lasts and again whenever the log grows) and PING. A revoked
+ * site's session is closed within a second and answered 403 from then on.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "hub.h"
+#include "log.h"
+#include "proto.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define SESSION_IDLE_MS (120 * 1000)
+#define RID_MAX 256
+
+typedef enum {
+	SESSION_START,      /* connected, no HELLO yet */
+	SESSION_READY,      /* HELLO accepted */
+	SESSION_CLOSED,     /* refused for good (revoked, version) */
+} session_state_t;
+
+typedef struct session {
+	struct session *next;
+	uint8_t rid[RID_MAX];
+	size_t rid_len;
+	char site[OP_SITE_MAX + 1];
+	session_state_t state;
+	uint64_t own_seq;        /* node's own max seq at HELLO: not echoed */
+	uint64_t sent;           /* hub lsn up to which OPS were sent */
+	uint64_t credit;         /* OPS batches the node will still accept */
+	int streaming;           /* a PULL has opened the stream */
+	int gone;                /* peer unreachable: dropped at next tick */
+	uint64_t last_rx_ms;
+} session_t;
+
+struct server {
+	struct event_base *base;
+	store_t *store;
+	void *ctx, *router, *zap;
+	zev_t *router_ev, *zap_ev;
+	struct event *tick;
+	session_t *sessions;
+	cbw_t out;               /* scratch for outgoing messages */
+	uint64_t ops_in, ops_out;
+};
+
+/* ---- ZAP ---- */
+
+/* Looks up an active site by Z85 public key; fills site. */
+static int
+s_site_for_key(server_t *srv, const char *z85, char *site, size_t size)
+{
+	sqlite3_stmt *s = store_stmt(srv->store, "SELECT id FROM sites "
+	    "WHERE pubkey = ? AND revoked_at IS NULL");
+	int found = 0;
+
+	sqlite3_bind_text(s, 1, z85, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(site, size, "%s", sqlite3_column_text(s, 0));
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+static void
+s_zap_send(void *sock, const char *text, int more)
+{
+	zmq_send(sock, text, strlen(text), more ? ZMQ_SNDMORE : 0);
+}
+
+/* Answers one ZAP request: version, request id, domain, address, identity,
+ * mechanism, credentials -> version, request id, status, text, user id,
+ * metadata. */
+static void
+s_on_zap(void *sock, void *arg)
+{
+	server_t *srv = arg;
+	zmq_msg_t frames[8];
+	int n = 0, more = 1, ok = 0;
+	char site[OP_SITE_MAX + 1] = "", z85[KEYS_Z85_LEN + 1] = "";
+
+	while (more && n < 8) {
+		size_t size = sizeof more;
+
+		zmq_msg_init(&frames[n]);
+		if (zmq_msg_recv(&frames[n], sock, 0) < 0) {
+			zmq_msg_close(&frames[n]);
+			break;
+		}
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
+		n++;
+	}
+	while (more) {   /* drain an overlong request */
+		size_t size = sizeof more;
+		zmq_msg_t extra;
+
+		zmq_msg_init(&extra);
+		zmq_msg_recv(&extra, sock, 0);
+		zmq_msg_close(&extra);
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
+	}
+	if (n == 7 && zmq_msg_size(&frames[5]) == 5 &&
+	    memcmp(zmq_msg_data(&frames[5]), "CURVE", 5) == 0 &&
+	    zmq_msg_size(&frames[6]) == 32 &&
+	    zmq_z85_encode(z85, zmq_msg_data(&frames[6]), 32) != NULL)
+		ok = s_site_for_key(srv, z85, site, sizeof site);
+	if (n >= 2) {
+		s_zap_send(sock, "1.0", 1);
+		zmq_send(sock, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]),
+		    ZMQ_SNDMORE);
+		s_zap_send(sock, ok ? "200" : "400", 1);
+		s_zap_send(sock, ok ? "OK" : "key not enrolled or revoked", 1);
+		s_zap_send(sock, ok ? site : "", 1);
+		s_zap_send(sock, "", 0);
+	}
+	if (!ok)
+		log_warn("refused connection: key %s not enrolled or revoked",
+		    z85[0] ? z85 : "(none)");
+	else
+		log_debug("admitted site %s", site);
+	while (n > 0)
+		zmq_msg_close(&frames[--n]);
+}
+
+/* ---- sessions ---- */
+
+static session_t *
+s_session(server_t *srv, const uint8_t *rid, size_t len, int create)
+{
+	session_t *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		if (s->rid_len == len && memcmp(s->rid, rid, len) == 0)
+			return s;
+	if (!create || len > RID_MAX)
+		return NULL;
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		fatal("hub: out of memory");
+	memcpy(s->rid, rid, len);
+	s->rid_len = len;
+	s->next = srv->sessions;
+	srv->sessions = s;
+	return s;
+}
+
+static void
+s_session_drop(server_t *srv, session_t *gone)
+{
+	session_t **p;
+
+	for (p = &srv->sessions; *p != NULL; p = &(*p)->next) {
+		if (*p == gone) {
+			*p = gone->next;
+			free(gone);
+			return;
+		}
+	}
+}
+
+/* Sends srv->out to a session. Returns 0, or -1 when the peer is gone
+ * (session dropped) or its queue is full (try again later). */
+static int
+s_send(server_t *srv, session_t *s)
+{
+	if (zmq_send(srv->router, s->rid, s->rid_len,
+	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(srv->router, srv->out.data, srv->out.len,
+	    ZMQ_DONTWAIT) < 0) {
+		if (zmq_errno() == EHOSTUNREACH) {
+			log_debug("session %s gone", s->site);
+			s->gone = 1;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static void
+s_send_error(server_t *srv, session_t *s, int status, const char *reason)
+{
+	log_warn("site %s: %d %s", s->site[0] ? s->site : "?", status, reason);
+	proto_error(&srv->out, status, reason);
+	s_send(srv, s);
+}
+
+/* Sends OPS batches while the session has credit and the log has ops it
+ * has not seen. Own ops the node already had at HELLO are skipped; those
+ * above (a node restored from an old backup) are sent back to it. */
+static int
+s_stream(server_t *srv, session_t *s)
+{
+	sqlite3_stmt *q;
+	uint64_t head, last;
+	size_t n, bytes;
+	cbw_t batch;
+
+	if (s->state != SESSION_READY || !s->streaming || s->gone)
+		return 0;
+	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,
+	    "SELECT max(lsn) FROM op_log"), 0);
+	cbw_init(&batch);
+	while (s->credit > 0 && s->sent < head) {
+		q = store_stmt(srv->store, "SELECT lsn, body FROM op_log "
+		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND seq <= ?3) "
+		    "ORDER BY lsn LIMIT ?4");
+		sqlite3_bind_int64(q, 1, (int64_t)s->sent);
+		sqlite3_bind_text(q, 2, s->site, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (int64_t)s->own_seq);
+		sqlite3_bind_int(q, 4, PROTO_MAX_BATCH);
+		cbw_reset(&batch);
+		n = 0;
+		bytes = 0;
+		last = head;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			cbw_raw(&batch, sqlite3_column_blob(q, 1),
+			    (size_t)sqlite3_column_bytes(q, 1));
+			last = (uint64_t)sqlite3_column_int64(q, 0);
+			n++;
+			bytes = batch.len;
+			if (bytes >= PROTO_BATCH_BYTES)
+				break;
+		}
+		/* A short batch means everything up to head was scanned. */
+		if (n < PROTO_MAX_BATCH && bytes < PROTO_BATCH_BYTES)
+			last = head;
+		sqlite3_reset(q);
+		proto_ops_begin(&srv->out, last, head, n);
+		cbw_raw(&srv->out, batch.data, batch.len);
+		if (s_send(srv, s) != 0)
+			break;      /* queue full or peer gone: resume later */
+		s->sent = last;
+		s->credit--;
+		srv->ops_out += n;
+	}
+	cbw_free(&batch);
+	return 0;
+}
+
+/* Ingests a PUSH in one transaction: every op must come from the session's
+ * site, in seq order with no gap; a bad op is quarantined, not fatal. */
+static void
+s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
+{
+	err_t err, why;
+	op_t op;
+	const uint8_t *body;
+	size_t len;
+	uint64_t held;
+	ingest_result_t res;
+	int rc;
+	char reason[ERR_MSG_MAX];
+
+	err_clear(&err);
+	if (store_begin(srv->store, &err))
+		goto fail_internal;
+	store_origin_max_seq(srv->store, s->site, &held, &err);
+	while ((rc = proto_next_op(msg, &op, &body, &len, &err)) == 1) {
+		if (strcmp(op.origin, s->site) != 0) {
+			snprintf(reason, sizeof reason,
+			    "push: op %s/%llu: origin is not the authenticated site %s",
+			    op.origin, (unsigned long long)op.seq, s->site);
+			op_clear(&op);
+			store_rollback(srv->store);
+			s_send_error(srv, s, ERR_FORBIDDEN, reason);
+			return;
+		}
+		if (op.seq > held + 1) {
+			snprintf(reason, sizeof reason,
+			    "push: op %s/%llu: gap, the hub holds up to %llu",
+			    op.origin, (unsigned long long)op.seq,
+			    (unsigned long long)held);
+			op_clear(&op);
+			store_rollback(srv->store);
+			s_send_error(srv, s, ERR_CONFLICT, reason);
+			return;
+		}
+		err_clear(&why);
+		if (store_ingest(srv->store, &op, body, len, &res, &why)) {
+			op_clear(&op);
+			err = why;
+			goto fail_internal;
+		}
+		if (res == INGEST_QUARANTINED)
+			log_warn("site %s: quarantined: %s", s->site, why.msg);
+		if (op.seq > held)
+			held = op.seq;
+		if (res != INGEST_DUPLICATE)
+			srv->ops_in++;
+		op_clear(&op);
+	}
+	if (rc < 0) {
+		store_rollback(srv->store);
+		s_send_error(srv, s, ERR_BAD_REQUEST, err.msg);
+		return;
+	}
+	if (store_commit(srv->store, &err))
+		goto fail_internal;
+	proto_push_ack(&srv->out, held);
+	s_send(srv, s);
+	server_notify(srv);
+	return;
+fail_internal:
+	store_rollback(srv->store);
+	log_warn("site %s: push failed: %s", s->site, err.msg);
+	s_send_error(srv, s, ERR_INTERNAL, "push: hub storage failure");
+}
+
+static void
+s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
+{
+	char reason[PROTO_REASON_MAX + 1];
+	uint64_t held = 0, head;
+	int schema = store_schema_version();
+
+	if (strcmp(msg->site, site) != 0) {
+		snprintf(reason, sizeof reason,
+		    "hello: site %s claimed, but this key is enrolled as %s",
+		    msg->site, site);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		s->state = SESSION_CLOSED;
+		return;
+	}
+	if (msg->version != PROTO_VERSION || msg->schema != (uint64_t)schema) {
+		int node_older = msg->version != PROTO_VERSION ?
+		    msg->version < PROTO_VERSION : msg->schema < (uint64_t)schema;
+
+		snprintf(reason, sizeof reason,
+		    "hello: node protocol %llu schema %llu, hub protocol %d schema %d: upgrade the %s",
+		    (unsigned long long)msg->version,
+		    (unsigned long long)msg->schema, PROTO_VERSION, schema,
+		    node_older ? "node" : "hub");
+		s_send_error(srv, s, ERR_UPGRADE, reason);
+		s->state = SESSION_CLOSED;
+		return;
+	}
+	store_origin_max_seq(srv->store, site, &held, NULL);
+	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,
+	    "SELECT max(lsn) FROM op_log"), 0);
+	snprintf(s->site, sizeof s->site, "%s", site);
+	s->state = SESSION_READY;
+	s->own_seq = msg->seq;
+	s->sent = msg->cursor;
+	s->credit = 0;
+	s->streaming = 0;
+	proto_welcome(&srv->out, store_site(srv->store), held, head);
+	s_send(srv, s);
+	log_info("site %s connected: holds seq %llu, hub holds %llu, cursor %llu of %llu",
+	    site, (unsigned long long)msg->seq, (unsigned long long)held,
+	    (unsigned long long)msg->cursor, (unsigned long long)head);
+}
+
+/* The session table: what each message does in each state. */
+static void
+s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
+{
+	if (s->state == SESSION_CLOSED) {
+		s_send_error(srv, s, ERR_FORBIDDEN, "session closed by the hub");
+		return;
+	}
+	switch (msg->type) {
+	case PROTO_HELLO:
+		s_on_hello(srv, s, msg, site);
+		break;
+	case PROTO_PING:
+		proto_pong(&srv->out, msg->ms, hlc_wall_ms());
+		s_send(srv, s);
+		break;
+	case PROTO_PUSH:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		s_on_push(srv, s, msg);
+		break;
+	case PROTO_PULL:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		if (!s->streaming) {
+			s->sent = msg->cursor;
+			s->streaming = 1;
+		}
+		s->credit += msg->credit;
+		if (s->credit > 64)
+			s->credit = 64;
+		s_stream(srv, s);
+		break;
+	default:
+		s_send_error(srv, s, ERR_BAD_REQUEST,
+		    "unexpected message from a node");
+		break;
+	}
+	return;
+need_hello:
+	s_send_error(srv, s, ERR_BAD_REQUEST, "send HELLO first");
+}
+
+static void
+s_on_router(void *sock, void *arg)
+{
+	server_t *srv = arg;
+	zmq_msg_t rid, body;
+	int more = 0;
+	size_t size = sizeof more;
+	session_t *s;
+	const char *site;
+	proto_msg_t msg;
+	err_t err;
+
+	zmq_msg_init(&rid);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0)
+		goto out;
+	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
+	if (!more || zmq_msg_recv(&body, sock, ZMQ_DONTWAIT) < 0)
+		goto out;
+	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
+	while (more) {   /* a node sends one frame; drop extras */
+		zmq_msg_t extra;
+
+		zmq_msg_init(&extra);
+		zmq_msg_recv(&extra, sock, 0);
+		zmq_msg_close(&extra);
+		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
+	}
+	site = zmq_msg_gets(&body, "User-Id");
+	s = s_session(srv, zmq_msg_data(&rid), zmq_msg_size(&rid), 1);
+	if (s == NULL || site == NULL || site[0] == '\0')
+		goto out;
+	s->last_rx_ms = hlc_wall_ms();
+	err_clear(&err);
+	if (proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &msg,
+	    &err)) {
+		if (s->site[0] == '\0')
+			snprintf(s->site, sizeof s->site, "%s", site);
+		s_send_error(srv, s, err.code, err.msg);
+		goto out;
+	}
+	s_handle(srv, s, &msg, site);
+out:
+	zmq_msg_close(&rid);
+	zmq_msg_close(&body);
+}
+
+/* Once a second: close sessions of revoked sites, forget idle ones, retry
+ * streams that stopped on a full queue. */
+static void
+s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	server_t *srv = arg;
+	session_t *s, *next;
+	uint64_t now = hlc_wall_ms();
+	sqlite3_stmt *q;
+
+	(void)fd;
+	(void)what;
+	for (s = srv->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->gone || now - s->last_rx_ms > SESSION_IDLE_MS) {
+			s_session_drop(srv, s);
+			continue;
+		}
+		if (s->state == SESSION_CLOSED || s->site[0] == '\0')
+			continue;
+		q = store_stmt(srv->store, "SELECT count(*) FROM sites "
+		    "WHERE id = ? AND revoked_at IS NULL");
+		sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+		if (store_query_int(srv->store, q, 0) == 0) {
+			char reason[128];
+
+			snprintf(reason, sizeof reason, "site %s revoked",
+			    s->site);
+			s->state = SESSION_CLOSED;
+			s_send_error(srv, s, ERR_FORBIDDEN, reason);
+			continue;
+		}
+		s_stream(srv, s);
+	}
+	zev_kick(srv->router_ev);
+}
+
+void
+server_notify(server_t *srv)
+{
+	session_t *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		s_stream(srv, s);
+	zev_kick(srv->router_ev);
+}
+
+void
+server_status(server_t *srv, json_t *status)
+{
+	session_t *s;
+	json_int_t n = 0;
+
+	for (s = srv->sessions; s != NULL; s = s->next)
+		n += s->state == SESSION_READY;
+	json_object_set_new(status, "sessions", json_integer(n));
+	json_object_set_new(status, "ops_received",
+	    json_integer((json_int_t)srv->ops_in));
+	json_object_set_new(status, "ops_sent",
+	    json_integer((json_int_t)srv->ops_out));
+}
+
+server_t *
+server_new(struct event_base *base, store_t *store, const keypair_t *keys,
+    const char *listen, int *bound_port, err_t *err)
+{
+	server_t *srv = calloc(1, sizeof *srv);
+	int one = 1, maxmsg = PROTO_MAX_MSG + 1024, hwm = 1000;
+	int64_t maxsize = maxmsg;
+	char endpoint[256], *colon;
+	size_t size = sizeof endpoint;
+	struct timeval second = { 1, 0 };
+
+	if (srv == NULL)
+		fatal("hub: out of memory");
+	srv->base = base;
+	srv->store = store;
+	cbw_init(&srv->out);
+	srv->ctx = zmq_ctx_new();
+	/* The ZAP handler must exist before the CURVE server accepts. */
+	srv->zap = zmq_socket(srv->ctx, ZMQ_REP);
+	if (zmq_bind(srv->zap, ZAP_ENDPOINT) != 0) {
+		err_set(err, ERR_INTERNAL, "zap: bind %s: %s", ZAP_ENDPOINT,
+		    zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	srv->router = zmq_socket(srv->ctx, ZMQ_ROUTER);
+	zmq_setsockopt(srv->router, ZMQ_CURVE_SERVER, &one, sizeof one);
+	zmq_setsockopt(srv->router, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
+	    KEYS_Z85_LEN);
+	zmq_setsockopt(srv->router, ZMQ_ZAP_DOMAIN, "branchline", 10);
+	zmq_setsockopt(srv->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+	zmq_setsockopt(srv->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+	zmq_setsockopt(srv->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	{
+		int ivl = 5000, ttl = 15000;
+
+		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_TIMEOUT, &ttl,
+		    sizeof ttl);
+	}
+	if (zmq_bind(srv->router, listen) != 0) {
+		err_set(err, ERR_UNAVAILABLE, "sync: bind %s: %s", listen,
+		    zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	zmq_getsockopt(srv->router, ZMQ_LAST_ENDPOINT, endpoint, &size);
+	colon = strrchr(endpoint, ':');
+	*bound_port = colon ? atoi(colon + 1) : -1;
+	srv->zap_ev = zev_new(base, srv->zap, s_on_zap, srv);
+	srv->router_ev = zev_new(base, srv->router, s_on_router, srv);
+	srv->tick = event_new(base, -1, EV_PERSIST, s_on_tick, srv);
+	event_add(srv->tick, &second);
+	return srv;
+fail:
+	server_destroy(&srv);
+	return NULL;
+}
+
+void
+server_destroy(server_t **self_p)
+{
+	server_t *srv;
+	int zero = 0;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	srv = *self_p;
+	while (srv->sessions != NULL)
+		s_session_drop(srv, srv->sessions);
+	if (srv->tick != NULL)
+		event_free(srv->tick);
+	zev_destroy(&srv->router_ev);
+	zev_destroy(&srv->zap_ev);
+	if (srv->router != NULL) {
+		zmq_setsockopt(srv->router, ZMQ_LINGER, &zero, sizeof zero);
+		zmq_close(srv->router);
+	}
+	if (srv->zap != NULL) {
+		zmq_setsockopt(srv->zap, ZMQ_LINGER, &zero, sizeof zero);
+		zmq_close(srv->zap);
+	}
+	if (srv->ctx != NULL)
+		zmq_ctx_term(srv->ctx);
+	cbw_free(&srv->out);
+	free(srv);
+	*self_p = NULL;
+}
