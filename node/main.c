@@ -1,1 +1,526 @@
-int main(void){return 0;}
+/*
+ * bl-node: a store's or warehouse's replica. Commands: init, key, run,
+ * sync, status, and for people at the site: stock, move.
+ *
+ * Every failure prints one line, "bl-node: COMMAND: what: why", and exits 1
+ * (runtime) or 2 (bad usage).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "args.h"
+#include "log.h"
+#include "node.h"
+#include "stock.h"
+
+#define EXIT_USAGE 2
+
+static const char *s_cmd = "";
+
+static int
+s_fail(int code, const err_t *err)
+{
+	fprintf(stderr, "bl-node: %s: %s\n", s_cmd, err->msg);
+	return code;
+}
+
+static store_t *
+s_open(const char *dir, err_t *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s", dir, NODE_DB);
+	if (access(path, F_OK) != 0) {
+		err_set(err, ERR_NOT_FOUND, "%s: no node here (run bl-node init)",
+		    dir);
+		return NULL;
+	}
+	return store_open(path, STORE_NODE, 0, err);
+}
+
+static int
+s_init(const args_t *a)
+{
+	const char *dir = args_get(a, "data", NULL);
+	const char *site = args_get(a, "site", NULL);
+	const char *hub = args_get(a, "hub", NULL);
+	const char *hub_key = args_get(a, "hub-key", NULL);
+	char path[4096], pub[KEYS_Z85_LEN + 1];
+	store_t *st;
+	conf_t conf;
+	err_t err;
+
+	err_clear(&err);
+	if (site == NULL || hub == NULL || hub_key == NULL) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site, --hub and --hub-key are required");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (!op_site_valid(site)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (strncmp(hub, "tcp://", 6) != 0) {
+		err_set(&err, ERR_BAD_REQUEST, "--hub '%s': expected tcp://HOST:PORT",
+		    hub);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (!keys_valid_z85(hub_key)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--hub-key: not a Z85 CURVE public key (40 characters, from bl-hub init or key)");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, NODE_DB);
+	if (access(path, F_OK) == 0) {
+		err_set(&err, ERR_CONFLICT, "%s: already holds a node", dir);
+		return s_fail(1, &err);
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
+		return s_fail(1, &err);
+	}
+	if (keys_generate(dir, NODE_KEY, pub, &err))
+		return s_fail(1, &err);
+	memset(&conf, 0, sizeof conf);
+	conf_set(&conf, "site", site);
+	conf_set(&conf, "hub", hub);
+	conf_set(&conf, "hub_key", hub_key);
+	conf_set(&conf, "http", args_get(a, "http", NODE_DEFAULT_HTTP));
+	if (conf_save(dir, &conf, &err))
+		return s_fail(1, &err);
+	st = store_open(path, STORE_NODE, 1, &err);
+	if (st == NULL || store_begin(st, &err) ||
+	    store_meta_set_text(st, "site", site, &err) ||
+	    store_commit(st, &err)) {
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	store_close(&st);
+	printf("%s\n", pub);
+	return 0;
+}
+
+static int
+s_key(const args_t *a)
+{
+	char pub[KEYS_Z85_LEN + 1];
+	err_t err;
+
+	if (keys_load_public(args_get(a, "data", "."), NODE_KEY, pub, &err))
+		return s_fail(1, &err);
+	printf("%s\n", pub);
+	return 0;
+}
+
+/* Opens what every networked command needs: config, keys, store. */
+static int
+s_open_all(const char *dir, conf_t *conf, keypair_t *keys, store_t **st,
+    err_t *err)
+{
+	memset(keys, 0, sizeof *keys);
+	if (conf_load(dir, conf, err) || keys_load(dir, NODE_KEY, keys, err))
+		return -1;
+	if ((*st = s_open(dir, err)) == NULL) {
+		keys_free(keys);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- sync: one round, then exit ---- */
+
+typedef struct {
+	struct event_base *base;
+	int done;
+} oneshot_t;
+
+static void
+s_sync_progress(client_t *c, void *arg)
+{
+	oneshot_t *o = arg;
+
+	if (client_caught_up(c) || client_refusal(c)[0] != '\0') {
+		o->done = 1;
+		event_base_loopbreak(o->base);
+	}
+}
+
+static void
+s_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Runs the client until caught up, refused, or timeout seconds. */
+static int
+s_round(const char *dir, int timeout, int *caught_up, char *why,
+    size_t why_size, json_t *status)
+{
+	conf_t conf;
+	keypair_t keys;
+	store_t *st = NULL;
+	client_t *c;
+	oneshot_t o = { 0 };
+	struct event *timer;
+	struct timeval tv = { timeout, 0 };
+	err_t err;
+
+	if (s_open_all(dir, &conf, &keys, &st, &err)) {
+		snprintf(why, why_size, "%s", err.msg);
+		return -1;
+	}
+	o.base = event_base_new();
+	c = client_new(o.base, st, &conf, &keys, &err);
+	if (c == NULL) {
+		snprintf(why, why_size, "%s", err.msg);
+		event_base_free(o.base);
+		store_close(&st);
+		keys_free(&keys);
+		return -1;
+	}
+	client_set_progress(c, s_sync_progress, &o);
+	timer = evtimer_new(o.base, s_on_timeout, o.base);
+	evtimer_add(timer, &tv);
+	event_base_dispatch(o.base);
+	*caught_up = client_caught_up(c);
+	if (client_refusal(c)[0] != '\0')
+		snprintf(why, why_size, "%s", client_refusal(c));
+	else if (!*caught_up && client_state(c) == LINK_DOWN)
+		snprintf(why, why_size, "hub %s: no reply within %d s",
+		    client_hub(c), timeout);
+	else if (!*caught_up)
+		snprintf(why, why_size, "hub %s: not caught up within %d s",
+		    client_hub(c), timeout);
+	if (status != NULL)
+		client_status(c, status);
+	event_free(timer);
+	client_destroy(&c);
+	event_base_free(o.base);
+	store_close(&st);
+	keys_free(&keys);
+	return 0;
+}
+
+static int
+s_sync(const args_t *a)
+{
+	int timeout = atoi(args_get(a, "timeout", "10")), caught_up = 0;
+	char why[ERR_MSG_MAX] = "";
+	err_t err;
+
+	if (timeout <= 0) {
+		err_set(&err, ERR_BAD_REQUEST, "--timeout: must be a positive number of seconds");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if (s_round(args_get(a, "data", "."), timeout, &caught_up, why,
+	    sizeof why, NULL) != 0 || !caught_up) {
+		err_set(&err, ERR_UNAVAILABLE, "%s", why);
+		return s_fail(1, &err);
+	}
+	return 0;
+}
+
+/* ---- status ---- */
+
+static int
+s_status(const args_t *a)
+{
+	const char *dir = args_get(a, "data", ".");
+	store_t *st;
+	json_t *o;
+	int64_t seq = 0, acked = 0, last_sync = 0, cursor = 0;
+	int caught_up = 0;
+	char why[ERR_MSG_MAX] = "";
+	err_t err;
+
+	if ((st = s_open(dir, &err)) == NULL)
+		return s_fail(1, &err);
+	store_meta_get_int(st, "seq", &seq);
+	store_meta_get_int(st, "acked", &acked);
+	store_meta_get_int(st, "last_sync", &last_sync);
+	store_meta_get_int(st, "cursor", &cursor);
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "site", store_site(st),
+	    "last_seq", (json_int_t)seq, "cursor", (json_int_t)cursor,
+	    "quarantined", (json_int_t)store_quarantine_count(st),
+	    "last_sync_ms", (json_int_t)last_sync);
+	store_close(&st);
+	/* Probe the hub: a short round tells reachable or not (and syncs). */
+	{
+		json_t *link = json_object();
+
+		s_round(dir, 2, &caught_up, why, sizeof why, link);
+		json_object_update(o, link);
+		json_decref(link);
+		json_object_set_new(o, "hub_reachable",
+		    json_boolean(caught_up || strcmp(json_string_value(
+		    json_object_get(o, "hub_link")) ?: "", "up") == 0));
+		if (!caught_up && why[0] != '\0')
+			json_object_set_new(o, "hub_problem", json_string(why));
+		(void)acked;
+	}
+	if (args_has(a, "json")) {
+		char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", text);
+		free(text);
+	} else {
+		printf("site           %s\n", json_string_value(json_object_get(o, "site")));
+		printf("hub            %s (%s)\n",
+		    json_string_value(json_object_get(o, "hub")),
+		    json_is_true(json_object_get(o, "hub_reachable")) ?
+		    "reachable" : "unreachable");
+		if (json_object_get(o, "hub_problem"))
+			printf("hub problem    %s\n", json_string_value(
+			    json_object_get(o, "hub_problem")));
+		if (last_sync > 0) {
+			time_t t = (time_t)(last_sync / 1000);
+			char stamp[32];
+
+			strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC",
+			    gmtime(&t));
+			printf("last sync      %s\n", stamp);
+		} else {
+			printf("last sync      never\n");
+		}
+		printf("waiting push   %lld ops\n", (long long)json_integer_value(
+		    json_object_get(o, "pending_push")));
+		printf("quarantined    %lld ops\n", (long long)json_integer_value(
+		    json_object_get(o, "quarantined")));
+	}
+	json_decref(o);
+	return 0;
+}
+
+/* ---- run: the daemon ---- */
+
+typedef struct {
+	client_t *client;
+} node_run_t;
+
+static void
+s_api_status(void *arg, json_t *status)
+{
+	node_run_t *n = arg;
+
+	client_status(n->client, status);
+}
+
+static void
+s_api_wrote(void *arg)
+{
+	node_run_t *n = arg;
+
+	client_wrote(n->client);
+}
+
+static void
+s_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static int
+s_run(const args_t *a)
+{
+	const char *dir = args_get(a, "data", ".");
+	conf_t conf;
+	keypair_t keys;
+	store_t *st = NULL;
+	api_t *api = NULL;
+	node_run_t n = { 0 };
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	int http_port = -1, rc = 1;
+	err_t err;
+
+	err_clear(&err);
+	if (s_open_all(dir, &conf, &keys, &st, &err))
+		return s_fail(1, &err);
+	conf_set(&conf, "http", args_get(a, "http", NULL));
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	n.client = client_new(base, st, &conf, &keys, &err);
+	if (n.client == NULL)
+		goto out;
+	api = api_new(base, st, "site");
+	api_set_hooks(api, s_api_status, s_api_wrote, &n);
+	if (api_bind(api, conf_get(&conf, "http", NODE_DEFAULT_HTTP),
+	    conf_get(&conf, "token", NULL), &http_port, &err) ||
+	    conf_write_ports(dir, -1, http_port, &err))
+		goto out;
+	sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
+	sigint = evsignal_new(base, SIGINT, s_on_signal, base);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	log_info("node %s ready: http port %d, hub %s", store_site(st),
+	    http_port, conf_get(&conf, "hub", "?"));
+	event_base_dispatch(base);
+	rc = 0;
+out:
+	if (rc != 0)
+		s_fail(1, &err);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	api_destroy(&api);
+	client_destroy(&n.client);
+	if (base != NULL)
+		event_base_free(base);
+	store_close(&st);
+	keys_free(&keys);
+	return rc;
+}
+
+/* ---- for people at the site ---- */
+
+static int
+s_stock(const args_t *a)
+{
+	store_t *st;
+	json_t *list, *row;
+	size_t i;
+	err_t err;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return s_fail(1, &err);
+	list = stock_list(st, args_get(a, "site", NULL), args_get(a, "sku", NULL));
+	store_close(&st);
+	if (args_has(a, "json")) {
+		char *text = json_dumps(list, JSON_COMPACT);
+
+		printf("%s\n", text);
+		free(text);
+	} else {
+		printf("%-8s %-16s %8s %8s %9s\n", "SITE", "SKU", "ON HAND",
+		    "RESERVED", "AVAILABLE");
+		json_array_foreach(json_object_get(list, "items"), i, row)
+			printf("%-8s %-16s %8lld %8lld %9lld\n",
+			    json_string_value(json_object_get(row, "site")),
+			    json_string_value(json_object_get(row, "sku")),
+			    (long long)json_integer_value(json_object_get(row, "on_hand")),
+			    (long long)json_integer_value(json_object_get(row, "reserved")),
+			    (long long)json_integer_value(json_object_get(row, "available")));
+	}
+	json_decref(list);
+	return 0;
+}
+
+static int
+s_move(const args_t *a)
+{
+	store_t *st;
+	json_t *req, *out;
+	int created;
+	char *end;
+	long long delta;
+	const char *d = args_get(a, "delta", NULL);
+	err_t err;
+
+	err_clear(&err);
+	if (d == NULL || args_get(a, "sku", NULL) == NULL ||
+	    args_get(a, "reason", NULL) == NULL) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--sku, --delta and --reason are required");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	errno = 0;
+	delta = strtoll(d, &end, 10);
+	if (*end != '\0' || errno != 0) {
+		err_set(&err, ERR_BAD_REQUEST, "--delta '%s': not an integer", d);
+		return s_fail(EXIT_USAGE, &err);
+	}
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return s_fail(1, &err);
+	req = json_pack("{s:s, s:I, s:s}", "sku", args_get(a, "sku", ""),
+	    "delta", (json_int_t)delta, "reason", args_get(a, "reason", ""));
+	if (args_has(a, "id"))
+		json_object_set_new(req, "id", json_string(args_get(a, "id", "")));
+	if (args_has(a, "ref"))
+		json_object_set_new(req, "ref", json_string(args_get(a, "ref", "")));
+	if (stock_record(st, req, &out, &created, &err)) {
+		json_decref(req);
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	printf("%s %s: %s %+lld %s\n", created ? "recorded" : "already recorded",
+	    json_string_value(json_object_get(out, "id")),
+	    json_string_value(json_object_get(out, "sku")),
+	    (long long)json_integer_value(json_object_get(out, "delta")),
+	    json_string_value(json_object_get(out, "reason")));
+	json_decref(req);
+	json_decref(out);
+	store_close(&st);
+	return 0;
+}
+
+static void
+s_usage(void)
+{
+	fprintf(stderr,
+	    "usage: bl-node init   --data DIR --site ID --hub tcp://HOST:PORT --hub-key KEY [--http HOST:PORT]\n"
+	    "       bl-node key    --data DIR\n"
+	    "       bl-node run    --data DIR [--http HOST:PORT]\n"
+	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"
+	    "       bl-node status --data DIR [--json]\n"
+	    "       bl-node stock  --data DIR [--site ID] [--sku SKU] [--json]\n"
+	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const json_flag[] = { "json", NULL };
+	static const struct {
+		const char *name;
+		int (*fn)(const args_t *);
+		const char *allowed[8];
+		const char *const *flags;
+	} cmds[] = {
+		{ "init", s_init, { "data", "site", "hub", "hub-key", "http",
+		    NULL }, NULL },
+		{ "key", s_key, { "data", NULL }, NULL },
+		{ "run", s_run, { "data", "http", NULL }, NULL },
+		{ "sync", s_sync, { "data", "timeout", NULL }, NULL },
+		{ "status", s_status, { "data", NULL }, json_flag },
+		{ "stock", s_stock, { "data", "site", "sku", NULL }, json_flag },
+		{ "move", s_move, { "data", "sku", "delta", "reason", "id",
+		    "ref", NULL }, NULL },
+	};
+	args_t a;
+	err_t err;
+	size_t i;
+
+	log_init("bl-node");
+	if (argc < 2) {
+		s_usage();
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		s_cmd = cmds[i].name;
+		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed,
+		    cmds[i].flags, &err))
+			return s_fail(EXIT_USAGE, &err);
+		if (!args_has(&a, "data")) {
+			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
+			return s_fail(EXIT_USAGE, &err);
+		}
+		return cmds[i].fn(&a);
+	}
+	fprintf(stderr, "bl-node: unknown command '%s'\n", argv[1]);
+	s_usage();
+	return EXIT_USAGE;
+}

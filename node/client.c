@@ -1,0 +1,538 @@
+/*
+ * client: the node's link to the hub (see node.h).
+ *
+ * The DEALER socket reconnects by itself with exponential backoff (libzmq's
+ * reconnect interval, 100 ms up to 5 s). A socket monitor tells us when a
+ * CURVE handshake succeeds (start a session: HELLO), fails (the hub refused
+ * our key, or the hub key we pinned is wrong) or the link drops. Every
+ * session starts from what is durable: ops the hub has acknowledged are
+ * known from WELCOME, and the pull cursor is stored in the same transaction
+ * as the ops it covers, so a crash or a cut link at any point loses nothing
+ * and repeats nothing that matters (a repeat is a no-op).
+ *
+ * Session table (state x event -> action, next state):
+ *   DOWN   handshake ok   -> send HELLO                     HELLO
+ *   HELLO  WELCOME        -> push unacked, PULL with credit READY
+ *   READY  PUSH_ACK       -> record ack, push more          READY
+ *   READY  OPS            -> apply + cursor in one txn, PULL 1 more  READY
+ *   READY  local write    -> push if nothing in flight      READY
+ *   any    PONG           -> note clock offset              same
+ *   any    ERROR 403/426  -> record refusal                 REFUSED
+ *   any    other ERROR    -> HELLO again after a second     DOWN
+ *   any    disconnected   -> forget in-flight state         DOWN
+ *   any    auth failed    -> record refusal                 REFUSED
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "node.h"
+#include "proto.h"
+#include "zev.h"
+
+#define PULL_WINDOW 4            /* OPS batches in flight */
+#define PING_EVERY_MS 2000
+#define RETRY_HELLO_MS 1000
+
+struct client {
+	struct event_base *base;
+	store_t *store;
+	char hub[256];
+	char site[OP_SITE_MAX + 1];
+	void *ctx, *dealer, *monitor;
+	zev_t *dealer_ev, *monitor_ev;
+	struct event *tick;
+	link_state_t state;
+	int connected;               /* CURVE session established */
+	int tcp_connects;            /* TCP connects since last handshake */
+	uint64_t push_inflight;      /* highest seq in the unacked PUSH, 0 */
+	uint64_t acked;              /* highest own seq the hub holds */
+	uint64_t welcome_head;       /* hub head announced at WELCOME */
+	uint64_t head;               /* latest hub head seen */
+	uint64_t cursor;
+	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
+	int64_t clock_offset_ms;
+	uint64_t last_sync_ms;
+	char refusal[ERR_MSG_MAX];
+	cbw_t out;
+	client_progress_fn progress;
+	void *progress_arg;
+};
+
+static void
+s_progress(client_t *c)
+{
+	if (c->progress != NULL)
+		c->progress(c, c->progress_arg);
+}
+
+static int
+s_send(client_t *c)
+{
+	int rc = zmq_send(c->dealer, c->out.data, c->out.len, ZMQ_DONTWAIT);
+
+	zev_kick(c->dealer_ev);
+	if (rc < 0) {
+		log_debug("send to hub: %s", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t
+s_own_seq(client_t *c)
+{
+	int64_t seq = 0;
+
+	store_meta_get_int(c->store, "seq", &seq);
+	return (uint64_t)seq;
+}
+
+static void
+s_hello(client_t *c)
+{
+	int64_t cursor = 0;
+
+	store_meta_get_int(c->store, "cursor", &cursor);
+	c->cursor = (uint64_t)cursor;
+	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
+	    s_own_seq(c), c->cursor);
+	c->push_inflight = 0;
+	if (s_send(c) == 0)
+		c->state = LINK_HELLO;
+}
+
+/* Sends the next batch of own ops the hub has not acknowledged, if no push
+ * is in flight. */
+static void
+s_push(client_t *c)
+{
+	sqlite3_stmt *q;
+	size_t n = 0;
+	uint64_t last = 0;
+	cbw_t batch;
+
+	if (c->state != LINK_READY || c->push_inflight != 0)
+		return;
+	q = store_stmt(c->store, "SELECT seq, body FROM op_log "
+	    "WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?");
+	sqlite3_bind_text(q, 1, c->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)c->acked);
+	sqlite3_bind_int(q, 3, PROTO_MAX_BATCH);
+	cbw_init(&batch);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		last = (uint64_t)sqlite3_column_int64(q, 0);
+		cbw_raw(&batch, sqlite3_column_blob(q, 1),
+		    (size_t)sqlite3_column_bytes(q, 1));
+		n++;
+		if (batch.len >= PROTO_BATCH_BYTES)
+			break;
+	}
+	sqlite3_reset(q);
+	if (n > 0) {
+		proto_push_begin(&c->out, n);
+		cbw_raw(&c->out, batch.data, batch.len);
+		if (s_send(c) == 0)
+			c->push_inflight = last;
+	}
+	cbw_free(&batch);
+}
+
+static void
+s_save_int(client_t *c, const char *name, uint64_t v)
+{
+	err_t err;
+
+	if (store_begin(c->store, &err) == 0 &&
+	    store_meta_set_int(c->store, name, (int64_t)v, &err) == 0 &&
+	    store_commit(c->store, &err) == 0)
+		return;
+	store_rollback(c->store);
+	log_warn("save %s: %s", name, err.msg);
+}
+
+static void
+s_on_welcome(client_t *c, const proto_msg_t *m)
+{
+	uint64_t own = s_own_seq(c);
+	err_t err;
+
+	if (m->seq > own) {
+		/* Restored from an old backup: the hub holds ops of ours we
+		 * lost. Never reuse their seqs; they come back by pull. */
+		log_warn("hub holds our ops up to seq %llu, we have %llu: recovering them",
+		    (unsigned long long)m->seq, (unsigned long long)own);
+		if (store_begin(c->store, &err) ||
+		    store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err) ||
+		    store_commit(c->store, &err)) {
+			store_rollback(c->store);
+			log_warn("recover seq: %s", err.msg);
+		}
+	}
+	/* What the hub holds is what counts, even below our last ack (a hub
+	 * restored from backup): everything above it is pushed again. */
+	c->acked = m->seq;
+	s_save_int(c, "acked", c->acked);
+	c->welcome_head = m->head;
+	c->head = m->head;
+	c->state = LINK_READY;
+	c->refusal[0] = '\0';
+	log_info("hub %s (%s) welcomes us: it holds our seq %llu, head %llu, our cursor %llu",
+	    c->hub, m->site, (unsigned long long)m->seq,
+	    (unsigned long long)m->head, (unsigned long long)c->cursor);
+	s_push(c);
+	proto_pull(&c->out, c->cursor, PULL_WINDOW);
+	s_send(c);
+}
+
+static void
+s_on_push_ack(client_t *c, const proto_msg_t *m)
+{
+	if (m->seq > c->acked) {
+		c->acked = m->seq;
+		s_save_int(c, "acked", c->acked);
+	}
+	c->push_inflight = 0;
+	s_push(c);
+}
+
+/* Applies one OPS batch and moves the cursor in the same transaction. */
+static void
+s_on_ops(client_t *c, proto_msg_t *m)
+{
+	err_t err, why;
+	op_t op;
+	const uint8_t *body;
+	size_t len;
+	ingest_result_t res;
+	int rc;
+
+	if (store_begin(c->store, &err))
+		goto fail;
+	while ((rc = proto_next_op(m, &op, &body, &len, &err)) == 1) {
+		err_clear(&why);
+		if (store_ingest(c->store, &op, body, len, &res, &why)) {
+			op_clear(&op);
+			err = why;
+			goto fail;
+		}
+		if (res == INGEST_QUARANTINED)
+			log_warn("quarantined: %s", why.msg);
+		op_clear(&op);
+	}
+	if (rc < 0 || store_meta_set_int(c->store, "cursor",
+	    (int64_t)m->cursor, &err) || store_commit(c->store, &err))
+		goto fail;
+	c->cursor = m->cursor;
+	c->head = m->head;
+	proto_pull(&c->out, c->cursor, 1);
+	s_send(c);
+	return;
+fail:
+	store_rollback(c->store);
+	log_warn("apply ops from hub: %s", err.msg);
+	/* Start over from the durable cursor. */
+	c->state = LINK_DOWN;
+	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+}
+
+static void
+s_on_error(client_t *c, const proto_msg_t *m)
+{
+	log_warn("hub %s: error %d: %s", c->hub, m->status, m->reason);
+	if (m->status == ERR_FORBIDDEN || m->status == ERR_UPGRADE) {
+		snprintf(c->refusal, sizeof c->refusal, "hub %s refused: %s",
+		    c->hub, m->reason);
+		c->state = LINK_REFUSED;
+		return;
+	}
+	c->state = LINK_DOWN;
+	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+}
+
+static void
+s_on_dealer(void *sock, void *arg)
+{
+	client_t *c = arg;
+	zmq_msg_t msg;
+	proto_msg_t m;
+	err_t err;
+
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0)
+		goto out;
+	c->last_rx_ms = hlc_wall_ms();
+	if (proto_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, &err)) {
+		log_warn("hub %s: bad message: %s", c->hub, err.msg);
+		goto out;
+	}
+	switch (m.type) {
+	case PROTO_WELCOME:
+		if (c->state == LINK_HELLO)
+			s_on_welcome(c, &m);
+		break;
+	case PROTO_PUSH_ACK:
+		if (c->state == LINK_READY)
+			s_on_push_ack(c, &m);
+		break;
+	case PROTO_OPS:
+		if (c->state == LINK_READY)
+			s_on_ops(c, &m);
+		break;
+	case PROTO_PONG:
+		c->clock_offset_ms = (int64_t)m.hub_ms -
+		    (int64_t)(m.ms + (c->last_rx_ms - m.ms) / 2);
+		break;
+	case PROTO_ERROR:
+		s_on_error(c, &m);
+		break;
+	default:
+		log_warn("hub %s: unexpected %s", c->hub,
+		    proto_type_name(m.type));
+		break;
+	}
+	if (c->state == LINK_READY && c->acked >= s_own_seq(c) &&
+	    c->cursor >= c->welcome_head) {
+		c->last_sync_ms = hlc_wall_ms();
+		store_meta_set_int(c->store, "last_sync",
+		    (int64_t)c->last_sync_ms, NULL);
+	}
+	s_progress(c);
+out:
+	zmq_msg_close(&msg);
+}
+
+/* Socket monitor: two frames, [u16 event, u32 value] and the endpoint. */
+static void
+s_on_monitor(void *sock, void *arg)
+{
+	client_t *c = arg;
+	zmq_msg_t head, addr;
+	uint16_t event = 0;
+	uint32_t value = 0;
+
+	zmq_msg_init(&head);
+	zmq_msg_init(&addr);
+	if (zmq_msg_recv(&head, sock, ZMQ_DONTWAIT) < 0 ||
+	    zmq_msg_recv(&addr, sock, ZMQ_DONTWAIT) < 0 ||
+	    zmq_msg_size(&head) != 6)
+		goto out;
+	memcpy(&event, zmq_msg_data(&head), 2);
+	memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
+	switch (event) {
+	case ZMQ_EVENT_CONNECTED:
+		c->tcp_connects++;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		c->connected = 1;
+		c->tcp_connects = 0;
+		c->refusal[0] = '\0';
+		s_hello(c);
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		snprintf(c->refusal, sizeof c->refusal,
+		    "hub %s refused this node's key (status %u): not enrolled, or revoked",
+		    c->hub, value);
+		c->state = LINK_REFUSED;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+		snprintf(c->refusal, sizeof c->refusal,
+		    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
+		    c->hub);
+		c->state = LINK_REFUSED;
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		c->connected = 0;
+		if (c->state != LINK_REFUSED)
+			c->state = LINK_DOWN;
+		c->push_inflight = 0;
+		/* A hub that drops us right after TCP connects, before any
+		 * handshake, is refusing our CURVE hello: wrong hub key. */
+		if (c->tcp_connects >= 3 && c->refusal[0] == '\0')
+			snprintf(c->refusal, sizeof c->refusal,
+			    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
+			    c->hub);
+		break;
+	default:
+		break;
+	}
+	s_progress(c);
+out:
+	zmq_msg_close(&head);
+	zmq_msg_close(&addr);
+}
+
+static void
+s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	client_t *c = arg;
+	uint64_t now = hlc_wall_ms();
+
+	(void)fd;
+	(void)what;
+	if (c->connected && c->state == LINK_DOWN && now >= c->retry_at_ms)
+		s_hello(c);
+	if (c->connected && c->state == LINK_READY &&
+	    now - c->last_ping_ms >= PING_EVERY_MS) {
+		proto_ping(&c->out, now);
+		s_send(c);
+		c->last_ping_ms = now;
+		s_push(c);   /* retries a push whose send failed */
+	}
+	zev_kick(c->dealer_ev);
+	s_progress(c);
+}
+
+client_t *
+client_new(struct event_base *base, store_t *store, const conf_t *conf,
+    const keypair_t *keys, err_t *err)
+{
+	client_t *c = calloc(1, sizeof *c);
+	const char *hub = conf_get(conf, "hub", NULL);
+	const char *hub_key = conf_get(conf, "hub_key", NULL);
+	int one = 1, zero = 0, ivl = 100, ivl_max = 5000, hb = 5000,
+	    hb_ttl = 15000;
+	int64_t maxsize = PROTO_MAX_MSG + 1024, acked = 0;
+	struct timeval tick = { 0, 200 * 1000 };
+	char monitor_ep[64];
+
+	if (c == NULL)
+		fatal("client: out of memory");
+	if (hub == NULL || hub_key == NULL || !keys_valid_z85(hub_key)) {
+		err_set(err, ERR_BAD_REQUEST,
+		    "config: hub and a Z85 hub_key are required (bl-node init)");
+		free(c);
+		return NULL;
+	}
+	c->base = base;
+	c->store = store;
+	cbw_init(&c->out);
+	snprintf(c->hub, sizeof c->hub, "%s", hub);
+	snprintf(c->site, sizeof c->site, "%s", store_site(store));
+	store_meta_get_int(store, "acked", &acked);
+	c->acked = (uint64_t)acked;
+	c->ctx = zmq_ctx_new();
+	c->dealer = zmq_socket(c->ctx, ZMQ_DEALER);
+	zmq_setsockopt(c->dealer, ZMQ_CURVE_SERVERKEY, hub_key, KEYS_Z85_LEN);
+	zmq_setsockopt(c->dealer, ZMQ_CURVE_PUBLICKEY, keys->public_z85,
+	    KEYS_Z85_LEN);
+	zmq_setsockopt(c->dealer, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
+	    KEYS_Z85_LEN);
+	zmq_setsockopt(c->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
+	zmq_setsockopt(c->dealer, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+	    sizeof ivl_max);
+	zmq_setsockopt(c->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
+	zmq_setsockopt(c->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_ttl,
+	    sizeof hb_ttl);
+	zmq_setsockopt(c->dealer, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+	snprintf(monitor_ep, sizeof monitor_ep, "inproc://monitor-%p",
+	    (void *)c);
+	zmq_socket_monitor(c->dealer, monitor_ep, ZMQ_EVENT_CONNECTED |
+	    ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+	c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
+	zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_connect(c->monitor, monitor_ep);
+	if (zmq_connect(c->dealer, hub) != 0) {
+		err_set(err, ERR_BAD_REQUEST, "hub %s: %s", hub,
+		    zmq_strerror(zmq_errno()));
+		client_destroy(&c);
+		return NULL;
+	}
+	c->monitor_ev = zev_new(base, c->monitor, s_on_monitor, c);
+	c->dealer_ev = zev_new(base, c->dealer, s_on_dealer, c);
+	c->tick = event_new(base, -1, EV_PERSIST, s_on_tick, c);
+	event_add(c->tick, &tick);
+	return c;
+}
+
+void
+client_set_progress(client_t *c, client_progress_fn fn, void *arg)
+{
+	c->progress = fn;
+	c->progress_arg = arg;
+}
+
+void
+client_wrote(client_t *c)
+{
+	s_push(c);
+}
+
+link_state_t
+client_state(const client_t *c)
+{
+	return c->state;
+}
+
+int
+client_caught_up(const client_t *c)
+{
+	int64_t seq = 0;
+
+	store_meta_get_int(c->store, "seq", &seq);
+	return c->state == LINK_READY && c->acked >= (uint64_t)seq &&
+	    c->cursor >= c->welcome_head;
+}
+
+const char *
+client_refusal(const client_t *c)
+{
+	return c->refusal;
+}
+
+const char *
+client_hub(const client_t *c)
+{
+	return c->hub;
+}
+
+void
+client_status(client_t *c, json_t *status)
+{
+	static const char *const names[] = { "down", "connecting", "up",
+		"refused" };
+	int64_t seq = 0;
+
+	store_meta_get_int(c->store, "seq", &seq);
+	json_object_set_new(status, "hub", json_string(c->hub));
+	json_object_set_new(status, "hub_link", json_string(names[c->state]));
+	json_object_set_new(status, "pending_push",
+	    json_integer((json_int_t)((uint64_t)seq > c->acked ?
+	    (uint64_t)seq - c->acked : 0)));
+	json_object_set_new(status, "hub_head", json_integer((json_int_t)c->head));
+	json_object_set_new(status, "clock_offset_ms",
+	    json_integer(c->clock_offset_ms));
+	if (c->refusal[0] != '\0')
+		json_object_set_new(status, "refusal", json_string(c->refusal));
+}
+
+void
+client_destroy(client_t **self_p)
+{
+	client_t *c;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	c = *self_p;
+	if (c->tick != NULL)
+		event_free(c->tick);
+	zev_destroy(&c->dealer_ev);
+	zev_destroy(&c->monitor_ev);
+	if (c->dealer != NULL) {
+		zmq_socket_monitor(c->dealer, NULL, 0);
+		zmq_close(c->dealer);
+	}
+	if (c->monitor != NULL)
+		zmq_close(c->monitor);
+	if (c->ctx != NULL)
+		zmq_ctx_term(c->ctx);
+	cbw_free(&c->out);
+	free(c);
+	*self_p = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * bl-node: the program each store and warehouse runs. Private header.
+ *
+ * node/main.c holds the commands; node/client.c the link to the hub: a
+ * CURVE DEALER socket and the session state machine that pushes this site's
+ * ops and pulls everyone else's. The same client serves the daemon (`run`,
+ * forever, reconnecting) and the one-shot `sync` and `status` probes.
+ */
+#ifndef BL_NODE_H
+#define BL_NODE_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "keys.h"
+#include "store.h"
+
+#define NODE_DEFAULT_HTTP "127.0.0.1:7411"
+#define NODE_DB "node.db"
+#define NODE_KEY "node"
+
+typedef struct client client_t;
+
+/* Link states, in the order a session goes through them. */
+typedef enum {
+	LINK_DOWN,       /* no CURVE session with the hub */
+	LINK_HELLO,      /* connected, HELLO sent, waiting for WELCOME */
+	LINK_READY,      /* pushing and pulling */
+	LINK_REFUSED,    /* the hub refused us; see client_refusal */
+} link_state_t;
+
+/* Called after every event that may change progress (welcome, ack, ops,
+ * refusal, disconnect). */
+typedef void (*client_progress_fn)(client_t *client, void *arg);
+
+/* Connects to conf's hub with keys in base's loop. Borrows all arguments. */
+client_t *client_new(struct event_base *base, store_t *store,
+    const conf_t *conf, const keypair_t *keys, err_t *err);
+void client_set_progress(client_t *client, client_progress_fn fn, void *arg);
+
+/* A local write committed: push it now if the link is up. */
+void client_wrote(client_t *client);
+
+link_state_t client_state(const client_t *client);
+
+/* Whether, since the last WELCOME, every own op is acknowledged and the
+ * pull cursor has reached the hub head announced then. */
+int client_caught_up(const client_t *client);
+
+/* Why the hub refused us ("" if it has not); borrowed. */
+const char *client_refusal(const client_t *client);
+
+/* The hub endpoint; borrowed. */
+const char *client_hub(const client_t *client);
+
+/* Adds the link's part of GET /v1/status. */
+void client_status(client_t *client, json_t *status);
+
+void client_destroy(client_t **self_p);
+
+#endif
