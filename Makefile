@@ -37,22 +37,28 @@ all: bin/bl-hub bin/bl-node
 
 build/schema.c: $(SCHEMA) schema/embed.sh
 	@mkdir -p build
-	sh schema/embed.sh schema > $@.tmp && mv $@.tmp $@
+	@echo "  GEN     $@"
+	@sh schema/embed.sh schema > $@.tmp && mv $@.tmp $@
 
 # $(1): variant dir, $(2): extra flags
 define variant
 $(1)/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+	@echo "  CC      $$@"
+	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 $(1)/build/schema.o: build/schema.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+	@echo "  CC      $$@"
+	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 $(1)/libblsync.a: $(patsubst %.c,$(1)/%.o,$(SYNC_SRC)) $(1)/build/schema.o
-	$$(AR) rcs $$@ $$^
+	@echo "  AR      $$@"
+	@$$(AR) rcs $$@ $$^
 $(1)/bl-hub: $(patsubst %.c,$(1)/%.o,$(HUB_SRC)) $(1)/libblsync.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/bl-node: $(patsubst %.c,$(1)/%.o,$(NODE_SRC)) $(1)/libblsync.a
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 -include $$(wildcard $(1)/*/*.d $(1)/*/*/*.d)
 endef
 
@@ -63,18 +69,17 @@ $(eval $(call variant,build/san,$(SAN_FLAGS)))
 # every object depends on schema.h being present.
 $(patsubst %.c,build/rel/%.o,$(SYNC_SRC)) $(patsubst %.c,build/san/%.o,$(SYNC_SRC)): build/schema.c
 
-bin/bl-hub: build/rel/bl-hub
+bin/%: build/rel/%
 	@mkdir -p bin
-	cp $< $@
-bin/bl-node: build/rel/bl-node
-	@mkdir -p bin
-	cp $< $@
+	@cp $< $@
 
 # ---- tests ----
 build/san/tests/unit/%: build/san/tests/unit/%.o build/san/tests/unit/harness.o build/san/libblsync.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o build/san/libblsync.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 UNIT_BIN := $(patsubst tests/unit/%.c,build/san/tests/unit/%,$(UNIT_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/san/tests/fuzz/%,$(FUZZ_SRC))

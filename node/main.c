@@ -174,6 +174,7 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	struct timeval tv = { timeout, 0 };
 	err_t err;
 
+	log_set_info(0);   /* a one-shot round reports by exit status */
 	if (s_open_all(dir, &conf, &keys, &st, &err)) {
 		snprintf(why, why_size, "%s", err.msg);
 		return -1;
@@ -465,6 +466,76 @@ s_move(const args_t *a)
 	return 0;
 }
 
+/* Records many movements from a file of JSON lines (a delivery, a count
+ * sheet), all or nothing in one transaction. */
+static int
+s_import(const args_t *a)
+{
+	const char *file = args_get(a, "file", NULL);
+	FILE *f;
+	store_t *st;
+	char *line = NULL;
+	size_t cap = 0;
+	long lineno = 0, added = 0, repeated = 0;
+	json_t *req, *out;
+	json_error_t jerr;
+	int created;
+	err_t err;
+
+	err_clear(&err);
+	if (file == NULL) {
+		err_set(&err, ERR_BAD_REQUEST, "--file is required (- for stdin)");
+		return s_fail(EXIT_USAGE, &err);
+	}
+	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	if (f == NULL) {
+		err_set(&err, ERR_NOT_FOUND, "%s: %s", file, strerror(errno));
+		return s_fail(1, &err);
+	}
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
+	    store_begin(st, &err))
+		goto fail;
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		if (line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		if (req == NULL) {
+			err_set(&err, ERR_BAD_REQUEST, "%s line %ld: invalid JSON: %s",
+			    file, lineno, jerr.text);
+			goto fail;
+		}
+		if (stock_record_in(st, req, &out, &created, &err)) {
+			json_decref(req);
+			err_prefix(&err, "%s line %ld", file, lineno);
+			goto fail;
+		}
+		json_decref(req);
+		json_decref(out);
+		if (created)
+			added++;
+		else
+			repeated++;
+	}
+	if (store_commit(st, &err))
+		goto fail;
+	printf("imported %ld movements (%ld already recorded)\n", added,
+	    repeated);
+	free(line);
+	store_close(&st);
+	if (f != stdin)
+		fclose(f);
+	return 0;
+fail:
+	if (st != NULL)
+		store_rollback(st);
+	store_close(&st);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return s_fail(1, &err);
+}
+
 static void
 s_usage(void)
 {
@@ -475,7 +546,8 @@ s_usage(void)
 	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"
 	    "       bl-node status --data DIR [--json]\n"
 	    "       bl-node stock  --data DIR [--site ID] [--sku SKU] [--json]\n"
-	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n");
+	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n"
+	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n");
 }
 
 int
@@ -497,6 +569,7 @@ main(int argc, char **argv)
 		{ "stock", s_stock, { "data", "site", "sku", NULL }, json_flag },
 		{ "move", s_move, { "data", "sku", "delta", "reason", "id",
 		    "ref", NULL }, NULL },
+		{ "import", s_import, { "data", "file", NULL }, NULL },
 	};
 	args_t a;
 	err_t err;

@@ -8,6 +8,13 @@
 
 static const char *s_progname = "bl";
 static int s_debug = -1;
+static int s_info = 1;
+
+void
+log_set_info(int on)
+{
+	s_info = on;
+}
 
 void
 log_init(const char *progname)
@@ -41,6 +48,8 @@ log_info(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!s_info)
+		return;
 	va_start(ap, fmt);
 	s_vlog("", fmt, ap);
 	va_end(ap);

@@ -219,14 +219,14 @@ s_same_movement(const json_t *rec, const movement_t *m)
 }
 
 int
-stock_record(store_t *st, const json_t *req, json_t **out, int *created,
+stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
 	json_t *fields = NULL, *rec;
 	const char *id = NULL;
 	char idbuf[OP_KEY_MAX + 1];
 	movement_t m;
-	int64_t seq = 0;
+	int rc = -1;
 
 	*out = NULL;
 	*created = 0;
@@ -235,56 +235,63 @@ stock_record(store_t *st, const json_t *req, json_t **out, int *created,
 		    "stock movement: body must be a JSON object");
 	if (s_text_field(req, "id", OP_KEY_MAX, 0, &id, err))
 		return -1;
-	fields = json_pack("{s:O?, s:O?, s:O?, s:O?}",
+	fields = json_pack("{s:O?, s:O?, s:O?}",
 	    "sku", json_object_get(req, "sku"),
 	    "delta", json_object_get(req, "delta"),
-	    "reason", json_object_get(req, "reason"),
-	    "ref", json_object_get(req, "ref"));
+	    "reason", json_object_get(req, "reason"));
 	if (json_object_get(req, "site") != NULL)
 		json_object_set(fields, "site", json_object_get(req, "site"));
 	else
 		json_object_set_new(fields, "site",
 		    json_string(store_site(st)));
-	json_object_del(fields, "ref");
 	if (json_object_get(req, "ref") != NULL &&
 	    !json_is_null(json_object_get(req, "ref")))
 		json_object_set(fields, "ref", json_object_get(req, "ref"));
 	if (s_movement_parse(fields, &m, err))
-		goto fail;
-
-	if (store_begin(st, err))
-		goto fail;
+		goto out;
 	if (id != NULL && (rec = s_movement_json(st, id)) != NULL) {
-		store_rollback(st);
-		json_decref(fields);
 		if (!s_same_movement(rec, &m)) {
 			json_decref(rec);
-			return err_set(err, ERR_CONFLICT,
+			err_set(err, ERR_CONFLICT,
 			    "stock movement %s: id already used for a different movement",
 			    id);
+			goto out;
 		}
 		*out = rec;
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (id == NULL) {
 		/* A readable, globally unique id: site and its next op seq. */
-		store_meta_get_int(st, "seq", &seq);
-		snprintf(idbuf, sizeof idbuf, "%s-%06" PRId64, store_site(st),
-		    seq + 1);
+		snprintf(idbuf, sizeof idbuf, "%s-%06" PRIu64, store_site(st),
+		    store_next_seq(st));
 		id = idbuf;
 	}
-	if (store_append_local(st, STOCK_ENTITY, id, "add", fields, NULL,
-	    err) || store_commit(st, err)) {
-		store_rollback(st);
-		goto fail;
-	}
-	json_decref(fields);
+	if (store_append_local(st, STOCK_ENTITY, id, "add", fields, NULL, err))
+		goto out;
 	*out = s_movement_json(st, id);
 	*created = 1;
-	return 0;
-fail:
+	rc = 0;
+out:
 	json_decref(fields);
-	return -1;
+	return rc;
+}
+
+int
+stock_record(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	if (store_begin(st, err))
+		return -1;
+	if (stock_record_in(st, req, out, created, err) ||
+	    store_commit(st, err)) {
+		store_rollback(st);
+		json_decref(*out);
+		*out = NULL;
+		*created = 0;
+		return -1;
+	}
+	return 0;
 }
 
 json_t *

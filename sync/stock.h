@@ -33,6 +33,11 @@ int stock_record(store_t *store, const json_t *request, json_t **out,
 
 /* Returns {"items":[{site, sku, on_hand, reserved, available}...]} for the
  * given site and/or sku filters (NULL for all), sorted by site then sku. */
+/* The same inside a transaction the caller opened (and commits or rolls
+ * back), for writes that go together: an import, a sale and its movements. */
+int stock_record_in(store_t *store, const json_t *request, json_t **out,
+    int *created, err_t *err);
+
 json_t *stock_list(store_t *store, const char *site, const char *sku);
 
 #endif

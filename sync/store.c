@@ -429,6 +429,13 @@ out:
 	return rc;
 }
 
+uint64_t
+store_next_seq(const store_t *st)
+{
+	assert(st->in_txn);
+	return st->next_seq;
+}
+
 static int
 s_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     const char *reason, err_t *err)

@@ -75,6 +75,9 @@ int store_meta_set_int(store_t *store, const char *name, int64_t value,
 int store_meta_set_text(store_t *store, const char *name, const char *value,
     err_t *err);
 
+/* Inside a transaction: the seq the next local op will get. */
+uint64_t store_next_seq(const store_t *store);
+
 /* Inside a transaction: creates an op of this site (next seq, clock tick),
  * logs and applies it. fields is borrowed. On failure nothing of this op is
  * kept, err says why, and the caller should roll back. If out is non-NULL it

@@ -23,6 +23,7 @@ typedef struct {
 	harness_fn_t fn;
 	const char *file;
 	int line;
+	const char *known_bug;  /* why it fails, or NULL */
 } test_t;
 
 static test_t s_tests[MAX_TESTS];
@@ -30,6 +31,7 @@ static int s_ntests;
 
 /* State of the running test. */
 static const char *s_current;
+static const char *s_current_bug;
 static int s_failures;
 static uint64_t s_seed;
 static uint64_t s_rng;
@@ -38,7 +40,7 @@ static int s_ntmpdirs;
 
 void
 harness_register(const char *name, harness_fn_t fn, const char *file,
-    int line)
+    int line, const char *known_bug)
 {
 	if (s_ntests == MAX_TESTS) {
 		fprintf(stderr, "harness: more than %d tests\n", MAX_TESTS);
@@ -48,6 +50,7 @@ harness_register(const char *name, harness_fn_t fn, const char *file,
 	s_tests[s_ntests].fn = fn;
 	s_tests[s_ntests].file = file;
 	s_tests[s_ntests].line = line;
+	s_tests[s_ntests].known_bug = known_bug;
 	s_ntests++;
 }
 
@@ -57,8 +60,12 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	/* The first failure is the test's result line; later ones are
-	 * diagnostics, so the test still reports exactly one line. */
-	if (s_failures == 0)
+	 * diagnostics, so the test still reports exactly one line. A known
+	 * bug's failures are all diagnostics. */
+	if (s_current_bug != NULL)
+		printf("#   %s %s:%d: ", s_failures == 0 ? "known bug shows at" :
+		    "also", file, line);
+	else if (s_failures == 0)
 		printf("FAIL %s: %s:%d: ", s_current ? s_current : "?", file,
 		    line);
 	else
@@ -251,10 +258,19 @@ s_test_cmp(const void *pa, const void *pb)
 	return (a->line > b->line) - (a->line < b->line);
 }
 
+static int
+s_env_flag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	int i, passed = 0, failed = 0;
+	int i, passed = 0, failed = 0, strict = s_env_flag("BL_XFAIL_STRICT");
+	int ok;
 
 	/* Constructors run in an order the toolchain picks; source order is
 	 * what a reader expects. */
@@ -265,19 +281,34 @@ main(int argc, char **argv)
 		if (!s_selected(s_tests[i].name, argc, argv))
 			continue;
 		s_current = s_tests[i].name;
+		s_current_bug = s_tests[i].known_bug;
 		s_failures = 0;
 		s_rng = s_seed;
 		s_tests[i].fn();
-		if (s_failures == 0) {
-			printf("ok %s\n", s_current);
-			passed++;
+		if (s_current_bug == NULL) {
+			ok = s_failures == 0;
+			if (ok)
+				printf("ok %s\n", s_current);
+		} else if (s_failures > 0) {
+			ok = !strict;
+			printf("%s %s: known bug: %s\n", strict ? "FAIL" : "xfail",
+			    s_current, s_current_bug);
 		} else {
+			ok = 0;
+			printf("FAIL %s: %s:%d: passes now: known bug fixed? "
+			    "turn TEST_KNOWN_BUG back into TEST\n", s_current,
+			    s_tests[i].file, s_tests[i].line);
+		}
+		if (!ok && s_failures > 0)
 			printf("#   seed: BL_SEED=%llu reproduces this run\n",
 			    (unsigned long long)s_seed);
+		if (ok)
+			passed++;
+		else
 			failed++;
-		}
-		s_tmpdirs_done(s_failures == 0);
+		s_tmpdirs_done(ok);
 		s_current = NULL;
+		s_current_bug = NULL;
 	}
 	printf("RESULT %d %d\n", passed, failed);
 	return failed > 0 ? 1 : 0;

@@ -15,6 +15,13 @@
  * CHECK* record a failure and let the test go on; REQUIRE* record it and
  * return from the test function (use them where going on would crash).
  *
+ * TEST_KNOWN_BUG(name, why) marks a test that shows a bug in the code under
+ * test which is reported but not fixed yet. While it fails it prints
+ * "xfail NAME: why" (its failures as "#" lines) and counts as passed, so the
+ * suite stays usable; once it passes it prints "FAIL NAME: ... known bug
+ * fixed" and counts as failed, so the marker is turned back into TEST.
+ * BL_XFAIL_STRICT=1 in the environment counts known bugs as failures.
+ *
  * Randomness: harness_rand() is a deterministic generator reseeded before
  * every test from the run's seed, 12345 unless BL_SEED is set in the
  * environment; a failing test prints the seed that reproduces it.
@@ -30,10 +37,11 @@
 
 typedef void (*harness_fn_t)(void);
 
-/* Registers a test; called by the constructor TEST() generates. name and
- * file are string literals (borrowed). */
+/* Registers a test; called by the constructor TEST() generates. name,
+ * file and known_bug (NULL for an ordinary test) are string literals
+ * (borrowed). */
 void harness_register(const char *name, harness_fn_t fn, const char *file,
-    int line);
+    int line, const char *known_bug);
 
 /* Records a failure of the running test at file:line with a printf-style
  * detail. Returns 0 so it can sit inside an expression. */
@@ -65,11 +73,16 @@ uint64_t harness_rand_below(uint64_t n);
 const char *harness_tmpdir(void);
 
 /* Defines and registers a test function. */
-#define TEST(name)                                                       \
+#define TEST(name) HARNESS_DEFINE(name, NULL)
+
+/* Same, for a test that shows a known, reported bug (see above). */
+#define TEST_KNOWN_BUG(name, why) HARNESS_DEFINE(name, why)
+
+#define HARNESS_DEFINE(name, why)                                        \
 	static void name(void);                                          \
 	__attribute__((constructor)) static void s_register_##name(void) \
 	{                                                                \
-		harness_register(#name, name, __FILE__, __LINE__);       \
+		harness_register(#name, name, __FILE__, __LINE__, why);  \
 	}                                                                \
 	static void name(void)
 

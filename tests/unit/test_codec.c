@@ -403,16 +403,16 @@ TEST(truncated_input_is_refused_at_every_length)
 	}
 	/* The exact texts at a few cut points. The last item, "sale", starts
 	 * 5 bytes before the end. */
-	CHECK(DECODE_FAILS(w.data, w.len - 1, ERR_BAD_REQUEST,
-	    "op: cbor: truncated at byte 74"));
-	CHECK(DECODE_FAILS(w.data, 3, ERR_BAD_REQUEST,
-	    "cbor: array of 7 items at byte 0 exceeds the 2 bytes left"));
+	DECODE_FAILS(w.data, w.len - 1, ERR_BAD_REQUEST,
+	    "op: cbor: truncated at byte 74");
+	DECODE_FAILS(w.data, 3, ERR_BAD_REQUEST,
+	    "cbor: array of 7 items at byte 0 exceeds the 2 bytes left");
 	/* Cut inside the hlc's 4-byte argument. */
-	CHECK(DECODE_FAILS(w.data, 9, ERR_BAD_REQUEST,
-	    "op: cbor: truncated at byte 7"));
+	DECODE_FAILS(w.data, 9, ERR_BAD_REQUEST,
+	    "op: cbor: truncated at byte 7");
 	/* Nothing left for the fields. */
-	CHECK(DECODE_FAILS(w.data, HEAD_LEN, ERR_BAD_REQUEST,
-	    "op: cbor: truncated at byte 43"));
+	DECODE_FAILS(w.data, HEAD_LEN, ERR_BAD_REQUEST,
+	    "op: cbor: truncated at byte 43");
 	/* The reader level, on empty input. */
 	{
 		size_t cnt;
@@ -449,15 +449,15 @@ TEST(counts_larger_than_the_input_are_refused_before_allocating)
 	CHECK_STR(err.msg,
 	    "cbor: map of 3 pairs at byte 0 exceeds the 5 bytes left");
 	/* Through op_decode, as the first item of an op. */
-	CHECK(DECODE_FAILS("\x9a\xff\xff\xff\xff", 5, ERR_BAD_REQUEST,
-	    "cbor: array of 4294967295 items at byte 0 exceeds the 0 bytes left"));
+	DECODE_FAILS("\x9a\xff\xff\xff\xff", 5, ERR_BAD_REQUEST,
+	    "cbor: array of 4294967295 items at byte 0 exceeds the 0 bytes left");
 	/* Same claim for the fields map, which cannot hold 2^32 pairs. */
 	{
 		cbw_t w;
 
 		s_with_fields(&w, (const uint8_t *)"\xba\xff\xff\xff\xff\x00", 6);
-		CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-		    "op: cbor: map of 4294967295 pairs at byte 43 exceeds the 1 bytes left"));
+		DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+		    "op: cbor: map of 4294967295 pairs at byte 43 exceeds the 1 bytes left");
 		cbw_free(&w);
 	}
 	/* A text claiming far more bytes than there are is truncated. */
@@ -485,8 +485,8 @@ TEST(text_over_its_limit_is_refused)
 	cbw_str(&w, "k");
 	cbw_str(&w, "add");
 	cbw_map(&w, 0);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text of 17 bytes at byte 1 exceeds the limit of 16"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text of 17 bytes at byte 1 exceeds the limit of 16");
 	/* A 65-byte key, one over OP_KEY_MAX. */
 	memset(big, 'k', 65);
 	big[65] = '\0';
@@ -499,8 +499,8 @@ TEST(text_over_its_limit_is_refused)
 	cbw_str(&w, big);
 	cbw_str(&w, "add");
 	cbw_map(&w, 0);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text of 65 bytes at byte 10 exceeds the limit of 64"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text of 65 bytes at byte 10 exceeds the limit of 64");
 	/* Exactly 64 is fine. */
 	big[64] = '\0';
 	cbw_reset(&w);
@@ -557,38 +557,38 @@ TEST(wrong_types_are_refused)
 	CHECK_EQ_INT(cbr_array(&r, &n, &err), -1);
 	CHECK_STR(err.msg, "cbor: expected array at byte 0, got text");
 	CHECK_EQ_UINT(r.pos, 0);
-	CHECK(DECODE_FAILS("\x64S001", 5, ERR_BAD_REQUEST,
-	    "cbor: expected array at byte 0, got text"));
+	DECODE_FAILS("\x64S001", 5, ERR_BAD_REQUEST,
+	    "cbor: expected array at byte 0, got text");
 	/* seq as text. */
-	CHECK(DECODE_FAILS("\x87\x64S001\x61" "1", 8, ERR_BAD_REQUEST,
-	    "op: cbor: expected unsigned integer at byte 6, got text"));
+	DECODE_FAILS("\x87\x64S001\x61" "1", 8, ERR_BAD_REQUEST,
+	    "op: cbor: expected unsigned integer at byte 6, got text");
 	/* seq negative. */
-	CHECK(DECODE_FAILS("\x87\x64S001\x20", 7, ERR_BAD_REQUEST,
-	    "cbor: array of 7 items at byte 0 exceeds the 6 bytes left"));
+	DECODE_FAILS("\x87\x64S001\x20", 7, ERR_BAD_REQUEST,
+	    "cbor: array of 7 items at byte 0 exceeds the 6 bytes left");
 	{
 		static const uint8_t neg_seq[] = { 0x87, 0x64, 'S', '0', '0',
 		    '1', 0x20, 0x01, 0x61, 'e', 0x61, 'k', 0x61, 'a', 0xa0 };
 
-		CHECK(DECODE_FAILS(neg_seq, sizeof neg_seq, ERR_BAD_REQUEST,
-		    "op: cbor: expected unsigned integer at byte 6, got negative integer"));
+		DECODE_FAILS(neg_seq, sizeof neg_seq, ERR_BAD_REQUEST,
+		    "op: cbor: expected unsigned integer at byte 6, got negative integer");
 	}
 	/* Fields as an array, and as text. */
 	s_with_fields(&w, (const uint8_t *)"\x80", 1);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: expected map at byte 43, got array"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: expected map at byte 43, got array");
 	cbw_free(&w);
 	s_with_fields(&w, (const uint8_t *)"\x61x", 2);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: expected map at byte 43, got text"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: expected map at byte 43, got text");
 	cbw_free(&w);
 	/* A map key that is not text. */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x01\x02", 3);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: expected text at byte 44, got unsigned integer"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: expected text at byte 44, got unsigned integer");
 	cbw_free(&w);
 	/* Wrong arity. */
-	CHECK(DECODE_FAILS("\x86\x64S001\x01\x01\x61" "e\x61k\x61" "a", 14,
-	    ERR_BAD_REQUEST, "op: 6 elements at byte 0, expected 7"));
+	DECODE_FAILS("\x86\x64S001\x01\x01\x61" "e\x61k\x61" "a", 14,
+	    ERR_BAD_REQUEST, "op: 6 elements at byte 0, expected 7");
 	/* Values CBOR has but our fields may not carry. */
 	JSON_FAILS("\x42\x01\x02", 3, "cbor: unsupported byte string at byte 0");
 	JSON_FAILS("\xc1\x01", 2, "cbor: unsupported tag at byte 0");
@@ -598,8 +598,8 @@ TEST(wrong_types_are_refused)
 	/* A 64-bit integer beyond int64 inside fields. */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x1b\x80\x00\x00\x00\x00\x00\x00\x00",
 	    12);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: integer out of range at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: integer out of range at byte 46");
 	cbw_free(&w);
 }
 
@@ -623,7 +623,7 @@ TEST(bad_envelope_values_are_refused)
 		cbw_map(&w, 0);
 		snprintf(want, sizeof want, "op: bad origin site id '%s'",
 		    bad_sites[i]);
-		CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST, want));
+		DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST, want);
 	}
 	cbw_reset(&w);
 	cbw_array(&w, 7);
@@ -634,8 +634,8 @@ TEST(bad_envelope_values_are_refused)
 	cbw_str(&w, "k");
 	cbw_str(&w, "a");
 	cbw_map(&w, 0);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op S001/0: seq must be positive"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op S001/0: seq must be positive");
 	cbw_free(&w);
 }
 
@@ -656,8 +656,8 @@ TEST(deep_nesting_is_refused)
 	for (i = 0; i < 99; i++)
 		cbw_array(&w, 1);
 	cbw_array(&w, 0);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: nesting deeper than 8 at byte 53"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: nesting deeper than 8 at byte 53");
 
 	/* The bound exactly, on a bare value: 8 nested arrays read and write,
 	 * 9 do not, on either side. */
@@ -714,31 +714,31 @@ TEST(non_shortest_encodings_are_refused)
 	cbw_t w;
 
 	/* seq 1 written with a 1-byte argument. */
-	CHECK(DECODE_FAILS("\x87\x64S001\x18\x01", 8, ERR_BAD_REQUEST,
-	    "op: cbor: non-shortest encoding at byte 6"));
+	DECODE_FAILS("\x87\x64S001\x18\x01", 8, ERR_BAD_REQUEST,
+	    "op: cbor: non-shortest encoding at byte 6");
 	/* hlc 255 written with a 2-byte argument. */
 	{
 		static const uint8_t b[] = { 0x87, 0x64, 'S', '0', '0', '1',
 		    0x01, 0x19, 0x00, 0xff, 0x61, 'e', 0x61, 'k', 0x61, 'a',
 		    0xa0 };
 
-		CHECK(DECODE_FAILS(b, sizeof b, ERR_BAD_REQUEST,
-		    "op: cbor: non-shortest encoding at byte 7"));
+		DECODE_FAILS(b, sizeof b, ERR_BAD_REQUEST,
+		    "op: cbor: non-shortest encoding at byte 7");
 	}
 	/* The origin's length in a 1-byte argument. */
-	CHECK(DECODE_FAILS("\x87\x78\x04S001\x01\x01\x61" "e\x61k\x61" "a\xa0",
-	    16, ERR_BAD_REQUEST, "op: cbor: non-shortest encoding at byte 1"));
+	DECODE_FAILS("\x87\x78\x04S001\x01\x01\x61" "e\x61k\x61" "a\xa0",
+	    16, ERR_BAD_REQUEST, "op: cbor: non-shortest encoding at byte 1");
 	/* The op array's own count. */
-	CHECK(DECODE_FAILS("\x98\x07\x64S001", 7, ERR_BAD_REQUEST,
-	    "cbor: non-shortest encoding at byte 0"));
+	DECODE_FAILS("\x98\x07\x64S001", 7, ERR_BAD_REQUEST,
+	    "cbor: non-shortest encoding at byte 0");
 	/* The fields map's count, and a negative integer inside it. */
 	s_with_fields(&w, (const uint8_t *)"\xb8\x01\x61x\x01", 5);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: non-shortest encoding at byte 43"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: non-shortest encoding at byte 43");
 	cbw_free(&w);
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x39\x00\x10", 6);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: non-shortest encoding at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: non-shortest encoding at byte 46");
 	cbw_free(&w);
 	/* 64-bit argument holding a 32-bit value. */
 	JSON_FAILS("\x1b\x00\x00\x00\x00\xff\xff\xff\xff", 9,
@@ -752,18 +752,18 @@ TEST(unsorted_and_duplicate_map_keys_are_refused)
 	/* "delta" (5 bytes) before "sku" (3 bytes): longer key first. */
 	s_with_fields(&w, (const uint8_t *)"\xa2\x65" "delta\x01\x63sku\x61" "A",
 	    14);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: map key at byte 51 duplicate or out of order"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: map key at byte 51 duplicate or out of order");
 	cbw_free(&w);
 	/* Same length, bytewise out of order. */
 	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "b\x01\x61" "a\x02", 7);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: map key at byte 47 duplicate or out of order"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: map key at byte 47 duplicate or out of order");
 	cbw_free(&w);
 	/* Duplicate. */
 	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "a\x01\x61" "a\x02", 7);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: map key at byte 47 duplicate or out of order"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: map key at byte 47 duplicate or out of order");
 	cbw_free(&w);
 	/* Inside a nested map, at the reader level. */
 	JSON_FAILS("\xa1\x61m\xa2\x62zz\x01\x61y\x02", 11,
@@ -778,8 +778,8 @@ TEST(floats_are_refused_on_both_sides)
 
 	/* half, single and double precision field values. */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\xf9\x3e\x00", 6);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: unsupported float at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: unsupported float at byte 46");
 	cbw_free(&w);
 	JSON_FAILS("\xfa\x3f\xc0\x00\x00", 5, "cbor: unsupported float at byte 0");
 	JSON_FAILS("\x82\x01\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00", 11,
@@ -832,21 +832,21 @@ TEST(indefinite_lengths_are_refused)
 	err_clear(&err);
 	CHECK_EQ_INT(cbr_array(&r, &n, &err), -1);
 	CHECK_STR(err.msg, "cbor: indefinite length at byte 0");
-	CHECK(DECODE_FAILS("\x9f\x64S001\xff", 7, ERR_BAD_REQUEST,
-	    "cbor: indefinite length at byte 0"));
+	DECODE_FAILS("\x9f\x64S001\xff", 7, ERR_BAD_REQUEST,
+	    "cbor: indefinite length at byte 0");
 	/* An indefinite fields map. */
 	s_with_fields(&w, (const uint8_t *)"\xbf\xff", 2);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: indefinite length at byte 43"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: indefinite length at byte 43");
 	cbw_free(&w);
 	/* An indefinite array and an indefinite text inside fields. */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x9f\x01\xff", 6);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: indefinite length at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: indefinite length at byte 46");
 	cbw_free(&w);
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x7f\x61" "a\xff", 7);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: indefinite length at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: indefinite length at byte 46");
 	cbw_free(&w);
 	/* A stray break. */
 	JSON_FAILS("\xff", 1, "cbor: indefinite length at byte 0");
@@ -888,22 +888,22 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 	cbw_t w;
 
 	/* A NUL inside the origin. */
-	CHECK(DECODE_FAILS("\x87\x64S\x00" "01\x01\x01\x61" "e\x61k\x61" "a\xa0",
-	    15, ERR_BAD_REQUEST, "op: cbor: text with a NUL byte at byte 1"));
+	DECODE_FAILS("\x87\x64S\x00" "01\x01\x01\x61" "e\x61k\x61" "a\xa0",
+	    15, ERR_BAD_REQUEST, "op: cbor: text with a NUL byte at byte 1");
 	/* Inside a field value and a field key. */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x63" "a\x00" "b", 7);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text with a NUL byte at byte 46"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text with a NUL byte at byte 46");
 	cbw_free(&w);
 	s_with_fields(&w, (const uint8_t *)"\xa1\x62x\x00\x01", 5);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text with a NUL byte at byte 44"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text with a NUL byte at byte 44");
 	cbw_free(&w);
 	/* A field value that is not UTF-8 (a bare continuation byte, and an
 	 * overlong encoding of NUL). */
 	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x62" "a\x80", 6);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text at byte 46 is not UTF-8"));
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text at byte 46 is not UTF-8");
 	cbw_free(&w);
 	JSON_FAILS("\x62\xc0\x80", 3, "cbor: text at byte 0 is not UTF-8");
 }
@@ -931,7 +931,7 @@ TEST(oversized_op_is_refused)
 	/* 43 head + 1 map header + 17 * (4 key + 3 header + 4000) bytes. */
 	CHECK_EQ_UINT(w.len, 43 + 1 + 17 * 4007);
 	snprintf(want, sizeof want, "op S001/1: %zu bytes (max 65536)", w.len);
-	CHECK(DECODE_FAILS(w.data, w.len, ERR_TOO_LARGE, want));
+	DECODE_FAILS(w.data, w.len, ERR_TOO_LARGE, want);
 	/* One field fewer fits. */
 	json_object_del(op.fields, "f16");
 	cbw_reset(&w);
@@ -942,4 +942,30 @@ TEST(oversized_op_is_refused)
 	op_clear(&out);
 	op_clear(&op);
 	cbw_free(&w);
+}
+
+/* A map key that is not UTF-8 cannot become a JSON key: json_object_set_new
+ * refuses it. The reader must then refuse the op; instead it drops the pair
+ * and accepts the op, so the fields applied differ from the op's bytes that
+ * are logged, hashed and forwarded (they no longer round-trip). */
+TEST_KNOWN_BUG(map_key_that_is_not_utf8_is_refused,
+    "codec.c s_read_json ignores json_object_set_new failing on a non-UTF-8 key")
+{
+	cbw_t w;
+	cbr_t r;
+	err_t err;
+	json_t *v = NULL;
+
+	/* {"a": 1, "\xff": 2}: sorted, shortest form, only the key is bad. */
+	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "a\x01\x61\xff\x02", 7);
+	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+	    "op: cbor: text at byte 47 is not UTF-8");
+	cbw_free(&w);
+	/* At the reader level the pair must not vanish either. */
+	cbr_init(&r, "\xa1\x62\xc0\x80\x01", 5);
+	err_clear(&err);
+	if (!CHECK_EQ_INT(cbr_json(&r, &v, &err), -1))
+		CHECK_MSG(json_object_size(v) == 1,
+		    "accepted map lost its pair: %zu keys", json_object_size(v));
+	json_decref(v);
 }

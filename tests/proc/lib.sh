@@ -1,0 +1,126 @@
+# Shared helpers for process-level tests: real bl-hub and bl-node processes
+# on 127.0.0.1 with port 0, in a temporary directory. Source it, call the
+# checks, end with `finish`. A passing test removes its directory; a failing
+# one keeps it and says where.
+set -u
+BL_BIN=${BL_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/san}
+HUB="$BL_BIN/bl-hub"
+NODE="$BL_BIN/bl-node"
+T=$(mktemp -d "${TMPDIR:-/tmp}/bl-test.XXXXXX")
+PASSED=0
+FAILED=0
+PIDS=""
+
+pass() { PASSED=$((PASSED + 1)); echo "ok   $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $1"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	desc=$1
+	shift
+	if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: expected [$2], got [$3]"
+	fi
+}
+
+# check_match DESCRIPTION PATTERN TEXT (grep -E pattern)
+check_match() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		pass "$1"
+	else
+		fail "$1: [$3] does not match /$2/"
+	fi
+}
+
+# port DIR NAME: the port a daemon wrote to DIR/ports.
+port() { sed -n "s/^$2=//p" "$1/ports"; }
+
+# wait_ports DIR: waits (10 s) for a daemon to write DIR/ports.
+wait_ports() {
+	i=0
+	while [ ! -s "$1/ports" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$1/ports" ]
+}
+
+# hub_init: creates $T/hub, sets HUB_KEY.
+hub_init() {
+	HUB_KEY=$("$HUB" init --data "$T/hub" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
+}
+
+# hub_start [LISTEN]: runs the hub; the first start picks a port, later
+# starts reuse it (nodes have it in their config). Sets HUB_PID, HUB_SYNC,
+# HUB_HTTP.
+hub_start() {
+	rm -f "$T/hub/ports"
+	if [ -n "${HUB_SYNC:-}" ]; then
+		"$HUB" run --data "$T/hub" --listen "tcp://127.0.0.1:$HUB_SYNC" >> "$T/hub.log" 2>&1 &
+	else
+		"$HUB" run --data "$T/hub" >> "$T/hub.log" 2>&1 &
+	fi
+	HUB_PID=$!
+	PIDS="$PIDS $HUB_PID"
+	wait_ports "$T/hub" || { echo "hub did not start"; cat "$T/hub.log"; }
+	HUB_SYNC=$(port "$T/hub" sync)
+	HUB_HTTP=$(port "$T/hub" http)
+}
+
+hub_stop() { kill "$HUB_PID" 2>/dev/null; wait "$HUB_PID" 2>/dev/null; }
+
+# node_init SITE [ROLE]: creates $T/SITE and enrolls it at the hub.
+node_init() {
+	key=$("$NODE" init --data "$T/$1" --site "$1" --hub "tcp://127.0.0.1:$HUB_SYNC" \
+		--hub-key "$HUB_KEY" --http 127.0.0.1:0) || return 1
+	"$HUB" enroll --data "$T/hub" --site "$1" --role "${2:-store}" --key "$key" > /dev/null
+}
+
+# node_start SITE: runs the node daemon; sets NODE_PID and NODE_HTTP.
+node_start() {
+	rm -f "$T/$1/ports"
+	"$NODE" run --data "$T/$1" >> "$T/$1.log" 2>&1 &
+	NODE_PID=$!
+	PIDS="$PIDS $NODE_PID"
+	wait_ports "$T/$1" || { echo "node $1 did not start"; cat "$T/$1.log"; }
+	NODE_HTTP=$(port "$T/$1" http)
+}
+
+# stock_json DIR: canonical stock of a node replica.
+node_stock() { "$NODE" stock --data "$T/$1" --json; }
+http_get() { curl -sS --max-time 5 "http://127.0.0.1:$1$2"; }
+http_post() { curl -sS --max-time 5 -X POST "http://127.0.0.1:$1$2" -d "$3"; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$2" "http://127.0.0.1:$1$3" ${4:+-d "$4"}; }
+
+# eventually SECONDS COMMAND...: retries every 0.2 s until it succeeds.
+eventually() {
+	limit=$(( $1 * 5 ))
+	shift
+	i=0
+	while [ $i -lt $limit ]; do
+		"$@" && return 0
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
+}
+
+finish() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	# A sanitizer report in any daemon log is a failure.
+	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error' "$T"/*.log > /dev/null 2>&1; then
+		fail "no sanitizer reports in daemon logs ($(grep -l -E 'Sanitizer|runtime error' "$T"/*.log | tr '\n' ' '))"
+	fi
+	if [ "$FAILED" -eq 0 ]; then
+		rm -rf "$T"
+	else
+		echo "logs kept in $T"
+	fi
+	echo "RESULT $PASSED $FAILED"
+	[ "$FAILED" -eq 0 ]
+}
