@@ -174,7 +174,7 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	struct timeval tv = { timeout, 0 };
 	err_t err;
 
-	log_set_info(0);   /* a one-shot round reports by exit status */
+	log_set_quiet(1);  /* a one-shot round reports its own failure */
 	if (s_open_all(dir, &conf, &keys, &st, &err)) {
 		snprintf(why, why_size, "%s", err.msg);
 		return -1;

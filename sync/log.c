@@ -8,12 +8,12 @@
 
 static const char *s_progname = "bl";
 static int s_debug = -1;
-static int s_info = 1;
+static int s_quiet;
 
 void
-log_set_info(int on)
+log_set_quiet(int quiet)
 {
-	s_info = on;
+	s_quiet = quiet;
 }
 
 void
@@ -48,7 +48,7 @@ log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!s_info)
+	if (s_quiet)
 		return;
 	va_start(ap, fmt);
 	s_vlog("", fmt, ap);
@@ -60,6 +60,8 @@ log_warn(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (s_quiet)
+		return;
 	va_start(ap, fmt);
 	s_vlog("warning: ", fmt, ap);
 	va_end(ap);

@@ -18,9 +18,10 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
-/* Turns log_info lines off (0) or on (1, the default). One-shot commands
- * keep quiet unless something goes wrong; daemons narrate. */
-void log_set_info(int on);
+/* Quiet (1) drops info and warning lines; fatal still prints. One-shot
+ * commands are quiet and report the one reason they failed themselves;
+ * daemons narrate (0, the default). */
+void log_set_quiet(int quiet);
 
 /* Returns the program name set by log_init ("bl" before). */
 const char *log_progname(void);

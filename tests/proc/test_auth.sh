@@ -1,0 +1,58 @@
+# Who may connect: an unenrolled key, a revoked site (also on an open
+# connection) and a wrong pinned hub key each fail with a one-line reason
+# and change nothing at the hub.
+. "$(dirname "$0")/lib.sh"
+
+hub_init
+hub_start
+node_init S001
+"$NODE" init --data "$T/S009" --site S009 --hub "tcp://127.0.0.1:$HUB_SYNC" --hub-key "$HUB_KEY" > /dev/null
+check "an enrolled store syncs" "$NODE" sync --data "$T/S001"
+
+"$NODE" move --data "$T/S009" --sku X --delta 1 --reason receipt > /dev/null
+out=$("$NODE" sync --data "$T/S009" --timeout 5 2>&1)
+check_eq "an unenrolled key fails" "1" "$?"
+check_eq "with exactly one line" "1" "$(printf '%s\n' "$out" | wc -l)"
+check_match "saying the hub refused the key" "^bl-node: sync: hub tcp://127.0.0.1:[0-9]+ refused this node's key \(status 400\): not enrolled, or revoked$" "$out"
+check_eq "and the hub holds nothing of it" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?site=S009')"
+
+# Wrong hub key: the node pins another key than the hub's.
+other=$("$NODE" key --data "$T/S001")
+key=$("$NODE" init --data "$T/S010" --site S010 --hub "tcp://127.0.0.1:$HUB_SYNC" --hub-key "$other")
+"$HUB" enroll --data "$T/hub" --site S010 --role store --key "$key" > /dev/null
+out=$("$NODE" sync --data "$T/S010" --timeout 5 2>&1)
+check_eq "a wrong hub key fails" "1" "$?"
+check_eq "with exactly one line" "1" "$(printf '%s\n' "$out" | wc -l)"
+check_match "saying the handshake failed" "^bl-node: sync: hub tcp://127.0.0.1:[0-9]+: CURVE handshake failed: is --hub-key the hub's key\?$" "$out"
+
+# Revoked while connected: the running node is refused within seconds.
+node_start S001
+up() { http_get "$NODE_HTTP" /v1/status | grep -q '"hub_link":"up"'; }
+check "the S001 daemon is connected" eventually 10 up
+check_match "revoke answers" "^revoked S001$" "$("$HUB" revoke --data "$T/hub" --site S001)"
+refused() { http_get "$NODE_HTTP" /v1/status | grep -q '"hub_link":"refused"'; }
+check "the open connection is refused within seconds" eventually 5 refused
+http_post "$NODE_HTTP" /v1/stock/movements '{"sku":"Y","delta":5,"reason":"receipt"}' > /dev/null
+sleep 2.5
+check_eq "a write after revocation does not reach the hub" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=Y')"
+kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null
+out=$("$NODE" sync --data "$T/S001" --timeout 5 2>&1)
+check_eq "a revoked site's sync fails" "1" "$?"
+check_match "in one line saying it was refused" "^bl-node: sync: hub tcp://127.0.0.1:[0-9]+ refused this node's key \(status 400\): not enrolled, or revoked$" "$out"
+
+# Enrolment acts on the running hub without a restart.
+key=$("$NODE" key --data "$T/S009")
+"$HUB" enroll --data "$T/hub" --site S009 --role store --key "$key" > /dev/null
+check "a newly enrolled site syncs without a hub restart" "$NODE" sync --data "$T/S009"
+check_eq "and its offline movement reaches the hub" '{"items":[{"site":"S009","sku":"X","on_hand":1,"reserved":0,"available":1}]}' "$(http_get "$HUB_HTTP" '/v1/stock?site=S009')"
+
+# Bad usage: exit 2 and one line.
+out=$("$HUB" enroll --data "$T/hub" --site S011 --role king --key "$key" 2>&1)
+check_eq "enroll with a bad role exits 2" "2" "$?"
+check_eq "saying so" "bl-hub: enroll: --role 'king': must be store, warehouse or hq" "$out"
+out=$("$HUB" enroll --data "$T/hub" --site S012 --role store --key "$key" 2>&1)
+check_eq "enrolling a key twice fails" "bl-hub: enroll: site S012: key already enrolled as S009" "$out"
+out=$("$HUB" revoke --data "$T/hub" --site NOPE 2>&1)
+check_eq "revoking an unknown site fails" "bl-hub: revoke: site NOPE: not an enrolled, active store or warehouse" "$out"
+check "the hub survived all of it" kill -0 "$HUB_PID"
+finish
