@@ -206,6 +206,7 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	const uint8_t *body;
 	size_t len;
 	ingest_result_t res;
+	int64_t durable = 0;
 	int rc;
 
 	if (store_begin(c->store, &err))
@@ -221,6 +222,11 @@ s_on_ops(client_t *c, proto_msg_t *m)
 			log_warn("quarantined: %s", why.msg);
 		op_clear(&op);
 	}
+	/* Another session of this site (a `status` probe beside the daemon)
+	 * may have pulled further: the cursor never moves back. */
+	store_meta_get_int(c->store, "cursor", &durable);
+	if ((uint64_t)durable > m->cursor)
+		m->cursor = (uint64_t)durable;
 	if (rc < 0 || store_meta_set_int(c->store, "cursor",
 	    (int64_t)m->cursor, &err) || store_commit(c->store, &err))
 		goto fail;
