@@ -81,10 +81,15 @@ build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o b
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
+build/san/tests/tools/%: build/san/tests/tools/%.o build/san/libblsync.a
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
 UNIT_BIN := $(patsubst tests/unit/%.c,build/san/tests/unit/%,$(UNIT_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/san/tests/fuzz/%,$(FUZZ_SRC))
 
-test: $(UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub build/san/bl-node
+test: $(UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub build/san/bl-node \
+	build/san/tests/tools/blpoke
 	@tests/run.sh
 
 demo: all

@@ -214,7 +214,8 @@ api_new(struct event_base *base, store_t *store, const char *role)
 	snprintf(api->role, sizeof api->role, "%s", role);
 	evhttp_set_max_body_size(api->http, API_MAX_BODY);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH);
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+	    EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, s_dispatch, api);
 	return api;
 }

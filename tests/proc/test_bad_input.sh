@@ -1,0 +1,57 @@
+# Bad input from a till (HTTP) or the network (the sync socket) gets a clear
+# error, changes nothing, and never takes a daemon down.
+. "$(dirname "$0")/lib.sh"
+POKE="$BL_BIN/tests/tools/blpoke"
+
+hub_init
+hub_start
+node_init S001
+node_init S002
+node_start S001
+P=$NODE_HTTP
+http_post "$P" /v1/stock/movements '{"id":"ok-1","sku":"TEA","delta":5,"reason":"receipt"}' > /dev/null
+before=$(http_get "$P" /v1/stock)
+
+# expect_400 BODY MESSAGE: the answer is 400 with exactly that message.
+expect_error() {
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "http://127.0.0.1:$P/v1/stock/movements" -d "$2")
+	check_eq "$1: status" "$3" "$code"
+	check_eq "$1: message" "$4" "$(jq -r .error.message "$T/body")"
+}
+expect_error "invalid JSON" '{"sku":' 400 "body: invalid JSON at line 1: unexpected token near end of file"
+expect_error "not an object" '[1,2]' 400 "body: must be a JSON object"
+expect_error "missing sku" '{"delta":1,"reason":"receipt"}' 400 "sku: missing"
+expect_error "sku not a string" '{"sku":7,"delta":1,"reason":"receipt"}' 400 "sku: must be a string"
+expect_error "delta missing" '{"sku":"TEA","reason":"receipt"}' 400 "delta: missing"
+expect_error "delta a string" '{"sku":"TEA","delta":"5","reason":"receipt"}' 400 "delta: must be an integer"
+expect_error "delta a float" '{"sku":"TEA","delta":1.5,"reason":"receipt"}' 400 "delta: must be an integer"
+expect_error "delta zero" '{"sku":"TEA","delta":0,"reason":"receipt"}' 400 "delta: must be non-zero and within ±1000000000"
+expect_error "a sale adding stock" '{"sku":"TEA","delta":3,"reason":"sale"}' 400 "delta: a sale must be negative"
+expect_error "unknown reason" '{"sku":"TEA","delta":3,"reason":"gift"}' 400 "reason: 'gift' is not one of receipt, sale, return, adjustment, transfer_out, transfer_in, count"
+expect_error "bad site id" '{"site":"no such site!","sku":"TEA","delta":3,"reason":"receipt"}' 400 "site: 'no such site!' is not a site id"
+expect_error "id reused for another movement" '{"id":"ok-1","sku":"TEA","delta":6,"reason":"receipt"}' 409 "stock movement ok-1: id already used for a different movement"
+check_eq "unknown path is 404" "404" "$(http_code "$P" GET /v1/nothing)"
+check_eq "wrong method is 404" "404" "$(http_code "$P" DELETE /v1/stock)"
+check_eq "nothing changed" "$before" "$(http_get "$P" /v1/stock)"
+check_match "the node is still serving" '"site":"S001"' "$(http_get "$P" /v1/status)"
+
+# The network: raw bytes at the ZeroMQ port, then misbehaving CURVE peers.
+exec 3<> "/dev/tcp/127.0.0.1/$HUB_SYNC" && printf '\377\377\377garbage that is not ZMTP\n' >&3 && exec 3>&-
+check_eq "garbage CBOR" "ERROR 400 proto: cbor: indefinite length at byte 0" "$("$POKE" "$T/S002" garbage)"
+check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 9" "$("$POKE" "$T/S002" truncated)"
+check_eq "a 2^36-element array header" "ERROR 400 proto: cbor: array of 68719476736 items at byte 0 exceeds the 0 bytes left" "$("$POKE" "$T/S002" huge-count)"
+check_eq "PUSH before HELLO" "ERROR 400 send HELLO first" "$("$POKE" "$T/S002" push-first)"
+check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol 1 schema [0-9]+, hub protocol 1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
+check_eq "claiming another site" "ERROR 403 hello: site S999 claimed, but this key is enrolled as S002" "$("$POKE" "$T/S002" other-site)"
+check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
+check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
+check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 3, expected 7" "$("$POKE" "$T/S002" bad-op)"
+check_eq "an op an hour ahead is acknowledged" "PUSH_ACK" "$("$POKE" "$T/S002" far-future)"
+check_match "and quarantined with its reason" "^apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)$" \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT reason FROM quarantine WHERE origin = 'S002'")"
+check_eq "not applied" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=FUTURE')"
+check_eq "nothing forged reached the hub" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=POKE')"
+check "the hub is still running" kill -0 "$HUB_PID"
+check "and a well-behaved node still syncs" "$NODE" sync --data "$T/S002"
+check_match "S002 sees S001's movement" '"site":"S001","sku":"TEA","on_hand":5' "$(node_stock S002)"
+finish

@@ -1,0 +1,167 @@
+/*
+ * blpoke: a misbehaving node, for process tests of the hub's input checks.
+ *
+ *   blpoke DIR CASE
+ *
+ * Connects to the hub configured in node directory DIR with that node's
+ * real CURVE keys, sends one crafted message (after a valid HELLO where the
+ * case needs one) and prints the hub's answer as one line: "ERROR 403 ..."
+ * or the message type. Exits 0 when an answer came, 1 when none did.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "conf.h"
+#include "keys.h"
+#include "op.h"
+#include "proto.h"
+#include "store.h"
+
+static void *s_dealer;
+
+static int
+s_send(const cbw_t *w)
+{
+	return zmq_send(s_dealer, w->data, w->len, 0) < 0 ? -1 : 0;
+}
+
+/* Receives one reply within 5 s and prints it; returns its type or -1. */
+static int
+s_reply(int print)
+{
+	uint8_t buf[65536];
+	int n, timeout = 5000;
+	proto_msg_t m;
+	err_t err;
+
+	zmq_setsockopt(s_dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+	n = zmq_recv(s_dealer, buf, sizeof buf, 0);
+	if (n < 0) {
+		printf("no answer\n");
+		return -1;
+	}
+	if (proto_decode(buf, (size_t)n, &m, &err)) {
+		printf("undecodable answer: %s\n", err.msg);
+		return -1;
+	}
+	if (print) {
+		if (m.type == PROTO_ERROR)
+			printf("ERROR %d %s\n", m.status, m.reason);
+		else
+			printf("%s\n", proto_type_name(m.type));
+	}
+	return m.type;
+}
+
+static void
+s_op(cbw_t *w, const char *origin, uint64_t seq)
+{
+	op_t op;
+
+	memset(&op, 0, sizeof op);
+	snprintf(op.origin, sizeof op.origin, "%s", origin);
+	op.seq = seq;
+	op.hlc = (uint64_t)1 << 40;
+	snprintf(op.entity, sizeof op.entity, "stock_movement");
+	snprintf(op.key, sizeof op.key, "poke-%s-%llu", origin,
+	    (unsigned long long)seq);
+	snprintf(op.kind, sizeof op.kind, "add");
+	op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", origin, "sku",
+	    "POKE", "delta", 1, "reason", "receipt");
+	op_encode(&op, w, NULL);
+	op_clear(&op);
+}
+
+int
+main(int argc, char **argv)
+{
+	conf_t conf;
+	keypair_t kp;
+	err_t err;
+	cbw_t w;
+	const char *c;
+	const char *site;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: blpoke DIR CASE\n");
+		return 2;
+	}
+	c = argv[2];
+	if (conf_load(argv[1], &conf, &err) || keys_load(argv[1], "node", &kp,
+	    &err)) {
+		fprintf(stderr, "blpoke: %s\n", err.msg);
+		return 1;
+	}
+	site = conf_get(&conf, "site", "?");
+	void *ctx = zmq_ctx_new();
+	s_dealer = zmq_socket(ctx, ZMQ_DEALER);
+	zmq_setsockopt(s_dealer, ZMQ_CURVE_SERVERKEY, conf_get(&conf, "hub_key",
+	    ""), KEYS_Z85_LEN);
+	zmq_setsockopt(s_dealer, ZMQ_CURVE_PUBLICKEY, kp.public_z85,
+	    KEYS_Z85_LEN);
+	zmq_setsockopt(s_dealer, ZMQ_CURVE_SECRETKEY, kp.secret_z85,
+	    KEYS_Z85_LEN);
+	zmq_connect(s_dealer, conf_get(&conf, "hub", ""));
+	cbw_init(&w);
+
+	if (strcmp(c, "garbage") == 0) {
+		cbw_raw(&w, "\xff\x00garbage", 9);
+	} else if (strcmp(c, "truncated") == 0) {
+		proto_hello(&w, site, (uint64_t)store_schema_version(), 0, 0);
+		w.len -= 2;
+	} else if (strcmp(c, "huge-count") == 0) {
+		cbw_raw(&w, "\x9b\x00\x00\x00\x10\x00\x00\x00\x00", 9);
+	} else if (strcmp(c, "old-node") == 0) {
+		proto_hello(&w, site, (uint64_t)store_schema_version() - 1, 0, 0);
+	} else if (strcmp(c, "other-site") == 0) {
+		proto_hello(&w, "S999", (uint64_t)store_schema_version(), 0, 0);
+	} else if (strcmp(c, "push-first") == 0) {
+		proto_push_begin(&w, 1);
+		s_op(&w, site, 1);
+	} else {
+		/* Cases after a valid HELLO. */
+		proto_hello(&w, site, (uint64_t)store_schema_version(), 0, 0);
+		s_send(&w);
+		if (s_reply(0) != PROTO_WELCOME) {
+			printf("no WELCOME\n");
+			return 1;
+		}
+		if (strcmp(c, "forged-origin") == 0) {
+			proto_push_begin(&w, 1);
+			s_op(&w, "S999", 1);
+		} else if (strcmp(c, "gap") == 0) {
+			proto_push_begin(&w, 1);
+			s_op(&w, site, 1000);
+		} else if (strcmp(c, "bad-op") == 0) {
+			proto_push_begin(&w, 1);
+			cbw_raw(&w, "\x83\x01\x02\x03", 4);
+		} else if (strcmp(c, "far-future") == 0) {
+			op_t op;
+
+			memset(&op, 0, sizeof op);
+			proto_push_begin(&w, 1);
+			snprintf(op.origin, sizeof op.origin, "%s", site);
+			op.seq = 1;
+			op.hlc = hlc_pack(hlc_wall_ms() + 3600 * 1000, 0);
+			snprintf(op.entity, sizeof op.entity, "stock_movement");
+			snprintf(op.key, sizeof op.key, "future-1");
+			snprintf(op.kind, sizeof op.kind, "add");
+			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", site,
+			    "sku", "FUTURE", "delta", 1, "reason", "receipt");
+			op_encode(&op, &w, NULL);
+			op_clear(&op);
+		} else {
+			fprintf(stderr, "blpoke: unknown case %s\n", c);
+			return 2;
+		}
+	}
+	s_send(&w);
+	int rc = s_reply(1) < 0;
+	cbw_free(&w);
+	keys_free(&kp);
+	zmq_close(s_dealer);
+	zmq_ctx_term(ctx);
+	return rc;
+}
