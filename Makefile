@@ -7,10 +7,14 @@
 #   make fuzz       long libFuzzer runs of every decoder (needs clang)
 
 PKGS := libzmq libsodium libcbor libevent libevent_pthreads jansson sqlite3
-DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && \
+	command -v curl jq sqlite3 >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
   $(info make: installing missing dependencies (deploy/install-deps.sh))
-  $(shell ./deploy/install-deps.sh >&2)
+  DEPS_RC := $(shell ./deploy/install-deps.sh >&2; echo $$?)
+  ifneq ($(DEPS_RC),0)
+    $(error deploy/install-deps.sh failed: install the packages it names, then retry)
+  endif
 endif
 
 CC ?= cc

@@ -483,9 +483,13 @@ s_check_same(const char *file, int line, const char *what, const char *a,
 			start = i + 1;
 		i++;
 	}
+	/* Show the differing line from a little before the first difference
+	 * (the stock line is long). */
+	if (i - start > 80)
+		start = i - 80;
 	return harness_fail(file, line,
-	    "%s: states differ at line starting at byte %zu:\n#   one:   %.300s\n#   other: %.300s",
-	    what, start, a + start, b + start);
+	    "%s: states differ at byte %zu:\n#   one:   ...%.200s\n#   other: ...%.200s",
+	    what, i, a + start, b + start);
 }
 
 #define CHECK_SAME(what, a, b) s_check_same(__FILE__, __LINE__, (what), (a), (b))
