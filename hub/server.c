@@ -20,6 +20,7 @@
 
 #include "hub.h"
 #include "log.h"
+#include "apply.h"
 #include "proto.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -37,6 +38,7 @@ typedef struct session {
 	uint8_t rid[RID_MAX];
 	size_t rid_len;
 	char site[OP_SITE_MAX + 1];
+	char role[16];           /* from the registry at HELLO */
 	session_state_t state;
 	uint64_t own_seq;        /* node's own max seq at HELLO: not echoed */
 	uint64_t sent;           /* hub lsn up to which OPS were sent */
@@ -290,6 +292,23 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			return;
 		}
 		err_clear(&why);
+		if (!apply_may_write(s->role, op.entity)) {
+			/* Refused but kept: it must not block what follows. */
+			snprintf(reason, sizeof reason,
+			    "apply op %s/%llu: a %s may not write %s (head office data)",
+			    op.origin, (unsigned long long)op.seq, s->role,
+			    op.entity);
+			log_warn("site %s: quarantined: %s", s->site, reason);
+			if (store_quarantine(srv->store, &op, body, len, reason,
+			    &err)) {
+				op_clear(&op);
+				goto fail_internal;
+			}
+			if (op.seq > held)
+				held = op.seq;
+			op_clear(&op);
+			continue;
+		}
 		if (store_ingest(srv->store, &op, body, len, &res, &why)) {
 			op_clear(&op);
 			err = why;
@@ -347,6 +366,17 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s_send_error(srv, s, ERR_UPGRADE, reason);
 		s->state = SESSION_CLOSED;
 		return;
+	}
+	{
+		sqlite3_stmt *q = store_stmt(srv->store,
+		    "SELECT role FROM sites WHERE id = ?");
+
+		sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
+		snprintf(s->role, sizeof s->role, "store");
+		if (sqlite3_step(q) == SQLITE_ROW)
+			snprintf(s->role, sizeof s->role, "%s",
+			    sqlite3_column_text(q, 0));
+		sqlite3_reset(q);
 	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,

@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -13,6 +14,15 @@
 
 #include "conf.h"
 #include "log.h"
+#include "aftersales.h"
+#include "alert.h"
+#include "catalog.h"
+#include "customer.h"
+#include "invoice.h"
+#include "lifecycle.h"
+#include "order.h"
+#include "payment.h"
+#include "report.h"
 #include "stock.h"
 
 #define API_MAX_BODY (1024 * 1024)
@@ -38,6 +48,7 @@ s_code_name(err_code_t code)
 	case ERR_TOO_LARGE: return "too_large";
 	case ERR_UNPROCESSABLE: return "unprocessable";
 	case ERR_UPGRADE: return "upgrade_required";
+	case ERR_METHOD: return "method_not_allowed";
 	case ERR_UNAVAILABLE: return "unavailable";
 	default: return "internal";
 	}
@@ -60,95 +71,511 @@ s_reply(struct evhttp_request *req, int status, json_t *body)
 	json_decref(body);
 }
 
-static void
-s_reply_error(struct evhttp_request *req, const err_t *err)
-{
-	int status = err->code >= 400 && err->code <= 599 ? (int)err->code : 500;
+/* ---- resources ---- */
 
-	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code",
-	    s_code_name(err->code), "message", err->msg));
-}
+/* One call of a resource, from HTTP or from the command line. */
+typedef struct {
+	api_t *api;
+	store_t *store;
+	const char *args[2];     /* the path's * segments */
+	const json_t *query;     /* object of strings */
+	const json_t *body;      /* object, or NULL without a body */
+} call_t;
 
-/* Parses the request body as a JSON object. */
-static json_t *
-s_body(struct evhttp_request *req, err_t *err)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	json_error_t jerr;
-	json_t *v;
-
-	if (n == 0) {
-		err_set(err, ERR_BAD_REQUEST, "body: empty, expected JSON");
-		return NULL;
-	}
-	v = json_loadb((const char *)evbuffer_pullup(in, -1), n,
-	    JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL) {
-		err_set(err, ERR_BAD_REQUEST, "body: invalid JSON at line %d: %s",
-		    jerr.line, jerr.text);
-		return NULL;
-	}
-	if (!json_is_object(v)) {
-		json_decref(v);
-		err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-		return NULL;
-	}
-	return v;
-}
+typedef int (*handler_t)(call_t *c, json_t **out, int *status, err_t *err);
 
 static const char *
-s_query(struct evkeyvalq *q, const char *name)
+s_q(call_t *c, const char *name)
 {
-	const char *v = evhttp_find_header(q, name);
+	const char *v = json_string_value(json_object_get(c->query, name));
 
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-static void
-s_get_status(api_t *api, struct evhttp_request *req)
+/* Answers a lookup: 200 with the record, or 404 naming it. */
+static int
+s_found(json_t *rec, const char *what, const char *id, json_t **out,
+    err_t *err)
 {
-	store_t *st = api->store;
-	int64_t cursor = 0, seq = 0;
-	json_t *o;
+	if (rec == NULL)
+		return err_set(err, ERR_NOT_FOUND, "%s %s: not found", what, id);
+	*out = rec;
+	return 0;
+}
 
+/* Answers a create: 201 when recorded now, 200 when the id was known. */
+static int
+s_created(int rc, int created, int *status)
+{
+	if (rc == 0)
+		*status = created ? 201 : 200;
+	return rc;
+}
+
+static int
+h_status(call_t *c, json_t **out, int *status, err_t *err)
+{
+	store_t *st = c->store;
+	int64_t cursor = 0, seq = 0;
+
+	(void)status;
+	(void)err;
 	store_meta_get_int(st, "cursor", &cursor);
 	store_meta_get_int(st, "seq", &seq);
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I}", "site", store_site(st),
-	    "role", api->role, "cursor", (json_int_t)cursor,
+	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "site", store_site(st),
+	    "role", c->api->role, "cursor", (json_int_t)cursor,
 	    "last_seq", (json_int_t)seq,
 	    "quarantined", (json_int_t)store_quarantine_count(st));
-	if (api->status_fn != NULL)
-		api->status_fn(api->hook_arg, o);
-	s_reply(req, 200, o);
+	if (c->api->status_fn != NULL)
+		c->api->status_fn(c->api->hook_arg, *out);
+	return 0;
 }
 
-static void
-s_get_stock(api_t *api, struct evhttp_request *req, struct evkeyvalq *q)
+static int
+h_products(call_t *c, json_t **out, int *status, err_t *err)
 {
-	s_reply(req, 200, stock_list(api->store, s_query(q, "site"),
-	    s_query(q, "sku")));
+	(void)status;
+	(void)err;
+	*out = catalog_products(c->store);
+	return 0;
 }
 
-static void
-s_post_movement(api_t *api, struct evhttp_request *req)
+static int
+h_product(call_t *c, json_t **out, int *status, err_t *err)
 {
+	(void)status;
+	return s_found(catalog_product(c->store, c->args[0]), "product",
+	    c->args[0], out, err);
+}
+
+static int
+h_put_product(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return catalog_put_product(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_prices(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = catalog_prices(c->store, s_q(c, "sku"));
+	return 0;
+}
+
+static int
+h_put_price(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return catalog_put_price(c->store, c->args[0], c->args[1], c->body, out,
+	    err);
+}
+
+static int
+h_put_safety(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return catalog_put_safety(c->store, c->args[0], c->args[1], c->body,
+	    out, err);
+}
+
+static int
+h_customers(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = customer_list(c->store, s_q(c, "q"));
+	return 0;
+}
+
+static int
+h_post_customer(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = customer_create(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_customer(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return s_found(customer_get(c->store, c->args[0]), "customer",
+	    c->args[0], out, err);
+}
+
+static int
+h_patch_customer(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return customer_patch(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_customer_orders(call_t *c, json_t **out, int *status, err_t *err)
+{
+	json_t *cust = customer_get(c->store, c->args[0]);
+
+	(void)status;
+	if (cust == NULL)
+		return err_set(err, ERR_NOT_FOUND, "customer %s: not found",
+		    c->args[0]);
+	json_decref(cust);
+	*out = order_list(c->store, NULL, NULL, 0, c->args[0]);
+	return 0;
+}
+
+static int
+h_orders(call_t *c, json_t **out, int *status, err_t *err)
+{
+	const char *st = s_q(c, "status"), *since = s_q(c, "since");
+	char *end = NULL;
+	long long since_ms = 0;
+
+	(void)status;
+	if (st != NULL && lifecycle_rank(&lifecycle_order, st) < 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "status: '%s' is not an order status", st);
+	if (since != NULL) {
+		since_ms = strtoll(since, &end, 10);
+		if (*end != '\0' || since_ms < 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "since: '%s' is not a time in unix milliseconds", since);
+	}
+	*out = order_list(c->store, st, s_q(c, "site"), since_ms,
+	    s_q(c, "customer"));
+	return 0;
+}
+
+static int
+h_post_order(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = order_create(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_order(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return s_found(order_get(c->store, c->args[0]), "order", c->args[0],
+	    out, err);
+}
+
+static int
+h_order_transition(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return order_transition(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_payments(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = payment_list(c->store, s_q(c, "order"));
+	return 0;
+}
+
+static int
+h_post_payment(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = payment_create(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_stock(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = stock_list(c->store, s_q(c, "site"), s_q(c, "sku"));
+	return 0;
+}
+
+static int
+h_post_movement(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = stock_record(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_post_transfer(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int rc = stock_transfer(c->store, c->body, out, err);
+
+	return s_created(rc, 1, status);
+}
+
+static int
+h_post_count(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int rc = stock_count(c->store, c->body, out, err);
+
+	return s_created(rc, 1, status);
+}
+
+static int
+h_post_invoice(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = invoice_create(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_invoice(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return s_found(invoice_get(c->store, c->args[0]), "invoice", c->args[0],
+	    out, err);
+}
+
+static int
+h_invoice_transition(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return invoice_transition(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_cases(call_t *c, json_t **out, int *status, err_t *err)
+{
+	const char *st = s_q(c, "status");
+
+	(void)status;
+	if (st != NULL && lifecycle_rank(&lifecycle_case, st) < 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "status: '%s' is not a case status", st);
+	*out = case_list(c->store, st);
+	return 0;
+}
+
+static int
+h_post_case(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 0;
+	int rc = case_create(c->store, c->body, out, &created, err);
+
+	return s_created(rc, created, status);
+}
+
+static int
+h_case(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return s_found(case_get(c->store, c->args[0]), "case", c->args[0], out,
+	    err);
+}
+
+static int
+h_patch_case(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return case_patch(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_case_transition(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	return case_transition(c->store, c->args[0], c->body, out, err);
+}
+
+static int
+h_case_comment(call_t *c, json_t **out, int *status, err_t *err)
+{
+	int rc = case_comment(c->store, c->args[0], c->body, out, err);
+
+	return s_created(rc, 1, status);
+}
+
+static int
+h_alerts(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = alert_list(c->store, (int64_t)store_wall_ms(c->store),
+	    s_q(c, "kind"));
+	return 0;
+}
+
+static int
+h_report_sales(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	*out = report_sales(c->store, s_q(c, "group"), s_q(c, "from"),
+	    s_q(c, "to"), err);
+	return *out == NULL ? -1 : 0;
+}
+
+static int
+h_report_stock(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = report_stock(c->store);
+	return 0;
+}
+
+static int
+h_report_receivables(call_t *c, json_t **out, int *status, err_t *err)
+{
+	(void)status;
+	(void)err;
+	*out = invoice_receivables(c->store, (int64_t)store_wall_ms(c->store));
+	return 0;
+}
+
+/* The routes: method, path with * for one segment, handler, and whether a
+ * success wrote something (the program then pushes it). */
+static const struct {
+	const char *method;
+	const char *path;
+	handler_t handler;
+	int writes;
+} s_routes[] = {
+	{ "GET", "/v1/status", h_status, 0 },
+	{ "GET", "/v1/products", h_products, 0 },
+	{ "GET", "/v1/products/*", h_product, 0 },
+	{ "PUT", "/v1/products/*", h_put_product, 1 },
+	{ "GET", "/v1/prices", h_prices, 0 },
+	{ "PUT", "/v1/prices/*/*", h_put_price, 1 },
+	{ "PUT", "/v1/safety-stock/*/*", h_put_safety, 1 },
+	{ "GET", "/v1/customers", h_customers, 0 },
+	{ "POST", "/v1/customers", h_post_customer, 1 },
+	{ "GET", "/v1/customers/*", h_customer, 0 },
+	{ "PATCH", "/v1/customers/*", h_patch_customer, 1 },
+	{ "GET", "/v1/customers/*/orders", h_customer_orders, 0 },
+	{ "GET", "/v1/orders", h_orders, 0 },
+	{ "POST", "/v1/orders", h_post_order, 1 },
+	{ "GET", "/v1/orders/*", h_order, 0 },
+	{ "POST", "/v1/orders/*/transition", h_order_transition, 1 },
+	{ "GET", "/v1/payments", h_payments, 0 },
+	{ "POST", "/v1/payments", h_post_payment, 1 },
+	{ "GET", "/v1/stock", h_stock, 0 },
+	{ "POST", "/v1/stock/movements", h_post_movement, 1 },
+	{ "POST", "/v1/stock/transfers", h_post_transfer, 1 },
+	{ "POST", "/v1/stock/counts", h_post_count, 1 },
+	{ "POST", "/v1/invoices", h_post_invoice, 1 },
+	{ "GET", "/v1/invoices/*", h_invoice, 0 },
+	{ "POST", "/v1/invoices/*/transition", h_invoice_transition, 1 },
+	{ "GET", "/v1/cases", h_cases, 0 },
+	{ "POST", "/v1/cases", h_post_case, 1 },
+	{ "GET", "/v1/cases/*", h_case, 0 },
+	{ "PATCH", "/v1/cases/*", h_patch_case, 1 },
+	{ "POST", "/v1/cases/*/transition", h_case_transition, 1 },
+	{ "POST", "/v1/cases/*/comments", h_case_comment, 1 },
+	{ "GET", "/v1/alerts", h_alerts, 0 },
+	{ "GET", "/v1/reports/sales", h_report_sales, 0 },
+	{ "GET", "/v1/reports/stock", h_report_stock, 0 },
+	{ "GET", "/v1/reports/receivables", h_report_receivables, 0 },
+};
+
+#define SEGMENT_MAX 128
+
+/* Matches path against pattern, copying * segments into args. */
+static int
+s_match(const char *pattern, const char *path, char args[2][SEGMENT_MAX])
+{
+	int n = 0;
+
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern == '*') {
+			size_t len = strcspn(path, "/");
+
+			if (len == 0 || len >= SEGMENT_MAX || n == 2)
+				return 0;
+			memcpy(args[n], path, len);
+			args[n][len] = '\0';
+			n++;
+			path += len;
+			pattern++;
+		} else if (*pattern++ != *path++) {
+			return 0;
+		}
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+int
+api_call(api_t *api, const char *method, const char *path,
+    const json_t *query, const json_t *body, json_t **out)
+{
+	char args[2][SEGMENT_MAX];
+	char decoded[2][SEGMENT_MAX];
+	size_t i;
+	int status = 200, path_known = 0;
 	err_t err;
-	json_t *body, *out;
-	int created;
+	call_t c;
 
 	err_clear(&err);
-	body = s_body(req, &err);
-	if (body == NULL || stock_record(api->store, body, &out, &created,
-	    &err)) {
-		json_decref(body);
-		s_reply_error(req, &err);
-		return;
+	*out = NULL;
+	for (i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+		if (!s_match(s_routes[i].path, path, args))
+			continue;
+		path_known = 1;
+		if (strcmp(s_routes[i].method, method) != 0)
+			continue;
+		memset(&c, 0, sizeof c);
+		c.api = api;
+		c.store = api->store;
+		c.query = query;
+		c.body = body;
+		for (int k = 0; k < 2; k++) {
+			char *d = evhttp_uridecode(args[k], 0, NULL);
+
+			snprintf(decoded[k], sizeof decoded[k], "%s", d ? d : "");
+			free(d);
+			c.args[k] = decoded[k];
+		}
+		if (s_routes[i].writes && body == NULL) {
+			err_set(&err, ERR_BAD_REQUEST, "body: expected a JSON object");
+			break;
+		}
+		if (s_routes[i].handler(&c, out, &status, &err) != 0)
+			break;
+		if (s_routes[i].writes && api->write_fn != NULL)
+			api->write_fn(api->hook_arg);
+		return status;
 	}
-	json_decref(body);
-	if (created && api->write_fn != NULL)
-		api->write_fn(api->hook_arg);
-	s_reply(req, created ? 201 : 200, out);
+	if (*out == NULL && err.code == ERR_OK) {
+		if (path_known)
+			err_set(&err, ERR_METHOD, "%s %s: method not allowed here",
+			    method, path);
+		else
+			err_set(&err, ERR_NOT_FOUND, "%s: no such resource", path);
+	}
+	json_decref(*out);
+	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
+	    s_code_name(err.code), "message", err.msg);
+	return err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
+}
+
+/* ---- HTTP ---- */
+
+static const char *
+s_method(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	default: return "OTHER";
+	}
 }
 
 static int
@@ -161,7 +588,15 @@ s_authorized(api_t *api, struct evhttp_request *req)
 	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");
 	return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
-	    strcmp(auth + 7, api->token) == 0;
+	    sodium_memcmp(auth + 7, api->token, strlen(api->token) + 1) == 0;
+}
+
+static void
+s_error_reply(struct evhttp_request *req, int status, const char *code,
+    const char *msg)
+{
+	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code,
+	    "message", msg));
 }
 
 static void
@@ -171,36 +606,50 @@ s_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = evhttp_uri_get_path(uri);
 	const char *query = evhttp_uri_get_query(uri);
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evkeyvalq q;
-	err_t err;
+	struct evkeyval *kv;
+	json_t *qobj, *body = NULL, *out;
+	json_error_t jerr;
+	size_t n = evbuffer_get_length(in);
+	char msg[ERR_MSG_MAX];
+	int status;
 
-	TAILQ_INIT(&q);
-	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-		err_set(&err, ERR_BAD_REQUEST, "query: malformed");
-		s_reply_error(req, &err);
+	if (!s_authorized(api, req)) {
+		s_error_reply(req, 403, "forbidden",
+		    "authorization: missing or wrong bearer token");
 		return;
 	}
-	if (!s_authorized(api, req)) {
-		err_set(&err, ERR_FORBIDDEN, "%s: missing or wrong bearer token",
-		    path ? path : "/");
-		s_reply_error(req, &err);
-	} else if (path == NULL) {
-		err_set(&err, ERR_NOT_FOUND, "no path");
-		s_reply_error(req, &err);
-	} else if (strcmp(path, "/v1/status") == 0 && method == EVHTTP_REQ_GET) {
-		s_get_status(api, req);
-	} else if (strcmp(path, "/v1/stock") == 0 && method == EVHTTP_REQ_GET) {
-		s_get_stock(api, req, &q);
-	} else if (strcmp(path, "/v1/stock/movements") == 0 &&
-	    method == EVHTTP_REQ_POST) {
-		s_post_movement(api, req);
-	} else {
-		err_set(&err, ERR_NOT_FOUND, "%s: no such resource or method",
-		    path);
-		s_reply_error(req, &err);
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+		s_error_reply(req, 400, "bad_request", "query: malformed");
+		return;
 	}
+	qobj = json_object();
+	TAILQ_FOREACH(kv, &q, next)
+		json_object_set_new(qobj, kv->key, json_string(kv->value));
 	evhttp_clear_headers(&q);
+	if (n > 0) {
+		body = json_loadb((const char *)evbuffer_pullup(in, -1), n,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		if (body == NULL || !json_is_object(body)) {
+			if (body == NULL)
+				snprintf(msg, sizeof msg,
+				    "body: invalid JSON at line %d: %s", jerr.line,
+				    jerr.text);
+			else
+				snprintf(msg, sizeof msg, "body: must be a JSON object");
+			json_decref(body);
+			json_decref(qobj);
+			s_error_reply(req, 400, "bad_request", msg);
+			return;
+		}
+	}
+	status = api_call(api, s_method(evhttp_request_get_command(req)),
+	    path ? path : "/", qobj, body, &out);
+	json_decref(qobj);
+	json_decref(body);
+	s_reply(req, status, out);
 }
 
 api_t *
@@ -208,10 +657,14 @@ api_new(struct event_base *base, store_t *store, const char *role)
 {
 	api_t *api = calloc(1, sizeof *api);
 
-	if (api == NULL || (api->http = evhttp_new(base)) == NULL)
+	if (api == NULL)
 		fatal("api: out of memory");
 	api->store = store;
 	snprintf(api->role, sizeof api->role, "%s", role);
+	if (base == NULL)
+		return api;     /* in-process calls only (the command line) */
+	if ((api->http = evhttp_new(base)) == NULL)
+		fatal("api: out of memory");
 	evhttp_set_max_body_size(api->http, API_MAX_BODY);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
@@ -267,7 +720,8 @@ api_destroy(api_t **self_p)
 {
 	if (self_p == NULL || *self_p == NULL)
 		return;
-	evhttp_free((*self_p)->http);
+	if ((*self_p)->http != NULL)
+		evhttp_free((*self_p)->http);
 	free(*self_p);
 	*self_p = NULL;
 }

@@ -28,7 +28,14 @@ typedef void (*api_status_fn)(void *arg, json_t *status);
 /* Called after a local write has committed. */
 typedef void (*api_write_fn)(void *arg);
 
+/* With base NULL the api serves only api_call (the command line). */
 api_t *api_new(struct event_base *base, store_t *store, const char *role);
+
+/* Runs one request in-process: method ("GET"...), path ("/v1/orders/X"),
+ * query (object of strings, may be NULL), body (object or NULL). Returns
+ * the HTTP status; *out (caller owns) is the answer or the error object. */
+int api_call(api_t *api, const char *method, const char *path,
+    const json_t *query, const json_t *body, json_t **out);
 void api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
     void *arg);
 

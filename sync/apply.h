@@ -21,4 +21,9 @@
 
 int apply_op(store_t *store, const op_t *op, err_t *err);
 
+/* Whether a site of role ("store", "warehouse", "hq") may write entity:
+ * head-office data (catalog, prices, safety stock) has the hq role as its
+ * single writer. The hub checks every pushed op with this. */
+int apply_may_write(const char *role, const char *entity);
+
 #endif

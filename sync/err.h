@@ -20,6 +20,7 @@ typedef enum {
 	ERR_BAD_REQUEST = 400,  /* malformed input: the sender must fix it */
 	ERR_FORBIDDEN = 403,    /* authenticated, but not allowed */
 	ERR_NOT_FOUND = 404,
+	ERR_METHOD = 405,       /* known resource, other method */
 	ERR_CONFLICT = 409,     /* clashes with what is recorded */
 	ERR_TOO_LARGE = 413,
 	ERR_UNPROCESSABLE = 422,/* well formed but against a business rule */

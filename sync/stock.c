@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "req.h"
 
 #define SKU_MAX 64
 #define REF_MAX 64
@@ -32,28 +33,6 @@ typedef struct {
 	const char *ref;
 } movement_t;
 
-static int
-s_text_field(const json_t *obj, const char *name, size_t max, int required,
-    const char **out, err_t *err)
-{
-	json_t *v = json_object_get(obj, name);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return err_set(err, ERR_BAD_REQUEST, "%s: missing", name);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return err_set(err, ERR_BAD_REQUEST, "%s: must be a string",
-		    name);
-	if (json_string_length(v) == 0 || json_string_length(v) > max)
-		return err_set(err, ERR_BAD_REQUEST,
-		    "%s: must be 1 to %zu characters", name, max);
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* Checks a movement's fields; the same rules hold for a local request and a
  * remote op, so every replica accepts or refuses the same movements. */
 static int
@@ -62,10 +41,10 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	json_t *delta;
 	size_t i;
 
-	if (s_text_field(f, "site", OP_SITE_MAX, 1, &m->site, err) ||
-	    s_text_field(f, "sku", SKU_MAX, 1, &m->sku, err) ||
-	    s_text_field(f, "reason", 32, 1, &m->reason, err) ||
-	    s_text_field(f, "ref", REF_MAX, 0, &m->ref, err))
+	if (req_text(f, "site", OP_SITE_MAX, 1, &m->site, err) ||
+	    req_text(f, "sku", SKU_MAX, 1, &m->sku, err) ||
+	    req_text(f, "reason", 32, 1, &m->reason, err) ||
+	    req_text(f, "ref", REF_MAX, 0, &m->ref, err))
 		return -1;
 	if (!op_site_valid(m->site))
 		return err_set(err, ERR_BAD_REQUEST,
@@ -233,7 +212,7 @@ stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 	if (!json_is_object(req))
 		return err_set(err, ERR_BAD_REQUEST,
 		    "stock movement: body must be a JSON object");
-	if (s_text_field(req, "id", OP_KEY_MAX, 0, &id, err))
+	if (req_text(req, "id", OP_KEY_MAX, 0, &id, err))
 		return -1;
 	fields = json_pack("{s:O?, s:O?, s:O?}",
 	    "sku", json_object_get(req, "sku"),
@@ -297,10 +276,20 @@ stock_record(store_t *st, const json_t *req, json_t **out, int *created,
 json_t *
 stock_list(store_t *st, const char *site, const char *sku)
 {
+	/* Reserved is derived: the lines of allocated or picked orders, at
+	 * their fulfilling site (order.h). */
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT site, sku, on_hand, reserved FROM stock "
-	    "WHERE (?1 IS NULL OR site = ?1) AND (?2 IS NULL OR sku = ?2) "
-	    "ORDER BY site, sku");
+	    "WITH res AS (SELECT o.fulfil_site AS site, l.sku AS sku, "
+	    "sum(l.qty) AS qty FROM orders o "
+	    "JOIN order_status os ON os.order_id = o.id "
+	    "JOIN order_lines l ON l.order_id = o.id "
+	    "WHERE os.rank IN (2, 3) GROUP BY 1, 2), "
+	    "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
+	    "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
+	    "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
+	    "LEFT JOIN res ON res.site = k.site AND res.sku = k.sku "
+	    "WHERE (?1 IS NULL OR k.site = ?1) AND (?2 IS NULL OR k.sku = ?2) "
+	    "ORDER BY k.site, k.sku");
 	json_t *items = json_array();
 
 	if (site != NULL)
@@ -319,4 +308,143 @@ stock_list(store_t *st, const char *site, const char *sku)
 	}
 	sqlite3_reset(s);
 	return json_pack("{s:o}", "items", items);
+}
+
+/* The on-hand of sku at site as this replica knows it. */
+static int64_t
+s_on_hand(store_t *st, const char *site, const char *sku)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT on_hand FROM stock "
+	    "WHERE site = ? AND sku = ?");
+
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	return store_query_int(st, s, 0);
+}
+
+typedef struct {
+	const json_t *req;
+	json_t *out;
+} cmd_t;
+
+/* Records each movement of moves (an array of requests) in the open
+ * transaction, collecting the recorded movements into c->out.items. */
+static int
+s_record_all(store_t *st, json_t *moves, cmd_t *c, err_t *err)
+{
+	json_t *m, *out, *items = json_array();
+	size_t i;
+	int created;
+
+	json_array_foreach(moves, i, m) {
+		if (stock_record_in(st, m, &out, &created, err)) {
+			json_decref(items);
+			return -1;
+		}
+		json_array_append_new(items, out);
+	}
+	json_object_set_new(c->out, "movements", items);
+	return 0;
+}
+
+static int
+s_transfer(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "sku", "qty", "to_site",
+		NULL };
+	const char *id, *sku, *to;
+	char idbuf[OP_KEY_MAX + 1], out_id[OP_KEY_MAX + 1], in_id[OP_KEY_MAX + 1];
+	int64_t qty;
+	json_t *moves;
+	int rc;
+
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", 48, 0, &id, err) ||
+	    req_text(c->req, "sku", SKU_MAX, 1, &sku, err) ||
+	    req_int(c->req, "qty", 1, DELTA_MAX, 1, 0, &qty, err) ||
+	    req_text(c->req, "to_site", OP_SITE_MAX, 1, &to, err))
+		return -1;
+	if (!op_site_valid(to))
+		return err_set(err, ERR_BAD_REQUEST, "to_site: '%s' is not a site id",
+		    to);
+	if (strcmp(to, store_site(st)) == 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to_site: a transfer goes to another site");
+	if (id == NULL) {
+		store_new_id(st, idbuf, sizeof idbuf);
+		id = idbuf;
+	}
+	snprintf(out_id, sizeof out_id, "%s-out", id);
+	snprintf(in_id, sizeof in_id, "%s-in", id);
+	moves = json_pack("[{s:s, s:s, s:I, s:s, s:s}, {s:s, s:s, s:s, s:I, s:s, s:s}]",
+	    "id", out_id, "sku", sku, "delta", (json_int_t)-qty,
+	    "reason", "transfer_out", "ref", id,
+	    "id", in_id, "site", to, "sku", sku, "delta", (json_int_t)qty,
+	    "reason", "transfer_in", "ref", id);
+	c->out = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "sku", sku,
+	    "qty", (json_int_t)qty, "from_site", store_site(st), "to_site", to);
+	rc = s_record_all(st, moves, c, err);
+	json_decref(moves);
+	return rc;
+}
+
+static int
+s_count(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "sku", "counted", NULL };
+	const char *id, *sku;
+	int64_t counted, diff;
+	json_t *moves;
+	int rc;
+
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err) ||
+	    req_text(c->req, "sku", SKU_MAX, 1, &sku, err) ||
+	    req_int(c->req, "counted", 0, DELTA_MAX, 1, 0, &counted, err))
+		return -1;
+	diff = counted - s_on_hand(st, store_site(st), sku);
+	c->out = json_pack("{s:s, s:s, s:I, s:I}", "site", store_site(st),
+	    "sku", sku, "counted", (json_int_t)counted,
+	    "adjustment", (json_int_t)diff);
+	if (diff == 0) {
+		json_object_set_new(c->out, "movements", json_array());
+		return 0;
+	}
+	moves = json_pack("[{s:s, s:I, s:s}]", "sku", sku, "delta",
+	    (json_int_t)diff, "reason", "count");
+	if (id != NULL)
+		json_object_set_new(json_array_get(moves, 0), "id", json_string(id));
+	rc = s_record_all(st, moves, c, err);
+	json_decref(moves);
+	return rc;
+}
+
+static int
+s_run(store_t *st, int (*fn)(store_t *, void *, err_t *), const json_t *req,
+    json_t **out, err_t *err)
+{
+	cmd_t c = { req, NULL };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, fn, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	return 0;
+}
+
+int
+stock_transfer(store_t *st, const json_t *req, json_t **out, err_t *err)
+{
+	return s_run(st, s_transfer, req, out, err);
+}
+
+int
+stock_count(store_t *st, const json_t *req, json_t **out, err_t *err)
+{
+	return s_run(st, s_count, req, out, err);
 }

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,21 @@ const char *
 store_site(store_t *st)
 {
 	return st->site;
+}
+
+int
+store_is_hq(store_t *st)
+{
+	char role[16] = "";
+
+	store_meta_get_text(st, "role", role, sizeof role);
+	return strcmp(role, "hq") == 0;
+}
+
+uint64_t
+store_wall_ms(store_t *st)
+{
+	return st->wall_ms();
 }
 
 void
@@ -429,6 +445,27 @@ out:
 	return rc;
 }
 
+int
+store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
+    err_t *err)
+{
+	if (store_begin(st, err))
+		return -1;
+	if (fn(st, arg, err) || store_commit(st, err)) {
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_new_id(store_t *st, char *buf, size_t size)
+{
+	assert(st->in_txn);
+	snprintf(buf, size, "%s-%06llu", st->site,
+	    (unsigned long long)st->next_seq);
+}
+
 uint64_t
 store_next_seq(const store_t *st)
 {
@@ -436,8 +473,8 @@ store_next_seq(const store_t *st)
 	return st->next_seq;
 }
 
-static int
-s_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+int
+store_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     const char *reason, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
@@ -490,7 +527,7 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	}
 	err_prefix(&why, "apply op %s/%llu", op->origin,
 	    (unsigned long long)op->seq);
-	if (s_quarantine(st, op, body, len, why.msg, err))
+	if (store_quarantine(st, op, body, len, why.msg, err))
 		return -1;
 	*result = INGEST_QUARANTINED;
 	if (err != NULL)

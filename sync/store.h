@@ -56,6 +56,12 @@ int store_schema_version(void);
 /* This replica's site id, as recorded at init ("" before). Borrowed. */
 const char *store_site(store_t *store);
 
+/* Whether this replica writes as head office (meta role = hq, the hub). */
+int store_is_hq(store_t *store);
+
+/* The wall clock this store reads, in ms (see store_set_wall). */
+uint64_t store_wall_ms(store_t *store);
+
 /* Sets the wall clock the store reads (tests); NULL restores the real one. */
 void store_set_wall(store_t *store, uint64_t (*wall_ms)(void));
 
@@ -74,6 +80,15 @@ int store_meta_set_int(store_t *store, const char *name, int64_t value,
     err_t *err);
 int store_meta_set_text(store_t *store, const char *name, const char *value,
     err_t *err);
+
+/* Runs fn inside one transaction: commits when it returns 0, rolls back
+ * (and returns -1 with its err) when it fails. */
+int store_txn(store_t *store, int (*fn)(store_t *, void *, err_t *),
+    void *arg, err_t *err);
+
+/* Inside a transaction: a new record id, "SITE-NNNNNN" from the seq of the
+ * next local op: unique across sites and readable on a receipt. */
+void store_new_id(store_t *store, char *buf, size_t size);
 
 /* Inside a transaction: the seq the next local op will get. */
 uint64_t store_next_seq(const store_t *store);
@@ -98,6 +113,11 @@ typedef enum {
  * INGEST_QUARANTINED returned. -1 only on a storage failure. */
 int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, ingest_result_t *result, err_t *err);
+
+/* Inside a transaction: keeps a refused op with its reason, unapplied; it
+ * still counts as received. Idempotent by (origin, seq). */
+int store_quarantine(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, const char *reason, err_t *err);
 
 /* Highest seq of origin this replica holds (logged or quarantined). */
 int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,

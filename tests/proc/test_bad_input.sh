@@ -31,7 +31,7 @@ expect_error "unknown reason" '{"sku":"TEA","delta":3,"reason":"gift"}' 400 "rea
 expect_error "bad site id" '{"site":"no such site!","sku":"TEA","delta":3,"reason":"receipt"}' 400 "site: 'no such site!' is not a site id"
 expect_error "id reused for another movement" '{"id":"ok-1","sku":"TEA","delta":6,"reason":"receipt"}' 409 "stock movement ok-1: id already used for a different movement"
 check_eq "unknown path is 404" "404" "$(http_code "$P" GET /v1/nothing)"
-check_eq "wrong method is 404" "404" "$(http_code "$P" DELETE /v1/stock)"
+check_eq "wrong method is 405" "405" "$(http_code "$P" DELETE /v1/stock)"
 check_eq "nothing changed" "$before" "$(http_get "$P" /v1/stock)"
 check_match "the node is still serving" '"site":"S001"' "$(http_get "$P" /v1/status)"
 

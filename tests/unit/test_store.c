@@ -755,3 +755,84 @@ TEST_KNOWN_BUG(same_id_for_different_site_and_sku_converges_in_any_order,
 	op_clear(&a);
 	op_clear(&b);
 }
+
+/* A site restored from an old backup gets its own later ops back from the
+ * hub; it must never hand out their seqs again. */
+TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
+{
+	store_t *st = s_open(harness_tmpdir(), "node.db", STORE_NODE, "S001");
+	op_t back, out;
+	err_t err;
+	json_t *fields;
+	int64_t seq = 0;
+
+	REQUIRE(st != NULL);
+	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0), "S001-000003",
+	    "S001", "A", 4, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &back, &err), INGEST_APPLIED);
+	op_clear(&back);
+	CHECK_EQ_INT(store_meta_get_int(st, "seq", &seq), 0);
+	CHECK_EQ_INT(seq, 3);
+	memset(&out, 0, sizeof out);
+	fields = json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",
+	    "delta", 1, "reason", "receipt");
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
+	    &out, &err), 0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	json_decref(fields);
+	CHECK_EQ_UINT(out.seq, 4);
+	/* ...and its clock is above the op that came back. */
+	CHECK_MSG(out.hlc > hlc_pack(WALL0 - 5000, 0), "hlc %llu",
+	    (unsigned long long)out.hlc);
+	CHECK_EQ_UINT(out.hlc, hlc_pack(WALL0, 0));
+	op_clear(&out);
+	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
+	store_close(&st);
+}
+
+/* store_ingest bumps the next local seq past an own op that comes back (a
+ * site restored from an old backup), but only when the op is applied. An
+ * own op that comes back and is quarantined keeps its (origin, seq) in the
+ * quarantine, and the next local op is handed the same seq: two different
+ * ops then share one (origin, seq), and every other replica drops the new
+ * one as a duplicate. */
+TEST_KNOWN_BUG(own_op_quarantined_on_return_still_reserves_its_seq,
+    "store.c store_ingest skips the next_seq bump on the quarantine path")
+{
+	store_t *st = s_open(harness_tmpdir(), "node.db", STORE_NODE, "S001");
+	op_t back, out;
+	err_t err;
+	json_t *fields;
+	uint64_t held = 0;
+
+	REQUIRE(st != NULL);
+	/* Our own S001/3 returns with a zero delta: quarantined. */
+	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0), "S001-000003",
+	    "S001", "A", 0, "adjustment");
+	CHECK_EQ_INT(s_ingest(st, &back, &err), INGEST_QUARANTINED);
+	CHECK_EQ_INT(store_origin_max_seq(st, "S001", &held, &err), 0);
+	CHECK_EQ_UINT(held, 3);
+	op_clear(&back);
+	/* Three local writes: none may reuse seq 3. */
+	memset(&out, 0, sizeof out);
+	fields = json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",
+	    "delta", 1, "reason", "receipt");
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
+	    NULL, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n2", "add", fields,
+	    NULL, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n3", "add", fields,
+	    &out, &err), 0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	json_decref(fields);
+	CHECK_MSG(out.seq > 3, "third local op after S001/3 came back got seq %llu",
+	    (unsigned long long)out.seq);
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st,
+	    "SELECT count(*) FROM op_log JOIN quarantine USING (origin, seq)"),
+	    -1), 0);
+	op_clear(&out);
+	store_close(&st);
+}

@@ -1,0 +1,539 @@
+/* aftersales: after-sales cases (see aftersales.h). */
+#include "aftersales.h"
+
+#include <string.h>
+
+#include "catalog.h"
+#include "lifecycle.h"
+#include "lww.h"
+#include "order.h"
+#include "req.h"
+#include "stock.h"
+
+static const char *const s_kinds[] = { "return", "exchange", "complaint",
+	"repair", NULL };
+
+static int
+s_step(store_t *st, sqlite3_stmt *s, err_t *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "case: %s",
+		    sqlite3_errmsg(store_db(st)));
+	return 0;
+}
+
+static int
+s_check_lines(const json_t *lines, err_t *err)
+{
+	static const char *const allowed[] = { "sku", "qty", NULL };
+	size_t i;
+	json_t *l;
+	const char *sku;
+	int64_t qty;
+
+	if (lines == NULL)
+		return 0;
+	if (!json_is_array(lines) || json_array_size(lines) > 200)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "lines: must be an array of at most 200 lines");
+	json_array_foreach(lines, i, l) {
+		if (!json_is_object(l) || req_only(l, allowed, err) ||
+		    req_text(l, "sku", REQ_ID_MAX, 1, &sku, err) ||
+		    req_int(l, "qty", 1, 1000000, 1, 0, &qty, err)) {
+			if (!json_is_object(l))
+				err_set(err, ERR_BAD_REQUEST, "must be an object");
+			return err_prefix(err, "lines[%zu]", i);
+		}
+	}
+	return 0;
+}
+
+static int
+s_check_create(const json_t *f, err_t *err)
+{
+	static const char *const allowed[] = { "kind", "site", "order",
+		"customer", "description", "lines", NULL };
+	const char *s;
+
+	return req_only(f, allowed, err) ||
+	    req_enum(f, "kind", s_kinds, 1, &s, err) ||
+	    req_text(f, "site", OP_SITE_MAX, 1, &s, err) ||
+	    req_text(f, "order", REQ_ID_MAX, 0, &s, err) ||
+	    req_text(f, "customer", REQ_ID_MAX, 0, &s, err) ||
+	    req_text(f, "description", REQ_TEXT_MAX, 0, &s, err) ||
+	    s_check_lines(json_object_get(f, "lines"), err);
+}
+
+static int
+s_check_set(const json_t *set, err_t *err)
+{
+	static const char *const allowed[] = { "assignee", "resolution",
+		"rating", NULL };
+	const char *s;
+	int64_t n;
+
+	if (!json_is_object(set))
+		return err_set(err, ERR_BAD_REQUEST, "set: must be an object");
+	return req_only(set, allowed, err) ||
+	    req_text(set, "assignee", REQ_ID_MAX, 0, &s, err) ||
+	    req_text(set, "resolution", REQ_TEXT_MAX, 0, &s, err) ||
+	    req_int(set, "rating", 1, 5, 0, 0, &n, err);
+}
+
+static int
+s_history(store_t *st, const op_t *op, const char *table_sql,
+    const char *status, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, table_sql);
+
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_case, status));
+	return s_step(st, s, err);
+}
+
+#define HISTORY_SQL "INSERT OR IGNORE INTO case_history(case_id, origin, " \
+	"seq, hlc, status, rank) VALUES (?, ?, ?, ?, ?, ?)"
+
+static int
+s_apply_create(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *f = op->fields, *l;
+	sqlite3_stmt *s;
+	size_t i;
+
+	if (s_check_create(f, err))
+		return err_prefix(err, "case %s", op->key);
+	/* The earliest create defines the case, whatever arrives first. */
+	s = store_stmt(st, "INSERT INTO cases(id, kind, order_id, customer, site, "
+	    "description, created_hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
+	    "order_id = excluded.order_id, customer = excluded.customer, "
+	    "site = excluded.site, description = excluded.description, "
+	    "created_hlc = excluded.created_hlc "
+	    "WHERE excluded.created_hlc < cases.created_hlc");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "kind")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "description")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
+	if (s_step(st, s, err))
+		return -1;
+	if (sqlite3_changes(store_db(st)) > 0) {
+		s = store_stmt(st, "DELETE FROM case_lines WHERE case_id = ?");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		if (s_step(st, s, err))
+			return -1;
+		json_array_foreach(json_object_get(f, "lines"), i, l) {
+			s = store_stmt(st, "INSERT INTO case_lines(case_id, line, "
+			    "sku, qty) VALUES (?, ?, ?, ?)");
+			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 2, (int)i + 1);
+			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
+			if (s_step(st, s, err))
+				return -1;
+		}
+	}
+	return s_history(st, op, HISTORY_SQL, "open", err);
+}
+
+static const struct {
+	const char *name;
+	const char *sql;
+} s_fields[] = {
+	{ "assignee", "UPDATE cases SET assignee = ?2 WHERE id = ?1" },
+	{ "resolution", "UPDATE cases SET resolution = ?2 WHERE id = ?1" },
+	{ "rating", "UPDATE cases SET rating = ?2 WHERE id = ?1" },
+};
+
+static int
+s_apply_update(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *set = json_object_get(op->fields, "set"), *v;
+	sqlite3_stmt *s;
+	size_t i;
+	int wins;
+
+	if (s_check_set(set, err))
+		return err_prefix(err, "case %s", op->key);
+	/* An update may arrive before the create: keep a stub row. */
+	s = store_stmt(st, "INSERT OR IGNORE INTO cases(id, kind, site, "
+	    "created_hlc) VALUES (?, 'complaint', '', 9223372036854775807)");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	if (s_step(st, s, err))
+		return -1;
+	for (i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++) {
+		if ((v = json_object_get(set, s_fields[i].name)) == NULL)
+			continue;
+		if ((wins = lww_claim(st, CASE_ENTITY, op->key, s_fields[i].name,
+		    op, err)) < 0)
+			return -1;
+		if (!wins)
+			continue;
+		s = store_stmt(st, s_fields[i].sql);
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		if (json_is_integer(v))
+			sqlite3_bind_int64(s, 2, json_integer_value(v));
+		else
+			sqlite3_bind_text(s, 2, json_string_value(v), -1,
+			    SQLITE_STATIC);
+		if (s_step(st, s, err))
+			return -1;
+	}
+	return 0;
+}
+
+int
+case_apply(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *f = op->fields;
+	static const char *const comment_fields[] = { "text", "author", NULL };
+	static const char *const tr_fields[] = { "to", NULL };
+	const char *s1, *s2;
+	sqlite3_stmt *s;
+
+	if (strcmp(op->kind, "create") == 0)
+		return s_apply_create(st, op, err);
+	if (strcmp(op->kind, "update") == 0)
+		return s_apply_update(st, op, err);
+	if (strcmp(op->kind, "comment") == 0) {
+		if (req_only(f, comment_fields, err) ||
+		    req_text(f, "text", REQ_TEXT_MAX, 1, &s1, err) ||
+		    req_text(f, "author", REQ_ID_MAX, 0, &s2, err))
+			return err_prefix(err, "case %s", op->key);
+		s = store_stmt(st, "INSERT OR IGNORE INTO case_comments(case_id, "
+		    "origin, seq, hlc, author, text) VALUES (?, ?, ?, ?, ?, ?)");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (int64_t)op->seq);
+		sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
+		sqlite3_bind_text(s, 5, s2, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, s1, -1, SQLITE_STATIC);
+		return s_step(st, s, err);
+	}
+	if (strcmp(op->kind, "transition") == 0) {
+		if (req_only(f, tr_fields, err) ||
+		    req_text(f, "to", REQ_ID_MAX, 1, &s1, err))
+			return err_prefix(err, "case %s", op->key);
+		if (lifecycle_rank(&lifecycle_case, s1) < 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "case %s: to: '%s' is not a case status", op->key, s1);
+		return s_history(st, op, HISTORY_SQL, s1, err);
+	}
+	return err_set(err, ERR_BAD_REQUEST, "case %s: unknown kind '%s'",
+	    op->key, op->kind);
+}
+
+static int
+s_rank(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT max(rank) FROM case_history "
+	    "WHERE case_id = ?");
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	return (int)store_query_int(st, s, 0);
+}
+
+static void
+s_opt(json_t *o, const char *name, sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_INTEGER)
+		json_object_set_new(o, name, json_integer(sqlite3_column_int64(s,
+		    col)));
+	else if (sqlite3_column_type(s, col) == SQLITE_TEXT)
+		json_object_set_new(o, name, json_string((const char *)
+		    sqlite3_column_text(s, col)));
+}
+
+json_t *
+case_get(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT kind, order_id, customer, site, "
+	    "description, assignee, resolution, rating, created_hlc "
+	    "FROM cases WHERE id = ? AND site != ''");
+	json_t *o = NULL, *arr;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_pack("{s:s, s:s, s:s, s:I}", "id", id,
+		    "kind", (const char *)sqlite3_column_text(s, 0),
+		    "site", (const char *)sqlite3_column_text(s, 3),
+		    "created_ms", (json_int_t)(sqlite3_column_int64(s, 8) >> 16));
+		s_opt(o, "order", s, 1);
+		s_opt(o, "customer", s, 2);
+		s_opt(o, "description", s, 4);
+		s_opt(o, "assignee", s, 5);
+		s_opt(o, "resolution", s, 6);
+		s_opt(o, "rating", s, 7);
+	}
+	sqlite3_reset(s);
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "status", json_string(lifecycle_name(
+	    &lifecycle_case, s_rank(st, id))));
+	arr = json_array();
+	s = store_stmt(st, "SELECT sku, qty FROM case_lines WHERE case_id = ? "
+	    "ORDER BY line");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s, s:I}",
+		    "sku", (const char *)sqlite3_column_text(s, 0),
+		    "qty", (json_int_t)sqlite3_column_int64(s, 1)));
+	sqlite3_reset(s);
+	json_object_set_new(o, "lines", arr);
+	arr = json_array();
+	s = store_stmt(st, "SELECT origin, hlc, author, text FROM case_comments "
+	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *c = json_pack("{s:s, s:I, s:s}",
+		    "site", (const char *)sqlite3_column_text(s, 0),
+		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 1) >> 16),
+		    "text", (const char *)sqlite3_column_text(s, 3));
+
+		s_opt(c, "author", s, 2);
+		json_array_append_new(arr, c);
+	}
+	sqlite3_reset(s);
+	json_object_set_new(o, "comments", arr);
+	arr = json_array();
+	s = store_stmt(st, "SELECT status, origin, hlc FROM case_history "
+	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
+		    "status", (const char *)sqlite3_column_text(s, 0),
+		    "site", (const char *)sqlite3_column_text(s, 1),
+		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 2) >> 16)));
+	sqlite3_reset(s);
+	json_object_set_new(o, "history", arr);
+	return o;
+}
+
+json_t *
+case_list(store_t *st, const char *status)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT c.id FROM cases c WHERE "
+	    "c.site != '' AND (?1 IS NULL OR (SELECT max(rank) FROM case_history "
+	    "h WHERE h.case_id = c.id) = ?1) ORDER BY c.created_hlc, c.id");
+	json_t *ids = json_array(), *items = json_array(), *id;
+	size_t i;
+
+	if (status != NULL)
+		sqlite3_bind_int(s, 1, lifecycle_rank(&lifecycle_case, status));
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(ids,
+		    json_string((const char *)sqlite3_column_text(s, 0)));
+	sqlite3_reset(s);
+	json_array_foreach(ids, i, id)
+		json_array_append_new(items, case_get(st, json_string_value(id)));
+	json_decref(ids);
+	return json_pack("{s:o}", "items", items);
+}
+
+/* ---- commands ---- */
+
+typedef struct {
+	const json_t *req;
+	const char *id;
+	json_t *out;
+	int created;
+	const char *kind;      /* update, comment, transition */
+} cmd_t;
+
+static int
+s_create(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "kind", "order",
+		"customer", "description", "lines", "assignee", NULL };
+	const char *id, *order, *assignee;
+	char idbuf[OP_KEY_MAX + 1];
+	order_info_t info;
+	json_t *f, *l;
+	size_t i;
+	int rc = -1;
+
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", 48, 0, &id, err) ||
+	    req_text(c->req, "assignee", REQ_ID_MAX, 0, &assignee, err))
+		return -1;
+	if (id != NULL && (c->out = case_get(st, id)) != NULL)
+		return 0;
+	f = json_deep_copy(c->req);
+	json_object_del(f, "id");
+	json_object_del(f, "assignee");
+	json_object_set_new(f, "site", json_string(store_site(st)));
+	if (s_check_create(f, err))
+		goto out;
+	if ((order = json_string_value(json_object_get(f, "order"))) != NULL &&
+	    order_lookup(st, order, "order", &info, err))
+		goto out;
+	json_array_foreach(json_object_get(f, "lines"), i, l) {
+		const char *sku = json_string_value(json_object_get(l, "sku"));
+
+		if (!catalog_has(st, sku)) {
+			err_set(err, ERR_NOT_FOUND,
+			    "lines[%zu].sku: %s is not in the catalog", i, sku);
+			goto out;
+		}
+	}
+	if (id == NULL) {
+		store_new_id(st, idbuf, sizeof idbuf);
+		id = idbuf;
+	}
+	if (store_append_local(st, CASE_ENTITY, id, "create", f, NULL, err))
+		goto out;
+	if (assignee != NULL) {
+		json_t *u = json_pack("{s:{s:s}}", "set", "assignee", assignee);
+
+		rc = store_append_local(st, CASE_ENTITY, id, "update", u, NULL,
+		    err);
+		json_decref(u);
+		if (rc)
+			goto out;
+		rc = -1;
+	}
+	c->out = case_get(st, id);
+	c->created = 1;
+	rc = 0;
+out:
+	json_decref(f);
+	return rc;
+}
+
+int
+case_create(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, NULL, 0, NULL };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_create, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
+/* Return movements for the lines of a completed return or exchange. */
+static int
+s_return_lines(store_t *st, const char *id, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT line, sku, qty FROM case_lines "
+	    "WHERE case_id = ? AND (SELECT kind FROM cases WHERE id = ?1) IN "
+	    "('return', 'exchange') ORDER BY line");
+	json_t *moves = json_array(), *m, *out;
+	char mid[OP_KEY_MAX + 1];
+	size_t i;
+	int created, rc = 0;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(mid, sizeof mid, "%s-ret-%d", id, sqlite3_column_int(s, 0));
+		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
+		    "id", mid, "sku", (const char *)sqlite3_column_text(s, 1),
+		    "delta", (json_int_t)sqlite3_column_int64(s, 2),
+		    "reason", "return", "ref", id));
+	}
+	sqlite3_reset(s);
+	json_array_foreach(moves, i, m) {
+		if ((rc = stock_record_in(st, m, &out, &created, err)) != 0)
+			break;
+		json_decref(out);
+	}
+	json_decref(moves);
+	return rc;
+}
+
+static int
+s_change(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const comment_allowed[] = { "text", "author", NULL };
+	static const char *const tr_allowed[] = { "to", NULL };
+	json_t *existing = case_get(st, c->id), *f = NULL;
+	const char *s1;
+	int rc = -1;
+
+	if (existing == NULL)
+		return err_set(err, ERR_NOT_FOUND, "case %s: not found", c->id);
+	json_decref(existing);
+	if (strcmp(c->kind, "update") == 0) {
+		if (s_check_set(c->req, err))
+			return -1;
+		f = json_pack("{s:O}", "set", c->req);
+	} else if (strcmp(c->kind, "comment") == 0) {
+		if (req_only(c->req, comment_allowed, err) ||
+		    req_text(c->req, "text", REQ_TEXT_MAX, 1, &s1, err) ||
+		    req_text(c->req, "author", REQ_ID_MAX, 0, &s1, err))
+			return -1;
+		f = json_incref((json_t *)c->req);
+	} else {
+		if (req_only(c->req, tr_allowed, err) ||
+		    req_text(c->req, "to", REQ_ID_MAX, 1, &s1, err) ||
+		    lifecycle_check(&lifecycle_case, c->id, s_rank(st, c->id), s1,
+		    err))
+			return -1;
+		f = json_incref((json_t *)c->req);
+	}
+	if (store_append_local(st, CASE_ENTITY, c->id, c->kind, f, NULL, err))
+		goto out;
+	if (strcmp(c->kind, "transition") == 0 &&
+	    strcmp(s1, "completed") == 0 && s_return_lines(st, c->id, err))
+		goto out;
+	c->out = case_get(st, c->id);
+	rc = 0;
+out:
+	json_decref(f);
+	return rc;
+}
+
+static int
+s_run(store_t *st, const char *id, const char *kind, const json_t *req,
+    json_t **out, err_t *err)
+{
+	cmd_t c = { req, id, NULL, 0, kind };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_change, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	return 0;
+}
+
+int
+case_patch(store_t *st, const char *id, const json_t *req, json_t **out,
+    err_t *err)
+{
+	return s_run(st, id, "update", req, out, err);
+}
+
+int
+case_comment(store_t *st, const char *id, const json_t *req, json_t **out,
+    err_t *err)
+{
+	return s_run(st, id, "comment", req, out, err);
+}
+
+int
+case_transition(store_t *st, const char *id, const json_t *req,
+    json_t **out, err_t *err)
+{
+	return s_run(st, id, "transition", req, out, err);
+}

@@ -1,0 +1,42 @@
+/*
+ * aftersales: after-sales cases — returns, exchanges, complaints, repairs.
+ *
+ * A case is opened at any site. Its assignee, resolution and rating are
+ * last-writer-wins fields; comments are immutable; its status is a
+ * max-register over open < in_progress < rejected < completed < closed.
+ * Completing a return or an exchange records, in the same transaction, the
+ * return movements of its lines at the completing site.
+ *
+ * Ops: entity "case", kind "create" {kind, site, order?, customer?,
+ * description?, lines?: [{sku, qty}]}; "update" {set: {assignee?,
+ * resolution?, rating?}}; "comment" {text, author?}; "transition" {to}.
+ */
+#ifndef BL_AFTERSALES_H
+#define BL_AFTERSALES_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define CASE_ENTITY "case"
+
+int case_apply(store_t *store, const op_t *op, err_t *err);
+
+int case_create(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+/* PATCH {assignee?, resolution?, rating?} */
+int case_patch(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+/* POST .../comments {text, author?} */
+int case_comment(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+/* POST .../transition {to} */
+int case_transition(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+json_t *case_get(store_t *store, const char *id);
+json_t *case_list(store_t *store, const char *status);
+
+#endif

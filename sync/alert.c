@@ -1,0 +1,99 @@
+/* alert: derived alerts (see alert.h). */
+#include "alert.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "invoice.h"
+
+/* One query per kind; each row is (site, subject, message, at_ms). */
+static const struct {
+	const char *kind;
+	const char *sql;
+} s_queries[] = {
+	{ "conflicting_transition",
+	  "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
+	  "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
+	  "h.order_id = o.id AND h.rank = 4) || ' but ' || "
+	  "(SELECT status FROM order_history h WHERE h.order_id = o.id "
+	  "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
+	  "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
+	  "LIMIT 1) || ': goods left, open a return if needed', "
+	  "(SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id) >> 16 "
+	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
+	  "WHERE s.rank > 4 AND EXISTS (SELECT 1 FROM order_history h "
+	  "WHERE h.order_id = o.id AND h.rank = 4)" },
+	{ "credit_limit",
+	  "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || e.owed || "
+	  "' on account, over the credit limit ' || c.credit_limit, e.at "
+	  "FROM customers c JOIN (SELECT o.customer, sum(o.total - "
+	  "(SELECT coalesce(sum(amount), 0) FROM payments p WHERE "
+	  "p.order_id = o.id)) AS owed, max(o.created_hlc) >> 16 AS at "
+	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
+	  "WHERE o.on_account = 1 AND s.rank != 4 GROUP BY o.customer) e "
+	  "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
+	  "AND e.owed > c.credit_limit" },
+	{ "low_stock",
+	  "SELECT ss.site, ss.sku, ss.site || ' ' || ss.sku || ' available ' || "
+	  "(coalesce(st.on_hand, 0) - coalesce(r.qty, 0)) || ', below the "
+	  "safety stock ' || ss.qty, ss.hlc >> 16 "
+	  "FROM safety_stock ss LEFT JOIN stock st ON st.site = ss.site AND "
+	  "st.sku = ss.sku LEFT JOIN (SELECT o.fulfil_site AS site, l.sku, "
+	  "sum(l.qty) AS qty FROM orders o JOIN order_status s ON "
+	  "s.order_id = o.id JOIN order_lines l ON l.order_id = o.id "
+	  "WHERE s.rank IN (2, 3) GROUP BY 1, 2) r ON r.site = ss.site AND "
+	  "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
+	  "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
+	{ "negative_stock",
+	  "SELECT st.site, st.sku, st.site || ' ' || st.sku || ' on hand ' || "
+	  "st.on_hand || ': more sold than recorded, count it', "
+	  "(SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
+	  "AND m.sku = st.sku) >> 16 FROM stock st WHERE st.on_hand < 0" },
+	{ "over_refund",
+	  "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
+	  "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
+	  "(SELECT order_id, sum(amount) AS paid, max(hlc) >> 16 AS at "
+	  "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
+	  "WHERE p.paid < 0" },
+	{ "overdue_receivable",
+	  "SELECT i.site, i.id, 'invoice ' || i.id || ' for order ' || "
+	  "i.order_id || ': ' || i.amount || ' ' || i.currency || ' overdue "
+	  "since ' || date(i.due_ms / 1000, 'unixepoch'), i.due_ms "
+	  "FROM invoices i WHERE i.due_ms < ?1 AND (SELECT max(rank) FROM "
+	  "invoice_history h WHERE h.invoice_id = i.id) = 0" },
+	{ "quarantined",
+	  "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
+};
+
+json_t *
+alert_list(store_t *st, int64_t now_ms, const char *kind)
+{
+	json_t *items = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof s_queries / sizeof s_queries[0]; i++) {
+		sqlite3_stmt *s;
+		char id[256];
+
+		if (kind != NULL && strcmp(kind, s_queries[i].kind) != 0)
+			continue;
+		s = store_stmt(st, s_queries[i].sql);
+		if (sqlite3_bind_parameter_count(s) > 0)
+			sqlite3_bind_int64(s, 1, now_ms);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			const char *site = (const char *)sqlite3_column_text(s, 0);
+			const char *subject = (const char *)sqlite3_column_text(s, 1);
+
+			snprintf(id, sizeof id, "%s:%s:%s", s_queries[i].kind,
+			    site ? site : "", subject ? subject : "");
+			json_array_append_new(items, json_pack(
+			    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
+			    "kind", s_queries[i].kind, "site", site ? site : "",
+			    "subject", subject ? subject : "",
+			    "message", (const char *)sqlite3_column_text(s, 2),
+			    "at", (json_int_t)sqlite3_column_int64(s, 3)));
+		}
+		sqlite3_reset(s);
+	}
+	return json_pack("{s:o}", "items", items);
+}

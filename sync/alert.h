@@ -1,0 +1,27 @@
+/*
+ * alert: what needs a person's attention, derived from the replica.
+ *
+ * Alerts are computed from the merged state when asked for, never stored:
+ * every replica that has seen the same ops shows the same alerts, and an
+ * alert goes away by itself when the state that raised it is fixed (a
+ * count that corrects an oversell, a payment that settles a receivable).
+ *
+ * Kinds: negative_stock (oversold after a merge), low_stock (available
+ * below the safety stock head office set), conflicting_transition (an order
+ * both cancelled and shipped), over_refund (refunds above payments),
+ * credit_limit (a customer owing more than the limit on account),
+ * overdue_receivable, quarantined (an op refused, with its reason).
+ */
+#ifndef BL_ALERT_H
+#define BL_ALERT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* {"items": [{id, kind, site, subject, message, at}...]} at now_ms, sorted
+ * by kind then id; kind filters when not NULL. */
+json_t *alert_list(store_t *store, int64_t now_ms, const char *kind);
+
+#endif

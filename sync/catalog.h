@@ -1,0 +1,53 @@
+/*
+ * catalog: head-office data — products, tier prices, safety stock.
+ *
+ * Single writer: only the hq role writes these (the hub refuses such ops
+ * from any other site, and a node's API refuses to create them). Each record
+ * is a last-writer-wins register by (hlc, origin).
+ *
+ * Ops: entity "product" key SKU {name, unit, active};
+ *      entity "price" key TIER/SKU {tier, sku, amount, currency};
+ *      entity "safety_stock" key SITE/SKU {site, sku, qty}.
+ */
+#ifndef BL_CATALOG_H
+#define BL_CATALOG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define PRODUCT_ENTITY "product"
+#define PRICE_ENTITY "price"
+#define SAFETY_ENTITY "safety_stock"
+
+int catalog_apply_product(store_t *store, const op_t *op, err_t *err);
+int catalog_apply_price(store_t *store, const op_t *op, err_t *err);
+int catalog_apply_safety(store_t *store, const op_t *op, err_t *err);
+
+/* PUT /v1/products/{sku} {name, unit?, active?} (head office only). */
+int catalog_put_product(store_t *store, const char *sku, const json_t *req,
+    json_t **out, err_t *err);
+/* PUT /v1/prices/{tier}/{sku} {amount, currency} (head office only). */
+int catalog_put_price(store_t *store, const char *tier, const char *sku,
+    const json_t *req, json_t **out, err_t *err);
+/* PUT /v1/safety-stock/{site}/{sku} {qty} (head office only). */
+int catalog_put_safety(store_t *store, const char *site, const char *sku,
+    const json_t *req, json_t **out, err_t *err);
+
+json_t *catalog_product(store_t *store, const char *sku);   /* or NULL */
+json_t *catalog_products(store_t *store);
+json_t *catalog_prices(store_t *store, const char *sku);
+
+/* Whether sku is in the catalog here. */
+int catalog_has(store_t *store, const char *sku);
+
+/* The unit price of sku for a customer (NULL: walk-in), from the customer's
+ * tier price list, falling back to retail. Fails with a message naming
+ * `field` when there is no price in `currency`. */
+int catalog_quote(store_t *store, const char *customer, const char *sku,
+    const char *currency, const char *field, int64_t *amount, err_t *err);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * customer: customers and their tiers, tags and loyalty points.
+ *
+ * Created at any site. Each field (name, phone, email, address, tier,
+ * credit_limit, currency) is a last-writer-wins register; points are a
+ * counter of deltas; tags are an add-wins observed-remove set: a removal
+ * takes away only the additions its site had seen, so a tag added
+ * concurrently elsewhere survives.
+ *
+ * Op: entity "customer", kind "create" or "update", fields
+ *   {set: {field: value...}, tags_add: [tag...],
+ *    tags_remove: [{tag, adds: [[origin, seq]...]}...], points_delta: n}
+ */
+#ifndef BL_CUSTOMER_H
+#define BL_CUSTOMER_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define CUSTOMER_ENTITY "customer"
+
+int customer_apply(store_t *store, const op_t *op, err_t *err);
+
+/* POST /v1/customers: {id?, name, phone?, email?, address?, tier?,
+ * credit_limit?, currency?, tags?, points?}. Idempotent by id. *out is the
+ * customer (caller owns). */
+int customer_create(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
+/* PATCH /v1/customers/{id}: fields to set, tags_add, tags_remove,
+ * points_delta. */
+int customer_patch(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+/* The customer as JSON, or NULL when unknown here. */
+json_t *customer_get(store_t *store, const char *id);
+
+/* {"items": [...]}, optionally only those whose name or phone contains q. */
+json_t *customer_list(store_t *store, const char *q);
+
+/* Tier of a customer ("retail" when unknown). Writes into buf. */
+void customer_tier(store_t *store, const char *id, char *buf, size_t size);
+
+#endif

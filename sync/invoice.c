@@ -1,0 +1,274 @@
+/* invoice: invoices and receivables (see invoice.h). */
+#include "invoice.h"
+
+#include <string.h>
+
+#include "lifecycle.h"
+#include "order.h"
+#include "req.h"
+
+static int
+s_step(store_t *st, sqlite3_stmt *s, err_t *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "invoice: %s",
+		    sqlite3_errmsg(store_db(st)));
+	return 0;
+}
+
+static int
+s_history(store_t *st, const op_t *op, const char *status, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO invoice_history"
+	    "(invoice_id, origin, seq, hlc, status, rank) VALUES (?, ?, ?, ?, ?, ?)");
+
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_invoice, status));
+	return s_step(st, s, err);
+}
+
+int
+invoice_apply(store_t *st, const op_t *op, err_t *err)
+{
+	static const char *const create_fields[] = { "order", "site", "amount",
+		"currency", "due_days", NULL };
+	static const char *const tr_fields[] = { "to", NULL };
+	const json_t *f = op->fields;
+	const char *s1;
+	int64_t amount, due;
+	sqlite3_stmt *s;
+	int64_t issued = (int64_t)(op->hlc >> 16);
+
+	if (strcmp(op->kind, "transition") == 0) {
+		if (req_only(f, tr_fields, err) ||
+		    req_text(f, "to", REQ_ID_MAX, 1, &s1, err))
+			return err_prefix(err, "invoice %s", op->key);
+		if (lifecycle_rank(&lifecycle_invoice, s1) < 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "invoice %s: to: '%s' is not an invoice status", op->key,
+			    s1);
+		return s_history(st, op, s1, err);
+	}
+	if (strcmp(op->kind, "create") != 0)
+		return err_set(err, ERR_BAD_REQUEST, "invoice %s: unknown kind '%s'",
+		    op->key, op->kind);
+	if (req_only(f, create_fields, err) ||
+	    req_text(f, "order", REQ_ID_MAX, 1, &s1, err) ||
+	    req_text(f, "site", OP_SITE_MAX, 1, &s1, err) ||
+	    req_int(f, "amount", 0, INT64_C(1) << 60, 1, 0, &amount, err) ||
+	    req_currency(f, "currency", 1, &s1, err) ||
+	    req_int(f, "due_days", 0, 3650, 1, 0, &due, err))
+		return err_prefix(err, "invoice %s", op->key);
+	/* Ids carry the issuing site: a clash is the same fact twice. */
+	s = store_stmt(st, "INSERT OR IGNORE INTO invoices(id, order_id, site, "
+	    "amount, currency, issued_ms, due_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, amount);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, issued);
+	sqlite3_bind_int64(s, 7, issued + due * DAY_MS);
+	if (s_step(st, s, err))
+		return -1;
+	return s_history(st, op, "issued", err);
+}
+
+static int
+s_rank(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT max(rank) FROM invoice_history "
+	    "WHERE invoice_id = ?");
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	return (int)store_query_int(st, s, 0);
+}
+
+json_t *
+invoice_get(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT order_id, site, amount, "
+	    "currency, issued_ms, due_ms FROM invoices WHERE id = ?");
+	json_t *o = NULL;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "id", id,
+		    "order", (const char *)sqlite3_column_text(s, 0),
+		    "site", (const char *)sqlite3_column_text(s, 1),
+		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
+		    "currency", (const char *)sqlite3_column_text(s, 3),
+		    "issued_ms", (json_int_t)sqlite3_column_int64(s, 4),
+		    "due_ms", (json_int_t)sqlite3_column_int64(s, 5));
+	sqlite3_reset(s);
+	if (o != NULL)
+		json_object_set_new(o, "status", json_string(lifecycle_name(
+		    &lifecycle_invoice, s_rank(st, id))));
+	return o;
+}
+
+typedef struct {
+	const json_t *req;
+	const char *id;
+	json_t *out;
+	int created;
+} cmd_t;
+
+static int
+s_create(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "order", "due_days", NULL };
+	const char *id, *order;
+	char idbuf[OP_KEY_MAX + 1];
+	order_info_t info;
+	int64_t due, n = 0;
+	json_t *f;
+	int rc;
+
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err) ||
+	    req_text(c->req, "order", REQ_ID_MAX, 1, &order, err) ||
+	    req_int(c->req, "due_days", 0, 3650, 0, 30, &due, err))
+		return -1;
+	if (id != NULL && (c->out = invoice_get(st, id)) != NULL)
+		return 0;
+	if (order_lookup(st, order, "order", &info, err))
+		return -1;
+	if (info.rank < ORDER_RANK_CONFIRMED || info.rank == ORDER_RANK_CANCELLED)
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "order: %s is %s; only a confirmed order is invoiced", order,
+		    info.rank < 0 ? "draft" : lifecycle_name(&lifecycle_order,
+		    info.rank));
+	if (id == NULL) {
+		/* Numbered per issuing site, from its own counter. */
+		sqlite3_stmt *q = store_stmt(st, "SELECT max(CAST(substr(id, "
+		    "length(?1) + 6) AS INTEGER)) FROM invoices WHERE site = ?1 "
+		    "AND id LIKE ?1 || '-INV-%'");
+		int64_t known;
+
+		/* The counter, or what came back from the hub if higher (a
+		 * site restored from an old backup never reuses a number). */
+		store_meta_get_int(st, "invoice_seq", &n);
+		sqlite3_bind_text(q, 1, store_site(st), -1, SQLITE_STATIC);
+		known = store_query_int(st, q, 0);
+		if (known > n)
+			n = known;
+		if (store_meta_set_int(st, "invoice_seq", n + 1, err))
+			return -1;
+		snprintf(idbuf, sizeof idbuf, "%s-INV-%06lld", store_site(st),
+		    (long long)(n + 1));
+		id = idbuf;
+	}
+	f = json_pack("{s:s, s:s, s:I, s:s, s:I}", "order", order, "site",
+	    store_site(st), "amount", (json_int_t)info.total, "currency",
+	    info.currency, "due_days", (json_int_t)due);
+	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL, err);
+	json_decref(f);
+	if (rc)
+		return -1;
+	c->out = invoice_get(st, id);
+	c->created = 1;
+	return 0;
+}
+
+int
+invoice_create(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_create, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
+static int
+s_transition(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "to", NULL };
+	const char *to;
+	json_t *inv = invoice_get(st, c->id);
+
+	if (inv == NULL)
+		return err_set(err, ERR_NOT_FOUND, "invoice %s: not found", c->id);
+	json_decref(inv);
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "to", REQ_ID_MAX, 1, &to, err) ||
+	    lifecycle_check(&lifecycle_invoice, c->id, s_rank(st, c->id), to,
+	    err) ||
+	    store_append_local(st, INVOICE_ENTITY, c->id, "transition",
+	    (json_t *)c->req, NULL, err))
+		return -1;
+	c->out = invoice_get(st, c->id);
+	return 0;
+}
+
+int
+invoice_transition(store_t *st, const char *id, const json_t *req,
+    json_t **out, err_t *err)
+{
+	cmd_t c = { req, id, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_transition, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	return 0;
+}
+
+json_t *
+invoice_receivables(store_t *st, int64_t now_ms)
+{
+	static const char *const buckets[] = { "0-30", "31-60", "61-90", "90+" };
+	sqlite3_stmt *s = store_stmt(st, "SELECT i.id, i.order_id, i.site, "
+	    "i.amount, i.currency, i.issued_ms, i.due_ms FROM invoices i "
+	    "WHERE (SELECT max(rank) FROM invoice_history h "
+	    "WHERE h.invoice_id = i.id) = 0 ORDER BY i.issued_ms, i.id");
+	json_t *items = json_array(), *totals = json_object();
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t age = (now_ms - sqlite3_column_int64(s, 5)) / DAY_MS;
+		int b = age <= 30 ? 0 : age <= 60 ? 1 : age <= 90 ? 2 : 3;
+		const char *cur = (const char *)sqlite3_column_text(s, 4);
+		json_t *t = json_object_get(totals, cur);
+
+		if (t == NULL) {
+			t = json_pack("{s:I, s:I, s:I, s:I}", buckets[0],
+			    (json_int_t)0, buckets[1], (json_int_t)0, buckets[2],
+			    (json_int_t)0, buckets[3], (json_int_t)0);
+			json_object_set_new(totals, cur, t);
+		}
+		json_object_set_new(t, buckets[b], json_integer(
+		    json_integer_value(json_object_get(t, buckets[b])) +
+		    sqlite3_column_int64(s, 3)));
+		json_array_append_new(items, json_pack(
+		    "{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:b}",
+		    "invoice", (const char *)sqlite3_column_text(s, 0),
+		    "order", (const char *)sqlite3_column_text(s, 1),
+		    "site", (const char *)sqlite3_column_text(s, 2),
+		    "amount", (json_int_t)sqlite3_column_int64(s, 3),
+		    "currency", cur, "age_days", (json_int_t)age,
+		    "bucket", buckets[b],
+		    "overdue", now_ms > sqlite3_column_int64(s, 6)));
+	}
+	sqlite3_reset(s);
+	return json_pack("{s:o, s:o}", "items", items, "totals", totals);
+}

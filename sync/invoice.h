@@ -1,0 +1,43 @@
+/*
+ * invoice: invoices for orders, and receivables.
+ *
+ * An invoice is numbered by the site that issues it ("S001-INV-000001",
+ * from that site's own counter, so numbers never clash across sites). Its
+ * status is a max-register over issued < paid < void (a void after payment
+ * is a credit note). Receivables are the issued, unpaid invoices, aged by
+ * days since issue into 0-30, 31-60, 61-90 and 90+ buckets; one past its
+ * due date is an overdue alert.
+ *
+ * Ops: entity "invoice", kind "create" {order, site, amount, currency,
+ * due_days}; kind "transition" {to}.
+ */
+#ifndef BL_INVOICE_H
+#define BL_INVOICE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define INVOICE_ENTITY "invoice"
+#define DAY_MS (INT64_C(86400) * 1000)
+
+int invoice_apply(store_t *store, const op_t *op, err_t *err);
+
+/* POST /v1/invoices {id?, order, due_days?}: for the order's total. */
+int invoice_create(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
+/* POST /v1/invoices/{id}/transition {to}. */
+int invoice_transition(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+json_t *invoice_get(store_t *store, const char *id);
+
+/* GET /v1/reports/receivables at now_ms: outstanding invoices with their
+ * age bucket, and totals per bucket and currency. */
+json_t *invoice_receivables(store_t *store, int64_t now_ms);
+
+#endif

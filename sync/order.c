@@ -1,0 +1,611 @@
+/* order: orders, lines, lifecycle, linked stock effects (see order.h). */
+#include "order.h"
+
+#include <string.h>
+
+#include "catalog.h"
+#include "customer.h"
+#include "lifecycle.h"
+#include "req.h"
+#include "stock.h"
+
+#define LINES_MAX 200
+#define QTY_MAX 1000000
+#define PRICE_MAX INT64_C(1000000000000)
+
+static const char *const s_channels[] = { "store", "online", "b2b", NULL };
+static const char *const s_initial[] = { "draft", "confirmed", "completed",
+	NULL };
+
+static int
+s_step(store_t *st, sqlite3_stmt *s, err_t *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "order: %s",
+		    sqlite3_errmsg(store_db(st)));
+	return 0;
+}
+
+/* Checks lines [{sku, qty, unit_price}] and sums them into *total. With
+ * prices_required = 0 a missing unit_price is allowed (to be quoted). */
+static int
+s_check_lines(const json_t *lines, int prices_required, int64_t *total,
+    err_t *err)
+{
+	static const char *const allowed[] = { "sku", "qty", "unit_price", NULL };
+	size_t i;
+	json_t *l;
+	const char *sku;
+	int64_t qty, price, sum = 0, amount;
+
+	if (!json_is_array(lines) || json_array_size(lines) == 0 ||
+	    json_array_size(lines) > LINES_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "lines: must be an array of 1 to %d lines", LINES_MAX);
+	json_array_foreach(lines, i, l) {
+		if (!json_is_object(l))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "lines[%zu]: must be an object", i);
+		if (req_only(l, allowed, err) ||
+		    req_text(l, "sku", REQ_ID_MAX, 1, &sku, err) ||
+		    req_int(l, "qty", 1, QTY_MAX, 1, 0, &qty, err) ||
+		    req_int(l, "unit_price", 0, PRICE_MAX, prices_required, -1,
+		    &price, err))
+			return err_prefix(err, "lines[%zu]", i);
+		if (price >= 0 && (__builtin_mul_overflow(qty, price, &amount) ||
+		    __builtin_add_overflow(sum, amount, &sum)))
+			return err_set(err, ERR_BAD_REQUEST, "lines: total too large");
+	}
+	*total = sum;
+	return 0;
+}
+
+/* Checks the fields of a create op (also what a request becomes). */
+static int
+s_check_create(const json_t *f, int64_t *total, err_t *err)
+{
+	static const char *const allowed[] = { "site", "channel", "customer",
+		"currency", "fulfil_site", "on_account", "note", "status",
+		"lines", NULL };
+	const char *s;
+	int b;
+
+	if (req_only(f, allowed, err) ||
+	    req_text(f, "site", OP_SITE_MAX, 1, &s, err) ||
+	    req_enum(f, "channel", s_channels, 1, &s, err) ||
+	    req_text(f, "customer", REQ_ID_MAX, 0, &s, err) ||
+	    req_currency(f, "currency", 1, &s, err) ||
+	    req_text(f, "fulfil_site", OP_SITE_MAX, 1, &s, err) ||
+	    req_bool(f, "on_account", 0, &b, err) ||
+	    req_text(f, "note", REQ_TEXT_MAX, 0, &s, err) ||
+	    req_enum(f, "status", s_initial, 1, &s, err) ||
+	    s_check_lines(json_object_get(f, "lines"), 1, total, err))
+		return -1;
+	if (!op_site_valid(json_string_value(json_object_get(f, "fulfil_site"))))
+		return err_set(err, ERR_BAD_REQUEST, "fulfil_site: not a site id");
+	return 0;
+}
+
+static int
+s_history_add(store_t *st, const op_t *op, const char *status,
+    const char *tracking, const char *reason, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO order_history"
+	    "(order_id, origin, seq, hlc, status, rank, tracking, reason) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_order, status));
+	sqlite3_bind_text(s, 7, tracking, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, reason, -1, SQLITE_STATIC);
+	return s_step(st, s, err);
+}
+
+/* Create: the earliest create of an id (by hlc, origin) defines the order,
+ * whatever the arrival order; later duplicates only add their history. */
+static int
+s_apply_create(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *f = op->fields, *l;
+	sqlite3_stmt *s;
+	int64_t total;
+	size_t i;
+	int replace = 1;
+
+	if (s_check_create(f, &total, err))
+		return err_prefix(err, "order %s", op->key);
+	s = store_stmt(st, "SELECT created_hlc, (SELECT origin FROM order_history "
+	    "h WHERE h.order_id = o.id AND h.hlc = o.created_hlc LIMIT 1) "
+	    "FROM orders o WHERE id = ?");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 0);
+		const char *origin = (const char *)sqlite3_column_text(s, 1);
+
+		replace = op->hlc < hlc || (op->hlc == hlc && origin != NULL &&
+		    strcmp(op->origin, origin) < 0);
+	}
+	sqlite3_reset(s);
+	if (replace) {
+		s = store_stmt(st, "INSERT OR REPLACE INTO orders(id, site, "
+		    "channel, customer, currency, fulfil_site, on_account, note, "
+		    "total, created_hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "channel")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "fulfil_site")), -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 7, json_is_true(json_object_get(f, "on_account")));
+		sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, total);
+		sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
+		if (s_step(st, s, err))
+			return -1;
+		s = store_stmt(st, "DELETE FROM order_lines WHERE order_id = ?");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		if (s_step(st, s, err))
+			return -1;
+		json_array_foreach(json_object_get(f, "lines"), i, l) {
+			s = store_stmt(st, "INSERT INTO order_lines(order_id, line, "
+			    "sku, qty, unit_price) VALUES (?, ?, ?, ?, ?)");
+			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+			sqlite3_bind_int(s, 2, (int)i + 1);
+			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
+			sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(l, "unit_price")));
+			if (s_step(st, s, err))
+				return -1;
+		}
+	}
+	return s_history_add(st, op,
+	    json_string_value(json_object_get(f, "status")), NULL, NULL, err);
+}
+
+static int
+s_check_transition(const json_t *f, err_t *err)
+{
+	static const char *const allowed[] = { "to", "tracking", "reason", NULL };
+	const char *s;
+
+	if (req_only(f, allowed, err) ||
+	    req_text(f, "to", REQ_ID_MAX, 1, &s, err) ||
+	    req_text(f, "tracking", REQ_ID_MAX, 0, &s, err) ||
+	    req_text(f, "reason", REQ_TEXT_MAX, 0, &s, err))
+		return -1;
+	if (lifecycle_rank(&lifecycle_order,
+	    json_string_value(json_object_get(f, "to"))) < 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to: '%s' is not an order status",
+		    json_string_value(json_object_get(f, "to")));
+	return 0;
+}
+
+int
+order_apply(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *f = op->fields;
+
+	if (strcmp(op->kind, "create") == 0)
+		return s_apply_create(st, op, err);
+	if (strcmp(op->kind, "transition") != 0)
+		return err_set(err, ERR_BAD_REQUEST, "order %s: unknown kind '%s'",
+		    op->key, op->kind);
+	if (s_check_transition(f, err))
+		return err_prefix(err, "order %s", op->key);
+	return s_history_add(st, op, json_string_value(json_object_get(f, "to")),
+	    json_string_value(json_object_get(f, "tracking")),
+	    json_string_value(json_object_get(f, "reason")), err);
+}
+
+/* ---- queries ---- */
+
+int
+order_lookup(store_t *st, const char *id, const char *field,
+    order_info_t *info, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT currency, customer, total, "
+	    "(SELECT coalesce(sum(amount), 0) FROM payments WHERE order_id = ?1), "
+	    "(SELECT max(rank) FROM order_history WHERE order_id = ?1) "
+	    "FROM orders WHERE id = ?1");
+	int found = 0;
+
+	memset(info, 0, sizeof *info);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		found = 1;
+		snprintf(info->currency, sizeof info->currency, "%s",
+		    sqlite3_column_text(s, 0));
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			snprintf(info->customer, sizeof info->customer, "%s",
+			    sqlite3_column_text(s, 1));
+		info->total = sqlite3_column_int64(s, 2);
+		info->paid = sqlite3_column_int64(s, 3);
+		info->rank = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(s, 4);
+	}
+	sqlite3_reset(s);
+	if (!found)
+		return err_set(err, ERR_NOT_FOUND, "%s: order %s not found", field,
+		    id);
+	return 0;
+}
+
+int64_t
+order_exposure(store_t *st, const char *customer)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT coalesce(sum(o.total - "
+	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
+	    "WHERE p.order_id = o.id)), 0) FROM orders o "
+	    "JOIN order_status s ON s.order_id = o.id "
+	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != 4");
+
+	sqlite3_bind_text(s, 1, customer, -1, SQLITE_STATIC);
+	return store_query_int(st, s, 0);
+}
+
+/* Milliseconds of an hlc, the "at" of history entries. */
+static json_int_t
+s_ms(sqlite3_stmt *s, int col)
+{
+	return (json_int_t)(sqlite3_column_int64(s, col) >> 16);
+}
+
+static void
+s_opt_text(json_t *o, const char *name, sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_NULL)
+		json_object_set_new(o, name,
+		    json_string((const char *)sqlite3_column_text(s, col)));
+}
+
+json_t *
+order_get(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT site, channel, customer, "
+	    "currency, fulfil_site, on_account, note, total, created_hlc "
+	    "FROM orders WHERE id = ?");
+	json_t *o = NULL, *lines, *hist;
+	order_info_t info;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
+		    "id", id, "site", (const char *)sqlite3_column_text(s, 0),
+		    "channel", (const char *)sqlite3_column_text(s, 1),
+		    "currency", (const char *)sqlite3_column_text(s, 3),
+		    "fulfil_site", (const char *)sqlite3_column_text(s, 4),
+		    "on_account", sqlite3_column_int(s, 5),
+		    "total", (json_int_t)sqlite3_column_int64(s, 7),
+		    "created_ms", s_ms(s, 8));
+		s_opt_text(o, "customer", s, 2);
+		s_opt_text(o, "note", s, 6);
+	}
+	sqlite3_reset(s);
+	if (o == NULL)
+		return NULL;
+	order_lookup(st, id, "id", &info, NULL);
+	json_object_set_new(o, "status", json_string(info.rank >= 0 ?
+	    lifecycle_name(&lifecycle_order, info.rank) : "draft"));
+	json_object_set_new(o, "paid", json_integer(info.paid));
+	json_object_set_new(o, "balance", json_integer(info.total - info.paid));
+
+	lines = json_array();
+	s = store_stmt(st, "SELECT line, sku, qty, unit_price FROM order_lines "
+	    "WHERE order_id = ? ORDER BY line");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}",
+		    "line", sqlite3_column_int(s, 0),
+		    "sku", (const char *)sqlite3_column_text(s, 1),
+		    "qty", (json_int_t)sqlite3_column_int64(s, 2),
+		    "unit_price", (json_int_t)sqlite3_column_int64(s, 3),
+		    "amount", (json_int_t)(sqlite3_column_int64(s, 2) *
+		    sqlite3_column_int64(s, 3))));
+	sqlite3_reset(s);
+	json_object_set_new(o, "lines", lines);
+
+	hist = json_array();
+	s = store_stmt(st, "SELECT status, origin, hlc, tracking, reason "
+	    "FROM order_history WHERE order_id = ? ORDER BY hlc, origin, seq");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *h = json_pack("{s:s, s:s, s:I}",
+		    "status", (const char *)sqlite3_column_text(s, 0),
+		    "site", (const char *)sqlite3_column_text(s, 1),
+		    "at_ms", s_ms(s, 2));
+
+		s_opt_text(h, "tracking", s, 3);
+		s_opt_text(h, "reason", s, 4);
+		json_array_append_new(hist, h);
+	}
+	sqlite3_reset(s);
+	json_object_set_new(o, "history", hist);
+	return o;
+}
+
+json_t *
+order_list(store_t *st, const char *status, const char *site,
+    int64_t since_ms, const char *customer)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT o.id, o.site, o.channel, "
+	    "o.customer, o.currency, o.total, s.rank, o.created_hlc, "
+	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
+	    "WHERE p.order_id = o.id), o.fulfil_site "
+	    "FROM orders o LEFT JOIN order_status s ON s.order_id = o.id "
+	    "WHERE (?1 IS NULL OR s.rank = ?1) "
+	    "AND (?2 IS NULL OR o.site = ?2 OR o.fulfil_site = ?2) "
+	    "AND o.created_hlc >= ?3 AND (?4 IS NULL OR o.customer = ?4) "
+	    "ORDER BY o.created_hlc, o.id");
+	json_t *items = json_array();
+
+	if (status != NULL)
+		sqlite3_bind_int(s, 1, lifecycle_rank(&lifecycle_order, status));
+	if (site != NULL)
+		sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, since_ms << 16);
+	if (customer != NULL)
+		sqlite3_bind_text(s, 4, customer, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int rank = sqlite3_column_type(s, 6) == SQLITE_NULL ? 0 :
+		    sqlite3_column_int(s, 6);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
+		    "id", (const char *)sqlite3_column_text(s, 0),
+		    "site", (const char *)sqlite3_column_text(s, 1),
+		    "channel", (const char *)sqlite3_column_text(s, 2),
+		    "fulfil_site", (const char *)sqlite3_column_text(s, 9),
+		    "currency", (const char *)sqlite3_column_text(s, 4),
+		    "total", (json_int_t)sqlite3_column_int64(s, 5),
+		    "paid", (json_int_t)sqlite3_column_int64(s, 8),
+		    "balance", (json_int_t)(sqlite3_column_int64(s, 5) -
+		    sqlite3_column_int64(s, 8)),
+		    "status", lifecycle_name(&lifecycle_order, rank),
+		    "created_ms", s_ms(s, 7));
+
+		s_opt_text(o, "customer", s, 3);
+		json_array_append_new(items, o);
+	}
+	sqlite3_reset(s);
+	return json_pack("{s:o}", "items", items);
+}
+
+/* ---- commands ---- */
+
+typedef struct {
+	const json_t *req;
+	const char *id;
+	json_t *out;
+	int created;
+} cmd_t;
+
+/* Records one movement per line of order id at this site: goods leaving
+ * (sign -1, reason sale) or coming back (sign +1, reason return). The ids
+ * are derived from the order, so two sites doing the same are one fact. */
+static int
+s_move_lines(store_t *st, const char *id, const char *tag, int sign,
+    const char *reason, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT line, sku, qty FROM order_lines "
+	    "WHERE order_id = ? ORDER BY line");
+	json_t *moves = json_array(), *m, *out;
+	size_t i;
+	int created, rc = 0;
+	char mid[OP_KEY_MAX + 1];
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(mid, sizeof mid, "%s-%s-%d", id, tag,
+		    sqlite3_column_int(s, 0));
+		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
+		    "id", mid, "sku", (const char *)sqlite3_column_text(s, 1),
+		    "delta", (json_int_t)(sign * sqlite3_column_int64(s, 2)),
+		    "reason", reason, "ref", id));
+	}
+	sqlite3_reset(s);
+	json_array_foreach(moves, i, m) {
+		if ((rc = stock_record_in(st, m, &out, &created, err)) != 0)
+			break;
+		json_decref(out);
+	}
+	json_decref(moves);
+	return rc;
+}
+
+/* Goods leave a store sale at confirmation, any other order at shipment. */
+static int
+s_leave_rank(const char *channel)
+{
+	return strcmp(channel, "store") == 0 ? ORDER_RANK_CONFIRMED :
+	    ORDER_RANK_SHIPPED;
+}
+
+static int
+s_effects(store_t *st, const char *id, const char *channel, int from, int to,
+    err_t *err)
+{
+	int leave = s_leave_rank(channel);
+
+	if (to == ORDER_RANK_CANCELLED)
+		return from >= leave ? s_move_lines(st, id, "back", 1, "return",
+		    err) : 0;
+	if (from < leave && to >= leave)
+		return s_move_lines(st, id, "out", -1, "sale", err);
+	return 0;
+}
+
+static int
+s_create(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "channel", "customer",
+		"currency", "lines", "fulfil_site", "status", "on_account", "note",
+		NULL };
+	const char *id, *customer, *currency, *status, *channel;
+	char idbuf[OP_KEY_MAX + 1];
+	json_t *f, *lines, *l;
+	int64_t total, price, limit;
+	size_t i;
+	int rc = -1;
+
+	/* Shorter than other ids: movement ids are derived from it. */
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", 48, 0, &id, err))
+		return -1;
+	if (id != NULL && (c->out = order_get(st, id)) != NULL)
+		return 0;
+	f = json_deep_copy(c->req);
+	json_object_del(f, "id");
+	json_object_set_new(f, "site", json_string(store_site(st)));
+	if (json_object_get(f, "fulfil_site") == NULL)
+		json_object_set_new(f, "fulfil_site", json_string(store_site(st)));
+	if (json_object_get(f, "status") == NULL)
+		json_object_set_new(f, "status", json_string("draft"));
+	if (req_enum(f, "channel", s_channels, 1, &channel, err) ||
+	    req_text(f, "customer", REQ_ID_MAX, 0, &customer, err) ||
+	    req_currency(f, "currency", 1, &currency, err) ||
+	    req_enum(f, "status", s_initial, 1, &status, err) ||
+	    s_check_lines(json_object_get(f, "lines"), 0, &total, err))
+		goto out;
+	if (customer != NULL) {
+		json_t *cust = customer_get(st, customer);
+
+		if (cust == NULL) {
+			err_set(err, ERR_NOT_FOUND, "customer: %s not found", customer);
+			goto out;
+		}
+		json_decref(cust);
+	}
+	if (strcmp(status, "completed") == 0 && strcmp(channel, "store") != 0) {
+		err_set(err, ERR_UNPROCESSABLE,
+		    "status: only a store sale can be created completed");
+		goto out;
+	}
+	/* Price every line: given, or quoted from the customer's tier. */
+	lines = json_object_get(f, "lines");
+	json_array_foreach(lines, i, l) {
+		const char *sku = json_string_value(json_object_get(l, "sku"));
+		char field[32];
+
+		snprintf(field, sizeof field, "lines[%zu].sku", i);
+		if (!catalog_has(st, sku)) {
+			err_set(err, ERR_NOT_FOUND, "%s: %s is not in the catalog",
+			    field, sku);
+			goto out;
+		}
+		if (json_object_get(l, "unit_price") == NULL) {
+			snprintf(field, sizeof field, "lines[%zu].unit_price", i);
+			if (catalog_quote(st, customer, sku, currency, field, &price,
+			    err))
+				goto out;
+			json_object_set_new(l, "unit_price", json_integer(price));
+		}
+	}
+	if (s_check_create(f, &total, err))
+		goto out;
+	if (json_is_true(json_object_get(f, "on_account"))) {
+		json_t *cust;
+
+		if (customer == NULL) {
+			err_set(err, ERR_BAD_REQUEST,
+			    "on_account: an order on account needs a customer");
+			goto out;
+		}
+		cust = customer_get(st, customer);
+		limit = json_integer_value(json_object_get(cust, "credit_limit"));
+		if (!json_is_integer(json_object_get(cust, "credit_limit")))
+			limit = 0;
+		json_decref(cust);
+		if (order_exposure(st, customer) + total > limit) {
+			err_set(err, ERR_UNPROCESSABLE,
+			    "on_account: customer %s would owe %lld, over the credit limit %lld",
+			    customer, (long long)(order_exposure(st, customer) + total),
+			    (long long)limit);
+			goto out;
+		}
+	}
+	if (id == NULL) {
+		store_new_id(st, idbuf, sizeof idbuf);
+		id = idbuf;
+	}
+	if (store_append_local(st, ORDER_ENTITY, id, "create", f, NULL, err) ||
+	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
+	    status), err))
+		goto out;
+	c->out = order_get(st, id);
+	c->created = 1;
+	rc = 0;
+out:
+	json_decref(f);
+	return rc;
+}
+
+int
+order_create(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_create, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
+static int
+s_transition(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	order_info_t info;
+	const char *to;
+	char channel[16] = "";
+	sqlite3_stmt *s;
+
+	if (order_lookup(st, c->id, "order", &info, err))
+		return -1;
+	if (s_check_transition(c->req, err))
+		return -1;
+	to = json_string_value(json_object_get(c->req, "to"));
+	if (lifecycle_check(&lifecycle_order, c->id, info.rank < 0 ? 0 :
+	    info.rank, to, err))
+		return -1;
+	s = store_stmt(st, "SELECT channel FROM orders WHERE id = ?");
+	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(channel, sizeof channel, "%s", sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	if (store_append_local(st, ORDER_ENTITY, c->id, "transition",
+	    (json_t *)c->req, NULL, err) ||
+	    s_effects(st, c->id, channel, info.rank, lifecycle_rank(
+	    &lifecycle_order, to), err))
+		return -1;
+	c->out = order_get(st, c->id);
+	return 0;
+}
+
+int
+order_transition(store_t *st, const char *id, const json_t *req,
+    json_t **out, err_t *err)
+{
+	cmd_t c = { req, id, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_transition, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	return 0;
+}

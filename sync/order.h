@@ -1,0 +1,69 @@
+/*
+ * order: orders, their lines and their lifecycle.
+ *
+ * An order is created once, with its lines, at one site (which owns the
+ * lines). Its status is a max-register over its status history, an
+ * immutable set of entries: every replica shows the highest-ranked status
+ * it has seen (lifecycle.h), so a cancellation concurrent with a shipment
+ * resolves to shipped everywhere; GET /v1/alerts reports the conflict.
+ *
+ * Linked effects are written in the same transaction as their cause, as
+ * ops of their own: goods leave (sale movements at the writing site) when
+ * a store sale is confirmed, or when any other order ships; a confirmed
+ * store sale that is cancelled takes its goods back. Reservations are
+ * derived: an allocated or picked order reserves its lines at its
+ * fulfilling site, and stops when it moves on or is cancelled.
+ *
+ * Ops: entity "order", kind "create" {site, channel, customer?, currency,
+ * fulfil_site, on_account, note?, status, lines: [{sku, qty, unit_price}]};
+ * kind "transition" {to, tracking?, reason?}.
+ */
+#ifndef BL_ORDER_H
+#define BL_ORDER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define ORDER_ENTITY "order"
+#define ORDER_RANK_CONFIRMED 1
+#define ORDER_RANK_CANCELLED 4
+#define ORDER_RANK_SHIPPED 5
+
+/* What payments and invoices need to know of an order. */
+typedef struct {
+	char currency[4];
+	char customer[OP_KEY_MAX + 1];
+	int64_t total;
+	int64_t paid;
+	int rank;          /* status rank, -1 without history yet */
+} order_info_t;
+
+int order_apply(store_t *store, const op_t *op, err_t *err);
+
+/* POST /v1/orders. Idempotent by id. */
+int order_create(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
+/* POST /v1/orders/{id}/transition {to, tracking?, reason?}. */
+int order_transition(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+/* The order with lines, total, paid, balance, status and history. */
+json_t *order_get(store_t *store, const char *id);
+
+/* GET /v1/orders?status=&site=&since=&customer= (since: unix ms). */
+json_t *order_list(store_t *store, const char *status, const char *site,
+    int64_t since_ms, const char *customer);
+
+/* Fills info; returns 0, or -1 with ERR_NOT_FOUND naming field. */
+int order_lookup(store_t *store, const char *id, const char *field,
+    order_info_t *info, err_t *err);
+
+/* Outstanding balance of a customer's confirmed orders on account. */
+int64_t order_exposure(store_t *store, const char *customer);
+
+#endif

@@ -1,0 +1,211 @@
+/* payment: payments and refunds (see payment.h). */
+#include "payment.h"
+
+#include <string.h>
+
+#include "order.h"
+#include "req.h"
+
+#define AMOUNT_MAX (INT64_C(1) << 50)
+
+static const char *const s_methods[] = { "cash", "card", "alipay", "wechat",
+	"bank_transfer", "gift_card", NULL };
+
+static int
+s_check(const json_t *f, err_t *err)
+{
+	static const char *const allowed[] = { "order", "method", "amount",
+		"currency", "site", NULL };
+	const char *s;
+	int64_t amount;
+
+	if (req_only(f, allowed, err) ||
+	    req_text(f, "order", REQ_ID_MAX, 1, &s, err) ||
+	    req_enum(f, "method", s_methods, 1, &s, err) ||
+	    req_int(f, "amount", -AMOUNT_MAX, AMOUNT_MAX, 1, 0, &amount, err) ||
+	    req_currency(f, "currency", 1, &s, err) ||
+	    req_text(f, "site", OP_SITE_MAX, 1, &s, err))
+		return -1;
+	if (amount == 0)
+		return err_set(err, ERR_BAD_REQUEST, "amount: must not be zero");
+	return 0;
+}
+
+int
+payment_apply(store_t *st, const op_t *op, err_t *err)
+{
+	const json_t *f = op->fields;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (strcmp(op->kind, "add") != 0)
+		return err_set(err, ERR_BAD_REQUEST, "payment %s: unknown kind '%s'",
+		    op->key, op->kind);
+	if (s_check(f, err))
+		return err_prefix(err, "payment %s", op->key);
+	/* Two ops claiming one id: the lower (hlc, origin) is the payment. */
+	s = store_stmt(st, "INSERT INTO payments(id, order_id, method, amount, "
+	    "currency, site, hlc, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+	    "ON CONFLICT(id) DO UPDATE SET order_id = excluded.order_id, "
+	    "method = excluded.method, amount = excluded.amount, "
+	    "currency = excluded.currency, site = excluded.site, "
+	    "hlc = excluded.hlc, origin = excluded.origin "
+	    "WHERE (excluded.hlc, excluded.origin) < (payments.hlc, payments.origin)");
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "method")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(f, "amount")));
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "payment %s: %s", op->key,
+		    sqlite3_errmsg(store_db(st)));
+	return 0;
+}
+
+static json_t *
+s_get(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT order_id, method, amount, "
+	    "currency, site, hlc FROM payments WHERE id = ?");
+	json_t *o = NULL;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+		    "order", (const char *)sqlite3_column_text(s, 0),
+		    "method", (const char *)sqlite3_column_text(s, 1),
+		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
+		    "currency", (const char *)sqlite3_column_text(s, 3),
+		    "site", (const char *)sqlite3_column_text(s, 4),
+		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 5) >> 16));
+	sqlite3_reset(s);
+	return o;
+}
+
+/* Adds the order's paid and balance as they stand now. */
+static json_t *
+s_with_order(store_t *st, json_t *p)
+{
+	order_info_t info;
+
+	if (order_lookup(st, json_string_value(json_object_get(p, "order")),
+	    "order", &info, NULL) == 0) {
+		json_object_set_new(p, "order_paid", json_integer(info.paid));
+		json_object_set_new(p, "order_balance",
+		    json_integer(info.total - info.paid));
+	}
+	return p;
+}
+
+typedef struct {
+	const json_t *req;
+	json_t *out;
+	int created;
+} cmd_t;
+
+static int
+s_create(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+	static const char *const allowed[] = { "id", "order", "method",
+		"amount", "currency", NULL };
+	const char *id, *order;
+	char idbuf[OP_KEY_MAX + 1];
+	json_t *f;
+	order_info_t info;
+	int64_t amount;
+	int rc = -1;
+
+	if (req_only(c->req, allowed, err) ||
+	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err))
+		return -1;
+	if (id != NULL && (c->out = s_get(st, id)) != NULL) {
+		s_with_order(st, c->out);
+		return 0;
+	}
+	f = json_deep_copy(c->req);
+	json_object_del(f, "id");
+	json_object_set_new(f, "site", json_string(store_site(st)));
+	if (s_check(f, err))
+		goto out;
+	order = json_string_value(json_object_get(f, "order"));
+	amount = json_integer_value(json_object_get(f, "amount"));
+	if (order_lookup(st, order, "order", &info, err))
+		goto out;
+	if (strcmp(info.currency, json_string_value(json_object_get(f,
+	    "currency"))) != 0) {
+		err_set(err, ERR_UNPROCESSABLE, "currency: order %s is in %s",
+		    order, info.currency);
+		goto out;
+	}
+	if (amount > 0 && info.rank == ORDER_RANK_CANCELLED) {
+		err_set(err, ERR_UNPROCESSABLE, "order: %s is cancelled", order);
+		goto out;
+	}
+	if (amount > 0 && amount > info.total - info.paid) {
+		err_set(err, ERR_UNPROCESSABLE,
+		    "amount: %lld exceeds the balance %lld of order %s",
+		    (long long)amount, (long long)(info.total - info.paid), order);
+		goto out;
+	}
+	if (amount < 0 && -amount > info.paid) {
+		err_set(err, ERR_UNPROCESSABLE,
+		    "amount: refund of %lld exceeds the %lld paid on order %s",
+		    (long long)-amount, (long long)info.paid, order);
+		goto out;
+	}
+	if (id == NULL) {
+		store_new_id(st, idbuf, sizeof idbuf);
+		id = idbuf;
+	}
+	if (store_append_local(st, PAYMENT_ENTITY, id, "add", f, NULL, err))
+		goto out;
+	c->out = s_with_order(st, s_get(st, id));
+	c->created = 1;
+	rc = 0;
+out:
+	json_decref(f);
+	return rc;
+}
+
+int
+payment_create(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+	if (store_txn(st, s_create, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
+json_t *
+payment_list(store_t *st, const char *order)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM payments "
+	    "WHERE ?1 IS NULL OR order_id = ?1 ORDER BY hlc, id");
+	json_t *ids = json_array(), *items = json_array(), *id;
+	size_t i;
+
+	if (order != NULL)
+		sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		json_array_append_new(ids,
+		    json_string((const char *)sqlite3_column_text(s, 0)));
+	sqlite3_reset(s);
+	json_array_foreach(ids, i, id)
+		json_array_append_new(items, s_get(st, json_string_value(id)));
+	json_decref(ids);
+	return json_pack("{s:o}", "items", items);
+}

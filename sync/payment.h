@@ -1,0 +1,35 @@
+/*
+ * payment: payments and refunds against orders.
+ *
+ * A payment is an immutable fact keyed by its id; a refund is a payment
+ * with a negative amount. An order's paid amount is the sum of its payments
+ * (computed when read, so it is the same whatever order they arrived in),
+ * and split payments are simply several payments. A refund larger than
+ * what was paid is refused where it is written; when only a merge produces
+ * one, GET /v1/alerts reports the over-refund.
+ *
+ * Op: entity "payment", kind "add", fields {order, method, amount,
+ * currency, site}.
+ */
+#ifndef BL_PAYMENT_H
+#define BL_PAYMENT_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "op.h"
+#include "store.h"
+
+#define PAYMENT_ENTITY "payment"
+
+int payment_apply(store_t *store, const op_t *op, err_t *err);
+
+/* POST /v1/payments {id?, order, method, amount, currency}. Idempotent by
+ * id. *out is the payment with the order's new paid and balance. */
+int payment_create(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
+/* {"items": [...]} of an order's payments (all when order is NULL). */
+json_t *payment_list(store_t *store, const char *order);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * report: sales and stock reports over what this replica holds.
+ *
+ * A sale is a line of an order that reached confirmed and was not
+ * cancelled in the end. Amounts are summed per currency, never converted.
+ */
+#ifndef BL_REPORT_H
+#define BL_REPORT_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "store.h"
+
+/* GET /v1/reports/sales?group=site|sku|customer|day&from=&to= (days as
+ * YYYY-MM-DD, inclusive). NULL with err on a bad group or date. */
+json_t *report_sales(store_t *store, const char *group, const char *from,
+    const char *to, err_t *err);
+
+/* GET /v1/reports/stock: every position with safety stock beside it. */
+json_t *report_stock(store_t *store);
+
+#endif
