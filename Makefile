@@ -75,7 +75,7 @@ $(patsubst %.c,build/rel/%.o,$(SYNC_SRC)) $(patsubst %.c,build/san/%.o,$(SYNC_SR
 
 bin/%: build/rel/%
 	@mkdir -p bin
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 # ---- tests ----
 build/san/tests/unit/%: build/san/tests/unit/%.o build/san/tests/unit/harness.o build/san/libblsync.a

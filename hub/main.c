@@ -372,6 +372,11 @@ main(int argc, char **argv)
 		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed, NULL,
 		    &err))
 			return s_fail(EXIT_USAGE, &err);
+		if (a.positional != NULL) {
+			err_set(&err, ERR_BAD_REQUEST, "unexpected argument '%s'",
+			    a.positional);
+			return s_fail(EXIT_USAGE, &err);
+		}
 		if (!args_has(&a, "data")) {
 			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
 			return s_fail(EXIT_USAGE, &err);

@@ -387,38 +387,6 @@ out:
 /* ---- for people at the site ---- */
 
 static int
-s_stock(const args_t *a)
-{
-	store_t *st;
-	json_t *list, *row;
-	size_t i;
-	err_t err;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return s_fail(1, &err);
-	list = stock_list(st, args_get(a, "site", NULL), args_get(a, "sku", NULL));
-	store_close(&st);
-	if (args_has(a, "json")) {
-		char *text = json_dumps(list, JSON_COMPACT);
-
-		printf("%s\n", text);
-		free(text);
-	} else {
-		printf("%-8s %-16s %8s %8s %9s\n", "SITE", "SKU", "ON HAND",
-		    "RESERVED", "AVAILABLE");
-		json_array_foreach(json_object_get(list, "items"), i, row)
-			printf("%-8s %-16s %8lld %8lld %9lld\n",
-			    json_string_value(json_object_get(row, "site")),
-			    json_string_value(json_object_get(row, "sku")),
-			    (long long)json_integer_value(json_object_get(row, "on_hand")),
-			    (long long)json_integer_value(json_object_get(row, "reserved")),
-			    (long long)json_integer_value(json_object_get(row, "available")));
-	}
-	json_decref(list);
-	return 0;
-}
-
-static int
 s_move(const args_t *a)
 {
 	store_t *st;
@@ -545,9 +513,9 @@ s_usage(void)
 	    "       bl-node run    --data DIR [--http HOST:PORT]\n"
 	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"
 	    "       bl-node status --data DIR [--json]\n"
-	    "       bl-node stock  --data DIR [--site ID] [--sku SKU] [--json]\n"
 	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n"
 	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n");
+	cli_usage(stderr);
 }
 
 int
@@ -566,7 +534,6 @@ main(int argc, char **argv)
 		{ "run", s_run, { "data", "http", NULL }, NULL },
 		{ "sync", s_sync, { "data", "timeout", NULL }, NULL },
 		{ "status", s_status, { "data", NULL }, json_flag },
-		{ "stock", s_stock, { "data", "site", "sku", NULL }, json_flag },
 		{ "move", s_move, { "data", "sku", "delta", "reason", "id",
 		    "ref", NULL }, NULL },
 		{ "import", s_import, { "data", "file", NULL }, NULL },
@@ -580,6 +547,8 @@ main(int argc, char **argv)
 		s_usage();
 		return EXIT_USAGE;
 	}
+	if (cli_is_command(argv[1]))
+		return cli_run(argc - 1, argv + 1);
 	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
@@ -587,6 +556,11 @@ main(int argc, char **argv)
 		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed,
 		    cmds[i].flags, &err))
 			return s_fail(EXIT_USAGE, &err);
+		if (a.positional != NULL) {
+			err_set(&err, ERR_BAD_REQUEST, "unexpected argument '%s'",
+			    a.positional);
+			return s_fail(EXIT_USAGE, &err);
+		}
 		if (!args_has(&a, "data")) {
 			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
 			return s_fail(EXIT_USAGE, &err);

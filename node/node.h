@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <stdio.h>
 
 #include "conf.h"
 #include "keys.h"
@@ -58,5 +59,11 @@ const char *client_hub(const client_t *client);
 void client_status(client_t *client, json_t *status);
 
 void client_destroy(client_t **self_p);
+
+/* The commands for people (cli.c): whether noun is one, its usage lines,
+ * and running argv = {noun, verb, options...}; returns the exit status. */
+int cli_is_command(const char *noun);
+void cli_usage(FILE *out);
+int cli_run(int argc, char **argv);
 
 #endif

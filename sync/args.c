@@ -22,9 +22,13 @@ args_parse(args_t *args, int argc, char **argv, const char *const *allowed,
 	for (i = 0; i < argc; i++) {
 		const char *name = argv[i];
 
-		if (strncmp(name, "--", 2) != 0)
-			return err_set(err, ERR_BAD_REQUEST,
-			    "unexpected argument '%s'", name);
+		if (strncmp(name, "--", 2) != 0) {
+			if (args->positional != NULL)
+				return err_set(err, ERR_BAD_REQUEST,
+				    "unexpected argument '%s'", name);
+			args->positional = name;
+			continue;
+		}
 		name += 2;
 		if (args->n == ARGS_MAX)
 			return err_set(err, ERR_BAD_REQUEST, "too many options");
@@ -54,6 +58,17 @@ args_get(const args_t *args, const char *name, const char *dflt)
 		if (strcmp(args->names[i], name) == 0)
 			return args->values[i];
 	return dflt;
+}
+
+const char *
+args_nth(const args_t *args, const char *name, int n)
+{
+	int i;
+
+	for (i = 0; i < args->n; i++)
+		if (strcmp(args->names[i], name) == 0 && n-- == 0)
+			return args->values[i];
+	return NULL;
 }
 
 int

@@ -2,8 +2,9 @@
  * args: the "--name value" command lines of bl-hub and bl-node.
  *
  * args_parse takes argv after the subcommand. Every option is "--name value"
- * except those listed as flags ("--json"), which take no value. Unknown
- * options are refused so a typo never silently does something else.
+ * except those listed as flags ("--json"), which take no value; one bare
+ * word may stand among them (an id: `bl-node order show S001-000012`).
+ * Unknown options are refused so a typo never silently does something else.
  */
 #ifndef BL_ARGS_H
 #define BL_ARGS_H
@@ -13,6 +14,7 @@
 #define ARGS_MAX 24
 
 typedef struct {
+	const char *positional;         /* one bare word allowed (an id) */
 	int n;
 	const char *names[ARGS_MAX];    /* without the leading "--" */
 	const char *values[ARGS_MAX];   /* borrowed from argv; "" for flags */
@@ -24,6 +26,9 @@ int args_parse(args_t *args, int argc, char **argv,
 
 /* The value of --name, or dflt when absent. */
 const char *args_get(const args_t *args, const char *name, const char *dflt);
+
+/* The i-th value of a repeatable --name (from 0), NULL past the last. */
+const char *args_nth(const args_t *args, const char *name, int i);
 
 /* Whether --name was given. */
 int args_has(const args_t *args, const char *name);

@@ -91,7 +91,7 @@ node_start() {
 }
 
 # stock_json DIR: canonical stock of a node replica.
-node_stock() { "$NODE" stock --data "$T/$1" --json; }
+node_stock() { "$NODE" stock list --data "$T/$1" --json; }
 http_get() { curl -sS --max-time 5 "http://127.0.0.1:$1$2"; }
 http_post() { curl -sS --max-time 5 -X POST "http://127.0.0.1:$1$2" -d "$3"; }
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$2" "http://127.0.0.1:$1$3" ${4:+-d "$4"}; }
