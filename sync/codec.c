@@ -516,9 +516,9 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 			    CODEC_MAX_DEPTH, at);
 		v = it.type == ITEM_ARRAY ? json_array() : json_object();
 		for (i = 0; i < it.value; i++) {
-			if (it.type == ITEM_MAP) {
-				size_t kat = r->pos;
+			size_t kat = r->pos;
 
+			if (it.type == ITEM_MAP) {
 				if (cbr_text(r, &key, &key_len, CODEC_MAX_TEXT,
 				    err))
 					goto fail;
@@ -536,10 +536,16 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 				goto fail;
 			if (it.type == ITEM_ARRAY) {
 				json_array_append_new(v, elem);
-			} else {
-				memcpy(keybuf, key, key_len);
-				keybuf[key_len] = '\0';
-				json_object_set_new(v, keybuf, elem);
+				continue;
+			}
+			memcpy(keybuf, key, key_len);
+			keybuf[key_len] = '\0';
+			/* Jansson refuses a key that is not UTF-8: so do we,
+			 * rather than apply fields other than the op's bytes. */
+			if (json_object_set_new(v, keybuf, elem) != 0) {
+				err_set(err, ERR_BAD_REQUEST,
+				    "cbor: text at byte %zu is not UTF-8", kat);
+				goto fail;
 			}
 		}
 		break;

@@ -130,6 +130,15 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		sqlite3_step(s);
 		sqlite3_reset(s);
+		/* A position only the replaced movement made must go too, or
+		 * the state would depend on arrival order. */
+		s = store_stmt(st, "DELETE FROM stock WHERE site = ?1 AND "
+		    "sku = ?2 AND NOT EXISTS (SELECT 1 FROM stock_movements m "
+		    "WHERE m.site = ?1 AND m.sku = ?2)");
+		sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+		sqlite3_step(s);
+		sqlite3_reset(s);
 	} else {
 		sqlite3_reset(s);
 	}

@@ -73,7 +73,7 @@ s_migrate(store_t *st, err_t *err)
 	sqlite3_finalize(stmt);
 	if (version > latest) {
 		err_set(err, ERR_UPGRADE,
-		    "open database: schema version %d is newer than this program's %d; upgrade the program",
+		    "schema version %d is newer than this program's %d; upgrade the program",
 		    version, latest);
 		goto fail;
 	}
@@ -496,6 +496,16 @@ store_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return 0;
 }
 
+/* Our own op coming back (a site restored from an old backup), applied or
+ * quarantined: never hand out its seq again. */
+static void
+s_reserve_seq(store_t *st, const op_t *op)
+{
+	if (strcmp(op->origin, st->site) == 0 && op->seq >= st->next_seq)
+		st->next_seq = op->seq + 1;
+	st->dirty = 1;
+}
+
 int
 store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     ingest_result_t *result, err_t *err)
@@ -517,11 +527,7 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	    s_apply_isolated(st, op, &why) == 0) {
 		if (s_log_insert(st, op, body, len, err))
 			return -1;
-		/* Our own op coming back (a site restored from an old backup):
-		 * never hand out its seq again. */
-		if (strcmp(op->origin, st->site) == 0 && op->seq >= st->next_seq)
-			st->next_seq = op->seq + 1;
-		st->dirty = 1;
+		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		return 0;
 	}
@@ -529,6 +535,7 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	    (unsigned long long)op->seq);
 	if (store_quarantine(st, op, body, len, why.msg, err))
 		return -1;
+	s_reserve_seq(st, op);
 	*result = INGEST_QUARANTINED;
 	if (err != NULL)
 		*err = why;

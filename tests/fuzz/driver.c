@@ -13,7 +13,8 @@
  * stacking random mutations on those: bit flips, interesting CBOR bytes,
  * inserts, deletes, truncations, splices, random chunks. The generator is
  * seeded with BL_SEED (default 12345), so a run is reproducible. It ends
- * with "RESULT <runs> 0" and status 0; a crash, abort() or sanitizer report
+ * with the number of runs and "RESULT 1 0" (the target is one test) and
+ * status 0; a crash, abort() or sanitizer report
  * is the failure. The input that was running then is saved next to the
  * binary as crash-NAME and its path printed.
  */
@@ -442,7 +443,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 		}
-		printf("RESULT %lu 0\n", (unsigned long)s_run);
+		printf("%lu runs\nRESULT 1 0\n", (unsigned long)s_run);
 		return 0;
 	}
 
@@ -501,6 +502,6 @@ main(int argc, char **argv)
 	for (i = 0; i < s_npool; i++)
 		free(s_pool[i].data);
 	free(s_pool);
-	printf("RESULT %lu 0\n", (unsigned long)s_run);
+	printf("%lu runs\nRESULT 1 0\n", (unsigned long)s_run);
 	return 0;
 }

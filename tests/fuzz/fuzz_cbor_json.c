@@ -14,8 +14,6 @@
 #include "codec.h"
 #include "fuzz.h"
 
-static int s_known_bug_hits;
-
 static void
 s_fail(const char *what, const uint8_t *data, size_t size)
 {
@@ -26,24 +24,6 @@ s_fail(const char *what, const uint8_t *data, size_t size)
 		fprintf(stderr, "%s%02x", i % 32 ? " " : "\n  ", data[i]);
 	fprintf(stderr, "\n");
 	abort();
-}
-
-/* See fuzz.h: the known, reported bug with map keys that are not UTF-8. */
-static int
-s_is_known_bug(const uint8_t *data, size_t size)
-{
-	const char *strict = getenv("BL_XFAIL_STRICT");
-	size_t pos = 0;
-
-	if (strict != NULL && strict[0] != '\0' && strcmp(strict, "0") != 0)
-		return 0;
-	if (fuzz_known_bug_key(data, size, &pos, 0) != 1)
-		return 0;
-	if (s_known_bug_hits++ == 0)
-		fprintf(stderr, "fuzz_cbor_json: known bug (reported): a map "
-		    "key that is not UTF-8 is dropped instead of refused; not "
-		    "aborting\n");
-	return 1;
 }
 
 int
@@ -81,8 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cbw_json(&w, v, &err) != 0)
 			s_fail("accepted value does not encode", data, size);
 		if ((w.len != r.pos - start ||
-		    memcmp(w.data, data + start, w.len) != 0) &&
-		    !s_is_known_bug(data + start, r.pos - start))
+		    memcmp(w.data, data + start, w.len) != 0))
 			s_fail("accepted bytes are not the canonical encoding",
 			    data, size);
 		json_decref(v);

@@ -16,8 +16,6 @@
 #include "fuzz.h"
 #include "op.h"
 
-static int s_known_bug_hits;
-
 static void
 s_fail(const char *what, const uint8_t *data, size_t size)
 {
@@ -28,24 +26,6 @@ s_fail(const char *what, const uint8_t *data, size_t size)
 		fprintf(stderr, "%s%02x", i % 32 ? " " : "\n  ", data[i]);
 	fprintf(stderr, "\n");
 	abort();
-}
-
-/* Whether a broken round trip is the known, reported codec bug (see
- * fuzz.h); then it is counted instead of aborting, unless strict. */
-static int
-s_is_known_bug(const uint8_t *data, size_t size)
-{
-	const char *strict = getenv("BL_XFAIL_STRICT");
-	size_t pos = 0;
-
-	if (strict != NULL && strict[0] != '\0' && strcmp(strict, "0") != 0)
-		return 0;
-	if (fuzz_known_bug_key(data, size, &pos, 0) != 1)
-		return 0;
-	if (s_known_bug_hits++ == 0)
-		fprintf(stderr, "fuzz_op: known bug (reported): a map key that "
-		    "is not UTF-8 is dropped instead of refused; not aborting\n");
-	return 1;
 }
 
 int
@@ -78,8 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cbw_init(&w);
 	if (op_encode(&op, &w, &err) != 0)
 		s_fail("decoded op does not encode", data, size);
-	if ((w.len != r.pos || memcmp(w.data, data, w.len) != 0) &&
-	    !s_is_known_bug(data, r.pos))
+	if ((w.len != r.pos || memcmp(w.data, data, w.len) != 0))
 		s_fail("accepted bytes are not the canonical encoding", data,
 		    size);
 
