@@ -93,6 +93,59 @@ s_add_on_hand(store_t *st, const char *site, const char *sku,
 	return 0;
 }
 
+/* Inserts the movement of op unless its id is taken: 1 inserted, 0 taken,
+ * -1 on a storage failure. */
+static int
+s_insert_movement(store_t *st, const op_t *op, const movement_t *m,
+    err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO stock_movements"
+	    "(id, site, sku, delta, reason, ref, hlc, origin, seq) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+	int rc;
+
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, m->delta);
+	sqlite3_bind_text(s, 5, m->reason, -1, SQLITE_STATIC);
+	if (m->ref != NULL)
+		sqlite3_bind_text(s, 6, m->ref, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, (int64_t)op->seq);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
+		    op->key, sqlite3_errmsg(store_db(st)));
+	return sqlite3_changes(store_db(st)) > 0;
+}
+
+/* Removes movement id and its effect on (site, sku); a position only it
+ * made goes too, or the state would depend on arrival order. */
+static int
+s_undo_movement(store_t *st, const char *id, const char *site,
+    const char *sku, long long delta, err_t *err)
+{
+	sqlite3_stmt *s;
+
+	if (s_add_on_hand(st, site, sku, -delta, err))
+		return -1;
+	s = store_stmt(st, "DELETE FROM stock_movements WHERE id = ?");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_step(s);
+	sqlite3_reset(s);
+	s = store_stmt(st, "DELETE FROM stock WHERE site = ?1 AND "
+	    "sku = ?2 AND NOT EXISTS (SELECT 1 FROM stock_movements m "
+	    "WHERE m.site = ?1 AND m.sku = ?2)");
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	sqlite3_step(s);
+	sqlite3_reset(s);
+	return 0;
+}
+
 int
 stock_apply(store_t *st, const op_t *op, err_t *err)
 {
@@ -105,63 +158,40 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
 	if (s_movement_parse(op->fields, &m, err))
 		return err_prefix(err, "stock movement %s", op->key);
-
-	/* An existing movement with this id wins if its (hlc, origin) is
-	 * lower; otherwise it is replaced and its effect undone. */
-	s = store_stmt(st, "SELECT site, sku, delta, hlc, origin, seq "
-	    "FROM stock_movements WHERE id = ?");
-	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 3);
-		const char *origin = (const char *)sqlite3_column_text(s, 4);
-		int older = hlc < op->hlc ||
-		    (hlc == op->hlc && strcmp(origin, op->origin) <= 0);
-		char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
-		long long delta = sqlite3_column_int64(s, 2);
-
-		snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
-		snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
-		sqlite3_reset(s);
-		if (older)
-			return 0;
-		if (s_add_on_hand(st, site, sku, -delta, err))
+	for (;;) {
+		/* The common case, a new id, costs one insert. */
+		rc = s_insert_movement(st, op, &m, err);
+		if (rc < 0)
 			return -1;
-		s = store_stmt(st, "DELETE FROM stock_movements WHERE id = ?");
+		if (rc == 1)
+			return s_add_on_hand(st, m.site, m.sku, m.delta, err);
+		/* The id is taken. The movement with the lower (hlc, origin)
+		 * is the fact; if that is this op, the other is undone. */
+		s = store_stmt(st, "SELECT site, sku, delta, hlc, origin "
+		    "FROM stock_movements WHERE id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		sqlite3_step(s);
-		sqlite3_reset(s);
-		/* A position only the replaced movement made must go too, or
-		 * the state would depend on arrival order. */
-		s = store_stmt(st, "DELETE FROM stock WHERE site = ?1 AND "
-		    "sku = ?2 AND NOT EXISTS (SELECT 1 FROM stock_movements m "
-		    "WHERE m.site = ?1 AND m.sku = ?2)");
-		sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
-		sqlite3_step(s);
-		sqlite3_reset(s);
-	} else {
-		sqlite3_reset(s);
-	}
+		if (sqlite3_step(s) != SQLITE_ROW) {
+			sqlite3_reset(s);
+			return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
+			    op->key, sqlite3_errmsg(store_db(st)));
+		}
+		{
+			uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 3);
+			const char *origin = (const char *)sqlite3_column_text(s, 4);
+			int older = hlc < op->hlc ||
+			    (hlc == op->hlc && strcmp(origin, op->origin) <= 0);
+			char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
+			long long delta = sqlite3_column_int64(s, 2);
 
-	s = store_stmt(st, "INSERT INTO stock_movements"
-	    "(id, site, sku, delta, reason, ref, hlc, origin, seq) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m.site, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, m.sku, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, m.delta);
-	sqlite3_bind_text(s, 5, m.reason, -1, SQLITE_STATIC);
-	if (m.ref != NULL)
-		sqlite3_bind_text(s, 6, m.ref, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
-	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 9, (int64_t)op->seq);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
-		    op->key, sqlite3_errmsg(store_db(st)));
-	return s_add_on_hand(st, m.site, m.sku, m.delta, err);
+			snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
+			snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
+			sqlite3_reset(s);
+			if (older)
+				return 0;
+			if (s_undo_movement(st, op->key, site, sku, delta, err))
+				return -1;
+		}
+	}
 }
 
 /* Builds the JSON of recorded movement id, or NULL if there is none. */

@@ -106,7 +106,9 @@ store_t *
 store_open(const char *path, store_side_t side, int create, err_t *err)
 {
 	store_t *st;
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	/* One thread owns a store: no per-call mutex. */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    (create ? SQLITE_OPEN_CREATE : 0);
 
 	st = calloc(1, sizeof *st);
 	if (st == NULL)
@@ -385,17 +387,33 @@ s_log_insert(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return 0;
 }
 
+/* Runs a cached statement that returns no rows. */
+static int
+s_step_cached(store_t *st, const char *sql, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "%s: %s", sql,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
 /* Runs apply_op inside a savepoint so a refused op leaves no trace. */
 static int
 s_apply_isolated(store_t *st, const op_t *op, err_t *err)
 {
-	if (s_exec(st, "SAVEPOINT apply_op", err))
+	/* Prepared once: this runs for every op a replica takes in. */
+	if (s_step_cached(st, "SAVEPOINT apply_op", err))
 		return -1;
 	if (apply_op(st, op, err)) {
-		s_exec(st, "ROLLBACK TO apply_op; RELEASE apply_op", NULL);
+		s_step_cached(st, "ROLLBACK TO apply_op", NULL);
+		s_step_cached(st, "RELEASE apply_op", NULL);
 		return -1;
 	}
-	return s_exec(st, "RELEASE apply_op", err);
+	return s_step_cached(st, "RELEASE apply_op", err);
 }
 
 int
