@@ -99,8 +99,13 @@ test: $(UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub build/san/bl-node \
 demo: all
 	@deploy/demo.sh
 
-bench: all
-	@$(MAKE) -s -C tests/bench run
+BENCH_SRC := $(wildcard tests/bench/*.c)
+build/rel/tests/bench/blbench: $(patsubst %.c,build/rel/%.o,$(BENCH_SRC)) build/rel/libblsync.a
+	@echo "  LD      $@"
+	@$(CC) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+bench: all build/rel/tests/bench/blbench
+	@build/rel/tests/bench/blbench .
 
 fuzz:
 	@tests/fuzz/libfuzzer.sh

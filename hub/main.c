@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,6 +275,19 @@ s_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* One connection per site: lift the soft descriptor limit (often 1024) to
+ * the hard one so thousands of sites can stay connected. */
+static void
+s_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int
 s_run(const args_t *a)
 {
@@ -297,6 +311,7 @@ s_run(const args_t *a)
 	if ((st = s_open(dir, &err)) == NULL)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
+	s_raise_fd_limit();
 	h.base = event_base_new();
 	h.server = server_new(h.base, st, &keys,
 	    conf_get(&conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, &err);

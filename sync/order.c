@@ -6,6 +6,7 @@
 #include "catalog.h"
 #include "customer.h"
 #include "lifecycle.h"
+#include "payment.h"
 #include "req.h"
 #include "stock.h"
 
@@ -440,13 +441,48 @@ s_effects(store_t *st, const char *id, const char *channel, int from, int to,
 	return 0;
 }
 
+/* Payments taken with the order ([{method, amount, id?}...]): a till sale
+ * is one transaction, order, stock and money together. */
+static int
+s_pay(store_t *st, const char *id, const char *currency,
+    const json_t *payments, err_t *err)
+{
+	static const char *const allowed[] = { "id", "method", "amount", NULL };
+	json_t *p, *req, *out;
+	size_t i;
+	int created, rc;
+
+	if (payments == NULL)
+		return 0;
+	if (!json_is_array(payments) || json_array_size(payments) > 20)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "payments: must be an array of at most 20 payments");
+	json_array_foreach(payments, i, p) {
+		if (!json_is_object(p) || req_only(p, allowed, err)) {
+			if (json_is_object(p))
+				return err_prefix(err, "payments[%zu]", i);
+			return err_set(err, ERR_BAD_REQUEST,
+			    "payments[%zu]: must be an object", i);
+		}
+		req = json_deep_copy(p);
+		json_object_set_new(req, "order", json_string(id));
+		json_object_set_new(req, "currency", json_string(currency));
+		rc = payment_record_in(st, req, &out, &created, err);
+		json_decref(req);
+		if (rc)
+			return err_prefix(err, "payments[%zu]", i);
+		json_decref(out);
+	}
+	return 0;
+}
+
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "channel", "customer",
 		"currency", "lines", "fulfil_site", "status", "on_account", "note",
-		NULL };
+		"payments", NULL };
 	const char *id, *customer, *currency, *status, *channel;
 	char idbuf[OP_KEY_MAX + 1];
 	json_t *f, *lines, *l;
@@ -462,6 +498,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		return 0;
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
+	json_object_del(f, "payments");
 	json_object_set_new(f, "site", json_string(store_site(st)));
 	if (json_object_get(f, "fulfil_site") == NULL)
 		json_object_set_new(f, "fulfil_site", json_string(store_site(st)));
@@ -536,7 +573,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	}
 	if (store_append_local(st, ORDER_ENTITY, id, "create", f, NULL, err) ||
 	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
-	    status), err))
+	    status), err) ||
+	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))
 		goto out;
 	c->out = order_get(st, id);
 	c->created = 1;

@@ -44,7 +44,10 @@ typedef struct {
 
 int order_apply(store_t *store, const op_t *op, err_t *err);
 
-/* POST /v1/orders. Idempotent by id. */
+/* POST /v1/orders {id?, channel, customer?, currency, lines, fulfil_site?,
+ * status?, on_account?, note?, payments?: [{method, amount, id?}]}.
+ * Idempotent by id. Payments given here are recorded in the same
+ * transaction (a till sale: order, movements and payments at once). */
 int order_create(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 

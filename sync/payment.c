@@ -174,6 +174,23 @@ out:
 }
 
 int
+payment_record_in(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, 0 };
+
+	if (!json_is_object(req))
+		return err_set(err, ERR_BAD_REQUEST, "payment: must be an object");
+	if (s_create(st, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
+int
 payment_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {

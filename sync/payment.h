@@ -29,6 +29,11 @@ int payment_apply(store_t *store, const op_t *op, err_t *err);
 int payment_create(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 
+/* The same inside a transaction the caller opened (a till sale records its
+ * order, stock movements and payments together). */
+int payment_record_in(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
 /* {"items": [...]} of an order's payments (all when order is NULL). */
 json_t *payment_list(store_t *store, const char *order);
 

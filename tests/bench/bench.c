@@ -1,0 +1,491 @@
+/*
+ * bench: the benchmark run (see bench.h). Steps, in order:
+ *   ceilings     SQLite batched inserts; DEALER->ROUTER over CURVE
+ *   sale         durable store sales through a node's HTTP API
+ *   propagation  a sale at one store visible at another through the hub
+ *   sites        simulated sites held connected to one hub
+ *   ingest       simulated sites pushing a store's op mix concurrently
+ *   catch-up     a fresh bl-node pulling 1,000,000 ops
+ *   growth       ingest again with 5,000,000 ops in the hub log
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "hlc.h"
+
+static char s_dir[4096], s_bin[4096];
+static char s_hub_pub[64], s_endpoint[128];
+static pid_t s_hub_pid;
+static int s_hub_http;
+
+static void
+s_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", s_dir, name);
+}
+
+static void
+s_prog(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", s_bin, name);
+}
+
+static void
+s_hub_start(void)
+{
+	char hub[4096], data[4096], log[4096], ports[4096], listen[128];
+	char *argv[] = { hub, "run", "--data", data, "--listen", listen, NULL };
+
+	s_prog(hub, sizeof hub, "bl-hub");
+	s_path(data, sizeof data, "hub");
+	s_path(log, sizeof log, "hub.log");
+	s_path(ports, sizeof ports, "hub/ports");
+	unlink(ports);
+	snprintf(listen, sizeof listen, "%s", s_endpoint[0] ? s_endpoint :
+	    "tcp://127.0.0.1:0");
+	s_hub_pid = bench_spawn(argv, log);
+	s_hub_http = bench_port(data, "http");
+	snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d",
+	    bench_port(data, "sync"));
+}
+
+static void
+s_hub_stop(void)
+{
+	bench_stop(s_hub_pid);
+	s_hub_pid = 0;
+}
+
+/* Hub head-office data written in-process before the hub runs: 200
+ * products with retail prices. */
+static void
+s_catalog(void)
+{
+	char path[4096], json[128], url[64];
+	store_t *st;
+	api_t *api;
+	json_t *req, *out;
+	err_t err;
+	int i;
+
+	s_path(path, sizeof path, "hub/hub.db");
+	if ((st = store_open(path, STORE_HUB, 0, &err)) == NULL)
+		bench_die("%s", err.msg);
+	api = api_new(NULL, st, "hq");
+	for (i = 0; i < 200; i++) {
+		snprintf(url, sizeof url, "/v1/products/SKU%d", i);
+		req = json_pack("{s:s}", "name", "bench product");
+		if (api_call(api, "PUT", url, NULL, req, &out) >= 300)
+			bench_die("catalog: %s", json_dumps(out, 0));
+		json_decref(req);
+		json_decref(out);
+		snprintf(url, sizeof url, "/v1/prices/retail/SKU%d", i);
+		snprintf(json, sizeof json, "{\"amount\":%d,\"currency\":\"CNY\"}",
+		    100 + i);
+		req = json_loads(json, 0, NULL);
+		if (api_call(api, "PUT", url, NULL, req, &out) >= 300)
+			bench_die("price: %s", json_dumps(out, 0));
+		json_decref(req);
+		json_decref(out);
+	}
+	api_destroy(&api);
+	store_close(&st);
+}
+
+/* A node: init, enroll; returns its directory in dir. */
+static void
+s_node_init(const char *site, char *dir, size_t size)
+{
+	char node[4096], hub[4096], hubdir[4096], key[128];
+	char *init[] = { node, "init", "--data", dir, "--site", (char *)site,
+		"--hub", s_endpoint, "--hub-key", s_hub_pub, "--http",
+		"127.0.0.1:0", NULL };
+	char *enroll[] = { hub, "enroll", "--data", hubdir, "--site",
+		(char *)site, "--role", "store", "--key", key, NULL };
+
+	s_prog(node, sizeof node, "bl-node");
+	s_prog(hub, sizeof hub, "bl-hub");
+	s_path(hubdir, sizeof hubdir, "hub");
+	snprintf(dir, size, "%s/%s", s_dir, site);
+	if (bench_run_capture(init, key, sizeof key) != 0)
+		bench_die("init %s", site);
+	if (bench_run(enroll, NULL, NULL) != 0)
+		bench_die("enroll %s", site);
+}
+
+static pid_t
+s_node_run(const char *dir, int *http)
+{
+	char node[4096], log[4200], ports[4200];
+	char *argv[] = { node, "run", "--data", (char *)dir, NULL };
+	pid_t pid;
+
+	s_prog(node, sizeof node, "bl-node");
+	snprintf(log, sizeof log, "%s.log", dir);
+	snprintf(ports, sizeof ports, "%s/ports", dir);
+	unlink(ports);
+	pid = bench_spawn(argv, log);
+	*http = bench_port(dir, "http");
+	return pid;
+}
+
+/* Waits until a node's API answers 200 with at least `want` items. */
+static void
+s_wait_items(int port, const char *path, int want)
+{
+	static char body[1 << 16];
+	http_conn_t c;
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		if (http_open(&c, port) == 0 &&
+		    http_do(&c, "GET", path, NULL, body, sizeof body) == 200) {
+			json_t *v = json_loads(body, 0, NULL);
+			int n = (int)json_array_size(json_object_get(v, "items"));
+
+			json_decref(v);
+			http_close(&c);
+			if (n >= want)
+				return;
+		} else {
+			http_close(&c);
+		}
+		usleep(100000);
+	}
+	bench_die("port %d %s: fewer than %d items after 60 s", port, path, want);
+}
+
+static int
+s_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+s_pct(double *v, int n, double p)
+{
+	int i = (int)ceil(p * n) - 1;
+
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* A till sale: an order of two lines, completed, paid by card. */
+static void
+s_sale_json(char *buf, size_t size, const char *id, int i)
+{
+	snprintf(buf, size, "{\"id\":\"%s\",\"channel\":\"store\","
+	    "\"currency\":\"CNY\",\"status\":\"completed\",\"lines\":["
+	    "{\"sku\":\"SKU%d\",\"qty\":1},{\"sku\":\"SKU%d\",\"qty\":2}],"
+	    "\"payments\":[{\"method\":\"card\",\"amount\":%d}]}", id, i % 200,
+	    (i + 7) % 200, (100 + i % 200) + 2 * (100 + (i + 7) % 200));
+}
+
+static void
+s_sales(int port, int n, double *p50, double *p99)
+{
+	double *lat = calloc((size_t)n, sizeof *lat), t;
+	char json[512], id[64], body[4096];
+	http_conn_t c;
+	int i, status;
+
+	if (http_open(&c, port) != 0)
+		bench_die("sale: connect");
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "sale-%d", i);
+		s_sale_json(json, sizeof json, id, i);
+		t = bench_now();
+		status = http_do(&c, "POST", "/v1/orders", json, body, sizeof body);
+		lat[i] = (bench_now() - t) * 1000;
+		if (status != 201)
+			bench_die("sale %d: %d %s", i, status, body);
+	}
+	http_close(&c);
+	qsort(lat, (size_t)n, sizeof *lat, s_cmp);
+	*p50 = s_pct(lat, n, 0.5);
+	*p99 = s_pct(lat, n, 0.99);
+	free(lat);
+}
+
+static void
+s_propagation(int from, int to, int n, double *p50, double *p99)
+{
+	double *lat = calloc((size_t)n, sizeof *lat), t;
+	char json[512], id[64], path[128], body[8192];
+	http_conn_t a, b;
+	int i;
+
+	if (http_open(&a, from) != 0 || http_open(&b, to) != 0)
+		bench_die("propagation: connect");
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "prop-%d", i);
+		s_sale_json(json, sizeof json, id, i);
+		snprintf(path, sizeof path, "/v1/orders/%s", id);
+		t = bench_now();
+		if (http_do(&a, "POST", "/v1/orders", json, body, sizeof body) != 201)
+			bench_die("propagation sale %d: %s", i, body);
+		while (http_do(&b, "GET", path, NULL, NULL, 0) != 200) {
+			if (bench_now() - t > 10)
+				bench_die("propagation: %s not at the other store "
+				    "after 10 s", id);
+			usleep(200);
+		}
+		lat[i] = (bench_now() - t) * 1000;
+		usleep(20000);     /* light load */
+	}
+	http_close(&a);
+	http_close(&b);
+	qsort(lat, (size_t)n, sizeof *lat, s_cmp);
+	*p50 = s_pct(lat, n, 0.5);
+	*p99 = s_pct(lat, n, 0.99);
+	free(lat);
+}
+
+/* Brings the hub log (hub stopped) to `total` ops by ingesting stock
+ * movements of filler sites in-process: the real ingest path, without the
+ * network. */
+static void
+s_fill(long total)
+{
+	char path[4096], key[64];
+	store_t *st;
+	err_t err;
+	cbw_t w;
+	long have, i;
+	uint64_t hlc = hlc_pack(hlc_wall_ms() - 3600 * 1000, 0);
+
+	s_path(path, sizeof path, "hub/hub.db");
+	if ((st = store_open(path, STORE_HUB, 0, &err)) == NULL)
+		bench_die("%s", err.msg);
+	have = store_query_int(st, store_stmt(st, "SELECT count(*) FROM op_log"),
+	    0);
+	i = store_query_int(st, store_stmt(st, "SELECT count(*) FROM op_log "
+	    "WHERE origin LIKE 'FILL%'"), 0);
+	cbw_init(&w);
+	while (have < total) {
+		if (store_begin(st, &err))
+			bench_die("%s", err.msg);
+		for (long k = 0; k < 5000 && have < total; k++, have++, i++) {
+			op_t op;
+			cbr_t r;
+			ingest_result_t res;
+
+			memset(&op, 0, sizeof op);
+			snprintf(op.origin, sizeof op.origin, "FILL%02ld", i % 16);
+			op.seq = (uint64_t)(i / 16) + 1;
+			op.hlc = ++hlc;
+			snprintf(op.entity, sizeof op.entity, "stock_movement");
+			snprintf(op.key, sizeof op.key, "fill-%ld", i);
+			snprintf(op.kind, sizeof op.kind, "add");
+			snprintf(key, sizeof key, "SKU%ld", i % 200);
+			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", op.origin,
+			    "sku", key, "delta", 1, "reason", "receipt");
+			cbw_reset(&w);
+			op_encode(&op, &w, NULL);
+			cbr_init(&r, w.data, w.len);
+			if (store_ingest(st, &op, w.data, w.len, &res, &err) != 0)
+				bench_die("fill: %s", err.msg);
+			op_clear(&op);
+		}
+		if (store_commit(st, &err))
+			bench_die("%s", err.msg);
+	}
+	cbw_free(&w);
+	store_close(&st);
+}
+
+static long
+s_hub_log_count(void)
+{
+	char path[4096];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long n = 0;
+
+	s_path(path, sizeof path, "hub/hub.db");
+	sqlite3_open(path, &db);
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_prepare_v2(db, "SELECT count(*) FROM op_log", -1, &s, NULL);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+static double
+s_ingest(const char *prefix, int nsites, long ops_each, long *ops)
+{
+	char db[4096];
+	sites_t *ss;
+	double t;
+
+	s_path(db, sizeof db, "hub/hub.db");
+	ss = sites_new(db, prefix, nsites, ops_each, 1);
+	t = sites_push(ss, s_endpoint, s_hub_pub, ops);
+	sites_free(ss);
+	return (double)*ops / t;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *top = argc > 1 ? argv[1] : ".";
+	char hub[4096], data[4096], cmd[8192], s1[4096], s2[4096], cdir[4096];
+	char *init[] = { hub, "init", "--data", data, "--listen",
+		"tcp://127.0.0.1:0", "--http", "127.0.0.1:0", NULL };
+	json_t *res = json_object();
+	double sqlite_lim, curve_small, curve_batch, p50, p99, prop50, prop99;
+	double ingest, ingest5m, t, catchup;
+	long ops, rss_kb, hub_rss;
+	int http1, http2, connected;
+	pid_t n1, n2;
+	struct rlimit rl;
+	FILE *f;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	snprintf(s_dir, sizeof s_dir, "%s/build/bench", top);
+	snprintf(s_bin, sizeof s_bin, "%s/build/rel", top);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", s_dir, s_dir);
+	if (system(cmd) != 0)
+		bench_die("cannot make %s", s_dir);
+	setvbuf(stdout, NULL, _IONBF, 0);
+
+	printf("ceilings ...\n");
+	sqlite_lim = limit_sqlite(s_dir, 500000);
+	curve_small = limit_curve(500000, 100);
+	curve_batch = limit_curve(5000, 200 * 100);
+
+	printf("hub, catalog, two stores ...\n");
+	s_prog(hub, sizeof hub, "bl-hub");
+	s_path(data, sizeof data, "hub");
+	if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
+		bench_die("hub init");
+	s_catalog();
+	s_hub_start();
+	s_node_init("S001", s1, sizeof s1);
+	s_node_init("S002", s2, sizeof s2);
+	n1 = s_node_run(s1, &http1);
+	n2 = s_node_run(s2, &http2);
+	s_wait_items(http1, "/v1/products", 200);
+	s_wait_items(http2, "/v1/products", 200);
+
+	printf("sale latency ...\n");
+	s_sales(http1, 2000, &p50, &p99);
+	printf("propagation ...\n");
+	s_propagation(http1, http2, 200, &prop50, &prop99);
+	bench_stop(n1);
+	bench_stop(n2);
+
+	printf("sites connected ...\n");
+	{
+		char db[4096];
+		sites_t *ss;
+		void *ctx;
+
+		s_path(db, sizeof db, "hub/hub.db");
+		ss = sites_new(db, "C", 1000, 0, 0);
+		ctx = sites_hold(ss, s_endpoint, s_hub_pub);
+		usleep(1500000);    /* the hub's status counts live sessions */
+		{
+			http_conn_t c;
+			char body[4096];
+			json_t *v;
+
+			http_open(&c, s_hub_http);
+			http_do(&c, "GET", "/v1/status", NULL, body, sizeof body);
+			http_close(&c);
+			v = json_loads(body, 0, NULL);
+			connected = (int)json_integer_value(json_object_get(v,
+			    "sessions"));
+			json_decref(v);
+		}
+		hub_rss = bench_rss_kb(s_hub_pid);
+		sites_release(ss, ctx);
+		sites_free(ss);
+	}
+
+	printf("ingest, empty log ...\n");
+	ingest = s_ingest("A", 16, 12500, &ops);
+	json_object_set_new(res, "ingest_ops", json_integer(ops));
+
+	printf("fill the hub log to 1,000,000 ops ...\n");
+	s_hub_stop();
+	s_fill(1000000);
+	s_hub_start();
+	printf("catch-up of a fresh site ...\n");
+	{
+		char node[4096];
+		char *sync[] = { node, "sync", "--data", cdir, "--timeout", "600",
+			NULL };
+		long have = s_hub_log_count();
+
+		s_prog(node, sizeof node, "bl-node");
+		s_node_init("F001", cdir, sizeof cdir);
+		t = bench_now();
+		if (bench_run(sync, NULL, &rss_kb) != 0)
+			bench_die("catch-up sync failed");
+		catchup = (bench_now() - t) * 1e6 / (double)have;
+		json_object_set_new(res, "catchup_ops", json_integer(have));
+	}
+
+	printf("fill the hub log to 5,000,000 ops ...\n");
+	s_hub_stop();
+	s_fill(5000000);
+	s_hub_start();
+	printf("ingest, 5,000,000 ops in the log ...\n");
+	ingest5m = s_ingest("B", 16, 12500, &ops);
+	s_hub_stop();
+
+	json_object_set_new(res, "sqlite_limit_rows_per_s", json_integer((json_int_t)sqlite_lim));
+	json_object_set_new(res, "curve_limit_msgs_per_s", json_integer((json_int_t)curve_small));
+	json_object_set_new(res, "curve_limit_batch_msgs_per_s", json_integer((json_int_t)curve_batch));
+	json_object_set_new(res, "ingest_ops_per_s", json_integer((json_int_t)ingest));
+	json_object_set_new(res, "ingest_vs_sqlite_limit", json_real(round(ingest / sqlite_lim * 1000) / 1000));
+	json_object_set_new(res, "catchup_1m_s", json_real(round(catchup * 100) / 100));
+	json_object_set_new(res, "catchup_peak_rss_mb", json_real(round(rss_kb / 1024.0 * 10) / 10));
+	json_object_set_new(res, "sale_p50_ms", json_real(round(p50 * 1000) / 1000));
+	json_object_set_new(res, "sale_p99_ms", json_real(round(p99 * 1000) / 1000));
+	json_object_set_new(res, "propagation_p50_ms", json_real(round(prop50 * 1000) / 1000));
+	json_object_set_new(res, "propagation_p99_ms", json_real(round(prop99 * 1000) / 1000));
+	json_object_set_new(res, "sites_connected", json_integer(connected));
+	json_object_set_new(res, "hub_rss_mb_at_sites", json_real(round(hub_rss / 1024.0 * 10) / 10));
+	json_object_set_new(res, "ingest_5m_ops_per_s", json_integer((json_int_t)ingest5m));
+	json_object_set_new(res, "ingest_growth_ratio", json_real(round(ingest5m / ingest * 1000) / 1000));
+
+	printf("\n%-28s %14s   %s\n", "measure", "result", "target");
+	printf("%-28s %14.0f   %s\n", "sqlite_limit_rows_per_s", sqlite_lim, "(ceiling)");
+	printf("%-28s %14.0f   %s\n", "curve_limit_msgs_per_s", curve_small, "(ceiling, 100 B)");
+	printf("%-28s %14.0f   %s\n", "curve_limit_batch_msgs/s", curve_batch, "(ceiling, 20 kB)");
+	printf("%-28s %14.0f   >= 150000 (%.0f%% of sqlite ceiling)\n", "ingest_ops_per_s", ingest, 100 * ingest / sqlite_lim);
+	printf("%-28s %14.2f   <= 10\n", "catchup_1m_s", catchup);
+	printf("%-28s %14.1f   <= 64\n", "catchup_peak_rss_mb", rss_kb / 1024.0);
+	printf("%-28s %14.3f\n", "sale_p50_ms", p50);
+	printf("%-28s %14.3f   <= 2\n", "sale_p99_ms", p99);
+	printf("%-28s %14.3f   <= 20\n", "propagation_p50_ms", prop50);
+	printf("%-28s %14.3f\n", "propagation_p99_ms", prop99);
+	printf("%-28s %14d   >= 1000 (hub %.1f MB)\n", "sites_connected", connected, hub_rss / 1024.0);
+	printf("%-28s %14.3f   >= 0.8 (%.0f ops/s at 5M)\n", "ingest_growth_ratio", ingest5m / ingest, ingest5m);
+
+	snprintf(cmd, sizeof cmd, "%s/tests/bench/results.json", top);
+	if ((f = fopen(cmd, "w")) == NULL)
+		bench_die("write %s: %s", cmd, strerror(errno));
+	json_dumpf(res, f, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', f);
+	fclose(f);
+	json_decref(res);
+	printf("\nwrote %s\n", cmd);
+	return 0;
+}
