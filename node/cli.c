@@ -219,6 +219,12 @@ s_build(const command_t *c, const args_t *a, json_t *body, json_t *query,
 			json_object_set_new(body, o->field, json_integer(n));
 			break;
 		case OPT_BOOL:
+			if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0 &&
+			    strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+				snprintf(why, size, "--%s '%s': must be yes or no",
+				    o->flag, v);
+				return -1;
+			}
 			json_object_set_new(body, o->field, json_boolean(
 			    strcmp(v, "yes") == 0 || strcmp(v, "true") == 0));
 			break;
@@ -384,7 +390,7 @@ cli_run(int argc, char **argv)
 	const char *noun = argv[0], *verb = argc > 1 ? argv[1] : "";
 	const command_t *c = NULL;
 	const char *allowed[20];
-	char path[512], why[ERR_MSG_MAX], dbpath[4096];
+	char path[512], why[ERR_MSG_MAX], dbpath[4096], name[64];
 	json_t *body, *query, *out;
 	store_t *st;
 	api_t *api;
@@ -408,21 +414,22 @@ cli_run(int argc, char **argv)
 		return 2;
 	}
 	skip = c->verb[0] ? 2 : 1;
+	snprintf(name, sizeof name, "%s%s%s", noun, c->verb[0] ? " " : "",
+	    c->verb);
 	allowed[0] = "data";
 	for (k = 0; c->opts[k].flag != NULL; k++)
 		allowed[k + 1] = c->opts[k].flag;
 	allowed[k + 1] = NULL;
 	if (args_parse(&a, argc - skip, argv + skip, allowed, json_flag, &err)) {
-		fprintf(stderr, "bl-node: %s %s: %s\n", noun, c->verb, err.msg);
+		fprintf(stderr, "bl-node: %s: %s\n", name, err.msg);
 		return 2;
 	}
 	if (!args_has(&a, "data")) {
-		fprintf(stderr, "bl-node: %s %s: --data DIR is required\n", noun,
-		    c->verb);
+		fprintf(stderr, "bl-node: %s: --data DIR is required\n", name);
 		return 2;
 	}
 	if ((strstr(c->path, "%s") != NULL) != (a.positional != NULL)) {
-		fprintf(stderr, "bl-node: %s %s: %s\n", noun, c->verb,
+		fprintf(stderr, "bl-node: %s: %s\n", name,
 		    a.positional ? "takes no id" : "which one? give its id");
 		return 2;
 	}
@@ -430,7 +437,7 @@ cli_run(int argc, char **argv)
 	body = json_object();
 	query = json_object();
 	if (s_build(c, &a, body, query, why, sizeof why)) {
-		fprintf(stderr, "bl-node: %s %s: %s\n", noun, c->verb, why);
+		fprintf(stderr, "bl-node: %s: %s\n", name, why);
 		json_decref(body);
 		json_decref(query);
 		return 2;
@@ -439,7 +446,7 @@ cli_run(int argc, char **argv)
 	    NODE_DB);
 	st = store_open(dbpath, STORE_NODE, 0, &err);
 	if (st == NULL) {
-		fprintf(stderr, "bl-node: %s %s: %s\n", noun, c->verb, err.msg);
+		fprintf(stderr, "bl-node: %s: %s\n", name, err.msg);
 		json_decref(body);
 		json_decref(query);
 		return 1;
@@ -448,7 +455,7 @@ cli_run(int argc, char **argv)
 	status = api_call(api, c->method, path, query,
 	    strcmp(c->method, "GET") == 0 ? NULL : body, &out);
 	if (status >= 400) {
-		fprintf(stderr, "bl-node: %s %s: %s\n", noun, c->verb,
+		fprintf(stderr, "bl-node: %s: %s\n", name,
 		    json_string_value(json_object_get(json_object_get(out, "error"),
 		    "message")));
 	} else if (args_has(&a, "json")) {

@@ -48,6 +48,7 @@ struct client {
 	int tcp_connects;            /* TCP connects since last handshake */
 	uint64_t push_inflight;      /* highest seq in the unacked PUSH, 0 */
 	uint64_t acked;              /* highest own seq the hub holds */
+	uint64_t acked_saved, acked_saved_ms;   /* last written to meta */
 	uint64_t welcome_head;       /* hub head announced at WELCOME */
 	uint64_t head;               /* latest hub head seen */
 	uint64_t cursor;
@@ -174,6 +175,7 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	 * restored from backup): everything above it is pushed again. */
 	c->acked = m->seq;
 	s_save_int(c, "acked", c->acked);
+	c->acked_saved = c->acked;
 	c->welcome_head = m->head;
 	c->head = m->head;
 	c->state = LINK_READY;
@@ -189,10 +191,11 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 static void
 s_on_push_ack(client_t *c, const proto_msg_t *m)
 {
-	if (m->seq > c->acked) {
+	/* Kept in memory and saved by the tick: an fsync per ack would cost
+	 * every till sale a second durable write. WELCOME is the truth after
+	 * a restart anyway. */
+	if (m->seq > c->acked)
 		c->acked = m->seq;
-		s_save_int(c, "acked", c->acked);
-	}
 	c->push_inflight = 0;
 	s_push(c);
 }
@@ -386,6 +389,11 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_send(c);
 		c->last_ping_ms = now;
 		s_push(c);   /* retries a push whose send failed */
+	}
+	if (c->acked != c->acked_saved && now - c->acked_saved_ms >= 5000) {
+		s_save_int(c, "acked", c->acked);
+		c->acked_saved = c->acked;
+		c->acked_saved_ms = now;
 	}
 	zev_kick(c->dealer_ev);
 	s_progress(c);

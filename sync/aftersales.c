@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "lww.h"
 #include "order.h"
+#include "idem.h"
 #include "req.h"
 #include "stock.h"
 
@@ -367,8 +368,19 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "id", 48, 0, &id, err) ||
 	    req_text(c->req, "assignee", REQ_ID_MAX, 0, &assignee, err))
 		return -1;
-	if (id != NULL && (c->out = case_get(st, id)) != NULL)
-		return 0;
+	if (id != NULL) {
+		/* A retry answers what was recorded; a reused id is refused. */
+		json_t *known = case_get(st, id);
+		int r = idem_check(st, "case", id, c->req, known != NULL, err);
+
+		if (r != 0) {
+			if (r > 0)
+				c->out = known;
+			else
+				json_decref(known);
+			return r > 0 ? 0 : -1;
+		}
+	}
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
 	json_object_del(f, "assignee");
@@ -391,7 +403,9 @@ s_create(store_t *st, void *arg, err_t *err)
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
 	}
-	if (store_append_local(st, CASE_ENTITY, id, "create", f, NULL, err))
+	if (store_append_local(st, CASE_ENTITY, id, "create", f, NULL, err) ||
+	    (json_object_get(c->req, "id") != NULL &&
+	    idem_record(st, "case", id, c->req, err)))
 		goto out;
 	if (assignee != NULL) {
 		json_t *u = json_pack("{s:{s:s}}", "set", "assignee", assignee);

@@ -340,6 +340,9 @@ catalog_quote(store_t *st, const char *customer, const char *sku,
 		found = 1;
 	}
 	sqlite3_reset(s);
+	if (!found && strcmp(tier, "retail") == 0)
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "%s: no %s price for %s in tier retail", field, currency, sku);
 	if (!found)
 		return err_set(err, ERR_UNPROCESSABLE,
 		    "%s: no %s price for %s in tier %s or retail", field,

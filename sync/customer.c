@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lww.h"
+#include "idem.h"
 #include "req.h"
 
 static const char *const s_tiers[] = { "retail", "member", "vip",
@@ -338,8 +339,19 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "name", REQ_TEXT_MAX, 1, &name, err) ||
 	    req_int(c->req, "points", 0, INT64_C(1) << 40, 0, 0, &points, err))
 		return -1;
-	if (id != NULL && (c->out = customer_get(st, id)) != NULL)
-		return 0;   /* repeated create: same answer, nothing recorded */
+	if (id != NULL) {
+		/* A retry answers what was recorded; a reused id is refused. */
+		json_t *known = customer_get(st, id);
+		int r = idem_check(st, "customer", id, c->req, known != NULL, err);
+
+		if (r != 0) {
+			if (r > 0)
+				c->out = known;
+			else
+				json_decref(known);
+			return r > 0 ? 0 : -1;
+		}
+	}   /* repeated create: same answer, nothing recorded */
 	if (id == NULL) {
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
@@ -366,7 +378,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (points != 0)
 		json_object_set_new(fields, "points_delta", json_integer(points));
 	if (store_append_local(st, CUSTOMER_ENTITY, id, "create", fields, NULL,
-	    err)) {
+	    err) || (json_object_get(c->req, "id") != NULL &&
+	    idem_record(st, "customer", id, c->req, err))) {
 		json_decref(fields);
 		return -1;
 	}

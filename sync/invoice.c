@@ -5,6 +5,7 @@
 
 #include "lifecycle.h"
 #include "order.h"
+#include "idem.h"
 #include "req.h"
 
 static int
@@ -138,8 +139,19 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "order", REQ_ID_MAX, 1, &order, err) ||
 	    req_int(c->req, "due_days", 0, 3650, 0, 30, &due, err))
 		return -1;
-	if (id != NULL && (c->out = invoice_get(st, id)) != NULL)
-		return 0;
+	if (id != NULL) {
+		/* A retry answers what was recorded; a reused id is refused. */
+		json_t *known = invoice_get(st, id);
+		int r = idem_check(st, "invoice", id, c->req, known != NULL, err);
+
+		if (r != 0) {
+			if (r > 0)
+				c->out = known;
+			else
+				json_decref(known);
+			return r > 0 ? 0 : -1;
+		}
+	}
 	if (order_lookup(st, order, "order", &info, err))
 		return -1;
 	if (info.rank < ORDER_RANK_CONFIRMED || info.rank == ORDER_RANK_CANCELLED)
@@ -170,7 +182,9 @@ s_create(store_t *st, void *arg, err_t *err)
 	f = json_pack("{s:s, s:s, s:I, s:s, s:I}", "order", order, "site",
 	    store_site(st), "amount", (json_int_t)info.total, "currency",
 	    info.currency, "due_days", (json_int_t)due);
-	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL, err);
+	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL, err) ||
+	    (json_object_get(c->req, "id") != NULL &&
+	    idem_record(st, "invoice", id, c->req, err));
 	json_decref(f);
 	if (rc)
 		return -1;

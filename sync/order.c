@@ -7,6 +7,7 @@
 #include "customer.h"
 #include "lifecycle.h"
 #include "payment.h"
+#include "idem.h"
 #include "req.h"
 #include "stock.h"
 
@@ -234,8 +235,7 @@ order_lookup(store_t *st, const char *id, const char *field,
 	}
 	sqlite3_reset(s);
 	if (!found)
-		return err_set(err, ERR_NOT_FOUND, "%s: order %s not found", field,
-		    id);
+		return err_set(err, ERR_NOT_FOUND, "%s: %s not found", field, id);
 	return 0;
 }
 
@@ -494,8 +494,19 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "id", 48, 0, &id, err))
 		return -1;
-	if (id != NULL && (c->out = order_get(st, id)) != NULL)
-		return 0;
+	if (id != NULL) {
+		/* A retry answers what was recorded; a reused id is refused. */
+		json_t *known = order_get(st, id);
+		int r = idem_check(st, "order", id, c->req, known != NULL, err);
+
+		if (r != 0) {
+			if (r > 0)
+				c->out = known;
+			else
+				json_decref(known);
+			return r > 0 ? 0 : -1;
+		}
+	}
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
 	json_object_del(f, "payments");
@@ -572,6 +583,8 @@ s_create(store_t *st, void *arg, err_t *err)
 		id = idbuf;
 	}
 	if (store_append_local(st, ORDER_ENTITY, id, "create", f, NULL, err) ||
+	    (json_object_get(c->req, "id") != NULL &&
+	    idem_record(st, "order", id, c->req, err)) ||
 	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
 	    status), err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "order.h"
+#include "idem.h"
 #include "req.h"
 
 #define AMOUNT_MAX (INT64_C(1) << 50)
@@ -124,9 +125,18 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err))
 		return -1;
-	if (id != NULL && (c->out = s_get(st, id)) != NULL) {
-		s_with_order(st, c->out);
-		return 0;
+	if (id != NULL) {
+		/* A retry answers what was recorded; a reused id is refused. */
+		json_t *known = s_get(st, id);
+		int r = idem_check(st, "payment", id, c->req, known != NULL, err);
+
+		if (r != 0) {
+			if (r > 0)
+				c->out = s_with_order(st, known);
+			else
+				json_decref(known);
+			return r > 0 ? 0 : -1;
+		}
 	}
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
@@ -163,7 +173,9 @@ s_create(store_t *st, void *arg, err_t *err)
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
 	}
-	if (store_append_local(st, PAYMENT_ENTITY, id, "add", f, NULL, err))
+	if (store_append_local(st, PAYMENT_ENTITY, id, "add", f, NULL, err) ||
+	    (json_object_get(c->req, "id") != NULL &&
+	    idem_record(st, "payment", id, c->req, err)))
 		goto out;
 	c->out = s_with_order(st, s_get(st, id));
 	c->created = 1;

@@ -23,7 +23,8 @@ req_currency_valid(const char *code)
 
 	if (strlen(code) != 3)
 		return 0;
-	for (i = 0; s_currencies[i] != '\0'; i += 4)
+	/* Codes sit every 4 bytes: "AED AFN ... ZWL". */
+	for (i = 0; i + 3 <= sizeof s_currencies - 1; i += 4)
 		if (memcmp(s_currencies + i, code, 3) == 0)
 			return 1;
 	return 0;

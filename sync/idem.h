@@ -1,0 +1,28 @@
+/*
+ * idem: client-chosen ids as idempotency keys.
+ *
+ * A create that carries an id is remembered by the hash of its request
+ * (canonical CBOR, BLAKE2b). The same request again returns the recorded
+ * record and records nothing; a different request under a used id, or an
+ * id already used by a record made elsewhere, is refused with 409.
+ */
+#ifndef BL_IDEM_H
+#define BL_IDEM_H
+
+#include <jansson.h>
+
+#include "err.h"
+#include "store.h"
+
+/* Inside a transaction, before creating `what` (entity name for messages)
+ * under id: returns 0 when id is new, 1 when this exact request already
+ * created it (answer with the record), -1 with ERR_CONFLICT otherwise.
+ * exists says whether a record with this id is known here. */
+int idem_check(store_t *store, const char *what, const char *id,
+    const json_t *request, int exists, err_t *err);
+
+/* Inside the creating transaction: remembers the request for id. */
+int idem_record(store_t *store, const char *what, const char *id,
+    const json_t *request, err_t *err);
+
+#endif
