@@ -40,7 +40,8 @@ typedef struct session {
 	char site[OP_SITE_MAX + 1];
 	char role[16];           /* from the registry at HELLO */
 	session_state_t state;
-	uint64_t own_seq;        /* node's own max seq at HELLO: not echoed */
+	uint64_t own_seq;        /* node's own max seq at HELLO */
+	uint64_t held_seq;       /* the site's max seq the hub held then */
 	uint64_t sent;           /* hub lsn up to which OPS were sent */
 	uint64_t credit;         /* OPS batches the node will still accept */
 	int streaming;           /* a PULL has opened the stream */
@@ -201,8 +202,9 @@ s_send_error(server_t *srv, session_t *s, int status, const char *reason)
 }
 
 /* Sends OPS batches while the session has credit and the log has ops it
- * has not seen. Own ops the node already had at HELLO are skipped; those
- * above (a node restored from an old backup) are sent back to it. */
+ * has not seen. A node's own ops are not echoed back, except those the hub
+ * held above what the node had at HELLO (a node restored from an old
+ * backup gets them back; what it pushes later comes after them). */
 static int
 s_stream(server_t *srv, session_t *s)
 {
@@ -218,12 +220,13 @@ s_stream(server_t *srv, session_t *s)
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
 		q = store_stmt(srv->store, "SELECT lsn, body FROM op_log "
-		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND seq <= ?3) "
-		    "ORDER BY lsn LIMIT ?4");
+		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
+		    "seq > ?5)) ORDER BY lsn LIMIT ?4");
 		sqlite3_bind_int64(q, 1, (int64_t)s->sent);
 		sqlite3_bind_text(q, 2, s->site, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, (int64_t)s->own_seq);
 		sqlite3_bind_int(q, 4, PROTO_MAX_BATCH);
+		sqlite3_bind_int64(q, 5, (int64_t)s->held_seq);
 		cbw_reset(&batch);
 		n = 0;
 		bytes = 0;
@@ -384,6 +387,7 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	snprintf(s->site, sizeof s->site, "%s", site);
 	s->state = SESSION_READY;
 	s->own_seq = msg->seq;
+	s->held_seq = held;
 	s->sent = msg->cursor;
 	s->credit = 0;
 	s->streaming = 0;
