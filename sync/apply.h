@@ -9,8 +9,10 @@
  * ...); this module only dispatches.
  *
  * A refused op returns -1 with ERR_BAD_REQUEST / ERR_UNPROCESSABLE and a
- * message naming the field; the caller rolls back what the op wrote and, for
- * a remote op, quarantines it.
+ * message naming the field. Every rule checks the whole op before its first
+ * write, so a refusal has written nothing (no savepoint is needed on this
+ * hot path); the caller quarantines a refused remote op. ERR_INTERNAL means
+ * storage failed mid-way: the caller must roll back the transaction.
  */
 #ifndef BL_APPLY_H
 #define BL_APPLY_H

@@ -114,8 +114,29 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "customer %s: tags_add and tags_remove must be arrays", op->key);
 
-	/* The record exists from its first op; its creating site is that of
-	 * the earliest create, whatever arrives first. */
+	json_array_foreach(adds, i, v)
+		if (s_check_tag(v, "tags_add", err))
+			return err_prefix(err, "customer %s", op->key);
+	json_array_foreach(rm, i, v) {
+		json_t *seen = json_object_get(v, "adds"), *inst;
+
+		if (s_check_tag(json_object_get(v, "tag"), "tags_remove", err))
+			return err_prefix(err, "customer %s", op->key);
+		if (!json_is_array(seen))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "customer %s: tags_remove: adds must be an array",
+			    op->key);
+		json_array_foreach(seen, j, inst)
+			if (!json_is_string(json_array_get(inst, 0)) ||
+			    !json_is_integer(json_array_get(inst, 1)))
+				return err_set(err, ERR_BAD_REQUEST,
+				    "customer %s: tags_remove: adds are [origin, seq]",
+				    op->key);
+	}
+
+	/* Checked: from here on only storage can fail. The record exists
+	 * from its first op; its creating site is that of the earliest
+	 * create, whatever arrives first. */
 	s = store_stmt(st, "INSERT INTO customers(id, site, created_hlc) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
 	    "site = excluded.site, created_hlc = excluded.created_hlc "
@@ -155,8 +176,6 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 			return -1;
 	}
 	json_array_foreach(adds, i, v) {
-		if (s_check_tag(v, "tags_add", err))
-			return err_prefix(err, "customer %s", op->key);
 		s = store_stmt(st, "INSERT OR IGNORE INTO customer_tag_adds"
 		    "(customer, tag, origin, seq) VALUES (?, ?, ?, ?)");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
@@ -170,19 +189,9 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		json_t *tag = json_object_get(v, "tag"), *seen, *inst;
 
 		seen = json_object_get(v, "adds");
-		if (s_check_tag(tag, "tags_remove", err))
-			return err_prefix(err, "customer %s", op->key);
-		if (!json_is_array(seen))
-			return err_set(err, ERR_BAD_REQUEST,
-			    "customer %s: tags_remove: adds must be an array",
-			    op->key);
 		json_array_foreach(seen, j, inst) {
 			json_t *o = json_array_get(inst, 0), *q = json_array_get(inst, 1);
 
-			if (!json_is_string(o) || !json_is_integer(q))
-				return err_set(err, ERR_BAD_REQUEST,
-				    "customer %s: tags_remove: adds are [origin, seq]",
-				    op->key);
 			s = store_stmt(st, "INSERT OR IGNORE INTO customer_tag_removes"
 			    "(customer, tag, origin, seq) VALUES (?, ?, ?, ?)");
 			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);

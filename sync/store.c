@@ -387,35 +387,6 @@ s_log_insert(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return 0;
 }
 
-/* Runs a cached statement that returns no rows. */
-static int
-s_step_cached(store_t *st, const char *sql, err_t *err)
-{
-	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "%s: %s", sql,
-		    sqlite3_errmsg(st->db));
-	return 0;
-}
-
-/* Runs apply_op inside a savepoint so a refused op leaves no trace. */
-static int
-s_apply_isolated(store_t *st, const op_t *op, err_t *err)
-{
-	/* Prepared once: this runs for every op a replica takes in. */
-	if (s_step_cached(st, "SAVEPOINT apply_op", err))
-		return -1;
-	if (apply_op(st, op, err)) {
-		s_step_cached(st, "ROLLBACK TO apply_op", NULL);
-		s_step_cached(st, "RELEASE apply_op", NULL);
-		return -1;
-	}
-	return s_step_cached(st, "RELEASE apply_op", err);
-}
-
 int
 store_append_local(store_t *st, const char *entity, const char *key,
     const char *kind, json_t *fields, op_t *out, err_t *err)
@@ -448,7 +419,8 @@ store_append_local(store_t *st, const char *entity, const char *key,
 		    entity, key, w.len, OP_MAX_BYTES);
 		goto out;
 	}
-	if (s_apply_isolated(st, &op, err) ||
+	/* A refusal fails the caller's whole transaction. */
+	if (apply_op(st, &op, err) ||
 	    s_log_insert(st, &op, w.data, w.len, err))
 		goto out;
 	st->next_seq++;
@@ -528,10 +500,10 @@ int
 store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     ingest_result_t *result, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT 1 FROM op_log WHERE origin = ?1 AND seq = ?2 "
-	    "UNION ALL SELECT 1 FROM quarantine WHERE origin = ?1 AND seq = ?2");
+	sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM quarantine "
+	    "WHERE origin = ?1 AND seq = ?2");
 	err_t why;
+	int rc;
 
 	assert(st->in_txn);
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
@@ -540,15 +512,45 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		*result = INGEST_DUPLICATE;
 		return 0;
 	}
+	/* Logging first doubles as the duplicate check: (origin, seq) is
+	 * unique. An op refused below is taken out of the log again. */
+	s = store_stmt(st, "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
+	    "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 4, op->entity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, body, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "log op %s/%llu: %s",
+		    op->origin, (unsigned long long)op->seq,
+		    sqlite3_errmsg(st->db));
+	if (sqlite3_changes(st->db) == 0) {
+		*result = INGEST_DUPLICATE;
+		return 0;
+	}
 	err_clear(&why);
+	/* apply_op checks before it writes (apply.h), so a refusal leaves
+	 * nothing to undo but the log row. */
 	if (hlc_observe(&st->clock, op->hlc, st->wall_ms(), &why) == 0 &&
-	    s_apply_isolated(st, op, &why) == 0) {
-		if (s_log_insert(st, op, body, len, err))
-			return -1;
+	    apply_op(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		return 0;
 	}
+	if (why.code == ERR_INTERNAL) {
+		if (err != NULL)
+			*err = why;
+		return -1;
+	}
+	s = store_stmt(st, "DELETE FROM op_log WHERE origin = ? AND seq = ?");
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_step(s);
+	sqlite3_reset(s);
 	err_prefix(&why, "apply op %s/%llu", op->origin,
 	    (unsigned long long)op->seq);
 	if (store_quarantine(st, op, body, len, why.msg, err))

@@ -363,10 +363,26 @@ main(int argc, char **argv)
 		bench_die("cannot make %s", s_dir);
 	setvbuf(stdout, NULL, _IONBF, 0);
 
+	if (argc > 2 && strcmp(argv[2], "ingest") == 0)
+		goto steps;
 	printf("ceilings ...\n");
 	sqlite_lim = limit_sqlite(s_dir, 500000);
 	curve_small = limit_curve(500000, 100);
 	curve_batch = limit_curve(5000, 200 * 100);
+
+steps:
+	if (argc > 2 && strcmp(argv[2], "ingest") == 0) {
+		/* Iterating on the ingest path: a hub and the push only. */
+		s_prog(hub, sizeof hub, "bl-hub");
+		s_path(data, sizeof data, "hub");
+		if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
+			bench_die("hub init");
+		s_hub_start();
+		ingest = s_ingest("A", 16, 12500, &ops);
+		printf("ingest %.0f ops/s (%ld ops)\n", ingest, ops);
+		s_hub_stop();
+		return 0;
+	}
 
 	printf("hub, catalog, two stores ...\n");
 	s_prog(hub, sizeof hub, "bl-hub");
@@ -388,6 +404,14 @@ main(int argc, char **argv)
 	s_propagation(http1, http2, 200, &prop50, &prop99);
 	bench_stop(n1);
 	bench_stop(n2);
+
+	if (argc > 2 && strcmp(argv[2], "quick") == 0) {
+		/* Iterating on the sale path: stop here. */
+		printf("sale p50 %.3f ms p99 %.3f ms, propagation p50 %.3f ms "
+		    "p99 %.3f ms\n", p50, p99, prop50, prop99);
+		s_hub_stop();
+		return 0;
+	}
 
 	printf("sites connected ...\n");
 	{

@@ -80,6 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cbw_t w;
 	ingest_result_t res;
 	size_t pick;
+	int changes;
 
 	if (size < 1)
 		return 0;
@@ -108,12 +109,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	memset(&err, 0, sizeof err);
+	changes = sqlite3_total_changes(store_db(st));
 	if (store_ingest(st, &op, w.data, w.len, &res, &err) != 0) {
 		fprintf(stderr, "fuzz_apply: storage failure: %s\n", err.msg);
 		abort();
 	}
 	if (res == INGEST_QUARANTINED && err.msg[0] == '\0') {
 		fprintf(stderr, "fuzz_apply: quarantined without a reason\n");
+		abort();
+	}
+	/* A refused op writes nothing but its log row (taken back) and its
+	 * quarantine row: the rules check before they write (apply.h). */
+	if (res == INGEST_QUARANTINED &&
+	    sqlite3_total_changes(store_db(st)) - changes > 3) {
+		fprintf(stderr, "fuzz_apply: refused %s %s op wrote %d rows: %s\n",
+		    op.entity, op.kind,
+		    sqlite3_total_changes(store_db(st)) - changes, err.msg);
 		abort();
 	}
 	if (store_commit(st, &err) != 0) {
