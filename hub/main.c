@@ -312,6 +312,7 @@ s_run(const args_t *a)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	s_raise_fd_limit();
+	store_checkpoint_in_background(st);
 	h.base = event_base_new();
 	h.server = server_new(h.base, st, &keys,
 	    conf_get(&conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, &err);

@@ -351,6 +351,7 @@ s_run(const args_t *a)
 	conf_set(&conf, "http", args_get(a, "http", NULL));
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
+	store_checkpoint_in_background(st);
 	n.client = client_new(base, st, &conf, &keys, &err);
 	if (n.client == NULL)
 		goto out;

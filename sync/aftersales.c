@@ -113,12 +113,15 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		return err_prefix(err, "case %s", op->key);
 	/* The earliest create defines the case, whatever arrives first. */
 	s = store_stmt(st, "INSERT INTO cases(id, kind, order_id, customer, site, "
-	    "description, created_hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "description, created_hlc, created_origin) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
 	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
 	    "order_id = excluded.order_id, customer = excluded.customer, "
 	    "site = excluded.site, description = excluded.description, "
-	    "created_hlc = excluded.created_hlc "
-	    "WHERE excluded.created_hlc < cases.created_hlc");
+	    "created_hlc = excluded.created_hlc, "
+	    "created_origin = excluded.created_origin "
+	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
+	    "(cases.created_hlc, cases.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "kind")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
@@ -126,6 +129,7 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "description")), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
 	if (s_step(st, s, err))
 		return -1;
 	if (sqlite3_changes(store_db(st)) > 0) {

@@ -20,8 +20,9 @@
 
 #include "store.h"
 
-/* {"items": [{id, kind, site, subject, message, at}...]} at now_ms, sorted
- * by kind then id; kind filters when not NULL. */
+/* {"items": [{id, kind, site, subject, message, at}...]} at now_ms, grouped
+ * by kind in alphabetical order, each kind in its own stable order (the
+ * same at every replica); kind filters when not NULL. */
 json_t *alert_list(store_t *store, int64_t now_ms, const char *kind);
 
 #endif

@@ -39,6 +39,9 @@ s_check_set(const json_t *set, err_t *err)
 	names[NFIELDS] = NULL;
 	if (!json_is_object(set))
 		return err_set(err, ERR_BAD_REQUEST, "set: must be an object");
+	if (json_is_null(json_object_get(set, "tier")))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "tier: cannot be cleared; set retail instead");
 	if (req_only(set, names, err) ||
 	    req_text(set, "name", REQ_TEXT_MAX, 0, &s, err) ||
 	    req_text(set, "phone", 32, 0, &s, err) ||
@@ -137,11 +140,13 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 	/* Checked: from here on only storage can fail. The record exists
 	 * from its first op; its creating site is that of the earliest
 	 * create, whatever arrives first. */
-	s = store_stmt(st, "INSERT INTO customers(id, site, created_hlc) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
-	    "site = excluded.site, created_hlc = excluded.created_hlc "
+	s = store_stmt(st, "INSERT INTO customers(id, site, created_hlc, "
+	    "created_origin) VALUES (?1, ?2, ?3, ?2) ON CONFLICT(id) DO UPDATE "
+	    "SET site = excluded.site, created_hlc = excluded.created_hlc, "
+	    "created_origin = excluded.created_origin "
 	    "WHERE excluded.site IS NOT NULL AND (customers.created_hlc IS NULL "
-	    "OR excluded.created_hlc < customers.created_hlc)");
+	    "OR (excluded.created_hlc, excluded.created_origin) < "
+	    "(customers.created_hlc, customers.created_origin))");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	if (create) {
 		sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);

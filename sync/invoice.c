@@ -67,9 +67,18 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	    req_currency(f, "currency", 1, &s1, err) ||
 	    req_int(f, "due_days", 0, 3650, 1, 0, &due, err))
 		return err_prefix(err, "invoice %s", op->key);
-	/* Ids carry the issuing site: a clash is the same fact twice. */
-	s = store_stmt(st, "INSERT OR IGNORE INTO invoices(id, order_id, site, "
-	    "amount, currency, issued_ms, due_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	/* Two creates of one id (a client id reused at two sites): the lower
+	 * (hlc, origin) is the invoice, whatever the arrival order. */
+	s = store_stmt(st, "INSERT INTO invoices(id, order_id, site, amount, "
+	    "currency, issued_ms, due_ms, created_hlc, created_origin) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO "
+	    "UPDATE SET order_id = excluded.order_id, site = excluded.site, "
+	    "amount = excluded.amount, currency = excluded.currency, "
+	    "issued_ms = excluded.issued_ms, due_ms = excluded.due_ms, "
+	    "created_hlc = excluded.created_hlc, "
+	    "created_origin = excluded.created_origin "
+	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
+	    "(invoices.created_hlc, invoices.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
@@ -77,6 +86,8 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, issued);
 	sqlite3_bind_int64(s, 7, issued + due * DAY_MS);
+	sqlite3_bind_int64(s, 8, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 9, op->origin, -1, SQLITE_STATIC);
 	if (s_step(st, s, err))
 		return -1;
 	return s_history(st, op, "issued", err);

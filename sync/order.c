@@ -123,22 +123,22 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 
 	if (s_check_create(f, &total, err))
 		return err_prefix(err, "order %s", op->key);
-	s = store_stmt(st, "SELECT created_hlc, (SELECT origin FROM order_history "
-	    "h WHERE h.order_id = o.id AND h.hlc = o.created_hlc LIMIT 1) "
-	    "FROM orders o WHERE id = ?");
+	s = store_stmt(st, "SELECT created_hlc, created_origin FROM orders "
+	    "WHERE id = ?");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 0);
 		const char *origin = (const char *)sqlite3_column_text(s, 1);
 
-		replace = op->hlc < hlc || (op->hlc == hlc && origin != NULL &&
+		replace = op->hlc < hlc || (op->hlc == hlc &&
 		    strcmp(op->origin, origin) < 0);
 	}
 	sqlite3_reset(s);
 	if (replace) {
 		s = store_stmt(st, "INSERT OR REPLACE INTO orders(id, site, "
 		    "channel, customer, currency, fulfil_site, on_account, note, "
-		    "total, created_hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		    "total, created_hlc, created_origin) "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "channel")), -1, SQLITE_STATIC);
@@ -149,6 +149,7 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 9, total);
 		sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
+		sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
 		if (s_step(st, s, err))
 			return -1;
 		s = store_stmt(st, "DELETE FROM order_lines WHERE order_id = ?");

@@ -2,6 +2,8 @@
 #include "store.h"
 
 #include <assert.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,13 @@
 
 struct store {
 	sqlite3 *db;
+	char *path;
+	/* Background checkpointer (daemons): its own connection and thread. */
+	pthread_t ckpt_thread;
+	int ckpt_running;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_cond;
+	int ckpt_stop;
 	store_side_t side;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
@@ -110,11 +119,20 @@ store_open(const char *path, store_side_t side, int create, err_t *err)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
 	    (create ? SQLITE_OPEN_CREATE : 0);
 
+	/* Before SQLite initialises: no global memory statistics (a mutex
+	 * on every allocation we do not need). */
+	static int configured;
+
+	if (!configured) {
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+		configured = 1;
+	}
 	st = calloc(1, sizeof *st);
 	if (st == NULL)
 		fatal("store: out of memory");
 	st->side = side;
 	st->wall_ms = hlc_wall_ms;
+	st->path = strdup(path);
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		err_set(err, ERR_INTERNAL, "open database %s: %s", path,
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -124,6 +142,7 @@ store_open(const char *path, store_side_t side, int create, err_t *err)
 	sqlite3_extended_result_codes(st->db, 1);
 	if (s_exec(st, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA cache_size = -32768;"     /* 32 MB: indexes of a busy log */
 	    "PRAGMA foreign_keys = ON;", err) || s_migrate(st, err)) {
 		err_prefix(err, "open database %s", path);
 		goto fail;
@@ -148,12 +167,78 @@ store_close(store_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	st = *self_p;
+	if (st->ckpt_running) {
+		pthread_mutex_lock(&st->ckpt_lock);
+		st->ckpt_stop = 1;
+		pthread_cond_signal(&st->ckpt_cond);
+		pthread_mutex_unlock(&st->ckpt_lock);
+		pthread_join(st->ckpt_thread, NULL);
+		pthread_mutex_destroy(&st->ckpt_lock);
+		pthread_cond_destroy(&st->ckpt_cond);
+	}
+	free(st->path);
 	for (i = 0; i < st->nstmts; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st);
 	*self_p = NULL;
+}
+
+/* The checkpointer: copies committed WAL frames into the database file
+ * from its own connection, off the thread that serves tills, so a sale
+ * never waits for a checkpoint's writes and fsync. PASSIVE never blocks
+ * the writer. */
+static void *
+s_checkpointer(void *arg)
+{
+	store_t *st = arg;
+	sqlite3 *db = NULL;
+	struct timespec until;
+
+	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warn("checkpointer: open %s: %s", st->path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 100);
+	pthread_mutex_lock(&st->ckpt_lock);
+	while (!st->ckpt_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &until);
+		if (st->ckpt_stop)
+			break;
+		pthread_mutex_unlock(&st->ckpt_lock);
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+		    NULL, NULL);
+		pthread_mutex_lock(&st->ckpt_lock);
+	}
+	pthread_mutex_unlock(&st->ckpt_lock);
+	sqlite3_close(db);
+	return NULL;
+}
+
+void
+store_checkpoint_in_background(store_t *st)
+{
+	if (st->ckpt_running)
+		return;
+	pthread_mutex_init(&st->ckpt_lock, NULL);
+	pthread_cond_init(&st->ckpt_cond, NULL);
+	if (pthread_create(&st->ckpt_thread, NULL, s_checkpointer, st) != 0) {
+		log_warn("checkpointer: cannot start a thread; checkpointing "
+		    "inline");
+		return;
+	}
+	st->ckpt_running = 1;
+	s_exec(st, "PRAGMA wal_autocheckpoint = 0", NULL);
 }
 
 sqlite3 *

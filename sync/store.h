@@ -40,6 +40,11 @@ store_t *store_open(const char *path, store_side_t side, int create,
 /* Closes the database and frees the store; accepts NULL, nulls *self_p. */
 void store_close(store_t **self_p);
 
+/* For daemons: checkpoints the WAL from a background thread with its own
+ * connection (every 250 ms), instead of inside whichever commit crosses
+ * the autocheckpoint size. store_close stops it. */
+void store_checkpoint_in_background(store_t *store);
+
 /* Borrowed handle for queries the store does not wrap. */
 sqlite3 *store_db(store_t *store);
 

@@ -363,7 +363,8 @@ main(int argc, char **argv)
 		bench_die("cannot make %s", s_dir);
 	setvbuf(stdout, NULL, _IONBF, 0);
 
-	if (argc > 2 && strcmp(argv[2], "ingest") == 0)
+	if (argc > 2 && (strcmp(argv[2], "ingest") == 0 ||
+	    strcmp(argv[2], "catchup") == 0))
 		goto steps;
 	printf("ceilings ...\n");
 	sqlite_lim = limit_sqlite(s_dir, 500000);
@@ -371,6 +372,27 @@ main(int argc, char **argv)
 	curve_batch = limit_curve(5000, 200 * 100);
 
 steps:
+	if (argc > 2 && strcmp(argv[2], "catchup") == 0) {
+		char node[4096];
+		char *sync[] = { node, "sync", "--data", cdir, "--timeout", "600",
+			NULL };
+
+		s_prog(hub, sizeof hub, "bl-hub");
+		s_path(data, sizeof data, "hub");
+		if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
+			bench_die("hub init");
+		s_fill(1000000);
+		s_hub_start();
+		s_prog(node, sizeof node, "bl-node");
+		s_node_init("F001", cdir, sizeof cdir);
+		t = bench_now();
+		if (bench_run(sync, NULL, &rss_kb) != 0)
+			bench_die("catch-up sync failed");
+		printf("catch-up of 1,000,000 ops: %.2f s, peak RSS %.1f MB\n",
+		    bench_now() - t, rss_kb / 1024.0);
+		s_hub_stop();
+		return 0;
+	}
 	if (argc > 2 && strcmp(argv[2], "ingest") == 0) {
 		/* Iterating on the ingest path: a hub and the push only. */
 		s_prog(hub, sizeof hub, "bl-hub");
