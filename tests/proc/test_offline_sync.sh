@@ -41,6 +41,9 @@ hub_stop
 node_start S002
 check_eq "POST /v1/stock/movements with the hub down answers 201" "201" \
 	"$(http_code "$NODE_HTTP" POST /v1/stock/movements '{"id":"till-7","sku":"TEA","delta":-2,"reason":"sale"}')"
+check_eq "the till retries the same sale id: answered 200, recorded once" "200" \
+	"$(http_code "$NODE_HTTP" POST /v1/stock/movements '{"id":"till-7","sku":"TEA","delta":-2,"reason":"sale"}')"
+check_match "S002 shows 10: the retry changed nothing" '"on_hand":10' "$(http_get "$NODE_HTTP" '/v1/stock?site=S002&sku=TEA')"
 check_match "status shows the sale waiting to be pushed" '"pending_push":1' "$(http_get "$NODE_HTTP" /v1/status)"
 hub_start
 hub_has_sale() { http_get "$HUB_HTTP" '/v1/stock?site=S002&sku=TEA' | grep -q '"on_hand":10'; }

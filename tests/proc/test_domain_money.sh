@@ -1,0 +1,88 @@
+# Money across sites: a credit limit refused where it is known and flagged
+# where only the merge reveals it; refunds that together exceed what was
+# paid; invoices numbered per issuing site, receivables and their aging,
+# an overdue receivable (SPEC §3-§4, sync/{order,payment,invoice,alert}.h).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_domain.sh"
+
+hub_init
+hub_start
+node_init S001
+node_init S002
+node_init W001 warehouse
+call PUT hub /v1/products/BOX '{"name":"Carton of tea"}'
+check_eq "the hub adds BOX" 200 "$CODE"
+call PUT hub /v1/prices/wholesale/BOX '{"amount":100,"currency":"CNY"}'
+check_eq "the hub sets BOX's wholesale price" 200 "$CODE"
+sync_all
+site_up S001
+call POST S001 /v1/customers '{"id":"B2B-1","name":"Tea House Ltd","tier":"wholesale","credit_limit":1000,"currency":"CNY"}'
+check_eq "S001 adds a wholesale customer with a credit limit of 1000" "201 1000" "$CODE $(jqr "$BODY" .credit_limit)"
+call POST S001 /v1/orders '{"id":"PAID-1","channel":"store","currency":"CNY","status":"completed","lines":[{"sku":"BOX","qty":10,"unit_price":100}],"payments":[{"method":"card","amount":1000}]}'
+check_eq "a till sale paid 1000 in one request" "201 1000 0" "$CODE $(jqr "$BODY" '"\(.paid) \(.balance)"')"
+site_down S001
+sync_all
+
+# ---- credit limit: each store alone stays under it; together they do not ----
+hub_stop
+site_up S001 S002
+call POST S001 /v1/orders '{"id":"ACC-1","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":7}]}'
+check_eq "S001 sells 700 on account (quoted at the wholesale price)" "201 700" "$CODE $(jqr "$BODY" .total)"
+call POST S001 /v1/orders '{"id":"ACC-2","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":4}]}'
+check_eq "S001 refuses 400 more on account: over the limit it knows" \
+	"422 on_account: customer B2B-1 would owe 1100, over the credit limit 1000" \
+	"$CODE $(jqr "$BODY" .error.message)"
+call POST S002 /v1/orders '{"id":"ACC-3","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":6}]}'
+check_eq "S002, offline, sells 600 on account: under the limit as far as it knows" "201 600" "$CODE $(jqr "$BODY" .total)"
+check_eq "no credit alert at S002 yet" "" "$(jqr "$(get S002 '/v1/alerts?kind=credit_limit')" '[.items[].subject]|join(" ")')"
+
+# ---- refunds: each store refunds less than was paid, together more ----
+call POST S001 /v1/payments '{"id":"REF-1","order":"PAID-1","method":"card","amount":-800,"currency":"CNY"}'
+check_eq "S001 refunds 800 of the 1000 paid" "201 200" "$CODE $(jqr "$BODY" .order_paid)"
+call POST S002 /v1/payments '{"id":"REF-2","order":"PAID-1","method":"cash","amount":-700,"currency":"CNY"}'
+check_eq "S002, offline, refunds 700 of the 1000 it knows" "201 300" "$CODE $(jqr "$BODY" .order_paid)"
+call POST S002 /v1/payments '{"id":"REF-3","order":"PAID-1","method":"cash","amount":-400,"currency":"CNY"}'
+check_eq "S002 refuses a refund above what is paid" \
+	"422 amount: refund of 400 exceeds the 300 paid on order PAID-1" \
+	"$CODE $(jqr "$BODY" .error.message)"
+
+# ---- invoices: numbered per issuing site ----
+call POST S001 /v1/invoices '{"order":"ACC-1"}'
+check_eq "S001 issues its first invoice" "201 S001-INV-000001 700 issued" "$CODE $(jqr "$BODY" '"\(.id) \(.amount) \(.status)"')"
+call POST S001 /v1/invoices '{"order":"PAID-1","due_days":0}'
+check_eq "S001 issues its second, due at once" "201 S001-INV-000002" "$CODE $(jqr "$BODY" .id)"
+call POST S002 /v1/invoices '{"order":"ACC-3"}'
+check_eq "S002 numbers its own invoices" "201 S002-INV-000001" "$CODE $(jqr "$BODY" .id)"
+call POST S002 /v1/invoices '{"order":"NOPE"}'
+check_eq "an invoice for an unknown order" "404 order: NOPE not found" "$CODE $(jqr "$BODY" .error.message)"
+call POST S001 /v1/invoices/S001-INV-000002/transition '{"to":"issued"}'
+check_eq "an invoice cannot move back to issued" \
+	"422 to: invoice S001-INV-000002 is issued; it can move to paid, void" \
+	"$CODE $(jqr "$BODY" .error.message)"
+site_down S001 S002
+
+hub_start
+sync_all
+site_up S001 S002 W001
+everywhere "the merge reveals the credit limit" "B2B-1:customer B2B-1 owes 1300 on account, over the credit limit 1000" \
+	'/v1/alerts?kind=credit_limit' '[.items[]|"\(.subject):\(.message)"]|join(" ")'
+everywhere "the merge reveals the over-refund" "PAID-1:-500" \
+	'/v1/alerts?kind=over_refund' '[.items[]|"\(.subject):\(.message|capture("refunded (?<n>[0-9]+)").n|"-"+.)"]|join(" ")'
+everywhere "paid on PAID-1 is the sum of payment and refunds" "-500" /v1/orders/PAID-1 .paid
+everywhere "both stores' invoices are everywhere" "S001-INV-000001 S001-INV-000002 S002-INV-000001" \
+	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
+everywhere "receivables total 0-30 days" "2300" /v1/reports/receivables '.totals.CNY."0-30"'
+everywhere "the invoice due at once is overdue" "S001-INV-000002" \
+	'/v1/alerts?kind=overdue_receivable' '[.items[].subject]|join(" ")'
+
+# Paying the overdue invoice settles it everywhere after a sync.
+call POST S001 /v1/invoices/S001-INV-000002/transition '{"to":"paid"}'
+check_eq "S001 marks S001-INV-000002 paid" "200 paid" "$CODE $(jqr "$BODY" .status)"
+site_down S001 S002 W001
+sync_all
+site_up S001 S002 W001
+everywhere "no overdue receivable is left" "" '/v1/alerts?kind=overdue_receivable' '[.items[].subject]|join(" ")'
+everywhere "receivables keep the two unpaid invoices" "S001-INV-000001 S002-INV-000001" \
+	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
+site_down S001 S002 W001
+finish
