@@ -34,6 +34,7 @@
 #define PULL_WINDOW 4            /* OPS batches in flight */
 #define PING_EVERY_MS 2000
 #define RETRY_HELLO_MS 1000
+#define PUSH_COALESCE_MS 3       /* writes within this go in one PUSH */
 
 struct client {
 	struct event_base *base;
@@ -43,6 +44,7 @@ struct client {
 	void *ctx, *dealer, *monitor;
 	zev_t *dealer_ev, *monitor_ev;
 	struct event *tick;
+	struct event *push_soon;     /* coalesces writes into one PUSH */
 	link_state_t state;
 	int connected;               /* CURVE session established */
 	int tcp_connects;            /* TCP connects since last handshake */
@@ -399,6 +401,14 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	s_progress(c);
 }
 
+static void
+s_on_push_soon(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	s_push(arg);
+}
+
 client_t *
 client_new(struct event_base *base, store_t *store, const conf_t *conf,
     const keypair_t *keys, err_t *err)
@@ -462,6 +472,7 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	c->dealer_ev = zev_new(base, c->dealer, s_on_dealer, c);
 	c->tick = event_new(base, -1, EV_PERSIST, s_on_tick, c);
 	event_add(c->tick, &tick);
+	c->push_soon = evtimer_new(base, s_on_push_soon, c);
 	return c;
 }
 
@@ -475,7 +486,13 @@ client_set_progress(client_t *c, client_progress_fn fn, void *arg)
 void
 client_wrote(client_t *c)
 {
-	s_push(c);
+	/* A few ms of grace gather a burst of till writes into one PUSH: one
+	 * commit at the hub instead of one per sale, whose disk writes would
+	 * otherwise compete with the next sale's. */
+	struct timeval soon = { 0, PUSH_COALESCE_MS * 1000 };
+
+	if (!evtimer_pending(c->push_soon, NULL))
+		evtimer_add(c->push_soon, &soon);
 }
 
 link_state_t
@@ -536,6 +553,8 @@ client_destroy(client_t **self_p)
 	c = *self_p;
 	if (c->tick != NULL)
 		event_free(c->tick);
+	if (c->push_soon != NULL)
+		event_free(c->push_soon);
 	zev_destroy(&c->dealer_ev);
 	zev_destroy(&c->monitor_ev);
 	if (c->dealer != NULL) {
