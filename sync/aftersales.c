@@ -15,18 +15,6 @@ static const char *const s_kinds[] = { "return", "exchange", "complaint",
 	"repair", NULL };
 
 static int
-s_step(store_t *st, sqlite3_stmt *s, err_t *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "case: %s",
-		    sqlite3_errmsg(store_db(st)));
-	return 0;
-}
-
-static int
 s_check_lines(const json_t *lines, err_t *err)
 {
 	static const char *const allowed[] = { "sku", "qty", NULL };
@@ -96,7 +84,7 @@ s_history(store_t *st, const op_t *op, const char *table_sql,
 	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_case, status));
-	return s_step(st, s, err);
+	return store_step(st, s, "case", err);
 }
 
 #define HISTORY_SQL "INSERT OR IGNORE INTO case_history(case_id, origin, " \
@@ -130,12 +118,12 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "description")), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
-	if (s_step(st, s, err))
+	if (store_step(st, s, "case", err))
 		return -1;
 	if (sqlite3_changes(store_db(st)) > 0) {
 		s = store_stmt(st, "DELETE FROM case_lines WHERE case_id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "case", err))
 			return -1;
 		json_array_foreach(json_object_get(f, "lines"), i, l) {
 			s = store_stmt(st, "INSERT INTO case_lines(case_id, line, "
@@ -144,7 +132,7 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 			sqlite3_bind_int(s, 2, (int)i + 1);
 			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
-			if (s_step(st, s, err))
+			if (store_step(st, s, "case", err))
 				return -1;
 		}
 	}
@@ -174,7 +162,7 @@ s_apply_update(store_t *st, const op_t *op, err_t *err)
 	s = store_stmt(st, "INSERT OR IGNORE INTO cases(id, kind, site, "
 	    "created_hlc) VALUES (?, 'complaint', '', 9223372036854775807)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	if (s_step(st, s, err))
+	if (store_step(st, s, "case", err))
 		return -1;
 	for (i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++) {
 		if ((v = json_object_get(set, s_fields[i].name)) == NULL)
@@ -191,7 +179,7 @@ s_apply_update(store_t *st, const op_t *op, err_t *err)
 		else
 			sqlite3_bind_text(s, 2, json_string_value(v), -1,
 			    SQLITE_STATIC);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "case", err))
 			return -1;
 	}
 	return 0;
@@ -223,7 +211,7 @@ case_apply(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
 		sqlite3_bind_text(s, 5, s2, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 6, s1, -1, SQLITE_STATIC);
-		return s_step(st, s, err);
+		return store_step(st, s, "case", err);
 	}
 	if (strcmp(op->kind, "transition") == 0) {
 		if (req_only(f, tr_fields, err) ||
@@ -358,6 +346,7 @@ typedef struct {
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
+	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "kind", "order",
 		"customer", "description", "lines", "assignee", NULL };
@@ -372,19 +361,10 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "id", 48, 0, &id, err) ||
 	    req_text(c->req, "assignee", REQ_ID_MAX, 0, &assignee, err))
 		return -1;
-	if (id != NULL) {
-		/* A retry answers what was recorded; a reused id is refused. */
-		json_t *known = case_get(st, id);
-		int r = idem_check(st, "case", id, c->req, known != NULL, err);
-
-		if (r != 0) {
-			if (r > 0)
-				c->out = known;
-			else
-				json_decref(known);
-			return r > 0 ? 0 : -1;
-		}
-	}
+	/* A retry answers what was recorded; a reused id is refused. */
+	if ((r = idem_replay(st, "case", id, c->req, case_get, &c->out,
+	    err)) != 0)
+		return r > 0 ? 0 : -1;
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
 	json_object_del(f, "assignee");

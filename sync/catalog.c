@@ -10,18 +10,6 @@ static const char *const s_tiers[] = { "retail", "member", "vip",
 	"wholesale", NULL };
 
 static int
-s_step(store_t *st, sqlite3_stmt *s, const char *what, err_t *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "%s: %s", what,
-		    sqlite3_errmsg(store_db(st)));
-	return 0;
-}
-
-static int
 s_check_product(const json_t *f, err_t *err)
 {
 	static const char *const allowed[] = { "name", "unit", "active", NULL };
@@ -60,7 +48,7 @@ catalog_apply_product(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_int(s, 4, active);
 	sqlite3_bind_int64(s, 5, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 6, op->origin, -1, SQLITE_STATIC);
-	return s_step(st, s, "product", err);
+	return store_step(st, s, "product", err);
 }
 
 static int
@@ -104,7 +92,7 @@ catalog_apply_price(store_t *st, const op_t *op, err_t *err)
 	    "currency")), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 6, op->origin, -1, SQLITE_STATIC);
-	return s_step(st, s, "price", err);
+	return store_step(st, s, "price", err);
 }
 
 static int
@@ -147,7 +135,7 @@ catalog_apply_safety(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(f, "qty")));
 	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 5, op->origin, -1, SQLITE_STATIC);
-	return s_step(st, s, "safety stock", err);
+	return store_step(st, s, "safety stock", err);
 }
 
 /* ---- commands: one op each, head office only ---- */

@@ -70,18 +70,6 @@ s_check_tag(const json_t *v, const char *what, err_t *err)
 }
 
 static int
-s_step(store_t *st, sqlite3_stmt *s, err_t *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return err_set(err, ERR_INTERNAL, "customer: %s",
-		    sqlite3_errmsg(store_db(st)));
-	return 0;
-}
-
-static int
 s_bind_value(sqlite3_stmt *s, int i, const json_t *v)
 {
 	if (json_is_integer(v))
@@ -152,7 +140,7 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
 	}
-	if (s_step(st, s, err))
+	if (store_step(st, s, "customer", err))
 		return -1;
 
 	for (i = 0; set != NULL && i < NFIELDS; i++) {
@@ -169,7 +157,7 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		s = store_stmt(st, s_fields[i].sql);
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		s_bind_value(s, 2, v);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "customer", err))
 			return -1;
 	}
 	if (delta != 0) {
@@ -177,7 +165,7 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		    "WHERE id = ?1");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, delta);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "customer", err))
 			return -1;
 	}
 	json_array_foreach(adds, i, v) {
@@ -187,7 +175,7 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (int64_t)op->seq);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "customer", err))
 			return -1;
 	}
 	json_array_foreach(rm, i, v) {
@@ -205,7 +193,7 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 			sqlite3_bind_text(s, 3, json_string_value(o), -1,
 			    SQLITE_STATIC);
 			sqlite3_bind_int64(s, 4, json_integer_value(q));
-			if (s_step(st, s, err))
+			if (store_step(st, s, "customer", err))
 				return -1;
 		}
 	}
@@ -337,6 +325,7 @@ s_op_fields(const json_t *req)
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
+	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "name", "phone", "email",
 		"address", "tier", "credit_limit", "currency", "tags", "points",
@@ -353,19 +342,10 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "name", REQ_TEXT_MAX, 1, &name, err) ||
 	    req_int(c->req, "points", 0, INT64_C(1) << 40, 0, 0, &points, err))
 		return -1;
-	if (id != NULL) {
-		/* A retry answers what was recorded; a reused id is refused. */
-		json_t *known = customer_get(st, id);
-		int r = idem_check(st, "customer", id, c->req, known != NULL, err);
-
-		if (r != 0) {
-			if (r > 0)
-				c->out = known;
-			else
-				json_decref(known);
-			return r > 0 ? 0 : -1;
-		}
-	}   /* repeated create: same answer, nothing recorded */
+	/* A retry answers what was recorded; a reused id is refused. */
+	if ((r = idem_replay(st, "customer", id, c->req, customer_get, &c->out,
+	    err)) != 0)
+		return r > 0 ? 0 : -1;   /* repeated create: same answer, nothing recorded */
 	if (id == NULL) {
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;

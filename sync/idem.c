@@ -49,6 +49,24 @@ idem_check(store_t *st, const char *what, const char *id, const json_t *req,
 }
 
 int
+idem_replay(store_t *st, const char *what, const char *id, const json_t *req,
+    json_t *(*get)(store_t *, const char *), json_t **out, err_t *err)
+{
+	json_t *known;
+	int r;
+
+	if (id == NULL)
+		return 0;
+	known = get(st, id);
+	r = idem_check(st, what, id, req, known != NULL, err);
+	if (r > 0)
+		*out = known;
+	else
+		json_decref(known);
+	return r;
+}
+
+int
 idem_record(store_t *st, const char *what, const char *id, const json_t *req,
     err_t *err)
 {

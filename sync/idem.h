@@ -21,6 +21,13 @@
 int idem_check(store_t *store, const char *what, const char *id,
     const json_t *request, int exists, err_t *err);
 
+/* The usual use of idem_check in a create: looks the record up with get
+ * and returns 1 with *out = the recorded record (a retry: answer it), 0
+ * when id is NULL or new, -1 with ERR_CONFLICT for a reused id. */
+int idem_replay(store_t *store, const char *what, const char *id,
+    const json_t *request, json_t *(*get)(store_t *, const char *),
+    json_t **out, err_t *err);
+
 /* Inside the creating transaction: remembers the request for id. */
 int idem_record(store_t *store, const char *what, const char *id,
     const json_t *request, err_t *err);

@@ -9,18 +9,6 @@
 #include "req.h"
 
 static int
-s_step(store_t *st, sqlite3_stmt *s, err_t *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "invoice: %s",
-		    sqlite3_errmsg(store_db(st)));
-	return 0;
-}
-
-static int
 s_history(store_t *st, const op_t *op, const char *status, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO invoice_history"
@@ -32,7 +20,7 @@ s_history(store_t *st, const op_t *op, const char *status, err_t *err)
 	sqlite3_bind_int64(s, 4, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 5, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_invoice, status));
-	return s_step(st, s, err);
+	return store_step(st, s, "invoice", err);
 }
 
 int
@@ -88,7 +76,7 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_int64(s, 7, issued + due * DAY_MS);
 	sqlite3_bind_int64(s, 8, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 9, op->origin, -1, SQLITE_STATIC);
-	if (s_step(st, s, err))
+	if (store_step(st, s, "invoice", err))
 		return -1;
 	return s_history(st, op, "issued", err);
 }
@@ -136,6 +124,7 @@ typedef struct {
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
+	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "order", "due_days", NULL };
 	const char *id, *order;
@@ -150,19 +139,10 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "order", REQ_ID_MAX, 1, &order, err) ||
 	    req_int(c->req, "due_days", 0, 3650, 0, 30, &due, err))
 		return -1;
-	if (id != NULL) {
-		/* A retry answers what was recorded; a reused id is refused. */
-		json_t *known = invoice_get(st, id);
-		int r = idem_check(st, "invoice", id, c->req, known != NULL, err);
-
-		if (r != 0) {
-			if (r > 0)
-				c->out = known;
-			else
-				json_decref(known);
-			return r > 0 ? 0 : -1;
-		}
-	}
+	/* A retry answers what was recorded; a reused id is refused. */
+	if ((r = idem_replay(st, "invoice", id, c->req, invoice_get, &c->out,
+	    err)) != 0)
+		return r > 0 ? 0 : -1;
 	if (order_lookup(st, order, "order", &info, err))
 		return -1;
 	if (info.rank < ORDER_RANK_CONFIRMED || info.rank == ORDER_RANK_CANCELLED)

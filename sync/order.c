@@ -19,18 +19,6 @@ static const char *const s_channels[] = { "store", "online", "b2b", NULL };
 static const char *const s_initial[] = { "draft", "confirmed", "completed",
 	NULL };
 
-static int
-s_step(store_t *st, sqlite3_stmt *s, err_t *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return err_set(err, ERR_INTERNAL, "order: %s",
-		    sqlite3_errmsg(store_db(st)));
-	return 0;
-}
-
 /* Checks lines [{sku, qty, unit_price}] and sums them into *total. With
  * prices_required = 0 a missing unit_price is allowed (to be quoted). */
 static int
@@ -107,7 +95,7 @@ s_history_add(store_t *st, const op_t *op, const char *status,
 	sqlite3_bind_int(s, 6, lifecycle_rank(&lifecycle_order, status));
 	sqlite3_bind_text(s, 7, tracking, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 8, reason, -1, SQLITE_STATIC);
-	return s_step(st, s, err);
+	return store_step(st, s, "order", err);
 }
 
 /* Create: the earliest create of an id (by hlc, origin) defines the order,
@@ -150,11 +138,11 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		sqlite3_bind_int64(s, 9, total);
 		sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
 		sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "order", err))
 			return -1;
 		s = store_stmt(st, "DELETE FROM order_lines WHERE order_id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		if (s_step(st, s, err))
+		if (store_step(st, s, "order", err))
 			return -1;
 		json_array_foreach(json_object_get(f, "lines"), i, l) {
 			s = store_stmt(st, "INSERT INTO order_lines(order_id, line, "
@@ -164,7 +152,7 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
 			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
 			sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(l, "unit_price")));
-			if (s_step(st, s, err))
+			if (store_step(st, s, "order", err))
 				return -1;
 		}
 	}
@@ -480,6 +468,7 @@ s_pay(store_t *st, const char *id, const char *currency,
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
+	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "channel", "customer",
 		"currency", "lines", "fulfil_site", "status", "on_account", "note",
@@ -495,19 +484,10 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "id", 48, 0, &id, err))
 		return -1;
-	if (id != NULL) {
-		/* A retry answers what was recorded; a reused id is refused. */
-		json_t *known = order_get(st, id);
-		int r = idem_check(st, "order", id, c->req, known != NULL, err);
-
-		if (r != 0) {
-			if (r > 0)
-				c->out = known;
-			else
-				json_decref(known);
-			return r > 0 ? 0 : -1;
-		}
-	}
+	/* A retry answers what was recorded; a reused id is refused. */
+	if ((r = idem_replay(st, "order", id, c->req, order_get, &c->out,
+	    err)) != 0)
+		return r > 0 ? 0 : -1;
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
 	json_object_del(f, "payments");

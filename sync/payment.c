@@ -112,6 +112,7 @@ typedef struct {
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
+	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "order", "method",
 		"amount", "currency", NULL };
@@ -125,18 +126,12 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err))
 		return -1;
-	if (id != NULL) {
-		/* A retry answers what was recorded; a reused id is refused. */
-		json_t *known = s_get(st, id);
-		int r = idem_check(st, "payment", id, c->req, known != NULL, err);
-
-		if (r != 0) {
-			if (r > 0)
-				c->out = s_with_order(st, known);
-			else
-				json_decref(known);
-			return r > 0 ? 0 : -1;
-		}
+	/* A retry answers what was recorded; a reused id is refused. */
+	if ((r = idem_replay(st, "payment", id, c->req, s_get, &c->out,
+	    err)) != 0) {
+		if (r > 0)
+			s_with_order(st, c->out);
+		return r > 0 ? 0 : -1;
 	}
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");

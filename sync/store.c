@@ -301,6 +301,18 @@ store_stmt(store_t *st, const char *sql)
 	return stmt;
 }
 
+int
+store_step(store_t *st, sqlite3_stmt *stmt, const char *what, err_t *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return err_set(err, ERR_INTERNAL, "%s: %s", what,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
 int64_t
 store_query_int(store_t *st, sqlite3_stmt *stmt, int64_t dflt)
 {

@@ -131,6 +131,11 @@ int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
 /* Number of quarantined ops. */
 int64_t store_quarantine_count(store_t *store);
 
+/* Steps a write statement to completion and resets it: 0, or -1 with
+ * ERR_INTERNAL "what: sqlite message". (A row is fine: UPSERT ... RETURNING.) */
+int store_step(store_t *store, sqlite3_stmt *stmt, const char *what,
+    err_t *err);
+
 /* A read-only query helper: runs a cached statement's first column as an
  * integer, returning dflt if there is no row. */
 int64_t store_query_int(store_t *store, sqlite3_stmt *stmt, int64_t dflt);

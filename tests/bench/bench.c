@@ -528,7 +528,7 @@ steps:
 	snprintf(cmd, sizeof cmd, "%s/tests/bench/results.json", top);
 	if ((f = fopen(cmd, "w")) == NULL)
 		bench_die("write %s: %s", cmd, strerror(errno));
-	json_dumpf(res, f, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_dumpf(res, f, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
 	fputc('\n', f);
 	fclose(f);
 	json_decref(res);
