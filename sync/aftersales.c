@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "catalog.h"
 #include "lifecycle.h"
 #include "lww.h"
@@ -335,14 +336,6 @@ case_list(store_t *st, const char *status)
 
 /* ---- commands ---- */
 
-typedef struct {
-	const json_t *req;
-	const char *id;
-	json_t *out;
-	int created;
-	const char *kind;      /* update, comment, transition */
-} cmd_t;
-
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
@@ -413,17 +406,7 @@ int
 case_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, NULL, 0, NULL };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_create, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	*created = c.created;
-	return 0;
+	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
 /* Return movements for the lines of a completed return or exchange. */
@@ -499,39 +482,23 @@ out:
 	return rc;
 }
 
-static int
-s_run(store_t *st, const char *id, const char *kind, const json_t *req,
-    json_t **out, err_t *err)
-{
-	cmd_t c = { req, id, NULL, 0, kind };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_change, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
-}
-
 int
 case_patch(store_t *st, const char *id, const json_t *req, json_t **out,
     err_t *err)
 {
-	return s_run(st, id, "update", req, out, err);
+	return cmd_run(st, s_change, req, id, "update", out, NULL, err);
 }
 
 int
 case_comment(store_t *st, const char *id, const json_t *req, json_t **out,
     err_t *err)
 {
-	return s_run(st, id, "comment", req, out, err);
+	return cmd_run(st, s_change, req, id, "comment", out, NULL, err);
 }
 
 int
 case_transition(store_t *st, const char *id, const json_t *req,
     json_t **out, err_t *err)
 {
-	return s_run(st, id, "transition", req, out, err);
+	return cmd_run(st, s_change, req, id, "transition", out, NULL, err);
 }

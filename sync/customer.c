@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "lww.h"
 #include "idem.h"
 #include "req.h"
@@ -299,13 +300,6 @@ customer_tier(store_t *st, const char *id, char *buf, size_t size)
 
 /* ---- commands ---- */
 
-typedef struct {
-	const json_t *req;
-	const char *id;
-	json_t *out;
-	int created;
-} cmd_t;
-
 static const char *const s_set_names[] = { "name", "phone", "email",
 	"address", "tier", "credit_limit", "currency", NULL };
 
@@ -387,15 +381,7 @@ int
 customer_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, NULL, 0 };
-
-	if (store_txn(st, s_create, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	*created = c.created;
-	return 0;
+	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
 /* The add instances of tag present here: what a removal observed. */
@@ -483,12 +469,5 @@ int
 customer_patch(store_t *st, const char *id, const json_t *req, json_t **out,
     err_t *err)
 {
-	cmd_t c = { req, id, NULL, 0 };
-
-	if (store_txn(st, s_patch, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
+	return cmd_run(st, s_patch, req, id, NULL, out, NULL, err);
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "lifecycle.h"
 #include "order.h"
 #include "idem.h"
@@ -114,13 +115,6 @@ invoice_get(store_t *st, const char *id)
 	return o;
 }
 
-typedef struct {
-	const json_t *req;
-	const char *id;
-	json_t *out;
-	int created;
-} cmd_t;
-
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
@@ -188,17 +182,7 @@ int
 invoice_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, NULL, 0 };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_create, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	*created = c.created;
-	return 0;
+	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
 static int
@@ -227,16 +211,7 @@ int
 invoice_transition(store_t *st, const char *id, const json_t *req,
     json_t **out, err_t *err)
 {
-	cmd_t c = { req, id, NULL, 0 };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_transition, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
+	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }
 
 json_t *

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "catalog.h"
 #include "customer.h"
 #include "lifecycle.h"
@@ -368,13 +369,6 @@ order_list(store_t *st, const char *status, const char *site,
 
 /* ---- commands ---- */
 
-typedef struct {
-	const json_t *req;
-	const char *id;
-	json_t *out;
-	int created;
-} cmd_t;
-
 /* Records one movement per line of order id at this site: goods leaving
  * (sign -1, reason sale) or coming back (sign +1, reason return). The ids
  * are derived from the order, so two sites doing the same are one fact. */
@@ -582,17 +576,7 @@ int
 order_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, NULL, 0 };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_create, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	*created = c.created;
-	return 0;
+	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
 static int
@@ -630,14 +614,5 @@ int
 order_transition(store_t *st, const char *id, const json_t *req,
     json_t **out, err_t *err)
 {
-	cmd_t c = { req, id, NULL, 0 };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_transition, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
+	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }

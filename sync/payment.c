@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "order.h"
 #include "idem.h"
 #include "req.h"
@@ -103,12 +104,6 @@ s_with_order(store_t *st, json_t *p)
 	return p;
 }
 
-typedef struct {
-	const json_t *req;
-	json_t *out;
-	int created;
-} cmd_t;
-
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
@@ -184,7 +179,7 @@ int
 payment_record_in(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, 0 };
+	cmd_t c = { req, NULL, NULL, NULL, 0 };
 
 	if (!json_is_object(req))
 		return err_set(err, ERR_BAD_REQUEST, "payment: must be an object");
@@ -201,17 +196,7 @@ int
 payment_create(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	cmd_t c = { req, NULL, 0 };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, s_create, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	*created = c.created;
-	return 0;
+	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
 json_t *

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "req.h"
 
@@ -361,11 +362,6 @@ s_on_hand(store_t *st, const char *site, const char *sku)
 	return store_query_int(st, s, 0);
 }
 
-typedef struct {
-	const json_t *req;
-	json_t *out;
-} cmd_t;
-
 /* Records each movement of moves (an array of requests) in the open
  * transaction, collecting the recorded movements into c->out.items. */
 static int
@@ -460,30 +456,14 @@ s_count(store_t *st, void *arg, err_t *err)
 	return rc;
 }
 
-static int
-s_run(store_t *st, int (*fn)(store_t *, void *, err_t *), const json_t *req,
-    json_t **out, err_t *err)
-{
-	cmd_t c = { req, NULL };
-
-	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
-	if (store_txn(st, fn, &c, err)) {
-		json_decref(c.out);
-		return -1;
-	}
-	*out = c.out;
-	return 0;
-}
-
 int
 stock_transfer(store_t *st, const json_t *req, json_t **out, err_t *err)
 {
-	return s_run(st, s_transfer, req, out, err);
+	return cmd_run(st, s_transfer, req, NULL, NULL, out, NULL, err);
 }
 
 int
 stock_count(store_t *st, const json_t *req, json_t **out, err_t *err)
 {
-	return s_run(st, s_count, req, out, err);
+	return cmd_run(st, s_count, req, NULL, NULL, out, NULL, err);
 }
