@@ -36,7 +36,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 SCHEMA := $(wildcard schema/*.sql schema/hub/*.sql schema/node/*.sql)
 
-.PHONY: all test demo bench fuzz clean unit proc
+.PHONY: all test demo bench fuzz clean
+# Keep every object: test and tool objects are intermediates to make, which
+# would delete them after the run and rebuild them on the next.
+.SECONDARY:
 all: bin/bl-hub bin/bl-node
 
 build/schema.c: $(SCHEMA) schema/embed.sh

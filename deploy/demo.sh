@@ -17,7 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then BOLD='\033[1m' PLAIN='\033[0m'; else BOLD='' PLAIN=''; fi
+say() { printf "\n${BOLD}== %s${PLAIN}\n" "$*"; }
 wait_ports() { for _ in $(seq 100); do [ -s "$1/ports" ] && return 0; sleep 0.1; done; echo "no ports in $1" >&2; exit 1; }
 port() { sed -n "s/^$2=//p" "$1/ports"; }
 post() {   # site, json
