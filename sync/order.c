@@ -108,39 +108,38 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	sqlite3_stmt *s;
 	int64_t total;
 	size_t i;
-	int replace = 1;
+	int replace;
 
 	if (s_check_create(f, &total, err))
 		return err_prefix(err, "order %s", op->key);
-	s = store_stmt(st, "SELECT created_hlc, created_origin FROM orders "
-	    "WHERE id = ?");
+	/* One statement decides: insert, or replace a create that loses to
+	 * this one by (hlc, origin), or leave a winner in place. */
+	s = store_stmt(st, "INSERT INTO orders(id, site, channel, customer, "
+	    "currency, fulfil_site, on_account, note, total, created_hlc, "
+	    "created_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT(id) DO UPDATE SET site = excluded.site, "
+	    "channel = excluded.channel, customer = excluded.customer, "
+	    "currency = excluded.currency, fulfil_site = excluded.fulfil_site, "
+	    "on_account = excluded.on_account, note = excluded.note, "
+	    "total = excluded.total, created_hlc = excluded.created_hlc, "
+	    "created_origin = excluded.created_origin "
+	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
+	    "(orders.created_hlc, orders.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 0);
-		const char *origin = (const char *)sqlite3_column_text(s, 1);
-
-		replace = op->hlc < hlc || (op->hlc == hlc &&
-		    strcmp(op->origin, origin) < 0);
-	}
-	sqlite3_reset(s);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "channel")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "fulfil_site")), -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 7, json_is_true(json_object_get(f, "on_account")));
+	sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, total);
+	sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
+	if (store_step(st, s, "order", err))
+		return -1;
+	replace = sqlite3_changes(store_db(st)) > 0;
 	if (replace) {
-		s = store_stmt(st, "INSERT OR REPLACE INTO orders(id, site, "
-		    "channel, customer, currency, fulfil_site, on_account, note, "
-		    "total, created_hlc, created_origin) "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "channel")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "fulfil_site")), -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 7, json_is_true(json_object_get(f, "on_account")));
-		sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 9, total);
-		sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
-		sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
-		if (store_step(st, s, "order", err))
-			return -1;
 		s = store_stmt(st, "DELETE FROM order_lines WHERE order_id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		if (store_step(st, s, "order", err))

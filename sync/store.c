@@ -35,6 +35,7 @@ struct store {
 	hlc_t clock;
 	uint64_t next_seq;
 	int dirty;
+	int quarantine_empty;   /* -1: not looked at in this transaction */
 };
 
 static int
@@ -426,6 +427,7 @@ store_begin(store_t *st, err_t *err)
 	hlc_init(&st->clock, (uint64_t)last, (uint64_t)drift);
 	st->next_seq = (uint64_t)seq + 1;
 	st->dirty = 0;
+	st->quarantine_empty = -1;
 	st->in_txn = 1;
 	return 0;
 }
@@ -576,6 +578,7 @@ store_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	sqlite3_bind_int64(s, 5, (int64_t)st->wall_ms());
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
+	st->quarantine_empty = 0;
 	if (rc != SQLITE_DONE)
 		return err_set(err, ERR_INTERNAL, "quarantine op %s/%llu: %s",
 		    op->origin, (unsigned long long)op->seq,
@@ -603,11 +606,18 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	int rc;
 
 	assert(st->in_txn);
-	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-	if (store_query_int(st, s, 0)) {
-		*result = INGEST_DUPLICATE;
-		return 0;
+	/* A quarantined op is a duplicate too; the table is nearly always
+	 * empty, so look once per transaction rather than once per op. */
+	if (st->quarantine_empty < 0)
+		st->quarantine_empty = store_query_int(st, store_stmt(st,
+		    "SELECT NOT EXISTS (SELECT 1 FROM quarantine)"), 1) != 0;
+	if (!st->quarantine_empty) {
+		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+		if (store_query_int(st, s, 0)) {
+			*result = INGEST_DUPLICATE;
+			return 0;
+		}
 	}
 	/* Logging first doubles as the duplicate check: (origin, seq) is
 	 * unique. An op refused below is taken out of the log again. */
