@@ -587,8 +587,10 @@ s_authorized(api_t *api, struct evhttp_request *req)
 		return 1;
 	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");
+	/* Lengths first (not secret), then a constant-time comparison. */
 	return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
-	    sodium_memcmp(auth + 7, api->token, strlen(api->token) + 1) == 0;
+	    strlen(auth + 7) == strlen(api->token) &&
+	    sodium_memcmp(auth + 7, api->token, strlen(api->token)) == 0;
 }
 
 static void

@@ -54,5 +54,16 @@ out=$("$HUB" enroll --data "$T/hub" --site S012 --role store --key "$key" 2>&1)
 check_eq "enrolling a key twice fails" "bl-hub: enroll: site S012: key already enrolled as S009" "$out"
 out=$("$HUB" revoke --data "$T/hub" --site NOPE 2>&1)
 check_eq "revoking an unknown site fails" "bl-hub: revoke: site NOPE: not an enrolled, active store or warehouse" "$out"
+# The HTTP API beyond loopback: refused without a token, then only with it.
+sed -i 's/^http=.*/http=0.0.0.0:0/' "$T/S009/config"
+out=$("$NODE" run --data "$T/S009" 2>&1)
+check_eq "binding the API beyond loopback without a token fails" "1" "$?"
+check_match "saying why in one line" "^bl-node: run: http 0.0.0.0:0: binding beyond loopback needs token= in the config$" "$out"
+echo "token=s3cret-till-token" >> "$T/S009/config"
+node_start S009
+check_eq "without the bearer token: 403" "403" "$(http_code "$NODE_HTTP" GET /v1/status)"
+check_eq "with a wrong token: 403" "403" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' "http://127.0.0.1:$NODE_HTTP/v1/status")"
+check_eq "with a longer wrong token: 403" "403" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-till-token-and-more' "http://127.0.0.1:$NODE_HTTP/v1/status")"
+check_eq "with the token: 200" "200" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-till-token' "http://127.0.0.1:$NODE_HTTP/v1/status")"
 check "the hub survived all of it" kill -0 "$HUB_PID"
 finish
