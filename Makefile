@@ -7,8 +7,9 @@
 #   make fuzz       long libFuzzer runs of every decoder (needs clang)
 
 PKGS := libzmq libsodium libcbor libevent libevent_pthreads jansson sqlite3
+TOOLS := curl jq sqlite3 socat
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && \
-	command -v curl jq sqlite3 >/dev/null && echo yes)
+	for t in $(TOOLS); do command -v $$t >/dev/null || exit 1; done && echo yes)
 ifneq ($(DEPS_OK),yes)
   $(info make: installing missing dependencies (deploy/install-deps.sh))
   DEPS_RC := $(shell ./deploy/install-deps.sh >&2; echo $$?)
