@@ -22,6 +22,7 @@ struct store {
 	pthread_mutex_t ckpt_lock;
 	pthread_cond_t ckpt_cond;
 	int ckpt_stop;
+	int ckpt_due;           /* the WAL has grown past CKPT_FRAMES */
 	store_side_t side;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
@@ -189,7 +190,9 @@ store_close(store_t **self_p)
 /* The checkpointer: copies committed WAL frames into the database file
  * from its own connection, off the thread that serves tills, so a sale
  * never waits for a checkpoint's writes and fsync. PASSIVE never blocks
- * the writer. */
+ * the writer. It runs when the WAL has grown (the writer's WAL hook says
+ * so) or every few seconds, not on a fast timer whose fsyncs would queue
+ * behind the sales' own. */
 static void *
 s_checkpointer(void *arg)
 {
@@ -207,15 +210,17 @@ s_checkpointer(void *arg)
 	sqlite3_busy_timeout(db, 100);
 	pthread_mutex_lock(&st->ckpt_lock);
 	while (!st->ckpt_stop) {
+		/* Woken by the writer's WAL hook once enough frames gathered;
+		 * a few seconds at most, so an idle replica gets its WAL
+		 * folded back too. */
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 250 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &until);
+		until.tv_sec += 5;
+		if (!st->ckpt_due)
+			pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock,
+			    &until);
 		if (st->ckpt_stop)
 			break;
+		st->ckpt_due = 0;
 		pthread_mutex_unlock(&st->ckpt_lock);
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 		    NULL, NULL);
@@ -224,6 +229,25 @@ s_checkpointer(void *arg)
 	pthread_mutex_unlock(&st->ckpt_lock);
 	sqlite3_close(db);
 	return NULL;
+}
+
+#define CKPT_FRAMES 1000     /* SQLite's own autocheckpoint size */
+
+/* Runs in the writer after each commit: hands the checkpoint over. */
+static int
+s_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	store_t *st = arg;
+
+	(void)db;
+	(void)name;
+	if (frames >= CKPT_FRAMES) {
+		pthread_mutex_lock(&st->ckpt_lock);
+		st->ckpt_due = 1;
+		pthread_cond_signal(&st->ckpt_cond);
+		pthread_mutex_unlock(&st->ckpt_lock);
+	}
+	return SQLITE_OK;
 }
 
 void
@@ -239,7 +263,8 @@ store_checkpoint_in_background(store_t *st)
 		return;
 	}
 	st->ckpt_running = 1;
-	s_exec(st, "PRAGMA wal_autocheckpoint = 0", NULL);
+	/* Replaces the autocheckpoint, which would run inside our commits. */
+	sqlite3_wal_hook(st->db, s_wal_hook, st);
 }
 
 sqlite3 *

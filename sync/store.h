@@ -41,8 +41,8 @@ store_t *store_open(const char *path, store_side_t side, int create,
 void store_close(store_t **self_p);
 
 /* For daemons: checkpoints the WAL from a background thread with its own
- * connection (every 250 ms), instead of inside whichever commit crosses
- * the autocheckpoint size. store_close stops it. */
+ * connection, instead of inside whichever commit crosses the autocheckpoint
+ * size. store_close stops it. */
 void store_checkpoint_in_background(store_t *store);
 
 /* Borrowed handle for queries the store does not wrap. */
