@@ -667,7 +667,10 @@ api_new(struct event_base *base, store_t *store, const char *role)
 		return api;     /* in-process calls only (the command line) */
 	if ((api->http = evhttp_new(base)) == NULL)
 		fatal("api: out of memory");
+	/* Bounded requests; a client that stalls is dropped, not waited on. */
 	evhttp_set_max_body_size(api->http, API_MAX_BODY);
+	evhttp_set_max_headers_size(api->http, 16 * 1024);
+	evhttp_set_timeout(api->http, 30);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 	    EVHTTP_REQ_DELETE);
