@@ -139,6 +139,24 @@ s_on_zap(void *sock, void *arg)
 		zmq_msg_close(&frames[--n]);
 }
 
+/* Whether site is enrolled and not revoked; fills role when not NULL. */
+static int
+s_site_active(server_t *srv, const char *site, char *role, size_t size)
+{
+	sqlite3_stmt *q = store_stmt(srv->store, "SELECT role FROM sites "
+	    "WHERE id = ? AND revoked_at IS NULL");
+	int active = 0;
+
+	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		active = 1;
+		if (role != NULL)
+			snprintf(role, size, "%s", sqlite3_column_text(q, 0));
+	}
+	sqlite3_reset(q);
+	return active;
+}
+
 /* ---- sessions ---- */
 
 static session_t *
@@ -212,6 +230,7 @@ s_stream(server_t *srv, session_t *s)
 	uint64_t head, last;
 	size_t n, bytes;
 	cbw_t batch;
+	int rc;
 
 	if (s->state != SESSION_READY || !s->streaming || s->gone)
 		return 0;
@@ -231,7 +250,7 @@ s_stream(server_t *srv, session_t *s)
 		n = 0;
 		bytes = 0;
 		last = head;
-		while (sqlite3_step(q) == SQLITE_ROW) {
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 			cbw_raw(&batch, sqlite3_column_blob(q, 1),
 			    (size_t)sqlite3_column_bytes(q, 1));
 			last = (uint64_t)sqlite3_column_int64(q, 0);
@@ -240,10 +259,17 @@ s_stream(server_t *srv, session_t *s)
 			if (bytes >= PROTO_BATCH_BYTES)
 				break;
 		}
-		/* A short batch means everything up to head was scanned. */
-		if (n < PROTO_MAX_BATCH && bytes < PROTO_BATCH_BYTES)
-			last = head;
 		sqlite3_reset(q);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			/* Never move a cursor past ops we failed to read. */
+			log_warn("site %s: read log: %s", s->site,
+			    sqlite3_errmsg(store_db(srv->store)));
+			break;
+		}
+		/* A batch that ran out of rows before its limit scanned
+		 * everything up to head (the LIMIT also ends in DONE). */
+		if (rc == SQLITE_DONE && n < PROTO_MAX_BATCH)
+			last = head;
 		proto_ops_begin(&srv->out, last, head, n);
 		cbw_raw(&srv->out, batch.data, batch.len);
 		if (s_send(srv, s) != 0)
@@ -370,16 +396,11 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s->state = SESSION_CLOSED;
 		return;
 	}
-	{
-		sqlite3_stmt *q = store_stmt(srv->store,
-		    "SELECT role FROM sites WHERE id = ?");
-
-		sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
-		snprintf(s->role, sizeof s->role, "store");
-		if (sqlite3_step(q) == SQLITE_ROW)
-			snprintf(s->role, sizeof s->role, "%s",
-			    sqlite3_column_text(q, 0));
-		sqlite3_reset(q);
+	if (!s_site_active(srv, site, s->role, sizeof s->role)) {
+		snprintf(reason, sizeof reason, "hello: site %s revoked", site);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		s->state = SESSION_CLOSED;
+		return;
 	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,
@@ -417,6 +438,12 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	case PROTO_PUSH:
 		if (s->state != SESSION_READY)
 			goto need_hello;
+		/* Revocation acts at once, not at the next tick. */
+		if (!s_site_active(srv, s->site, NULL, 0)) {
+			s->state = SESSION_CLOSED;
+			s_send_error(srv, s, ERR_FORBIDDEN, "push: site revoked");
+			break;
+		}
 		s_on_push(srv, s, msg);
 		break;
 	case PROTO_PULL:
@@ -473,6 +500,16 @@ s_on_router(void *sock, void *arg)
 	s = s_session(srv, zmq_msg_data(&rid), zmq_msg_size(&rid), 1);
 	if (s == NULL || site == NULL || site[0] == '\0')
 		goto out;
+	/* The identity is the ZAP User-Id of this very message: a session
+	 * whose routing id now carries another site starts over. */
+	if (s->state != SESSION_START && strcmp(s->site, site) != 0) {
+		log_warn("routing id of site %s now carries %s: new session",
+		    s->site, site);
+		memset(s->site, 0, sizeof s->site);
+		s->state = SESSION_START;
+		s->streaming = 0;
+		s->credit = 0;
+	}
 	s->last_rx_ms = hlc_wall_ms();
 	err_clear(&err);
 	if (proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &msg,
@@ -496,8 +533,6 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	server_t *srv = arg;
 	session_t *s, *next;
 	uint64_t now = hlc_wall_ms();
-	sqlite3_stmt *q;
-
 	(void)fd;
 	(void)what;
 	for (s = srv->sessions; s != NULL; s = next) {
@@ -508,10 +543,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (s->state == SESSION_CLOSED || s->site[0] == '\0')
 			continue;
-		q = store_stmt(srv->store, "SELECT count(*) FROM sites "
-		    "WHERE id = ? AND revoked_at IS NULL");
-		sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
-		if (store_query_int(srv->store, q, 0) == 0) {
+		if (!s_site_active(srv, s->site, NULL, 0)) {
 			char reason[128];
 
 			snprintf(reason, sizeof reason, "site %s revoked",

@@ -35,6 +35,7 @@
 #define PING_EVERY_MS 2000
 #define RETRY_HELLO_MS 1000
 #define PUSH_COALESCE_MS 3       /* writes within this go in one PUSH */
+#define ANSWER_WAIT_MS 30000     /* for a WELCOME or PUSH_ACK */
 
 struct client {
 	struct event_base *base;
@@ -55,9 +56,11 @@ struct client {
 	uint64_t head;               /* latest hub head seen */
 	uint64_t cursor;
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
+	uint64_t hello_ms, push_ms;  /* when the HELLO / PUSH in flight went */
 	int64_t clock_offset_ms;
 	uint64_t last_sync_ms;
 	char refusal[ERR_MSG_MAX];
+	char last_error[ERR_MSG_MAX];    /* the last ERROR or why in doubt */
 	cbw_t out;
 	client_progress_fn progress;
 	void *progress_arg;
@@ -97,11 +100,18 @@ s_hello(client_t *c)
 {
 	int64_t cursor = 0;
 
+	uint64_t stored = 0;
+
 	store_meta_get_int(c->store, "cursor", &cursor);
 	c->cursor = (uint64_t)cursor;
+	/* What we hold, not the seq counter: after a restore the counter is
+	 * moved past what the hub holds before the lost ops are back, and the
+	 * hub sends back exactly those above what we hold. */
+	store_origin_max_seq(c->store, c->site, &stored, NULL);
 	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
-	    s_own_seq(c), c->cursor);
+	    stored, c->cursor);
 	c->push_inflight = 0;
+	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
 		c->state = LINK_HELLO;
 }
@@ -136,8 +146,10 @@ s_push(client_t *c)
 	if (n > 0) {
 		proto_push_begin(&c->out, n);
 		cbw_raw(&c->out, batch.data, batch.len);
-		if (s_send(c) == 0)
+		if (s_send(c) == 0) {
 			c->push_inflight = last;
+			c->push_ms = hlc_wall_ms();
+		}
 	}
 	cbw_free(&batch);
 }
@@ -169,9 +181,22 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		if (store_begin(c->store, &err) ||
 		    store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err) ||
 		    store_commit(c->store, &err)) {
+			/* Going on could hand out their seqs again. */
 			store_rollback(c->store);
 			log_warn("recover seq: %s", err.msg);
+			c->state = LINK_DOWN;
+			c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+			return;
 		}
+	}
+	if (m->head < c->cursor) {
+		/* The hub's log is shorter than what we pulled: it was restored
+		 * from a backup and numbers new ops again from there. Pull it
+		 * all again; what we have is skipped as duplicates. */
+		log_warn("hub log head %llu is behind our cursor %llu: pulling again from 0",
+		    (unsigned long long)m->head, (unsigned long long)c->cursor);
+		c->cursor = 0;
+		s_save_int(c, "cursor", 0);
 	}
 	/* What the hub holds is what counts, even below our last ack (a hub
 	 * restored from backup): everything above it is pushed again. */
@@ -258,6 +283,8 @@ s_on_error(client_t *c, const proto_msg_t *m)
 		c->state = LINK_REFUSED;
 		return;
 	}
+	snprintf(c->last_error, sizeof c->last_error, "hub %s: error %d: %s",
+	    c->hub, m->status, m->reason);
 	c->state = LINK_DOWN;
 	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
 }
@@ -339,6 +366,7 @@ s_on_monitor(void *sock, void *arg)
 		c->connected = 1;
 		c->tcp_connects = 0;
 		c->refusal[0] = '\0';
+		c->state = LINK_DOWN;     /* the tick retries if HELLO fails */
 		s_hello(c);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
@@ -360,9 +388,11 @@ s_on_monitor(void *sock, void *arg)
 			c->state = LINK_DOWN;
 		c->push_inflight = 0;
 		/* A hub that drops us right after TCP connects, before any
-		 * handshake, is refusing our CURVE hello: wrong hub key. */
-		if (c->tcp_connects >= 3 && c->refusal[0] == '\0')
-			snprintf(c->refusal, sizeof c->refusal,
+		 * handshake, is most likely refusing our CURVE hello: a hint
+		 * for the report, not a refusal (it may be a relay in front of
+		 * a hub that is down). */
+		if (c->tcp_connects >= 3)
+			snprintf(c->last_error, sizeof c->last_error,
 			    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
 			    c->hub);
 		break;
@@ -385,6 +415,15 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->connected && c->state == LINK_DOWN && now >= c->retry_at_ms)
 		s_hello(c);
+	/* A WELCOME or PUSH_ACK that never came (the hub could not queue it):
+	 * start the session over rather than wait for the link to drop. */
+	if (c->connected && ((c->state == LINK_HELLO &&
+	    now - c->hello_ms > ANSWER_WAIT_MS) || (c->state == LINK_READY &&
+	    c->push_inflight != 0 && now - c->push_ms > ANSWER_WAIT_MS))) {
+		log_warn("hub %s: no answer within %d s: starting over", c->hub,
+		    ANSWER_WAIT_MS / 1000);
+		s_hello(c);
+	}
 	if (c->connected && c->state == LINK_READY &&
 	    now - c->last_ping_ms >= PING_EVERY_MS) {
 		proto_ping(&c->out, now);
@@ -515,6 +554,12 @@ const char *
 client_refusal(const client_t *c)
 {
 	return c->refusal;
+}
+
+const char *
+client_last_error(const client_t *c)
+{
+	return c->last_error;
 }
 
 const char *

@@ -195,6 +195,8 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	*caught_up = client_caught_up(c);
 	if (client_refusal(c)[0] != '\0')
 		snprintf(why, why_size, "%s", client_refusal(c));
+	else if (!*caught_up && client_last_error(c)[0] != '\0')
+		snprintf(why, why_size, "%s", client_last_error(c));
 	else if (!*caught_up && client_state(c) == LINK_DOWN)
 		snprintf(why, why_size, "hub %s: no reply within %d s",
 		    client_hub(c), timeout);

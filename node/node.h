@@ -52,6 +52,10 @@ int client_caught_up(const client_t *client);
 /* Why the hub refused us ("" if it has not); borrowed. */
 const char *client_refusal(const client_t *client);
 
+/* The last ERROR from the hub, or a hint of why it does not answer ("" if
+ * none); borrowed. */
+const char *client_last_error(const client_t *client);
+
 /* The hub endpoint; borrowed. */
 const char *client_hub(const client_t *client);
 

@@ -59,10 +59,17 @@ static void
 s_reply(struct evhttp_request *req, int status, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
+	if (text == NULL) {
+		/* Never expected (answers are built from valid text), but a
+		 * daemon must not die on it. */
+		status = 500;
+		text = strdup("{\"error\":{\"code\":\"internal\","
+		    "\"message\":\"answer could not be encoded\"}}");
+	}
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
 	evhttp_send_reply(req, status, NULL, buf);
@@ -485,6 +492,69 @@ static const struct {
 
 #define SEGMENT_MAX 128
 
+/* Length of the UTF-8 sequence starting at p (within n bytes), 0 if it is
+ * not a valid one. */
+static size_t
+s_utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	unsigned c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 &&
+	    c < 0xe0 ? 2 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Replaces bytes that are not valid UTF-8 with '?' (error messages quote
+ * what the client sent, and may have been cut mid-character). */
+static void
+s_utf8_fix(char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		k = s_utf8_len((const unsigned char *)s + i, n - i);
+		if (k == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+/* Whether a path segment is UTF-8 text without control characters. */
+static int
+s_text_ok(const char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+		if ((k = s_utf8_len((const unsigned char *)s + i, n - i)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+static int
+s_count_stars(const char *pattern)
+{
+	int n = 0;
+
+	for (; *pattern != '\0'; pattern++)
+		n += *pattern == '*';
+	return n;
+}
+
 /* Matches path against pattern, copying * segments into args. */
 static int
 s_match(const char *pattern, const char *path, char args[2][SEGMENT_MAX])
@@ -516,7 +586,7 @@ api_call(api_t *api, const char *method, const char *path,
 	char args[2][SEGMENT_MAX];
 	char decoded[2][SEGMENT_MAX];
 	size_t i;
-	int status = 200, path_known = 0;
+	int status = 200, path_known = 0, nargs;
 	err_t err;
 	call_t c;
 
@@ -533,13 +603,19 @@ api_call(api_t *api, const char *method, const char *path,
 		c.store = api->store;
 		c.query = query;
 		c.body = body;
-		for (int k = 0; k < 2; k++) {
+		nargs = s_count_stars(s_routes[i].path);
+		for (int k = 0; k < nargs; k++) {
 			char *d = evhttp_uridecode(args[k], 0, NULL);
 
 			snprintf(decoded[k], sizeof decoded[k], "%s", d ? d : "");
 			free(d);
 			c.args[k] = decoded[k];
+			if (!s_text_ok(decoded[k]))
+				err_set(&err, ERR_BAD_REQUEST,
+				    "path: segment %d is not UTF-8 text", k + 1);
 		}
+		if (err.code != ERR_OK)
+			break;
 		if (s_routes[i].writes && body == NULL) {
 			err_set(&err, ERR_BAD_REQUEST, "body: expected a JSON object");
 			break;
@@ -558,6 +634,7 @@ api_call(api_t *api, const char *method, const char *path,
 			err_set(&err, ERR_NOT_FOUND, "%s: no such resource", path);
 	}
 	json_decref(*out);
+	s_utf8_fix(err.msg);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
 	    s_code_name(err.code), "message", err.msg);
 	return err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
@@ -597,8 +674,12 @@ static void
 s_error_reply(struct evhttp_request *req, int status, const char *code,
     const char *msg)
 {
+	char text[ERR_MSG_MAX];
+
+	snprintf(text, sizeof text, "%s", msg);
+	s_utf8_fix(text);
 	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code,
-	    "message", msg));
+	    "message", text));
 }
 
 static void

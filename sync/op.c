@@ -5,6 +5,8 @@
 
 #define OP_ARITY 7
 
+static int s_decode(cbr_t *r, op_t *op, err_t *err);
+
 void
 op_clear(op_t *op)
 {
@@ -51,9 +53,40 @@ op_site_valid(const char *site)
 int
 op_decode(cbr_t *r, op_t *op, err_t *err)
 {
-	size_t n, start = r->pos;
+	cbr_t sub;
+	int rc, capped;
 
 	memset(op, 0, sizeof *op);
+	/* Read within the op's own limit: the fields tree is built only for
+	 * what may be one op, whatever the size of the message around it. */
+	capped = r->len - r->pos > OP_MAX_BYTES;
+	cbr_init(&sub, r->buf + r->pos, capped ? OP_MAX_BYTES : r->len - r->pos);
+	rc = s_decode(&sub, op, err);
+	if (rc == 0)
+		r->pos += sub.pos;
+	else if (capped && err != NULL && (strstr(err->msg, "truncated") ||
+	    strstr(err->msg, "bytes left")))
+		err_set(err, ERR_TOO_LARGE, "op: more than %d bytes",
+		    OP_MAX_BYTES);
+	return rc;
+}
+
+/* Whether s has no control characters (it may end up in a log line or an
+ * ERROR reason, which are one line). */
+static int
+s_printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+s_decode(cbr_t *r, op_t *op, err_t *err)
+{
+	size_t n, start = r->pos;
+
 	if (cbr_array(r, &n, err))
 		goto fail;
 	if (n != OP_ARITY) {
@@ -73,6 +106,13 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 		    op->origin);
 		goto fail;
 	}
+	if (!s_printable(op->entity) || !s_printable(op->key) ||
+	    !s_printable(op->kind)) {
+		err_set(err, ERR_BAD_REQUEST,
+		    "op %s/%llu: control character in entity, key or kind",
+		    op->origin, (unsigned long long)op->seq);
+		goto fail;
+	}
 	if (op->seq == 0) {
 		err_set(err, ERR_BAD_REQUEST, "op %s/0: seq must be positive",
 		    op->origin);
@@ -88,12 +128,6 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 	}
 	if (cbr_json(r, &op->fields, err))
 		goto fail_prefix;
-	if (r->pos - start > OP_MAX_BYTES) {
-		err_set(err, ERR_TOO_LARGE, "op %s/%llu: %zu bytes (max %d)",
-		    op->origin, (unsigned long long)op->seq, r->pos - start,
-		    OP_MAX_BYTES);
-		goto fail;
-	}
 	return 0;
 fail_prefix:
 	err_prefix(err, "op");

@@ -18,6 +18,7 @@ struct store {
 	char *path;
 	/* Background checkpointer (daemons): its own connection and thread. */
 	pthread_t ckpt_thread;
+	sqlite3 *ckpt_db;       /* the checkpointer's own connection */
 	int ckpt_running;
 	pthread_mutex_t ckpt_lock;
 	pthread_cond_t ckpt_cond;
@@ -197,17 +198,9 @@ static void *
 s_checkpointer(void *arg)
 {
 	store_t *st = arg;
-	sqlite3 *db = NULL;
+	sqlite3 *db = st->ckpt_db;
 	struct timespec until;
 
-	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warn("checkpointer: open %s: %s", st->path,
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 100);
 	pthread_mutex_lock(&st->ckpt_lock);
 	while (!st->ckpt_stop) {
 		/* Woken by the writer's WAL hook once enough frames gathered;
@@ -255,11 +248,26 @@ store_checkpoint_in_background(store_t *st)
 {
 	if (st->ckpt_running)
 		return;
+	/* Opened here, so that on any failure the autocheckpoint stays. */
+	if (sqlite3_open_v2(st->path, &st->ckpt_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warn("checkpointer: open %s: %s; checkpointing inline",
+		    st->path, st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) :
+		    "out of memory");
+		sqlite3_close(st->ckpt_db);
+		st->ckpt_db = NULL;
+		return;
+	}
+	sqlite3_busy_timeout(st->ckpt_db, 100);
 	pthread_mutex_init(&st->ckpt_lock, NULL);
 	pthread_cond_init(&st->ckpt_cond, NULL);
 	if (pthread_create(&st->ckpt_thread, NULL, s_checkpointer, st) != 0) {
 		log_warn("checkpointer: cannot start a thread; checkpointing "
 		    "inline");
+		sqlite3_close(st->ckpt_db);
+		st->ckpt_db = NULL;
+		pthread_mutex_destroy(&st->ckpt_lock);
+		pthread_cond_destroy(&st->ckpt_cond);
 		return;
 	}
 	st->ckpt_running = 1;

@@ -32,6 +32,12 @@ expect_error "bad site id" '{"site":"no such site!","sku":"TEA","delta":3,"reaso
 expect_error "id reused for another movement" '{"id":"ok-1","sku":"TEA","delta":6,"reason":"receipt"}' 409 "stock movement ok-1: id already used for a different movement"
 check_eq "unknown path is 404" "404" "$(http_code "$P" GET /v1/nothing)"
 check_eq "wrong method is 405" "405" "$(http_code "$P" DELETE /v1/stock)"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$P/v1/products/%FF")
+check_eq "a path that is not UTF-8: 400" "400 path: segment 1 is not UTF-8 text" "$code $(jq -r .error.message "$T/body")"
+long=$(printf 'a%.0s' $(seq 100); printf '%%C3%%A9%.0s' $(seq 200))
+code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$P/v1/orders?status=$long")
+check_eq "an error quoting text cut mid-character still answers 400" "400" "$code"
+check_match "with a message" "^status: 'a+" "$(jq -r .error.message "$T/body")"
 check_eq "nothing changed" "$before" "$(http_get "$P" /v1/stock)"
 check_match "the node is still serving" '"site":"S001"' "$(http_get "$P" /v1/status)"
 
@@ -45,7 +51,7 @@ check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: nod
 check_eq "claiming another site" "ERROR 403 hello: site S999 claimed, but this key is enrolled as S002" "$("$POKE" "$T/S002" other-site)"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
-check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 3, expected 7" "$("$POKE" "$T/S002" bad-op)"
+check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 0, expected 7" "$("$POKE" "$T/S002" bad-op)"
 check_eq "an op an hour ahead is acknowledged" "PUSH_ACK" "$("$POKE" "$T/S002" far-future)"
 check_match "and quarantined with its reason" "^apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)$" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT reason FROM quarantine WHERE origin = 'S002'")"
