@@ -324,7 +324,7 @@ s_hub_log_count(void)
 }
 
 static double
-s_ingest(const char *prefix, int nsites, long ops_each, long *ops)
+s_ingest_once(const char *prefix, int nsites, long ops_each, long *ops)
 {
 	char db[4096];
 	sites_t *ss;
@@ -335,6 +335,29 @@ s_ingest(const char *prefix, int nsites, long ops_each, long *ops)
 	t = sites_push(ss, s_endpoint, s_hub_pub, ops);
 	sites_free(ss);
 	return (double)*ops / t;
+}
+
+/* The median of three runs by fresh sites (PREFIX A, B, C...): one run
+ * swings by a fifth with what the disk and the other core are doing. */
+static double
+s_ingest(const char *prefix, int nsites, long ops_each, long *ops)
+{
+	double r[3], tmp;
+	char p[8];
+	int i, j;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s%c", prefix, 'A' + i);
+		r[i] = s_ingest_once(p, nsites, ops_each, ops);
+	}
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (r[j] < r[i]) {
+				tmp = r[i];
+				r[i] = r[j];
+				r[j] = tmp;
+			}
+	return r[1];
 }
 
 int
