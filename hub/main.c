@@ -5,7 +5,6 @@
  * (runtime) or 2 (bad usage).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "daemon.h"
 #include "hub.h"
 #include "log.h"
 
@@ -267,14 +267,6 @@ s_wrote(void *arg)
 	server_notify(h->server);
 }
 
-static void
-s_on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
-
 /* One connection per site: lift the soft descriptor limit (often 1024) to
  * the hard one so thousands of sites can stay connected. */
 static void
@@ -297,7 +289,6 @@ s_run(const args_t *a)
 	store_t *st = NULL;
 	api_t *api = NULL;
 	hub_run_t h;
-	struct event *sigterm, *sigint;
 	int sync_port = -1, http_port = -1, rc = 1;
 	err_t err;
 
@@ -310,7 +301,6 @@ s_run(const args_t *a)
 	conf_set(&conf, "http", args_get(a, "http", NULL));
 	if ((st = s_open(dir, &err)) == NULL)
 		goto out;
-	signal(SIGPIPE, SIG_IGN);
 	s_raise_fd_limit();
 	store_checkpoint_in_background(st);
 	h.base = event_base_new();
@@ -324,15 +314,9 @@ s_run(const args_t *a)
 	    conf_get(&conf, "token", NULL), &http_port, &err) ||
 	    conf_write_ports(dir, sync_port, http_port, &err))
 		goto out;
-	sigterm = evsignal_new(h.base, SIGTERM, s_on_signal, h.base);
-	sigint = evsignal_new(h.base, SIGINT, s_on_signal, h.base);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
 	log_info("hub %s ready: sync port %d, http port %d", store_site(st),
 	    sync_port, http_port);
-	event_base_dispatch(h.base);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_loop(h.base);
 	rc = 0;
 out:
 	if (rc != 0)

@@ -6,7 +6,6 @@
  * (runtime) or 2 (bad usage).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "api.h"
 #include "args.h"
+#include "daemon.h"
 #include "log.h"
 #include "node.h"
 #include "stock.h"
@@ -325,14 +325,6 @@ s_api_wrote(void *arg)
 	client_wrote(n->client);
 }
 
-static void
-s_on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
-
 static int
 s_run(const args_t *a)
 {
@@ -343,7 +335,6 @@ s_run(const args_t *a)
 	api_t *api = NULL;
 	node_run_t n = { 0 };
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
 	int http_port = -1, rc = 1;
 	err_t err;
 
@@ -351,7 +342,6 @@ s_run(const args_t *a)
 	if (s_open_all(dir, &conf, &keys, &st, &err))
 		return s_fail(1, &err);
 	conf_set(&conf, "http", args_get(a, "http", NULL));
-	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	store_checkpoint_in_background(st);
 	n.client = client_new(base, st, &conf, &keys, &err);
@@ -363,21 +353,13 @@ s_run(const args_t *a)
 	    conf_get(&conf, "token", NULL), &http_port, &err) ||
 	    conf_write_ports(dir, -1, http_port, &err))
 		goto out;
-	sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
-	sigint = evsignal_new(base, SIGINT, s_on_signal, base);
-	event_add(sigterm, NULL);
-	event_add(sigint, NULL);
 	log_info("node %s ready: http port %d, hub %s", store_site(st),
 	    http_port, conf_get(&conf, "hub", "?"));
-	event_base_dispatch(base);
+	daemon_loop(base);
 	rc = 0;
 out:
 	if (rc != 0)
 		s_fail(1, &err);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (sigint != NULL)
-		event_free(sigint);
 	api_destroy(&api);
 	client_destroy(&n.client);
 	if (base != NULL)
