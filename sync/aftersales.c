@@ -381,8 +381,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		id = idbuf;
 	}
 	if (store_append_local(st, CASE_ENTITY, id, "create", f, NULL, err) ||
-	    (json_object_get(c->req, "id") != NULL &&
-	    idem_record(st, "case", id, c->req, err)))
+	    idem_record(st, "case", id, c->req, err))
 		goto out;
 	if (assignee != NULL) {
 		json_t *u = json_pack("{s:{s:s}}", "set", "assignee", assignee);

@@ -366,8 +366,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (points != 0)
 		json_object_set_new(fields, "points_delta", json_integer(points));
 	if (store_append_local(st, CUSTOMER_ENTITY, id, "create", fields, NULL,
-	    err) || (json_object_get(c->req, "id") != NULL &&
-	    idem_record(st, "customer", id, c->req, err))) {
+	    err) || idem_record(st, "customer", id, c->req, err)) {
 		json_decref(fields);
 		return -1;
 	}

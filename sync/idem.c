@@ -75,6 +75,8 @@ idem_record(store_t *st, const char *what, const char *id, const json_t *req,
 	uint8_t h[HASH_BYTES];
 	int rc;
 
+	if (json_object_get(req, "id") == NULL)
+		return 0;    /* the id was ours: nobody can retry with it */
 	if (s_hash(req, h, err))
 		return -1;
 	sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);

@@ -28,7 +28,8 @@ int idem_replay(store_t *store, const char *what, const char *id,
     const json_t *request, json_t *(*get)(store_t *, const char *),
     json_t **out, err_t *err);
 
-/* Inside the creating transaction: remembers the request for id. */
+/* Inside the creating transaction: remembers the request for id, when the
+ * client chose it (the request has an "id"); otherwise does nothing. */
 int idem_record(store_t *store, const char *what, const char *id,
     const json_t *request, err_t *err);
 

@@ -168,8 +168,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	    store_site(st), "amount", (json_int_t)info.total, "currency",
 	    info.currency, "due_days", (json_int_t)due);
 	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL, err) ||
-	    (json_object_get(c->req, "id") != NULL &&
-	    idem_record(st, "invoice", id, c->req, err));
+	    idem_record(st, "invoice", id, c->req, err);
 	json_decref(f);
 	if (rc)
 		return -1;

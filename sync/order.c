@@ -557,8 +557,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		id = idbuf;
 	}
 	if (store_append_local(st, ORDER_ENTITY, id, "create", f, NULL, err) ||
-	    (json_object_get(c->req, "id") != NULL &&
-	    idem_record(st, "order", id, c->req, err)) ||
+	    idem_record(st, "order", id, c->req, err) ||
 	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
 	    status), err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))

@@ -164,8 +164,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		id = idbuf;
 	}
 	if (store_append_local(st, PAYMENT_ENTITY, id, "add", f, NULL, err) ||
-	    (json_object_get(c->req, "id") != NULL &&
-	    idem_record(st, "payment", id, c->req, err)))
+	    idem_record(st, "payment", id, c->req, err))
 		goto out;
 	c->out = s_with_order(st, s_get(st, id));
 	c->created = 1;
