@@ -56,7 +56,10 @@ check_eq "an op an hour ahead is acknowledged" "PUSH_ACK" "$("$POKE" "$T/S002" f
 check_match "and quarantined with its reason" "^apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)$" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT reason FROM quarantine WHERE origin = 'S002'")"
 check_eq "not applied" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=FUTURE')"
-check_eq "nothing forged reached the hub" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=POKE')"
+check_eq "a replayed batch is acknowledged again" "PUSH_ACK" "$("$POKE" "$T/S002" replay)"
+check_eq "and held once: two ops, on hand 2" "2 2" \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_log WHERE origin = 'S002'") $(http_get "$HUB_HTTP" '/v1/stock?site=S002&sku=POKE' | jq '.items[0].on_hand')"
+check_eq "nothing forged reached the hub" "" "$(http_get "$HUB_HTTP" '/v1/stock?sku=POKE' | jq -r '.items[] | select(.site != "S002") | .site')"
 check "the hub is still running" kill -0 "$HUB_PID"
 check "and a well-behaved node still syncs" "$NODE" sync --data "$T/S002"
 check_match "S002 sees S001's movement" '"site":"S001","sku":"TEA","on_hand":5' "$(node_stock S002)"

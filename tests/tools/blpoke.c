@@ -131,6 +131,18 @@ main(int argc, char **argv)
 		if (strcmp(c, "forged-origin") == 0) {
 			proto_push_begin(&w, 1);
 			s_op(&w, "S999", 1);
+		} else if (strcmp(c, "replay") == 0) {
+			/* The same batch twice, as a retry after a lost ack
+			 * would: acknowledged twice, held once. (Seq 1 is
+			 * taken by the far-future case, which runs first.) */
+			proto_push_begin(&w, 2);
+			s_op(&w, site, 2);
+			s_op(&w, site, 3);
+			s_send(&w);
+			if (s_reply(0) != PROTO_PUSH_ACK) {
+				printf("no PUSH_ACK\n");
+				return 1;
+			}
 		} else if (strcmp(c, "gap") == 0) {
 			proto_push_begin(&w, 1);
 			s_op(&w, site, 1000);
