@@ -25,6 +25,18 @@
 
 typedef struct server server_t;
 
+/* Who may receive an op: the names, and op_vis_t pointing into them. */
+typedef struct {
+	char site[OP_SITE_MAX + 1];
+	char site2[OP_SITE_MAX + 1];
+	char region[64];
+	op_vis_t vis;
+} hub_vis_t;
+
+/* Decides who may receive op (hub/visibility.c), from what the hub's
+ * replica knows before applying it. */
+void visibility_of(store_t *store, const op_t *op, hub_vis_t *vis);
+
 /* Starts the sync endpoint on `listen` in base's loop: binds the ZAP
  * handler first, then the CURVE ROUTER. *bound_port gets the real port.
  * Borrows base, store and keys. NULL with err on failure. */

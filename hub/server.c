@@ -39,6 +39,7 @@ typedef struct session {
 	size_t rid_len;
 	char site[OP_SITE_MAX + 1];
 	char role[16];           /* from the registry at HELLO */
+	char region[64];
 	session_state_t state;
 	uint64_t own_seq;        /* node's own max seq at HELLO */
 	uint64_t held_seq;       /* the site's max seq the hub held then */
@@ -139,19 +140,24 @@ s_on_zap(void *sock, void *arg)
 		zmq_msg_close(&frames[--n]);
 }
 
-/* Whether site is enrolled and not revoked; fills role when not NULL. */
+/* Whether site is enrolled and not revoked; fills the session's role and
+ * region when s is not NULL. */
 static int
-s_site_active(server_t *srv, const char *site, char *role, size_t size)
+s_site_active(server_t *srv, const char *site, session_t *s)
 {
-	sqlite3_stmt *q = store_stmt(srv->store, "SELECT role FROM sites "
-	    "WHERE id = ? AND revoked_at IS NULL");
+	sqlite3_stmt *q = store_stmt(srv->store, "SELECT role, region "
+	    "FROM sites WHERE id = ? AND revoked_at IS NULL");
 	int active = 0;
 
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		active = 1;
-		if (role != NULL)
-			snprintf(role, size, "%s", sqlite3_column_text(q, 0));
+		if (s != NULL) {
+			snprintf(s->role, sizeof s->role, "%s",
+			    sqlite3_column_text(q, 0));
+			snprintf(s->region, sizeof s->region, "%s",
+			    sqlite3_column_text(q, 1));
+		}
 	}
 	sqlite3_reset(q);
 	return active;
@@ -238,14 +244,20 @@ s_stream(server_t *srv, session_t *s)
 	    "SELECT max(lsn) FROM op_log"), 0);
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
+		/* What this site may see (visibility.c): head office all. */
 		q = store_stmt(srv->store, "SELECT lsn, body FROM op_log "
 		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
-		    "seq > ?5)) ORDER BY lsn LIMIT ?4");
+		    "seq > ?5)) AND (?6 = 'hq' OR (vis_site IS NULL AND "
+		    "vis_site2 IS NULL AND vis_region IS NULL) OR vis_site = ?2 "
+		    "OR vis_site2 = ?2 OR vis_region = '*' OR vis_region = ?7) "
+		    "ORDER BY lsn LIMIT ?4");
 		sqlite3_bind_int64(q, 1, (int64_t)s->sent);
 		sqlite3_bind_text(q, 2, s->site, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, (int64_t)s->own_seq);
 		sqlite3_bind_int(q, 4, PROTO_MAX_BATCH);
 		sqlite3_bind_int64(q, 5, (int64_t)s->held_seq);
+		sqlite3_bind_text(q, 6, s->role, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, s->region, -1, SQLITE_STATIC);
 		cbw_reset(&batch);
 		n = 0;
 		bytes = 0;
@@ -293,6 +305,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	size_t len;
 	uint64_t held;
 	ingest_result_t res;
+	hub_vis_t vis;
 	int rc;
 	char reason[ERR_MSG_MAX];
 
@@ -338,7 +351,9 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			op_clear(&op);
 			continue;
 		}
-		if (store_ingest(srv->store, &op, body, len, &res, &why)) {
+		visibility_of(srv->store, &op, &vis);
+		if (store_ingest_visible(srv->store, &op, body, len, &vis.vis,
+		    &res, &why)) {
 			op_clear(&op);
 			err = why;
 			goto fail_internal;
@@ -396,7 +411,7 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s->state = SESSION_CLOSED;
 		return;
 	}
-	if (!s_site_active(srv, site, s->role, sizeof s->role)) {
+	if (!s_site_active(srv, site, s)) {
 		snprintf(reason, sizeof reason, "hello: site %s revoked", site);
 		s_send_error(srv, s, ERR_FORBIDDEN, reason);
 		s->state = SESSION_CLOSED;
@@ -439,7 +454,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		if (s->state != SESSION_READY)
 			goto need_hello;
 		/* Revocation acts at once, not at the next tick. */
-		if (!s_site_active(srv, s->site, NULL, 0)) {
+		if (!s_site_active(srv, s->site, NULL)) {
 			s->state = SESSION_CLOSED;
 			s_send_error(srv, s, ERR_FORBIDDEN, "push: site revoked");
 			break;
@@ -543,7 +558,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (s->state == SESSION_CLOSED || s->site[0] == '\0')
 			continue;
-		if (!s_site_active(srv, s->site, NULL, 0)) {
+		if (!s_site_active(srv, s->site, NULL)) {
 			char reason[128];
 
 			snprintf(reason, sizeof reason, "site %s revoked",

@@ -633,6 +633,13 @@ int
 store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     ingest_result_t *result, err_t *err)
 {
+	return store_ingest_visible(st, op, body, len, NULL, result, err);
+}
+
+int
+store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
+    size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err)
+{
 	sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM quarantine "
 	    "WHERE origin = ?1 AND seq = ?2");
 	err_t why;
@@ -655,13 +662,19 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	/* Logging first doubles as the duplicate check: (origin, seq) is
 	 * unique. An op refused below is taken out of the log again. */
 	s = store_stmt(st, "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
-	    "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
+	    "entity, key, body, vis_site, vis_site2, vis_region) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 4, op->entity, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 5, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 6, body, (int)len, SQLITE_STATIC);
+	if (vis != NULL) {
+		sqlite3_bind_text(s, 7, vis->site, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 8, vis->site2, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 9, vis->region, -1, SQLITE_TRANSIENT);
+	}
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)

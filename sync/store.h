@@ -124,6 +124,18 @@ int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
 int store_quarantine(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, const char *reason, err_t *err);
 
+/* Who may receive an op (the hub decides; NULL fields: no restriction). */
+typedef struct {
+	const char *site;     /* a site that sees it (creator, ...) */
+	const char *site2;    /* another (the fulfilling site, ...) */
+	const char *region;   /* every site of this region; "*": all */
+} op_vis_t;
+
+/* store_ingest that also records who may receive the op (vis may be NULL:
+ * everyone). */
+int store_ingest_visible(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err);
+
 /* Highest seq of origin this replica holds (logged or quarantined). */
 int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
     err_t *err);

@@ -70,3 +70,23 @@ everywhere() {
 		check_eq "$1 at $r" "$2" "$(jqr "$(get "$r" "$3")" "$4")"
 	done
 }
+
+# at "SITE..." DESC WANT PATH FILTER: like everywhere, at the sites named
+# (daemons running; "hub" for the hub).
+at() {
+	local r sites=$1
+	shift
+	for r in $sites; do
+		check_eq "$1 at $r" "$2" "$(jqr "$(get "$r" "$3")" "$4")"
+	done
+}
+
+# unseen "SITE..." DESC PATH: GET PATH answers 404 at each site named: the
+# record is not among what that site may see (visibility by site, SPEC §5).
+unseen() {
+	local r
+	for r in $1; do
+		call GET "$r" "$3"
+		check_eq "$2 is not sent to $r" 404 "$CODE"
+	done
+}

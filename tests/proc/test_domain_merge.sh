@@ -103,19 +103,20 @@ site_down S001 W001
 hub_start
 sync_all
 site_up S001 S002 W001
-everywhere "O-SHIP1 is shipped" shipped /v1/orders/O-SHIP1 .status
-everywhere "O-SHIP2 is shipped" shipped /v1/orders/O-SHIP2 .status
-everywhere "O-SHIP1 keeps both moves in its history" \
+at "S001 W001 hub" "O-SHIP1 is shipped" shipped /v1/orders/O-SHIP1 .status
+at "S001 W001 hub" "O-SHIP2 is shipped" shipped /v1/orders/O-SHIP2 .status
+at "S001 W001 hub" "O-SHIP1 keeps both moves in its history" \
 	'draft@S001 confirmed@S001 allocated@S001 cancelled@S001 shipped@W001' \
 	/v1/orders/O-SHIP1 '[.history[]|"\(.status)@\(.site)"]|join(" ")'
-everywhere "O-SHIP2 keeps both moves in its history" \
+at "S001 W001 hub" "O-SHIP2 keeps both moves in its history" \
 	'draft@S001 confirmed@S001 allocated@S001 shipped@W001 cancelled@S001' \
 	/v1/orders/O-SHIP2 '[.history[]|"\(.status)@\(.site)"]|join(" ")'
-everywhere "a conflicting_transition alert names each order" 'O-SHIP1 O-SHIP2' \
+at "S001 W001 hub" "a conflicting_transition alert names each order" 'O-SHIP1 O-SHIP2' \
 	'/v1/alerts?kind=conflicting_transition' '[.items[]|.subject]|join(" ")'
-everywhere "the O-SHIP1 alert is the store's, says shipped at W001" \
+at "S001 W001 hub" "the O-SHIP1 alert is the store's, says shipped at W001" \
 	'conflicting_transition S001 yes' '/v1/alerts' \
 	'.items[]|select(.subject=="O-SHIP1")|"\(.kind) \(.site) \(if (.message|test("shipped at W001")) then "yes" else .message end)"'
+unseen S002 "O-SHIP1, neither created nor fulfilled by S002," /v1/orders/O-SHIP1
 everywhere "W001's stock shows the sale movements, reservation released" \
 	'W001 TEA 5 0 5' '/v1/stock?sku=TEA' \
 	'[.items[]|"\(.site) \(.sku) \(.on_hand) \(.reserved) \(.available)"]|join(", ")'
@@ -153,8 +154,9 @@ everywhere "S001's MUG is oversold: on hand -1" '-1 0 -1' '/v1/stock?site=S001&s
 	'.items[0]|"\(.on_hand) \(.reserved) \(.available)"'
 everywhere "a negative_stock alert names S001's MUG" 'S001 MUG' \
 	'/v1/alerts?kind=negative_stock' '[.items[]|"\(.site) \(.subject)"]|join(", ")'
-everywhere "the till sale's order is there, confirmed" 'confirmed 3500' \
+at "S001 hub" "the till sale's order is there, confirmed" 'confirmed 3500' \
 	/v1/orders/TILL1-0042 '"\(.status) \(.total)"'
+unseen "S002 W001" "S001's till sale" /v1/orders/TILL1-0042
 site_down S001 S002 W001
 for db in S001/node.db S002/node.db W001/node.db hub/hub.db; do
 	check_eq "both sale movements of S001's MUG are in ${db%%/*}" \

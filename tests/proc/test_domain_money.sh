@@ -2,6 +2,8 @@
 # where only the merge reveals it; refunds that together exceed what was
 # paid; invoices numbered per issuing site, receivables and their aging,
 # an overdue receivable (SPEC §3-§4, sync/{order,payment,invoice,alert}.h).
+# Each site sees the orders it created or fulfils, with their payments and
+# invoices (SPEC §5); head office sees them all.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_domain.sh"
 
@@ -18,8 +20,8 @@ sync_all
 site_up S001
 call POST S001 /v1/customers '{"id":"B2B-1","name":"Tea House Ltd","tier":"wholesale","credit_limit":1000,"currency":"CNY"}'
 check_eq "S001 adds a wholesale customer with a credit limit of 1000" "201 1000" "$CODE $(jqr "$BODY" .credit_limit)"
-call POST S001 /v1/orders '{"id":"PAID-1","channel":"store","currency":"CNY","status":"completed","lines":[{"sku":"BOX","qty":10,"unit_price":100}],"payments":[{"method":"card","amount":1000}]}'
-check_eq "a till sale paid 1000 in one request" "201 1000 0" "$CODE $(jqr "$BODY" '"\(.paid) \(.balance)"')"
+call POST S001 /v1/orders '{"id":"PAID-1","channel":"online","fulfil_site":"S002","currency":"CNY","status":"confirmed","lines":[{"sku":"BOX","qty":10,"unit_price":100}],"payments":[{"method":"card","amount":1000}]}'
+check_eq "an online order for S002 to fulfil, paid 1000 in one request" "201 1000 0" "$CODE $(jqr "$BODY" '"\(.paid) \(.balance)"')"
 site_down S001
 sync_all
 
@@ -64,15 +66,23 @@ site_down S001 S002
 hub_start
 sync_all
 site_up S001 S002 W001
-everywhere "the merge reveals the credit limit" "B2B-1:customer B2B-1 owes 1300 on account, over the credit limit 1000" \
+at hub "only head office's merge reveals the credit limit" "B2B-1:customer B2B-1 owes 1300 on account, over the credit limit 1000" \
 	'/v1/alerts?kind=credit_limit' '[.items[]|"\(.subject):\(.message)"]|join(" ")'
-everywhere "the merge reveals the over-refund" "PAID-1:-500" \
+at "S001 S002" "each store sees only its own orders on account: no alert" "" \
+	'/v1/alerts?kind=credit_limit' '[.items[]|.subject]|join(" ")'
+at "S001 S002 hub" "the merge reveals the over-refund" "PAID-1:-500" \
 	'/v1/alerts?kind=over_refund' '[.items[]|"\(.subject):\(.message|capture("refunded (?<n>[0-9]+)").n|"-"+.)"]|join(" ")'
-everywhere "paid on PAID-1 is the sum of payment and refunds" "-500" /v1/orders/PAID-1 .paid
-everywhere "both stores' invoices are everywhere" "S001-INV-000001 S001-INV-000002 S002-INV-000001" \
+at "S001 S002 hub" "paid on PAID-1 is the sum of payment and refunds" "-500" /v1/orders/PAID-1 .paid
+unseen W001 "PAID-1" /v1/orders/PAID-1
+at hub "head office sees every invoice" "S001-INV-000001 S001-INV-000002 S002-INV-000001" \
 	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
-everywhere "receivables total 0-30 days" "2300" /v1/reports/receivables '.totals.CNY."0-30"'
-everywhere "the invoice due at once is overdue" "S001-INV-000002" \
+at S001 "S001 sees the invoices of its orders" "S001-INV-000001 S001-INV-000002" \
+	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
+at S002 "S002 sees its own and the one of the order it fulfils" "S001-INV-000002 S002-INV-000001" \
+	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
+at hub "receivables total 0-30 days at head office" "2300" /v1/reports/receivables '.totals.CNY."0-30"'
+at S002 "receivables total 0-30 days at S002" "1600" /v1/reports/receivables '.totals.CNY."0-30"'
+at "S001 S002 hub" "the invoice due at once is overdue" "S001-INV-000002" \
 	'/v1/alerts?kind=overdue_receivable' '[.items[].subject]|join(" ")'
 
 # Paying the overdue invoice settles it everywhere after a sync.
@@ -82,7 +92,7 @@ site_down S001 S002 W001
 sync_all
 site_up S001 S002 W001
 everywhere "no overdue receivable is left" "" '/v1/alerts?kind=overdue_receivable' '[.items[].subject]|join(" ")'
-everywhere "receivables keep the two unpaid invoices" "S001-INV-000001 S002-INV-000001" \
+at hub "receivables keep the two unpaid invoices" "S001-INV-000001 S002-INV-000001" \
 	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
 site_down S001 S002 W001
 finish
