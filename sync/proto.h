@@ -21,7 +21,11 @@
  * cursor with a credit of batches; the hub streams OPS while credit lasts,
  * including later ops as they arrive, and each OPS carries the cursor the
  * node reaches once it has applied the batch. A PULL on an open stream only
- * adds credit (the node sends one per batch applied). ERROR carries a 3-digit
+ * adds credit (the node sends one per batch applied). own_max_seq is the
+ * highest seq of its own ops the node holds: the hub streams none of the
+ * node's own ops back except those it holds above that (a node restored
+ * from an old backup gets them back), and of other sites' ops only those
+ * the node may see (hub/visibility.c). ERROR carries a 3-digit
  * status (see err.h) and a readable reason; 403 and 426 end the session.
  */
 #ifndef BL_PROTO_H
