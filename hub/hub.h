@@ -14,6 +14,7 @@
 #include "api.h"
 #include "conf.h"
 #include "keys.h"
+#include "proto.h"
 #include "store.h"
 #include "zev.h"
 
@@ -24,6 +25,19 @@
 #define HUB_KEY "hub"
 
 typedef struct server server_t;
+typedef struct health health_t;
+
+/* What each site last reported of its own disk (hub/health.c). */
+health_t *health_new(void);
+void health_destroy(health_t **self_p);
+/* Records site's report (disk borrowed) at now_ms. */
+void health_report(health_t *health, const char *site,
+    const proto_disk_t *disk, uint64_t now_ms);
+/* {reported_ms, db_bytes, wal_bytes, free_bytes, problem} of site, or JSON
+ * null before it has reported (new reference). */
+json_t *health_json(health_t *health, const char *site);
+/* Appends a "disk" alert for each site that reports a problem. */
+void health_alerts(health_t *health, json_t *items);
 
 /* Who may receive an op: the names, and op_vis_t pointing into them. */
 typedef struct {
@@ -45,6 +59,14 @@ server_t *server_new(struct event_base *base, store_t *store,
 
 /* Streams new ops to every session with credit (after a local write). */
 void server_notify(server_t *server);
+
+/* GET /v1/sites: every enrolled site with its role, region, whether it is
+ * connected now and its last disk report. */
+int server_sites(void *server, const json_t *query, json_t **out,
+    err_t *err);
+
+/* Adds the sites' disk problems to GET /v1/alerts. */
+void server_alerts(server_t *server, json_t *items);
 
 /* Fills the hub part of GET /v1/status. */
 void server_status(server_t *server, json_t *status);

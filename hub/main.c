@@ -260,6 +260,14 @@ s_status(void *arg, json_t *status)
 }
 
 static void
+s_alerts(void *arg, json_t *items)
+{
+	hub_run_t *h = arg;
+
+	server_alerts(h->server, items);
+}
+
+static void
 s_wrote(void *arg)
 {
 	hub_run_t *h = arg;
@@ -302,7 +310,8 @@ s_run(const args_t *a)
 	if ((st = s_open(dir, &err)) == NULL)
 		goto out;
 	s_raise_fd_limit();
-	store_checkpoint_in_background(st);
+	if (daemon_checkpoints(st, &conf, &err))
+		goto out;
 	h.base = event_base_new();
 	h.server = server_new(h.base, st, &keys,
 	    conf_get(&conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, &err);
@@ -310,6 +319,8 @@ s_run(const args_t *a)
 		goto out;
 	api = api_new(h.base, st, "hq");
 	api_set_hooks(api, s_status, s_wrote, &h);
+	api_set_alerts_hook(api, s_alerts);
+	api_add_get(api, "/v1/sites", server_sites, h.server);
 	if (api_bind(api, conf_get(&conf, "http", HUB_DEFAULT_HTTP),
 	    conf_get(&conf, "token", NULL), &http_port, &err) ||
 	    conf_write_ports(dir, sync_port, http_port, &err))

@@ -59,6 +59,7 @@ struct server {
 	session_t *sessions;
 	cbw_t out;               /* scratch for outgoing messages */
 	uint64_t ops_in, ops_out;
+	health_t *health;        /* what sites report of their disks */
 };
 
 /* ---- ZAP ---- */
@@ -447,6 +448,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s_on_hello(srv, s, msg, site);
 		break;
 	case PROTO_PING:
+		health_report(srv->health, site, &msg->disk, hlc_wall_ms());
 		proto_pong(&srv->out, msg->ms, hlc_wall_ms());
 		s_send(srv, s);
 		break;
@@ -582,6 +584,50 @@ server_notify(server_t *srv)
 	zev_kick(srv->router_ev);
 }
 
+int
+server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
+{
+	server_t *srv = arg;
+	sqlite3_stmt *q = store_stmt(srv->store, "SELECT id, role, region, "
+	    "name, revoked_at FROM sites ORDER BY id");
+	json_t *items = json_array();
+	session_t *s;
+	int rc;
+
+	(void)query;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(q, 0);
+		int connected = 0;
+
+		for (s = srv->sessions; s != NULL; s = s->next)
+			connected |= s->state == SESSION_READY &&
+			    strcmp(s->site, id) == 0;
+		json_array_append_new(items, json_pack(
+		    "{s:s, s:s, s:s, s:s?, s:b, s:b, s:o}", "site", id,
+		    "role", (const char *)sqlite3_column_text(q, 1),
+		    "region", (const char *)sqlite3_column_text(q, 2),
+		    "name", (const char *)sqlite3_column_text(q, 3),
+		    "revoked", sqlite3_column_type(q, 4) != SQLITE_NULL,
+		    "connected", connected, "disk", health_json(srv->health,
+		    id)));
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(items);
+		log_warn("sites: %s", sqlite3_errmsg(store_db(srv->store)));
+		return err_set(err, ERR_INTERNAL, "sites: %s",
+		    sqlite3_errmsg(store_db(srv->store)));
+	}
+	*out = json_pack("{s:o}", "items", items);
+	return 0;
+}
+
+void
+server_alerts(server_t *srv, json_t *items)
+{
+	health_alerts(srv->health, items);
+}
+
 void
 server_status(server_t *srv, json_t *status)
 {
@@ -612,6 +658,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 		fatal("hub: out of memory");
 	srv->base = base;
 	srv->store = store;
+	srv->health = health_new();
 	cbw_init(&srv->out);
 	srv->ctx = zmq_ctx_new();
 	/* The ZAP handler must exist before the CURVE server accepts. */
@@ -680,6 +727,7 @@ server_destroy(server_t **self_p)
 	if (srv->ctx != NULL)
 		zmq_ctx_term(srv->ctx);
 	cbw_free(&srv->out);
+	health_destroy(&srv->health);
 	free(srv);
 	*self_p = NULL;
 }

@@ -58,7 +58,8 @@ struct client {
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
 	uint64_t hello_ms, push_ms;  /* when the HELLO / PUSH in flight went */
 	int64_t clock_offset_ms;
-	uint64_t last_sync_ms;
+	uint64_t last_sync_ms;       /* last caught up; saved with acks */
+	uint64_t last_sync_saved;
 	char refusal[ERR_MSG_MAX];
 	char last_error[ERR_MSG_MAX];    /* the last ERROR or why in doubt */
 	cbw_t out;
@@ -165,6 +166,28 @@ s_save_int(client_t *c, const char *name, uint64_t v)
 		return;
 	store_rollback(c->store);
 	log_warn("save %s: %s", name, err.msg);
+}
+
+/* Saves the ack and the time of the last full sync, kept in memory
+ * between saves: one small commit every few seconds of traffic, none on an
+ * idle link. */
+static void
+s_save_progress(client_t *c, uint64_t now)
+{
+	err_t err;
+
+	if (store_begin(c->store, &err) == 0 &&
+	    store_meta_set_int(c->store, "acked", (int64_t)c->acked, &err) == 0 &&
+	    (c->last_sync_ms == 0 || store_meta_set_int(c->store, "last_sync",
+	    (int64_t)c->last_sync_ms, &err) == 0) &&
+	    store_commit(c->store, &err) == 0) {
+		c->acked_saved = c->acked;
+		c->acked_saved_ms = now;
+		c->last_sync_saved = c->last_sync_ms;
+		return;
+	}
+	store_rollback(c->store);
+	log_warn("save sync progress: %s", err.msg);
 }
 
 static void
@@ -330,12 +353,11 @@ s_on_dealer(void *sock, void *arg)
 		    proto_type_name(m.type));
 		break;
 	}
+	/* In memory only: saved with the next ack or at the end (an idle
+	 * node must not fsync for every PONG). */
 	if (c->state == LINK_READY && c->acked >= s_own_seq(c) &&
-	    c->cursor >= c->welcome_head) {
+	    c->cursor >= c->welcome_head)
 		c->last_sync_ms = hlc_wall_ms();
-		store_meta_set_int(c->store, "last_sync",
-		    (int64_t)c->last_sync_ms, NULL);
-	}
 	s_progress(c);
 out:
 	zmq_msg_close(&msg);
@@ -405,6 +427,25 @@ out:
 	zmq_msg_close(&addr);
 }
 
+/* PING, carrying this node's disk as the hub shows it per site. */
+static void
+s_ping(client_t *c, uint64_t now)
+{
+	ckpt_health_t h;
+	ckpt_problem_t p[CKPT_PROBLEMS_MAX];
+	proto_disk_t disk;
+
+	store_health(c->store, &h);
+	memset(&disk, 0, sizeof disk);
+	disk.db_bytes = h.db_bytes > 0 ? (uint64_t)h.db_bytes : 0;
+	disk.wal_bytes = h.wal_bytes > 0 ? (uint64_t)h.wal_bytes : 0;
+	disk.free_bytes = h.disk_free_bytes > 0 ?
+	    (uint64_t)h.disk_free_bytes : 0;
+	if (ckpt_problems(&h, store_path(c->store), p) > 0)
+		snprintf(disk.problem, sizeof disk.problem, "%s", p[0].msg);
+	proto_ping(&c->out, now, &disk);
+}
+
 static void
 s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -426,16 +467,13 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->connected && c->state == LINK_READY &&
 	    now - c->last_ping_ms >= PING_EVERY_MS) {
-		proto_ping(&c->out, now);
+		s_ping(c, now);
 		s_send(c);
 		c->last_ping_ms = now;
 		s_push(c);   /* retries a push whose send failed */
 	}
-	if (c->acked != c->acked_saved && now - c->acked_saved_ms >= 5000) {
-		s_save_int(c, "acked", c->acked);
-		c->acked_saved = c->acked;
-		c->acked_saved_ms = now;
-	}
+	if (c->acked != c->acked_saved && now - c->acked_saved_ms >= 5000)
+		s_save_progress(c, now);
 	zev_kick(c->dealer_ev);
 	s_progress(c);
 }
@@ -457,7 +495,7 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	const char *hub_key = conf_get(conf, "hub_key", NULL);
 	int one = 1, zero = 0, ivl = 100, ivl_max = 5000, hb = 5000,
 	    hb_ttl = 15000;
-	int64_t maxsize = PROTO_MAX_MSG + 1024, acked = 0;
+	int64_t maxsize = PROTO_MAX_MSG + 1024, acked = 0, last_sync = 0;
 	struct timeval tick = { 0, 200 * 1000 };
 	char monitor_ep[64];
 
@@ -475,7 +513,9 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	snprintf(c->hub, sizeof c->hub, "%s", hub);
 	snprintf(c->site, sizeof c->site, "%s", store_site(store));
 	store_meta_get_int(store, "acked", &acked);
-	c->acked = (uint64_t)acked;
+	store_meta_get_int(store, "last_sync", &last_sync);
+	c->acked = c->acked_saved = (uint64_t)acked;
+	c->last_sync_ms = c->last_sync_saved = (uint64_t)last_sync;
 	c->ctx = zmq_ctx_new();
 	c->dealer = zmq_socket(c->ctx, ZMQ_DEALER);
 	zmq_setsockopt(c->dealer, ZMQ_CURVE_SERVERKEY, hub_key, KEYS_Z85_LEN);
@@ -582,6 +622,8 @@ client_status(client_t *c, json_t *status)
 	    json_integer((json_int_t)((uint64_t)seq > c->acked ?
 	    (uint64_t)seq - c->acked : 0)));
 	json_object_set_new(status, "hub_head", json_integer((json_int_t)c->head));
+	json_object_set_new(status, "last_sync_ms",
+	    json_integer((json_int_t)c->last_sync_ms));
 	json_object_set_new(status, "clock_offset_ms",
 	    json_integer(c->clock_offset_ms));
 	if (c->refusal[0] != '\0')
@@ -596,6 +638,8 @@ client_destroy(client_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	c = *self_p;
+	if (c->acked != c->acked_saved || c->last_sync_ms != c->last_sync_saved)
+		s_save_progress(c, hlc_wall_ms());
 	if (c->tick != NULL)
 		event_free(c->tick);
 	if (c->push_soon != NULL)

@@ -342,8 +342,9 @@ s_run(const args_t *a)
 	if (s_open_all(dir, &conf, &keys, &st, &err))
 		return s_fail(1, &err);
 	conf_set(&conf, "http", args_get(a, "http", NULL));
+	if (daemon_checkpoints(st, &conf, &err))
+		goto out;
 	base = event_base_new();
-	store_checkpoint_in_background(st);
 	n.client = client_new(base, st, &conf, &keys, &err);
 	if (n.client == NULL)
 		goto out;

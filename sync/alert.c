@@ -65,6 +65,28 @@ static const struct {
 	  "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
 };
 
+/* This replica's own disk: the WAL over its bound, a checkpointer that
+ * makes no progress, free space running out. Not derived from ops: each
+ * replica reports its own machine. */
+static void
+s_disk_alerts(store_t *st, int64_t now_ms, json_t *items)
+{
+	ckpt_health_t h;
+	ckpt_problem_t p[CKPT_PROBLEMS_MAX];
+	char id[128];
+	int i, n;
+
+	store_health(st, &h);
+	n = ckpt_problems(&h, store_path(st), p);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "disk:%s:%s", store_site(st), p[i].kind);
+		json_array_append_new(items, json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "kind", "disk",
+		    "site", store_site(st), "subject", p[i].kind,
+		    "message", p[i].msg, "at", (json_int_t)now_ms));
+	}
+}
+
 json_t *
 alert_list(store_t *st, int64_t now_ms, const char *kind)
 {
@@ -95,5 +117,7 @@ alert_list(store_t *st, int64_t now_ms, const char *kind)
 		}
 		sqlite3_reset(s);
 	}
+	if (kind == NULL || strcmp(kind, "disk") == 0)
+		s_disk_alerts(st, now_ms, items);
 	return json_pack("{s:o}", "items", items);
 }

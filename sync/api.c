@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <sodium.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -34,7 +35,15 @@ struct api {
 	char token[128];
 	api_status_fn status_fn;
 	api_write_fn write_fn;
+	api_alerts_fn alerts_fn;
 	void *hook_arg;
+	/* Read-only resources only the program serves (the hub's sites). */
+	struct {
+		const char *path;
+		api_get_fn fn;
+		void *arg;
+	} gets[API_GETS_MAX];
+	int ngets;
 };
 
 static const char *
@@ -124,6 +133,7 @@ h_status(call_t *c, json_t **out, int *status, err_t *err)
 {
 	store_t *st = c->store;
 	int64_t cursor = 0, seq = 0;
+	ckpt_health_t health;
 
 	(void)status;
 	(void)err;
@@ -133,6 +143,9 @@ h_status(call_t *c, json_t **out, int *status, err_t *err)
 	    "role", c->api->role, "cursor", (json_int_t)cursor,
 	    "last_seq", (json_int_t)seq,
 	    "quarantined", (json_int_t)store_quarantine_count(st));
+	store_health(st, &health);
+	json_object_set_new(*out, "disk", ckpt_health_json(&health,
+	    store_path(st)));
 	if (c->api->status_fn != NULL)
 		c->api->status_fn(c->api->hook_arg, *out);
 	return 0;
@@ -415,6 +428,10 @@ h_alerts(call_t *c, json_t **out, int *status, err_t *err)
 	(void)err;
 	*out = alert_list(c->store, (int64_t)store_wall_ms(c->store),
 	    s_q(c, "kind"));
+	if (c->api->alerts_fn != NULL && (s_q(c, "kind") == NULL ||
+	    strcmp(s_q(c, "kind"), "disk") == 0))
+		c->api->alerts_fn(c->api->hook_arg, json_object_get(*out,
+		    "items"));
 	return 0;
 }
 
@@ -626,6 +643,16 @@ api_call(api_t *api, const char *method, const char *path,
 			api->write_fn(api->hook_arg);
 		return status;
 	}
+	for (i = 0; err.code == ERR_OK && (int)i < api->ngets; i++) {
+		if (strcmp(api->gets[i].path, path) != 0)
+			continue;
+		path_known = 1;
+		if (strcmp(method, "GET") != 0)
+			break;
+		if (api->gets[i].fn(api->gets[i].arg, query, out, &err) != 0)
+			break;
+		return status;
+	}
 	if (*out == NULL && err.code == ERR_OK) {
 		if (path_known)
 			err_set(&err, ERR_METHOD, "%s %s: method not allowed here",
@@ -766,6 +793,22 @@ api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
 	api->status_fn = status;
 	api->write_fn = wrote;
 	api->hook_arg = arg;
+}
+
+void
+api_set_alerts_hook(api_t *api, api_alerts_fn alerts)
+{
+	api->alerts_fn = alerts;
+}
+
+void
+api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg)
+{
+	assert(api->ngets < API_GETS_MAX);
+	api->gets[api->ngets].path = path;
+	api->gets[api->ngets].fn = fn;
+	api->gets[api->ngets].arg = arg;
+	api->ngets++;
 }
 
 int

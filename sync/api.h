@@ -27,6 +27,15 @@ typedef struct api api_t;
 typedef void (*api_status_fn)(void *arg, json_t *status);
 /* Called after a local write has committed. */
 typedef void (*api_write_fn)(void *arg);
+/* Appends to items the alerts only the program knows (the hub: what its
+ * sites report of their disks). Called with the status hook's arg. */
+typedef void (*api_alerts_fn)(void *arg, json_t *items);
+/* Answers a read-only resource only the program serves: *out (caller
+ * owns), or -1 with err. query is an object of strings or NULL. */
+typedef int (*api_get_fn)(void *arg, const json_t *query, json_t **out,
+    err_t *err);
+
+#define API_GETS_MAX 4
 
 /* With base NULL the api serves only api_call (the command line). */
 api_t *api_new(struct event_base *base, store_t *store, const char *role);
@@ -38,6 +47,10 @@ int api_call(api_t *api, const char *method, const char *path,
     const json_t *query, const json_t *body, json_t **out);
 void api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
     void *arg);
+void api_set_alerts_hook(api_t *api, api_alerts_fn alerts);
+
+/* Serves GET path (exact; a literal that outlives the api) with fn(arg). */
+void api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg);
 
 /* Binds HOST:PORT (port 0 picks one); *bound_port receives the real port.
  * token may be NULL or "" only for a loopback host. */

@@ -89,6 +89,28 @@ conf_get(const conf_t *conf, const char *name, const char *dflt)
 }
 
 int
+conf_get_int(const conf_t *conf, const char *name, long long dflt,
+    long long min, long long max, long long *out, err_t *err)
+{
+	const char *v = conf_get(conf, name, NULL);
+	char *end;
+	long long n;
+
+	if (v == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "config %s: '%s' is not a whole number from %lld to %lld",
+		    name, v, min, max);
+	*out = n;
+	return 0;
+}
+
+int
 conf_set(conf_t *conf, const char *name, const char *value)
 {
 	int i;

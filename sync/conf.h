@@ -31,6 +31,11 @@ int conf_save(const char *dir, const conf_t *conf, err_t *err);
 /* Returns the value of name, or dflt when absent. Borrowed. */
 const char *conf_get(const conf_t *conf, const char *name, const char *dflt);
 
+/* Reads name as a whole number in [min, max] into *out, or dflt when
+ * absent; -1 with err naming the setting when it is not one. */
+int conf_get_int(const conf_t *conf, const char *name, long long dflt,
+    long long min, long long max, long long *out, err_t *err);
+
 /* Sets name (replacing); a NULL value is ignored. Returns -1 when full. */
 int conf_set(conf_t *conf, const char *name, const char *value);
 

@@ -27,3 +27,20 @@ daemon_loop(struct event_base *base)
 	event_free(term);
 	event_free(intr);
 }
+
+int
+daemon_checkpoints(store_t *st, const conf_t *conf, err_t *err)
+{
+	long long bound, low;
+	err_t why;
+
+	if (conf_get_int(conf, "wal_bound_mb", CKPT_DEFAULT_BOUND_MB, 4,
+	    1024 * 1024, &bound, err) ||
+	    conf_get_int(conf, "disk_low_mb", CKPT_DEFAULT_DISK_LOW_MB, 1,
+	    1024LL * 1024 * 1024, &low, err))
+		return -1;
+	if (store_checkpoint_in_background(st, (int)bound, (int)low, &why))
+		log_warn("%s; SQLite checkpoints inside commits instead",
+		    why.msg);
+	return 0;
+}

@@ -38,9 +38,12 @@ s_vlog(const char *level, const char *fmt, va_list ap)
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* One line at a time: the checkpointer logs from its own thread. */
+	flockfile(stderr);
 	fprintf(stderr, "%s %s: %s", stamp, s_progname, level);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void

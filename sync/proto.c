@@ -14,7 +14,7 @@ static const char *const s_names[] = {
 static const size_t s_arity[] = {
 	[PROTO_HELLO] = 6, [PROTO_WELCOME] = 4, [PROTO_PUSH] = 2,
 	[PROTO_PUSH_ACK] = 2, [PROTO_PULL] = 3, [PROTO_OPS] = 4,
-	[PROTO_PING] = 2, [PROTO_PONG] = 3, [PROTO_ERROR] = 3,
+	[PROTO_PING] = 6, [PROTO_PONG] = 3, [PROTO_ERROR] = 3,
 };
 
 const char *
@@ -93,7 +93,12 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    cbr_uint(r, &msg->head, err) || s_batch(r, msg, err);
 		break;
 	case PROTO_PING:
-		rc = cbr_uint(r, &msg->ms, err);
+		rc = cbr_uint(r, &msg->ms, err) ||
+		    cbr_uint(r, &msg->disk.db_bytes, err) ||
+		    cbr_uint(r, &msg->disk.wal_bytes, err) ||
+		    cbr_uint(r, &msg->disk.free_bytes, err) ||
+		    cbr_text_copy(r, msg->disk.problem,
+		    sizeof msg->disk.problem, err);
 		break;
 	case PROTO_PONG:
 		rc = cbr_uint(r, &msg->ms, err) || cbr_uint(r, &msg->hub_ms, err);
@@ -204,13 +209,32 @@ proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n)
 	cbw_array(w, n);
 }
 
+/* Writes text cut to at most PROTO_REASON_MAX bytes, never inside a UTF-8
+ * sequence (the reader refuses broken UTF-8). */
+static void
+s_text_cut(cbw_t *w, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > PROTO_REASON_MAX) {
+		n = PROTO_REASON_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+			n--;
+	}
+	cbw_text(w, text, n);
+}
+
 void
-proto_ping(cbw_t *w, uint64_t sent_ms)
+proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk)
 {
 	cbw_reset(w);
-	cbw_array(w, 2);
+	cbw_array(w, 6);
 	cbw_uint(w, PROTO_PING);
 	cbw_uint(w, sent_ms);
+	cbw_uint(w, disk->db_bytes);
+	cbw_uint(w, disk->wal_bytes);
+	cbw_uint(w, disk->free_bytes);
+	s_text_cut(w, disk->problem);
 }
 
 void
@@ -226,11 +250,9 @@ proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms)
 void
 proto_error(cbw_t *w, int status, const char *reason)
 {
-	size_t n = strlen(reason);
-
 	cbw_reset(w);
 	cbw_array(w, 3);
 	cbw_uint(w, PROTO_ERROR);
 	cbw_uint(w, (uint64_t)status);
-	cbw_text(w, reason, n > PROTO_REASON_MAX ? PROTO_REASON_MAX : n);
+	s_text_cut(w, reason);
 }

@@ -10,7 +10,8 @@
  *   PUSH_ACK = [4, up_to_seq]
  *   PULL     = [5, cursor, credit]
  *   OPS      = [6, cursor_after, head, [op, ...]]
- *   PING     = [7, sent_ms]
+ *   PING     = [7, sent_ms, db_bytes, wal_bytes, disk_free_bytes,
+ *               disk_problem]
  *   PONG     = [8, echoed_ms, hub_wall_ms]
  *   ERROR    = [9, status, reason]
  *
@@ -25,7 +26,10 @@
  * highest seq of its own ops the node holds: the hub streams none of the
  * node's own ops back except those it holds above that (a node restored
  * from an old backup gets them back), and of other sites' ops only those
- * the node may see (hub/visibility.c). ERROR carries a 3-digit
+ * the node may see (hub/visibility.c). PING also reports the node's disk
+ * (its database and WAL sizes, free space, 0 when unknown, and its first
+ * disk problem or "", see ckpt.h), which the hub shows per site. ERROR
+ * carries a 3-digit
  * status (see err.h) and a readable reason; 403 and 426 end the session.
  */
 #ifndef BL_PROTO_H
@@ -37,7 +41,7 @@
 #include "err.h"
 #include "op.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2                  /* 2: PING reports the disk */
 #define PROTO_MAX_MSG (8 * 1024 * 1024)  /* bytes in one message */
 #define PROTO_MAX_BATCH 2000             /* ops in one PUSH or OPS */
 #define PROTO_BATCH_BYTES (1024 * 1024)  /* soft bytes in one batch */
@@ -55,6 +59,12 @@ typedef enum {
 	PROTO_ERROR,
 } proto_type_t;
 
+/* A node's disk, as PING reports it. */
+typedef struct {
+	uint64_t db_bytes, wal_bytes, free_bytes;   /* 0: unknown */
+	char problem[PROTO_REASON_MAX + 1];          /* "" when none */
+} proto_disk_t;
+
 /* A decoded message. Text is copied in; a batch (PUSH, OPS) is read lazily
  * with proto_next_op from the buffer passed to proto_decode, which must stay
  * alive until then. */
@@ -70,6 +80,7 @@ typedef struct {
 	uint64_t credit;              /* PULL */
 	uint64_t ms;                  /* PING sent_ms, PONG echoed_ms */
 	uint64_t hub_ms;              /* PONG */
+	proto_disk_t disk;            /* PING */
 	int status;                   /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
 	size_t nops;                  /* PUSH, OPS: ops in the batch */
@@ -100,7 +111,7 @@ void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
 void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
     size_t n);
-void proto_ping(cbw_t *w, uint64_t sent_ms);
+void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
 void proto_error(cbw_t *w, int status, const char *reason);
 

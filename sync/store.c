@@ -2,7 +2,6 @@
 #include "store.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +15,7 @@
 struct store {
 	sqlite3 *db;
 	char *path;
-	/* Background checkpointer (daemons): its own connection and thread. */
-	pthread_t ckpt_thread;
-	sqlite3 *ckpt_db;       /* the checkpointer's own connection */
-	int ckpt_running;
-	pthread_mutex_t ckpt_lock;
-	pthread_cond_t ckpt_cond;
-	int ckpt_stop;
-	int ckpt_due;           /* the WAL has grown past CKPT_FRAMES */
+	ckpt_t *ckpt;           /* daemons: the background checkpointer */
 	store_side_t side;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
@@ -170,15 +162,7 @@ store_close(store_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	st = *self_p;
-	if (st->ckpt_running) {
-		pthread_mutex_lock(&st->ckpt_lock);
-		st->ckpt_stop = 1;
-		pthread_cond_signal(&st->ckpt_cond);
-		pthread_mutex_unlock(&st->ckpt_lock);
-		pthread_join(st->ckpt_thread, NULL);
-		pthread_mutex_destroy(&st->ckpt_lock);
-		pthread_cond_destroy(&st->ckpt_cond);
-	}
+	ckpt_stop(&st->ckpt);
 	free(st->path);
 	for (i = 0; i < st->nstmts; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
@@ -188,97 +172,32 @@ store_close(store_t **self_p)
 	*self_p = NULL;
 }
 
-/* The checkpointer: copies committed WAL frames into the database file
- * from its own connection, off the thread that serves tills, so a sale
- * never waits for a checkpoint's writes and fsync. PASSIVE never blocks
- * the writer. It runs when the WAL has grown (the writer's WAL hook says
- * so) or every few seconds, not on a fast timer whose fsyncs would queue
- * behind the sales' own. */
-static void *
-s_checkpointer(void *arg)
+int
+store_checkpoint_in_background(store_t *st, int bound_mb, int disk_low_mb,
+    err_t *err)
 {
-	store_t *st = arg;
-	sqlite3 *db = st->ckpt_db;
-	struct timespec until;
-
-	pthread_mutex_lock(&st->ckpt_lock);
-	while (!st->ckpt_stop) {
-		/* Woken by the writer's WAL hook once enough frames gathered;
-		 * a few seconds at most, so an idle replica gets its WAL
-		 * folded back too. */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 5;
-		if (!st->ckpt_due)
-			pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock,
-			    &until);
-		if (st->ckpt_stop)
-			break;
-		st->ckpt_due = 0;
-		pthread_mutex_unlock(&st->ckpt_lock);
-		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-		    NULL, NULL);
-		pthread_mutex_lock(&st->ckpt_lock);
-	}
-	pthread_mutex_unlock(&st->ckpt_lock);
-	sqlite3_close(db);
-	return NULL;
-}
-
-#define CKPT_FRAMES 1000     /* SQLite's own autocheckpoint size */
-
-/* Runs in the writer after each commit: hands the checkpoint over. */
-static int
-s_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-	store_t *st = arg;
-
-	(void)db;
-	(void)name;
-	if (frames >= CKPT_FRAMES) {
-		pthread_mutex_lock(&st->ckpt_lock);
-		st->ckpt_due = 1;
-		pthread_cond_signal(&st->ckpt_cond);
-		pthread_mutex_unlock(&st->ckpt_lock);
-	}
-	return SQLITE_OK;
+	if (st->ckpt != NULL)
+		return 0;
+	st->ckpt = ckpt_start(st->db, st->path, bound_mb, disk_low_mb, err);
+	return st->ckpt != NULL ? 0 : -1;
 }
 
 void
-store_checkpoint_in_background(store_t *st)
+store_health(store_t *st, ckpt_health_t *h)
 {
-	if (st->ckpt_running)
-		return;
-	/* Opened here, so that on any failure the autocheckpoint stays. */
-	if (sqlite3_open_v2(st->path, &st->ckpt_db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warn("checkpointer: open %s: %s; checkpointing inline",
-		    st->path, st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) :
-		    "out of memory");
-		sqlite3_close(st->ckpt_db);
-		st->ckpt_db = NULL;
-		return;
-	}
-	sqlite3_busy_timeout(st->ckpt_db, 100);
-	pthread_mutex_init(&st->ckpt_lock, NULL);
-	pthread_cond_init(&st->ckpt_cond, NULL);
-	if (pthread_create(&st->ckpt_thread, NULL, s_checkpointer, st) != 0) {
-		log_warn("checkpointer: cannot start a thread; checkpointing "
-		    "inline");
-		sqlite3_close(st->ckpt_db);
-		st->ckpt_db = NULL;
-		pthread_mutex_destroy(&st->ckpt_lock);
-		pthread_cond_destroy(&st->ckpt_cond);
-		return;
-	}
-	st->ckpt_running = 1;
-	/* Replaces the autocheckpoint, which would run inside our commits. */
-	sqlite3_wal_hook(st->db, s_wal_hook, st);
+	ckpt_health(st->ckpt, st->path, h);
 }
 
 sqlite3 *
 store_db(store_t *st)
 {
 	return st->db;
+}
+
+const char *
+store_path(store_t *st)
+{
+	return st->path;
 }
 
 const char *

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "err.h"
 #include "hlc.h"
 #include "op.h"
@@ -40,10 +41,17 @@ store_t *store_open(const char *path, store_side_t side, int create,
 /* Closes the database and frees the store; accepts NULL, nulls *self_p. */
 void store_close(store_t **self_p);
 
-/* For daemons: checkpoints the WAL from a background thread with its own
- * connection, instead of inside whichever commit crosses the autocheckpoint
- * size. store_close stops it. */
-void store_checkpoint_in_background(store_t *store);
+/* For daemons: keeps the WAL under bound_mb (0: the default) from a
+ * background thread (ckpt.h) instead of inside whichever commit crosses the
+ * autocheckpoint size; disk_low_mb: free disk below it is reported (0: the
+ * default). store_close stops it. -1 with err when it cannot start (SQLite's
+ * autocheckpoint then stays). */
+int store_checkpoint_in_background(store_t *store, int bound_mb,
+    int disk_low_mb, err_t *err);
+
+/* The database's and WAL's sizes, free disk and the checkpointer's
+ * progress (ckpt.h). */
+void store_health(store_t *store, ckpt_health_t *health);
 
 /* Borrowed handle for queries the store does not wrap. */
 sqlite3 *store_db(store_t *store);
@@ -57,6 +65,9 @@ sqlite3_stmt *store_stmt(store_t *store, const char *sql);
 /* The version of the replicated schema, exchanged in HELLO: the highest
  * migration number both sides apply. */
 int store_schema_version(void);
+
+/* The database file's path. Borrowed. */
+const char *store_path(store_t *store);
 
 /* This replica's site id, as recorded at init ("" before). Borrowed. */
 const char *store_site(store_t *store);

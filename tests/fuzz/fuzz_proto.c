@@ -61,7 +61,7 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_PING:
-		proto_ping(w, m->ms);
+		proto_ping(w, m->ms, &m->disk);
 		break;
 	case PROTO_PONG:
 		proto_pong(w, m->ms, m->hub_ms);
@@ -150,7 +150,12 @@ fuzz_seeds(fuzz_add_fn add)
 	proto_ops_begin(&w, 13, 900, 1);
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);
-	proto_ping(&w, 1795637577320ull);
+	{
+		proto_disk_t disk = { 2813952, 16777216, 83735572480ull,
+			"checkpoint /srv/bl/node.db: WAL 20480 frames" };
+
+		proto_ping(&w, 1795637577320ull, &disk);
+	}
 	add(w.data, w.len);
 	proto_pong(&w, 1795637577320ull, 1795637577330ull);
 	add(w.data, w.len);

@@ -47,7 +47,7 @@ check_eq "garbage CBOR" "ERROR 400 proto: cbor: indefinite length at byte 0" "$(
 check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 9" "$("$POKE" "$T/S002" truncated)"
 check_eq "a 2^36-element array header" "ERROR 400 proto: cbor: array of 68719476736 items at byte 0 exceeds the 0 bytes left" "$("$POKE" "$T/S002" huge-count)"
 check_eq "PUSH before HELLO" "ERROR 400 send HELLO first" "$("$POKE" "$T/S002" push-first)"
-check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol 1 schema [0-9]+, hub protocol 1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
+check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol ([0-9]+) schema [0-9]+, hub protocol \1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
 check_eq "claiming another site" "ERROR 403 hello: site S999 claimed, but this key is enrolled as S002" "$("$POKE" "$T/S002" other-site)"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"

@@ -1,0 +1,131 @@
+/*
+ * health: what each site last reported of its own machine (its database
+ * and WAL sizes, free disk and first disk problem, carried by PING), and
+ * when. Kept in memory: a site reports again within seconds of connecting,
+ * so a hub restart loses nothing that matters. A hash of site ids, since
+ * thousands of sites each report every few seconds.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+#include "log.h"
+
+#define HEALTH_BUCKETS 4096
+
+typedef struct entry {
+	struct entry *next;
+	char site[OP_SITE_MAX + 1];
+	proto_disk_t disk;
+	uint64_t at_ms;
+} entry_t;
+
+struct health {
+	entry_t *buckets[HEALTH_BUCKETS];
+};
+
+static unsigned
+s_hash(const char *site)
+{
+	unsigned h = 2166136261u;
+
+	for (; *site != '\0'; site++)
+		h = (h ^ (unsigned char)*site) * 16777619u;
+	return h % HEALTH_BUCKETS;
+}
+
+health_t *
+health_new(void)
+{
+	health_t *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		fatal("health: out of memory");
+	return h;
+}
+
+void
+health_destroy(health_t **self_p)
+{
+	entry_t *e, *next;
+	int i;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	for (i = 0; i < HEALTH_BUCKETS; i++)
+		for (e = (*self_p)->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	free(*self_p);
+	*self_p = NULL;
+}
+
+static entry_t *
+s_find(health_t *h, const char *site)
+{
+	entry_t *e;
+
+	for (e = h->buckets[s_hash(site)]; e != NULL; e = e->next)
+		if (strcmp(e->site, site) == 0)
+			return e;
+	return NULL;
+}
+
+void
+health_report(health_t *h, const char *site, const proto_disk_t *disk,
+    uint64_t now_ms)
+{
+	entry_t *e = s_find(h, site);
+
+	if (e == NULL) {
+		unsigned b = s_hash(site);
+
+		if ((e = calloc(1, sizeof *e)) == NULL)
+			fatal("health: out of memory");
+		snprintf(e->site, sizeof e->site, "%s", site);
+		e->next = h->buckets[b];
+		h->buckets[b] = e;
+	}
+	/* A problem that appears or changes is worth a line at head office. */
+	if (disk->problem[0] != '\0' && strcmp(disk->problem,
+	    e->disk.problem) != 0)
+		log_warn("site %s reports: %s", site, disk->problem);
+	e->disk = *disk;
+	e->at_ms = now_ms;
+}
+
+json_t *
+health_json(health_t *h, const char *site)
+{
+	entry_t *e = s_find(h, site);
+
+	if (e == NULL)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:s}",
+	    "reported_ms", (json_int_t)e->at_ms,
+	    "db_bytes", (json_int_t)e->disk.db_bytes,
+	    "wal_bytes", (json_int_t)e->disk.wal_bytes,
+	    "free_bytes", (json_int_t)e->disk.free_bytes,
+	    "problem", e->disk.problem);
+}
+
+void
+health_alerts(health_t *h, json_t *items)
+{
+	entry_t *e;
+	char id[64];
+	int i;
+
+	for (i = 0; i < HEALTH_BUCKETS; i++)
+		for (e = h->buckets[i]; e != NULL; e = e->next) {
+			if (e->disk.problem[0] == '\0')
+				continue;
+			snprintf(id, sizeof id, "disk:%s:reported", e->site);
+			json_array_append_new(items, json_pack(
+			    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
+			    "kind", "disk", "site", e->site, "subject", e->site,
+			    "message", e->disk.problem,
+			    "at", (json_int_t)e->at_ms));
+		}
+}

@@ -1,0 +1,432 @@
+/* ckpt: a replica's WAL kept bounded by a checkpointer thread (see ckpt.h). */
+#include "ckpt.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "hlc.h"
+#include "log.h"
+
+#define CKPT_LOOK_MS 1000          /* the thread looks at least this often */
+#define CKPT_IDLE_MS 5000          /* no commit for this long: truncate */
+#define CKPT_RESTART_RETRY_MS 10000 /* after a RESTART found the WAL busy */
+#define CKPT_WARN_EVERY_MS 60000   /* a problem that lasts is logged again */
+#define CKPT_SUMMARY_MS 600000     /* a line saying checkpoints progress */
+
+struct ckpt {
+	sqlite3 *writer;           /* borrowed: the connection that commits */
+	sqlite3 *db;               /* the thread's own connection */
+	char *path;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop;
+	int due;                   /* the hook saw wake_frames */
+	int page_size;
+	int64_t bound_bytes, disk_low_bytes;
+	int soft_frames;           /* past this, finish a round with RESTART */
+	int wake_frames;           /* the hook wakes the thread past this */
+	/* Counters under lock: the writer's hook and the thread update them,
+	 * ckpt_health reads them. */
+	int hook_frames;           /* frames in the WAL at the last commit */
+	uint64_t frames_written, frames_copied, rounds;
+	uint64_t last_commit_ms;
+	int64_t wal_frames, last_ckpt_ms;
+	char problem[ERR_MSG_MAX];
+	/* The thread's own. */
+	uint64_t restart_at, warned_at, summary_at, summary_rounds;
+	uint64_t summary_copied;
+	char busy_why[128];        /* why the last RESTART did not finish */
+};
+
+/* Runs in the writer after each commit (SQLite's WAL hook): counts what the
+ * commit appended and wakes the thread once enough has gathered. */
+static int
+s_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	ckpt_t *ck = arg;
+	int added;
+
+	(void)db;
+	(void)name;
+	pthread_mutex_lock(&ck->lock);
+	/* Fewer frames than last time: the commit started the WAL over. */
+	added = frames >= ck->hook_frames ? frames - ck->hook_frames : frames;
+	ck->hook_frames = frames;
+	ck->frames_written += (uint64_t)added;
+	ck->last_commit_ms = hlc_wall_ms();
+	if (frames >= ck->wake_frames && !ck->due) {
+		ck->due = 1;
+		pthread_cond_signal(&ck->cond);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return SQLITE_OK;
+}
+
+/* Records the thread's verdict; logs a problem when it starts, again while
+ * it lasts, and its end. */
+static void
+s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
+{
+	int had;
+
+	pthread_mutex_lock(&ck->lock);
+	had = ck->problem[0] != '\0';
+	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
+	pthread_mutex_unlock(&ck->lock);
+	if (problem[0] != '\0' && (!had ||
+	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
+		log_warn("%s", problem);
+		ck->warned_at = now;
+	} else if (problem[0] == '\0' && had) {
+		log_info("checkpoint %s: the WAL is checkpointed again", ck->path);
+	}
+}
+
+/* Updates the counters from a checkpoint's result. What has been copied is
+ * everything the writer appended less what the WAL still holds uncopied
+ * (nCkpt alone restarts from 0 with the WAL, unseen between rounds). */
+static void
+s_count(ckpt_t *ck, int nlog, int ncopied, uint64_t now)
+{
+	uint64_t copied;
+
+	if (nlog < 0 || ncopied < 0)
+		return;
+	pthread_mutex_lock(&ck->lock);
+	copied = ck->frames_written - (uint64_t)(nlog - ncopied);
+	if (nlog - ncopied > 0 && (uint64_t)(nlog - ncopied) > ck->frames_written)
+		copied = 0;
+	if (copied > ck->frames_copied) {
+		ck->frames_copied = copied;
+		ck->rounds++;
+		ck->last_ckpt_ms = (int64_t)now;
+	}
+	ck->wal_frames = nlog;
+	pthread_mutex_unlock(&ck->lock);
+}
+
+/* One round. Every result is read: nLog is the frames in the WAL, nCkpt
+ * those of them already in the database file (both -1 when the connection
+ * has no WAL open, which would make every checkpoint a silent no-op). idle:
+ * nothing was committed for CKPT_IDLE_MS. */
+static void
+s_round(ckpt_t *ck, int idle, uint64_t now)
+{
+	char problem[ERR_MSG_MAX] = "";
+	int nlog = -1, ncopied = -1, rc, truncated = 0;
+
+	/* A connection's pager learns that the database is in WAL mode when
+	 * it first reads it; before that, a checkpoint finds no WAL and
+	 * reports success having done nothing. Read first, every round (the
+	 * WAL may have been reset by another process meanwhile). */
+	rc = sqlite3_exec(ck->db, "SELECT 1 FROM sqlite_schema LIMIT 1", NULL,
+	    NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+	s_count(ck, nlog, ncopied, now);
+	if (rc == SQLITE_OK && nlog > 0 && ncopied == nlog && idle) {
+		/* All copied and nobody writing: give the space back. */
+		if (sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK) {
+			truncated = 1;
+			nlog = ncopied = 0;
+		}
+	} else if (rc == SQLITE_OK && nlog >= ck->soft_frames &&
+	    ncopied < nlog && now >= ck->restart_at) {
+		/* A busy writer outruns PASSIVE: finish with RESTART, which
+		 * holds the writer off for the frames left and until no reader
+		 * is in the WAL, so that the next commit starts it over. */
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_RESTART, &nlog, &ncopied);
+		s_count(ck, nlog, ncopied, now);
+		if (rc == SQLITE_BUSY) {
+			/* Do not hold the writer off again soon. */
+			ck->restart_at = now + CKPT_RESTART_RETRY_MS;
+			snprintf(ck->busy_why, sizeof ck->busy_why,
+			    "another connection holds an older snapshot or the "
+			    "write lock for over %d ms", CKPT_BUSY_MS);
+			rc = SQLITE_OK;   /* judged by what is left to copy */
+		}
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(problem, sizeof problem, "checkpoint %s: %s", ck->path,
+		    sqlite3_errmsg(ck->db));
+	} else if (nlog < 0) {
+		snprintf(problem, sizeof problem,
+		    "checkpoint %s: the checkpointer's connection sees no WAL",
+		    ck->path);
+	} else if (nlog >= ck->soft_frames && ncopied < nlog) {
+		/* Behind and not catching up: why RESTART did not finish. */
+		snprintf(problem, sizeof problem,
+		    "checkpoint %s: WAL %d frames (%lld MB), %d copied: %s",
+		    ck->path, nlog, (long long)nlog * (ck->page_size + 24) /
+		    (1024 * 1024), ncopied,
+		    ck->busy_why[0] ? ck->busy_why : "not finished yet");
+	} else {
+		ck->busy_why[0] = '\0';
+	}
+	if (truncated) {
+		pthread_mutex_lock(&ck->lock);
+		ck->wal_frames = 0;
+		pthread_mutex_unlock(&ck->lock);
+	}
+	s_verdict(ck, problem, now);
+}
+
+/* Logs, every CKPT_SUMMARY_MS with work done, that checkpoints progress. */
+static void
+s_summary(ckpt_t *ck, uint64_t now)
+{
+	uint64_t rounds, copied;
+	int64_t frames;
+
+	if (now - ck->summary_at < CKPT_SUMMARY_MS)
+		return;
+	pthread_mutex_lock(&ck->lock);
+	rounds = ck->rounds;
+	copied = ck->frames_copied;
+	frames = ck->wal_frames;
+	pthread_mutex_unlock(&ck->lock);
+	if (rounds != ck->summary_rounds)
+		log_info("checkpoint %s: %llu rounds copied %llu frames in %d min; "
+		    "WAL now %lld frames", ck->path,
+		    (unsigned long long)(rounds - ck->summary_rounds),
+		    (unsigned long long)(copied - ck->summary_copied),
+		    CKPT_SUMMARY_MS / 60000, (long long)frames);
+	ck->summary_at = now;
+	ck->summary_rounds = rounds;
+	ck->summary_copied = copied;
+}
+
+static void *
+s_thread(void *arg)
+{
+	ckpt_t *ck = arg;
+	struct timespec until;
+	uint64_t now;
+	int idle;
+
+	ck->summary_at = hlc_wall_ms();
+	pthread_mutex_lock(&ck->lock);
+	while (!ck->stop) {
+		if (!ck->due) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)CKPT_LOOK_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&ck->cond, &ck->lock, &until);
+		}
+		if (ck->stop)
+			break;
+		ck->due = 0;
+		now = hlc_wall_ms();
+		/* Nothing committed for a while and something in the WAL:
+		 * fold it all back and give the disk space back. */
+		idle = now - ck->last_commit_ms >= CKPT_IDLE_MS;
+		pthread_mutex_unlock(&ck->lock);
+		s_round(ck, idle, now);
+		s_summary(ck, now);
+		pthread_mutex_lock(&ck->lock);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return NULL;
+}
+
+static int
+s_pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+ckpt_t *
+ckpt_start(sqlite3 *writer, const char *path, int bound_mb, int disk_low_mb,
+    err_t *err)
+{
+	ckpt_t *ck = calloc(1, sizeof *ck);
+	char pragma[64];
+
+	if (ck == NULL)
+		fatal("ckpt: out of memory");
+	ck->writer = writer;
+	ck->path = strdup(path);
+	ck->bound_bytes = (int64_t)(bound_mb > 0 ? bound_mb :
+	    CKPT_DEFAULT_BOUND_MB) * 1024 * 1024;
+	ck->disk_low_bytes = (int64_t)(disk_low_mb > 0 ? disk_low_mb :
+	    CKPT_DEFAULT_DISK_LOW_MB) * 1024 * 1024;
+	ck->last_commit_ms = hlc_wall_ms();
+	if (ck->path == NULL)
+		fatal("ckpt: out of memory");
+	if (sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    s_pragma_int(ck->db, "PRAGMA page_size", &ck->page_size) != 0 ||
+	    sqlite3_exec(ck->db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "checkpointer: open %s: %s", path,
+		    ck->db ? sqlite3_errmsg(ck->db) : "out of memory");
+		sqlite3_close(ck->db);
+		free(ck->path);
+		free(ck);
+		return NULL;
+	}
+	sqlite3_busy_timeout(ck->db, CKPT_BUSY_MS);
+	/* A quarter of the bound, where RESTART takes over: room for the
+	 * frames written while it waits, and for one large transaction. */
+	ck->soft_frames = (int)(ck->bound_bytes / 4 / (ck->page_size + 24));
+	ck->wake_frames = ck->soft_frames < CKPT_WAKE_FRAMES ?
+	    ck->soft_frames : CKPT_WAKE_FRAMES;
+	/* After a restart under load the writer trims the file to this. */
+	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
+	    (long long)(ck->bound_bytes / 4));
+	if (sqlite3_exec(writer, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "checkpointer: %s: %s", path,
+		    sqlite3_errmsg(writer));
+		sqlite3_close(ck->db);
+		free(ck->path);
+		free(ck);
+		return NULL;
+	}
+	pthread_mutex_init(&ck->lock, NULL);
+	pthread_cond_init(&ck->cond, NULL);
+	if (pthread_create(&ck->thread, NULL, s_thread, ck) != 0) {
+		err_set(err, ERR_INTERNAL, "checkpointer: %s: cannot start a thread",
+		    path);
+		pthread_mutex_destroy(&ck->lock);
+		pthread_cond_destroy(&ck->cond);
+		sqlite3_close(ck->db);
+		free(ck->path);
+		free(ck);
+		return NULL;
+	}
+	/* Replaces the autocheckpoint, which would run inside our commits. */
+	sqlite3_wal_hook(writer, s_hook, ck);
+	return ck;
+}
+
+void
+ckpt_stop(ckpt_t **self_p)
+{
+	ckpt_t *ck;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	ck = *self_p;
+	pthread_mutex_lock(&ck->lock);
+	ck->stop = 1;
+	pthread_cond_signal(&ck->cond);
+	pthread_mutex_unlock(&ck->lock);
+	pthread_join(ck->thread, NULL);
+	/* Back to SQLite's own autocheckpoint for whatever the writer still
+	 * commits. */
+	sqlite3_wal_autocheckpoint(ck->writer, CKPT_WAKE_FRAMES);
+	pthread_mutex_destroy(&ck->lock);
+	pthread_cond_destroy(&ck->cond);
+	sqlite3_close(ck->db);
+	free(ck->path);
+	free(ck);
+	*self_p = NULL;
+}
+
+void
+ckpt_health(ckpt_t *ck, const char *path, ckpt_health_t *h)
+{
+	char wal[4096];
+	struct stat sb;
+	struct statvfs vfs;
+
+	memset(h, 0, sizeof *h);
+	h->db_bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	h->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	h->disk_free_bytes = statvfs(path, &vfs) == 0 ?
+	    (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize : -1;
+	h->wal_bound_bytes = (int64_t)CKPT_DEFAULT_BOUND_MB * 1024 * 1024;
+	h->disk_low_bytes = (int64_t)CKPT_DEFAULT_DISK_LOW_MB * 1024 * 1024;
+	h->wal_frames = -1;
+	if (ck == NULL)
+		return;
+	pthread_mutex_lock(&ck->lock);
+	h->running = 1;
+	h->wal_bound_bytes = ck->bound_bytes;
+	h->disk_low_bytes = ck->disk_low_bytes;
+	h->rounds = ck->rounds;
+	h->frames_written = ck->frames_written;
+	h->frames_copied = ck->frames_copied;
+	h->page_size = ck->page_size;
+	h->wal_frames = ck->wal_frames;
+	h->last_ckpt_ms = ck->last_ckpt_ms;
+	snprintf(h->problem, sizeof h->problem, "%s", ck->problem);
+	pthread_mutex_unlock(&ck->lock);
+}
+
+int
+ckpt_problems(const ckpt_health_t *h, const char *path,
+    ckpt_problem_t out[CKPT_PROBLEMS_MAX])
+{
+	int n = 0;
+
+	if (h->problem[0] != '\0') {
+		out[n].kind = "checkpoint";
+		snprintf(out[n].msg, sizeof out[n].msg, "%s", h->problem);
+		n++;
+	}
+	if (h->wal_bytes > h->wal_bound_bytes) {
+		out[n].kind = "wal_over_bound";
+		snprintf(out[n].msg, sizeof out[n].msg,
+		    "WAL of %s is %lld MB, over its %lld MB bound%s", path,
+		    (long long)(h->wal_bytes / (1024 * 1024)),
+		    (long long)(h->wal_bound_bytes / (1024 * 1024)),
+		    h->running ? "" : " (no checkpointer running)");
+		n++;
+	}
+	if (h->disk_free_bytes >= 0 && h->disk_free_bytes < h->disk_low_bytes) {
+		out[n].kind = "disk_low";
+		snprintf(out[n].msg, sizeof out[n].msg,
+		    "disk of %s: %lld MB free, below %lld MB", path,
+		    (long long)(h->disk_free_bytes / (1024 * 1024)),
+		    (long long)(h->disk_low_bytes / (1024 * 1024)));
+		n++;
+	}
+	return n;
+}
+
+json_t *
+ckpt_health_json(const ckpt_health_t *h, const char *path)
+{
+	ckpt_problem_t p[CKPT_PROBLEMS_MAX];
+	json_t *warnings = json_array();
+	int i, n = ckpt_problems(h, path, p);
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(warnings, json_string(p[i].msg));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:o}",
+	    "db_bytes", (json_int_t)h->db_bytes,
+	    "wal_bytes", (json_int_t)h->wal_bytes,
+	    "wal_bound_bytes", (json_int_t)h->wal_bound_bytes,
+	    "free_bytes", (json_int_t)h->disk_free_bytes,
+	    "low_bytes", (json_int_t)h->disk_low_bytes,
+	    "checkpointer", h->running ? "background" : "inline",
+	    "checkpoints", (json_int_t)h->rounds,
+	    "frames_written", (json_int_t)h->frames_written,
+	    "frames_copied", (json_int_t)h->frames_copied,
+	    "page_size", (json_int_t)h->page_size,
+	    "wal_frames", (json_int_t)h->wal_frames,
+	    "last_checkpoint_ms", (json_int_t)h->last_ckpt_ms,
+	    "warnings", warnings);
+}
