@@ -234,6 +234,43 @@ s_sync(const args_t *a)
 
 /* ---- status ---- */
 
+/* The "disk" part of status: what the files use, against the bounds set
+ * in the config (the daemon's checkpointer reports its own progress in
+ * GET /v1/status). */
+static int
+s_disk(const char *dir, store_t *st, json_t *o, err_t *err)
+{
+	ckpt_health_t h;
+	conf_t conf;
+	int bound, low;
+
+	if (conf_load(dir, &conf, err) ||
+	    conf_disk_limits(&conf, &bound, &low, err))
+		return -1;
+	store_health(st, &h);
+	h.wal_bound_bytes = (int64_t)bound * 1024 * 1024;
+	h.disk_low_bytes = (int64_t)low * 1024 * 1024;
+	json_object_set_new(o, "disk", ckpt_health_json(&h, store_path(st)));
+	return 0;
+}
+
+static void
+s_print_disk(const json_t *disk)
+{
+	const json_t *w;
+	size_t i;
+
+	printf("database       %.1f MB, WAL %.1f MB (bound %.0f MB), "
+	    "%.1f GB free\n",
+	    json_integer_value(json_object_get(disk, "db_bytes")) / 1048576.0,
+	    json_integer_value(json_object_get(disk, "wal_bytes")) / 1048576.0,
+	    json_integer_value(json_object_get(disk, "wal_bound_bytes")) /
+	    1048576.0, json_integer_value(json_object_get(disk,
+	    "free_bytes")) / 1073741824.0);
+	json_array_foreach(json_object_get(disk, "warnings"), i, w)
+		printf("warning        %s\n", json_string_value(w));
+}
+
 static int
 s_status(const args_t *a)
 {
@@ -255,6 +292,11 @@ s_status(const args_t *a)
 	    "last_seq", (json_int_t)seq, "cursor", (json_int_t)cursor,
 	    "quarantined", (json_int_t)store_quarantine_count(st),
 	    "last_sync_ms", (json_int_t)last_sync);
+	if (s_disk(dir, st, o, &err)) {
+		json_decref(o);
+		store_close(&st);
+		return s_fail(1, &err);
+	}
 	store_close(&st);
 	/* Probe the hub: a short round tells reachable or not (and syncs). */
 	{
@@ -298,6 +340,7 @@ s_status(const args_t *a)
 		    json_object_get(o, "pending_push")));
 		printf("quarantined    %lld ops\n", (long long)json_integer_value(
 		    json_object_get(o, "quarantined")));
+		s_print_disk(json_object_get(o, "disk"));
 	}
 	json_decref(o);
 	return 0;
@@ -335,16 +378,21 @@ s_run(const args_t *a)
 	api_t *api = NULL;
 	node_run_t n = { 0 };
 	struct event_base *base = NULL;
+	retain_t *retain = NULL;
 	int http_port = -1, rc = 1;
+	long long days;
 	err_t err;
 
 	err_clear(&err);
 	if (s_open_all(dir, &conf, &keys, &st, &err))
 		return s_fail(1, &err);
 	conf_set(&conf, "http", args_get(a, "http", NULL));
-	if (daemon_checkpoints(st, &conf, &err))
+	if (daemon_checkpoints(st, &conf, &err) ||
+	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+	    &days, &err))
 		goto out;
 	base = event_base_new();
+	retain = retain_start(base, st, (int)days);
 	n.client = client_new(base, st, &conf, &keys, &err);
 	if (n.client == NULL)
 		goto out;
@@ -362,6 +410,7 @@ out:
 	if (rc != 0)
 		s_fail(1, &err);
 	api_destroy(&api);
+	retain_stop(&retain);
 	client_destroy(&n.client);
 	if (base != NULL)
 		event_base_free(base);
@@ -417,6 +466,45 @@ s_move(const args_t *a)
 	json_decref(req);
 	json_decref(out);
 	store_close(&st);
+	return 0;
+}
+
+/* Drops the bodies of other sites' ops older than --days (default: the
+ * config's retain_days) now, as the daemon does every hour. */
+static int
+s_prune(const args_t *a)
+{
+	const char *dir = args_get(a, "data", ".");
+	const char *d = args_get(a, "days", NULL);
+	long long days;
+	int64_t dropped;
+	store_t *st;
+	conf_t conf;
+	char *end;
+	err_t err;
+
+	err_clear(&err);
+	if (d != NULL) {
+		days = strtoll(d, &end, 10);
+		if (d[0] == '\0' || *end != '\0' || days < 0 || days > 36500) {
+			err_set(&err, ERR_BAD_REQUEST,
+			    "--days '%s': a whole number of days from 0 to 36500", d);
+			return s_fail(EXIT_USAGE, &err);
+		}
+	} else if (conf_load(dir, &conf, &err) ||
+	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+	    &days, &err)) {
+		return s_fail(1, &err);
+	}
+	if ((st = s_open(dir, &err)) == NULL)
+		return s_fail(1, &err);
+	if (retain_pass(st, (int)days, &dropped, &err)) {
+		store_close(&st);
+		return s_fail(1, &err);
+	}
+	store_close(&st);
+	printf("dropped the bodies of %lld ops of other sites older than %lld days\n",
+	    (long long)dropped, days);
 	return 0;
 }
 
@@ -500,7 +588,8 @@ s_usage(void)
 	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"
 	    "       bl-node status --data DIR [--json]\n"
 	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n"
-	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n");
+	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n"
+	    "       bl-node prune  --data DIR [--days N]   (drop other sites' op bodies older than N days)\n");
 	cli_usage(stderr);
 }
 
@@ -523,6 +612,7 @@ main(int argc, char **argv)
 		{ "move", s_move, { "data", "sku", "delta", "reason", "id",
 		    "ref", NULL }, NULL },
 		{ "import", s_import, { "data", "file", NULL }, NULL },
+		{ "prune", s_prune, { "data", "days", NULL }, NULL },
 	};
 	args_t a;
 	err_t err;

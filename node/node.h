@@ -64,6 +64,20 @@ void client_status(client_t *client, json_t *status);
 
 void client_destroy(client_t **self_p);
 
+/* Retention of other sites' op bodies at this node (retain.c). */
+typedef struct retain retain_t;
+
+#define RETAIN_DEFAULT_DAYS 90
+
+/* Runs a whole pass now: drops the bodies of other sites' ops older than
+ * days (0: all of them). *dropped counts them. 0, or -1 with err. */
+int retain_pass(store_t *store, int days, int64_t *dropped, err_t *err);
+
+/* Daemon: a pass a minute after start and every hour, in base's loop.
+ * days 0 keeps everything (returns NULL). Borrows base and store. */
+retain_t *retain_start(struct event_base *base, store_t *store, int days);
+void retain_stop(retain_t **self_p);
+
 /* The commands for people (cli.c): whether noun is one, its usage lines,
  * and running argv = {noun, verb, options...}; returns the exit status. */
 int cli_is_command(const char *noun);

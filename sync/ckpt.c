@@ -388,10 +388,9 @@ ckpt_problems(const ckpt_health_t *h, const char *path,
 	if (h->wal_bytes > h->wal_bound_bytes) {
 		out[n].kind = "wal_over_bound";
 		snprintf(out[n].msg, sizeof out[n].msg,
-		    "WAL of %s is %lld MB, over its %lld MB bound%s", path,
+		    "WAL of %s is %lld MB, over its %lld MB bound", path,
 		    (long long)(h->wal_bytes / (1024 * 1024)),
-		    (long long)(h->wal_bound_bytes / (1024 * 1024)),
-		    h->running ? "" : " (no checkpointer running)");
+		    (long long)(h->wal_bound_bytes / (1024 * 1024)));
 		n++;
 	}
 	if (h->disk_free_bytes >= 0 && h->disk_free_bytes < h->disk_low_bytes) {

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ckpt.h"
+
 int
 conf_load(const char *dir, conf_t *conf, err_t *err)
 {
@@ -107,6 +109,22 @@ conf_get_int(const conf_t *conf, const char *name, long long dflt,
 		    "config %s: '%s' is not a whole number from %lld to %lld",
 		    name, v, min, max);
 	*out = n;
+	return 0;
+}
+
+int
+conf_disk_limits(const conf_t *conf, int *wal_bound_mb, int *disk_low_mb,
+    err_t *err)
+{
+	long long bound, low;
+
+	if (conf_get_int(conf, "wal_bound_mb", CKPT_DEFAULT_BOUND_MB, 4,
+	    1024 * 1024, &bound, err) ||
+	    conf_get_int(conf, "disk_low_mb", CKPT_DEFAULT_DISK_LOW_MB, 1,
+	    1024LL * 1024 * 1024, &low, err))
+		return -1;
+	*wal_bound_mb = (int)bound;
+	*disk_low_mb = (int)low;
 	return 0;
 }
 

@@ -36,6 +36,11 @@ const char *conf_get(const conf_t *conf, const char *name, const char *dflt);
 int conf_get_int(const conf_t *conf, const char *name, long long dflt,
     long long min, long long max, long long *out, err_t *err);
 
+/* The WAL bound and low-disk level in MB (wal_bound_mb, at least 4, and
+ * disk_low_mb; ckpt.h has the defaults); -1 with err on a bad setting. */
+int conf_disk_limits(const conf_t *conf, int *wal_bound_mb, int *disk_low_mb,
+    err_t *err);
+
 /* Sets name (replacing); a NULL value is ignored. Returns -1 when full. */
 int conf_set(conf_t *conf, const char *name, const char *value);
 

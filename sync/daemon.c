@@ -31,15 +31,12 @@ daemon_loop(struct event_base *base)
 int
 daemon_checkpoints(store_t *st, const conf_t *conf, err_t *err)
 {
-	long long bound, low;
+	int bound, low;
 	err_t why;
 
-	if (conf_get_int(conf, "wal_bound_mb", CKPT_DEFAULT_BOUND_MB, 4,
-	    1024 * 1024, &bound, err) ||
-	    conf_get_int(conf, "disk_low_mb", CKPT_DEFAULT_DISK_LOW_MB, 1,
-	    1024LL * 1024 * 1024, &low, err))
+	if (conf_disk_limits(conf, &bound, &low, err))
 		return -1;
-	if (store_checkpoint_in_background(st, (int)bound, (int)low, &why))
+	if (store_checkpoint_in_background(st, bound, low, &why))
 		log_warn("%s; SQLite checkpoints inside commits instead",
 		    why.msg);
 	return 0;

@@ -279,6 +279,22 @@ store_query_int(store_t *st, sqlite3_stmt *stmt, int64_t dflt)
 	return v;
 }
 
+int
+store_query_int64(store_t *st, sqlite3_stmt *stmt, int64_t dflt,
+    int64_t *out, err_t *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	*out = dflt;
+	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+		*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "query: %s",
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
 /* ---- meta ---- */
 
 int
@@ -653,4 +669,52 @@ store_quarantine_count(store_t *st)
 {
 	return store_query_int(st,
 	    store_stmt(st, "SELECT count(*) FROM quarantine"), 0);
+}
+
+/* ---- retention ---- */
+
+#define RETAIN_CHUNK 10000   /* log rows looked at per transaction */
+
+int
+store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
+    int64_t *dropped, err_t *err)
+{
+	sqlite3_stmt *s;
+	int64_t upper;
+
+	assert(!st->in_txn);
+	*dropped = 0;
+	if (store_begin(st, err))
+		return -1;
+	/* The chunk: the next RETAIN_CHUNK rows of the log by lsn (a range
+	 * of the primary key, cheap however long the log is). */
+	s = store_stmt(st, "SELECT max(lsn) FROM (SELECT lsn FROM op_log "
+	    "WHERE lsn > ?1 ORDER BY lsn LIMIT ?2)");
+	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
+	sqlite3_bind_int(s, 2, RETAIN_CHUNK);
+	if (store_query_int64(st, s, -1, &upper, err))
+		goto fail;
+	if (upper < 0) {
+		store_rollback(st);
+		return 0;        /* the whole log has been looked at */
+	}
+	/* The identity stays (origin, seq is the duplicate check, so a copy
+	 * of a dropped op that comes again is still recognised); the body,
+	 * most of the row, goes. */
+	s = store_stmt(st, "UPDATE op_log SET body = x'' WHERE lsn > ?1 AND "
+	    "lsn <= ?2 AND origin != ?3 AND hlc < ?4 AND length(body) > 0");
+	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
+	sqlite3_bind_int64(s, 2, upper);
+	sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
+	if (store_step(st, s, "retain: drop old op bodies", err))
+		goto fail;
+	*dropped = sqlite3_changes(st->db);
+	if (store_commit(st, err))
+		return -1;
+	*after_lsn = (uint64_t)upper;
+	return 1;
+fail:
+	store_rollback(st);
+	return -1;
 }

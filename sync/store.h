@@ -163,4 +163,21 @@ int store_step(store_t *store, sqlite3_stmt *stmt, const char *what,
  * integer, returning dflt if there is no row. */
 int64_t store_query_int(store_t *store, sqlite3_stmt *stmt, int64_t dflt);
 
+/* Runs a cached statement's first column as an integer into *out (dflt
+ * when there is no row or it is NULL); -1 with err on a storage error. */
+int store_query_int64(store_t *store, sqlite3_stmt *stmt, int64_t dflt,
+    int64_t *out, err_t *err);
+
+/* Retention at a node: in one transaction of its own, looks at the next
+ * stretch of the log after *after_lsn and drops the bodies of other sites'
+ * ops stamped before before_hlc, keeping their identity (origin, seq) so a
+ * copy that comes again is still a duplicate, and the state they produced.
+ * Own ops are never touched: the hub's recovery of a restored site, and the
+ * audit of this site's own chain, depend on them. Returns 1 and moves
+ * *after_lsn on (with *dropped bodies dropped), 0 when the whole log has
+ * been looked at, -1 with err. Call it repeatedly from 0 for a full pass;
+ * each call is short, so a daemon interleaves it with its tills. */
+int store_retain(store_t *store, uint64_t before_hlc, uint64_t *after_lsn,
+    int64_t *dropped, err_t *err);
+
 #endif
