@@ -14,12 +14,14 @@
 
 #define CKPT_LOOK_MS 1000          /* the thread looks at least this often */
 #define CKPT_IDLE_MS 5000          /* no commit for this long: truncate */
-#define CKPT_RESTART_RETRY_MS 10000 /* after a RESTART found the WAL busy */
 #define CKPT_WARN_EVERY_MS 60000   /* a problem that lasts is logged again */
+#define CKPT_STALL_MS 3000         /* behind this long: a problem */
+#define CKPT_WRITER_WAIT_MS 2000   /* longest the writer waits in FULL */
 #define CKPT_SUMMARY_MS 600000     /* a line saying checkpoints progress */
 
 struct ckpt {
 	sqlite3 *writer;           /* borrowed: the connection that commits */
+	int writer_busy_ms;        /* its busy timeout, restored after FULL */
 	sqlite3 *db;               /* the thread's own connection */
 	char *path;
 	pthread_t thread;
@@ -29,64 +31,22 @@ struct ckpt {
 	int due;                   /* the hook saw wake_frames */
 	int page_size;
 	int64_t bound_bytes, disk_low_bytes;
-	int soft_frames;           /* past this, finish a round with RESTART */
+	int soft_frames;           /* over this with frames left: behind */
 	int wake_frames;           /* the hook wakes the thread past this */
+	int inline_frames;         /* past this, the writer checkpoints */
 	/* Counters under lock: the writer's hook and the thread update them,
 	 * ckpt_health reads them. */
 	int hook_frames;           /* frames in the WAL at the last commit */
-	uint64_t frames_written, frames_copied, rounds;
+	uint64_t frames_written, frames_copied, rounds, inline_rounds;
+	int reader_blocks;         /* the writer's own round could not finish */
 	uint64_t last_commit_ms;
 	int64_t wal_frames, last_ckpt_ms;
 	char problem[ERR_MSG_MAX];
 	/* The thread's own. */
-	uint64_t restart_at, warned_at, summary_at, summary_rounds;
+	uint64_t warned_at, summary_at, summary_rounds;
+	uint64_t behind_since;     /* since when the WAL is behind, 0 */
 	uint64_t summary_copied;
-	char busy_why[128];        /* why the last RESTART did not finish */
 };
-
-/* Runs in the writer after each commit (SQLite's WAL hook): counts what the
- * commit appended and wakes the thread once enough has gathered. */
-static int
-s_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-	ckpt_t *ck = arg;
-	int added;
-
-	(void)db;
-	(void)name;
-	pthread_mutex_lock(&ck->lock);
-	/* Fewer frames than last time: the commit started the WAL over. */
-	added = frames >= ck->hook_frames ? frames - ck->hook_frames : frames;
-	ck->hook_frames = frames;
-	ck->frames_written += (uint64_t)added;
-	ck->last_commit_ms = hlc_wall_ms();
-	if (frames >= ck->wake_frames && !ck->due) {
-		ck->due = 1;
-		pthread_cond_signal(&ck->cond);
-	}
-	pthread_mutex_unlock(&ck->lock);
-	return SQLITE_OK;
-}
-
-/* Records the thread's verdict; logs a problem when it starts, again while
- * it lasts, and its end. */
-static void
-s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
-{
-	int had;
-
-	pthread_mutex_lock(&ck->lock);
-	had = ck->problem[0] != '\0';
-	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
-	pthread_mutex_unlock(&ck->lock);
-	if (problem[0] != '\0' && (!had ||
-	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
-		log_warn("%s", problem);
-		ck->warned_at = now;
-	} else if (problem[0] == '\0' && had) {
-		log_info("checkpoint %s: the WAL is checkpointed again", ck->path);
-	}
-}
 
 /* Updates the counters from a checkpoint's result. What has been copied is
  * everything the writer appended less what the WAL still holds uncopied
@@ -111,6 +71,89 @@ s_count(ckpt_t *ck, int nlog, int ncopied, uint64_t now)
 	pthread_mutex_unlock(&ck->lock);
 }
 
+/* Runs in the writer after each commit (SQLite's WAL hook): counts what the
+ * commit appended and wakes the thread once enough has gathered; past half
+ * the bound, checkpoints itself (see ckpt.h). */
+static int
+s_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	ckpt_t *ck = arg;
+	int added, nlog = -1, ncopied = -1, inline_now, rc;
+	int mode = SQLITE_CHECKPOINT_PASSIVE;
+
+	pthread_mutex_lock(&ck->lock);
+	/* Fewer frames than last time: the commit started the WAL over. */
+	added = frames >= ck->hook_frames ? frames - ck->hook_frames : frames;
+	ck->hook_frames = frames;
+	ck->frames_written += (uint64_t)added;
+	ck->last_commit_ms = hlc_wall_ms();
+	if (frames >= ck->wake_frames && !ck->due) {
+		ck->due = 1;
+		pthread_cond_signal(&ck->cond);
+	}
+	inline_now = frames >= ck->inline_frames;
+	/* Three quarters of the bound and no reader in the way: the thread
+	 * holds the copy up (its own round lasts while the writer goes on);
+	 * wait for it rather than pass the bound. */
+	if (frames >= 3 * ck->soft_frames && !ck->reader_blocks)
+		mode = SQLITE_CHECKPOINT_FULL;
+	pthread_mutex_unlock(&ck->lock);
+	if (!inline_now)
+		return SQLITE_OK;
+	if (mode == SQLITE_CHECKPOINT_FULL)
+		sqlite3_busy_timeout(db, CKPT_WRITER_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(db, name, mode, &nlog, &ncopied);
+	if (mode == SQLITE_CHECKPOINT_FULL)
+		sqlite3_busy_timeout(db, ck->writer_busy_ms);
+	/* Busy in PASSIVE: the thread is at it, fine. */
+	if (nlog < 0 || (rc != SQLITE_OK && rc != SQLITE_BUSY))
+		return SQLITE_OK;
+	if (rc == SQLITE_BUSY && mode == SQLITE_CHECKPOINT_PASSIVE)
+		return SQLITE_OK;
+	s_count(ck, nlog, ncopied, hlc_wall_ms());
+	pthread_mutex_lock(&ck->lock);
+	ck->inline_rounds++;
+	/* With no other writer, only a reader of an older snapshot keeps the
+	 * copy from finishing. Trying again at every commit would only slow
+	 * the tills: try once the WAL has grown some more. */
+	ck->reader_blocks = ncopied < nlog;
+	ck->inline_frames = ncopied < nlog ? frames + ck->soft_frames :
+	    2 * ck->soft_frames;
+	pthread_mutex_unlock(&ck->lock);
+	return SQLITE_OK;
+}
+
+/* Records the thread's verdict; logs a problem when it starts, again while
+ * it lasts, and its end. */
+static void
+s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
+{
+	int had;
+
+	pthread_mutex_lock(&ck->lock);
+	had = ck->problem[0] != '\0';
+	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
+	pthread_mutex_unlock(&ck->lock);
+	if (problem[0] != '\0' && (!had ||
+	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
+		log_warn("%s", problem);
+		ck->warned_at = now;
+	} else if (problem[0] == '\0' && had) {
+		log_info("checkpoint %s: the WAL is checkpointed again", ck->path);
+	}
+}
+
+static int
+s_reader_blocks(ckpt_t *ck)
+{
+	int blocks;
+
+	pthread_mutex_lock(&ck->lock);
+	blocks = ck->reader_blocks;
+	pthread_mutex_unlock(&ck->lock);
+	return blocks;
+}
+
 /* One round. Every result is read: nLog is the frames in the WAL, nCkpt
  * those of them already in the database file (both -1 when the connection
  * has no WAL open, which would make every checkpoint a silent no-op). idle:
@@ -130,6 +173,9 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
 		    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied);
+	/* Busy: another checkpoint is running (the writer's); next round. */
+	if (rc == SQLITE_BUSY)
+		return;
 	s_count(ck, nlog, ncopied, now);
 	if (rc == SQLITE_OK && nlog > 0 && ncopied == nlog && idle) {
 		/* All copied and nobody writing: give the space back. */
@@ -137,22 +183,6 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK) {
 			truncated = 1;
 			nlog = ncopied = 0;
-		}
-	} else if (rc == SQLITE_OK && nlog >= ck->soft_frames &&
-	    ncopied < nlog && now >= ck->restart_at) {
-		/* A busy writer outruns PASSIVE: finish with RESTART, which
-		 * holds the writer off for the frames left and until no reader
-		 * is in the WAL, so that the next commit starts it over. */
-		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
-		    SQLITE_CHECKPOINT_RESTART, &nlog, &ncopied);
-		s_count(ck, nlog, ncopied, now);
-		if (rc == SQLITE_BUSY) {
-			/* Do not hold the writer off again soon. */
-			ck->restart_at = now + CKPT_RESTART_RETRY_MS;
-			snprintf(ck->busy_why, sizeof ck->busy_why,
-			    "another connection holds an older snapshot or the "
-			    "write lock for over %d ms", CKPT_BUSY_MS);
-			rc = SQLITE_OK;   /* judged by what is left to copy */
 		}
 	}
 	if (rc != SQLITE_OK) {
@@ -163,14 +193,21 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 		    "checkpoint %s: the checkpointer's connection sees no WAL",
 		    ck->path);
 	} else if (nlog >= ck->soft_frames && ncopied < nlog) {
-		/* Behind and not catching up: why RESTART did not finish. */
-		snprintf(problem, sizeof problem,
-		    "checkpoint %s: WAL %d frames (%lld MB), %d copied: %s",
-		    ck->path, nlog, (long long)nlog * (ck->page_size + 24) /
-		    (1024 * 1024), ncopied,
-		    ck->busy_why[0] ? ck->busy_why : "not finished yet");
+		/* Behind: a problem once it lasts (a busy moment is not
+		 * one), with the writer's own round telling why. */
+		if (ck->behind_since == 0)
+			ck->behind_since = now;
+		if (now - ck->behind_since >= CKPT_STALL_MS)
+			snprintf(problem, sizeof problem,
+			    "checkpoint %s: WAL %d frames (%lld MB), %d copied "
+			    "for %llu s: %s", ck->path, nlog,
+			    (long long)nlog * (ck->page_size + 24) /
+			    (1024 * 1024), ncopied,
+			    (unsigned long long)(now - ck->behind_since) / 1000,
+			    s_reader_blocks(ck) ? "a reader holds an older "
+			    "snapshot open" : "the writer outruns the checkpoints");
 	} else {
-		ck->busy_why[0] = '\0';
+		ck->behind_since = 0;
 	}
 	if (truncated) {
 		pthread_mutex_lock(&ck->lock);
@@ -255,8 +292,8 @@ s_pragma_int(sqlite3 *db, const char *sql, int *out)
 }
 
 ckpt_t *
-ckpt_start(sqlite3 *writer, const char *path, int bound_mb, int disk_low_mb,
-    err_t *err)
+ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
+    int bound_mb, int disk_low_mb, err_t *err)
 {
 	ckpt_t *ck = calloc(1, sizeof *ck);
 	char pragma[64];
@@ -264,6 +301,7 @@ ckpt_start(sqlite3 *writer, const char *path, int bound_mb, int disk_low_mb,
 	if (ck == NULL)
 		fatal("ckpt: out of memory");
 	ck->writer = writer;
+	ck->writer_busy_ms = writer_busy_ms;
 	ck->path = strdup(path);
 	ck->bound_bytes = (int64_t)(bound_mb > 0 ? bound_mb :
 	    CKPT_DEFAULT_BOUND_MB) * 1024 * 1024;
@@ -285,11 +323,12 @@ ckpt_start(sqlite3 *writer, const char *path, int bound_mb, int disk_low_mb,
 		return NULL;
 	}
 	sqlite3_busy_timeout(ck->db, CKPT_BUSY_MS);
-	/* A quarter of the bound, where RESTART takes over: room for the
-	 * frames written while it waits, and for one large transaction. */
+	/* A quarter of the bound: behind past it; the writer helps at half,
+	 * leaving room for large transactions. */
 	ck->soft_frames = (int)(ck->bound_bytes / 4 / (ck->page_size + 24));
 	ck->wake_frames = ck->soft_frames < CKPT_WAKE_FRAMES ?
 	    ck->soft_frames : CKPT_WAKE_FRAMES;
+	ck->inline_frames = 2 * ck->soft_frames;
 	/* After a restart under load the writer trims the file to this. */
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
 	    (long long)(ck->bound_bytes / 4));
@@ -365,6 +404,7 @@ ckpt_health(ckpt_t *ck, const char *path, ckpt_health_t *h)
 	h->wal_bound_bytes = ck->bound_bytes;
 	h->disk_low_bytes = ck->disk_low_bytes;
 	h->rounds = ck->rounds;
+	h->inline_rounds = ck->inline_rounds;
 	h->frames_written = ck->frames_written;
 	h->frames_copied = ck->frames_copied;
 	h->page_size = ck->page_size;
@@ -414,7 +454,7 @@ ckpt_health_json(const ckpt_health_t *h, const char *path)
 	for (i = 0; i < n; i++)
 		json_array_append_new(warnings, json_string(p[i].msg));
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:o}",
+	    "s:I, s:I, s:I, s:o}",
 	    "db_bytes", (json_int_t)h->db_bytes,
 	    "wal_bytes", (json_int_t)h->wal_bytes,
 	    "wal_bound_bytes", (json_int_t)h->wal_bound_bytes,
@@ -422,6 +462,7 @@ ckpt_health_json(const ckpt_health_t *h, const char *path)
 	    "low_bytes", (json_int_t)h->disk_low_bytes,
 	    "checkpointer", h->running ? "background" : "inline",
 	    "checkpoints", (json_int_t)h->rounds,
+	    "checkpoints_by_writer", (json_int_t)h->inline_rounds,
 	    "frames_written", (json_int_t)h->frames_written,
 	    "frames_copied", (json_int_t)h->frames_copied,
 	    "page_size", (json_int_t)h->page_size,

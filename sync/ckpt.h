@@ -5,23 +5,28 @@
  * frames back into the database file, and only a write that finds the whole
  * WAL copied (and no reader in it) starts the WAL over from its beginning.
  * A daemon hands this to a thread with its own connection, so a till's
- * commit never waits for checkpoint I/O:
+ * commit does not wait for checkpoint I/O:
  *
  *   - the writer's WAL hook wakes the thread once CKPT_WAKE_FRAMES have
- *     gathered; the thread also looks once a second;
- *   - each round is PASSIVE (never blocks the writer). A busy writer can
- *     outrun PASSIVE forever, so once the WAL passes a quarter of its bound
- *     the round finishes with FULL, which holds the writer off for the few
- *     frames left (at most CKPT_BUSY_MS), after which the next commit starts
- *     the WAL over;
- *   - an idle WAL is folded back with TRUNCATE, returning its disk space;
- *   - journal_size_limit trims the file after a restart under load.
+ *     gathered; the thread also looks once a second. Its rounds are
+ *     PASSIVE: they never block the writer;
+ *   - a writer that commits back to back can outrun PASSIVE for ever (the
+ *     WAL starts over only at a commit that finds it all copied), so past
+ *     half the bound the writer's own hook checkpoints after its commit,
+ *     as SQLite's autocheckpoint would: then no one else writes, the copy
+ *     completes, and the next commit starts the WAL over. Only that commit
+ *     pays the copy, and the health counts such rounds. At three quarters
+ *     the writer waits (FULL) for a round of the thread's to end rather
+ *     than pass the bound, unless a reader is known to be in the way;
+ *   - an idle WAL (no commit for a few seconds) is folded back with
+ *     TRUNCATE, returning its disk space; journal_size_limit trims the
+ *     file after a restart under load.
  *
  * Invariants owned here: every checkpoint's result and frame counts are
- * read; a round that cannot bring the WAL below its soft size (a reader
- * holding an old snapshot, an I/O error) is logged with its reason and
- * reported by ckpt_health until it recovers; the WAL file stays below the
- * bound unless such a problem is reported.
+ * read; a WAL that stays over a quarter of its bound with frames left to
+ * copy for CKPT_STALL_MS (a reader holding an old snapshot, an I/O error)
+ * is logged with its reason and reported by ckpt_health until it recovers;
+ * without such a report the WAL file stays under the bound.
  */
 #ifndef BL_CKPT_H
 #define BL_CKPT_H
@@ -35,7 +40,7 @@
 #define CKPT_WAKE_FRAMES 1000            /* SQLite's own autocheckpoint */
 #define CKPT_DEFAULT_BOUND_MB 64         /* documented WAL bound */
 #define CKPT_DEFAULT_DISK_LOW_MB 1024    /* free disk below: alert */
-#define CKPT_BUSY_MS 100                 /* longest a FULL round waits */
+#define CKPT_BUSY_MS 100                 /* longest TRUNCATE waits */
 
 typedef struct ckpt ckpt_t;
 
@@ -48,6 +53,7 @@ typedef struct {
 	int64_t disk_low_bytes;    /* free disk below this is a problem */
 	int running;               /* a background checkpointer runs */
 	uint64_t rounds;           /* checkpoint rounds that did work */
+	uint64_t inline_rounds;    /* of which the writer ran (overload) */
 	uint64_t frames_written;   /* WAL frames the writer appended */
 	uint64_t frames_copied;    /* frames checkpointed into the db */
 	int page_size;
@@ -57,12 +63,13 @@ typedef struct {
 } ckpt_health_t;
 
 /* Starts the checkpointer of writer (the connection that commits, owned by
- * the caller and used from one thread) on the database at path. bound_mb
+ * the caller and used from one thread, with busy timeout writer_busy_ms)
+ * on the database at path. bound_mb
  * and disk_low_mb: 0 takes the defaults. Replaces SQLite's autocheckpoint
  * with a WAL hook on writer. Returns NULL with err when the thread or its
  * connection cannot start; the autocheckpoint then stays in place. */
-ckpt_t *ckpt_start(sqlite3 *writer, const char *path, int bound_mb,
-    int disk_low_mb, err_t *err);
+ckpt_t *ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
+    int bound_mb, int disk_low_mb, err_t *err);
 
 /* Stops the thread, closes its connection and frees; accepts NULL and
  * nulls *self_p. The writer connection must still be open. */

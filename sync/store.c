@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define STMT_CACHE 96
+#define STORE_BUSY_MS 10000   /* the CLI and a daemon share the file */
 
 struct store {
 	sqlite3 *db;
@@ -133,7 +134,7 @@ store_open(const char *path, store_side_t side, int create, err_t *err)
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	if (s_exec(st, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
@@ -178,7 +179,8 @@ store_checkpoint_in_background(store_t *st, int bound_mb, int disk_low_mb,
 {
 	if (st->ckpt != NULL)
 		return 0;
-	st->ckpt = ckpt_start(st->db, st->path, bound_mb, disk_low_mb, err);
+	st->ckpt = ckpt_start(st->db, STORE_BUSY_MS, st->path, bound_mb,
+	    disk_low_mb, err);
 	return st->ckpt != NULL ? 0 : -1;
 }
 
