@@ -469,7 +469,7 @@ s_move(const args_t *a)
 	return 0;
 }
 
-/* Drops the bodies of other sites' ops older than --days (default: the
+/* Drops other sites' ops older than --days (default: the
  * config's retain_days) now, as the daemon does every hour. */
 static int
 s_prune(const args_t *a)
@@ -503,7 +503,7 @@ s_prune(const args_t *a)
 		return s_fail(1, &err);
 	}
 	store_close(&st);
-	printf("dropped the bodies of %lld ops of other sites older than %lld days\n",
+	printf("dropped %lld ops of other sites older than %lld days\n",
 	    (long long)dropped, days);
 	return 0;
 }
@@ -589,7 +589,7 @@ s_usage(void)
 	    "       bl-node status --data DIR [--json]\n"
 	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n"
 	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n"
-	    "       bl-node prune  --data DIR [--days N]   (drop other sites' op bodies older than N days)\n");
+	    "       bl-node prune  --data DIR [--days N]   (drop other sites' ops older than N days)\n");
 	cli_usage(stderr);
 }
 

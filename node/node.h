@@ -64,13 +64,13 @@ void client_status(client_t *client, json_t *status);
 
 void client_destroy(client_t **self_p);
 
-/* Retention of other sites' op bodies at this node (retain.c). */
+/* Retention of other sites' ops at this node (retain.c). */
 typedef struct retain retain_t;
 
 #define RETAIN_DEFAULT_DAYS 90
 
-/* Runs a whole pass now: drops the bodies of other sites' ops older than
- * days (0: all of them). *dropped counts them. 0, or -1 with err. */
+/* Runs a whole pass now: drops other sites' ops older than days (0: all of
+ * them), keeping their identities and the state they produced. *dropped counts them. 0, or -1 with err. */
 int retain_pass(store_t *store, int days, int64_t *dropped, err_t *err);
 
 /* Daemon: a pass a minute after start and every hour, in base's loop.

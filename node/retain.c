@@ -1,9 +1,10 @@
 /*
- * retain: how long a node keeps the bodies of other sites' ops.
+ * retain: how long a node keeps other sites' ops.
  *
  * The state those ops produced stays, and so does each op's identity (the
- * duplicate check); only the body goes once it is older than the window
- * (config retain_days, default RETAIN_DEFAULT_DAYS; 0 keeps everything).
+ * duplicate check, a few bytes in op_seen); the op goes once it is older
+ * than the window (config retain_days, default RETAIN_DEFAULT_DAYS; 0 keeps
+ * everything).
  * Own ops are kept for good (store_retain says why), and head office keeps
  * everything for audit: the hub never runs this.
  *
@@ -80,7 +81,7 @@ s_on_timer(evutil_socket_t fd, short what, void *arg)
 		log_warn("retain: %s; next pass in %d min", err.msg,
 		    RETAIN_EVERY_S / 60);
 	else
-		log_info("retain: dropped the bodies of %lld ops of other sites "
+		log_info("retain: dropped %lld ops of other sites "
 		    "older than %d days in %llu ms", (long long)r->dropped,
 		    r->days, (unsigned long long)(hlc_wall_ms() - r->started_ms));
 	evtimer_add(r->timer, &next);

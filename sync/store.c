@@ -31,6 +31,7 @@ struct store {
 	uint64_t next_seq;
 	int dirty;
 	int quarantine_empty;   /* -1: not looked at in this transaction */
+	int seen_empty;         /* op_seen, likewise */
 };
 
 static int
@@ -398,6 +399,7 @@ store_begin(store_t *st, err_t *err)
 	st->next_seq = (uint64_t)seq + 1;
 	st->dirty = 0;
 	st->quarantine_empty = -1;
+	st->seen_empty = -1;
 	st->in_txn = 1;
 	return 0;
 }
@@ -573,28 +575,53 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return store_ingest_visible(st, op, body, len, NULL, result, err);
 }
 
+/* Whether op is held outside the log: quarantined, or (at a node) dropped
+ * by retention with its identity kept. Both tables are nearly always
+ * empty or small; whether they are empty is looked at once a transaction
+ * rather than once an op. */
+static int
+s_known_elsewhere(store_t *st, const op_t *op)
+{
+	sqlite3_stmt *s;
+
+	if (st->quarantine_empty < 0)
+		st->quarantine_empty = store_query_int(st, store_stmt(st,
+		    "SELECT NOT EXISTS (SELECT 1 FROM quarantine)"), 1) != 0;
+	if (st->seen_empty < 0)
+		st->seen_empty = st->side != STORE_NODE ||
+		    store_query_int(st, store_stmt(st,
+		    "SELECT NOT EXISTS (SELECT 1 FROM op_seen)"), 1) != 0;
+	if (!st->quarantine_empty) {
+		s = store_stmt(st, "SELECT 1 FROM quarantine "
+		    "WHERE origin = ?1 AND seq = ?2");
+		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+		if (store_query_int(st, s, 0))
+			return 1;
+	}
+	if (!st->seen_empty) {
+		s = store_stmt(st, "SELECT 1 FROM op_seen "
+		    "WHERE origin = ?1 AND seq = ?2");
+		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+		if (store_query_int(st, s, 0))
+			return 1;
+	}
+	return 0;
+}
+
 int
 store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
     size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM quarantine "
-	    "WHERE origin = ?1 AND seq = ?2");
+	sqlite3_stmt *s;
 	err_t why;
 	int rc;
 
 	assert(st->in_txn);
-	/* A quarantined op is a duplicate too; the table is nearly always
-	 * empty, so look once per transaction rather than once per op. */
-	if (st->quarantine_empty < 0)
-		st->quarantine_empty = store_query_int(st, store_stmt(st,
-		    "SELECT NOT EXISTS (SELECT 1 FROM quarantine)"), 1) != 0;
-	if (!st->quarantine_empty) {
-		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-		if (store_query_int(st, s, 0)) {
-			*result = INGEST_DUPLICATE;
-			return 0;
-		}
+	if (s_known_elsewhere(st, op)) {
+		*result = INGEST_DUPLICATE;
+		return 0;
 	}
 	/* Logging first doubles as the duplicate check: (origin, seq) is
 	 * unique. An op refused below is taken out of the log again. */
@@ -685,6 +712,7 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 	int64_t upper;
 
 	assert(!st->in_txn);
+	assert(st->side == STORE_NODE);
 	*dropped = 0;
 	if (store_begin(st, err))
 		return -1;
@@ -700,16 +728,24 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 		store_rollback(st);
 		return 0;        /* the whole log has been looked at */
 	}
-	/* The identity stays (origin, seq is the duplicate check, so a copy
-	 * of a dropped op that comes again is still recognised); the body,
-	 * most of the row, goes. */
-	s = store_stmt(st, "UPDATE op_log SET body = x'' WHERE lsn > ?1 AND "
-	    "lsn <= ?2 AND origin != ?3 AND hlc < ?4 AND length(body) > 0");
+	/* The identity stays (op_seen), so a copy that comes again is still a
+	 * duplicate; the op goes. */
+	s = store_stmt(st, "INSERT OR IGNORE INTO op_seen(origin, seq) "
+	    "SELECT origin, seq FROM op_log WHERE lsn > ?1 AND lsn <= ?2 AND "
+	    "origin != ?3 AND hlc < ?4");
 	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
 	sqlite3_bind_int64(s, 2, upper);
 	sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
-	if (store_step(st, s, "retain: drop old op bodies", err))
+	if (store_step(st, s, "retain: keep identities", err))
+		goto fail;
+	s = store_stmt(st, "DELETE FROM op_log WHERE lsn > ?1 AND lsn <= ?2 "
+	    "AND origin != ?3 AND hlc < ?4");
+	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
+	sqlite3_bind_int64(s, 2, upper);
+	sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
+	if (store_step(st, s, "retain: drop old ops", err))
 		goto fail;
 	*dropped = sqlite3_changes(st->db);
 	if (store_commit(st, err))

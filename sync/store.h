@@ -124,7 +124,8 @@ typedef enum {
 } ingest_result_t;
 
 /* Inside a transaction: takes an op received from elsewhere, with its exact
- * encoded bytes. Idempotent by (origin, seq). An op whose clock is too far
+ * encoded bytes. Idempotent by (origin, seq), also for ops quarantined or
+ * dropped by retention. An op whose clock is too far
  * ahead or that the merge rules refuse is quarantined with reason in err and
  * INGEST_QUARANTINED returned. -1 only on a storage failure. */
 int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
@@ -169,13 +170,14 @@ int store_query_int64(store_t *store, sqlite3_stmt *stmt, int64_t dflt,
     int64_t *out, err_t *err);
 
 /* Retention at a node: in one transaction of its own, looks at the next
- * stretch of the log after *after_lsn and drops the bodies of other sites'
- * ops stamped before before_hlc, keeping their identity (origin, seq) so a
- * copy that comes again is still a duplicate, and the state they produced.
+ * stretch of the log after *after_lsn and drops other sites' ops stamped
+ * before before_hlc, keeping the state they produced and their identity
+ * (origin, seq, in op_seen) so a copy that comes again is still a
+ * duplicate.
  * Own ops are never touched: the hub's recovery of a restored site, and the
  * audit of this site's own chain, depend on them. Returns 1 and moves
- * *after_lsn on (with *dropped bodies dropped), 0 when the whole log has
- * been looked at, -1 with err. Call it repeatedly from 0 for a full pass;
+ * *after_lsn on (*dropped: ops dropped), 0 when the whole log has been
+ * looked at, -1 with err. Call it repeatedly from 0 for a full pass;
  * each call is short, so a daemon interleaves it with its tills. */
 int store_retain(store_t *store, uint64_t before_hlc, uint64_t *after_lsn,
     int64_t *dropped, err_t *err);

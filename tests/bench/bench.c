@@ -3,10 +3,16 @@
  *   ceilings     SQLite batched inserts; DEALER->ROUTER over CURVE
  *   sale         durable store sales through a node's HTTP API
  *   propagation  a sale at one store visible at another through the hub
+ *   soak         tills at a steady rate with the hub up, down, up again:
+ *                the WAL of every replica, bytes written per sale and op
  *   sites        simulated sites held connected to one hub
  *   ingest       simulated sites pushing a store's op mix concurrently
- *   catch-up     a fresh bl-node pulling 1,000,000 ops
+ *   catch-up     a fresh bl-node pulling 1,000,000 ops; then retention
+ *                (bl-node prune) and what it gives back
  *   growth       ingest again with 5,000,000 ops in the hub log
+ *
+ * Every replica's WAL is watched through the whole run (disk.c): figures
+ * count only with checkpoints running and the WAL bounded.
  */
 #include "bench.h"
 
@@ -288,6 +294,100 @@ s_propagation(int from, int to, int n, double *p50, double *p99)
 	free(lat);
 }
 
+#define SOAK_PHASE_S 15
+#define SOAK_RATE 200          /* sales a second */
+
+typedef struct {
+	long sales;
+	long long node_bytes, hub_bytes, node_db_growth, wal_max;
+} soak_t;
+
+/* One phase: SOAK_RATE sales a second for SOAK_PHASE_S seconds. */
+static void
+s_soak_phase(http_conn_t *c, long *n)
+{
+	char json[512], id[64], body[4096];
+	double t0;
+	int s, i, status;
+
+	for (s = 0; s < SOAK_PHASE_S; s++) {
+		t0 = bench_now();
+		for (i = 0; i < SOAK_RATE; i++, (*n)++) {
+			snprintf(id, sizeof id, "soak-%ld", *n);
+			s_sale_json(json, sizeof json, id, (int)*n);
+			status = http_do(c, "POST", "/v1/orders", json, body,
+			    sizeof body);
+			if (status != 201)
+				bench_die("soak sale %ld: %d %s", *n, status, body);
+		}
+		if (bench_now() - t0 < 1)
+			usleep((useconds_t)((1 - (bench_now() - t0)) * 1e6));
+	}
+}
+
+static long
+s_hub_orders_of(const char *site)
+{
+	char path[4096], sql[128];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long n = -1;
+
+	s_path(path, sizeof path, "hub/hub.db");
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE site = '%s'",
+	    site);
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Tills at a steady rate at the store on port (pid node, database
+ * node_db) with the hub up, then down, then up again; waits until the hub
+ * holds want_before + every soak sale of S001. */
+static void
+s_soak(int port, pid_t node, const char *node_db, long want_before,
+    soak_t *out)
+{
+	char hub_db[4096];
+	long long n0 = bench_write_bytes(node), h0 = bench_write_bytes(s_hub_pid);
+	long long h1, db0, node_wal, hub_wal;
+	struct stat sb;
+	http_conn_t c;
+	double t;
+
+	s_path(hub_db, sizeof hub_db, "hub/hub.db");
+	memset(out, 0, sizeof *out);
+	db0 = stat(node_db, &sb) == 0 ? sb.st_size : 0;
+	bench_wal_max(node_db, 1);
+	bench_wal_max(hub_db, 1);
+	if (http_open(&c, port) != 0)
+		bench_die("soak: connect");
+	s_soak_phase(&c, &out->sales);
+	h1 = bench_write_bytes(s_hub_pid) - h0;
+	s_hub_stop();
+	s_soak_phase(&c, &out->sales);
+	s_hub_start();
+	s_soak_phase(&c, &out->sales);
+	http_close(&c);
+	t = bench_now();
+	while (s_hub_orders_of("S001") < want_before + out->sales) {
+		if (bench_now() - t > 120)
+			bench_die("soak: the hub lacks sales after 120 s");
+		usleep(100000);
+	}
+	out->node_bytes = bench_write_bytes(node) - n0;
+	out->hub_bytes = h1 + bench_write_bytes(s_hub_pid);
+	out->node_db_growth = (stat(node_db, &sb) == 0 ? sb.st_size : 0) - db0;
+	node_wal = bench_wal_max(node_db, 0);
+	hub_wal = bench_wal_max(hub_db, 0);
+	out->wal_max = node_wal > hub_wal ? node_wal : hub_wal;
+}
+
 /* Brings the hub log (hub stopped) to `total` ops by ingesting stock
  * movements of filler sites in-process: the real ingest path, without the
  * network. */
@@ -406,8 +506,11 @@ main(int argc, char **argv)
 		"tcp://127.0.0.1:0", "--http", "127.0.0.1:0", NULL };
 	json_t *res = json_object();
 	double sqlite_lim, curve_small, curve_batch, p50, p99, prop50, prop99;
-	double ingest, ingest5m, t, catchup;
+	double ingest, ingest5m, t, catchup, prune_s;
 	long ops, rss_kb, hub_rss;
+	long long wb, sale_bytes, ingest_bytes, live_before, live_after;
+	char hub_db[4096], s1_db[4200], s2_db[4200], f_db[4200];
+	soak_t soak;
 	int http1, http2, connected;
 	pid_t n1, n2;
 	struct rlimit rl;
@@ -472,18 +575,31 @@ steps:
 	if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
 		bench_die("hub init");
 	s_catalog();
+	s_path(hub_db, sizeof hub_db, "hub/hub.db");
+	bench_wal_watch(hub_db);
 	s_hub_start();
 	s_node_init("S001", "store", s1, sizeof s1);
 	s_node_init("S002", "store", s2, sizeof s2);
+	snprintf(s1_db, sizeof s1_db, "%s/node.db", s1);
+	snprintf(s2_db, sizeof s2_db, "%s/node.db", s2);
+	bench_wal_watch(s1_db);
+	bench_wal_watch(s2_db);
 	n1 = s_node_run(s1, &http1);
 	n2 = s_node_run(s2, &http2);
 	s_wait_items(http1, "/v1/products", 200);
 	s_wait_items(http2, "/v1/products", 200);
 
 	printf("sale latency ...\n");
+	wb = bench_write_bytes(n1);
 	s_sales(http1, 2000, &p50, &p99);
+	sale_bytes = (bench_write_bytes(n1) - wb) / 2000;
 	printf("propagation ...\n");
 	s_propagation(http1, http2, 200, &prop50, &prop99);
+	if (argc <= 2 || strcmp(argv[2], "quick") != 0) {
+		printf("soak: %d sales/s, %d s each with the hub up, down, up ...\n",
+		    SOAK_RATE, SOAK_PHASE_S);
+		s_soak(http1, n1, s1_db, 2000 + 200, &soak);
+	}
 	bench_stop(n1);
 	bench_stop(n2);
 
@@ -529,7 +645,10 @@ steps:
 	}
 
 	printf("ingest, empty log ...\n");
+	wb = bench_write_bytes(s_hub_pid);
 	ingest = s_ingest("A", 16, 12500, &ops);
+	/* Three runs of ops each. */
+	ingest_bytes = (bench_write_bytes(s_hub_pid) - wb) / (3 * ops);
 	json_object_set_new(res, "ingest_ops", json_integer(ops));
 
 	printf("fill the hub log to 1,000,000 ops ...\n");
@@ -543,15 +662,28 @@ steps:
 		char node[4096];
 		char *sync[] = { node, "sync", "--data", cdir, "--timeout", "600",
 			NULL };
+		char *prune[] = { node, "prune", "--data", cdir, "--days", "0",
+			NULL };
 		long have = s_hub_log_count();
 
 		s_prog(node, sizeof node, "bl-node");
 		s_node_init("F001", "hq", cdir, sizeof cdir);
+		snprintf(f_db, sizeof f_db, "%s/node.db", cdir);
+		bench_wal_watch(f_db);
 		t = bench_now();
 		if (bench_run(sync, NULL, &rss_kb) != 0)
 			bench_die("catch-up sync failed");
 		catchup = (bench_now() - t) * 1e6 / (double)have;
 		json_object_set_new(res, "catchup_ops", json_integer(have));
+		/* Retention: what dropping every other site's op body gives
+		 * back at a replica holding a million of them. */
+		printf("retention: prune the caught-up replica ...\n");
+		live_before = bench_db_live_bytes(f_db);
+		t = bench_now();
+		if (bench_run(prune, NULL, NULL) != 0)
+			bench_die("prune failed");
+		prune_s = bench_now() - t;
+		live_after = bench_db_live_bytes(f_db);
 	}
 
 	printf("fill the hub log to 5,000,000 ops ...\n");
@@ -561,6 +693,7 @@ steps:
 	printf("ingest, 5,000,000 ops in the log ...\n");
 	ingest5m = s_ingest("B", 16, 12500, &ops);
 	s_hub_stop();
+	bench_wal_unwatch();
 
 	json_object_set_new(res, "sqlite_limit_rows_per_s", json_integer((json_int_t)sqlite_lim));
 	json_object_set_new(res, "curve_limit_msgs_per_s", json_integer((json_int_t)curve_small));
@@ -577,6 +710,18 @@ steps:
 	json_object_set_new(res, "hub_rss_mb_at_sites", json_real(round(hub_rss / 1024.0 * 10) / 10));
 	json_object_set_new(res, "ingest_5m_ops_per_s", json_integer((json_int_t)ingest5m));
 	json_object_set_new(res, "ingest_growth_ratio", json_real(round(ingest5m / ingest * 1000) / 1000));
+	json_object_set_new(res, "sale_write_bytes", json_integer(sale_bytes));
+	json_object_set_new(res, "ingest_write_bytes_per_op", json_integer(ingest_bytes));
+	json_object_set_new(res, "soak_sales", json_integer(soak.sales));
+	json_object_set_new(res, "soak_wal_max_mb", json_real(round(soak.wal_max / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "soak_node_write_bytes_per_sale", json_integer(soak.node_bytes / soak.sales));
+	json_object_set_new(res, "soak_node_db_growth_bytes_per_sale", json_integer(soak.node_db_growth / soak.sales));
+	json_object_set_new(res, "soak_hub_write_bytes_per_op", json_integer(soak.hub_bytes / (3 * soak.sales)));
+	json_object_set_new(res, "wal_max_hub_mb", json_real(round(bench_wal_max(hub_db, 0) / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "wal_max_node_mb", json_real(round(fmax(fmax(bench_wal_max(s1_db, 0), bench_wal_max(s2_db, 0)), bench_wal_max(f_db, 0)) / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "retain_live_mb_before", json_real(round(live_before / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "retain_live_mb_after", json_real(round(live_after / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "retain_prune_1m_s", json_real(round(prune_s * 100) / 100));
 
 	printf("\n%-28s %14s   %s\n", "measure", "result", "target");
 	printf("%-28s %14.0f   %s\n", "sqlite_limit_rows_per_s", sqlite_lim, "(ceiling)");
@@ -591,6 +736,16 @@ steps:
 	printf("%-28s %14.3f\n", "propagation_p99_ms", prop99);
 	printf("%-28s %14d   >= 1000 (hub %.1f MB)\n", "sites_connected", connected, hub_rss / 1024.0);
 	printf("%-28s %14.3f   >= 0.8 (%.0f ops/s at 5M)\n", "ingest_growth_ratio", ingest5m / ingest, ingest5m);
+	printf("%-28s %14lld   (bytes written by the node per sale)\n", "sale_write_bytes", sale_bytes);
+	printf("%-28s %14lld   (bytes written by the hub per op)\n", "ingest_write_bytes_per_op", ingest_bytes);
+	printf("%-28s %14ld   (hub up, down, up)\n", "soak_sales", soak.sales);
+	printf("%-28s %14.1f   < 64 (largest WAL, node and hub)\n", "soak_wal_max_mb", soak.wal_max / 1048576.0);
+	printf("%-28s %14lld\n", "soak_node_write_bytes/sale", soak.node_bytes / soak.sales);
+	printf("%-28s %14lld\n", "soak_node_db_growth/sale", soak.node_db_growth / soak.sales);
+	printf("%-28s %14lld\n", "soak_hub_write_bytes/op", soak.hub_bytes / (3 * soak.sales));
+	printf("%-28s %14.1f   < 64 (whole run, fill included)\n", "wal_max_hub_mb", bench_wal_max(hub_db, 0) / 1048576.0);
+	printf("%-28s %14.1f   < 64 (whole run)\n", "wal_max_node_mb", fmax(fmax(bench_wal_max(s1_db, 0), bench_wal_max(s2_db, 0)), bench_wal_max(f_db, 0)) / 1048576.0);
+	printf("%-28s %14.1f   -> %.1f MB live after bl-node prune (%.2f s)\n", "retain_live_mb_before", live_before / 1048576.0, live_after / 1048576.0, prune_s);
 
 	snprintf(cmd, sizeof cmd, "%s/tests/bench/results.json", top);
 	if ((f = fopen(cmd, "w")) == NULL)

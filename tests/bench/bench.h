@@ -53,6 +53,19 @@ void http_close(http_conn_t *c);
  * lines with a payment each, and stock receipts; returns the ops written. */
 long bench_write_workload(const char *node_dir, long n_orders, int seed);
 
+/* ---- disk.c ---- */
+
+/* Bytes pid has written to storage so far (/proc/PID/io), -1 unknown. */
+long long bench_write_bytes(pid_t pid);
+/* Watches the WAL of the database at db_path, sampled every 20 ms by a
+ * thread until bench_wal_unwatch. */
+void bench_wal_watch(const char *db_path);
+/* The largest WAL seen for db_path (-1: not watched); reset starts over. */
+long long bench_wal_max(const char *db_path, int reset);
+void bench_wal_unwatch(void);
+/* Bytes of the pages a database uses (its size less the free list). */
+long long bench_db_live_bytes(const char *db_path);
+
 /* ---- sites.c ---- */
 
 typedef struct site site_t;

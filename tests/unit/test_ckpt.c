@@ -5,7 +5,7 @@
  * under its bound under a steady writer, that an idle WAL is truncated, that
  * a reader holding an old snapshot is reported with its reason and the
  * report clears once it is gone; the problem texts; the config's limits;
- * and retention: other sites' op bodies go, own ops and identities stay.
+ * and retention: other sites' old ops go, own ops and identities stay.
  */
 #include <stdio.h>
 #include <string.h>
@@ -250,7 +250,7 @@ TEST(disk_limits_come_from_the_config_and_bad_ones_are_refused)
 	CHECK_STR(err.msg, "config wal_bound_mb: '64MB' is not a whole number from 4 to 1048576");
 }
 
-TEST(retention_drops_other_sites_old_bodies_and_keeps_own_ops_and_identities)
+TEST(retention_drops_other_sites_old_ops_and_keeps_own_ops_and_identities)
 {
 	const char *dir = harness_tmpdir();
 	store_t *st = s_open(dir, "S001");
@@ -292,10 +292,12 @@ TEST(retention_drops_other_sites_old_bodies_and_keeps_own_ops_and_identities)
 		total += dropped;
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(total, 2);
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT group_concat("
+	    "seq) FROM op_log WHERE origin = 'S002'"), -1), 3);
 	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log WHERE origin = 'S002' AND length(body) = 0"), -1), 2);
+	    "op_seen WHERE origin = 'S002' AND seq IN (1, 2)"), -1), 2);
 	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log WHERE origin = 'S001' AND length(body) = 0"), -1), 0);
+	    "op_log WHERE origin = 'S001'"), -1), 1);
 	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT on_hand FROM "
 	    "stock WHERE site = 'S002' AND sku = 'TEA'"), -1), 30);
 	/* A dropped op that comes again is still a duplicate. */
