@@ -9,6 +9,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "codec.h"
 #include "hlc.h"
 #include "log.h"
 
@@ -132,7 +133,10 @@ s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
 
 	pthread_mutex_lock(&ck->lock);
 	had = ck->problem[0] != '\0';
-	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
+	/* A long path may have been cut mid-character: JSON wants whole
+	 * ones. */
+	snprintf(ck->problem, sizeof ck->problem, "%.*s",
+	    (int)codec_utf8_fit(problem, sizeof ck->problem - 1), problem);
 	pthread_mutex_unlock(&ck->lock);
 	if (problem[0] != '\0' && (!had ||
 	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {

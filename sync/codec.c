@@ -426,6 +426,47 @@ cbr_int(cbr_t *r, int64_t *v, err_t *err)
 	    s_type_names[it.type]);
 }
 
+/* Whether s[0..n) is UTF-8 as RFC 3629 has it: shortest forms only, no
+ * surrogates, nothing above U+10FFFF (CBOR text must be). */
+static int
+s_utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0, len, k;
+	uint32_t c;
+
+	while (i < n) {
+		c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF) {
+			len = 2;
+			c &= 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			len = 3;
+			c &= 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			len = 4;
+			c &= 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			c = (c << 6) | (s[i + k] & 0x3F);
+		}
+		if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+		    (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
 int
 cbr_text(cbr_t *r, const char **s, size_t *n, size_t max, err_t *err)
 {
@@ -444,6 +485,11 @@ cbr_text(cbr_t *r, const char **s, size_t *n, size_t max, err_t *err)
 		r->pos = at;
 		return err_set(err, ERR_BAD_REQUEST,
 		    "cbor: text with a NUL byte at byte %zu", at);
+	}
+	if (!s_utf8_valid(it.str, it.str_len)) {
+		r->pos = at;
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: text at byte %zu is not UTF-8", at);
 	}
 	*s = (const char *)it.str;
 	*n = it.str_len;
@@ -589,4 +635,23 @@ cbr_end(const cbr_t *r, err_t *err)
 		    "cbor: %zu trailing bytes at byte %zu", r->len - r->pos,
 		    r->pos);
 	return 0;
+}
+
+size_t
+codec_utf8_fit(const char *text, size_t max)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	size_t n = strlen(text), lead, need;
+
+	if (n > max)
+		n = max;
+	lead = n;
+	while (lead > 0 && (t[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead > 0 && t[lead - 1] >= 0xC0) {
+		need = t[lead - 1] >= 0xF0 ? 4 : t[lead - 1] >= 0xE0 ? 3 : 2;
+		if (n - (lead - 1) < need)
+			n = lead - 1;
+	}
+	return n;
 }

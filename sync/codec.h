@@ -87,4 +87,9 @@ int cbr_skip(cbr_t *r, err_t *err);
 /* Fails unless every byte has been read. */
 int cbr_end(const cbr_t *r, err_t *err);
 
+/* The length of the longest prefix of text (NUL-terminated) of at most max
+ * bytes that does not end inside a UTF-8 sequence: where to cut a text
+ * for the wire, or after a snprintf that may have cut one. */
+size_t codec_utf8_fit(const char *text, size_t max);
+
 #endif

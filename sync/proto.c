@@ -209,19 +209,12 @@ proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n)
 	cbw_array(w, n);
 }
 
-/* Writes text cut to at most PROTO_REASON_MAX bytes, never inside a UTF-8
- * sequence (the reader refuses broken UTF-8). */
+/* Writes text cut to at most PROTO_REASON_MAX bytes, whole characters only
+ * (the reader refuses broken UTF-8). */
 static void
 s_text_cut(cbw_t *w, const char *text)
 {
-	size_t n = strlen(text);
-
-	if (n > PROTO_REASON_MAX) {
-		n = PROTO_REASON_MAX;
-		while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-			n--;
-	}
-	cbw_text(w, text, n);
+	cbw_text(w, text, codec_utf8_fit(text, PROTO_REASON_MAX));
 }
 
 void

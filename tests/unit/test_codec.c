@@ -906,6 +906,44 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 	    "op: cbor: text at byte 46 is not UTF-8");
 	cbw_free(&w);
 	JSON_FAILS("\x62\xc0\x80", 3, "cbor: text at byte 0 is not UTF-8");
+	/* In the envelope too: a key that is not UTF-8 (CBOR text must be),
+	 * which Jansson never sees. */
+	DECODE_FAILS("\x87\x64S001\x01\x01\x61" "e\x62\xbd\xa1\x61" "a\xa0",
+	    17, ERR_BAD_REQUEST, "op: cbor: text at byte 10 is not UTF-8");
+}
+
+TEST(text_must_be_shortest_form_utf8_without_surrogates)
+{
+	cbr_t r;
+	const char *s;
+	size_t n;
+	err_t err;
+	static const struct {
+		const char *cbor;
+		size_t len;
+		int ok;
+	} cases[] = {
+		{ "\x63\xe4\xbb\x93", 4, 1 },           /* U+4ED3 */
+		{ "\x64\xf0\x9f\x98\x80", 5, 1 },       /* U+1F600 */
+		{ "\x62\xc0\xaf", 3, 0 },               /* overlong '/' */
+		{ "\x63\xe0\x80\xaf", 4, 0 },           /* overlong, 3 bytes */
+		{ "\x63\xed\xa0\x80", 4, 0 },           /* a surrogate */
+		{ "\x64\xf4\x90\x80\x80", 5, 0 },       /* above U+10FFFF */
+		{ "\x62\xe4\xbb", 3, 0 },               /* cut short */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cbr_init(&r, (const uint8_t *)cases[i].cbor, cases[i].len);
+		if (cases[i].ok) {
+			CHECK_MSG(cbr_text(&r, &s, &n, 64, &err) == 0,
+			    "case %zu refused: %s", i, err.msg);
+		} else {
+			CHECK_MSG(cbr_text(&r, &s, &n, 64, &err) == -1,
+			    "case %zu accepted", i);
+			CHECK_STR(err.msg, "cbor: text at byte 0 is not UTF-8");
+		}
+	}
 }
 
 TEST(oversized_op_is_refused)

@@ -1,0 +1,77 @@
+/*
+ * test_proto: protocol messages. PING carries the node's disk and decodes
+ * back to the same figures; a PING of protocol 1 (no disk) is refused with
+ * an exact reason; texts too long for the wire are cut whole characters
+ * at a time, so the receiver never sees broken UTF-8.
+ */
+#include <string.h>
+
+#include "harness.h"
+#include "proto.h"
+
+TEST(ping_carries_the_disk)
+{
+	proto_disk_t disk = { 2813952, 16777216, 83735572480ull,
+		"checkpoint /srv/bl/node.db: WAL 5120 frames" };
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_ping(&w, 1796051274186ull, &disk);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_PING);
+	CHECK_EQ_UINT(m.ms, 1796051274186ull);
+	CHECK_EQ_UINT(m.disk.db_bytes, 2813952);
+	CHECK_EQ_UINT(m.disk.wal_bytes, 16777216);
+	CHECK_EQ_UINT(m.disk.free_bytes, 83735572480ull);
+	CHECK_STR(m.disk.problem, "checkpoint /srv/bl/node.db: WAL 5120 frames");
+	cbw_free(&w);
+}
+
+TEST(a_ping_of_protocol_1_is_refused_with_its_reason)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	cbw_array(&w, 2);
+	cbw_uint(&w, PROTO_PING);
+	cbw_uint(&w, 1796051274186ull);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_EQ_INT(err.code, ERR_BAD_REQUEST);
+	CHECK_STR(err.msg, "proto: PING with 2 elements, expected 6");
+	cbw_free(&w);
+}
+
+TEST(long_texts_are_cut_between_characters)
+{
+	char text[300];
+	proto_disk_t disk;
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	/* 254 ASCII bytes then a 3-byte character: 257 bytes, over 255. */
+	memset(text, 'a', 254);
+	strcpy(text + 254, "\xe4\xbb\x93");
+	cbw_init(&w);
+	proto_error(&w, 500, text);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(strlen(m.reason), 254);
+	/* A problem a snprintf cut mid-character is sent without the
+	 * broken end. */
+	memset(&disk, 0, sizeof disk);
+	memset(disk.problem, 'b', 253);
+	strcpy(disk.problem + 253, "\xe4\xbb");
+	proto_ping(&w, 1, &disk);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(strlen(m.disk.problem), 253);
+	/* Whole characters at the end stay. */
+	strcpy(disk.problem + 252, "\xc3\xa9");
+	proto_ping(&w, 1, &disk);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(strlen(m.disk.problem), 254);
+	cbw_free(&w);
+}
