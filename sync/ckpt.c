@@ -133,10 +133,7 @@ s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
 
 	pthread_mutex_lock(&ck->lock);
 	had = ck->problem[0] != '\0';
-	/* A long path may have been cut mid-character: JSON wants whole
-	 * ones. */
-	snprintf(ck->problem, sizeof ck->problem, "%.*s",
-	    (int)codec_utf8_fit(problem, sizeof ck->problem - 1), problem);
+	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
 	pthread_mutex_unlock(&ck->lock);
 	if (problem[0] != '\0' && (!had ||
 	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
@@ -422,7 +419,7 @@ int
 ckpt_problems(const ckpt_health_t *h, const char *path,
     ckpt_problem_t out[CKPT_PROBLEMS_MAX])
 {
-	int n = 0;
+	int i, n = 0;
 
 	if (h->problem[0] != '\0') {
 		out[n].kind = "checkpoint";
@@ -445,6 +442,10 @@ ckpt_problems(const ckpt_health_t *h, const char *path,
 		    (long long)(h->disk_low_bytes / (1024 * 1024)));
 		n++;
 	}
+	/* A long path may have been cut mid-character: JSON wants whole
+	 * ones. */
+	for (i = 0; i < n; i++)
+		out[i].msg[codec_utf8_fit(out[i].msg, sizeof out[i].msg)] = '\0';
 	return n;
 }
 
