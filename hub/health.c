@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "hub.h"
 #include "log.h"
 
@@ -18,7 +19,10 @@ typedef struct entry {
 	char site[OP_SITE_MAX + 1];
 	proto_disk_t disk;
 	uint64_t at_ms;
+	uint64_t logged_ms;        /* when its problem was last logged */
 } entry_t;
+
+#define HEALTH_LOG_EVERY_MS (10 * 60 * 1000)
 
 struct health {
 	entry_t *buckets[HEALTH_BUCKETS];
@@ -87,12 +91,42 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 		e->next = h->buckets[b];
 		h->buckets[b] = e;
 	}
-	/* A problem that appears or changes is worth a line at head office. */
-	if (disk->problem[0] != '\0' && strcmp(disk->problem,
-	    e->disk.problem) != 0)
-		log_warn("site %s reports: %s", site, disk->problem);
 	e->disk = *disk;
+	/* The peer's text goes into JSON and the log: no control characters
+	 * (it is UTF-8, the decoder saw to that). */
+	codec_text_clean(e->disk.problem);
 	e->at_ms = now_ms;
+	/* A problem is worth a line at head office when it appears and then
+	 * every few minutes while it lasts (its text changes at every PING:
+	 * it counts seconds and frames), and its end. */
+	if (e->disk.problem[0] != '\0' && (e->logged_ms == 0 ||
+	    now_ms - e->logged_ms >= HEALTH_LOG_EVERY_MS)) {
+		log_warn("site %s reports: %s", site, e->disk.problem);
+		e->logged_ms = now_ms;
+	} else if (e->disk.problem[0] == '\0' && e->logged_ms != 0) {
+		log_info("site %s reports its disk fine again", site);
+		e->logged_ms = 0;
+	}
+}
+
+void
+health_forget(health_t *h, const char *site)
+{
+	entry_t **p = &h->buckets[s_hash(site)], *e;
+
+	for (; (e = *p) != NULL; p = &e->next)
+		if (strcmp(e->site, site) == 0) {
+			*p = e->next;
+			free(e);
+			return;
+		}
+}
+
+/* Byte counts as JSON integers (a peer may send any 64-bit value). */
+static json_int_t
+s_clamp(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v;
 }
 
 json_t *
@@ -104,14 +138,15 @@ health_json(health_t *h, const char *site)
 		return json_null();
 	return json_pack("{s:I, s:I, s:I, s:I, s:s}",
 	    "reported_ms", (json_int_t)e->at_ms,
-	    "db_bytes", (json_int_t)e->disk.db_bytes,
-	    "wal_bytes", (json_int_t)e->disk.wal_bytes,
-	    "free_bytes", (json_int_t)e->disk.free_bytes,
+	    "db_bytes", s_clamp(e->disk.db_bytes),
+	    "wal_bytes", s_clamp(e->disk.wal_bytes),
+	    "free_bytes", s_clamp(e->disk.free_bytes),
 	    "problem", e->disk.problem);
 }
 
 void
-health_alerts(health_t *h, json_t *items)
+health_alerts(health_t *h, json_t *items,
+    int (*enrolled)(void *arg, const char *site), void *arg)
 {
 	entry_t *e;
 	char id[64];
@@ -119,7 +154,8 @@ health_alerts(health_t *h, json_t *items)
 
 	for (i = 0; i < HEALTH_BUCKETS; i++)
 		for (e = h->buckets[i]; e != NULL; e = e->next) {
-			if (e->disk.problem[0] == '\0')
+			if (e->disk.problem[0] == '\0' ||
+			    !enrolled(arg, e->site))
 				continue;
 			snprintf(id, sizeof id, "disk:%s:reported", e->site);
 			json_array_append_new(items, json_pack(

@@ -33,11 +33,15 @@ void health_destroy(health_t **self_p);
 /* Records site's report (disk borrowed) at now_ms. */
 void health_report(health_t *health, const char *site,
     const proto_disk_t *disk, uint64_t now_ms);
+/* Forgets site's report (a revoked site). */
+void health_forget(health_t *health, const char *site);
 /* {reported_ms, db_bytes, wal_bytes, free_bytes, problem} of site, or JSON
  * null before it has reported (new reference). */
 json_t *health_json(health_t *health, const char *site);
-/* Appends a "disk" alert for each site that reports a problem. */
-void health_alerts(health_t *health, json_t *items);
+/* Appends a "disk" alert for each site that reports a problem and is
+ * still enrolled (enrolled(arg, site) says). */
+void health_alerts(health_t *health, json_t *items,
+    int (*enrolled)(void *arg, const char *site), void *arg);
 
 /* Who may receive an op: the names, and op_vis_t pointing into them. */
 typedef struct {

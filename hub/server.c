@@ -448,7 +448,10 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s_on_hello(srv, s, msg, site);
 		break;
 	case PROTO_PING:
-		health_report(srv->health, site, &msg->disk, hlc_wall_ms());
+		/* Only a site that said HELLO and is still enrolled. */
+		if (s->state == SESSION_READY)
+			health_report(srv->health, s->site, &msg->disk,
+			    hlc_wall_ms());
 		proto_pong(&srv->out, msg->ms, hlc_wall_ms());
 		s_send(srv, s);
 		break;
@@ -565,6 +568,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 
 			snprintf(reason, sizeof reason, "site %s revoked",
 			    s->site);
+			health_forget(srv->health, s->site);
 			s->state = SESSION_CLOSED;
 			s_send_error(srv, s, ERR_FORBIDDEN, reason);
 			continue;
@@ -622,10 +626,16 @@ server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
 	return 0;
 }
 
+static int
+s_enrolled(void *arg, const char *site)
+{
+	return s_site_active(arg, site, NULL);
+}
+
 void
 server_alerts(server_t *srv, json_t *items)
 {
-	health_alerts(srv->health, items);
+	health_alerts(srv->health, items, s_enrolled, srv);
 }
 
 void

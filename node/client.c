@@ -36,6 +36,7 @@
 #define RETRY_HELLO_MS 1000
 #define PUSH_COALESCE_MS 3       /* writes within this go in one PUSH */
 #define ANSWER_WAIT_MS 30000     /* for a WELCOME or PUSH_ACK */
+#define LAST_SYNC_SAVE_MS (5 * 60 * 1000)   /* idle: last_sync saved */
 
 struct client {
 	struct event_base *base;
@@ -169,20 +170,21 @@ s_save_int(client_t *c, const char *name, uint64_t v)
 }
 
 /* Saves the ack and the time of the last full sync, kept in memory
- * between saves: one small commit every few seconds of traffic, none on an
- * idle link. */
+ * between saves: one small commit every few seconds of traffic, one every
+ * LAST_SYNC_SAVE_MS on an idle link. A failed save is tried again with the
+ * next one, not at every tick. */
 static void
 s_save_progress(client_t *c, uint64_t now)
 {
 	err_t err;
 
+	c->acked_saved_ms = now;
 	if (store_begin(c->store, &err) == 0 &&
 	    store_meta_set_int(c->store, "acked", (int64_t)c->acked, &err) == 0 &&
 	    (c->last_sync_ms == 0 || store_meta_set_int(c->store, "last_sync",
 	    (int64_t)c->last_sync_ms, &err) == 0) &&
 	    store_commit(c->store, &err) == 0) {
 		c->acked_saved = c->acked;
-		c->acked_saved_ms = now;
 		c->last_sync_saved = c->last_sync_ms;
 		return;
 	}
@@ -472,7 +474,8 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		c->last_ping_ms = now;
 		s_push(c);   /* retries a push whose send failed */
 	}
-	if (c->acked != c->acked_saved && now - c->acked_saved_ms >= 5000)
+	if (now - c->acked_saved_ms >= 5000 && (c->acked != c->acked_saved ||
+	    c->last_sync_ms > c->last_sync_saved + LAST_SYNC_SAVE_MS))
 		s_save_progress(c, now);
 	zev_kick(c->dealer_ev);
 	s_progress(c);

@@ -495,6 +495,13 @@ s_prune(const args_t *a)
 	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
 	    &days, &err)) {
 		return s_fail(1, &err);
+	} else if (days == 0) {
+		/* 0 in the config keeps everything; only an explicit --days 0
+		 * drops every other site's op. */
+		err_set(&err, ERR_BAD_REQUEST,
+		    "%s/config: retain_days=0 keeps every op; give --days to prune",
+		    dir);
+		return s_fail(1, &err);
 	}
 	if ((st = s_open(dir, &err)) == NULL)
 		return s_fail(1, &err);

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "codec.h"
 #include "conf.h"
 #include "log.h"
 #include "aftersales.h"
@@ -509,59 +510,6 @@ static const struct {
 
 #define SEGMENT_MAX 128
 
-/* Length of the UTF-8 sequence starting at p (within n bytes), 0 if it is
- * not a valid one. */
-static size_t
-s_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len, i;
-	unsigned c = p[0];
-
-	if (c < 0x80)
-		return 1;
-	len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 &&
-	    c < 0xe0 ? 2 : 0;
-	if (len == 0 || len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-/* Replaces bytes that are not valid UTF-8 with '?' (error messages quote
- * what the client sent, and may have been cut mid-character). */
-static void
-s_utf8_fix(char *s)
-{
-	size_t n = strlen(s), i = 0, k;
-
-	while (i < n) {
-		k = s_utf8_len((const unsigned char *)s + i, n - i);
-		if (k == 0) {
-			s[i++] = '?';
-			continue;
-		}
-		i += k;
-	}
-}
-
-/* Whether a path segment is UTF-8 text without control characters. */
-static int
-s_text_ok(const char *s)
-{
-	size_t n = strlen(s), i = 0, k;
-
-	while (i < n) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-		if ((k = s_utf8_len((const unsigned char *)s + i, n - i)) == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 static int
 s_count_stars(const char *pattern)
 {
@@ -627,7 +575,7 @@ api_call(api_t *api, const char *method, const char *path,
 			snprintf(decoded[k], sizeof decoded[k], "%s", d ? d : "");
 			free(d);
 			c.args[k] = decoded[k];
-			if (!s_text_ok(decoded[k]))
+			if (!codec_text_ok(decoded[k]))
 				err_set(&err, ERR_BAD_REQUEST,
 				    "path: segment %d is not UTF-8 text", k + 1);
 		}
@@ -661,7 +609,7 @@ api_call(api_t *api, const char *method, const char *path,
 			err_set(&err, ERR_NOT_FOUND, "%s: no such resource", path);
 	}
 	json_decref(*out);
-	s_utf8_fix(err.msg);
+	codec_text_clean(err.msg);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
 	    s_code_name(err.code), "message", err.msg);
 	return err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
@@ -704,7 +652,7 @@ s_error_reply(struct evhttp_request *req, int status, const char *code,
 	char text[ERR_MSG_MAX];
 
 	snprintf(text, sizeof text, "%s", msg);
-	s_utf8_fix(text);
+	codec_text_clean(text);
 	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code,
 	    "message", text));
 }

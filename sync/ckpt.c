@@ -16,8 +16,9 @@
 #define CKPT_LOOK_MS 1000          /* the thread looks at least this often */
 #define CKPT_IDLE_MS 5000          /* no commit for this long: truncate */
 #define CKPT_WARN_EVERY_MS 60000   /* a problem that lasts is logged again */
-#define CKPT_STALL_MS 3000         /* behind this long: a problem */
+#define CKPT_STALL_MS 3000         /* over a quarter this long: a problem */
 #define CKPT_WRITER_WAIT_MS 2000   /* longest the writer waits in FULL */
+#define CKPT_FULL_RETRY_MS 10000   /* after a FULL that could not finish */
 #define CKPT_SUMMARY_MS 600000     /* a line saying checkpoints progress */
 
 struct ckpt {
@@ -27,99 +28,133 @@ struct ckpt {
 	char *path;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int stop;
-	int due;                   /* the hook saw wake_frames */
+	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
 	int page_size;
 	int64_t bound_bytes, disk_low_bytes;
-	int soft_frames;           /* over this with frames left: behind */
+	int soft_frames;           /* a quarter of the bound, in frames */
 	int wake_frames;           /* the hook wakes the thread past this */
-	int inline_frames;         /* past this, the writer checkpoints */
-	/* Counters under lock: the writer's hook and the thread update them,
-	 * ckpt_health reads them. */
+	/* Under lock: the writer's hook and the thread share these, and
+	 * ckpt_health reads them. Intervals are on the monotonic clock. */
+	int stop;
+	int due;                   /* the hook saw wake_frames */
 	int hook_frames;           /* frames in the WAL at the last commit */
-	uint64_t frames_written, frames_copied, rounds, inline_rounds;
+	int max_frames;            /* the most the WAL has held */
+	int inline_frames;         /* past this, the writer checkpoints */
 	int reader_blocks;         /* the writer's own round could not finish */
-	uint64_t last_commit_ms;
-	int64_t wal_frames, last_ckpt_ms;
+	uint64_t full_retry_at;    /* no FULL from the writer before this */
+	uint64_t frames_written, frames_copied, rounds, inline_rounds;
+	uint64_t last_commit_at;
+	int64_t wal_frames, last_ckpt_ms;   /* last_ckpt_ms: wall clock */
 	char problem[ERR_MSG_MAX];
+	char hook_error[ERR_MSG_MAX];       /* the writer's round failed */
 	/* The thread's own. */
-	uint64_t warned_at, summary_at, summary_rounds;
+	uint64_t warned_at, summary_at, summary_rounds, summary_copied;
 	uint64_t behind_since;     /* since when the WAL is behind, 0 */
-	uint64_t summary_copied;
+	int prev_nlog;             /* frames in the WAL at the last round */
 };
 
-/* Updates the counters from a checkpoint's result. What has been copied is
- * everything the writer appended less what the WAL still holds uncopied
- * (nCkpt alone restarts from 0 with the WAL, unseen between rounds). */
-static void
-s_count(ckpt_t *ck, int nlog, int ncopied, uint64_t now)
+static uint64_t
+s_mono_ms(void)
 {
-	uint64_t copied;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Updates the counters from a checkpoint's result; call with the lock.
+ * What has been copied is everything the writer appended less what the
+ * WAL still holds uncopied (nCkpt alone restarts from 0 with the WAL,
+ * unseen between rounds). An estimate: the writer may have committed since
+ * the checkpoint read nLog. A round that copied everything lifts the
+ * writer's restraint after a reader (below). */
+static void
+s_count(ckpt_t *ck, int nlog, int ncopied)
+{
+	uint64_t left, copied;
 
 	if (nlog < 0 || ncopied < 0)
 		return;
-	pthread_mutex_lock(&ck->lock);
-	copied = ck->frames_written - (uint64_t)(nlog - ncopied);
-	if (nlog - ncopied > 0 && (uint64_t)(nlog - ncopied) > ck->frames_written)
-		copied = 0;
+	left = (uint64_t)(nlog - ncopied);
+	copied = ck->frames_written > left ? ck->frames_written - left : 0;
 	if (copied > ck->frames_copied) {
 		ck->frames_copied = copied;
 		ck->rounds++;
-		ck->last_ckpt_ms = (int64_t)now;
+		ck->last_ckpt_ms = (int64_t)hlc_wall_ms();
 	}
 	ck->wal_frames = nlog;
-	pthread_mutex_unlock(&ck->lock);
+	if (ncopied == nlog) {
+		ck->reader_blocks = 0;
+		ck->inline_frames = 2 * ck->soft_frames;
+	}
 }
 
-/* Runs in the writer after each commit (SQLite's WAL hook): counts what the
- * commit appended and wakes the thread once enough has gathered; past half
- * the bound, checkpoints itself (see ckpt.h). */
+/* Runs in the writer after each commit (SQLite's WAL hook; the commit's
+ * locks are released, and SQLite's own autocheckpoint checkpoints from
+ * here too): counts what the commit appended, wakes the thread once enough
+ * has gathered, and past half the bound checkpoints itself (see ckpt.h). */
 static int
 s_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	ckpt_t *ck = arg;
-	int added, nlog = -1, ncopied = -1, inline_now, rc;
-	int mode = SQLITE_CHECKPOINT_PASSIVE;
+	int nlog = -1, ncopied = -1, rc, mode = SQLITE_CHECKPOINT_PASSIVE;
+	uint64_t now = s_mono_ms();
 
 	pthread_mutex_lock(&ck->lock);
-	/* Fewer frames than last time: the commit started the WAL over. */
-	added = frames >= ck->hook_frames ? frames - ck->hook_frames : frames;
+	if (frames < ck->hook_frames) {
+		/* The commit started the WAL over: all it holds is new, and
+		 * whatever held the last one up is gone. */
+		ck->frames_written += (uint64_t)frames;
+		ck->reader_blocks = 0;
+		ck->inline_frames = 2 * ck->soft_frames;
+	} else {
+		ck->frames_written += (uint64_t)(frames - ck->hook_frames);
+	}
 	ck->hook_frames = frames;
-	ck->frames_written += (uint64_t)added;
-	ck->last_commit_ms = hlc_wall_ms();
+	if (frames > ck->max_frames)
+		ck->max_frames = frames;
+	ck->last_commit_at = now;
 	if (frames >= ck->wake_frames && !ck->due) {
 		ck->due = 1;
 		pthread_cond_signal(&ck->cond);
 	}
-	inline_now = frames >= ck->inline_frames;
-	/* Three quarters of the bound and no reader in the way: the thread
-	 * holds the copy up (its own round lasts while the writer goes on);
-	 * wait for it rather than pass the bound. */
-	if (frames >= 3 * ck->soft_frames && !ck->reader_blocks)
+	if (frames < ck->inline_frames) {
+		pthread_mutex_unlock(&ck->lock);
+		return SQLITE_OK;
+	}
+	/* Three quarters and no reader known in the way: the thread's own
+	 * round holds the copy up while the writer goes on; wait for it
+	 * (not for ever: a FULL that cannot finish is not tried again soon). */
+	if (frames >= 3 * ck->soft_frames && !ck->reader_blocks &&
+	    now >= ck->full_retry_at)
 		mode = SQLITE_CHECKPOINT_FULL;
 	pthread_mutex_unlock(&ck->lock);
-	if (!inline_now)
-		return SQLITE_OK;
 	if (mode == SQLITE_CHECKPOINT_FULL)
 		sqlite3_busy_timeout(db, CKPT_WRITER_WAIT_MS);
 	rc = sqlite3_wal_checkpoint_v2(db, name, mode, &nlog, &ncopied);
 	if (mode == SQLITE_CHECKPOINT_FULL)
 		sqlite3_busy_timeout(db, ck->writer_busy_ms);
-	/* Busy in PASSIVE: the thread is at it, fine. */
-	if (nlog < 0 || (rc != SQLITE_OK && rc != SQLITE_BUSY))
-		return SQLITE_OK;
-	if (rc == SQLITE_BUSY && mode == SQLITE_CHECKPOINT_PASSIVE)
-		return SQLITE_OK;
-	s_count(ck, nlog, ncopied, hlc_wall_ms());
 	pthread_mutex_lock(&ck->lock);
-	ck->inline_rounds++;
-	/* With no other writer, only a reader of an older snapshot keeps the
-	 * copy from finishing. Trying again at every commit would only slow
-	 * the tills: try once the WAL has grown some more. */
-	ck->reader_blocks = ncopied < nlog;
-	ck->inline_frames = ncopied < nlog ? frames + ck->soft_frames :
-	    2 * ck->soft_frames;
+	if (rc == SQLITE_BUSY && mode == SQLITE_CHECKPOINT_FULL)
+		ck->full_retry_at = now + CKPT_FULL_RETRY_MS;
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		snprintf(ck->hook_error, sizeof ck->hook_error,
+		    "checkpoint %s (by the writer): %s", ck->path,
+		    sqlite3_errmsg(db));
+	else
+		ck->hook_error[0] = '\0';
+	/* PASSIVE busy: the thread is at it, fine. */
+	if (nlog >= 0) {
+		s_count(ck, nlog, ncopied);
+		ck->inline_rounds++;
+		/* We are the only writer: only a reader of an older snapshot
+		 * keeps the copy from finishing. Trying again at every commit
+		 * would only slow the tills: try once the WAL has grown. */
+		if (ncopied < nlog) {
+			ck->reader_blocks = 1;
+			ck->inline_frames = frames + ck->soft_frames;
+		}
+	}
 	pthread_mutex_unlock(&ck->lock);
 	return SQLITE_OK;
 }
@@ -144,15 +179,19 @@ s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
 	}
 }
 
-static int
-s_reader_blocks(ckpt_t *ck)
+/* Why a WAL stays over a quarter of its bound. */
+static const char *
+s_why_behind(ckpt_t *ck, int nlog, int ncopied)
 {
 	int blocks;
 
 	pthread_mutex_lock(&ck->lock);
 	blocks = ck->reader_blocks;
 	pthread_mutex_unlock(&ck->lock);
-	return blocks;
+	if (blocks || ncopied < nlog)
+		return blocks ? "a reader holds an older snapshot open" :
+		    "the writer outruns the checkpoints";
+	return "all copied, but a reader keeps it from starting over";
 }
 
 /* One round. Every result is read: nLog is the frames in the WAL, nCkpt
@@ -163,7 +202,7 @@ static void
 s_round(ckpt_t *ck, int idle, uint64_t now)
 {
 	char problem[ERR_MSG_MAX] = "";
-	int nlog = -1, ncopied = -1, rc, truncated = 0;
+	int nlog = -1, ncopied = -1, rc;
 
 	/* A connection's pager learns that the database is in WAL mode when
 	 * it first reads it; before that, a checkpoint finds no WAL and
@@ -177,13 +216,22 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 	/* Busy: another checkpoint is running (the writer's); next round. */
 	if (rc == SQLITE_BUSY)
 		return;
-	s_count(ck, nlog, ncopied, now);
+	pthread_mutex_lock(&ck->lock);
+	s_count(ck, nlog, ncopied);
+	pthread_mutex_unlock(&ck->lock);
 	if (rc == SQLITE_OK && nlog > 0 && ncopied == nlog && idle) {
-		/* All copied and nobody writing: give the space back. */
-		if (sqlite3_wal_checkpoint_v2(ck->db, NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK) {
-			truncated = 1;
+		/* All copied and nobody writing: give the space back. Busy
+		 * means a reader; what is left is judged below. */
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		if (rc == SQLITE_OK) {
 			nlog = ncopied = 0;
+			pthread_mutex_lock(&ck->lock);
+			ck->hook_frames = 0;
+			ck->wal_frames = 0;
+			pthread_mutex_unlock(&ck->lock);
+		} else if (rc == SQLITE_BUSY) {
+			rc = SQLITE_OK;
 		}
 	}
 	if (rc != SQLITE_OK) {
@@ -193,9 +241,11 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 		snprintf(problem, sizeof problem,
 		    "checkpoint %s: the checkpointer's connection sees no WAL",
 		    ck->path);
-	} else if (nlog >= ck->soft_frames && ncopied < nlog) {
-		/* Behind: a problem once it lasts (a busy moment is not
-		 * one), with the writer's own round telling why. */
+	} else if (nlog >= ck->soft_frames && (ncopied < nlog ||
+	    nlog > ck->prev_nlog)) {
+		/* Over a quarter with frames left to copy, or all copied but
+		 * growing (commits that do not start it over: a reader is in
+		 * it). A busy moment is not a problem; staying there is. */
 		if (ck->behind_since == 0)
 			ck->behind_since = now;
 		if (now - ck->behind_since >= CKPT_STALL_MS)
@@ -205,14 +255,15 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 			    (long long)nlog * (ck->page_size + 24) /
 			    (1024 * 1024), ncopied,
 			    (unsigned long long)(now - ck->behind_since) / 1000,
-			    s_reader_blocks(ck) ? "a reader holds an older "
-			    "snapshot open" : "the writer outruns the checkpoints");
+			    s_why_behind(ck, nlog, ncopied));
 	} else {
 		ck->behind_since = 0;
 	}
-	if (truncated) {
+	if (nlog >= 0)
+		ck->prev_nlog = nlog;
+	if (problem[0] == '\0') {
 		pthread_mutex_lock(&ck->lock);
-		ck->wal_frames = 0;
+		snprintf(problem, sizeof problem, "%s", ck->hook_error);
 		pthread_mutex_unlock(&ck->lock);
 	}
 	s_verdict(ck, problem, now);
@@ -251,11 +302,11 @@ s_thread(void *arg)
 	uint64_t now;
 	int idle;
 
-	ck->summary_at = hlc_wall_ms();
+	ck->summary_at = s_mono_ms();
 	pthread_mutex_lock(&ck->lock);
 	while (!ck->stop) {
 		if (!ck->due) {
-			clock_gettime(CLOCK_REALTIME, &until);
+			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_nsec += (long)CKPT_LOOK_MS * 1000000L;
 			until.tv_sec += until.tv_nsec / 1000000000L;
 			until.tv_nsec %= 1000000000L;
@@ -264,10 +315,8 @@ s_thread(void *arg)
 		if (ck->stop)
 			break;
 		ck->due = 0;
-		now = hlc_wall_ms();
-		/* Nothing committed for a while and something in the WAL:
-		 * fold it all back and give the disk space back. */
-		idle = now - ck->last_commit_ms >= CKPT_IDLE_MS;
+		now = s_mono_ms();
+		idle = now - ck->last_commit_at >= CKPT_IDLE_MS;
 		pthread_mutex_unlock(&ck->lock);
 		s_round(ck, idle, now);
 		s_summary(ck, now);
@@ -308,7 +357,7 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 	    CKPT_DEFAULT_BOUND_MB) * 1024 * 1024;
 	ck->disk_low_bytes = (int64_t)(disk_low_mb > 0 ? disk_low_mb :
 	    CKPT_DEFAULT_DISK_LOW_MB) * 1024 * 1024;
-	ck->last_commit_ms = hlc_wall_ms();
+	ck->last_commit_at = s_mono_ms();
 	if (ck->path == NULL)
 		fatal("ckpt: out of memory");
 	if (sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE |
@@ -334,7 +383,8 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
 	    (long long)(ck->bound_bytes / 4));
 	if (sqlite3_exec(writer, pragma, NULL, NULL, NULL) != SQLITE_OK) {
-		err_set(err, ERR_INTERNAL, "checkpointer: %s: %s", path,
+		err_set(err, ERR_INTERNAL,
+		    "checkpointer: %s: set journal_size_limit: %s", path,
 		    sqlite3_errmsg(writer));
 		sqlite3_close(ck->db);
 		free(ck->path);
@@ -342,7 +392,16 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 		return NULL;
 	}
 	pthread_mutex_init(&ck->lock, NULL);
-	pthread_cond_init(&ck->cond, NULL);
+	{
+		pthread_condattr_t attr;
+
+		/* Waits measured on the monotonic clock: a wall clock set
+		 * back or forward must not stall or hurry the rounds. */
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&ck->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	if (pthread_create(&ck->thread, NULL, s_thread, ck) != 0) {
 		err_set(err, ERR_INTERNAL, "checkpointer: %s: cannot start a thread",
 		    path);
@@ -410,6 +469,8 @@ ckpt_health(ckpt_t *ck, const char *path, ckpt_health_t *h)
 	h->frames_copied = ck->frames_copied;
 	h->page_size = ck->page_size;
 	h->wal_frames = ck->wal_frames;
+	h->wal_max_bytes = ck->max_frames > 0 ? 32 + (int64_t)ck->max_frames *
+	    (ck->page_size + 24) : 0;
 	h->last_ckpt_ms = ck->last_ckpt_ms;
 	snprintf(h->problem, sizeof h->problem, "%s", ck->problem);
 	pthread_mutex_unlock(&ck->lock);
@@ -442,10 +503,10 @@ ckpt_problems(const ckpt_health_t *h, const char *path,
 		    (long long)(h->disk_low_bytes / (1024 * 1024)));
 		n++;
 	}
-	/* A long path may have been cut mid-character: JSON wants whole
-	 * ones. */
+	/* A path need not be UTF-8, and a long one may have been cut
+	 * mid-character: JSON, PING and the logs want clean text. */
 	for (i = 0; i < n; i++)
-		out[i].msg[codec_utf8_fit(out[i].msg, sizeof out[i].msg)] = '\0';
+		codec_text_clean(out[i].msg);
 	return n;
 }
 
@@ -459,7 +520,7 @@ ckpt_health_json(const ckpt_health_t *h, const char *path)
 	for (i = 0; i < n; i++)
 		json_array_append_new(warnings, json_string(p[i].msg));
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:o}",
+	    "s:I, s:I, s:I, s:I, s:o}",
 	    "db_bytes", (json_int_t)h->db_bytes,
 	    "wal_bytes", (json_int_t)h->wal_bytes,
 	    "wal_bound_bytes", (json_int_t)h->wal_bound_bytes,
@@ -472,6 +533,7 @@ ckpt_health_json(const ckpt_health_t *h, const char *path)
 	    "frames_copied", (json_int_t)h->frames_copied,
 	    "page_size", (json_int_t)h->page_size,
 	    "wal_frames", (json_int_t)h->wal_frames,
+	    "wal_max_bytes", (json_int_t)h->wal_max_bytes,
 	    "last_checkpoint_ms", (json_int_t)h->last_ckpt_ms,
 	    "warnings", warnings);
 }

@@ -55,9 +55,12 @@ typedef struct {
 	uint64_t rounds;           /* checkpoint rounds that did work */
 	uint64_t inline_rounds;    /* of which the writer ran (overload) */
 	uint64_t frames_written;   /* WAL frames the writer appended */
-	uint64_t frames_copied;    /* frames checkpointed into the db */
+	uint64_t frames_copied;    /* of those, checkpointed (an estimate:
+	                              a page written by several commits is
+	                              copied once) */
 	int page_size;
 	int64_t wal_frames;        /* frames in the WAL at the last look */
+	int64_t wal_max_bytes;     /* the most the WAL has held since start */
 	int64_t last_ckpt_ms;      /* wall ms of the last round with work */
 	char problem[ERR_MSG_MAX]; /* "" while all is well */
 } ckpt_health_t;

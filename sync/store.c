@@ -576,36 +576,48 @@ store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 }
 
 /* Whether op is held outside the log: quarantined, or (at a node) dropped
- * by retention with its identity kept. Both tables are nearly always
- * empty or small; whether they are empty is looked at once a transaction
- * rather than once an op. */
+ * by retention with its identity kept. 1 or 0 in *known; -1 with err on a
+ * storage error (taking it for new would apply it twice). Both tables are
+ * nearly always empty or small; whether they are empty is looked at once a
+ * transaction rather than once an op. */
 static int
-s_known_elsewhere(store_t *st, const op_t *op)
+s_known_elsewhere(store_t *st, const op_t *op, int *known, err_t *err)
 {
 	sqlite3_stmt *s;
+	int64_t v;
 
-	if (st->quarantine_empty < 0)
-		st->quarantine_empty = store_query_int(st, store_stmt(st,
-		    "SELECT NOT EXISTS (SELECT 1 FROM quarantine)"), 1) != 0;
-	if (st->seen_empty < 0)
-		st->seen_empty = st->side != STORE_NODE ||
-		    store_query_int(st, store_stmt(st,
-		    "SELECT NOT EXISTS (SELECT 1 FROM op_seen)"), 1) != 0;
+	*known = 0;
+	if (st->quarantine_empty < 0) {
+		if (store_query_int64(st, store_stmt(st, "SELECT NOT EXISTS "
+		    "(SELECT 1 FROM quarantine)"), 1, &v, err))
+			return -1;
+		st->quarantine_empty = v != 0;
+	}
+	if (st->seen_empty < 0) {
+		v = 1;
+		if (st->side == STORE_NODE && store_query_int64(st,
+		    store_stmt(st, "SELECT NOT EXISTS (SELECT 1 FROM op_seen)"),
+		    1, &v, err))
+			return -1;
+		st->seen_empty = v != 0;
+	}
 	if (!st->quarantine_empty) {
 		s = store_stmt(st, "SELECT 1 FROM quarantine "
 		    "WHERE origin = ?1 AND seq = ?2");
 		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-		if (store_query_int(st, s, 0))
-			return 1;
+		if (store_query_int64(st, s, 0, &v, err))
+			return -1;
+		*known |= v != 0;
 	}
-	if (!st->seen_empty) {
+	if (!st->seen_empty && !*known) {
 		s = store_stmt(st, "SELECT 1 FROM op_seen "
 		    "WHERE origin = ?1 AND seq = ?2");
 		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-		if (store_query_int(st, s, 0))
-			return 1;
+		if (store_query_int64(st, s, 0, &v, err))
+			return -1;
+		*known |= v != 0;
 	}
 	return 0;
 }
@@ -616,10 +628,13 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 {
 	sqlite3_stmt *s;
 	err_t why;
-	int rc;
+	int rc, known;
 
 	assert(st->in_txn);
-	if (s_known_elsewhere(st, op)) {
+	if (s_known_elsewhere(st, op, &known, err))
+		return err_prefix(err, "ingest op %s/%llu", op->origin,
+		    (unsigned long long)op->seq);
+	if (known) {
 		*result = INGEST_DUPLICATE;
 		return 0;
 	}

@@ -100,6 +100,14 @@ echo "info: largest WAL while tills wrote: S001 $max1 B, S002 $max2 B, hub $maxh
 check "S001's WAL stayed under its ${BOUND_MB} MB bound ($max1 B)" [ "$max1" -gt 0 -a "$max1" -lt "$BOUND" ]
 check "S002's WAL stayed under its bound ($max2 B)" [ "$max2" -gt 0 -a "$max2" -lt "$BOUND" ]
 check "the hub's WAL stayed under its bound ($maxh B)" [ "$maxh" -gt 0 -a "$maxh" -lt "$BOUND" ]
+# The daemons' own high-water marks see every commit, not samples.
+hw1=$(http_get "$S1" /v1/status | jq .disk.wal_max_bytes)
+hw2=$(http_get "$S2" /v1/status | jq .disk.wal_max_bytes)
+hwh=$(http_get "$HUB_HTTP" /v1/status | jq .disk.wal_max_bytes)
+echo "info: WAL high-water marks: S001 $hw1 B, S002 $hw2 B, hub $hwh B (since its restart)"
+check "S001's WAL high-water mark is under its bound ($hw1 B)" [ "$hw1" -gt 0 -a "$hw1" -lt "$BOUND" ]
+check "S002's too ($hw2 B)" [ "$hw2" -gt 0 -a "$hw2" -lt "$BOUND" ]
+check "the hub's too ($hwh B)" [ "$hwh" -gt 0 -a "$hwh" -lt "$BOUND" ]
 hub_count() { sqlite3 "$T/hub/hub.db" "SELECT (SELECT count(*) FROM orders WHERE site = 'S001') || ' ' || (SELECT count(*) FROM stock_movements WHERE site = 'S002' AND reason = 'receipt')"; }
 hub_has_all() { [ "$(hub_count)" = "$n $n" ]; }
 check "the hub holds every sale and receipt once" eventually 30 hub_has_all
@@ -170,6 +178,11 @@ check "S001 has S002's customer with 57 points" eventually 15 s1_has_points
 kill "$S1_PID"
 wait "$S1_PID" 2>/dev/null
 stock_before=$(node_stock S001)
+echo "retain_days=0" >> "$T/S001/config"
+out=$("$NODE" prune --data "$T/S001" 2>&1)
+check_eq "with retain_days=0 (keep everything) prune without --days refuses" 1 "$?"
+check_eq "and says so" "bl-node: prune: $T/S001/config: retain_days=0 keeps every op; give --days to prune" "$out"
+check_eq "and dropped nothing" 0 "$(sqlite3 "$T/S001/node.db" "SELECT count(*) FROM op_seen")"
 out=$("$NODE" prune --data "$T/S001" --days 0)
 check_match "bl-node prune drops other sites' ops" '^dropped [1-9][0-9]* ops of other sites older than 0 days$' "$out"
 check_eq "S001's own ops are all kept" "$(sqlite3 "$T/S001/node.db" "SELECT value FROM meta WHERE name = 'seq'")" \

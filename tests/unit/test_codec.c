@@ -1031,3 +1031,26 @@ TEST(control_characters_in_names_are_refused)
 	op_clear(&op);
 	cbw_free(&w);
 }
+
+TEST(texts_are_cut_and_cleaned_whole_characters_at_a_time)
+{
+	char s[32];
+
+	CHECK_EQ_UINT(codec_utf8_fit("abc", 0), 0);
+	CHECK_EQ_UINT(codec_utf8_fit("abc", 2), 2);
+	CHECK_EQ_UINT(codec_utf8_fit("abc", 10), 3);
+	/* U+1F600 (4 bytes) after "a": every cut inside it drops it. */
+	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 1), 1);
+	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 2), 1);
+	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 3), 1);
+	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 4), 1);
+	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 5), 5);
+	/* Smaller than the one character there is. */
+	CHECK_EQ_UINT(codec_utf8_fit("\xe4\xbb\x93", 2), 0);
+	snprintf(s, sizeof s, "ok \xe4\xbb\x93 \x01\n\xbd\xc0\xaf end");
+	codec_text_clean(s);
+	CHECK_STR(s, "ok \xe4\xbb\x93 ??" "??" "? end");
+	CHECK(codec_text_ok("ok \xe4\xbb\x93"));
+	CHECK(!codec_text_ok("tab\there"));
+	CHECK(!codec_text_ok("\xed\xa0\x80"));
+}
