@@ -723,8 +723,16 @@ int
 store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
     int64_t *dropped, err_t *err)
 {
+	/* Both over the same rows: other sites' ops of the stretch stamped
+	 * before the cut. */
+	static const char keep[] = "INSERT OR IGNORE INTO op_seen(origin, "
+	    "seq) SELECT origin, seq FROM op_log WHERE lsn > ?1 AND lsn <= ?2 "
+	    "AND origin != ?3 AND hlc < ?4";
+	static const char drop[] = "DELETE FROM op_log WHERE lsn > ?1 AND "
+	    "lsn <= ?2 AND origin != ?3 AND hlc < ?4";
 	sqlite3_stmt *s;
 	int64_t upper;
+	int i;
 
 	assert(!st->in_txn);
 	assert(st->side == STORE_NODE);
@@ -745,23 +753,16 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 	}
 	/* The identity stays (op_seen), so a copy that comes again is still a
 	 * duplicate; the op goes. */
-	s = store_stmt(st, "INSERT OR IGNORE INTO op_seen(origin, seq) "
-	    "SELECT origin, seq FROM op_log WHERE lsn > ?1 AND lsn <= ?2 AND "
-	    "origin != ?3 AND hlc < ?4");
-	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
-	sqlite3_bind_int64(s, 2, upper);
-	sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
-	if (store_step(st, s, "retain: keep identities", err))
-		goto fail;
-	s = store_stmt(st, "DELETE FROM op_log WHERE lsn > ?1 AND lsn <= ?2 "
-	    "AND origin != ?3 AND hlc < ?4");
-	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
-	sqlite3_bind_int64(s, 2, upper);
-	sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
-	if (store_step(st, s, "retain: drop old ops", err))
-		goto fail;
+	for (i = 0; i < 2; i++) {
+		s = store_stmt(st, i == 0 ? keep : drop);
+		sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
+		sqlite3_bind_int64(s, 2, upper);
+		sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
+		if (store_step(st, s, i == 0 ? "retain: keep identities" :
+		    "retain: drop old ops", err))
+			goto fail;
+	}
 	*dropped = sqlite3_changes(st->db);
 	if (store_commit(st, err))
 		return -1;

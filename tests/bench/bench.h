@@ -31,6 +31,8 @@ int bench_run(char *const argv[], const char *log, long *rss_kb);
 int bench_run_capture(char *const argv[], char *out, size_t size);
 void bench_stop(pid_t pid);                 /* SIGTERM and reap */
 long bench_rss_kb(pid_t pid);               /* current VmRSS, kB */
+/* The number after "key:" in /proc/PID/file, -1 when there is none. */
+long long bench_proc_value(pid_t pid, const char *file, const char *key);
 /* Waits for DIR/ports to exist and returns the named port. */
 int bench_port(const char *dir, const char *name);
 

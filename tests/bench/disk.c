@@ -17,18 +17,7 @@
 long long
 bench_write_bytes(pid_t pid)
 {
-	char path[64], line[256];
-	long long n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "write_bytes: %lld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
+	return bench_proc_value(pid, "io", "write_bytes");
 }
 
 #define WATCH_MAX 8

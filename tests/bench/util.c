@@ -112,18 +112,26 @@ bench_stop(pid_t pid)
 long
 bench_rss_kb(pid_t pid)
 {
-	char path[64], line[256];
-	FILE *f;
-	long kb = -1;
+	return (long)bench_proc_value(pid, "status", "VmRSS");
+}
 
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+long long
+bench_proc_value(pid_t pid, const char *file, const char *key)
+{
+	char path[64], line[256];
+	size_t n = strlen(key);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (strncmp(line, key, n) == 0 && line[n] == ':' &&
+		    sscanf(line + n + 1, "%lld", &v) == 1)
 			break;
 	fclose(f);
-	return kb;
+	return v;
 }
 
 int

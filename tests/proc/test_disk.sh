@@ -29,30 +29,27 @@ has_catalog() { http_get "$S1" /v1/products | grep -q SKU9; }
 check "S001 has the catalog" eventually 15 has_catalog
 db0=$(stat -c %s "$T/S001/node.db")
 
-# post_sales PORT FIRST N: N till sales (an order with its payment) on one
-# kept-alive connection; prints how many were answered 201.
-post_sales() {
+# post_many PORT PATH FIRST N JSON: N POSTs on one kept-alive connection,
+# JSON a printf format of the body with %s for the request number and the
+# sku; prints how many were answered 201.
+post_many() {
 	: > "$T/req.cfg"
-	i=$2
-	while [ "$i" -lt $(($2 + $3)) ]; do
-		[ "$i" -gt "$2" ] && echo next >> "$T/req.cfg"
-		printf 'url = "http://127.0.0.1:%s/v1/orders"\nrequest = "POST"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\ndata = "{\\"id\\":\\"till-%s\\",\\"channel\\":\\"store\\",\\"currency\\":\\"CNY\\",\\"status\\":\\"completed\\",\\"lines\\":[{\\"sku\\":\\"SKU%s\\",\\"qty\\":1}],\\"payments\\":[{\\"method\\":\\"card\\",\\"amount\\":100}]}"\n' \
-			"$1" "$i" $((i % 10)) >> "$T/req.cfg"
+	i=$3
+	while [ "$i" -lt $(($3 + $4)) ]; do
+		[ "$i" -gt "$3" ] && echo next >> "$T/req.cfg"
+		printf 'url = "http://127.0.0.1:%s%s"\nrequest = "POST"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\ndata = "%s"\n' \
+			"$1" "$2" "$(printf "$5" "$i" $((i % 10)) | sed 's/"/\\"/g')" >> "$T/req.cfg"
 		i=$((i + 1))
 	done
 	curl -sS -K "$T/req.cfg" | grep -c '^201$'
 }
-# post_moves PORT FIRST N: N stock receipts, as post_sales.
+# post_sales PORT FIRST N: till sales (an order with its payment).
+post_sales() {
+	post_many "$1" /v1/orders "$2" "$3" '{"id":"till-%s","channel":"store","currency":"CNY","status":"completed","lines":[{"sku":"SKU%s","qty":1}],"payments":[{"method":"card","amount":100}]}'
+}
+# post_moves PORT FIRST N: stock receipts.
 post_moves() {
-	: > "$T/mv.cfg"
-	i=$2
-	while [ "$i" -lt $(($2 + $3)) ]; do
-		[ "$i" -gt "$2" ] && echo next >> "$T/mv.cfg"
-		printf 'url = "http://127.0.0.1:%s/v1/stock/movements"\nrequest = "POST"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\ndata = "{\\"id\\":\\"rcv-%s\\",\\"sku\\":\\"SKU%s\\",\\"delta\\":5,\\"reason\\":\\"receipt\\"}"\n' \
-			"$1" "$i" $((i % 10)) >> "$T/mv.cfg"
-		i=$((i + 1))
-	done
-	curl -sS -K "$T/mv.cfg" | grep -c '^201$'
+	post_many "$1" /v1/stock/movements "$2" "$3" '{"id":"rcv-%s","sku":"SKU%s","delta":5,"reason":"receipt"}'
 }
 wal_size() { stat -c %s "$1-wal" 2>/dev/null || echo 0; }
 
