@@ -1,47 +1,53 @@
-# Branchline: one non-recursive Makefile.
+# Branchline: one Makefile.
 #
-#   make            build bin/bl-hub and bin/bl-node (installs missing deps)
-#   make test       build with ASan+UBSan and run unit, fuzz and process tests
-#   make demo       run a hub, two stores and a warehouse on 127.0.0.1
-#   make bench      run the benchmark in tests/bench/
+#   make deps       install the Debian packages we build and test with
+#   make            build bin/bl-hub and bin/bl-node
+#   make test       deps, then build with ASan+UBSan and run unit, fuzz and
+#                   process tests
+#   make demo       deps, then a hub, two stores and a warehouse on 127.0.0.1
+#   make bench      deps, then the benchmark in tests/bench/
 #   make fuzz       long libFuzzer runs of every decoder (needs clang)
+#
+# Only `make deps` installs anything (deploy/install-deps.sh); demo, test and
+# bench run it first, then go on in a second make that sees the libraries.
+#
+# Two layers, each a library: the sync core (sync/*.c: clock, codec, op
+# log, protocol, keys...) and the business domain with its HTTP/CLI surface
+# (sync/domain/, sync/api/). The core is compiled without the domain's
+# include paths, so it cannot reach up into it.
 
 PKGS := libzmq libsodium libcbor libevent libevent_pthreads jansson sqlite3
-TOOLS := curl jq sqlite3 socat
-DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && \
-	for t in $(TOOLS); do command -v $$t >/dev/null || exit 1; done && echo yes)
-ifneq ($(DEPS_OK),yes)
-  $(info make: installing missing dependencies (deploy/install-deps.sh))
-  DEPS_RC := $(shell ./deploy/install-deps.sh >&2; echo $$?)
-  ifneq ($(DEPS_RC),0)
-    $(error deploy/install-deps.sh failed: install the packages it names, then retry)
-  endif
-endif
 
 CC ?= cc
 WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Werror -Wno-format-truncation
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+	-Wmissing-prototypes -Werror
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isync -Ibuild -MMD -MP
+CORE_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isync -Ibuild -MMD -MP
+ALL_CFLAGS = $(CORE_CFLAGS) -Isync/domain -Isync/api
 
 # Two variants of everything: release in build/rel, sanitized in build/san.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-SYNC_SRC := $(wildcard sync/*.c)
+CORE_SRC := $(wildcard sync/*.c)
+DOMAIN_SRC := $(wildcard sync/domain/*.c sync/api/*.c)
 NODE_SRC := $(wildcard node/*.c)
 HUB_SRC := $(wildcard hub/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+CORE_UNIT_SRC := $(wildcard tests/unit/core/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 SCHEMA := $(wildcard schema/*.sql schema/hub/*.sql schema/node/*.sql)
 
-.PHONY: all test demo bench fuzz clean
+.PHONY: all deps test test-run demo demo-run bench bench-run fuzz clean
 # Keep every object: test and tool objects are intermediates to make, which
 # would delete them after the run and rebuild them on the next.
 .SECONDARY:
 all: bin/bl-hub bin/bl-node
+
+deps:
+	@./deploy/install-deps.sh
 
 build/schema.c: $(SCHEMA) schema/embed.sh
 	@mkdir -p build
@@ -50,65 +56,90 @@ build/schema.c: $(SCHEMA) schema/embed.sh
 
 # $(1): variant dir, $(2): extra flags
 define variant
-$(1)/%.o: %.c
+$(1)/sync/%.o: sync/%.c | build/schema.c
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	@$$(CC) $$(CORE_CFLAGS) $(2) -c $$< -o $$@
+$(1)/sync/domain/%.o: sync/domain/%.c | build/schema.c
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+$(1)/sync/api/%.o: sync/api/%.c | build/schema.c
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+$(1)/tests/unit/core/%.o: tests/unit/core/%.c
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$@"
+	@$$(CC) $$(CORE_CFLAGS) -Itests/unit $(2) -c $$< -o $$@
+$(1)/%.o: %.c | build/schema.c
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
 	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 $(1)/build/schema.o: build/schema.c
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$@"
-	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
-$(1)/libblsync.a: $(patsubst %.c,$(1)/%.o,$(SYNC_SRC)) $(1)/build/schema.o
+	@$$(CC) $$(CORE_CFLAGS) $(2) -c $$< -o $$@
+$(1)/libblcore.a: $(patsubst %.c,$(1)/%.o,$(CORE_SRC)) $(1)/build/schema.o
 	@echo "  AR      $$@"
-	@$$(AR) rcs $$@ $$^
-$(1)/bl-hub: $(patsubst %.c,$(1)/%.o,$(HUB_SRC)) $(1)/libblsync.a
+	@rm -f $$@ && $$(AR) rcs $$@ $$^
+$(1)/libbldomain.a: $(patsubst %.c,$(1)/%.o,$(DOMAIN_SRC))
+	@echo "  AR      $$@"
+	@rm -f $$@ && $$(AR) rcs $$@ $$^
+$(1)/bl-hub: $(patsubst %.c,$(1)/%.o,$(HUB_SRC)) $(1)/libbldomain.a $(1)/libblcore.a
 	@echo "  LD      $$@"
 	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
-$(1)/bl-node: $(patsubst %.c,$(1)/%.o,$(NODE_SRC)) $(1)/libblsync.a
+$(1)/bl-node: $(patsubst %.c,$(1)/%.o,$(NODE_SRC)) $(1)/libbldomain.a $(1)/libblcore.a
 	@echo "  LD      $$@"
 	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
--include $$(wildcard $(1)/*/*.d $(1)/*/*/*.d)
+-include $$(wildcard $(1)/*/*.d $(1)/*/*/*.d $(1)/*/*/*/*.d)
 endef
 
 $(eval $(call variant,build/rel,))
 $(eval $(call variant,build/san,$(SAN_FLAGS)))
-
-# Objects need the generated schema header-free table only at link time, but
-# every object depends on schema.h being present.
-$(patsubst %.c,build/rel/%.o,$(SYNC_SRC)) $(patsubst %.c,build/san/%.o,$(SYNC_SRC)): build/schema.c
 
 bin/%: build/rel/%
 	@mkdir -p bin
 	@cp $< $@.tmp && mv -f $@.tmp $@
 
 # ---- tests ----
-build/san/tests/unit/%: build/san/tests/unit/%.o build/san/tests/unit/harness.o build/san/libblsync.a
+SAN_LIBS := build/san/libbldomain.a build/san/libblcore.a
+build/san/tests/unit/core/%: build/san/tests/unit/core/%.o build/san/tests/unit/harness.o build/san/libblcore.a
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
-build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o build/san/libblsync.a
+build/san/tests/unit/%: build/san/tests/unit/%.o build/san/tests/unit/harness.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
-
-build/san/tests/tools/%: build/san/tests/tools/%.o build/san/libblsync.a
+build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o $(SAN_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+build/san/tests/tools/%: build/san/tests/tools/%.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
 UNIT_BIN := $(patsubst tests/unit/%.c,build/san/tests/unit/%,$(UNIT_SRC))
+CORE_UNIT_BIN := $(patsubst tests/unit/core/%.c,build/san/tests/unit/core/%,$(CORE_UNIT_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/san/tests/fuzz/%,$(FUZZ_SRC))
 
-test: $(UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub build/san/bl-node \
-	build/san/tests/tools/blpoke
+test: deps
+	@$(MAKE) --no-print-directory test-run
+test-run: $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
+	build/san/bl-node build/san/tests/tools/blpoke
 	@tests/run.sh
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+demo-run: all
 	@deploy/demo.sh
 
 BENCH_SRC := $(wildcard tests/bench/*.c)
-build/rel/tests/bench/blbench: $(patsubst %.c,build/rel/%.o,$(BENCH_SRC)) build/rel/libblsync.a
+build/rel/tests/bench/blbench: $(patsubst %.c,build/rel/%.o,$(BENCH_SRC)) build/rel/libbldomain.a build/rel/libblcore.a
 	@echo "  LD      $@"
 	@$(CC) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-bench: all build/rel/tests/bench/blbench
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+bench-run: all build/rel/tests/bench/blbench
 	@build/rel/tests/bench/blbench .
 
 fuzz:

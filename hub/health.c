@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
 #include "hub.h"
 #include "log.h"
+#include "text.h"
 
 #define HEALTH_BUCKETS 4096
 
@@ -94,7 +94,7 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 	e->disk = *disk;
 	/* The peer's text goes into JSON and the log: no control characters
 	 * (it is UTF-8, the decoder saw to that). */
-	codec_text_clean(e->disk.problem);
+	text_clean(e->disk.problem);
 	e->at_ms = now_ms;
 	/* A problem is worth a line at head office when it appears and then
 	 * every few minutes while it lasts (its text changes at every PING:

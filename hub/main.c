@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "args.h"
 #include "daemon.h"
 #include "hub.h"
@@ -45,7 +46,7 @@ s_open(const char *dir, err_t *err)
 		    dir);
 		return NULL;
 	}
-	return store_open(path, STORE_HUB, 0, err);
+	return store_open(path, STORE_HUB, 0, &apply_rules, err);
 }
 
 static int
@@ -82,7 +83,7 @@ s_init(const args_t *a)
 	conf_set(&conf, "http", args_get(a, "http", HUB_DEFAULT_HTTP));
 	if (conf_save(dir, &conf, &err))
 		return s_fail(1, &err);
-	st = store_open(path, STORE_HUB, 1, &err);
+	st = store_open(path, STORE_HUB, 1, &apply_rules, &err);
 	if (st == NULL || store_begin(st, &err) ||
 	    store_meta_set_text(st, "site", site, &err) ||
 	    store_meta_set_text(st, "role", "hq", &err))

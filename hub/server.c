@@ -20,7 +20,6 @@
 
 #include "hub.h"
 #include "log.h"
-#include "apply.h"
 #include "proto.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -335,7 +334,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			return;
 		}
 		err_clear(&why);
-		if (!apply_may_write(s->role, op.entity)) {
+		if (!store_may_write(srv->store, s->role, op.entity)) {
 			/* Refused but kept: it must not block what follows. */
 			snprintf(reason, sizeof reason,
 			    "apply op %s/%llu: a %s may not write %s (head office data)",

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "api.h"
 #include "args.h"
 #include "node.h"
@@ -444,7 +445,7 @@ cli_run(int argc, char **argv)
 	}
 	snprintf(dbpath, sizeof dbpath, "%s/%s", args_get(&a, "data", "."),
 	    NODE_DB);
-	st = store_open(dbpath, STORE_NODE, 0, &err);
+	st = store_open(dbpath, STORE_NODE, 0, &apply_rules, &err);
 	if (st == NULL) {
 		fprintf(stderr, "bl-node: %s: %s\n", name, err.msg);
 		json_decref(body);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "node.h"
 #include "proto.h"
+#include "text.h"
 #include "zev.h"
 
 #define PULL_WINDOW 4            /* OPS batches in flight */
@@ -303,12 +304,12 @@ s_on_error(client_t *c, const proto_msg_t *m)
 {
 	log_warn("hub %s: error %d: %s", c->hub, m->status, m->reason);
 	if (m->status == ERR_FORBIDDEN || m->status == ERR_UPGRADE) {
-		snprintf(c->refusal, sizeof c->refusal, "hub %s refused: %s",
+		text_printf(c->refusal, sizeof c->refusal, "hub %s refused: %s",
 		    c->hub, m->reason);
 		c->state = LINK_REFUSED;
 		return;
 	}
-	snprintf(c->last_error, sizeof c->last_error, "hub %s: error %d: %s",
+	text_printf(c->last_error, sizeof c->last_error, "hub %s: error %d: %s",
 	    c->hub, m->status, m->reason);
 	c->state = LINK_DOWN;
 	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
@@ -394,14 +395,14 @@ s_on_monitor(void *sock, void *arg)
 		s_hello(c);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-		snprintf(c->refusal, sizeof c->refusal,
+		text_printf(c->refusal, sizeof c->refusal,
 		    "hub %s refused this node's key (status %u): not enrolled, or revoked",
 		    c->hub, value);
 		c->state = LINK_REFUSED;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-		snprintf(c->refusal, sizeof c->refusal,
+		text_printf(c->refusal, sizeof c->refusal,
 		    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
 		    c->hub);
 		c->state = LINK_REFUSED;
@@ -416,7 +417,7 @@ s_on_monitor(void *sock, void *arg)
 		 * for the report, not a refusal (it may be a relay in front of
 		 * a hub that is down). */
 		if (c->tcp_connects >= 3)
-			snprintf(c->last_error, sizeof c->last_error,
+			text_printf(c->last_error, sizeof c->last_error,
 			    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
 			    c->hub);
 		break;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "api.h"
 #include "args.h"
 #include "daemon.h"
@@ -41,7 +42,7 @@ s_open(const char *dir, err_t *err)
 		    dir);
 		return NULL;
 	}
-	return store_open(path, STORE_NODE, 0, err);
+	return store_open(path, STORE_NODE, 0, &apply_rules, err);
 }
 
 static int
@@ -95,7 +96,7 @@ s_init(const args_t *a)
 	conf_set(&conf, "http", args_get(a, "http", NODE_DEFAULT_HTTP));
 	if (conf_save(dir, &conf, &err))
 		return s_fail(1, &err);
-	st = store_open(path, STORE_NODE, 1, &err);
+	st = store_open(path, STORE_NODE, 1, &apply_rules, &err);
 	if (st == NULL || store_begin(st, &err) ||
 	    store_meta_set_text(st, "site", site, &err) ||
 	    store_commit(st, &err)) {

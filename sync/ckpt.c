@@ -9,9 +9,9 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "codec.h"
 #include "hlc.h"
 #include "log.h"
+#include "text.h"
 
 #define CKPT_LOOK_MS 1000          /* the thread looks at least this often */
 #define CKPT_IDLE_MS 5000          /* no commit for this long: truncate */
@@ -506,7 +506,7 @@ ckpt_problems(const ckpt_health_t *h, const char *path,
 	/* A path need not be UTF-8, and a long one may have been cut
 	 * mid-character: JSON, PING and the logs want clean text. */
 	for (i = 0; i < n; i++)
-		codec_text_clean(out[i].msg);
+		text_clean(out[i].msg);
 	return n;
 }
 

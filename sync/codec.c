@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "text.h"
 
 /* ---- writer ---- */
 
@@ -426,40 +427,6 @@ cbr_int(cbr_t *r, int64_t *v, err_t *err)
 	    s_type_names[it.type]);
 }
 
-size_t
-codec_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len, k;
-	uint32_t c = p[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		c &= 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		c &= 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		c &= 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((p[k] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[k] & 0x3F);
-	}
-	/* Shortest forms only, no surrogates, nothing above U+10FFFF. */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
-		return 0;
-	return len;
-}
-
 /* Whether s[0..n) is all UTF-8 (CBOR text must be). */
 static int
 s_utf8_valid(const unsigned char *s, size_t n)
@@ -467,38 +434,7 @@ s_utf8_valid(const unsigned char *s, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
-		if ((k = codec_utf8_len(s + i, n - i)) == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-void
-codec_text_clean(char *s)
-{
-	size_t n = strlen(s), i = 0, k;
-	unsigned char *u = (unsigned char *)s;
-
-	while (i < n) {
-		k = codec_utf8_len(u + i, n - i);
-		if (k == 0 || u[i] < 0x20 || u[i] == 0x7F) {
-			s[i++] = '?';
-			continue;
-		}
-		i += k;
-	}
-}
-
-int
-codec_text_ok(const char *s)
-{
-	size_t n = strlen(s), i = 0, k;
-	const unsigned char *u = (const unsigned char *)s;
-
-	while (i < n) {
-		if (u[i] < 0x20 || u[i] == 0x7F ||
-		    (k = codec_utf8_len(u + i, n - i)) == 0)
+		if ((k = text_utf8_len(s + i, n - i)) == 0)
 			return 0;
 		i += k;
 	}
@@ -673,23 +609,4 @@ cbr_end(const cbr_t *r, err_t *err)
 		    "cbor: %zu trailing bytes at byte %zu", r->len - r->pos,
 		    r->pos);
 	return 0;
-}
-
-size_t
-codec_utf8_fit(const char *text, size_t max)
-{
-	const unsigned char *t = (const unsigned char *)text;
-	size_t n = strlen(text), lead, need;
-
-	if (n > max)
-		n = max;
-	lead = n;
-	while (lead > 0 && (t[lead - 1] & 0xC0) == 0x80)
-		lead--;
-	if (lead > 0 && t[lead - 1] >= 0xC0) {
-		need = t[lead - 1] >= 0xF0 ? 4 : t[lead - 1] >= 0xE0 ? 3 : 2;
-		if (n - (lead - 1) < need)
-			n = lead - 1;
-	}
-	return n;
 }

@@ -87,22 +87,4 @@ int cbr_skip(cbr_t *r, err_t *err);
 /* Fails unless every byte has been read. */
 int cbr_end(const cbr_t *r, err_t *err);
 
-/* Length of the UTF-8 sequence at p, with n bytes available: 1 to 4, or 0
- * when it is not a valid one (RFC 3629: shortest forms, no surrogates,
- * nothing above U+10FFFF). */
-size_t codec_utf8_len(const unsigned char *p, size_t n);
-
-/* Replaces every byte of s that is not part of valid UTF-8, and every
- * control character, with '?': for text from elsewhere (a peer, a path, a
- * client) that goes into JSON or a log line. */
-void codec_text_clean(char *s);
-
-/* Whether s is UTF-8 without control characters. */
-int codec_text_ok(const char *s);
-
-/* The length of the longest prefix of text (NUL-terminated) of at most max
- * bytes that does not end inside a UTF-8 sequence: where to cut a text
- * for the wire, or after a snprintf that may have cut one. */
-size_t codec_utf8_fit(const char *text, size_t max);
-
 #endif

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "text.h"
+
 static const char *const s_names[] = {
 	[PROTO_HELLO] = "HELLO", [PROTO_WELCOME] = "WELCOME",
 	[PROTO_PUSH] = "PUSH", [PROTO_PUSH_ACK] = "PUSH_ACK",
@@ -214,7 +216,7 @@ proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n)
 static void
 s_text_cut(cbw_t *w, const char *text)
 {
-	cbw_text(w, text, codec_utf8_fit(text, PROTO_REASON_MAX));
+	cbw_text(w, text, text_fit(text, PROTO_REASON_MAX));
 }
 
 void

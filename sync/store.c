@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
 #include "log.h"
 
 #define STMT_CACHE 96
@@ -18,6 +17,7 @@ struct store {
 	char *path;
 	ckpt_t *ckpt;           /* daemons: the background checkpointer */
 	store_side_t side;
+	const store_rules_t *rules;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
 	struct {
@@ -109,7 +109,8 @@ fail:
 }
 
 store_t *
-store_open(const char *path, store_side_t side, int create, err_t *err)
+store_open(const char *path, store_side_t side, int create,
+    const store_rules_t *rules, err_t *err)
 {
 	store_t *st;
 	/* One thread owns a store: no per-call mutex. */
@@ -128,6 +129,7 @@ store_open(const char *path, store_side_t side, int create, err_t *err)
 	if (st == NULL)
 		fatal("store: out of memory");
 	st->side = side;
+	st->rules = rules;
 	st->wall_ms = hlc_wall_ms;
 	st->path = strdup(path);
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -432,6 +434,39 @@ store_rollback(store_t *st)
 	st->in_txn = 0;
 }
 
+/* ---- merge rules ---- */
+
+static const store_rule_t *
+s_rule(const store_t *st, const char *entity)
+{
+	size_t i;
+
+	for (i = 0; i < st->rules->n; i++)
+		if (strcmp(entity, st->rules->rule[i].entity) == 0)
+			return &st->rules->rule[i];
+	return NULL;
+}
+
+/* Applies op by its entity's rule. */
+static int
+s_apply(store_t *st, const op_t *op, err_t *err)
+{
+	const store_rule_t *r = s_rule(st, op->entity);
+
+	if (r == NULL)
+		return err_set(err, ERR_BAD_REQUEST, "unknown entity '%s'",
+		    op->entity);
+	return r->apply(st, op, err);
+}
+
+int
+store_may_write(const store_t *st, const char *role, const char *entity)
+{
+	const store_rule_t *r = s_rule(st, entity);
+
+	return r == NULL || !r->hq_only || strcmp(role, "hq") == 0;
+}
+
 /* ---- the op log ---- */
 
 static int
@@ -491,7 +526,7 @@ store_append_local(store_t *st, const char *entity, const char *key,
 		goto out;
 	}
 	/* A refusal fails the caller's whole transaction. */
-	if (apply_op(st, &op, err) ||
+	if (s_apply(st, &op, err) ||
 	    s_log_insert(st, &op, w.data, w.len, err))
 		goto out;
 	st->next_seq++;
@@ -665,10 +700,10 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 		return 0;
 	}
 	err_clear(&why);
-	/* apply_op checks before it writes (apply.h), so a refusal leaves
+	/* A rule checks before it writes (store_apply_fn), so a refusal leaves
 	 * nothing to undo but the log row. */
 	if (hlc_observe(&st->clock, op->hlc, st->wall_ms(), &why) == 0 &&
-	    apply_op(st, op, &why) == 0) {
+	    s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		return 0;

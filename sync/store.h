@@ -33,10 +33,42 @@ typedef enum {
 	STORE_HUB,
 } store_side_t;
 
-/* Opens (creating if create) the database at path and migrates it. Returns
- * the store, owned by the caller (store_close), or NULL with err set. */
+/*
+ * The merge rules a store applies: the domain's, passed in, so that this
+ * core knows no business entity. A rule is called inside the store's
+ * transaction for every op the replica accepts, local or remote, exactly
+ * once per (origin, seq). It must be deterministic and order-independent:
+ * the state is a function of the set of ops applied, never of their
+ * arrival order, which is what makes every replica converge. It checks the
+ * whole op before its first write, so a refusal (-1 with ERR_BAD_REQUEST or
+ * ERR_UNPROCESSABLE naming the field) has written nothing and the store
+ * quarantines a refused remote op; ERR_INTERNAL means storage failed
+ * mid-way and the transaction is rolled back.
+ */
+typedef int (*store_apply_fn)(store_t *store, const op_t *op, err_t *err);
+
+typedef struct {
+	const char *entity;
+	store_apply_fn apply;
+	int hq_only;            /* head-office data: the hq role writes it */
+} store_rule_t;
+
+typedef struct {
+	const store_rule_t *rule;
+	size_t n;
+} store_rules_t;
+
+/* Opens (creating if create) the database at path and migrates it; rules
+ * (borrowed, outliving the store) are what it applies. Returns the store,
+ * owned by the caller (store_close), or NULL with err set. */
 store_t *store_open(const char *path, store_side_t side, int create,
-    err_t *err);
+    const store_rules_t *rules, err_t *err);
+
+/* Whether a site of role ("store", "warehouse", "hq") may write entity
+ * under the store's rules: head-office data has the hq role as its single
+ * writer. An entity without a rule is refused when applied. */
+int store_may_write(const store_t *store, const char *role,
+    const char *entity);
 
 /* Closes the database and frees the store; accepts NULL, nulls *self_p. */
 void store_close(store_t **self_p);

@@ -42,6 +42,9 @@ run_one() {
 	fi
 }
 
+for t in "$top"/build/san/tests/unit/core/test_*; do
+	[ -x "$t" ] && run_one "core-$(basename "$t")" "$t"
+done
 for t in "$top"/build/san/tests/unit/test_*; do
 	[ -x "$t" ] && run_one "unit-$(basename "$t")" "$t"
 done

@@ -14,6 +14,7 @@
  * Every replica's WAL is watched through the whole run (disk.c): figures
  * count only with checkpoints running and the WAL bounded.
  */
+#include "apply.h"
 #include "bench.h"
 
 #include <errno.h>
@@ -84,7 +85,7 @@ s_catalog(void)
 	int i;
 
 	s_path(path, sizeof path, "hub/hub.db");
-	if ((st = store_open(path, STORE_HUB, 0, &err)) == NULL)
+	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, &err)) == NULL)
 		bench_die("%s", err.msg);
 	api = api_new(NULL, st, "hq");
 	for (i = 0; i < 200; i++) {
@@ -402,7 +403,7 @@ s_fill(long total)
 	uint64_t hlc = hlc_pack(hlc_wall_ms() - 3600 * 1000, 0);
 
 	s_path(path, sizeof path, "hub/hub.db");
-	if ((st = store_open(path, STORE_HUB, 0, &err)) == NULL)
+	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, &err)) == NULL)
 		bench_die("%s", err.msg);
 	have = store_query_int(st, store_stmt(st, "SELECT count(*) FROM op_log"),
 	    0);

@@ -1,4 +1,5 @@
 /* util: processes, clocks, HTTP client and workload writer (see bench.h). */
+#include "apply.h"
 #include "bench.h"
 
 #include <errno.h>
@@ -231,7 +232,7 @@ bench_write_workload(const char *node_dir, long n_orders, int seed)
 	unsigned r = (unsigned)seed;
 
 	snprintf(path, sizeof path, "%s/node.db", node_dir);
-	if ((st = store_open(path, STORE_NODE, 0, &err)) == NULL)
+	if ((st = store_open(path, STORE_NODE, 0, &apply_rules, &err)) == NULL)
 		bench_die("%s", err.msg);
 	/* Preparing data, not measuring durability. */
 	sqlite3_exec(store_db(st), "PRAGMA synchronous = OFF", NULL, NULL, NULL);

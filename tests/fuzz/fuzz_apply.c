@@ -18,6 +18,7 @@
 #include "codec.h"
 #include "fuzz.h"
 #include "op.h"
+#include "apply.h"
 #include "store.h"
 
 static store_t *s_store;
@@ -35,7 +36,7 @@ s_replica(void)
 
 	if (s_store != NULL)
 		return s_store;
-	s_store = store_open(":memory:", STORE_NODE, 1, &err);
+	s_store = store_open(":memory:", STORE_NODE, 1, &apply_rules, &err);
 	if (s_store == NULL || store_begin(s_store, &err) ||
 	    store_meta_set_text(s_store, "site", "FUZZ", &err) ||
 	    store_commit(s_store, &err)) {

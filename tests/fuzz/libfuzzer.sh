@@ -2,7 +2,8 @@
 # Long coverage-guided runs of every fuzz target with clang's libFuzzer
 # (`make fuzz`). Each tests/fuzz/fuzz_*.c is compiled with
 # -fsanitize=fuzzer,address,undefined together with the library sources
-# (sync/*.c and build/schema.c) and run for BL_FUZZ_SECONDS (default 60).
+# (sync/, sync/domain/, sync/api/ and build/schema.c) and run for
+# BL_FUZZ_SECONDS (default 60).
 #
 # The working corpus of a target lives in build/fuzz/NAME/corpus and starts
 # from tests/fuzz/corpus/NAME/ plus the target's built-in seeds (written by
@@ -63,8 +64,9 @@ for src in tests/fuzz/fuzz_*.c; do
 	if ! "$CLANG" -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
-	    $pkg_cflags -Isync -Ibuild -Itests/fuzz \
-	    "$src" sync/*.c build/schema.c $pkg_libs -o "$dir/$name" \
+	    $pkg_cflags -Isync -Isync/domain -Isync/api -Ibuild -Itests/fuzz \
+	    "$src" sync/*.c sync/domain/*.c sync/api/*.c build/schema.c \
+	    $pkg_libs -o "$dir/$name" \
 	    > "$dir/build.log" 2>&1; then
 		echo "FAIL $name: does not build, see $dir/build.log"
 		sed 's/^/    /' "$dir/build.log" | grep -m 10 -i error

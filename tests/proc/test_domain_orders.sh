@@ -167,7 +167,7 @@ check_eq "a different payment under PAY-PAID-1's id is refused (409)" 409 "$CODE
 check_eq "O-PAID still shows 300 paid" "300 900" \
 	"$(jqr "$(get S001 /v1/orders/O-PAID)" '"\(.paid) \(.balance)"')"
 # Last: at the time of writing an unknown 3-letter currency reads past the
-# end of the code list in req_currency_valid (sync/req.c) and the daemon dies.
+# end of the code list in req_currency_valid (sync/domain/req.c) and the daemon dies.
 expect_error "an unknown currency" POST /v1/orders \
 	'{"channel":"store","currency":"XXX","lines":[{"sku":"TEA","qty":1}]}' \
 	400 "currency: 'XXX' is not an ISO 4217 currency code"

@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "hlc.h"
 #include "stock.h"
+#include "apply.h"
 #include "store.h"
 
 static store_t *
@@ -27,7 +28,7 @@ s_open(const char *dir, const char *site)
 	store_t *st;
 
 	snprintf(path, sizeof path, "%s/node.db", dir);
-	st = store_open(path, STORE_NODE, 1, &err);
+	st = store_open(path, STORE_NODE, 1, &apply_rules, &err);
 	if (st == NULL) {
 		CHECK_MSG(0, "store_open: %s", err.msg);
 		return NULL;

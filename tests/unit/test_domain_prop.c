@@ -53,6 +53,7 @@
 #include "order.h"
 #include "payment.h"
 #include "stock.h"
+#include "apply.h"
 #include "store.h"
 
 #define N_OPS 3200          /* ops of the random history */
@@ -264,7 +265,7 @@ s_open(const char *dir, const char *name)
 	err_t err;
 
 	snprintf(path, sizeof path, "%s/%s.db", dir, name);
-	st = store_open(path, STORE_NODE, 1, &err);
+	st = store_open(path, STORE_NODE, 1, &apply_rules, &err);
 	if (!CHECK_MSG(st != NULL, "store_open %s: %s", path, err.msg))
 		return NULL;
 	store_set_wall(st, s_wall);

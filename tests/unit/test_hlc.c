@@ -10,6 +10,7 @@
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
+#include "apply.h"
 #include "store.h"
 
 /* 2023-11-14T22:13:20Z: an ordinary present-day wall clock. */
@@ -303,7 +304,7 @@ TEST(store_clock_survives_a_restart_with_the_wall_gone_back)
 	memset(&second, 0, sizeof second);
 	snprintf(path, sizeof path, "%s/node.db", harness_tmpdir());
 	err_clear(&err);
-	st = store_open(path, STORE_NODE, 1, &err);
+	st = store_open(path, STORE_NODE, 1, &apply_rules, &err);
 	REQUIRE_MSG(st != NULL, "store_open: %s", err.msg);
 	store_set_wall(st, s_wall_future);
 	CHECK_EQ_INT(store_begin(st, &err), 0);
@@ -317,7 +318,7 @@ TEST(store_clock_survives_a_restart_with_the_wall_gone_back)
 	store_close(&st);
 	CHECK(st == NULL);
 
-	st = store_open(path, STORE_NODE, 0, &err);
+	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	REQUIRE_MSG(st != NULL, "reopen: %s", err.msg);
 	CHECK_STR(store_site(st), "S001");
 	CHECK_EQ_INT(store_meta_get_int(st, "hlc", &persisted), 0);

@@ -27,6 +27,7 @@
 #include "hlc.h"
 #include "op.h"
 #include "stock.h"
+#include "apply.h"
 #include "store.h"
 
 #define N_OPS 2000
@@ -279,7 +280,7 @@ s_replica(const char *dir, const char *name)
 
 	snprintf(path, sizeof path, "%s/%s.db", dir, name);
 	err_clear(&err);
-	st = store_open(path, STORE_HUB, 1, &err);
+	st = store_open(path, STORE_HUB, 1, &apply_rules, &err);
 	if (st == NULL) {
 		harness_fail(__FILE__, __LINE__, "store_open %s: %s", path,
 		    err.msg);

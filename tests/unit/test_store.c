@@ -16,6 +16,7 @@
 #include "op.h"
 #include "schema.h"
 #include "stock.h"
+#include "apply.h"
 #include "store.h"
 
 /* The fixed wall clock every store here reads. */
@@ -38,7 +39,7 @@ s_open(const char *dir, const char *name, store_side_t side, const char *site)
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	err_clear(&err);
-	st = store_open(path, side, 1, &err);
+	st = store_open(path, side, 1, &apply_rules, &err);
 	if (st == NULL) {
 		harness_fail(__FILE__, __LINE__, "store_open %s: %s", path,
 		    err.msg);
@@ -250,7 +251,7 @@ TEST(migrations_bring_a_node_to_its_latest_version)
 
 	/* Reopening migrates nothing and keeps the data. */
 	snprintf(path, sizeof path, "%s/node.db", dir);
-	st = store_open(path, STORE_NODE, 0, &err);
+	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	REQUIRE_MSG(st != NULL, "reopen: %s", err.msg);
 	CHECK_EQ_INT(s_user_version(st), s_latest_for(SCHEMA_NODE));
 	CHECK_EQ_INT(store_meta_get_int(st, "probe", &v), 0);
@@ -297,7 +298,7 @@ TEST(a_newer_database_or_a_missing_file_is_refused)
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
 	err_clear(&err);
-	st = store_open(path, STORE_NODE, 0, &err);
+	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	CHECK(st == NULL);
 	store_close(&st);
 	CHECK_EQ_INT(err.code, ERR_UPGRADE);
@@ -308,7 +309,7 @@ TEST(a_newer_database_or_a_missing_file_is_refused)
 
 	snprintf(path, sizeof path, "%s/absent.db", dir);
 	err_clear(&err);
-	st = store_open(path, STORE_NODE, 0, &err);
+	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	CHECK(st == NULL);
 	CHECK_EQ_INT(err.code, ERR_INTERNAL);
 	snprintf(want, sizeof want,

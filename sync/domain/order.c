@@ -513,7 +513,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	lines = json_object_get(f, "lines");
 	json_array_foreach(lines, i, l) {
 		const char *sku = json_string_value(json_object_get(l, "sku"));
-		char field[32];
+		char field[48];
 
 		snprintf(field, sizeof field, "lines[%zu].sku", i);
 		if (!catalog_has(st, sku)) {

@@ -410,8 +410,12 @@ s_transfer(store_t *st, void *arg, err_t *err)
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
 	}
-	snprintf(out_id, sizeof out_id, "%s-out", id);
-	snprintf(in_id, sizeof in_id, "%s-in", id);
+	/* Cut, the two legs' ids could collide: refuse instead. */
+	if (snprintf(out_id, sizeof out_id, "%s-out", id) >= (int)sizeof out_id ||
+	    snprintf(in_id, sizeof in_id, "%s-in", id) >= (int)sizeof in_id)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "id: at most %d bytes for a transfer (its legs add -out, -in)",
+		    OP_KEY_MAX - 4);
 	moves = json_pack("[{s:s, s:s, s:I, s:s, s:s}, {s:s, s:s, s:s, s:I, s:s, s:s}]",
 	    "id", out_id, "sku", sku, "delta", (json_int_t)-qty,
 	    "reason", "transfer_out", "ref", id,

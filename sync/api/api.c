@@ -13,9 +13,10 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include "codec.h"
 #include "conf.h"
 #include "log.h"
+#include "text.h"
+
 #include "aftersales.h"
 #include "alert.h"
 #include "catalog.h"
@@ -575,7 +576,7 @@ api_call(api_t *api, const char *method, const char *path,
 			snprintf(decoded[k], sizeof decoded[k], "%s", d ? d : "");
 			free(d);
 			c.args[k] = decoded[k];
-			if (!codec_text_ok(decoded[k]))
+			if (!text_ok(decoded[k]))
 				err_set(&err, ERR_BAD_REQUEST,
 				    "path: segment %d is not UTF-8 text", k + 1);
 		}
@@ -609,7 +610,7 @@ api_call(api_t *api, const char *method, const char *path,
 			err_set(&err, ERR_NOT_FOUND, "%s: no such resource", path);
 	}
 	json_decref(*out);
-	codec_text_clean(err.msg);
+	text_clean(err.msg);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
 	    s_code_name(err.code), "message", err.msg);
 	return err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
@@ -652,7 +653,7 @@ s_error_reply(struct evhttp_request *req, int status, const char *code,
 	char text[ERR_MSG_MAX];
 
 	snprintf(text, sizeof text, "%s", msg);
-	codec_text_clean(text);
+	text_clean(text);
 	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code,
 	    "message", text));
 }

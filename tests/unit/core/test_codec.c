@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "text.h"
 #include "harness.h"
 #include "op.h"
 
@@ -952,7 +953,7 @@ TEST(oversized_op_is_refused)
 	cbw_t w;
 	cbr_t r;
 	err_t err;
-	char text[4001], name[8], want[96];
+	char text[4001], name[16], want[96];
 	int i;
 
 	memset(text, 'x', sizeof text - 1);
@@ -1036,21 +1037,21 @@ TEST(texts_are_cut_and_cleaned_whole_characters_at_a_time)
 {
 	char s[32];
 
-	CHECK_EQ_UINT(codec_utf8_fit("abc", 0), 0);
-	CHECK_EQ_UINT(codec_utf8_fit("abc", 2), 2);
-	CHECK_EQ_UINT(codec_utf8_fit("abc", 10), 3);
+	CHECK_EQ_UINT(text_fit("abc", 0), 0);
+	CHECK_EQ_UINT(text_fit("abc", 2), 2);
+	CHECK_EQ_UINT(text_fit("abc", 10), 3);
 	/* U+1F600 (4 bytes) after "a": every cut inside it drops it. */
-	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 1), 1);
-	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 2), 1);
-	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 3), 1);
-	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 4), 1);
-	CHECK_EQ_UINT(codec_utf8_fit("a\xf0\x9f\x98\x80", 5), 5);
+	CHECK_EQ_UINT(text_fit("a\xf0\x9f\x98\x80", 1), 1);
+	CHECK_EQ_UINT(text_fit("a\xf0\x9f\x98\x80", 2), 1);
+	CHECK_EQ_UINT(text_fit("a\xf0\x9f\x98\x80", 3), 1);
+	CHECK_EQ_UINT(text_fit("a\xf0\x9f\x98\x80", 4), 1);
+	CHECK_EQ_UINT(text_fit("a\xf0\x9f\x98\x80", 5), 5);
 	/* Smaller than the one character there is. */
-	CHECK_EQ_UINT(codec_utf8_fit("\xe4\xbb\x93", 2), 0);
+	CHECK_EQ_UINT(text_fit("\xe4\xbb\x93", 2), 0);
 	snprintf(s, sizeof s, "ok \xe4\xbb\x93 \x01\n\xbd\xc0\xaf end");
-	codec_text_clean(s);
+	text_clean(s);
 	CHECK_STR(s, "ok \xe4\xbb\x93 ??" "??" "? end");
-	CHECK(codec_text_ok("ok \xe4\xbb\x93"));
-	CHECK(!codec_text_ok("tab\there"));
-	CHECK(!codec_text_ok("\xed\xa0\x80"));
+	CHECK(text_ok("ok \xe4\xbb\x93"));
+	CHECK(!text_ok("tab\there"));
+	CHECK(!text_ok("\xed\xa0\x80"));
 }

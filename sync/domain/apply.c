@@ -1,0 +1,26 @@
+/* apply: the domain's rule table (see apply.h). */
+#include "apply.h"
+
+#include "aftersales.h"
+#include "catalog.h"
+#include "customer.h"
+#include "invoice.h"
+#include "order.h"
+#include "payment.h"
+#include "stock.h"
+
+static const store_rule_t s_rules[] = {
+	{ STOCK_ENTITY, stock_apply, 0 },
+	{ CUSTOMER_ENTITY, customer_apply, 0 },
+	{ PRODUCT_ENTITY, catalog_apply_product, 1 },
+	{ PRICE_ENTITY, catalog_apply_price, 1 },
+	{ SAFETY_ENTITY, catalog_apply_safety, 1 },
+	{ ORDER_ENTITY, order_apply, 0 },
+	{ PAYMENT_ENTITY, payment_apply, 0 },
+	{ INVOICE_ENTITY, invoice_apply, 0 },
+	{ CASE_ENTITY, case_apply, 0 },
+};
+
+const store_rules_t apply_rules = {
+	s_rules, sizeof s_rules / sizeof s_rules[0]
+};
