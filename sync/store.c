@@ -9,8 +9,12 @@
 
 #include "log.h"
 
-#define STMT_CACHE 96
 #define STORE_BUSY_MS 10000   /* the CLI and a daemon share the file */
+
+typedef struct {
+	const char *sql;        /* the literal's address is the key */
+	sqlite3_stmt *stmt;
+} stmt_slot_t;
 
 struct store {
 	sqlite3 *db;
@@ -20,11 +24,8 @@ struct store {
 	const store_rules_t *rules;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} stmts[STMT_CACHE];
-	int nstmts;
+	stmt_slot_t *stmts;     /* the statement cache (store_stmt) */
+	size_t cap, nstmts;
 	/* Loaded at begin, saved at commit. */
 	int in_txn;
 	hlc_t clock;
@@ -161,15 +162,16 @@ void
 store_close(store_t **self_p)
 {
 	store_t *st;
-	int i;
+	size_t k;
 
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	st = *self_p;
 	ckpt_stop(&st->ckpt);
 	free(st->path);
-	for (i = 0; i < st->nstmts; i++)
-		sqlite3_finalize(st->stmts[i].stmt);
+	for (k = 0; k < st->cap; k++)
+		sqlite3_finalize(st->stmts[k].stmt);
+	free(st->stmts);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st);
@@ -232,13 +234,51 @@ store_set_wall(store_t *st, uint64_t (*wall_ms)(void))
 	st->wall_ms = wall_ms ? wall_ms : hlc_wall_ms;
 }
 
+/* The statement cache: an open-addressing hash keyed by the SQL text's
+ * address (every caller passes a literal), grown to keep it at most half
+ * full. Any number of distinct statements is fine; the lookup stays one
+ * or two probes on the hot path. */
+static size_t
+s_slot(const char *sql, size_t cap)
+{
+	return (size_t)(((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull) &
+	    (cap - 1);
+}
+
+static void
+s_cache_put(store_t *st, const char *sql, sqlite3_stmt *stmt)
+{
+	size_t i;
+
+	if (2 * (st->nstmts + 1) > st->cap) {
+		size_t old = st->cap, k;
+		stmt_slot_t *was = st->stmts;
+
+		st->cap = old ? 2 * old : 256;
+		if ((st->stmts = calloc(st->cap, sizeof *st->stmts)) == NULL)
+			fatal("store: out of memory");
+		st->nstmts = 0;
+		for (k = 0; k < old; k++)
+			if (was[k].sql != NULL)
+				s_cache_put(st, was[k].sql, was[k].stmt);
+		free(was);
+	}
+	for (i = s_slot(sql, st->cap); st->stmts[i].sql != NULL;
+	    i = (i + 1) & (st->cap - 1))
+		;
+	st->stmts[i].sql = sql;
+	st->stmts[i].stmt = stmt;
+	st->nstmts++;
+}
+
 sqlite3_stmt *
 store_stmt(store_t *st, const char *sql)
 {
-	int i;
+	size_t i;
 	sqlite3_stmt *stmt;
 
-	for (i = 0; i < st->nstmts; i++) {
+	for (i = st->cap ? s_slot(sql, st->cap) : 0; st->cap &&
+	    st->stmts[i].sql != NULL; i = (i + 1) & (st->cap - 1)) {
 		if (st->stmts[i].sql == sql) {
 			stmt = st->stmts[i].stmt;
 			sqlite3_reset(stmt);
@@ -249,13 +289,7 @@ store_stmt(store_t *st, const char *sql)
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &stmt, NULL) != SQLITE_OK)
 		fatal("store: prepare \"%s\": %s", sql, sqlite3_errmsg(st->db));
-	if (st->nstmts < STMT_CACHE) {
-		st->stmts[st->nstmts].sql = sql;
-		st->stmts[st->nstmts].stmt = stmt;
-		st->nstmts++;
-	} else {
-		fatal("store: statement cache full (%d)", STMT_CACHE);
-	}
+	s_cache_put(st, sql, stmt);
 	return stmt;
 }
 

@@ -89,7 +89,8 @@ void store_health(store_t *store, ckpt_health_t *health);
 sqlite3 *store_db(store_t *store);
 
 /* Returns a cached prepared statement for sql, reset and with bindings
- * cleared. sql must be a string literal (it is cached by address). The
+ * cleared. sql must be a string literal, or static (it is cached by
+ * address); the cache grows with the number of distinct statements. The
  * store owns the statement. A statement that does not prepare is a
  * programmer error and aborts. */
 sqlite3_stmt *store_stmt(store_t *store, const char *sql);

@@ -170,3 +170,24 @@ TEST(who_may_write_follows_the_rule_table)
 	CHECK(store_may_write(st, "store", "order"));
 	store_close(&st);
 }
+
+TEST(the_statement_cache_grows_past_any_fixed_size)
+{
+	static char sql[600][40];
+	store_t *st = s_open(harness_tmpdir());
+	int i, ok = 1;
+
+	REQUIRE(st != NULL);
+	/* 600 distinct statements (the old cache held 96 and then killed
+	 * the daemon), each asked for twice: the second is the cached one. */
+	for (i = 0; i < 600; i++)
+		snprintf(sql[i], sizeof sql[i], "SELECT %d + 1", i);
+	for (i = 0; i < 1200; i++) {
+		sqlite3_stmt *s = store_stmt(st, sql[i % 600]);
+
+		ok &= store_query_int(st, s, -1) == i % 600 + 1;
+	}
+	CHECK(ok);
+	CHECK(store_stmt(st, sql[7]) == store_stmt(st, sql[7]));
+	store_close(&st);
+}
