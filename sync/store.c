@@ -109,6 +109,18 @@ fail:
 	return -1;
 }
 
+/* hlc_ms(x): the milliseconds of a clock stamp, in SQL as in C (hlc.h). */
+static void
+s_sql_hlc_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int64(ctx, (sqlite3_int64)hlc_ms((uint64_t)
+		    sqlite3_value_int64(argv[0])));
+}
+
 store_t *
 store_open(const char *path, store_side_t side, int create,
     const store_rules_t *rules, err_t *err)
@@ -140,6 +152,13 @@ store_open(const char *path, store_side_t side, int create,
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
+	if (sqlite3_create_function(st->db, "hlc_ms", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, s_sql_hlc_ms, NULL,
+	    NULL) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "open database %s: hlc_ms: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
 	if (s_exec(st, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
 	    "PRAGMA cache_size = -32768;"     /* 32 MB: indexes of a busy log */

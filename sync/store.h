@@ -85,7 +85,8 @@ int store_checkpoint_in_background(store_t *store, int bound_mb,
  * progress (ckpt.h). */
 void store_health(store_t *store, ckpt_health_t *health);
 
-/* Borrowed handle for queries the store does not wrap. */
+/* Borrowed handle for queries the store does not wrap. Its SQL knows
+ * hlc_ms(stamp), the milliseconds of a clock stamp (hlc.h). */
 sqlite3 *store_db(store_t *store);
 
 /* Returns a cached prepared statement for sql, reset and with bindings

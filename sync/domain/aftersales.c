@@ -261,7 +261,7 @@ case_get(store_t *st, const char *id)
 		o = json_pack("{s:s, s:s, s:s, s:I}", "id", id,
 		    "kind", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 3),
-		    "created_ms", (json_int_t)(sqlite3_column_int64(s, 8) >> 16));
+		    "created_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 8)));
 		s_opt(o, "order", s, 1);
 		s_opt(o, "customer", s, 2);
 		s_opt(o, "description", s, 4);
@@ -291,7 +291,7 @@ case_get(store_t *st, const char *id)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		json_t *c = json_pack("{s:s, s:I, s:s}",
 		    "site", (const char *)sqlite3_column_text(s, 0),
-		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 1) >> 16),
+		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 1)),
 		    "text", (const char *)sqlite3_column_text(s, 3));
 
 		s_opt(c, "author", s, 2);
@@ -307,7 +307,7 @@ case_get(store_t *st, const char *id)
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
 		    "status", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 1),
-		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 2) >> 16)));
+		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 2))));
 	sqlite3_reset(s);
 	json_object_set_new(o, "history", arr);
 	return o;

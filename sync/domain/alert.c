@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "invoice.h"
+#include "order.h"
 
 /* One query per kind; each row is (site, subject, message, at_ms). */
 static const struct {
@@ -14,45 +15,46 @@ static const struct {
 	{ "conflicting_transition",
 	  "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
 	  "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
-	  "h.order_id = o.id AND h.rank = 4) || ' but ' || "
+	  "h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ") || ' but ' || "
 	  "(SELECT status FROM order_history h WHERE h.order_id = o.id "
 	  "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
 	  "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
 	  "LIMIT 1) || ': goods left, open a return if needed', "
-	  "(SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id) >> 16 "
+	  "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
 	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	  "WHERE s.rank > 4 AND EXISTS (SELECT 1 FROM order_history h "
-	  "WHERE h.order_id = o.id AND h.rank = 4)" },
+	  "WHERE s.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
+	  "WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ")" },
 	{ "credit_limit",
 	  "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || e.owed || "
 	  "' on account, over the credit limit ' || c.credit_limit, e.at "
 	  "FROM customers c JOIN (SELECT o.customer, sum(o.total - "
 	  "(SELECT coalesce(sum(amount), 0) FROM payments p WHERE "
-	  "p.order_id = o.id)) AS owed, max(o.created_hlc) >> 16 AS at "
+	  "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
 	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	  "WHERE o.on_account = 1 AND s.rank != 4 GROUP BY o.customer) e "
+	  "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
 	  "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
 	  "AND e.owed > c.credit_limit" },
 	{ "low_stock",
 	  "SELECT ss.site, ss.sku, ss.site || ' ' || ss.sku || ' available ' || "
 	  "(coalesce(st.on_hand, 0) - coalesce(r.qty, 0)) || ', below the "
-	  "safety stock ' || ss.qty, ss.hlc >> 16 "
+	  "safety stock ' || ss.qty, hlc_ms(ss.hlc) "
 	  "FROM safety_stock ss LEFT JOIN stock st ON st.site = ss.site AND "
 	  "st.sku = ss.sku LEFT JOIN (SELECT o.fulfil_site AS site, l.sku, "
 	  "sum(l.qty) AS qty FROM orders o JOIN order_status s ON "
 	  "s.order_id = o.id JOIN order_lines l ON l.order_id = o.id "
-	  "WHERE s.rank IN (2, 3) GROUP BY 1, 2) r ON r.site = ss.site AND "
+	  "WHERE s.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
+	  ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2) r ON r.site = ss.site AND "
 	  "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
 	  "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
 	{ "negative_stock",
 	  "SELECT st.site, st.sku, st.site || ' ' || st.sku || ' on hand ' || "
 	  "st.on_hand || ': more sold than recorded, count it', "
-	  "(SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
-	  "AND m.sku = st.sku) >> 16 FROM stock st WHERE st.on_hand < 0" },
+	  "hlc_ms((SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
+	  "AND m.sku = st.sku)) FROM stock st WHERE st.on_hand < 0" },
 	{ "over_refund",
 	  "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
 	  "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
-	  "(SELECT order_id, sum(amount) AS paid, max(hlc) >> 16 AS at "
+	  "(SELECT order_id, sum(amount) AS paid, hlc_ms(max(hlc)) AS at "
 	  "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
 	  "WHERE p.paid < 0" },
 	{ "overdue_receivable",

@@ -34,7 +34,7 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	const char *s1;
 	int64_t amount, due;
 	sqlite3_stmt *s;
-	int64_t issued = (int64_t)(op->hlc >> 16);
+	int64_t issued = (int64_t)hlc_ms(op->hlc);
 
 	if (strcmp(op->kind, "transition") == 0) {
 		if (req_only(f, tr_fields, err) ||

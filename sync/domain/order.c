@@ -235,7 +235,8 @@ order_exposure(store_t *st, const char *customer)
 	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
 	    "WHERE p.order_id = o.id)), 0) FROM orders o "
 	    "JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != 4");
+	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != "
+	    ORDER_SQL(ORDER_RANK_CANCELLED));
 
 	sqlite3_bind_text(s, 1, customer, -1, SQLITE_STATIC);
 	return store_query_int(st, s, 0);
@@ -245,7 +246,7 @@ order_exposure(store_t *st, const char *customer)
 static json_int_t
 s_ms(sqlite3_stmt *s, int col)
 {
-	return (json_int_t)(sqlite3_column_int64(s, col) >> 16);
+	return (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, col));
 }
 
 static void

@@ -30,8 +30,13 @@
 
 #define ORDER_ENTITY "order"
 #define ORDER_RANK_CONFIRMED 1
+#define ORDER_RANK_ALLOCATED 2
+#define ORDER_RANK_PICKED 3
 #define ORDER_RANK_CANCELLED 4
 #define ORDER_RANK_SHIPPED 5
+/* A rank as SQL text, for queries: "rank = " ORDER_SQL(ORDER_RANK_SHIPPED). */
+#define ORDER_SQL_(n) #n
+#define ORDER_SQL(n) ORDER_SQL_(n)
 
 /* What payments and invoices need to know of an order. */
 typedef struct {

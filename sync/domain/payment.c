@@ -84,7 +84,7 @@ s_get(store_t *st, const char *id)
 		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
 		    "currency", (const char *)sqlite3_column_text(s, 3),
 		    "site", (const char *)sqlite3_column_text(s, 4),
-		    "at_ms", (json_int_t)(sqlite3_column_int64(s, 5) >> 16));
+		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 5)));
 	sqlite3_reset(s);
 	return o;
 }

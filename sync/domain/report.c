@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "order.h"
 #include "stock.h"
 
 /* Validates a YYYY-MM-DD day. */
@@ -28,14 +29,15 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o " \
 	"JOIN order_status s ON s.order_id = o.id " \
 	"JOIN order_lines l ON l.order_id = o.id " \
-	"WHERE s.rank >= 1 AND s.rank != 4 " \
-	"AND (?1 IS NULL OR date((o.created_hlc >> 16) / 1000, 'unixepoch') >= ?1) " \
-	"AND (?2 IS NULL OR date((o.created_hlc >> 16) / 1000, 'unixepoch') <= ?2) " \
+	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND s.rank != " \
+	ORDER_SQL(ORDER_RANK_CANCELLED) " " \
+	"AND (?1 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
+	"AND (?2 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
 	"GROUP BY k, o.currency ORDER BY k, o.currency"
 		{ "site", SALES("o.site") },
 		{ "sku", SALES("l.sku") },
 		{ "customer", SALES("coalesce(o.customer, '(walk-in)')") },
-		{ "day", SALES("date((o.created_hlc >> 16) / 1000, 'unixepoch')") },
+		{ "day", SALES("date(hlc_ms(o.created_hlc) / 1000, 'unixepoch')") },
 #undef SALES
 	};
 	sqlite3_stmt *s;

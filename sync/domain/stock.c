@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "order.h"
 #include "req.h"
 
 #define SKU_MAX 64
@@ -323,7 +324,8 @@ stock_list(store_t *st, const char *site, const char *sku)
 	    "sum(l.qty) AS qty FROM orders o "
 	    "JOIN order_status os ON os.order_id = o.id "
 	    "JOIN order_lines l ON l.order_id = o.id "
-	    "WHERE os.rank IN (2, 3) GROUP BY 1, 2), "
+	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
+	    ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
 	    "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
 	    "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
 	    "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
