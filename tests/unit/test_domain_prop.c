@@ -1991,14 +1991,14 @@ TEST(rule_losing_movement_claim_leaves_no_row)
 	s_history_free(&h);
 }
 
-/* ---- known bugs ---- */
+/* ---- creates that clash: the same record at every replica ----
+ * Each history runs in order, reversed and shuffled (s_rule_run), so the
+ * winner below is the rule's, not the arrival order's. */
 
 /* Two creates of one order id with equal clocks (two tills given the same
- * client id at once): the lower origin's create should define the order.
- * s_apply_create (order.c) finds the current creator as "the origin of a
- * history entry whose hlc equals created_hlc, LIMIT 1"; a transition from a
- * third, lower origin at that same clock is picked instead, so S002's
- * create arriving after W001's and S001's transition loses to W001. */
+ * client id at once), and a transition of a third site at that same clock:
+ * the lower origin's create defines the order (S002 over W001), however
+ * the transition sorts. */
 TEST(order_create_tie_with_same_clock_transition)
 {
 	history_t h = { 0 };
@@ -2027,11 +2027,9 @@ TEST(order_create_tie_with_same_clock_transition)
 	s_history_free(&h);
 }
 
-/* Two creates of one case id with equal clocks: the upsert in
- * s_apply_create (aftersales.c) replaces only on a strictly lower
- * created_hlc, with no tie-break on origin, so whichever arrives first
- * defines the case (site, kind, description, lines). */
-TEST(case_create_tie_decided_by_arrival)
+/* Two creates of one case id with equal clocks: the lower origin's defines
+ * the case (site, kind, description, lines). */
+TEST(case_create_tie_goes_to_the_lower_origin)
 {
 	history_t h = { 0 };
 	store_t *st;
@@ -2052,10 +2050,9 @@ TEST(case_create_tie_decided_by_arrival)
 	s_history_free(&h);
 }
 
-/* Two creates of one customer id with equal clocks: customer_apply
- * (customer.c) moves site/created_hlc only on a strictly lower
- * created_hlc, so the creating site is whichever create arrived first. */
-TEST(customer_create_tie_decided_by_arrival)
+/* Two creates of one customer id with equal clocks: the lower origin is
+ * the creating site. */
+TEST(customer_create_tie_goes_to_the_lower_origin)
 {
 	history_t h = { 0 };
 	store_t *st;
@@ -2075,10 +2072,9 @@ TEST(customer_create_tie_decided_by_arrival)
 }
 
 /* Two creates of one invoice id (invoice_create takes a client id; a site
- * restored from a backup re-issues its numbers): invoice_apply
- * (invoice.c) keeps the first to arrive (INSERT OR IGNORE), whatever the
- * clocks, so replicas disagree on order, amount, site and due date. */
-TEST(invoice_create_clash_kept_by_arrival)
+ * restored from a backup re-issues its numbers): the earlier clock's
+ * defines the invoice (order, amount, site, due date) at every replica. */
+TEST(invoice_create_clash_goes_to_the_earlier_clock)
 {
 	history_t h = { 0 };
 	store_t *st;
@@ -2100,13 +2096,11 @@ TEST(invoice_create_clash_kept_by_arrival)
 	s_history_free(&h);
 }
 
-/* A remote customer op setting tier to null passes s_check_set (customer.c:
- * req_enum lets null through) and then hits the NOT NULL of customers.tier,
- * so customer_apply fails with ERR_INTERNAL and store_ingest returns -1 (a
- * storage failure) instead of quarantining it: the caller must roll back
- * the whole batch and the op comes back at every retry, blocking its
- * origin's ops behind it (the hub answers every push 500). A local PATCH
- * {"tier": null} likewise answers 500, not 400. */
+/* A remote customer op setting tier to null is refused by the rule, so it
+ * is quarantined like any bad op. Were it to reach the NOT NULL of
+ * customers.tier it would be a storage failure: the whole batch rolled
+ * back and retried for ever, blocking its origin's ops behind it. A local
+ * PATCH {"tier": null} is a 400. */
 TEST(customer_tier_null_is_quarantined_not_a_storage_failure)
 {
 	history_t h = { 0 };
