@@ -167,8 +167,9 @@ s_enroll(const args_t *a)
 	    "(SELECT id FROM sites WHERE pubkey = ?2)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-	sqlite3_step(s);
-	if (sqlite3_column_int(s, 0) > 0)
+	if (!store_row(st, s))
+		store_read_error(st, &err);
+	else if (sqlite3_column_int(s, 0) > 0)
 		err_set(&err, ERR_CONFLICT, "site %s: already enrolled", site);
 	else if (sqlite3_column_type(s, 1) != SQLITE_NULL)
 		err_set(&err, ERR_CONFLICT, "site %s: key already enrolled as %s",
@@ -226,8 +227,10 @@ s_revoke(const args_t *a)
 	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
 	sqlite3_bind_int64(s, 1, (int64_t)hlc_wall_ms());
 	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
-	sqlite3_step(s);
-	sqlite3_reset(s);
+	if (store_step(st, s, "revoke", &err)) {
+		store_rollback(st);
+		return -1;
+	}
 	changed = sqlite3_changes(store_db(st));
 	if (changed == 0) {
 		err_set(&err, ERR_NOT_FOUND,

@@ -72,7 +72,7 @@ s_site_for_key(server_t *srv, const char *z85, char *site, size_t size)
 	int found = 0;
 
 	sqlite3_bind_text(s, 1, z85, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(srv->store, s)) {
 		snprintf(site, size, "%s", sqlite3_column_text(s, 0));
 		found = 1;
 	}
@@ -150,7 +150,7 @@ s_site_active(server_t *srv, const char *site, session_t *s)
 	int active = 0;
 
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	if (store_row(srv->store, q)) {
 		active = 1;
 		if (s != NULL) {
 			snprintf(s->role, sizeof s->role, "%s",

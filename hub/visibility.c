@@ -29,7 +29,7 @@ s_order_sites(store_t *st, const char *id, hub_vis_t *v)
 	int found = 0;
 
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	if (store_row(st, q)) {
 		s_copy(v->site, sizeof v->site, sqlite3_column_text(q, 0));
 		s_copy(v->site2, sizeof v->site2, sqlite3_column_text(q, 1));
 		found = 1;
@@ -48,7 +48,7 @@ s_stock(store_t *st, const char *site, hub_vis_t *v)
 	snprintf(v->site, sizeof v->site, "%s", site);
 	snprintf(v->region, sizeof v->region, "default");
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	if (store_row(st, q)) {
 		if (strcmp((const char *)sqlite3_column_text(q, 0),
 		    "warehouse") == 0)
 			snprintf(v->region, sizeof v->region, "*");
@@ -111,7 +111,7 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 			q = store_stmt(st, "SELECT order_id FROM invoices "
 			    "WHERE id = ?");
 			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW)
+			if (store_row(st, q))
 				s_copy(found, sizeof found, sqlite3_column_text(q, 0));
 			sqlite3_reset(q);
 			order = found;
@@ -127,7 +127,7 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 			q = store_stmt(st, "SELECT site, order_id FROM cases "
 			    "WHERE id = ? AND site != ''");
 			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW) {
+			if (store_row(st, q)) {
 				s_copy(site, sizeof site, sqlite3_column_text(q, 0));
 				s_copy(order, sizeof order, sqlite3_column_text(q, 1));
 			}

@@ -137,7 +137,7 @@ s_push(client_t *c)
 	sqlite3_bind_int64(q, 2, (int64_t)c->acked);
 	sqlite3_bind_int(q, 3, PROTO_MAX_BATCH);
 	cbw_init(&batch);
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (store_row(c->store, q)) {
 		last = (uint64_t)sqlite3_column_int64(q, 0);
 		cbw_raw(&batch, sqlite3_column_blob(q, 1),
 		    (size_t)sqlite3_column_bytes(q, 1));

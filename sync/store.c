@@ -25,12 +25,14 @@ struct store {
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
 	stmt_slot_t *stmts;     /* the statement cache (store_stmt) */
+	sqlite3_stmt *nothing;  /* stands in for one that did not prepare */
 	size_t cap, nstmts;
 	/* Loaded at begin, saved at commit. */
 	int in_txn;
 	hlc_t clock;
 	uint64_t next_seq;
 	int dirty;
+	err_t read_err;         /* the first failed read (store_row) */
 	int quarantine_empty;   /* -1: not looked at in this transaction */
 	int seen_empty;         /* op_seen, likewise */
 };
@@ -75,7 +77,10 @@ s_migrate(store_t *st, err_t *err)
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt,
 	    NULL) != SQLITE_OK)
 		goto fail_sqlite;
-	sqlite3_step(stmt);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		goto fail_sqlite;
+	}
 	version = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
 	if (version > latest) {
@@ -191,6 +196,7 @@ store_close(store_t **self_p)
 	for (k = 0; k < st->cap; k++)
 		sqlite3_finalize(st->stmts[k].stmt);
 	free(st->stmts);
+	sqlite3_finalize(st->nothing);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st);
@@ -290,6 +296,27 @@ s_cache_put(store_t *st, const char *sql, sqlite3_stmt *stmt)
 	st->nstmts++;
 }
 
+/* A statement that does not prepare: our SQL is fixed, so the database
+ * is not what it should be (a table dropped by hand, a file damaged).
+ * Kept as a read error, so that the request fails with it and no
+ * transaction commits; the caller gets a statement that answers no row
+ * and writes nothing, and the daemon goes on serving. */
+static sqlite3_stmt *
+s_unpreparable(store_t *st, const char *sql)
+{
+	if (st->read_err.code == ERR_OK) {
+		err_set(&st->read_err, ERR_INTERNAL, "prepare %.60s: %s", sql,
+		    sqlite3_errmsg(st->db));
+		log_warn("%s: %s", st->path, st->read_err.msg);
+	}
+	if (st->nothing == NULL && sqlite3_prepare_v2(st->db,
+	    "SELECT NULL WHERE 0", -1, &st->nothing, NULL) != SQLITE_OK)
+		fatal("store %s: cannot prepare even an empty query: %s",
+		    st->path, sqlite3_errmsg(st->db));
+	sqlite3_reset(st->nothing);
+	return st->nothing;
+}
+
 sqlite3_stmt *
 store_stmt(store_t *st, const char *sql)
 {
@@ -307,7 +334,7 @@ store_stmt(store_t *st, const char *sql)
 	}
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &stmt, NULL) != SQLITE_OK)
-		fatal("store: prepare \"%s\": %s", sql, sqlite3_errmsg(st->db));
+		return s_unpreparable(st, sql);
 	s_cache_put(st, sql, stmt);
 	return stmt;
 }
@@ -324,14 +351,45 @@ store_step(store_t *st, sqlite3_stmt *stmt, const char *what, err_t *err)
 	return 0;
 }
 
+int
+store_row(store_t *st, sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE && st->read_err.code == ERR_OK) {
+		const char *sql = sqlite3_sql(stmt);
+
+		err_set(&st->read_err, ERR_INTERNAL, "read %.60s: %s",
+		    sql != NULL ? sql : "?", sqlite3_errmsg(st->db));
+		log_warn("%s: %s", st->path, st->read_err.msg);
+	}
+	return 0;
+}
+
+int
+store_read_error(store_t *st, err_t *err)
+{
+	if (st->read_err.code == ERR_OK)
+		return 0;
+	if (err != NULL)
+		*err = st->read_err;
+	return -1;
+}
+
+void
+store_read_clear(store_t *st)
+{
+	err_clear(&st->read_err);
+}
+
 int64_t
 store_query_int(store_t *st, sqlite3_stmt *stmt, int64_t dflt)
 {
 	int64_t v = dflt;
 
-	(void)st;
-	if (sqlite3_step(stmt) == SQLITE_ROW &&
-	    sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+	if (store_row(st, stmt) && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(stmt, 0);
 	sqlite3_reset(stmt);
 	return v;
@@ -440,6 +498,7 @@ store_begin(store_t *st, err_t *err)
 	int64_t last = 0, seq = 0, drift = HLC_DEFAULT_MAX_DRIFT_MS;
 
 	assert(!st->in_txn);
+	store_read_clear(st);
 	if (s_exec(st, "BEGIN IMMEDIATE", err))
 		return err_prefix(err, "begin");
 	/* Re-read each time: another process may have written since. */
@@ -463,6 +522,11 @@ int
 store_commit(store_t *st, err_t *err)
 {
 	assert(st->in_txn);
+	/* What the transaction wrote was decided on what it read. */
+	if (store_read_error(st, err)) {
+		store_rollback(st);
+		return err_prefix(err, "commit");
+	}
 	if (st->dirty &&
 	    (store_meta_set_int(st, "hlc", (int64_t)hlc_last(&st->clock), err) ||
 	    store_meta_set_int(st, "seq", (int64_t)(st->next_seq - 1), err))) {
@@ -769,8 +833,8 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 	s = store_stmt(st, "DELETE FROM op_log WHERE origin = ? AND seq = ?");
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-	sqlite3_step(s);
-	sqlite3_reset(s);
+	if (store_step(st, s, "unlog a refused op", err))
+		return -1;
 	err_prefix(&why, "apply op %s/%llu", op->origin,
 	    (unsigned long long)op->seq);
 	if (store_quarantine(st, op, body, len, why.msg, err))

@@ -92,8 +92,9 @@ sqlite3 *store_db(store_t *store);
 /* Returns a cached prepared statement for sql, reset and with bindings
  * cleared. sql must be a string literal, or static (it is cached by
  * address); the cache grows with the number of distinct statements. The
- * store owns the statement. A statement that does not prepare is a
- * programmer error and aborts. */
+ * store owns the statement. One that does not prepare (the database is not
+ * what our SQL expects) is kept as a read error (store_row) and answered
+ * with a statement that gives no row and writes nothing. */
 sqlite3_stmt *store_stmt(store_t *store, const char *sql);
 
 /* The version of the replicated schema, exchanged in HELLO: the highest
@@ -194,8 +195,22 @@ int64_t store_quarantine_count(store_t *store);
 int store_step(store_t *store, sqlite3_stmt *stmt, const char *what,
     err_t *err);
 
-/* A read-only query helper: runs a cached statement's first column as an
- * integer, returning dflt if there is no row. */
+/*
+ * Reads. A read that fails must never pass for "no row": store_row steps a
+ * read and answers 1 with a row, 0 when done, and also 0 on a storage
+ * error, which it keeps on the store (the first one, with its message),
+ * as SQLite keeps its error on the handle. store_commit then refuses to
+ * commit what was decided on a failed read, and the API answers 500 with
+ * it. store_begin and store_read_clear forget it.
+ */
+int store_row(store_t *store, sqlite3_stmt *stmt);
+
+/* The kept read error: -1 with it in err (ERR_INTERNAL), or 0. */
+int store_read_error(store_t *store, err_t *err);
+void store_read_clear(store_t *store);
+
+/* Runs a cached statement's first column as an integer, dflt when there
+ * is no row (or a failed read, kept as store_row keeps it). */
 int64_t store_query_int(store_t *store, sqlite3_stmt *stmt, int64_t dflt);
 
 /* Runs a cached statement's first column as an integer into *out (dflt

@@ -553,6 +553,7 @@ api_call(api_t *api, const char *method, const char *path,
 	char decoded[2][SEGMENT_MAX];
 	size_t i;
 	int status = 200, path_known = 0, nargs;
+	int rc;
 	err_t err;
 	call_t c;
 
@@ -586,7 +587,16 @@ api_call(api_t *api, const char *method, const char *path,
 			err_set(&err, ERR_BAD_REQUEST, "body: expected a JSON object");
 			break;
 		}
-		if (s_routes[i].handler(&c, out, &status, &err) != 0)
+		store_read_clear(api->store);
+		rc = s_routes[i].handler(&c, out, &status, &err);
+		/* A read that failed is a storage failure, whatever the
+		 * handler made of its missing rows (a 404, an empty list). */
+		if (store_read_error(api->store, &err)) {
+			json_decref(*out);
+			*out = NULL;
+			break;
+		}
+		if (rc != 0)
 			break;
 		if (s_routes[i].writes && api->write_fn != NULL)
 			api->write_fn(api->hook_arg);

@@ -257,7 +257,7 @@ case_get(store_t *st, const char *id)
 	json_t *o = NULL, *arr;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		o = json_pack("{s:s, s:s, s:s, s:I}", "id", id,
 		    "kind", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 3),
@@ -278,7 +278,7 @@ case_get(store_t *st, const char *id)
 	s = store_stmt(st, "SELECT sku, qty FROM case_lines WHERE case_id = ? "
 	    "ORDER BY line");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(arr, json_pack("{s:s, s:I}",
 		    "sku", (const char *)sqlite3_column_text(s, 0),
 		    "qty", (json_int_t)sqlite3_column_int64(s, 1)));
@@ -288,7 +288,7 @@ case_get(store_t *st, const char *id)
 	s = store_stmt(st, "SELECT origin, hlc, author, text FROM case_comments "
 	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		json_t *c = json_pack("{s:s, s:I, s:s}",
 		    "site", (const char *)sqlite3_column_text(s, 0),
 		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 1)),
@@ -303,7 +303,7 @@ case_get(store_t *st, const char *id)
 	s = store_stmt(st, "SELECT status, origin, hlc FROM case_history "
 	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
 		    "status", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 1),
@@ -324,7 +324,7 @@ case_list(store_t *st, const char *status)
 
 	if (status != NULL)
 		sqlite3_bind_int(s, 1, lifecycle_rank(&lifecycle_case, status));
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(ids,
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);
@@ -421,7 +421,7 @@ s_return_lines(store_t *st, const char *id, err_t *err)
 	int created, rc = 0;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		snprintf(mid, sizeof mid, "%s-ret-%d", id, sqlite3_column_int(s, 0));
 		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
 		    "id", mid, "sku", (const char *)sqlite3_column_text(s, 1),

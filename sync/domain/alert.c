@@ -104,7 +104,7 @@ alert_list(store_t *st, int64_t now_ms, const char *kind)
 		s = store_stmt(st, s_queries[i].sql);
 		if (sqlite3_bind_parameter_count(s) > 0)
 			sqlite3_bind_int64(s, 1, now_ms);
-		while (sqlite3_step(s) == SQLITE_ROW) {
+		while (store_row(st, s)) {
 			const char *site = (const char *)sqlite3_column_text(s, 0);
 			const char *subject = (const char *)sqlite3_column_text(s, 1);
 

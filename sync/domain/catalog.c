@@ -257,7 +257,7 @@ catalog_product(store_t *st, const char *sku)
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (store_row(st, s))
 		o = s_product_row(s);
 	sqlite3_reset(s);
 	if (o != NULL)
@@ -272,7 +272,7 @@ catalog_products(store_t *st)
 	    "FROM products ORDER BY sku");
 	json_t *items = json_array();
 
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(items, s_product_row(s));
 	sqlite3_reset(s);
 	return json_pack("{s:o}", "items", items);
@@ -287,7 +287,7 @@ catalog_prices(store_t *st, const char *sku)
 
 	if (sku != NULL)
 		sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s}",
 		    "tier", (const char *)sqlite3_column_text(s, 0),
 		    "sku", (const char *)sqlite3_column_text(s, 1),
@@ -323,7 +323,7 @@ catalog_quote(store_t *st, const char *customer, const char *sku,
 	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		*amount = sqlite3_column_int64(s, 0);
 		found = 1;
 	}

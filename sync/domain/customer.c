@@ -212,7 +212,7 @@ s_tags(store_t *st, const char *id)
 	json_t *tags = json_array();
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(tags,
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);
@@ -249,7 +249,7 @@ customer_get(store_t *st, const char *id)
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		/* s_tags uses another statement: copy the row first. */
 		json_t *row = json_object();
 		int i;
@@ -275,7 +275,7 @@ customer_list(store_t *st, const char *q)
 
 	if (q != NULL)
 		sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(ids,
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);
@@ -293,7 +293,7 @@ customer_tier(store_t *st, const char *id, char *buf, size_t size)
 
 	snprintf(buf, size, "retail");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+	if (store_row(st, s) && sqlite3_column_text(s, 0) != NULL)
 		snprintf(buf, size, "%s", sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 }
@@ -396,7 +396,7 @@ s_observed(store_t *st, const char *id, const char *tag)
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tag, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(adds, json_pack("[s, I]",
 		    (const char *)sqlite3_column_text(s, 0),
 		    (json_int_t)sqlite3_column_int64(s, 1)));

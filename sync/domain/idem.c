@@ -38,7 +38,7 @@ idem_check(store_t *st, const char *what, const char *id, const json_t *req,
 		return -1;
 	sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (store_row(st, s))
 		same = sqlite3_column_bytes(s, 0) == HASH_BYTES &&
 		    memcmp(sqlite3_column_blob(s, 0), h, HASH_BYTES) == 0;
 	sqlite3_reset(s);

@@ -100,7 +100,7 @@ invoice_get(store_t *st, const char *id)
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (store_row(st, s))
 		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "id", id,
 		    "order", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 1),
@@ -223,7 +223,7 @@ invoice_receivables(store_t *st, int64_t now_ms)
 	    "WHERE h.invoice_id = i.id) = 0 ORDER BY i.issued_ms, i.id");
 	json_t *items = json_array(), *totals = json_object();
 
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		int64_t age = (now_ms - sqlite3_column_int64(s, 5)) / DAY_MS;
 		int b = age <= 30 ? 0 : age <= 60 ? 1 : age <= 90 ? 2 : 3;
 		const char *cur = (const char *)sqlite3_column_text(s, 4);

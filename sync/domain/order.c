@@ -210,7 +210,7 @@ order_lookup(store_t *st, const char *id, const char *field,
 
 	memset(info, 0, sizeof *info);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		found = 1;
 		snprintf(info->currency, sizeof info->currency, "%s",
 		    sqlite3_column_text(s, 0));
@@ -267,7 +267,7 @@ order_get(store_t *st, const char *id)
 	order_info_t info;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
 		    "id", id, "site", (const char *)sqlite3_column_text(s, 0),
 		    "channel", (const char *)sqlite3_column_text(s, 1),
@@ -292,7 +292,7 @@ order_get(store_t *st, const char *id)
 	s = store_stmt(st, "SELECT line, sku, qty, unit_price FROM order_lines "
 	    "WHERE order_id = ? ORDER BY line");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}",
 		    "line", sqlite3_column_int(s, 0),
 		    "sku", (const char *)sqlite3_column_text(s, 1),
@@ -307,7 +307,7 @@ order_get(store_t *st, const char *id)
 	s = store_stmt(st, "SELECT status, origin, hlc, tracking, reason "
 	    "FROM order_history WHERE order_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		json_t *h = json_pack("{s:s, s:s, s:I}",
 		    "status", (const char *)sqlite3_column_text(s, 0),
 		    "site", (const char *)sqlite3_column_text(s, 1),
@@ -344,7 +344,7 @@ order_list(store_t *st, const char *status, const char *site,
 	sqlite3_bind_int64(s, 3, since_ms << 16);
 	if (customer != NULL)
 		sqlite3_bind_text(s, 4, customer, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		int rank = sqlite3_column_type(s, 6) == SQLITE_NULL ? 0 :
 		    sqlite3_column_int(s, 6);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
@@ -384,7 +384,7 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 	char mid[OP_KEY_MAX + 1];
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		snprintf(mid, sizeof mid, "%s-%s-%d", id, tag,
 		    sqlite3_column_int(s, 0));
 		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
@@ -597,7 +597,7 @@ s_transition(store_t *st, void *arg, err_t *err)
 		return -1;
 	s = store_stmt(st, "SELECT channel FROM orders WHERE id = ?");
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (store_row(st, s))
 		snprintf(channel, sizeof channel, "%s", sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	if (store_append_local(st, ORDER_ENTITY, c->id, "transition",

@@ -77,7 +77,7 @@ s_get(store_t *st, const char *id)
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (store_row(st, s))
 		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
 		    "order", (const char *)sqlite3_column_text(s, 0),
 		    "method", (const char *)sqlite3_column_text(s, 1),
@@ -208,7 +208,7 @@ payment_list(store_t *st, const char *order)
 
 	if (order != NULL)
 		sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(ids,
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);

@@ -67,7 +67,7 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 	if (to != NULL)
 		sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
 	items = json_array();
-	while (sqlite3_step(s) == SQLITE_ROW)
+	while (store_row(st, s))
 		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:I}",
 		    group, (const char *)sqlite3_column_text(s, 0),
 		    "currency", (const char *)sqlite3_column_text(s, 1),
@@ -92,7 +92,7 @@ report_stock(store_t *st)
 		    "site")), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(s, 2, json_string_value(json_object_get(row,
 		    "sku")), -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(s) == SQLITE_ROW)
+		if (store_row(st, s))
 			json_object_set_new(row, "safety_stock",
 			    json_integer(sqlite3_column_int64(s, 0)));
 		sqlite3_reset(s);

@@ -136,16 +136,14 @@ s_undo_movement(store_t *st, const char *id, const char *site,
 		return -1;
 	s = store_stmt(st, "DELETE FROM stock_movements WHERE id = ?");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_step(s);
-	sqlite3_reset(s);
+	if (store_step(st, s, "undo stock movement", err))
+		return -1;
 	s = store_stmt(st, "DELETE FROM stock WHERE site = ?1 AND "
 	    "sku = ?2 AND NOT EXISTS (SELECT 1 FROM stock_movements m "
 	    "WHERE m.site = ?1 AND m.sku = ?2)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
-	sqlite3_step(s);
-	sqlite3_reset(s);
-	return 0;
+	return store_step(st, s, "undo stock position", err);
 }
 
 int
@@ -205,7 +203,7 @@ s_movement_json(store_t *st, const char *id)
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (store_row(st, s)) {
 		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
 		    "id", id,
 		    "site", (const char *)sqlite3_column_text(s, 0),
@@ -338,7 +336,7 @@ stock_list(store_t *st, const char *site, const char *sku)
 		sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	if (sku != NULL)
 		sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (store_row(st, s)) {
 		json_int_t on_hand = sqlite3_column_int64(s, 2);
 		json_int_t reserved = sqlite3_column_int64(s, 3);
 

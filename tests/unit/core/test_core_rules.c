@@ -191,3 +191,42 @@ TEST(the_statement_cache_grows_past_any_fixed_size)
 	CHECK(store_stmt(st, sql[7]) == store_stmt(st, sql[7]));
 	store_close(&st);
 }
+
+TEST(a_failed_read_is_kept_fails_the_commit_and_never_passes_for_no_row)
+{
+	store_t *st = s_open(harness_tmpdir());
+	static const char q[] = "SELECT value FROM gone WHERE name = 'x'";
+	json_t *fields = json_pack("{s:s}", "text", "kept?");
+	err_t err;
+
+	REQUIRE(st != NULL);
+	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "CREATE TABLE gone(name, "
+	    "value); INSERT INTO gone VALUES ('x', 1)", NULL, NULL, NULL),
+	    SQLITE_OK);
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st, q), -1), 1);
+	CHECK_EQ_INT(store_read_error(st, &err), 0);
+	/* Dropped behind the daemon's back: the cached statement fails. */
+	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "DROP TABLE gone", NULL,
+	    NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(store_row(st, store_stmt(st, q)), 0);
+	CHECK_EQ_INT(store_read_error(st, &err), -1);
+	CHECK_EQ_INT(err.code, ERR_INTERNAL);
+	CHECK_STR(err.msg, "read SELECT value FROM gone WHERE name = 'x': no such table: gone");
+	/* A statement that no longer prepares does not kill the process. */
+	store_read_clear(st);
+	CHECK_EQ_INT(store_row(st, store_stmt(st,
+	    "SELECT name FROM gone ORDER BY name")), 0);
+	CHECK_EQ_INT(store_read_error(st, &err), -1);
+	CHECK_STR(err.msg, "prepare SELECT name FROM gone ORDER BY name: no such table: gone");
+	/* A transaction that read through a failure does not commit. */
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, "note", "n9", "set", fields, NULL,
+	    &err), 0);
+	(void)store_query_int(st, store_stmt(st, q), -1);
+	CHECK_EQ_INT(store_commit(st, &err), -1);
+	CHECK_STR(err.msg, "commit: read SELECT value FROM gone WHERE name = 'x': no such table: gone");
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
+	    "op_log WHERE key = 'n9'"), -1), 0);
+	json_decref(fields);
+	store_close(&st);
+}
