@@ -80,7 +80,7 @@ s_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (rc < 0)
 		log_warn("retain: %s; next pass in %d min", err.msg,
 		    RETAIN_EVERY_S / 60);
-	else
+	else if (r->dropped > 0)
 		log_info("retain: dropped %lld ops of other sites "
 		    "older than %d days in %llu ms", (long long)r->dropped,
 		    r->days, (unsigned long long)(hlc_wall_ms() - r->started_ms));

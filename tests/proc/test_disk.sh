@@ -135,6 +135,12 @@ check_match "the hub lists S001 connected with its disk" '"connected":true,"disk
 # Idle: the WAL is folded back and its space given back.
 wal_empty() { [ "$(wal_size "$T/S001/node.db")" -eq 0 ] && [ "$(wal_size "$T/hub/hub.db")" -eq 0 ]; }
 check "an idle WAL is truncated to nothing (S001 and hub)" eventually 25 wal_empty
+# An idle node, linked to the hub (PING every 2 s): nothing reaches the
+# disk for 30 s (the kernel's count of bytes written, fsyncs included).
+w0=$(sed -n 's/^write_bytes: //p' "/proc/$S1_PID/io")
+sleep 30
+w1=$(sed -n 's/^write_bytes: //p' "/proc/$S1_PID/io")
+check_eq "an idle node writes nothing to disk in 30 s" "$w0" "$w1"
 
 # A reader that holds an old snapshot open: the checkpointer cannot finish.
 mkfifo "$T/reader.in"
