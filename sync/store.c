@@ -792,9 +792,13 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 	}
 	/* Logging first doubles as the duplicate check: (origin, seq) is
 	 * unique. An op refused below is taken out of the log again. */
-	s = store_stmt(st, "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
-	    "entity, key, body, vis_site, vis_site2, vis_region) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	/* Who may receive it is kept at the hub only. */
+	assert(vis == NULL || st->side == STORE_HUB);
+	s = st->side == STORE_HUB ? store_stmt(st, "INSERT OR IGNORE INTO "
+	    "op_log(origin, seq, hlc, entity, key, body, vis_site, vis_site2, "
+	    "vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)") :
+	    store_stmt(st, "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
+	    "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);

@@ -179,7 +179,7 @@ typedef struct {
 } op_vis_t;
 
 /* store_ingest that also records who may receive the op (vis may be NULL:
- * everyone). */
+ * everyone). At the hub only: nodes keep no such columns. */
 int store_ingest_visible(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err);
 

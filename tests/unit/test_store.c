@@ -241,8 +241,11 @@ TEST(migrations_bring_a_node_to_its_latest_version)
 	CHECK_EQ_INT(s_has_table(st, "quarantine"), 1);
 	CHECK_EQ_INT(s_has_table(st, "stock_movements"), 1);
 	CHECK_EQ_INT(s_has_table(st, "stock"), 1);
-	/* The hub's own tables stay at the hub. */
+	/* The hub's own tables and columns stay at the hub. */
 	CHECK_EQ_INT(s_has_table(st, "sites"), 0);
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
+	    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"), -1), 0);
+	CHECK_EQ_INT(s_has_table(st, "op_seen"), 1);
 	err_clear(&err);
 	CHECK_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_meta_set_int(st, "probe", 77, &err), 0);
@@ -274,6 +277,10 @@ TEST(migrations_bring_a_hub_to_its_latest_version)
 	CHECK_EQ_INT(s_has_table(st, "sites"), 1);
 	CHECK_EQ_INT(s_has_table(st, "op_log"), 1);
 	CHECK_EQ_INT(s_has_table(st, "stock"), 1);
+	/* Who may receive each op, the node's retention: each side its own. */
+	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
+	    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"), -1), 3);
+	CHECK_EQ_INT(s_has_table(st, "op_seen"), 0);
 	store_close(&st);
 	/* The replicated schema version counts common migrations only. */
 	CHECK_EQ_INT(store_schema_version(), s_latest_for(SCHEMA_BOTH));
