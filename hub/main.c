@@ -17,17 +17,7 @@
 #include "daemon.h"
 #include "hub.h"
 #include "log.h"
-
-#define EXIT_USAGE 2
-
-static const char *s_cmd = "";
-
-static int
-s_fail(int code, const err_t *err)
-{
-	fprintf(stderr, "bl-hub: %s: %s\n", s_cmd, err->msg);
-	return code;
-}
+#include "prog.h"
 
 static void
 s_db_path(const char *dir, char *path, size_t size)
@@ -65,24 +55,24 @@ s_init(const args_t *a)
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST, "--site '%s': use 1-16 of A-Z a-z 0-9 _ -",
 		    site);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (access(path, F_OK) == 0) {
 		err_set(&err, ERR_CONFLICT, "%s: already holds a hub", dir);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if (keys_generate(dir, HUB_KEY, pub, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	memset(&conf, 0, sizeof conf);
 	conf_set(&conf, "site", site);
 	conf_set(&conf, "listen", args_get(a, "listen", HUB_DEFAULT_LISTEN));
 	conf_set(&conf, "http", args_get(a, "http", HUB_DEFAULT_HTTP));
 	if (conf_save(dir, &conf, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	st = store_open(path, STORE_HUB, 1, &apply_rules, &err);
 	if (st == NULL || store_begin(st, &err) ||
 	    store_meta_set_text(st, "site", site, &err) ||
@@ -109,7 +99,7 @@ fail:
 	if (st != NULL)
 		store_rollback(st);
 	store_close(&st);
-	return s_fail(1, &err);
+	return prog_fail(1, &err);
 }
 
 static int
@@ -119,7 +109,7 @@ s_key(const args_t *a)
 	err_t err;
 
 	if (keys_load_public(args_get(a, "data", "."), HUB_KEY, pub, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	printf("%s\n", pub);
 	return 0;
 }
@@ -139,29 +129,29 @@ s_enroll(const args_t *a)
 	err_clear(&err);
 	if (site == NULL || role == NULL || key == NULL) {
 		err_set(&err, ERR_BAD_REQUEST, "--site, --role and --key are required");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (strcmp(role, "store") != 0 && strcmp(role, "warehouse") != 0 &&
 	    strcmp(role, "hq") != 0) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--role '%s': must be store, warehouse or hq", role);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!keys_valid_z85(key)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--key: not a Z85 CURVE public key (40 characters, from bl-node init or key)");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	if (store_begin(st, &err)) {
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	s = store_stmt(st, "SELECT (SELECT count(*) FROM sites WHERE id = ?1), "
 	    "(SELECT id FROM sites WHERE pubkey = ?2)");
@@ -200,7 +190,7 @@ s_enroll(const args_t *a)
 fail:
 	store_rollback(st);
 	store_close(&st);
-	return s_fail(1, &err);
+	return prog_fail(1, &err);
 }
 
 static int
@@ -215,13 +205,13 @@ s_revoke(const args_t *a)
 	err_clear(&err);
 	if (site == NULL) {
 		err_set(&err, ERR_BAD_REQUEST, "--site is required");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	if (store_begin(st, &err)) {
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	s = store_stmt(st, "UPDATE sites SET revoked_at = ? "
 	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
@@ -237,11 +227,11 @@ s_revoke(const args_t *a)
 		    "site %s: not an enrolled, active store or warehouse", site);
 		store_rollback(st);
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if (store_commit(st, &err)) {
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	store_close(&st);
 	printf("revoked %s\n", site);
@@ -308,7 +298,7 @@ s_run(const args_t *a)
 	memset(&keys, 0, sizeof keys);
 	err_clear(&err);
 	if (conf_load(dir, &conf, &err) || keys_load(dir, HUB_KEY, &keys, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	conf_set(&conf, "listen", args_get(a, "listen", NULL));
 	conf_set(&conf, "http", args_get(a, "http", NULL));
 	if ((st = s_open(dir, &err)) == NULL)
@@ -335,7 +325,7 @@ s_run(const args_t *a)
 	rc = 0;
 out:
 	if (rc != 0)
-		s_fail(1, &err);
+		prog_fail(1, &err);
 	api_destroy(&api);
 	server_destroy(&h.server);
 	if (h.base != NULL)
@@ -359,46 +349,16 @@ s_usage(void)
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(const args_t *);
-		const char *allowed[8];
-	} cmds[] = {
-		{ "init", s_init, { "data", "listen", "http", "site", NULL } },
-		{ "key", s_key, { "data", NULL } },
+	static const prog_cmd_t cmds[] = {
+		{ "init", s_init, { "data", "listen", "http", "site", NULL },
+		    NULL },
+		{ "key", s_key, { "data", NULL }, NULL },
 		{ "enroll", s_enroll, { "data", "site", "role", "key", "name",
-		    "region", NULL } },
-		{ "revoke", s_revoke, { "data", "site", NULL } },
-		{ "run", s_run, { "data", "listen", "http", NULL } },
+		    "region", NULL }, NULL },
+		{ "revoke", s_revoke, { "data", "site", NULL }, NULL },
+		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
 	};
-	args_t a;
-	err_t err;
-	size_t i;
 
-	log_init("bl-hub");
-	if (argc < 2) {
-		s_usage();
-		return EXIT_USAGE;
-	}
-	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		if (strcmp(argv[1], cmds[i].name) != 0)
-			continue;
-		s_cmd = cmds[i].name;
-		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed, NULL,
-		    &err))
-			return s_fail(EXIT_USAGE, &err);
-		if (a.positional != NULL) {
-			err_set(&err, ERR_BAD_REQUEST, "unexpected argument '%s'",
-			    a.positional);
-			return s_fail(EXIT_USAGE, &err);
-		}
-		if (!args_has(&a, "data")) {
-			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
-			return s_fail(EXIT_USAGE, &err);
-		}
-		return cmds[i].fn(&a);
-	}
-	fprintf(stderr, "bl-hub: unknown command '%s'\n", argv[1]);
-	s_usage();
-	return EXIT_USAGE;
+	return prog_main("bl-hub", cmds, sizeof cmds / sizeof cmds[0], s_usage,
+	    argc, argv);
 }

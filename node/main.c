@@ -17,19 +17,9 @@
 #include "args.h"
 #include "daemon.h"
 #include "log.h"
+#include "prog.h"
 #include "node.h"
 #include "stock.h"
-
-#define EXIT_USAGE 2
-
-static const char *s_cmd = "";
-
-static int
-s_fail(int code, const err_t *err)
-{
-	fprintf(stderr, "bl-node: %s: %s\n", s_cmd, err->msg);
-	return code;
-}
 
 static store_t *
 s_open(const char *dir, err_t *err)
@@ -61,47 +51,47 @@ s_init(const args_t *a)
 	if (site == NULL || hub == NULL || hub_key == NULL) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--site, --hub and --hub-key are required");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (strncmp(hub, "tcp://", 6) != 0) {
 		err_set(&err, ERR_BAD_REQUEST, "--hub '%s': expected tcp://HOST:PORT",
 		    hub);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!keys_valid_z85(hub_key)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--hub-key: not a Z85 CURVE public key (40 characters, from bl-hub init or key)");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, NODE_DB);
 	if (access(path, F_OK) == 0) {
 		err_set(&err, ERR_CONFLICT, "%s: already holds a node", dir);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if (keys_generate(dir, NODE_KEY, pub, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	memset(&conf, 0, sizeof conf);
 	conf_set(&conf, "site", site);
 	conf_set(&conf, "hub", hub);
 	conf_set(&conf, "hub_key", hub_key);
 	conf_set(&conf, "http", args_get(a, "http", NODE_DEFAULT_HTTP));
 	if (conf_save(dir, &conf, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	st = store_open(path, STORE_NODE, 1, &apply_rules, &err);
 	if (st == NULL || store_begin(st, &err) ||
 	    store_meta_set_text(st, "site", site, &err) ||
 	    store_commit(st, &err)) {
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	store_close(&st);
 	printf("%s\n", pub);
@@ -115,7 +105,7 @@ s_key(const args_t *a)
 	err_t err;
 
 	if (keys_load_public(args_get(a, "data", "."), NODE_KEY, pub, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	printf("%s\n", pub);
 	return 0;
 }
@@ -223,12 +213,12 @@ s_sync(const args_t *a)
 
 	if (timeout <= 0) {
 		err_set(&err, ERR_BAD_REQUEST, "--timeout: must be a positive number of seconds");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (s_round(args_get(a, "data", "."), timeout, &caught_up, why,
 	    sizeof why, NULL) != 0 || !caught_up) {
 		err_set(&err, ERR_UNAVAILABLE, "%s", why);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	return 0;
 }
@@ -284,7 +274,7 @@ s_status(const args_t *a)
 	err_t err;
 
 	if ((st = s_open(dir, &err)) == NULL)
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	store_meta_get_int(st, "seq", &seq);
 	store_meta_get_int(st, "acked", &acked);
 	store_meta_get_int(st, "last_sync", &last_sync);
@@ -296,7 +286,7 @@ s_status(const args_t *a)
 	if (s_disk(dir, st, o, &err)) {
 		json_decref(o);
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	store_close(&st);
 	/* Probe the hub: a short round tells reachable or not (and syncs). */
@@ -386,7 +376,7 @@ s_run(const args_t *a)
 
 	err_clear(&err);
 	if (s_open_all(dir, &conf, &keys, &st, &err))
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	conf_set(&conf, "http", args_get(a, "http", NULL));
 	if (daemon_checkpoints(st, &conf, &err) ||
 	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
@@ -409,7 +399,7 @@ s_run(const args_t *a)
 	rc = 0;
 out:
 	if (rc != 0)
-		s_fail(1, &err);
+		prog_fail(1, &err);
 	api_destroy(&api);
 	retain_stop(&retain);
 	client_destroy(&n.client);
@@ -438,16 +428,16 @@ s_move(const args_t *a)
 	    args_get(a, "reason", NULL) == NULL) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--sku, --delta and --reason are required");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	errno = 0;
 	delta = strtoll(d, &end, 10);
 	if (*end != '\0' || errno != 0) {
 		err_set(&err, ERR_BAD_REQUEST, "--delta '%s': not an integer", d);
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	req = json_pack("{s:s, s:I, s:s}", "sku", args_get(a, "sku", ""),
 	    "delta", (json_int_t)delta, "reason", args_get(a, "reason", ""));
 	if (args_has(a, "id"))
@@ -457,7 +447,7 @@ s_move(const args_t *a)
 	if (stock_record(st, req, &out, &created, &err)) {
 		json_decref(req);
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	printf("%s %s: %s %+lld %s\n", created ? "recorded" : "already recorded",
 	    json_string_value(json_object_get(out, "id")),
@@ -490,25 +480,25 @@ s_prune(const args_t *a)
 		if (d[0] == '\0' || *end != '\0' || days < 0 || days > 36500) {
 			err_set(&err, ERR_BAD_REQUEST,
 			    "--days '%s': a whole number of days from 0 to 36500", d);
-			return s_fail(EXIT_USAGE, &err);
+			return prog_fail(PROG_EXIT_USAGE, &err);
 		}
 	} else if (conf_load(dir, &conf, &err) ||
 	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
 	    &days, &err)) {
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	} else if (days == 0) {
 		/* 0 in the config keeps everything; only an explicit --days 0
 		 * drops every other site's op. */
 		err_set(&err, ERR_BAD_REQUEST,
 		    "%s/config: retain_days=0 keeps every op; give --days to prune",
 		    dir);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if ((st = s_open(dir, &err)) == NULL)
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	if (retain_pass(st, (int)days, &dropped, &err)) {
 		store_close(&st);
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	store_close(&st);
 	printf("dropped %lld ops of other sites older than %lld days\n",
@@ -535,12 +525,12 @@ s_import(const args_t *a)
 	err_clear(&err);
 	if (file == NULL) {
 		err_set(&err, ERR_BAD_REQUEST, "--file is required (- for stdin)");
-		return s_fail(EXIT_USAGE, &err);
+		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
 	if (f == NULL) {
 		err_set(&err, ERR_NOT_FOUND, "%s: %s", file, strerror(errno));
-		return s_fail(1, &err);
+		return prog_fail(1, &err);
 	}
 	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
 	    store_begin(st, &err))
@@ -583,7 +573,7 @@ fail:
 	free(line);
 	if (f != stdin)
 		fclose(f);
-	return s_fail(1, &err);
+	return prog_fail(1, &err);
 }
 
 static void
@@ -605,12 +595,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const json_flag[] = { "json", NULL };
-	static const struct {
-		const char *name;
-		int (*fn)(const args_t *);
-		const char *allowed[8];
-		const char *const *flags;
-	} cmds[] = {
+	static const prog_cmd_t cmds[] = {
 		{ "init", s_init, { "data", "site", "hub", "hub-key", "http",
 		    NULL }, NULL },
 		{ "key", s_key, { "data", NULL }, NULL },
@@ -622,36 +607,10 @@ main(int argc, char **argv)
 		{ "import", s_import, { "data", "file", NULL }, NULL },
 		{ "prune", s_prune, { "data", "days", NULL }, NULL },
 	};
-	args_t a;
-	err_t err;
-	size_t i;
 
 	log_init("bl-node");
-	if (argc < 2) {
-		s_usage();
-		return EXIT_USAGE;
-	}
-	if (cli_is_command(argv[1]))
+	if (argc >= 2 && cli_is_command(argv[1]))
 		return cli_run(argc - 1, argv + 1);
-	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		if (strcmp(argv[1], cmds[i].name) != 0)
-			continue;
-		s_cmd = cmds[i].name;
-		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed,
-		    cmds[i].flags, &err))
-			return s_fail(EXIT_USAGE, &err);
-		if (a.positional != NULL) {
-			err_set(&err, ERR_BAD_REQUEST, "unexpected argument '%s'",
-			    a.positional);
-			return s_fail(EXIT_USAGE, &err);
-		}
-		if (!args_has(&a, "data")) {
-			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
-			return s_fail(EXIT_USAGE, &err);
-		}
-		return cmds[i].fn(&a);
-	}
-	fprintf(stderr, "bl-node: unknown command '%s'\n", argv[1]);
-	s_usage();
-	return EXIT_USAGE;
+	return prog_main("bl-node", cmds, sizeof cmds / sizeof cmds[0], s_usage,
+	    argc, argv);
 }
