@@ -376,12 +376,8 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		}
 	}
-	if (id == NULL) {
-		store_new_id(st, idbuf, sizeof idbuf);
-		id = idbuf;
-	}
-	if (store_append_local(st, CASE_ENTITY, id, "create", f, NULL, err) ||
-	    idem_record(st, "case", id, c->req, err))
+	if (cmd_create_op(st, c, "case", CASE_ENTITY, "create", &id, idbuf, f,
+	    err))
 		goto out;
 	if (assignee != NULL) {
 		json_t *u = json_pack("{s:{s:s}}", "set", "assignee", assignee);

@@ -1,6 +1,8 @@
 /* cmd: one command, one transaction (see cmd.h). */
 #include "cmd.h"
 
+#include "idem.h"
+
 int
 cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *),
     const json_t *req, const char *id, const char *kind, json_t **out,
@@ -20,5 +22,20 @@ cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *),
 	*out = c.out;
 	if (created != NULL)
 		*created = c.created;
+	return 0;
+}
+
+int
+cmd_create_op(store_t *st, const cmd_t *c, const char *what,
+    const char *entity, const char *kind, const char **id, char *idbuf,
+    json_t *fields, err_t *err)
+{
+	if (*id == NULL) {
+		store_new_id(st, idbuf, OP_KEY_MAX + 1);
+		*id = idbuf;
+	}
+	if (store_append_local(st, entity, *id, kind, fields, NULL, err) ||
+	    idem_record(st, what, *id, c->req, err))
+		return -1;
 	return 0;
 }

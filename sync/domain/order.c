@@ -553,12 +553,8 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		}
 	}
-	if (id == NULL) {
-		store_new_id(st, idbuf, sizeof idbuf);
-		id = idbuf;
-	}
-	if (store_append_local(st, ORDER_ENTITY, id, "create", f, NULL, err) ||
-	    idem_record(st, "order", id, c->req, err) ||
+	if (cmd_create_op(st, c, "order", ORDER_ENTITY, "create", &id, idbuf,
+	    f, err) ||
 	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
 	    status), err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))

@@ -159,12 +159,8 @@ s_create(store_t *st, void *arg, err_t *err)
 		    (long long)-amount, (long long)info.paid, order);
 		goto out;
 	}
-	if (id == NULL) {
-		store_new_id(st, idbuf, sizeof idbuf);
-		id = idbuf;
-	}
-	if (store_append_local(st, PAYMENT_ENTITY, id, "add", f, NULL, err) ||
-	    idem_record(st, "payment", id, c->req, err))
+	if (cmd_create_op(st, c, "payment", PAYMENT_ENTITY, "add", &id, idbuf,
+	    f, err))
 		goto out;
 	c->out = s_with_order(st, s_get(st, id));
 	c->created = 1;
