@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd.h"
 #include "customer.h"
 #include "req.h"
 
@@ -140,38 +141,43 @@ catalog_apply_safety(store_t *st, const op_t *op, err_t *err)
 
 /* ---- commands: one op each, head office only ---- */
 
-typedef struct {
-	const char *entity;
-	char key[OP_KEY_MAX + 1];
-	json_t *fields;
-} put_t;
-
+/* The step of every put, in its command's transaction (cmd_run): c->kind
+ * is the entity, c->id the record's key, c->req the op's fields. What it
+ * depends on is checked in the same transaction, and the answer read back
+ * there. */
 static int
-s_put_op(store_t *st, void *arg, err_t *err)
+s_put_step(store_t *st, void *arg, err_t *err)
 {
-	put_t *p = arg;
+	cmd_t *c = arg;
+	const char *sku = json_string_value(json_object_get(c->req, "sku"));
 
-	return store_append_local(st, p->entity, p->key, "set", p->fields, NULL,
-	    err);
+	if (!store_is_hq(st))
+		return err_set(err, ERR_FORBIDDEN,
+		    "%s %s: head office data is written at the hub only",
+		    c->kind, c->id);
+	if (strcmp(c->kind, PRICE_ENTITY) == 0 && !catalog_has(st, sku))
+		return err_set(err, ERR_NOT_FOUND,
+		    "sku: %s is not in the catalog", sku);
+	if (store_append_local(st, c->kind, c->id, "set", (json_t *)c->req,
+	    NULL, err))
+		return -1;
+	if (strcmp(c->kind, PRODUCT_ENTITY) == 0)
+		c->out = catalog_product(st, c->id);
+	else if (strcmp(c->kind, PRICE_ENTITY) == 0)
+		c->out = catalog_prices(st, sku);
+	else
+		c->out = json_deep_copy(c->req);
+	c->created = 1;
+	return 0;
 }
 
+/* Runs the put of fields (stolen) as entity/key. */
 static int
 s_put(store_t *st, const char *entity, const char *key, json_t *fields,
-    err_t *err)
+    json_t **out, err_t *err)
 {
-	put_t p;
-	int rc;
+	int rc = cmd_run(st, s_put_step, fields, key, entity, out, NULL, err);
 
-	if (!store_is_hq(st)) {
-		json_decref(fields);
-		return err_set(err, ERR_FORBIDDEN,
-		    "%s %s: head office data is written at the hub only", entity,
-		    key);
-	}
-	p.entity = entity;
-	snprintf(p.key, sizeof p.key, "%s", key);
-	p.fields = fields;
-	rc = store_txn(st, s_put_op, &p, err);
 	json_decref(fields);
 	return rc;
 }
@@ -183,11 +189,9 @@ catalog_put_product(store_t *st, const char *sku, const json_t *req,
 	if (strlen(sku) > REQ_ID_MAX || sku[0] == '\0')
 		return err_set(err, ERR_BAD_REQUEST, "sku: must be 1 to %d characters",
 		    REQ_ID_MAX);
-	if (s_check_product(req, err) ||
-	    s_put(st, PRODUCT_ENTITY, sku, json_deep_copy(req), err))
+	if (s_check_product(req, err))
 		return -1;
-	*out = catalog_product(st, sku);
-	return 0;
+	return s_put(st, PRODUCT_ENTITY, sku, json_deep_copy(req), out, err);
 }
 
 int
@@ -203,16 +207,8 @@ catalog_put_price(store_t *st, const char *tier, const char *sku,
 		json_decref(f);
 		return -1;
 	}
-	if (!catalog_has(st, sku)) {
-		json_decref(f);
-		return err_set(err, ERR_NOT_FOUND, "sku: %s is not in the catalog",
-		    sku);
-	}
 	snprintf(key, sizeof key, "%s/%s", tier, sku);
-	if (s_put(st, PRICE_ENTITY, key, f, err))
-		return -1;
-	*out = catalog_prices(st, sku);
-	return 0;
+	return s_put(st, PRICE_ENTITY, key, f, out, err);
 }
 
 int
@@ -229,12 +225,7 @@ catalog_put_safety(store_t *st, const char *site, const char *sku,
 		return -1;
 	}
 	snprintf(key, sizeof key, "%s/%s", site, sku);
-	if (s_put(st, SAFETY_ENTITY, key, json_incref(f), err)) {
-		json_decref(f);
-		return -1;
-	}
-	*out = f;
-	return 0;
+	return s_put(st, SAFETY_ENTITY, key, f, out, err);
 }
 
 /* ---- queries ---- */

@@ -295,21 +295,25 @@ out:
 	return rc;
 }
 
+static int
+s_record(store_t *st, void *arg, err_t *err)
+{
+	cmd_t *c = arg;
+
+	return stock_record_in(st, c->req, &c->out, &c->created, err);
+}
+
 int
 stock_record(store_t *st, const json_t *req, json_t **out, int *created,
     err_t *err)
 {
-	if (store_begin(st, err))
-		return -1;
-	if (stock_record_in(st, req, out, created, err) ||
-	    store_commit(st, err)) {
-		store_rollback(st);
-		json_decref(*out);
+	if (!json_is_object(req)) {
 		*out = NULL;
 		*created = 0;
-		return -1;
+		return err_set(err, ERR_BAD_REQUEST,
+		    "stock movement: body must be a JSON object");
 	}
-	return 0;
+	return cmd_run(st, s_record, req, NULL, NULL, out, created, err);
 }
 
 json_t *
