@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 int
 err_set(err_t *err, err_code_t code, const char *fmt, ...)
 {
@@ -16,6 +18,7 @@ err_set(err_t *err, err_code_t code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
+	err->msg[text_fit(err->msg, sizeof err->msg - 1)] = '\0';
 	return -1;
 }
 
@@ -31,7 +34,8 @@ err_prefix(err_t *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
-	snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+	/* Bounded by design: a long one is cut, between characters. */
+	text_printf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
 	return -1;
 }
 

@@ -37,13 +37,15 @@ static int s_hub_http;
 static void
 s_path(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", s_dir, name);
+	if (snprintf(buf, size, "%s/%s", s_dir, name) >= (int)size)
+		bench_die("path too long: %s/%s", s_dir, name);
 }
 
 static void
 s_prog(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", s_bin, name);
+	if (snprintf(buf, size, "%s/%s", s_bin, name) >= (int)size)
+		bench_die("path too long: %s/%s", s_bin, name);
 }
 
 static void
@@ -122,7 +124,7 @@ s_node_init(const char *site, const char *role, char *dir, size_t size)
 	s_prog(node, sizeof node, "bl-node");
 	s_prog(hub, sizeof hub, "bl-hub");
 	s_path(hubdir, sizeof hubdir, "hub");
-	snprintf(dir, size, "%s/%s", s_dir, site);
+	s_path(dir, size, site);
 	if (bench_run_capture(init, key, sizeof key) != 0)
 		bench_die("init %s", site);
 	if (bench_run(enroll, NULL, NULL) != 0)
@@ -520,9 +522,11 @@ main(int argc, char **argv)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	snprintf(s_dir, sizeof s_dir, "%s/build/bench", top);
-	snprintf(s_bin, sizeof s_bin, "%s/build/rel", top);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", s_dir, s_dir);
+	if (snprintf(s_dir, sizeof s_dir, "%s/build/bench", top) >=
+	    (int)sizeof s_dir || snprintf(s_bin, sizeof s_bin, "%s/build/rel",
+	    top) >= (int)sizeof s_bin || snprintf(cmd, sizeof cmd,
+	    "rm -rf '%s' && mkdir -p '%s'", s_dir, s_dir) >= (int)sizeof cmd)
+		bench_die("path too long: %s", top);
 	if (system(cmd) != 0)
 		bench_die("cannot make %s", s_dir);
 	setvbuf(stdout, NULL, _IONBF, 0);

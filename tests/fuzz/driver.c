@@ -459,9 +459,10 @@ main(int argc, char **argv)
 		snprintf(top, sizeof top, "%s", self);
 		for (up = 0; up < 5 && (slash = strrchr(top, '/')) != NULL; up++)
 			*slash = '\0';
-		snprintf(corpus, sizeof corpus, "%s/tests/fuzz/corpus/%s", top,
-		    name);
-		if (up < 5 || !s_is_dir(corpus))
+		/* A path too long for PATH_MAX is no corpus of ours. */
+		if (snprintf(corpus, sizeof corpus, "%s/tests/fuzz/corpus/%s",
+		    top, name) >= (int)sizeof corpus || up < 5 ||
+		    !s_is_dir(corpus))
 			snprintf(corpus, sizeof corpus, "tests/fuzz/corpus/%s",
 			    name);
 	}
