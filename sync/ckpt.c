@@ -114,11 +114,11 @@ s_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	if (frames > ck->max_frames)
 		ck->max_frames = frames;
 	ck->last_commit_at = now;
-	if (frames >= ck->wake_frames && !ck->due) {
-		ck->due = 1;
-		pthread_cond_signal(&ck->cond);
-	}
 	if (frames < ck->inline_frames) {
+		if (frames >= ck->wake_frames && !ck->due) {
+			ck->due = 1;
+			pthread_cond_signal(&ck->cond);
+		}
 		pthread_mutex_unlock(&ck->lock);
 		return SQLITE_OK;
 	}

@@ -231,13 +231,19 @@ TEST(one_commit_past_half_the_bound_is_checkpointed_by_the_writer)
 	REQUIRE(st != NULL);
 	REQUIRE_EQ_INT(store_checkpoint_in_background(st, 4, 1, &err), 0);
 	/* About 800 pages in one commit: past half of 4 MB at once, so the
-	 * writer's hook checkpoints before the thread can. */
+	 * writer's hook checkpoints (unless the thread's once-a-second round
+	 * happens to hold the copy just then: a second commit settles it). */
 	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "CREATE TABLE big(x);"
 	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
 	    "WHERE i < 800) INSERT INTO big SELECT randomblob(3500) FROM c",
 	    NULL, NULL, NULL), SQLITE_OK);
 	store_health(st, &h);
-	CHECK_EQ_UINT(h.inline_rounds, 1);
+	if (h.inline_rounds == 0)
+		REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "INSERT INTO big "
+		    "SELECT randomblob(3500) FROM big", NULL, NULL, NULL),
+		    SQLITE_OK);
+	store_health(st, &h);
+	CHECK(h.inline_rounds >= 1);
 	CHECK(h.frames_written >= 800);
 	CHECK(h.wal_max_bytes >= 800 * 4096);
 	/* All copied by then: the next commit starts the WAL over. */
