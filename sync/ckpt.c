@@ -294,12 +294,23 @@ s_summary(ckpt_t *ck, uint64_t now)
 	ck->summary_copied = copied;
 }
 
+/* The size of the -wal file (0 when there is none). */
+static int64_t
+s_wal_file_bytes(const ckpt_t *ck)
+{
+	char wal[4200];
+	struct stat sb;
+
+	snprintf(wal, sizeof wal, "%s-wal", ck->path);
+	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
 static void *
 s_thread(void *arg)
 {
 	ckpt_t *ck = arg;
 	struct timespec until;
-	uint64_t now;
+	uint64_t now, written, seen = UINT64_MAX;
 	int idle;
 
 	ck->summary_at = s_mono_ms();
@@ -317,8 +328,16 @@ s_thread(void *arg)
 		ck->due = 0;
 		now = s_mono_ms();
 		idle = now - ck->last_commit_at >= CKPT_IDLE_MS;
+		written = ck->frames_written;
 		pthread_mutex_unlock(&ck->lock);
-		s_round(ck, idle, now);
+		/* Nothing committed since a round that left the WAL empty,
+		 * and no other process has written one since: nothing to do.
+		 * Even a round with nothing to copy marks the shared-memory
+		 * file, which the kernel then writes to disk. */
+		if (written != seen || s_wal_file_bytes(ck) != 0) {
+			seen = written;
+			s_round(ck, idle, now);
+		}
 		s_summary(ck, now);
 		pthread_mutex_lock(&ck->lock);
 	}
