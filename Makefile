@@ -124,7 +124,8 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/san/tests/fuzz/%,$(FUZZ_SRC))
 test: deps
 	@$(MAKE) --no-print-directory test-run
 test-run: $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
-	build/san/bl-node build/san/tests/tools/blpoke
+	build/san/bl-node build/san/tests/tools/blpoke \
+	build/san/tests/tools/blrelay
 	@tests/run.sh
 
 demo: deps
