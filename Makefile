@@ -40,7 +40,7 @@ CORE_UNIT_SRC := $(wildcard tests/unit/core/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 SCHEMA := $(wildcard schema/*.sql schema/hub/*.sql schema/node/*.sql)
 
-.PHONY: all deps test test-run demo demo-run bench bench-run fuzz clean
+.PHONY: all deps test test-run check format demo demo-run bench bench-run fuzz clean
 # Keep every object: test and tool objects are intermediates to make, which
 # would delete them after the run and rebuild them on the next.
 .SECONDARY:
@@ -145,6 +145,12 @@ bench-run: all build/rel/tests/bench/blbench
 
 fuzz:
 	@tests/fuzz/libfuzzer.sh
+
+# `make test` already checks the layout (tests/format.sh, its first step);
+# `make check` is the same run under the name other projects use.
+check: test
+format:
+	clang-format -i $$(find sync node hub tests -name '*.[ch]')
 
 clean:
 	rm -rf build bin

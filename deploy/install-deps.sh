@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libzmq3-dev libsodium-dev libcbor-dev
-libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps"
+libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps clang-format"
 
 missing=""
 for p in $PACKAGES; do

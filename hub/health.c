@@ -19,7 +19,7 @@ typedef struct entry {
 	char site[OP_SITE_MAX + 1];
 	proto_disk_t disk;
 	uint64_t at_ms;
-	uint64_t logged_ms;        /* when its problem was last logged */
+	uint64_t logged_ms; /* when its problem was last logged */
 } entry_t;
 
 #define HEALTH_LOG_EVERY_MS (10 * 60 * 1000)
@@ -99,8 +99,9 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 	/* A problem is worth a line at head office when it appears and then
 	 * every few minutes while it lasts (its text changes at every PING:
 	 * it counts seconds and frames), and its end. */
-	if (e->disk.problem[0] != '\0' && (e->logged_ms == 0 ||
-	    now_ms - e->logged_ms >= HEALTH_LOG_EVERY_MS)) {
+	if (e->disk.problem[0] != '\0' &&
+	    (e->logged_ms == 0 ||
+		now_ms - e->logged_ms >= HEALTH_LOG_EVERY_MS)) {
 		log_warn("site %s reports: %s", site, e->disk.problem);
 		e->logged_ms = now_ms;
 	} else if (e->disk.problem[0] == '\0' && e->logged_ms != 0) {
@@ -136,12 +137,10 @@ health_json(health_t *h, const char *site)
 
 	if (e == NULL)
 		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:s}",
-	    "reported_ms", (json_int_t)e->at_ms,
-	    "db_bytes", s_clamp(e->disk.db_bytes),
-	    "wal_bytes", s_clamp(e->disk.wal_bytes),
-	    "free_bytes", s_clamp(e->disk.free_bytes),
-	    "problem", e->disk.problem);
+	return json_pack("{s:I, s:I, s:I, s:I, s:s}", "reported_ms",
+	    (json_int_t)e->at_ms, "db_bytes", s_clamp(e->disk.db_bytes),
+	    "wal_bytes", s_clamp(e->disk.wal_bytes), "free_bytes",
+	    s_clamp(e->disk.free_bytes), "problem", e->disk.problem);
 }
 
 void
@@ -158,10 +157,10 @@ health_alerts(health_t *h, json_t *items,
 			    !enrolled(arg, e->site))
 				continue;
 			snprintf(id, sizeof id, "disk:%s:reported", e->site);
-			json_array_append_new(items, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
-			    "kind", "disk", "site", e->site, "subject", e->site,
-			    "message", e->disk.problem,
-			    "at", (json_int_t)e->at_ms));
+			json_array_append_new(items,
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+				id, "kind", "disk", "site", e->site, "subject",
+				e->site, "message", e->disk.problem, "at",
+				(json_int_t)e->at_ms));
 		}
 }

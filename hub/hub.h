@@ -31,8 +31,8 @@ typedef struct health health_t;
 health_t *health_new(void);
 void health_destroy(health_t **self_p);
 /* Records site's report (disk borrowed) at now_ms. */
-void health_report(health_t *health, const char *site,
-    const proto_disk_t *disk, uint64_t now_ms);
+void health_report(health_t *health, const char *site, const proto_disk_t *disk,
+    uint64_t now_ms);
 /* Forgets site's report (a revoked site). */
 void health_forget(health_t *health, const char *site);
 /* {reported_ms, db_bytes, wal_bytes, free_bytes, problem} of site, or JSON
@@ -66,8 +66,7 @@ void server_notify(server_t *server);
 
 /* GET /v1/sites: every enrolled site with its role, region, whether it is
  * connected now and its last disk report. */
-int server_sites(void *server, const json_t *query, json_t **out,
-    err_t *err);
+int server_sites(void *server, const json_t *query, json_t **out, err_t *err);
 
 /* Adds the sites' disk problems to GET /v1/alerts. */
 void server_alerts(server_t *server, json_t *items);

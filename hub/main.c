@@ -53,8 +53,8 @@ s_init(const args_t *a)
 	err_clear(&err);
 	s_db_path(dir, path, sizeof path);
 	if (!op_site_valid(site)) {
-		err_set(&err, ERR_BAD_REQUEST, "--site '%s': use 1-16 of A-Z a-z 0-9 _ -",
-		    site);
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (access(path, F_OK) == 0) {
@@ -78,7 +78,8 @@ s_init(const args_t *a)
 	    store_meta_set_text(st, "site", site, &err) ||
 	    store_meta_set_text(st, "role", "hq", &err))
 		goto fail;
-	s = store_stmt(st, "INSERT INTO sites(id, role, pubkey, name, "
+	s = store_stmt(st,
+	    "INSERT INTO sites(id, role, pubkey, name, "
 	    "enrolled_at) VALUES (?, 'hq', ?, 'head office', ?)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, pub, -1, SQLITE_STATIC);
@@ -128,7 +129,8 @@ s_enroll(const args_t *a)
 
 	err_clear(&err);
 	if (site == NULL || role == NULL || key == NULL) {
-		err_set(&err, ERR_BAD_REQUEST, "--site, --role and --key are required");
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site, --role and --key are required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!op_site_valid(site)) {
@@ -153,7 +155,8 @@ s_enroll(const args_t *a)
 		store_close(&st);
 		return prog_fail(1, &err);
 	}
-	s = store_stmt(st, "SELECT (SELECT count(*) FROM sites WHERE id = ?1), "
+	s = store_stmt(st,
+	    "SELECT (SELECT count(*) FROM sites WHERE id = ?1), "
 	    "(SELECT id FROM sites WHERE pubkey = ?2)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
@@ -162,12 +165,14 @@ s_enroll(const args_t *a)
 	else if (sqlite3_column_int(s, 0) > 0)
 		err_set(&err, ERR_CONFLICT, "site %s: already enrolled", site);
 	else if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-		err_set(&err, ERR_CONFLICT, "site %s: key already enrolled as %s",
-		    site, sqlite3_column_text(s, 1));
+		err_set(&err, ERR_CONFLICT,
+		    "site %s: key already enrolled as %s", site,
+		    sqlite3_column_text(s, 1));
 	sqlite3_reset(s);
 	if (err.code != ERR_OK)
 		goto fail;
-	s = store_stmt(st, "INSERT INTO sites(id, role, pubkey, name, region, "
+	s = store_stmt(st,
+	    "INSERT INTO sites(id, role, pubkey, name, region, "
 	    "enrolled_at) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
@@ -213,7 +218,8 @@ s_revoke(const args_t *a)
 		store_close(&st);
 		return prog_fail(1, &err);
 	}
-	s = store_stmt(st, "UPDATE sites SET revoked_at = ? "
+	s = store_stmt(st,
+	    "UPDATE sites SET revoked_at = ? "
 	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
 	sqlite3_bind_int64(s, 1, (int64_t)hlc_wall_ms());
 	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
@@ -224,7 +230,8 @@ s_revoke(const args_t *a)
 	changed = sqlite3_changes(store_db(st));
 	if (changed == 0) {
 		err_set(&err, ERR_NOT_FOUND,
-		    "site %s: not an enrolled, active store or warehouse", site);
+		    "site %s: not an enrolled, active store or warehouse",
+		    site);
 		store_rollback(st);
 		store_close(&st);
 		return prog_fail(1, &err);
@@ -316,7 +323,7 @@ s_run(const args_t *a)
 	api_set_alerts_hook(api, s_alerts);
 	api_add_get(api, "/v1/sites", server_sites, h.server);
 	if (api_bind(api, conf_get(&conf, "http", HUB_DEFAULT_HTTP),
-	    conf_get(&conf, "token", NULL), &http_port, &err) ||
+		conf_get(&conf, "token", NULL), &http_port, &err) ||
 	    conf_write_ports(dir, sync_port, http_port, &err))
 		goto out;
 	log_info("hub %s ready: sync port %d, http port %d", store_site(st),
@@ -353,8 +360,9 @@ main(int argc, char **argv)
 		{ "init", s_init, { "data", "listen", "http", "site", NULL },
 		    NULL },
 		{ "key", s_key, { "data", NULL }, NULL },
-		{ "enroll", s_enroll, { "data", "site", "role", "key", "name",
-		    "region", NULL }, NULL },
+		{ "enroll", s_enroll,
+		    { "data", "site", "role", "key", "name", "region", NULL },
+		    NULL },
 		{ "revoke", s_revoke, { "data", "site", NULL }, NULL },
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
 	};

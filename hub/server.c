@@ -27,9 +27,9 @@
 #define RID_MAX 256
 
 typedef enum {
-	SESSION_START,      /* connected, no HELLO yet */
-	SESSION_READY,      /* HELLO accepted */
-	SESSION_CLOSED,     /* refused for good (revoked, version) */
+	SESSION_START,	/* connected, no HELLO yet */
+	SESSION_READY,	/* HELLO accepted */
+	SESSION_CLOSED, /* refused for good (revoked, version) */
 } session_state_t;
 
 typedef struct session {
@@ -37,15 +37,15 @@ typedef struct session {
 	uint8_t rid[RID_MAX];
 	size_t rid_len;
 	char site[OP_SITE_MAX + 1];
-	char role[16];           /* from the registry at HELLO */
+	char role[16]; /* from the registry at HELLO */
 	char region[64];
 	session_state_t state;
-	uint64_t own_seq;        /* node's own max seq at HELLO */
-	uint64_t held_seq;       /* the site's max seq the hub held then */
-	uint64_t sent;           /* hub lsn up to which OPS were sent */
-	uint64_t credit;         /* OPS batches the node will still accept */
-	int streaming;           /* a PULL has opened the stream */
-	int gone;                /* peer unreachable: dropped at next tick */
+	uint64_t own_seq;  /* node's own max seq at HELLO */
+	uint64_t held_seq; /* the site's max seq the hub held then */
+	uint64_t sent;	   /* hub lsn up to which OPS were sent */
+	uint64_t credit;   /* OPS batches the node will still accept */
+	int streaming;	   /* a PULL has opened the stream */
+	int gone;	   /* peer unreachable: dropped at next tick */
 	uint64_t last_rx_ms;
 } session_t;
 
@@ -56,9 +56,9 @@ struct server {
 	zev_t *router_ev, *zap_ev;
 	struct event *tick;
 	session_t *sessions;
-	cbw_t out;               /* scratch for outgoing messages */
+	cbw_t out; /* scratch for outgoing messages */
 	uint64_t ops_in, ops_out;
-	health_t *health;        /* what sites report of their disks */
+	health_t *health; /* what sites report of their disks */
 };
 
 /* ---- ZAP ---- */
@@ -67,7 +67,8 @@ struct server {
 static int
 s_site_for_key(server_t *srv, const char *z85, char *site, size_t size)
 {
-	sqlite3_stmt *s = store_stmt(srv->store, "SELECT id FROM sites "
+	sqlite3_stmt *s = store_stmt(srv->store,
+	    "SELECT id FROM sites "
 	    "WHERE pubkey = ? AND revoked_at IS NULL");
 	int found = 0;
 
@@ -108,7 +109,7 @@ s_on_zap(void *sock, void *arg)
 		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
 		n++;
 	}
-	while (more) {   /* drain an overlong request */
+	while (more) { /* drain an overlong request */
 		size_t size = sizeof more;
 		zmq_msg_t extra;
 
@@ -124,8 +125,8 @@ s_on_zap(void *sock, void *arg)
 		ok = s_site_for_key(srv, z85, site, sizeof site);
 	if (n >= 2) {
 		s_zap_send(sock, "1.0", 1);
-		zmq_send(sock, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]),
-		    ZMQ_SNDMORE);
+		zmq_send(sock, zmq_msg_data(&frames[1]),
+		    zmq_msg_size(&frames[1]), ZMQ_SNDMORE);
 		s_zap_send(sock, ok ? "200" : "400", 1);
 		s_zap_send(sock, ok ? "OK" : "key not enrolled or revoked", 1);
 		s_zap_send(sock, ok ? site : "", 1);
@@ -145,7 +146,8 @@ s_on_zap(void *sock, void *arg)
 static int
 s_site_active(server_t *srv, const char *site, session_t *s)
 {
-	sqlite3_stmt *q = store_stmt(srv->store, "SELECT role, region "
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT role, region "
 	    "FROM sites WHERE id = ? AND revoked_at IS NULL");
 	int active = 0;
 
@@ -205,9 +207,9 @@ static int
 s_send(server_t *srv, session_t *s)
 {
 	if (zmq_send(srv->router, s->rid, s->rid_len,
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(srv->router, srv->out.data, srv->out.len,
-	    ZMQ_DONTWAIT) < 0) {
+		ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(srv->router, srv->out.data, srv->out.len, ZMQ_DONTWAIT) <
+		0) {
 		if (zmq_errno() == EHOSTUNREACH) {
 			log_debug("session %s gone", s->site);
 			s->gone = 1;
@@ -240,12 +242,13 @@ s_stream(server_t *srv, session_t *s)
 
 	if (s->state != SESSION_READY || !s->streaming || s->gone)
 		return 0;
-	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,
-	    "SELECT max(lsn) FROM op_log"), 0);
+	head = (uint64_t)store_query_int(srv->store,
+	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
 		/* What this site may see (visibility.c): head office all. */
-		q = store_stmt(srv->store, "SELECT lsn, body FROM op_log "
+		q = store_stmt(srv->store,
+		    "SELECT lsn, body FROM op_log "
 		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
 		    "seq > ?5)) AND (?6 = 'hq' OR (vis_site IS NULL AND "
 		    "vis_site2 IS NULL AND vis_region IS NULL) OR vis_site = ?2 "
@@ -285,7 +288,7 @@ s_stream(server_t *srv, session_t *s)
 		proto_ops_begin(&srv->out, last, head, n);
 		cbw_raw(&srv->out, batch.data, batch.len);
 		if (s_send(srv, s) != 0)
-			break;      /* queue full or peer gone: resume later */
+			break; /* queue full or peer gone: resume later */
 		s->sent = last;
 		s->credit--;
 		srv->ops_out += n;
@@ -342,7 +345,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			    op.entity);
 			log_warn("site %s: quarantined: %s", s->site, reason);
 			if (store_quarantine(srv->store, &op, body, len, reason,
-			    &err)) {
+				&err)) {
 				op_clear(&op);
 				goto fail_internal;
 			}
@@ -353,7 +356,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 		}
 		visibility_of(srv->store, &op, &vis);
 		if (store_ingest_visible(srv->store, &op, body, len, &vis.vis,
-		    &res, &why)) {
+			&res, &why)) {
 			op_clear(&op);
 			err = why;
 			goto fail_internal;
@@ -399,8 +402,9 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		return;
 	}
 	if (msg->version != PROTO_VERSION || msg->schema != (uint64_t)schema) {
-		int node_older = msg->version != PROTO_VERSION ?
-		    msg->version < PROTO_VERSION : msg->schema < (uint64_t)schema;
+		int node_older = msg->version != PROTO_VERSION
+		    ? msg->version < PROTO_VERSION
+		    : msg->schema < (uint64_t)schema;
 
 		snprintf(reason, sizeof reason,
 		    "hello: node protocol %llu schema %llu, hub protocol %d schema %d: upgrade the %s",
@@ -418,8 +422,8 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		return;
 	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
-	head = (uint64_t)store_query_int(srv->store, store_stmt(srv->store,
-	    "SELECT max(lsn) FROM op_log"), 0);
+	head = (uint64_t)store_query_int(srv->store,
+	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
 	snprintf(s->site, sizeof s->site, "%s", site);
 	s->state = SESSION_READY;
 	s->own_seq = msg->seq;
@@ -429,7 +433,8 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	s->streaming = 0;
 	proto_welcome(&srv->out, store_site(srv->store), held, head);
 	s_send(srv, s);
-	log_info("site %s connected: holds seq %llu, hub holds %llu, cursor %llu of %llu",
+	log_info(
+	    "site %s connected: holds seq %llu, hub holds %llu, cursor %llu of %llu",
 	    site, (unsigned long long)msg->seq, (unsigned long long)held,
 	    (unsigned long long)msg->cursor, (unsigned long long)head);
 }
@@ -439,13 +444,12 @@ static void
 s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 {
 	if (s->state == SESSION_CLOSED) {
-		s_send_error(srv, s, ERR_FORBIDDEN, "session closed by the hub");
+		s_send_error(srv, s, ERR_FORBIDDEN,
+		    "session closed by the hub");
 		return;
 	}
 	switch (msg->type) {
-	case PROTO_HELLO:
-		s_on_hello(srv, s, msg, site);
-		break;
+	case PROTO_HELLO: s_on_hello(srv, s, msg, site); break;
 	case PROTO_PING:
 		/* Only a site that said HELLO and is still enrolled. */
 		if (s->state == SESSION_READY)
@@ -460,7 +464,8 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		/* Revocation acts at once, not at the next tick. */
 		if (!s_site_active(srv, s->site, NULL)) {
 			s->state = SESSION_CLOSED;
-			s_send_error(srv, s, ERR_FORBIDDEN, "push: site revoked");
+			s_send_error(srv, s, ERR_FORBIDDEN,
+			    "push: site revoked");
 			break;
 		}
 		s_on_push(srv, s, msg);
@@ -507,7 +512,7 @@ s_on_router(void *sock, void *arg)
 	if (!more || zmq_msg_recv(&body, sock, ZMQ_DONTWAIT) < 0)
 		goto out;
 	zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &size);
-	while (more) {   /* a node sends one frame; drop extras */
+	while (more) { /* a node sends one frame; drop extras */
 		zmq_msg_t extra;
 
 		zmq_msg_init(&extra);
@@ -532,7 +537,7 @@ s_on_router(void *sock, void *arg)
 	s->last_rx_ms = hlc_wall_ms();
 	err_clear(&err);
 	if (proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &msg,
-	    &err)) {
+		&err)) {
 		if (s->site[0] == '\0')
 			snprintf(s->site, sizeof s->site, "%s", site);
 		s_send_error(srv, s, err.code, err.msg);
@@ -591,7 +596,8 @@ int
 server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
 {
 	server_t *srv = arg;
-	sqlite3_stmt *q = store_stmt(srv->store, "SELECT id, role, region, "
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT id, role, region, "
 	    "name, revoked_at FROM sites ORDER BY id");
 	json_t *items = json_array();
 	session_t *s;
@@ -605,14 +611,14 @@ server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
 		for (s = srv->sessions; s != NULL; s = s->next)
 			connected |= s->state == SESSION_READY &&
 			    strcmp(s->site, id) == 0;
-		json_array_append_new(items, json_pack(
-		    "{s:s, s:s, s:s, s:s?, s:b, s:b, s:o}", "site", id,
-		    "role", (const char *)sqlite3_column_text(q, 1),
-		    "region", (const char *)sqlite3_column_text(q, 2),
-		    "name", (const char *)sqlite3_column_text(q, 3),
-		    "revoked", sqlite3_column_type(q, 4) != SQLITE_NULL,
-		    "connected", connected, "disk", health_json(srv->health,
-		    id)));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b, s:o}", "site",
+			id, "role", (const char *)sqlite3_column_text(q, 1),
+			"region", (const char *)sqlite3_column_text(q, 2),
+			"name", (const char *)sqlite3_column_text(q, 3),
+			"revoked", sqlite3_column_type(q, 4) != SQLITE_NULL,
+			"connected", connected, "disk",
+			health_json(srv->health, id)));
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
@@ -688,7 +694,8 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	{
 		int ivl = 5000, ttl = 15000;
 
-		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_IVL, &ivl,
+		    sizeof ivl);
 		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_TIMEOUT, &ttl,
 		    sizeof ttl);
 	}

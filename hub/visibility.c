@@ -24,7 +24,8 @@ s_copy(char *dst, size_t size, const unsigned char *src)
 static int
 s_order_sites(store_t *st, const char *id, hub_vis_t *v)
 {
-	sqlite3_stmt *q = store_stmt(st, "SELECT site, fulfil_site FROM orders "
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT site, fulfil_site FROM orders "
 	    "WHERE id = ?");
 	int found = 0;
 
@@ -42,7 +43,8 @@ s_order_sites(store_t *st, const char *id, hub_vis_t *v)
 static void
 s_stock(store_t *st, const char *site, hub_vis_t *v)
 {
-	sqlite3_stmt *q = store_stmt(st, "SELECT role, region FROM sites "
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT role, region FROM sites "
 	    "WHERE id = ?");
 
 	snprintf(v->site, sizeof v->site, "%s", site);
@@ -50,7 +52,7 @@ s_stock(store_t *st, const char *site, hub_vis_t *v)
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
 	if (store_row(st, q)) {
 		if (strcmp((const char *)sqlite3_column_text(q, 0),
-		    "warehouse") == 0)
+			"warehouse") == 0)
 			snprintf(v->region, sizeof v->region, "*");
 		else
 			s_copy(v->region, sizeof v->region,
@@ -78,7 +80,8 @@ s_finish(hub_vis_t *v, int restricted)
 	v->vis.site2 = v->site2[0] ? v->site2 : NULL;
 	v->vis.region = v->region[0] ? v->region : NULL;
 	/* A restriction that names nobody would hide the op from all. */
-	if (v->vis.site == NULL && v->vis.site2 == NULL && v->vis.region == NULL)
+	if (v->vis.site == NULL && v->vis.site2 == NULL &&
+	    v->vis.region == NULL)
 		memset(&v->vis, 0, sizeof v->vis);
 }
 
@@ -94,7 +97,8 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 		restricted = 1;
 	} else if (strcmp(op->entity, "order") == 0) {
 		if (strcmp(op->kind, "create") == 0) {
-			snprintf(v->site, sizeof v->site, "%s", s_field(op, "site"));
+			snprintf(v->site, sizeof v->site, "%s",
+			    s_field(op, "site"));
 			snprintf(v->site2, sizeof v->site2, "%s",
 			    s_field(op, "fulfil_site"));
 			restricted = 1;
@@ -108,11 +112,13 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 		char found[OP_KEY_MAX + 1] = "";
 
 		if (order[0] == '\0') {
-			q = store_stmt(st, "SELECT order_id FROM invoices "
+			q = store_stmt(st,
+			    "SELECT order_id FROM invoices "
 			    "WHERE id = ?");
 			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
 			if (store_row(st, q))
-				s_copy(found, sizeof found, sqlite3_column_text(q, 0));
+				s_copy(found, sizeof found,
+				    sqlite3_column_text(q, 0));
 			sqlite3_reset(q);
 			order = found;
 		}
@@ -122,14 +128,18 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 
 		if (strcmp(op->kind, "create") == 0) {
 			snprintf(site, sizeof site, "%s", s_field(op, "site"));
-			snprintf(order, sizeof order, "%s", s_field(op, "order"));
+			snprintf(order, sizeof order, "%s",
+			    s_field(op, "order"));
 		} else {
-			q = store_stmt(st, "SELECT site, order_id FROM cases "
+			q = store_stmt(st,
+			    "SELECT site, order_id FROM cases "
 			    "WHERE id = ? AND site != ''");
 			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
 			if (store_row(st, q)) {
-				s_copy(site, sizeof site, sqlite3_column_text(q, 0));
-				s_copy(order, sizeof order, sqlite3_column_text(q, 1));
+				s_copy(site, sizeof site,
+				    sqlite3_column_text(q, 0));
+				s_copy(order, sizeof order,
+				    sqlite3_column_text(q, 1));
 			}
 			sqlite3_reset(q);
 		}
@@ -139,7 +149,8 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 			memset(&o, 0, sizeof o);
 			snprintf(v->site, sizeof v->site, "%s", site);
 			if (order[0] != '\0' && s_order_sites(st, order, &o))
-				snprintf(v->site2, sizeof v->site2, "%s", o.site2);
+				snprintf(v->site2, sizeof v->site2, "%s",
+				    o.site2);
 			restricted = 1;
 		}
 	}

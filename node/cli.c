@@ -13,125 +13,142 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
 #include "api.h"
+#include "apply.h"
 #include "args.h"
 #include "node.h"
 
 /* How an option becomes a request field. */
 typedef enum {
-	OPT_TEXT,       /* "--name Li" -> "name": "Li" */
-	OPT_INT,        /* "--qty 3" -> "qty": 3 */
-	OPT_BOOL,       /* "--on-account yes|no" -> true/false */
-	OPT_LIST,       /* "--tags a,b" -> ["a", "b"] */
-	OPT_LINES,      /* "--line SKU:QTY[:PRICE]" repeated -> lines */
-	OPT_QUERY,      /* goes to the query string of a GET */
+	OPT_TEXT,  /* "--name Li" -> "name": "Li" */
+	OPT_INT,   /* "--qty 3" -> "qty": 3 */
+	OPT_BOOL,  /* "--on-account yes|no" -> true/false */
+	OPT_LIST,  /* "--tags a,b" -> ["a", "b"] */
+	OPT_LINES, /* "--line SKU:QTY[:PRICE]" repeated -> lines */
+	OPT_QUERY, /* goes to the query string of a GET */
 } opt_kind_t;
 
 typedef struct {
-	const char *flag;     /* without "--" */
-	const char *field;    /* JSON name */
+	const char *flag;  /* without "--" */
+	const char *field; /* JSON name */
 	opt_kind_t kind;
 } opt_t;
 
 typedef struct {
 	const char *noun, *verb;
 	const char *method;
-	const char *path;     /* %s: the positional id */
+	const char *path; /* %s: the positional id */
 	const char *help;
 	opt_t opts[14];
 } command_t;
 
 static const command_t s_commands[] = {
 	{ "customer", "add", "POST", "/v1/customers",
-	  "--name N [--phone P] [--email E] [--address A] [--tier retail|member|vip|wholesale] [--credit-limit MINOR] [--currency C] [--tags a,b] [--id ID]",
-	  { { "name", "name", OPT_TEXT }, { "phone", "phone", OPT_TEXT },
-	    { "email", "email", OPT_TEXT }, { "address", "address", OPT_TEXT },
-	    { "tier", "tier", OPT_TEXT }, { "credit-limit", "credit_limit", OPT_INT },
-	    { "currency", "currency", OPT_TEXT }, { "tags", "tags", OPT_LIST },
-	    { "id", "id", OPT_TEXT } } },
+	    "--name N [--phone P] [--email E] [--address A] [--tier retail|member|vip|wholesale] [--credit-limit MINOR] [--currency C] [--tags a,b] [--id ID]",
+	    { { "name", "name", OPT_TEXT }, { "phone", "phone", OPT_TEXT },
+		{ "email", "email", OPT_TEXT },
+		{ "address", "address", OPT_TEXT },
+		{ "tier", "tier", OPT_TEXT },
+		{ "credit-limit", "credit_limit", OPT_INT },
+		{ "currency", "currency", OPT_TEXT },
+		{ "tags", "tags", OPT_LIST }, { "id", "id", OPT_TEXT } } },
 	{ "customer", "edit", "PATCH", "/v1/customers/%s",
-	  "ID [--name N] [--phone P] [--tier T] ... [--tags-add a,b] [--tags-remove c] [--points DELTA]",
-	  { { "name", "name", OPT_TEXT }, { "phone", "phone", OPT_TEXT },
-	    { "email", "email", OPT_TEXT }, { "address", "address", OPT_TEXT },
-	    { "tier", "tier", OPT_TEXT }, { "credit-limit", "credit_limit", OPT_INT },
-	    { "currency", "currency", OPT_TEXT },
-	    { "tags-add", "tags_add", OPT_LIST },
-	    { "tags-remove", "tags_remove", OPT_LIST },
-	    { "points", "points_delta", OPT_INT } } },
+	    "ID [--name N] [--phone P] [--tier T] ... [--tags-add a,b] [--tags-remove c] [--points DELTA]",
+	    { { "name", "name", OPT_TEXT }, { "phone", "phone", OPT_TEXT },
+		{ "email", "email", OPT_TEXT },
+		{ "address", "address", OPT_TEXT },
+		{ "tier", "tier", OPT_TEXT },
+		{ "credit-limit", "credit_limit", OPT_INT },
+		{ "currency", "currency", OPT_TEXT },
+		{ "tags-add", "tags_add", OPT_LIST },
+		{ "tags-remove", "tags_remove", OPT_LIST },
+		{ "points", "points_delta", OPT_INT } } },
 	{ "customer", "show", "GET", "/v1/customers/%s", "ID", { { 0 } } },
 	{ "customer", "list", "GET", "/v1/customers", "[--q TEXT]",
-	  { { "q", "q", OPT_QUERY } } },
-	{ "customer", "orders", "GET", "/v1/customers/%s/orders", "ID", { { 0 } } },
+	    { { "q", "q", OPT_QUERY } } },
+	{ "customer", "orders", "GET", "/v1/customers/%s/orders", "ID",
+	    { { 0 } } },
 	{ "order", "create", "POST", "/v1/orders",
-	  "--channel store|online|b2b --currency C --line SKU:QTY[:PRICE]... [--customer ID] [--status draft|confirmed|completed] [--fulfil-site S] [--on-account yes] [--note T] [--id ID]",
-	  { { "channel", "channel", OPT_TEXT }, { "currency", "currency", OPT_TEXT },
-	    { "line", "lines", OPT_LINES }, { "customer", "customer", OPT_TEXT },
-	    { "status", "status", OPT_TEXT }, { "fulfil-site", "fulfil_site", OPT_TEXT },
-	    { "on-account", "on_account", OPT_BOOL }, { "note", "note", OPT_TEXT },
-	    { "id", "id", OPT_TEXT } } },
+	    "--channel store|online|b2b --currency C --line SKU:QTY[:PRICE]... [--customer ID] [--status draft|confirmed|completed] [--fulfil-site S] [--on-account yes] [--note T] [--id ID]",
+	    { { "channel", "channel", OPT_TEXT },
+		{ "currency", "currency", OPT_TEXT },
+		{ "line", "lines", OPT_LINES },
+		{ "customer", "customer", OPT_TEXT },
+		{ "status", "status", OPT_TEXT },
+		{ "fulfil-site", "fulfil_site", OPT_TEXT },
+		{ "on-account", "on_account", OPT_BOOL },
+		{ "note", "note", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
 	{ "order", "show", "GET", "/v1/orders/%s", "ID", { { 0 } } },
-	{ "order", "list", "GET", "/v1/orders", "[--status S] [--site S] [--customer ID]",
-	  { { "status", "status", OPT_QUERY }, { "site", "site", OPT_QUERY },
-	    { "customer", "customer", OPT_QUERY } } },
+	{ "order", "list", "GET", "/v1/orders",
+	    "[--status S] [--site S] [--customer ID]",
+	    { { "status", "status", OPT_QUERY }, { "site", "site", OPT_QUERY },
+		{ "customer", "customer", OPT_QUERY } } },
 	{ "order", "move", "POST", "/v1/orders/%s/transition",
-	  "ID --to STATUS [--tracking T] [--reason R]",
-	  { { "to", "to", OPT_TEXT }, { "tracking", "tracking", OPT_TEXT },
-	    { "reason", "reason", OPT_TEXT } } },
+	    "ID --to STATUS [--tracking T] [--reason R]",
+	    { { "to", "to", OPT_TEXT }, { "tracking", "tracking", OPT_TEXT },
+		{ "reason", "reason", OPT_TEXT } } },
 	{ "payment", "take", "POST", "/v1/payments",
-	  "--order ID --method cash|card|alipay|wechat|bank_transfer|gift_card --amount MINOR --currency C [--id ID]  (negative amount: refund)",
-	  { { "order", "order", OPT_TEXT }, { "method", "method", OPT_TEXT },
-	    { "amount", "amount", OPT_INT }, { "currency", "currency", OPT_TEXT },
-	    { "id", "id", OPT_TEXT } } },
+	    "--order ID --method cash|card|alipay|wechat|bank_transfer|gift_card --amount MINOR --currency C [--id ID]  (negative amount: refund)",
+	    { { "order", "order", OPT_TEXT }, { "method", "method", OPT_TEXT },
+		{ "amount", "amount", OPT_INT },
+		{ "currency", "currency", OPT_TEXT },
+		{ "id", "id", OPT_TEXT } } },
 	{ "payment", "list", "GET", "/v1/payments", "[--order ID]",
-	  { { "order", "order", OPT_QUERY } } },
+	    { { "order", "order", OPT_QUERY } } },
 	{ "stock", "receive", "POST", "/v1/stock/movements",
-	  "--sku SKU --qty N [--ref PO] [--id ID]",
-	  { { "sku", "sku", OPT_TEXT }, { "qty", "delta", OPT_INT },
-	    { "ref", "ref", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
+	    "--sku SKU --qty N [--ref PO] [--id ID]",
+	    { { "sku", "sku", OPT_TEXT }, { "qty", "delta", OPT_INT },
+		{ "ref", "ref", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
 	{ "stock", "count", "POST", "/v1/stock/counts", "--sku SKU --counted N",
-	  { { "sku", "sku", OPT_TEXT }, { "counted", "counted", OPT_INT },
-	    { "id", "id", OPT_TEXT } } },
+	    { { "sku", "sku", OPT_TEXT }, { "counted", "counted", OPT_INT },
+		{ "id", "id", OPT_TEXT } } },
 	{ "stock", "transfer", "POST", "/v1/stock/transfers",
-	  "--sku SKU --qty N --to SITE [--id ID]",
-	  { { "sku", "sku", OPT_TEXT }, { "qty", "qty", OPT_INT },
-	    { "to", "to_site", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
+	    "--sku SKU --qty N --to SITE [--id ID]",
+	    { { "sku", "sku", OPT_TEXT }, { "qty", "qty", OPT_INT },
+		{ "to", "to_site", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
 	{ "stock", "list", "GET", "/v1/stock", "[--site S] [--sku SKU]",
-	  { { "site", "site", OPT_QUERY }, { "sku", "sku", OPT_QUERY } } },
+	    { { "site", "site", OPT_QUERY }, { "sku", "sku", OPT_QUERY } } },
 	{ "product", "list", "GET", "/v1/products", "", { { 0 } } },
 	{ "product", "show", "GET", "/v1/products/%s", "SKU", { { 0 } } },
-	{ "invoice", "issue", "POST", "/v1/invoices", "--order ID [--due-days N]",
-	  { { "order", "order", OPT_TEXT }, { "due-days", "due_days", OPT_INT },
-	    { "id", "id", OPT_TEXT } } },
+	{ "invoice", "issue", "POST", "/v1/invoices",
+	    "--order ID [--due-days N]",
+	    { { "order", "order", OPT_TEXT },
+		{ "due-days", "due_days", OPT_INT },
+		{ "id", "id", OPT_TEXT } } },
 	{ "invoice", "show", "GET", "/v1/invoices/%s", "ID", { { 0 } } },
-	{ "invoice", "move", "POST", "/v1/invoices/%s/transition", "ID --to paid|void",
-	  { { "to", "to", OPT_TEXT } } },
+	{ "invoice", "move", "POST", "/v1/invoices/%s/transition",
+	    "ID --to paid|void", { { "to", "to", OPT_TEXT } } },
 	{ "case", "open", "POST", "/v1/cases",
-	  "--kind return|exchange|complaint|repair [--order ID] [--customer ID] [--line SKU:QTY]... [--description T] [--assignee A]",
-	  { { "kind", "kind", OPT_TEXT }, { "order", "order", OPT_TEXT },
-	    { "customer", "customer", OPT_TEXT }, { "line", "lines", OPT_LINES },
-	    { "description", "description", OPT_TEXT },
-	    { "assignee", "assignee", OPT_TEXT }, { "id", "id", OPT_TEXT } } },
+	    "--kind return|exchange|complaint|repair [--order ID] [--customer ID] [--line SKU:QTY]... [--description T] [--assignee A]",
+	    { { "kind", "kind", OPT_TEXT }, { "order", "order", OPT_TEXT },
+		{ "customer", "customer", OPT_TEXT },
+		{ "line", "lines", OPT_LINES },
+		{ "description", "description", OPT_TEXT },
+		{ "assignee", "assignee", OPT_TEXT },
+		{ "id", "id", OPT_TEXT } } },
 	{ "case", "show", "GET", "/v1/cases/%s", "ID", { { 0 } } },
 	{ "case", "list", "GET", "/v1/cases", "[--status S]",
-	  { { "status", "status", OPT_QUERY } } },
+	    { { "status", "status", OPT_QUERY } } },
 	{ "case", "edit", "PATCH", "/v1/cases/%s",
-	  "ID [--assignee A] [--resolution T] [--rating 1-5]",
-	  { { "assignee", "assignee", OPT_TEXT },
-	    { "resolution", "resolution", OPT_TEXT },
-	    { "rating", "rating", OPT_INT } } },
-	{ "case", "note", "POST", "/v1/cases/%s/comments", "ID --text T [--author A]",
-	  { { "text", "text", OPT_TEXT }, { "author", "author", OPT_TEXT } } },
+	    "ID [--assignee A] [--resolution T] [--rating 1-5]",
+	    { { "assignee", "assignee", OPT_TEXT },
+		{ "resolution", "resolution", OPT_TEXT },
+		{ "rating", "rating", OPT_INT } } },
+	{ "case", "note", "POST", "/v1/cases/%s/comments",
+	    "ID --text T [--author A]",
+	    { { "text", "text", OPT_TEXT },
+		{ "author", "author", OPT_TEXT } } },
 	{ "case", "move", "POST", "/v1/cases/%s/transition", "ID --to STATUS",
-	  { { "to", "to", OPT_TEXT } } },
+	    { { "to", "to", OPT_TEXT } } },
 	{ "alerts", "", "GET", "/v1/alerts", "[--kind K]",
-	  { { "kind", "kind", OPT_QUERY } } },
+	    { { "kind", "kind", OPT_QUERY } } },
 	{ "report", "sales", "GET", "/v1/reports/sales",
-	  "[--group site|sku|customer|day] [--from YYYY-MM-DD] [--to YYYY-MM-DD]",
-	  { { "group", "group", OPT_QUERY }, { "from", "from", OPT_QUERY },
-	    { "to", "to", OPT_QUERY } } },
+	    "[--group site|sku|customer|day] [--from YYYY-MM-DD] [--to YYYY-MM-DD]",
+	    { { "group", "group", OPT_QUERY }, { "from", "from", OPT_QUERY },
+		{ "to", "to", OPT_QUERY } } },
 	{ "report", "stock", "GET", "/v1/reports/stock", "", { { 0 } } },
-	{ "report", "receivables", "GET", "/v1/reports/receivables", "", { { 0 } } },
+	{ "report", "receivables", "GET", "/v1/reports/receivables", "",
+	    { { 0 } } },
 };
 
 #define NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -149,7 +166,8 @@ s_line(const char *text, char *why, size_t size)
 	qty = strtok(NULL, ":");
 	price = strtok(NULL, ":");
 	if (sku == NULL || qty == NULL) {
-		snprintf(why, size, "--line '%s': expected SKU:QTY[:PRICE]", text);
+		snprintf(why, size, "--line '%s': expected SKU:QTY[:PRICE]",
+		    text);
 		return NULL;
 	}
 	errno = 0;
@@ -163,8 +181,8 @@ s_line(const char *text, char *why, size_t size)
 		p = strtoll(price, &end, 10);
 		if (*end != '\0') {
 			json_decref(l);
-			snprintf(why, size, "--line '%s': PRICE is not an integer",
-			    text);
+			snprintf(why, size,
+			    "--line '%s': PRICE is not an integer", text);
 			return NULL;
 		}
 		json_object_set_new(l, "unit_price", json_integer(p));
@@ -187,7 +205,8 @@ s_build(const command_t *c, const args_t *a, json_t *body, json_t *query,
 		if (o->kind == OPT_LINES) {
 			json_t *lines = json_array(), *l;
 
-			for (i = 0; (v = args_nth(a, o->flag, i)) != NULL; i++) {
+			for (i = 0; (v = args_nth(a, o->flag, i)) != NULL;
+			     i++) {
 				if ((l = s_line(v, why, size)) == NULL) {
 					json_decref(lines);
 					return -1;
@@ -213,8 +232,8 @@ s_build(const command_t *c, const args_t *a, json_t *body, json_t *query,
 			errno = 0;
 			n = strtoll(v, &end, 10);
 			if (*end != '\0' || errno != 0 || v[0] == '\0') {
-				snprintf(why, size, "--%s '%s': not an integer", o->flag,
-				    v);
+				snprintf(why, size, "--%s '%s': not an integer",
+				    o->flag, v);
 				return -1;
 			}
 			json_object_set_new(body, o->field, json_integer(n));
@@ -222,12 +241,13 @@ s_build(const command_t *c, const args_t *a, json_t *body, json_t *query,
 		case OPT_BOOL:
 			if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0 &&
 			    strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-				snprintf(why, size, "--%s '%s': must be yes or no",
-				    o->flag, v);
+				snprintf(why, size,
+				    "--%s '%s': must be yes or no", o->flag, v);
 				return -1;
 			}
-			json_object_set_new(body, o->field, json_boolean(
-			    strcmp(v, "yes") == 0 || strcmp(v, "true") == 0));
+			json_object_set_new(body, o->field,
+			    json_boolean(strcmp(v, "yes") == 0 ||
+				strcmp(v, "true") == 0));
 			break;
 		case OPT_LIST: {
 			json_t *list = json_array();
@@ -235,13 +255,12 @@ s_build(const command_t *c, const args_t *a, json_t *body, json_t *query,
 
 			snprintf(buf, sizeof buf, "%s", v);
 			for (tok = strtok_r(buf, ",", &save); tok != NULL;
-			    tok = strtok_r(NULL, ",", &save))
+			     tok = strtok_r(NULL, ",", &save))
 				json_array_append_new(list, json_string(tok));
 			json_object_set_new(body, o->field, list);
 			break;
 		}
-		case OPT_LINES:
-			break;
+		case OPT_LINES: break;
 		}
 	}
 	/* A receipt is a stock movement with its reason. */
@@ -270,8 +289,9 @@ s_scalar(const json_t *v, char *buf, size_t size)
 
 		buf[0] = '\0';
 		json_array_foreach(v, i, e)
-			off += (size_t)snprintf(buf + off, off < size ? size - off : 0,
-			    "%s%s", i ? ", " : "", json_string_value(e));
+			off += (size_t)snprintf(buf + off,
+			    off < size ? size - off : 0, "%s%s", i ? ", " : "",
+			    json_string_value(e));
 	} else
 		snprintf(buf, size, "-");
 }
@@ -292,14 +312,16 @@ s_table(const json_t *rows, const char *indent)
 	}
 	json_object_foreach(json_array_get(rows, 0), key, v) {
 		if (nkeys < 16 && !json_is_object(v) &&
-		    !(json_is_array(v) && json_is_object(json_array_get(v, 0)))) {
+		    !(json_is_array(v) &&
+			json_is_object(json_array_get(v, 0)))) {
 			keys[nkeys] = key;
 			width[nkeys++] = strlen(key);
 		}
 	}
 	json_array_foreach(rows, i, row)
 		for (k = 0; k < nkeys; k++) {
-			s_scalar(json_object_get(row, keys[k]), cell, sizeof cell);
+			s_scalar(json_object_get(row, keys[k]), cell,
+			    sizeof cell);
 			if (strlen(cell) > width[k])
 				width[k] = strlen(cell);
 		}
@@ -309,8 +331,9 @@ s_table(const json_t *rows, const char *indent)
 		size_t j;
 
 		for (j = 0; keys[k][j] != '\0' && j < sizeof up - 1; j++)
-			up[j] = (char)(keys[k][j] >= 'a' && keys[k][j] <= 'z' ?
-			    keys[k][j] - 32 : keys[k][j]);
+			up[j] = (char)(keys[k][j] >= 'a' && keys[k][j] <= 'z'
+				? keys[k][j] - 32
+				: keys[k][j]);
 		up[j] = '\0';
 		printf("%-*s  ", (int)width[k], up);
 	}
@@ -318,7 +341,8 @@ s_table(const json_t *rows, const char *indent)
 	json_array_foreach(rows, i, row) {
 		printf("%s", indent);
 		for (k = 0; k < nkeys; k++) {
-			s_scalar(json_object_get(row, keys[k]), cell, sizeof cell);
+			s_scalar(json_object_get(row, keys[k]), cell,
+			    sizeof cell);
 			printf("%-*s  ", (int)width[k], cell);
 		}
 		printf("\n");
@@ -338,8 +362,9 @@ s_print(const json_t *v)
 		return;
 	}
 	json_object_foreach((json_t *)v, key, f) {
-		if (json_is_array(f) && (json_array_size(f) == 0 ||
-		    json_is_object(json_array_get(f, 0)))) {
+		if (json_is_array(f) &&
+		    (json_array_size(f) == 0 ||
+			json_is_object(json_array_get(f, 0)))) {
 			printf("%s:\n", key);
 			s_table(f, "  ");
 		} else if (json_is_object(f)) {
@@ -403,11 +428,11 @@ cli_run(int argc, char **argv)
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(s_commands[i].noun, noun) == 0 &&
 		    (s_commands[i].verb[0] == '\0' ||
-		    strcmp(s_commands[i].verb, verb) == 0))
+			strcmp(s_commands[i].verb, verb) == 0))
 			c = &s_commands[i];
 	if (c == NULL) {
-		fprintf(stderr, "bl-node: %s: unknown command '%s'; one of:\n", noun,
-		    verb);
+		fprintf(stderr, "bl-node: %s: unknown command '%s'; one of:\n",
+		    noun, verb);
 		for (i = 0; i < NCOMMANDS; i++)
 			if (strcmp(s_commands[i].noun, noun) == 0)
 				fprintf(stderr, "  bl-node %s %s %s\n", noun,
@@ -421,7 +446,8 @@ cli_run(int argc, char **argv)
 	for (k = 0; c->opts[k].flag != NULL; k++)
 		allowed[k + 1] = c->opts[k].flag;
 	allowed[k + 1] = NULL;
-	if (args_parse(&a, argc - skip, argv + skip, allowed, json_flag, &err)) {
+	if (args_parse(&a, argc - skip, argv + skip, allowed, json_flag,
+		&err)) {
 		fprintf(stderr, "bl-node: %s: %s\n", name, err.msg);
 		return 2;
 	}
@@ -457,8 +483,9 @@ cli_run(int argc, char **argv)
 	    strcmp(c->method, "GET") == 0 ? NULL : body, &out);
 	if (status >= 400) {
 		fprintf(stderr, "bl-node: %s: %s\n", name,
-		    json_string_value(json_object_get(json_object_get(out, "error"),
-		    "message")));
+		    json_string_value(
+			json_object_get(json_object_get(out, "error"),
+			    "message")));
 	} else if (args_has(&a, "json")) {
 		char *text = json_dumps(out, JSON_COMPACT);
 

@@ -32,12 +32,12 @@
 #include "text.h"
 #include "zev.h"
 
-#define PULL_WINDOW 4            /* OPS batches in flight */
+#define PULL_WINDOW 4 /* OPS batches in flight */
 #define PING_EVERY_MS 2000
 #define RETRY_HELLO_MS 1000
-#define PUSH_COALESCE_MS 3       /* writes within this go in one PUSH */
-#define ANSWER_WAIT_MS 30000     /* for a WELCOME or PUSH_ACK */
-#define LAST_SYNC_SAVE_MS (5 * 60 * 1000)   /* idle: last_sync saved */
+#define PUSH_COALESCE_MS 3   /* writes within this go in one PUSH */
+#define ANSWER_WAIT_MS 30000 /* for a WELCOME or PUSH_ACK */
+#define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 
 struct client {
 	struct event_base *base;
@@ -47,23 +47,23 @@ struct client {
 	void *ctx, *dealer, *monitor;
 	zev_t *dealer_ev, *monitor_ev;
 	struct event *tick;
-	struct event *push_soon;     /* coalesces writes into one PUSH */
+	struct event *push_soon; /* coalesces writes into one PUSH */
 	link_state_t state;
-	int connected;               /* CURVE session established */
-	int tcp_connects;            /* TCP connects since last handshake */
-	uint64_t push_inflight;      /* highest seq in the unacked PUSH, 0 */
-	uint64_t acked;              /* highest own seq the hub holds */
-	uint64_t acked_saved, acked_saved_ms;   /* last written to meta */
-	uint64_t welcome_head;       /* hub head announced at WELCOME */
-	uint64_t head;               /* latest hub head seen */
+	int connected;		/* CURVE session established */
+	int tcp_connects;	/* TCP connects since last handshake */
+	uint64_t push_inflight; /* highest seq in the unacked PUSH, 0 */
+	uint64_t acked;		/* highest own seq the hub holds */
+	uint64_t acked_saved, acked_saved_ms; /* last written to meta */
+	uint64_t welcome_head; /* hub head announced at WELCOME */
+	uint64_t head;	       /* latest hub head seen */
 	uint64_t cursor;
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
-	uint64_t hello_ms, push_ms;  /* when the HELLO / PUSH in flight went */
+	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
 	int64_t clock_offset_ms;
-	uint64_t last_sync_ms;       /* last caught up; saved with acks */
+	uint64_t last_sync_ms; /* last caught up; saved with acks */
 	uint64_t last_sync_saved;
 	char refusal[ERR_MSG_MAX];
-	char last_error[ERR_MSG_MAX];    /* the last ERROR or why in doubt */
+	char last_error[ERR_MSG_MAX]; /* the last ERROR or why in doubt */
 	cbw_t out;
 	client_progress_fn progress;
 	void *progress_arg;
@@ -111,8 +111,8 @@ s_hello(client_t *c)
 	 * moved past what the hub holds before the lost ops are back, and the
 	 * hub sends back exactly those above what we hold. */
 	store_origin_max_seq(c->store, c->site, &stored, NULL);
-	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
-	    stored, c->cursor);
+	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(), stored,
+	    c->cursor);
 	c->push_inflight = 0;
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
@@ -131,7 +131,8 @@ s_push(client_t *c)
 
 	if (c->state != LINK_READY || c->push_inflight != 0)
 		return;
-	q = store_stmt(c->store, "SELECT seq, body FROM op_log "
+	q = store_stmt(c->store,
+	    "SELECT seq, body FROM op_log "
 	    "WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?");
 	sqlite3_bind_text(q, 1, c->site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (int64_t)c->acked);
@@ -181,9 +182,11 @@ s_save_progress(client_t *c, uint64_t now)
 
 	c->acked_saved_ms = now;
 	if (store_begin(c->store, &err) == 0 &&
-	    store_meta_set_int(c->store, "acked", (int64_t)c->acked, &err) == 0 &&
-	    (c->last_sync_ms == 0 || store_meta_set_int(c->store, "last_sync",
-	    (int64_t)c->last_sync_ms, &err) == 0) &&
+	    store_meta_set_int(c->store, "acked", (int64_t)c->acked, &err) ==
+		0 &&
+	    (c->last_sync_ms == 0 ||
+		store_meta_set_int(c->store, "last_sync",
+		    (int64_t)c->last_sync_ms, &err) == 0) &&
 	    store_commit(c->store, &err) == 0) {
 		c->acked_saved = c->acked;
 		c->last_sync_saved = c->last_sync_ms;
@@ -202,10 +205,12 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	if (m->seq > own) {
 		/* Restored from an old backup: the hub holds ops of ours we
 		 * lost. Never reuse their seqs; they come back by pull. */
-		log_warn("hub holds our ops up to seq %llu, we have %llu: recovering them",
+		log_warn(
+		    "hub holds our ops up to seq %llu, we have %llu: recovering them",
 		    (unsigned long long)m->seq, (unsigned long long)own);
 		if (store_begin(c->store, &err) ||
-		    store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err) ||
+		    store_meta_set_int(c->store, "seq", (int64_t)m->seq,
+			&err) ||
 		    store_commit(c->store, &err)) {
 			/* Going on could hand out their seqs again. */
 			store_rollback(c->store);
@@ -219,7 +224,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		/* The hub's log is shorter than what we pulled: it was restored
 		 * from a backup and numbers new ops again from there. Pull it
 		 * all again; what we have is skipped as duplicates. */
-		log_warn("hub log head %llu is behind our cursor %llu: pulling again from 0",
+		log_warn(
+		    "hub log head %llu is behind our cursor %llu: pulling again from 0",
 		    (unsigned long long)m->head, (unsigned long long)c->cursor);
 		c->cursor = 0;
 		s_save_int(c, "cursor", 0);
@@ -233,7 +239,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	c->head = m->head;
 	c->state = LINK_READY;
 	c->refusal[0] = '\0';
-	log_info("hub %s (%s) welcomes us: it holds our seq %llu, head %llu, our cursor %llu",
+	log_info(
+	    "hub %s (%s) welcomes us: it holds our seq %llu, head %llu, our cursor %llu",
 	    c->hub, m->site, (unsigned long long)m->seq,
 	    (unsigned long long)m->head, (unsigned long long)c->cursor);
 	s_push(c);
@@ -283,8 +290,9 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	store_meta_get_int(c->store, "cursor", &durable);
 	if ((uint64_t)durable > m->cursor)
 		m->cursor = (uint64_t)durable;
-	if (rc < 0 || store_meta_set_int(c->store, "cursor",
-	    (int64_t)m->cursor, &err) || store_commit(c->store, &err))
+	if (rc < 0 ||
+	    store_meta_set_int(c->store, "cursor", (int64_t)m->cursor, &err) ||
+	    store_commit(c->store, &err))
 		goto fail;
 	c->cursor = m->cursor;
 	c->head = m->head;
@@ -348,9 +356,7 @@ s_on_dealer(void *sock, void *arg)
 		c->clock_offset_ms = (int64_t)m.hub_ms -
 		    (int64_t)(m.ms + (c->last_rx_ms - m.ms) / 2);
 		break;
-	case PROTO_ERROR:
-		s_on_error(c, &m);
-		break;
+	case PROTO_ERROR: s_on_error(c, &m); break;
 	default:
 		log_warn("hub %s: unexpected %s", c->hub,
 		    proto_type_name(m.type));
@@ -384,14 +390,12 @@ s_on_monitor(void *sock, void *arg)
 	memcpy(&event, zmq_msg_data(&head), 2);
 	memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
 	switch (event) {
-	case ZMQ_EVENT_CONNECTED:
-		c->tcp_connects++;
-		break;
+	case ZMQ_EVENT_CONNECTED: c->tcp_connects++; break;
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		c->connected = 1;
 		c->tcp_connects = 0;
 		c->refusal[0] = '\0';
-		c->state = LINK_DOWN;     /* the tick retries if HELLO fails */
+		c->state = LINK_DOWN; /* the tick retries if HELLO fails */
 		s_hello(c);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
@@ -421,8 +425,7 @@ s_on_monitor(void *sock, void *arg)
 			    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
 			    c->hub);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	s_progress(c);
 out:
@@ -442,8 +445,8 @@ s_ping(client_t *c, uint64_t now)
 	memset(&disk, 0, sizeof disk);
 	disk.db_bytes = h.db_bytes > 0 ? (uint64_t)h.db_bytes : 0;
 	disk.wal_bytes = h.wal_bytes > 0 ? (uint64_t)h.wal_bytes : 0;
-	disk.free_bytes = h.disk_free_bytes > 0 ?
-	    (uint64_t)h.disk_free_bytes : 0;
+	disk.free_bytes = h.disk_free_bytes > 0 ? (uint64_t)h.disk_free_bytes
+						: 0;
 	if (ckpt_problems(&h, store_path(c->store), p) > 0)
 		snprintf(disk.problem, sizeof disk.problem, "%s", p[0].msg);
 	proto_ping(&c->out, now, &disk);
@@ -461,9 +464,10 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_hello(c);
 	/* A WELCOME or PUSH_ACK that never came (the hub could not queue it):
 	 * start the session over rather than wait for the link to drop. */
-	if (c->connected && ((c->state == LINK_HELLO &&
-	    now - c->hello_ms > ANSWER_WAIT_MS) || (c->state == LINK_READY &&
-	    c->push_inflight != 0 && now - c->push_ms > ANSWER_WAIT_MS))) {
+	if (c->connected &&
+	    ((c->state == LINK_HELLO && now - c->hello_ms > ANSWER_WAIT_MS) ||
+		(c->state == LINK_READY && c->push_inflight != 0 &&
+		    now - c->push_ms > ANSWER_WAIT_MS))) {
 		log_warn("hub %s: no answer within %d s: starting over", c->hub,
 		    ANSWER_WAIT_MS / 1000);
 		s_hello(c);
@@ -473,10 +477,11 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_ping(c, now);
 		s_send(c);
 		c->last_ping_ms = now;
-		s_push(c);   /* retries a push whose send failed */
+		s_push(c); /* retries a push whose send failed */
 	}
-	if (now - c->acked_saved_ms >= 5000 && (c->acked != c->acked_saved ||
-	    c->last_sync_ms > c->last_sync_saved + LAST_SYNC_SAVE_MS))
+	if (now - c->acked_saved_ms >= 5000 &&
+	    (c->acked != c->acked_saved ||
+		c->last_sync_ms > c->last_sync_saved + LAST_SYNC_SAVE_MS))
 		s_save_progress(c, now);
 	zev_kick(c->dealer_ev);
 	s_progress(c);
@@ -538,10 +543,12 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	zmq_setsockopt(c->dealer, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
 	snprintf(monitor_ep, sizeof monitor_ep, "inproc://monitor-%p",
 	    (void *)c);
-	zmq_socket_monitor(c->dealer, monitor_ep, ZMQ_EVENT_CONNECTED |
-	    ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+	zmq_socket_monitor(c->dealer, monitor_ep,
+	    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+		ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+		ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+		ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+		ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
 	c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
 	zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_connect(c->monitor, monitor_ep);
@@ -623,9 +630,11 @@ client_status(client_t *c, json_t *status)
 	json_object_set_new(status, "hub", json_string(c->hub));
 	json_object_set_new(status, "hub_link", json_string(names[c->state]));
 	json_object_set_new(status, "pending_push",
-	    json_integer((json_int_t)((uint64_t)seq > c->acked ?
-	    (uint64_t)seq - c->acked : 0)));
-	json_object_set_new(status, "hub_head", json_integer((json_int_t)c->head));
+	    json_integer(
+		(json_int_t)((uint64_t)seq > c->acked ? (uint64_t)seq - c->acked
+						      : 0)));
+	json_object_set_new(status, "hub_head",
+	    json_integer((json_int_t)c->head));
 	json_object_set_new(status, "last_sync_ms",
 	    json_integer((json_int_t)c->last_sync_ms));
 	json_object_set_new(status, "clock_offset_ms",

@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "apply.h"
 #include "api.h"
+#include "apply.h"
 #include "args.h"
 #include "daemon.h"
 #include "log.h"
-#include "prog.h"
 #include "node.h"
+#include "prog.h"
 #include "stock.h"
 
 static store_t *
@@ -28,8 +28,8 @@ s_open(const char *dir, err_t *err)
 
 	snprintf(path, sizeof path, "%s/%s", dir, NODE_DB);
 	if (access(path, F_OK) != 0) {
-		err_set(err, ERR_NOT_FOUND, "%s: no node here (run bl-node init)",
-		    dir);
+		err_set(err, ERR_NOT_FOUND,
+		    "%s: no node here (run bl-node init)", dir);
 		return NULL;
 	}
 	return store_open(path, STORE_NODE, 0, &apply_rules, err);
@@ -59,8 +59,8 @@ s_init(const args_t *a)
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (strncmp(hub, "tcp://", 6) != 0) {
-		err_set(&err, ERR_BAD_REQUEST, "--hub '%s': expected tcp://HOST:PORT",
-		    hub);
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--hub '%s': expected tcp://HOST:PORT", hub);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!keys_valid_z85(hub_key)) {
@@ -165,7 +165,7 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	struct timeval tv = { timeout, 0 };
 	err_t err;
 
-	log_set_quiet(1);  /* a one-shot round reports its own failure */
+	log_set_quiet(1); /* a one-shot round reports its own failure */
 	if (s_open_all(dir, &conf, &keys, &st, &err)) {
 		snprintf(why, why_size, "%s", err.msg);
 		return -1;
@@ -212,11 +212,13 @@ s_sync(const args_t *a)
 	err_t err;
 
 	if (timeout <= 0) {
-		err_set(&err, ERR_BAD_REQUEST, "--timeout: must be a positive number of seconds");
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--timeout: must be a positive number of seconds");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (s_round(args_get(a, "data", "."), timeout, &caught_up, why,
-	    sizeof why, NULL) != 0 || !caught_up) {
+		sizeof why, NULL) != 0 ||
+	    !caught_up) {
 		err_set(&err, ERR_UNAVAILABLE, "%s", why);
 		return prog_fail(1, &err);
 	}
@@ -252,12 +254,13 @@ s_print_disk(const json_t *disk)
 	size_t i;
 
 	printf("database       %.1f MB, WAL %.1f MB (bound %.0f MB), "
-	    "%.1f GB free\n",
+	       "%.1f GB free\n",
 	    json_integer_value(json_object_get(disk, "db_bytes")) / 1048576.0,
 	    json_integer_value(json_object_get(disk, "wal_bytes")) / 1048576.0,
 	    json_integer_value(json_object_get(disk, "wal_bound_bytes")) /
-	    1048576.0, json_integer_value(json_object_get(disk,
-	    "free_bytes")) / 1073741824.0);
+		1048576.0,
+	    json_integer_value(json_object_get(disk, "free_bytes")) /
+		1073741824.0);
 	json_array_foreach(json_object_get(disk, "warnings"), i, w)
 		printf("warning        %s\n", json_string_value(w));
 }
@@ -297,8 +300,10 @@ s_status(const args_t *a)
 		json_object_update(o, link);
 		json_decref(link);
 		json_object_set_new(o, "hub_reachable",
-		    json_boolean(caught_up || strcmp(json_string_value(
-		    json_object_get(o, "hub_link")) ?: "", "up") == 0));
+		    json_boolean(caught_up ||
+			strcmp(json_string_value(json_object_get(o, "hub_link"))
+				?: "",
+			    "up") == 0));
 		if (!caught_up && why[0] != '\0')
 			json_object_set_new(o, "hub_problem", json_string(why));
 		(void)acked;
@@ -309,14 +314,17 @@ s_status(const args_t *a)
 		printf("%s\n", text);
 		free(text);
 	} else {
-		printf("site           %s\n", json_string_value(json_object_get(o, "site")));
+		printf("site           %s\n",
+		    json_string_value(json_object_get(o, "site")));
 		printf("hub            %s (%s)\n",
 		    json_string_value(json_object_get(o, "hub")),
-		    json_is_true(json_object_get(o, "hub_reachable")) ?
-		    "reachable" : "unreachable");
+		    json_is_true(json_object_get(o, "hub_reachable"))
+			? "reachable"
+			: "unreachable");
 		if (json_object_get(o, "hub_problem"))
-			printf("hub problem    %s\n", json_string_value(
-			    json_object_get(o, "hub_problem")));
+			printf("hub problem    %s\n",
+			    json_string_value(
+				json_object_get(o, "hub_problem")));
 		if (last_sync > 0) {
 			time_t t = (time_t)(last_sync / 1000);
 			char stamp[32];
@@ -327,10 +335,12 @@ s_status(const args_t *a)
 		} else {
 			printf("last sync      never\n");
 		}
-		printf("waiting push   %lld ops\n", (long long)json_integer_value(
-		    json_object_get(o, "pending_push")));
-		printf("quarantined    %lld ops\n", (long long)json_integer_value(
-		    json_object_get(o, "quarantined")));
+		printf("waiting push   %lld ops\n",
+		    (long long)json_integer_value(
+			json_object_get(o, "pending_push")));
+		printf("quarantined    %lld ops\n",
+		    (long long)json_integer_value(
+			json_object_get(o, "quarantined")));
 		s_print_disk(json_object_get(o, "disk"));
 	}
 	json_decref(o);
@@ -380,7 +390,7 @@ s_run(const args_t *a)
 	conf_set(&conf, "http", args_get(a, "http", NULL));
 	if (daemon_checkpoints(st, &conf, &err) ||
 	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
-	    &days, &err))
+		&days, &err))
 		goto out;
 	base = event_base_new();
 	retain = retain_start(base, st, (int)days);
@@ -390,7 +400,7 @@ s_run(const args_t *a)
 	api = api_new(base, st, "site");
 	api_set_hooks(api, s_api_status, s_api_wrote, &n);
 	if (api_bind(api, conf_get(&conf, "http", NODE_DEFAULT_HTTP),
-	    conf_get(&conf, "token", NULL), &http_port, &err) ||
+		conf_get(&conf, "token", NULL), &http_port, &err) ||
 	    conf_write_ports(dir, -1, http_port, &err))
 		goto out;
 	log_info("node %s ready: http port %d, hub %s", store_site(st),
@@ -433,7 +443,8 @@ s_move(const args_t *a)
 	errno = 0;
 	delta = strtoll(d, &end, 10);
 	if (*end != '\0' || errno != 0) {
-		err_set(&err, ERR_BAD_REQUEST, "--delta '%s': not an integer", d);
+		err_set(&err, ERR_BAD_REQUEST, "--delta '%s': not an integer",
+		    d);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
@@ -441,15 +452,18 @@ s_move(const args_t *a)
 	req = json_pack("{s:s, s:I, s:s}", "sku", args_get(a, "sku", ""),
 	    "delta", (json_int_t)delta, "reason", args_get(a, "reason", ""));
 	if (args_has(a, "id"))
-		json_object_set_new(req, "id", json_string(args_get(a, "id", "")));
+		json_object_set_new(req, "id",
+		    json_string(args_get(a, "id", "")));
 	if (args_has(a, "ref"))
-		json_object_set_new(req, "ref", json_string(args_get(a, "ref", "")));
+		json_object_set_new(req, "ref",
+		    json_string(args_get(a, "ref", "")));
 	if (stock_record(st, req, &out, &created, &err)) {
 		json_decref(req);
 		store_close(&st);
 		return prog_fail(1, &err);
 	}
-	printf("%s %s: %s %+lld %s\n", created ? "recorded" : "already recorded",
+	printf("%s %s: %s %+lld %s\n",
+	    created ? "recorded" : "already recorded",
 	    json_string_value(json_object_get(out, "id")),
 	    json_string_value(json_object_get(out, "sku")),
 	    (long long)json_integer_value(json_object_get(out, "delta")),
@@ -479,12 +493,13 @@ s_prune(const args_t *a)
 		days = strtoll(d, &end, 10);
 		if (d[0] == '\0' || *end != '\0' || days < 0 || days > 36500) {
 			err_set(&err, ERR_BAD_REQUEST,
-			    "--days '%s': a whole number of days from 0 to 36500", d);
+			    "--days '%s': a whole number of days from 0 to 36500",
+			    d);
 			return prog_fail(PROG_EXIT_USAGE, &err);
 		}
 	} else if (conf_load(dir, &conf, &err) ||
 	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
-	    &days, &err)) {
+		&days, &err)) {
 		return prog_fail(1, &err);
 	} else if (days == 0) {
 		/* 0 in the config keeps everything; only an explicit --days 0
@@ -524,7 +539,8 @@ s_import(const args_t *a)
 
 	err_clear(&err);
 	if (file == NULL) {
-		err_set(&err, ERR_BAD_REQUEST, "--file is required (- for stdin)");
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--file is required (- for stdin)");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
@@ -541,8 +557,9 @@ s_import(const args_t *a)
 			continue;
 		req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
 		if (req == NULL) {
-			err_set(&err, ERR_BAD_REQUEST, "%s line %ld: invalid JSON: %s",
-			    file, lineno, jerr.text);
+			err_set(&err, ERR_BAD_REQUEST,
+			    "%s line %ld: invalid JSON: %s", file, lineno,
+			    jerr.text);
 			goto fail;
 		}
 		if (stock_record_in(st, req, &out, &created, &err)) {
@@ -596,14 +613,15 @@ main(int argc, char **argv)
 {
 	static const char *const json_flag[] = { "json", NULL };
 	static const prog_cmd_t cmds[] = {
-		{ "init", s_init, { "data", "site", "hub", "hub-key", "http",
-		    NULL }, NULL },
+		{ "init", s_init,
+		    { "data", "site", "hub", "hub-key", "http", NULL }, NULL },
 		{ "key", s_key, { "data", NULL }, NULL },
 		{ "run", s_run, { "data", "http", NULL }, NULL },
 		{ "sync", s_sync, { "data", "timeout", NULL }, NULL },
 		{ "status", s_status, { "data", NULL }, json_flag },
-		{ "move", s_move, { "data", "sku", "delta", "reason", "id",
-		    "ref", NULL }, NULL },
+		{ "move", s_move,
+		    { "data", "sku", "delta", "reason", "id", "ref", NULL },
+		    NULL },
 		{ "import", s_import, { "data", "file", NULL }, NULL },
 		{ "prune", s_prune, { "data", "days", NULL }, NULL },
 	};

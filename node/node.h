@@ -25,10 +25,10 @@ typedef struct client client_t;
 
 /* Link states, in the order a session goes through them. */
 typedef enum {
-	LINK_DOWN,       /* no CURVE session with the hub */
-	LINK_HELLO,      /* connected, HELLO sent, waiting for WELCOME */
-	LINK_READY,      /* pushing and pulling */
-	LINK_REFUSED,    /* the hub refused us; see client_refusal */
+	LINK_DOWN,    /* no CURVE session with the hub */
+	LINK_HELLO,   /* connected, HELLO sent, waiting for WELCOME */
+	LINK_READY,   /* pushing and pulling */
+	LINK_REFUSED, /* the hub refused us; see client_refusal */
 } link_state_t;
 
 /* Called after every event that may change progress (welcome, ack, ops,

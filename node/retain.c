@@ -24,7 +24,7 @@ struct retain {
 	store_t *store;
 	struct event *timer;
 	int days;
-	int running;              /* a pass is under way */
+	int running; /* a pass is under way */
 	uint64_t after_lsn, before_hlc, started_ms;
 	int64_t dropped;
 };
@@ -82,8 +82,9 @@ s_on_timer(evutil_socket_t fd, short what, void *arg)
 		    RETAIN_EVERY_S / 60);
 	else if (r->dropped > 0)
 		log_info("retain: dropped %lld ops of other sites "
-		    "older than %d days in %llu ms", (long long)r->dropped,
-		    r->days, (unsigned long long)(hlc_wall_ms() - r->started_ms));
+			 "older than %d days in %llu ms",
+		    (long long)r->dropped, r->days,
+		    (unsigned long long)(hlc_wall_ms() - r->started_ms));
 	evtimer_add(r->timer, &next);
 }
 

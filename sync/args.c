@@ -31,7 +31,8 @@ args_parse(args_t *args, int argc, char **argv, const char *const *allowed,
 		}
 		name += 2;
 		if (args->n == ARGS_MAX)
-			return err_set(err, ERR_BAD_REQUEST, "too many options");
+			return err_set(err, ERR_BAD_REQUEST,
+			    "too many options");
 		if (s_listed(flags, name)) {
 			args->names[args->n] = name;
 			args->values[args->n++] = "";

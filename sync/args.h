@@ -14,15 +14,15 @@
 #define ARGS_MAX 24
 
 typedef struct {
-	const char *positional;         /* one bare word allowed (an id) */
+	const char *positional; /* one bare word allowed (an id) */
 	int n;
-	const char *names[ARGS_MAX];    /* without the leading "--" */
-	const char *values[ARGS_MAX];   /* borrowed from argv; "" for flags */
+	const char *names[ARGS_MAX];  /* without the leading "--" */
+	const char *values[ARGS_MAX]; /* borrowed from argv; "" for flags */
 } args_t;
 
 /* allowed: names with values; flags: names without. Both NULL-terminated. */
-int args_parse(args_t *args, int argc, char **argv,
-    const char *const *allowed, const char *const *flags, err_t *err);
+int args_parse(args_t *args, int argc, char **argv, const char *const *allowed,
+    const char *const *flags, err_t *err);
 
 /* The value of --name, or dflt when absent. */
 const char *args_get(const args_t *args, const char *name, const char *dflt);

@@ -13,44 +13,44 @@
 #include "log.h"
 #include "text.h"
 
-#define CKPT_LOOK_MS 1000          /* the thread looks at least this often */
-#define CKPT_IDLE_MS 5000          /* no commit for this long: truncate */
-#define CKPT_WARN_EVERY_MS 60000   /* a problem that lasts is logged again */
-#define CKPT_STALL_MS 3000         /* over a quarter this long: a problem */
-#define CKPT_WRITER_WAIT_MS 2000   /* longest the writer waits in FULL */
-#define CKPT_FULL_RETRY_MS 10000   /* after a FULL that could not finish */
-#define CKPT_SUMMARY_MS 600000     /* a line saying checkpoints progress */
+#define CKPT_LOOK_MS 1000	 /* the thread looks at least this often */
+#define CKPT_IDLE_MS 5000	 /* no commit for this long: truncate */
+#define CKPT_WARN_EVERY_MS 60000 /* a problem that lasts is logged again */
+#define CKPT_STALL_MS 3000	 /* over a quarter this long: a problem */
+#define CKPT_WRITER_WAIT_MS 2000 /* longest the writer waits in FULL */
+#define CKPT_FULL_RETRY_MS 10000 /* after a FULL that could not finish */
+#define CKPT_SUMMARY_MS 600000	 /* a line saying checkpoints progress */
 
 struct ckpt {
-	sqlite3 *writer;           /* borrowed: the connection that commits */
-	int writer_busy_ms;        /* its busy timeout, restored after FULL */
-	sqlite3 *db;               /* the thread's own connection */
+	sqlite3 *writer;    /* borrowed: the connection that commits */
+	int writer_busy_ms; /* its busy timeout, restored after FULL */
+	sqlite3 *db;	    /* the thread's own connection */
 	char *path;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* on CLOCK_MONOTONIC */
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
 	int page_size;
 	int64_t bound_bytes, disk_low_bytes;
-	int soft_frames;           /* a quarter of the bound, in frames */
-	int wake_frames;           /* the hook wakes the thread past this */
+	int soft_frames; /* a quarter of the bound, in frames */
+	int wake_frames; /* the hook wakes the thread past this */
 	/* Under lock: the writer's hook and the thread share these, and
 	 * ckpt_health reads them. Intervals are on the monotonic clock. */
 	int stop;
-	int due;                   /* the hook saw wake_frames */
-	int hook_frames;           /* frames in the WAL at the last commit */
-	int max_frames;            /* the most the WAL has held */
-	int inline_frames;         /* past this, the writer checkpoints */
-	int reader_blocks;         /* the writer's own round could not finish */
-	uint64_t full_retry_at;    /* no FULL from the writer before this */
+	int due;		/* the hook saw wake_frames */
+	int hook_frames;	/* frames in the WAL at the last commit */
+	int max_frames;		/* the most the WAL has held */
+	int inline_frames;	/* past this, the writer checkpoints */
+	int reader_blocks;	/* the writer's own round could not finish */
+	uint64_t full_retry_at; /* no FULL from the writer before this */
 	uint64_t frames_written, frames_copied, rounds, inline_rounds;
 	uint64_t last_commit_at;
-	int64_t wal_frames, last_ckpt_ms;   /* last_ckpt_ms: wall clock */
+	int64_t wal_frames, last_ckpt_ms; /* last_ckpt_ms: wall clock */
 	char problem[ERR_MSG_MAX];
-	char hook_error[ERR_MSG_MAX];       /* the writer's round failed */
+	char hook_error[ERR_MSG_MAX]; /* the writer's round failed */
 	/* The thread's own. */
 	uint64_t warned_at, summary_at, summary_rounds, summary_copied;
-	uint64_t behind_since;     /* since when the WAL is behind, 0 */
-	int prev_nlog;             /* frames in the WAL at the last round */
+	uint64_t behind_since; /* since when the WAL is behind, 0 */
+	int prev_nlog;	       /* frames in the WAL at the last round */
 };
 
 static uint64_t
@@ -170,12 +170,13 @@ s_verdict(ckpt_t *ck, const char *problem, uint64_t now)
 	had = ck->problem[0] != '\0';
 	snprintf(ck->problem, sizeof ck->problem, "%s", problem);
 	pthread_mutex_unlock(&ck->lock);
-	if (problem[0] != '\0' && (!had ||
-	    now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
+	if (problem[0] != '\0' &&
+	    (!had || now - ck->warned_at >= CKPT_WARN_EVERY_MS)) {
 		log_warn("%s", problem);
 		ck->warned_at = now;
 	} else if (problem[0] == '\0' && had) {
-		log_info("checkpoint %s: the WAL is checkpointed again", ck->path);
+		log_info("checkpoint %s: the WAL is checkpointed again",
+		    ck->path);
 	}
 }
 
@@ -189,8 +190,8 @@ s_why_behind(ckpt_t *ck, int nlog, int ncopied)
 	blocks = ck->reader_blocks;
 	pthread_mutex_unlock(&ck->lock);
 	if (blocks || ncopied < nlog)
-		return blocks ? "a reader holds an older snapshot open" :
-		    "the writer outruns the checkpoints";
+		return blocks ? "a reader holds an older snapshot open"
+			      : "the writer outruns the checkpoints";
 	return "all copied, but a reader keeps it from starting over";
 }
 
@@ -241,8 +242,8 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 		snprintf(problem, sizeof problem,
 		    "checkpoint %s: the checkpointer's connection sees no WAL",
 		    ck->path);
-	} else if (nlog >= ck->soft_frames && (ncopied < nlog ||
-	    nlog > ck->prev_nlog)) {
+	} else if (nlog >= ck->soft_frames &&
+	    (ncopied < nlog || nlog > ck->prev_nlog)) {
 		/* Over a quarter with frames left to copy, or all copied but
 		 * growing (commits that do not start it over: a reader is in
 		 * it). A busy moment is not a problem; staying there is. */
@@ -251,9 +252,11 @@ s_round(ckpt_t *ck, int idle, uint64_t now)
 		if (now - ck->behind_since >= CKPT_STALL_MS)
 			snprintf(problem, sizeof problem,
 			    "checkpoint %s: WAL %d frames (%lld MB), %d copied "
-			    "for %llu s: %s", ck->path, nlog,
+			    "for %llu s: %s",
+			    ck->path, nlog,
 			    (long long)nlog * (ck->page_size + 24) /
-			    (1024 * 1024), ncopied,
+				(1024 * 1024),
+			    ncopied,
 			    (unsigned long long)(now - ck->behind_since) / 1000,
 			    s_why_behind(ck, nlog, ncopied));
 	} else {
@@ -284,9 +287,10 @@ s_summary(ckpt_t *ck, uint64_t now)
 	frames = ck->wal_frames;
 	pthread_mutex_unlock(&ck->lock);
 	if (rounds != ck->summary_rounds)
-		log_info("checkpoint %s: %llu rounds copied %llu frames in %d min; "
-		    "WAL now %lld frames", ck->path,
-		    (unsigned long long)(rounds - ck->summary_rounds),
+		log_info(
+		    "checkpoint %s: %llu rounds copied %llu frames in %d min; "
+		    "WAL now %lld frames",
+		    ck->path, (unsigned long long)(rounds - ck->summary_rounds),
 		    (unsigned long long)(copied - ck->summary_copied),
 		    CKPT_SUMMARY_MS / 60000, (long long)frames);
 	ck->summary_at = now;
@@ -361,8 +365,8 @@ s_pragma_int(sqlite3 *db, const char *sql, int *out)
 }
 
 ckpt_t *
-ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
-    int bound_mb, int disk_low_mb, err_t *err)
+ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path, int bound_mb,
+    int disk_low_mb, err_t *err)
 {
 	ckpt_t *ck = calloc(1, sizeof *ck);
 	char pragma[64];
@@ -372,18 +376,22 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 	ck->writer = writer;
 	ck->writer_busy_ms = writer_busy_ms;
 	ck->path = strdup(path);
-	ck->bound_bytes = (int64_t)(bound_mb > 0 ? bound_mb :
-	    CKPT_DEFAULT_BOUND_MB) * 1024 * 1024;
-	ck->disk_low_bytes = (int64_t)(disk_low_mb > 0 ? disk_low_mb :
-	    CKPT_DEFAULT_DISK_LOW_MB) * 1024 * 1024;
+	ck->bound_bytes = (int64_t)(bound_mb > 0 ? bound_mb
+						 : CKPT_DEFAULT_BOUND_MB) *
+	    1024 * 1024;
+	ck->disk_low_bytes = (int64_t)(disk_low_mb > 0
+				     ? disk_low_mb
+				     : CKPT_DEFAULT_DISK_LOW_MB) *
+	    1024 * 1024;
 	ck->last_commit_at = s_mono_ms();
 	if (ck->path == NULL)
 		fatal("ckpt: out of memory");
-	if (sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(path, &ck->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK ||
 	    s_pragma_int(ck->db, "PRAGMA page_size", &ck->page_size) != 0 ||
 	    sqlite3_exec(ck->db, "PRAGMA synchronous = FULL", NULL, NULL,
-	    NULL) != SQLITE_OK) {
+		NULL) != SQLITE_OK) {
 		err_set(err, ERR_INTERNAL, "checkpointer: open %s: %s", path,
 		    ck->db ? sqlite3_errmsg(ck->db) : "out of memory");
 		sqlite3_close(ck->db);
@@ -395,8 +403,8 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 	/* A quarter of the bound: behind past it; the writer helps at half,
 	 * leaving room for large transactions. */
 	ck->soft_frames = (int)(ck->bound_bytes / 4 / (ck->page_size + 24));
-	ck->wake_frames = ck->soft_frames < CKPT_WAKE_FRAMES ?
-	    ck->soft_frames : CKPT_WAKE_FRAMES;
+	ck->wake_frames = ck->soft_frames < CKPT_WAKE_FRAMES ? ck->soft_frames
+							     : CKPT_WAKE_FRAMES;
 	ck->inline_frames = 2 * ck->soft_frames;
 	/* After a restart under load the writer trims the file to this. */
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
@@ -422,8 +430,8 @@ ckpt_start(sqlite3 *writer, int writer_busy_ms, const char *path,
 		pthread_condattr_destroy(&attr);
 	}
 	if (pthread_create(&ck->thread, NULL, s_thread, ck) != 0) {
-		err_set(err, ERR_INTERNAL, "checkpointer: %s: cannot start a thread",
-		    path);
+		err_set(err, ERR_INTERNAL,
+		    "checkpointer: %s: cannot start a thread", path);
 		pthread_mutex_destroy(&ck->lock);
 		pthread_cond_destroy(&ck->cond);
 		sqlite3_close(ck->db);
@@ -471,8 +479,9 @@ ckpt_health(ckpt_t *ck, const char *path, ckpt_health_t *h)
 	h->db_bytes = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	h->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	h->disk_free_bytes = statvfs(path, &vfs) == 0 ?
-	    (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize : -1;
+	h->disk_free_bytes = statvfs(path, &vfs) == 0
+	    ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
+	    : -1;
 	h->wal_bound_bytes = (int64_t)CKPT_DEFAULT_BOUND_MB * 1024 * 1024;
 	h->disk_low_bytes = (int64_t)CKPT_DEFAULT_DISK_LOW_MB * 1024 * 1024;
 	h->wal_frames = -1;
@@ -488,8 +497,9 @@ ckpt_health(ckpt_t *ck, const char *path, ckpt_health_t *h)
 	h->frames_copied = ck->frames_copied;
 	h->page_size = ck->page_size;
 	h->wal_frames = ck->wal_frames;
-	h->wal_max_bytes = ck->max_frames > 0 ? 32 + (int64_t)ck->max_frames *
-	    (ck->page_size + 24) : 0;
+	h->wal_max_bytes = ck->max_frames > 0
+	    ? 32 + (int64_t)ck->max_frames * (ck->page_size + 24)
+	    : 0;
 	h->last_ckpt_ms = ck->last_ckpt_ms;
 	snprintf(h->problem, sizeof h->problem, "%s", ck->problem);
 	pthread_mutex_unlock(&ck->lock);
@@ -539,20 +549,18 @@ ckpt_health_json(const ckpt_health_t *h, const char *path)
 	for (i = 0; i < n; i++)
 		json_array_append_new(warnings, json_string(p[i].msg));
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:o}",
-	    "db_bytes", (json_int_t)h->db_bytes,
-	    "wal_bytes", (json_int_t)h->wal_bytes,
-	    "wal_bound_bytes", (json_int_t)h->wal_bound_bytes,
-	    "free_bytes", (json_int_t)h->disk_free_bytes,
-	    "low_bytes", (json_int_t)h->disk_low_bytes,
-	    "checkpointer", h->running ? "background" : "inline",
-	    "checkpoints", (json_int_t)h->rounds,
-	    "checkpoints_by_writer", (json_int_t)h->inline_rounds,
-	    "frames_written", (json_int_t)h->frames_written,
-	    "frames_copied", (json_int_t)h->frames_copied,
-	    "page_size", (json_int_t)h->page_size,
-	    "wal_frames", (json_int_t)h->wal_frames,
-	    "wal_max_bytes", (json_int_t)h->wal_max_bytes,
-	    "last_checkpoint_ms", (json_int_t)h->last_ckpt_ms,
-	    "warnings", warnings);
+			 "s:I, s:I, s:I, s:I, s:o}",
+	    "db_bytes", (json_int_t)h->db_bytes, "wal_bytes",
+	    (json_int_t)h->wal_bytes, "wal_bound_bytes",
+	    (json_int_t)h->wal_bound_bytes, "free_bytes",
+	    (json_int_t)h->disk_free_bytes, "low_bytes",
+	    (json_int_t)h->disk_low_bytes, "checkpointer",
+	    h->running ? "background" : "inline", "checkpoints",
+	    (json_int_t)h->rounds, "checkpoints_by_writer",
+	    (json_int_t)h->inline_rounds, "frames_written",
+	    (json_int_t)h->frames_written, "frames_copied",
+	    (json_int_t)h->frames_copied, "page_size", (json_int_t)h->page_size,
+	    "wal_frames", (json_int_t)h->wal_frames, "wal_max_bytes",
+	    (json_int_t)h->wal_max_bytes, "last_checkpoint_ms",
+	    (json_int_t)h->last_ckpt_ms, "warnings", warnings);
 }

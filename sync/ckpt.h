@@ -37,31 +37,31 @@
 
 #include "err.h"
 
-#define CKPT_WAKE_FRAMES 1000            /* SQLite's own autocheckpoint */
-#define CKPT_DEFAULT_BOUND_MB 64         /* documented WAL bound */
-#define CKPT_DEFAULT_DISK_LOW_MB 1024    /* free disk below: alert */
-#define CKPT_BUSY_MS 100                 /* longest TRUNCATE waits */
+#define CKPT_WAKE_FRAMES 1000	      /* SQLite's own autocheckpoint */
+#define CKPT_DEFAULT_BOUND_MB 64      /* documented WAL bound */
+#define CKPT_DEFAULT_DISK_LOW_MB 1024 /* free disk below: alert */
+#define CKPT_BUSY_MS 100	      /* longest TRUNCATE waits */
 
 typedef struct ckpt ckpt_t;
 
 /* What a replica's files use and how its checkpoints fare. */
 typedef struct {
-	int64_t db_bytes;          /* the database file; -1 unknown */
-	int64_t wal_bytes;         /* its -wal file; 0 when absent */
-	int64_t disk_free_bytes;   /* free to us on its file system; -1 */
-	int64_t wal_bound_bytes;   /* the documented bound */
-	int64_t disk_low_bytes;    /* free disk below this is a problem */
-	int running;               /* a background checkpointer runs */
-	uint64_t rounds;           /* checkpoint rounds that did work */
-	uint64_t inline_rounds;    /* of which the writer ran (overload) */
-	uint64_t frames_written;   /* WAL frames the writer appended */
-	uint64_t frames_copied;    /* of those, checkpointed (an estimate:
+	int64_t db_bytes;	 /* the database file; -1 unknown */
+	int64_t wal_bytes;	 /* its -wal file; 0 when absent */
+	int64_t disk_free_bytes; /* free to us on its file system; -1 */
+	int64_t wal_bound_bytes; /* the documented bound */
+	int64_t disk_low_bytes;	 /* free disk below this is a problem */
+	int running;		 /* a background checkpointer runs */
+	uint64_t rounds;	 /* checkpoint rounds that did work */
+	uint64_t inline_rounds;	 /* of which the writer ran (overload) */
+	uint64_t frames_written; /* WAL frames the writer appended */
+	uint64_t frames_copied;	 /* of those, checkpointed (an estimate:
 	                              a page written by several commits is
 	                              copied once) */
 	int page_size;
-	int64_t wal_frames;        /* frames in the WAL at the last look */
-	int64_t wal_max_bytes;     /* the most the WAL has held since start */
-	int64_t last_ckpt_ms;      /* wall ms of the last round with work */
+	int64_t wal_frames;	   /* frames in the WAL at the last look */
+	int64_t wal_max_bytes;	   /* the most the WAL has held since start */
+	int64_t last_ckpt_ms;	   /* wall ms of the last round with work */
 	char problem[ERR_MSG_MAX]; /* "" while all is well */
 } ckpt_health_t;
 

@@ -43,20 +43,21 @@ s_reserve(cbw_t *w, size_t more)
 		cap *= 2;
 	data = realloc(w->data, cap);
 	if (data == NULL)
-		fatal("codec: out of memory growing a buffer to %zu bytes", cap);
+		fatal("codec: out of memory growing a buffer to %zu bytes",
+		    cap);
 	w->data = data;
 	w->cap = cap;
 }
 
 /* Every libcbor header encoder writes at most 9 bytes. */
 #define HEADER_MAX 9
-#define PUT_HEADER(w, call)                                   \
-	do {                                                  \
-		size_t n_;                                    \
-		s_reserve((w), HEADER_MAX);                   \
-		n_ = call;                                    \
-		assert(n_ > 0);                               \
-		(w)->len += n_;                               \
+#define PUT_HEADER(w, call)                 \
+	do {                                \
+		size_t n_;                  \
+		s_reserve((w), HEADER_MAX); \
+		n_ = call;                  \
+		assert(n_ > 0);             \
+		(w)->len += n_;             \
 	} while (0)
 
 void
@@ -71,14 +72,16 @@ cbw_int(cbw_t *w, int64_t v)
 	if (v >= 0)
 		cbw_uint(w, (uint64_t)v);
 	else
-		PUT_HEADER(w, cbor_encode_negint((uint64_t)(-(v + 1)),
-		    w->data + w->len, HEADER_MAX));
+		PUT_HEADER(w,
+		    cbor_encode_negint((uint64_t)(-(v + 1)), w->data + w->len,
+			HEADER_MAX));
 }
 
 void
 cbw_text(cbw_t *w, const char *s, size_t n)
 {
-	PUT_HEADER(w, cbor_encode_string_start(n, w->data + w->len, HEADER_MAX));
+	PUT_HEADER(w,
+	    cbor_encode_string_start(n, w->data + w->len, HEADER_MAX));
 	cbw_raw(w, s, n);
 }
 
@@ -91,13 +94,15 @@ cbw_str(cbw_t *w, const char *s)
 void
 cbw_array(cbw_t *w, size_t count)
 {
-	PUT_HEADER(w, cbor_encode_array_start(count, w->data + w->len, HEADER_MAX));
+	PUT_HEADER(w,
+	    cbor_encode_array_start(count, w->data + w->len, HEADER_MAX));
 }
 
 void
 cbw_map(cbw_t *w, size_t count)
 {
-	PUT_HEADER(w, cbor_encode_map_start(count, w->data + w->len, HEADER_MAX));
+	PUT_HEADER(w,
+	    cbor_encode_map_start(count, w->data + w->len, HEADER_MAX));
 }
 
 void
@@ -150,21 +155,13 @@ s_write_json(cbw_t *w, const json_t *v, int depth, err_t *err)
 	json_t *item;
 
 	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		cbw_int(w, (int64_t)json_integer_value(v));
-		return 0;
+	case JSON_INTEGER: cbw_int(w, (int64_t)json_integer_value(v)); return 0;
 	case JSON_STRING:
 		cbw_text(w, json_string_value(v), json_string_length(v));
 		return 0;
-	case JSON_TRUE:
-		cbw_bool(w, 1);
-		return 0;
-	case JSON_FALSE:
-		cbw_bool(w, 0);
-		return 0;
-	case JSON_NULL:
-		cbw_null(w);
-		return 0;
+	case JSON_TRUE: cbw_bool(w, 1); return 0;
+	case JSON_FALSE: cbw_bool(w, 0); return 0;
+	case JSON_NULL: cbw_null(w); return 0;
 	case JSON_REAL:
 		return err_set(err, ERR_BAD_REQUEST,
 		    "encode: floating-point number not allowed");
@@ -175,7 +172,8 @@ s_write_json(cbw_t *w, const json_t *v, int depth, err_t *err)
 		n = json_array_size(v);
 		cbw_array(w, n);
 		for (i = 0; i < n; i++)
-			if (s_write_json(w, json_array_get(v, i), depth + 1, err))
+			if (s_write_json(w, json_array_get(v, i), depth + 1,
+				err))
 				return -1;
 		return 0;
 	case JSON_OBJECT:
@@ -194,7 +192,7 @@ s_write_json(cbw_t *w, const json_t *v, int depth, err_t *err)
 		for (i = 0; i < n; i++) {
 			cbw_str(w, keys[i]);
 			if (s_write_json(w, json_object_get(v, keys[i]),
-			    depth + 1, err)) {
+				depth + 1, err)) {
 				free(keys);
 				return -1;
 			}
@@ -231,53 +229,189 @@ typedef enum {
 } item_type_t;
 
 static const char *const s_type_names[] = {
-	[ITEM_NONE] = "nothing", [ITEM_UINT] = "unsigned integer",
-	[ITEM_NEGINT] = "negative integer", [ITEM_BYTES] = "byte string",
-	[ITEM_TEXT] = "text", [ITEM_ARRAY] = "array", [ITEM_MAP] = "map",
-	[ITEM_TAG] = "tag", [ITEM_FLOAT] = "float", [ITEM_BOOL] = "bool",
-	[ITEM_NULL] = "null", [ITEM_UNDEF] = "undefined",
-	[ITEM_INDEFINITE] = "indefinite-length item", [ITEM_BREAK] = "break",
+	[ITEM_NONE] = "nothing",
+	[ITEM_UINT] = "unsigned integer",
+	[ITEM_NEGINT] = "negative integer",
+	[ITEM_BYTES] = "byte string",
+	[ITEM_TEXT] = "text",
+	[ITEM_ARRAY] = "array",
+	[ITEM_MAP] = "map",
+	[ITEM_TAG] = "tag",
+	[ITEM_FLOAT] = "float",
+	[ITEM_BOOL] = "bool",
+	[ITEM_NULL] = "null",
+	[ITEM_UNDEF] = "undefined",
+	[ITEM_INDEFINITE] = "indefinite-length item",
+	[ITEM_BREAK] = "break",
 };
 
 /* One decoded item header, filled by the stream callbacks below. */
 typedef struct {
 	item_type_t type;
-	uint64_t value;          /* integer value, count, or bool */
-	const uint8_t *str;      /* text/bytes payload, borrowed */
+	uint64_t value;	    /* integer value, count, or bool */
+	const uint8_t *str; /* text/bytes payload, borrowed */
 	size_t str_len;
 } item_t;
 
-static void s_cb_u8(void *c, uint8_t v) { item_t *i = c; i->type = ITEM_UINT; i->value = v; }
-static void s_cb_u16(void *c, uint16_t v) { item_t *i = c; i->type = ITEM_UINT; i->value = v; }
-static void s_cb_u32(void *c, uint32_t v) { item_t *i = c; i->type = ITEM_UINT; i->value = v; }
-static void s_cb_u64(void *c, uint64_t v) { item_t *i = c; i->type = ITEM_UINT; i->value = v; }
-static void s_cb_n8(void *c, uint8_t v) { item_t *i = c; i->type = ITEM_NEGINT; i->value = v; }
-static void s_cb_n16(void *c, uint16_t v) { item_t *i = c; i->type = ITEM_NEGINT; i->value = v; }
-static void s_cb_n32(void *c, uint32_t v) { item_t *i = c; i->type = ITEM_NEGINT; i->value = v; }
-static void s_cb_n64(void *c, uint64_t v) { item_t *i = c; i->type = ITEM_NEGINT; i->value = v; }
-static void s_cb_text(void *c, cbor_data d, size_t n) { item_t *i = c; i->type = ITEM_TEXT; i->str = d; i->str_len = n; i->value = n; }
-static void s_cb_bytes(void *c, cbor_data d, size_t n) { item_t *i = c; i->type = ITEM_BYTES; i->str = d; i->str_len = n; i->value = n; }
-static void s_cb_indef(void *c) { ((item_t *)c)->type = ITEM_INDEFINITE; }
-static void s_cb_array(void *c, size_t n) { item_t *i = c; i->type = ITEM_ARRAY; i->value = n; }
-static void s_cb_map(void *c, size_t n) { item_t *i = c; i->type = ITEM_MAP; i->value = n; }
-static void s_cb_tag(void *c, uint64_t v) { item_t *i = c; i->type = ITEM_TAG; i->value = v; }
-static void s_cb_f4(void *c, float v) { (void)v; ((item_t *)c)->type = ITEM_FLOAT; }
-static void s_cb_f8(void *c, double v) { (void)v; ((item_t *)c)->type = ITEM_FLOAT; }
-static void s_cb_null(void *c) { ((item_t *)c)->type = ITEM_NULL; }
-static void s_cb_undef(void *c) { ((item_t *)c)->type = ITEM_UNDEF; }
-static void s_cb_bool(void *c, bool v) { item_t *i = c; i->type = ITEM_BOOL; i->value = v; }
-static void s_cb_break(void *c) { ((item_t *)c)->type = ITEM_BREAK; }
+static void
+s_cb_u8(void *c, uint8_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_UINT;
+	i->value = v;
+}
+static void
+s_cb_u16(void *c, uint16_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_UINT;
+	i->value = v;
+}
+static void
+s_cb_u32(void *c, uint32_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_UINT;
+	i->value = v;
+}
+static void
+s_cb_u64(void *c, uint64_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_UINT;
+	i->value = v;
+}
+static void
+s_cb_n8(void *c, uint8_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_NEGINT;
+	i->value = v;
+}
+static void
+s_cb_n16(void *c, uint16_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_NEGINT;
+	i->value = v;
+}
+static void
+s_cb_n32(void *c, uint32_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_NEGINT;
+	i->value = v;
+}
+static void
+s_cb_n64(void *c, uint64_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_NEGINT;
+	i->value = v;
+}
+static void
+s_cb_text(void *c, cbor_data d, size_t n)
+{
+	item_t *i = c;
+	i->type = ITEM_TEXT;
+	i->str = d;
+	i->str_len = n;
+	i->value = n;
+}
+static void
+s_cb_bytes(void *c, cbor_data d, size_t n)
+{
+	item_t *i = c;
+	i->type = ITEM_BYTES;
+	i->str = d;
+	i->str_len = n;
+	i->value = n;
+}
+static void
+s_cb_indef(void *c)
+{
+	((item_t *)c)->type = ITEM_INDEFINITE;
+}
+static void
+s_cb_array(void *c, size_t n)
+{
+	item_t *i = c;
+	i->type = ITEM_ARRAY;
+	i->value = n;
+}
+static void
+s_cb_map(void *c, size_t n)
+{
+	item_t *i = c;
+	i->type = ITEM_MAP;
+	i->value = n;
+}
+static void
+s_cb_tag(void *c, uint64_t v)
+{
+	item_t *i = c;
+	i->type = ITEM_TAG;
+	i->value = v;
+}
+static void
+s_cb_f4(void *c, float v)
+{
+	(void)v;
+	((item_t *)c)->type = ITEM_FLOAT;
+}
+static void
+s_cb_f8(void *c, double v)
+{
+	(void)v;
+	((item_t *)c)->type = ITEM_FLOAT;
+}
+static void
+s_cb_null(void *c)
+{
+	((item_t *)c)->type = ITEM_NULL;
+}
+static void
+s_cb_undef(void *c)
+{
+	((item_t *)c)->type = ITEM_UNDEF;
+}
+static void
+s_cb_bool(void *c, bool v)
+{
+	item_t *i = c;
+	i->type = ITEM_BOOL;
+	i->value = v;
+}
+static void
+s_cb_break(void *c)
+{
+	((item_t *)c)->type = ITEM_BREAK;
+}
 
 static const struct cbor_callbacks s_callbacks = {
-	.uint8 = s_cb_u8, .uint16 = s_cb_u16, .uint32 = s_cb_u32,
-	.uint64 = s_cb_u64, .negint8 = s_cb_n8, .negint16 = s_cb_n16,
-	.negint32 = s_cb_n32, .negint64 = s_cb_n64,
-	.byte_string_start = s_cb_indef, .byte_string = s_cb_bytes,
-	.string = s_cb_text, .string_start = s_cb_indef,
-	.indef_array_start = s_cb_indef, .array_start = s_cb_array,
-	.indef_map_start = s_cb_indef, .map_start = s_cb_map, .tag = s_cb_tag,
-	.float2 = s_cb_f4, .float4 = s_cb_f4, .float8 = s_cb_f8,
-	.undefined = s_cb_undef, .null = s_cb_null, .boolean = s_cb_bool,
+	.uint8 = s_cb_u8,
+	.uint16 = s_cb_u16,
+	.uint32 = s_cb_u32,
+	.uint64 = s_cb_u64,
+	.negint8 = s_cb_n8,
+	.negint16 = s_cb_n16,
+	.negint32 = s_cb_n32,
+	.negint64 = s_cb_n64,
+	.byte_string_start = s_cb_indef,
+	.byte_string = s_cb_bytes,
+	.string = s_cb_text,
+	.string_start = s_cb_indef,
+	.indef_array_start = s_cb_indef,
+	.array_start = s_cb_array,
+	.indef_map_start = s_cb_indef,
+	.map_start = s_cb_map,
+	.tag = s_cb_tag,
+	.float2 = s_cb_f4,
+	.float4 = s_cb_f4,
+	.float8 = s_cb_f8,
+	.undefined = s_cb_undef,
+	.null = s_cb_null,
+	.boolean = s_cb_bool,
 	.indef_break = s_cb_break,
 };
 
@@ -308,15 +442,15 @@ s_next(cbr_t *r, item_t *it, err_t *err)
 
 	memset(it, 0, sizeof *it);
 	if (left == 0)
-		return err_set(err, ERR_BAD_REQUEST, "cbor: truncated at byte %zu",
-		    at);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: truncated at byte %zu", at);
 	res = cbor_stream_decode(r->buf + at, left, &s_callbacks, it);
 	if (res.status == CBOR_DECODER_NEDATA)
-		return err_set(err, ERR_BAD_REQUEST, "cbor: truncated at byte %zu",
-		    at);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: truncated at byte %zu", at);
 	if (res.status != CBOR_DECODER_FINISHED || it->type == ITEM_NONE)
-		return err_set(err, ERR_BAD_REQUEST, "cbor: malformed at byte %zu",
-		    at);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: malformed at byte %zu", at);
 	if (it->type == ITEM_INDEFINITE || it->type == ITEM_BREAK)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "cbor: indefinite length at byte %zu", at);
@@ -324,14 +458,18 @@ s_next(cbr_t *r, item_t *it, err_t *err)
 	if (it->type == ITEM_TEXT || it->type == ITEM_BYTES)
 		header -= it->str_len;
 	switch (it->type) {
-	case ITEM_UINT: case ITEM_NEGINT: case ITEM_TEXT: case ITEM_BYTES:
-	case ITEM_ARRAY: case ITEM_MAP: case ITEM_TAG:
+	case ITEM_UINT:
+	case ITEM_NEGINT:
+	case ITEM_TEXT:
+	case ITEM_BYTES:
+	case ITEM_ARRAY:
+	case ITEM_MAP:
+	case ITEM_TAG:
 		if (header != s_min_header(it->value))
 			return err_set(err, ERR_BAD_REQUEST,
 			    "cbor: non-shortest encoding at byte %zu", at);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	r->pos += res.read;
 	if (it->type == ITEM_ARRAY && it->value > r->len - r->pos)
@@ -522,12 +660,8 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 				    "cbor: text at byte %zu is not UTF-8", at);
 		}
 		break;
-	case ITEM_BOOL:
-		v = json_boolean(it.value);
-		break;
-	case ITEM_NULL:
-		v = json_null();
-		break;
+	case ITEM_BOOL: v = json_boolean(it.value); break;
+	case ITEM_NULL: v = json_null(); break;
 	case ITEM_ARRAY:
 	case ITEM_MAP:
 		if (depth >= CODEC_MAX_DEPTH)
@@ -540,10 +674,11 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 
 			if (it.type == ITEM_MAP) {
 				if (cbr_text(r, &key, &key_len, CODEC_MAX_TEXT,
-				    err))
+					err))
 					goto fail;
-				if (prev_key != NULL && s_key_cmp(prev_key,
-				    prev_len, key, key_len) >= 0) {
+				if (prev_key != NULL &&
+				    s_key_cmp(prev_key, prev_len, key,
+					key_len) >= 0) {
 					err_set(err, ERR_BAD_REQUEST,
 					    "cbor: map key at byte %zu duplicate or out of order",
 					    kat);

@@ -22,8 +22,8 @@
 
 #include "err.h"
 
-#define CODEC_MAX_DEPTH 8           /* nesting of arrays/maps in a value */
-#define CODEC_MAX_TEXT 4096         /* bytes in one text value */
+#define CODEC_MAX_DEPTH 8   /* nesting of arrays/maps in a value */
+#define CODEC_MAX_TEXT 4096 /* bytes in one text value */
 
 /* Growable output buffer. The writer owns data; cbw_free releases it. Out of
  * memory is fatal: a replica that cannot allocate a few bytes cannot go on. */
@@ -35,11 +35,11 @@ typedef struct {
 
 void cbw_init(cbw_t *w);
 void cbw_free(cbw_t *w);
-void cbw_reset(cbw_t *w);                 /* len = 0, keeps the memory */
+void cbw_reset(cbw_t *w); /* len = 0, keeps the memory */
 void cbw_uint(cbw_t *w, uint64_t v);
 void cbw_int(cbw_t *w, int64_t v);
 void cbw_text(cbw_t *w, const char *s, size_t n);
-void cbw_str(cbw_t *w, const char *s);    /* NUL-terminated text */
+void cbw_str(cbw_t *w, const char *s); /* NUL-terminated text */
 void cbw_array(cbw_t *w, size_t count);
 void cbw_map(cbw_t *w, size_t count);
 void cbw_bool(cbw_t *w, int v);

@@ -53,7 +53,8 @@ s_write_atomic(const char *path, const char *text, mode_t mode, err_t *err)
 		return err_set(err, ERR_INTERNAL, "write %s: %s", tmp,
 		    strerror(errno));
 	if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0) {
-		err_set(err, ERR_INTERNAL, "write %s: %s", tmp, strerror(errno));
+		err_set(err, ERR_INTERNAL, "write %s: %s", tmp,
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -74,8 +75,8 @@ conf_save(const char *dir, const conf_t *conf, err_t *err)
 	snprintf(path, sizeof path, "%s/config", dir);
 	text[0] = '\0';
 	for (i = 0; i < conf->n; i++)
-		off += (size_t)snprintf(text + off, sizeof text - off, "%s=%s\n",
-		    conf->items[i].name, conf->items[i].value);
+		off += (size_t)snprintf(text + off, sizeof text - off,
+		    "%s=%s\n", conf->items[i].name, conf->items[i].value);
 	return s_write_atomic(path, text, 0600, err);
 }
 
@@ -119,9 +120,9 @@ conf_disk_limits(const conf_t *conf, int *wal_bound_mb, int *disk_low_mb,
 	long long bound, low;
 
 	if (conf_get_int(conf, "wal_bound_mb", CKPT_DEFAULT_BOUND_MB, 4,
-	    1024 * 1024, &bound, err) ||
+		1024 * 1024, &bound, err) ||
 	    conf_get_int(conf, "disk_low_mb", CKPT_DEFAULT_DISK_LOW_MB, 1,
-	    1024LL * 1024 * 1024, &low, err))
+		1024LL * 1024 * 1024, &low, err))
 		return -1;
 	*wal_bound_mb = (int)bound;
 	*disk_low_mb = (int)low;

@@ -45,8 +45,7 @@ int conf_disk_limits(const conf_t *conf, int *wal_bound_mb, int *disk_low_mb,
 int conf_set(conf_t *conf, const char *name, const char *value);
 
 /* Writes DIR/ports atomically: "sync=N\nhttp=N\n"; a port < 0 is omitted. */
-int conf_write_ports(const char *dir, int sync_port, int http_port,
-    err_t *err);
+int conf_write_ports(const char *dir, int sync_port, int http_port, err_t *err);
 
 /* Splits "HOST:PORT" into host (size bytes) and port. */
 int conf_split_hostport(const char *hp, char *host, size_t size, int *port,

@@ -17,16 +17,16 @@
  * ERROR message and maps onto HTTP statuses, so one code travels everywhere. */
 typedef enum {
 	ERR_OK = 0,
-	ERR_BAD_REQUEST = 400,  /* malformed input: the sender must fix it */
-	ERR_FORBIDDEN = 403,    /* authenticated, but not allowed */
+	ERR_BAD_REQUEST = 400, /* malformed input: the sender must fix it */
+	ERR_FORBIDDEN = 403,   /* authenticated, but not allowed */
 	ERR_NOT_FOUND = 404,
-	ERR_METHOD = 405,       /* known resource, other method */
-	ERR_CONFLICT = 409,     /* clashes with what is recorded */
+	ERR_METHOD = 405,   /* known resource, other method */
+	ERR_CONFLICT = 409, /* clashes with what is recorded */
 	ERR_TOO_LARGE = 413,
-	ERR_UNPROCESSABLE = 422,/* well formed but against a business rule */
-	ERR_UPGRADE = 426,      /* protocol or schema version mismatch */
-	ERR_INTERNAL = 500,     /* our fault: storage, resources */
-	ERR_UNAVAILABLE = 503,  /* a peer cannot be reached */
+	ERR_UNPROCESSABLE = 422, /* well formed but against a business rule */
+	ERR_UPGRADE = 426,	 /* protocol or schema version mismatch */
+	ERR_INTERNAL = 500,	 /* our fault: storage, resources */
+	ERR_UNAVAILABLE = 503,	 /* a peer cannot be reached */
 } err_code_t;
 
 typedef struct {

@@ -25,8 +25,8 @@
 #define HLC_DEFAULT_MAX_DRIFT_MS (5 * 60 * 1000)
 
 typedef struct {
-	uint64_t last;          /* highest timestamp issued or observed */
-	uint64_t max_drift_ms;  /* how far ahead of wall a remote may be */
+	uint64_t last;	       /* highest timestamp issued or observed */
+	uint64_t max_drift_ms; /* how far ahead of wall a remote may be */
 } hlc_t;
 
 /* Physical milliseconds of a timestamp. */

@@ -63,8 +63,7 @@ s_read_key(const char *path, char *buf, err_t *err)
 }
 
 int
-keys_generate(const char *dir, const char *name, char *public_z85,
-    err_t *err)
+keys_generate(const char *dir, const char *name, char *public_z85, err_t *err)
 {
 	unsigned char pk[crypto_box_PUBLICKEYBYTES];
 	unsigned char *sk;
@@ -72,7 +71,8 @@ keys_generate(const char *dir, const char *name, char *public_z85,
 	int rc = -1;
 
 	if (sodium_init() < 0)
-		return err_set(err, ERR_INTERNAL, "keys: libsodium init failed");
+		return err_set(err, ERR_INTERNAL,
+		    "keys: libsodium init failed");
 	sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
 	sk_z85 = sodium_malloc(KEYS_Z85_LEN + 1);
 	if (sk == NULL || sk_z85 == NULL)
@@ -103,7 +103,8 @@ keys_load(const char *dir, const char *name, keypair_t *kp, err_t *err)
 
 	memset(kp, 0, sizeof *kp);
 	if (sodium_init() < 0)
-		return err_set(err, ERR_INTERNAL, "keys: libsodium init failed");
+		return err_set(err, ERR_INTERNAL,
+		    "keys: libsodium init failed");
 	if (keys_load_public(dir, name, kp->public_z85, err))
 		return -1;
 	kp->secret_z85 = sodium_malloc(KEYS_Z85_LEN + 1);
@@ -131,7 +132,7 @@ void
 keys_free(keypair_t *kp)
 {
 	if (kp->secret_z85 != NULL)
-		sodium_free(kp->secret_z85);   /* wipes before freeing */
+		sodium_free(kp->secret_z85); /* wipes before freeing */
 	memset(kp, 0, sizeof *kp);
 }
 

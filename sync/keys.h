@@ -11,11 +11,11 @@
 
 #include "err.h"
 
-#define KEYS_Z85_LEN 40     /* Z85 text of a 32-byte key */
+#define KEYS_Z85_LEN 40 /* Z85 text of a 32-byte key */
 
 typedef struct {
 	char public_z85[KEYS_Z85_LEN + 1];
-	char *secret_z85;   /* sodium_malloc'd KEYS_Z85_LEN + 1 bytes */
+	char *secret_z85; /* sodium_malloc'd KEYS_Z85_LEN + 1 bytes */
 } keypair_t;
 
 /* Generates a new pair and writes DIR/NAME.pub and DIR/NAME.key; refuses to

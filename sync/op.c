@@ -29,7 +29,8 @@ op_encode(const op_t *op, cbw_t *w, err_t *err)
 		return 0;
 	}
 	if (!json_is_object(op->fields))
-		return err_set(err, ERR_BAD_REQUEST, "op: fields are not a map");
+		return err_set(err, ERR_BAD_REQUEST,
+		    "op: fields are not a map");
 	return cbw_json(w, op->fields, err);
 }
 
@@ -44,7 +45,7 @@ op_site_valid(const char *site)
 		char c = site[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			(c >= '0' && c <= '9') || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -60,12 +61,13 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 	/* Read within the op's own limit: the fields tree is built only for
 	 * what may be one op, whatever the size of the message around it. */
 	capped = r->len - r->pos > OP_MAX_BYTES;
-	cbr_init(&sub, r->buf + r->pos, capped ? OP_MAX_BYTES : r->len - r->pos);
+	cbr_init(&sub, r->buf + r->pos,
+	    capped ? OP_MAX_BYTES : r->len - r->pos);
 	rc = s_decode(&sub, op, err);
 	if (rc == 0)
 		r->pos += sub.pos;
-	else if (capped && err != NULL && (strstr(err->msg, "truncated") ||
-	    strstr(err->msg, "bytes left")))
+	else if (capped && err != NULL &&
+	    (strstr(err->msg, "truncated") || strstr(err->msg, "bytes left")))
 		err_set(err, ERR_TOO_LARGE, "op: more than %d bytes",
 		    OP_MAX_BYTES);
 	return rc;

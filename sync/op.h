@@ -26,10 +26,10 @@
 #include "codec.h"
 #include "err.h"
 
-#define OP_SITE_MAX 16      /* bytes in a site id */
-#define OP_NAME_MAX 32      /* bytes in an entity or kind name */
-#define OP_KEY_MAX 64       /* bytes in a record key */
-#define OP_MAX_BYTES 65536  /* encoded size of one op */
+#define OP_SITE_MAX 16	   /* bytes in a site id */
+#define OP_NAME_MAX 32	   /* bytes in an entity or kind name */
+#define OP_KEY_MAX 64	   /* bytes in a record key */
+#define OP_MAX_BYTES 65536 /* encoded size of one op */
 
 typedef struct {
 	char origin[OP_SITE_MAX + 1];
@@ -38,7 +38,7 @@ typedef struct {
 	char entity[OP_NAME_MAX + 1];
 	char key[OP_KEY_MAX + 1];
 	char kind[OP_NAME_MAX + 1];
-	json_t *fields;     /* owned JSON object; op_clear releases it */
+	json_t *fields; /* owned JSON object; op_clear releases it */
 } op_t;
 
 /* Releases fields and zeroes the op. Accepts a zeroed op. */

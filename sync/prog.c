@@ -33,15 +33,16 @@ prog_main(const char *name, const prog_cmd_t *cmds, size_t ncmds,
 			continue;
 		s_cmd = cmds[i].name;
 		if (args_parse(&a, argc - 2, argv + 2, cmds[i].allowed,
-		    cmds[i].flags, &err))
+			cmds[i].flags, &err))
 			return prog_fail(PROG_EXIT_USAGE, &err);
 		if (a.positional != NULL) {
-			err_set(&err, ERR_BAD_REQUEST, "unexpected argument '%s'",
-			    a.positional);
+			err_set(&err, ERR_BAD_REQUEST,
+			    "unexpected argument '%s'", a.positional);
 			return prog_fail(PROG_EXIT_USAGE, &err);
 		}
 		if (!args_has(&a, "data")) {
-			err_set(&err, ERR_BAD_REQUEST, "--data DIR is required");
+			err_set(&err, ERR_BAD_REQUEST,
+			    "--data DIR is required");
 			return prog_fail(PROG_EXIT_USAGE, &err);
 		}
 		return cmds[i].fn(&a);

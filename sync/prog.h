@@ -15,8 +15,8 @@
 typedef struct {
 	const char *name;
 	int (*fn)(const args_t *args);
-	const char *allowed[8];          /* options with a value, NULL-ended */
-	const char *const *flags;        /* options without one, or NULL */
+	const char *allowed[8];	  /* options with a value, NULL-ended */
+	const char *const *flags; /* options without one, or NULL */
 } prog_cmd_t;
 
 /* Runs the command argv[1] names, with argv[2..] parsed against its

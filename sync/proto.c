@@ -6,17 +6,28 @@
 #include "text.h"
 
 static const char *const s_names[] = {
-	[PROTO_HELLO] = "HELLO", [PROTO_WELCOME] = "WELCOME",
-	[PROTO_PUSH] = "PUSH", [PROTO_PUSH_ACK] = "PUSH_ACK",
-	[PROTO_PULL] = "PULL", [PROTO_OPS] = "OPS", [PROTO_PING] = "PING",
-	[PROTO_PONG] = "PONG", [PROTO_ERROR] = "ERROR",
+	[PROTO_HELLO] = "HELLO",
+	[PROTO_WELCOME] = "WELCOME",
+	[PROTO_PUSH] = "PUSH",
+	[PROTO_PUSH_ACK] = "PUSH_ACK",
+	[PROTO_PULL] = "PULL",
+	[PROTO_OPS] = "OPS",
+	[PROTO_PING] = "PING",
+	[PROTO_PONG] = "PONG",
+	[PROTO_ERROR] = "ERROR",
 };
 
 /* Number of elements each message type has, type included. */
 static const size_t s_arity[] = {
-	[PROTO_HELLO] = 6, [PROTO_WELCOME] = 4, [PROTO_PUSH] = 2,
-	[PROTO_PUSH_ACK] = 2, [PROTO_PULL] = 3, [PROTO_OPS] = 4,
-	[PROTO_PING] = 6, [PROTO_PONG] = 3, [PROTO_ERROR] = 3,
+	[PROTO_HELLO] = 6,
+	[PROTO_WELCOME] = 4,
+	[PROTO_PUSH] = 2,
+	[PROTO_PUSH_ACK] = 2,
+	[PROTO_PULL] = 3,
+	[PROTO_OPS] = 4,
+	[PROTO_PING] = 6,
+	[PROTO_PONG] = 3,
+	[PROTO_ERROR] = 3,
 };
 
 const char *
@@ -80,12 +91,8 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
 		    cbr_uint(r, &msg->seq, err) || cbr_uint(r, &msg->head, err);
 		break;
-	case PROTO_PUSH:
-		rc = s_batch(r, msg, err);
-		break;
-	case PROTO_PUSH_ACK:
-		rc = cbr_uint(r, &msg->seq, err);
-		break;
+	case PROTO_PUSH: rc = s_batch(r, msg, err); break;
+	case PROTO_PUSH_ACK: rc = cbr_uint(r, &msg->seq, err); break;
 	case PROTO_PULL:
 		rc = cbr_uint(r, &msg->cursor, err) ||
 		    cbr_uint(r, &msg->credit, err);
@@ -100,10 +107,11 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    cbr_uint(r, &msg->disk.wal_bytes, err) ||
 		    cbr_uint(r, &msg->disk.free_bytes, err) ||
 		    cbr_text_copy(r, msg->disk.problem,
-		    sizeof msg->disk.problem, err);
+			sizeof msg->disk.problem, err);
 		break;
 	case PROTO_PONG:
-		rc = cbr_uint(r, &msg->ms, err) || cbr_uint(r, &msg->hub_ms, err);
+		rc = cbr_uint(r, &msg->ms, err) ||
+		    cbr_uint(r, &msg->hub_ms, err);
 		break;
 	case PROTO_ERROR:
 		rc = cbr_uint(r, &status, err) ||
@@ -133,8 +141,7 @@ proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 
 	if (msg->ops_left == 0) {
 		if (cbr_end(r, err))
-			return err_prefix(err, "proto: %s",
-			    s_names[msg->type]);
+			return err_prefix(err, "proto: %s", s_names[msg->type]);
 		return 0;
 	}
 	if (op_decode(r, op, err))
@@ -161,8 +168,7 @@ proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
 }
 
 void
-proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
-    uint64_t head)
+proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head)
 {
 	cbw_reset(w);
 	cbw_array(w, 4);

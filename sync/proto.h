@@ -41,10 +41,10 @@
 #include "err.h"
 #include "op.h"
 
-#define PROTO_VERSION 2                  /* 2: PING reports the disk */
-#define PROTO_MAX_MSG (8 * 1024 * 1024)  /* bytes in one message */
-#define PROTO_MAX_BATCH 2000             /* ops in one PUSH or OPS */
-#define PROTO_BATCH_BYTES (1024 * 1024)  /* soft bytes in one batch */
+#define PROTO_VERSION 2			/* 2: PING reports the disk */
+#define PROTO_MAX_MSG (8 * 1024 * 1024) /* bytes in one message */
+#define PROTO_MAX_BATCH 2000		/* ops in one PUSH or OPS */
+#define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
 #define PROTO_REASON_MAX 255
 
 typedef enum {
@@ -61,8 +61,8 @@ typedef enum {
 
 /* A node's disk, as PING reports it. */
 typedef struct {
-	uint64_t db_bytes, wal_bytes, free_bytes;   /* 0: unknown */
-	char problem[PROTO_REASON_MAX + 1];          /* "" when none */
+	uint64_t db_bytes, wal_bytes, free_bytes; /* 0: unknown */
+	char problem[PROTO_REASON_MAX + 1];	  /* "" when none */
 } proto_disk_t;
 
 /* A decoded message. Text is copied in; a batch (PUSH, OPS) is read lazily
@@ -70,35 +70,34 @@ typedef struct {
  * alive until then. */
 typedef struct {
 	proto_type_t type;
-	char site[OP_SITE_MAX + 1];   /* HELLO: node site; WELCOME: hub site */
-	uint64_t version;             /* HELLO */
-	uint64_t schema;              /* HELLO */
-	uint64_t seq;                 /* HELLO own_max_seq, WELCOME held_seq,
+	char site[OP_SITE_MAX + 1]; /* HELLO: node site; WELCOME: hub site */
+	uint64_t version;	    /* HELLO */
+	uint64_t schema;	    /* HELLO */
+	uint64_t seq;		    /* HELLO own_max_seq, WELCOME held_seq,
 	                                 PUSH_ACK up_to_seq */
-	uint64_t cursor;              /* HELLO, PULL; OPS cursor_after */
-	uint64_t head;                /* WELCOME, OPS */
-	uint64_t credit;              /* PULL */
-	uint64_t ms;                  /* PING sent_ms, PONG echoed_ms */
-	uint64_t hub_ms;              /* PONG */
-	proto_disk_t disk;            /* PING */
-	int status;                   /* ERROR */
+	uint64_t cursor;	    /* HELLO, PULL; OPS cursor_after */
+	uint64_t head;		    /* WELCOME, OPS */
+	uint64_t credit;	    /* PULL */
+	uint64_t ms;		    /* PING sent_ms, PONG echoed_ms */
+	uint64_t hub_ms;	    /* PONG */
+	proto_disk_t disk;	    /* PING */
+	int status;		    /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
-	size_t nops;                  /* PUSH, OPS: ops in the batch */
+	size_t nops; /* PUSH, OPS: ops in the batch */
 	size_t ops_left;
-	cbr_t reader;                 /* positioned at the next op */
+	cbr_t reader; /* positioned at the next op */
 } proto_msg_t;
 
 /* Decodes one message. Checks size, shape, types and limits of everything
  * but the ops of a batch, which proto_next_op checks one by one. Returns -1
  * with ERR_BAD_REQUEST (or ERR_TOO_LARGE) and a "proto: ..." message. */
-int proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg,
-    err_t *err);
+int proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err);
 
 /* Returns the next op of a batch: 1 with *op filled (caller clears it) and
  * body/len spanning its exact bytes; 0 when the batch is done (and the
  * message fully read); -1 on a malformed op. */
-int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body,
-    size_t *len, err_t *err);
+int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
+    err_t *err);
 
 /* Encoders: each resets w and writes one whole message (batches: the header;
  * the caller then appends exactly n op bodies with cbw_raw). */
@@ -109,8 +108,7 @@ void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
 void proto_push_begin(cbw_t *w, size_t n);
 void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
-void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
-    size_t n);
+void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
 void proto_error(cbw_t *w, int status, const char *reason);

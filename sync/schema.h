@@ -9,15 +9,15 @@
 #define BL_SCHEMA_H
 
 typedef enum {
-	SCHEMA_BOTH,     /* replicated state: hub and nodes */
+	SCHEMA_BOTH, /* replicated state: hub and nodes */
 	SCHEMA_HUB,
 	SCHEMA_NODE,
 } schema_side_t;
 
 typedef struct {
-	int number;          /* NNNN of the file name, unique, ascending */
+	int number; /* NNNN of the file name, unique, ascending */
 	schema_side_t side;
-	const char *name;    /* file name without .sql */
+	const char *name; /* file name without .sql */
 	const char *sql;
 } schema_migration_t;
 

@@ -2,39 +2,39 @@
 #include "store.h"
 
 #include <assert.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
-#define STORE_BUSY_MS 10000   /* the CLI and a daemon share the file */
+#define STORE_BUSY_MS 10000 /* the CLI and a daemon share the file */
 
 typedef struct {
-	const char *sql;        /* the literal's address is the key */
+	const char *sql; /* the literal's address is the key */
 	sqlite3_stmt *stmt;
 } stmt_slot_t;
 
 struct store {
 	sqlite3 *db;
 	char *path;
-	ckpt_t *ckpt;           /* daemons: the background checkpointer */
+	ckpt_t *ckpt; /* daemons: the background checkpointer */
 	store_side_t side;
 	const store_rules_t *rules;
 	char site[OP_SITE_MAX + 1];
 	uint64_t (*wall_ms)(void);
-	stmt_slot_t *stmts;     /* the statement cache (store_stmt) */
-	sqlite3_stmt *nothing;  /* stands in for one that did not prepare */
+	stmt_slot_t *stmts;    /* the statement cache (store_stmt) */
+	sqlite3_stmt *nothing; /* stands in for one that did not prepare */
 	size_t cap, nstmts;
 	/* Loaded at begin, saved at commit. */
 	int in_txn;
 	hlc_t clock;
 	uint64_t next_seq;
 	int dirty;
-	err_t read_err;         /* the first failed read (store_row) */
-	int quarantine_empty;   /* -1: not looked at in this transaction */
-	int seen_empty;         /* op_seen, likewise */
+	err_t read_err;	      /* the first failed read (store_row) */
+	int quarantine_empty; /* -1: not looked at in this transaction */
+	int seen_empty;	      /* op_seen, likewise */
 };
 
 static int
@@ -75,7 +75,7 @@ s_migrate(store_t *st, err_t *err)
 	if (s_exec(st, "BEGIN IMMEDIATE", err))
 		return -1;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt,
-	    NULL) != SQLITE_OK)
+		NULL) != SQLITE_OK)
 		goto fail_sqlite;
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
@@ -122,8 +122,9 @@ s_sql_hlc_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
 		sqlite3_result_null(ctx);
 	else
-		sqlite3_result_int64(ctx, (sqlite3_int64)hlc_ms((uint64_t)
-		    sqlite3_value_int64(argv[0])));
+		sqlite3_result_int64(ctx,
+		    (sqlite3_int64)hlc_ms(
+			(uint64_t)sqlite3_value_int64(argv[0])));
 }
 
 store_t *
@@ -157,17 +158,20 @@ store_open(const char *path, store_side_t side, int create,
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
-	if (sqlite3_create_function(st->db, "hlc_ms", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, s_sql_hlc_ms, NULL,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_create_function(st->db, "hlc_ms", 1,
+		SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+		s_sql_hlc_ms, NULL, NULL) != SQLITE_OK) {
 		err_set(err, ERR_INTERNAL, "open database %s: hlc_ms: %s", path,
 		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (s_exec(st, "PRAGMA journal_mode = WAL;"
-	    "PRAGMA synchronous = FULL;"
-	    "PRAGMA cache_size = -32768;"     /* 32 MB: indexes of a busy log */
-	    "PRAGMA foreign_keys = ON;", err) || s_migrate(st, err)) {
+	if (s_exec(st,
+		"PRAGMA journal_mode = WAL;"
+		"PRAGMA synchronous = FULL;"
+		"PRAGMA cache_size = -32768;" /* 32 MB: indexes of a busy log */
+		"PRAGMA foreign_keys = ON;",
+		err) ||
+	    s_migrate(st, err)) {
 		err_prefix(err, "open database %s", path);
 		goto fail;
 	}
@@ -289,7 +293,7 @@ s_cache_put(store_t *st, const char *sql, sqlite3_stmt *stmt)
 		free(was);
 	}
 	for (i = s_slot(sql, st->cap); st->stmts[i].sql != NULL;
-	    i = (i + 1) & (st->cap - 1))
+	     i = (i + 1) & (st->cap - 1))
 		;
 	st->stmts[i].sql = sql;
 	st->stmts[i].stmt = stmt;
@@ -309,8 +313,9 @@ s_unpreparable(store_t *st, const char *sql)
 		    sqlite3_errmsg(st->db));
 		log_warn("%s: %s", st->path, st->read_err.msg);
 	}
-	if (st->nothing == NULL && sqlite3_prepare_v2(st->db,
-	    "SELECT NULL WHERE 0", -1, &st->nothing, NULL) != SQLITE_OK)
+	if (st->nothing == NULL &&
+	    sqlite3_prepare_v2(st->db, "SELECT NULL WHERE 0", -1, &st->nothing,
+		NULL) != SQLITE_OK)
 		fatal("store %s: cannot prepare even an empty query: %s",
 		    st->path, sqlite3_errmsg(st->db));
 	sqlite3_reset(st->nothing);
@@ -323,8 +328,8 @@ store_stmt(store_t *st, const char *sql)
 	size_t i;
 	sqlite3_stmt *stmt;
 
-	for (i = st->cap ? s_slot(sql, st->cap) : 0; st->cap &&
-	    st->stmts[i].sql != NULL; i = (i + 1) & (st->cap - 1)) {
+	for (i = st->cap ? s_slot(sql, st->cap) : 0;
+	     st->cap && st->stmts[i].sql != NULL; i = (i + 1) & (st->cap - 1)) {
 		if (st->stmts[i].sql == sql) {
 			stmt = st->stmts[i].stmt;
 			sqlite3_reset(stmt);
@@ -333,7 +338,7 @@ store_stmt(store_t *st, const char *sql)
 		}
 	}
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &stmt, NULL) != SQLITE_OK)
+		&stmt, NULL) != SQLITE_OK)
 		return s_unpreparable(st, sql);
 	s_cache_put(st, sql, stmt);
 	return stmt;
@@ -396,8 +401,8 @@ store_query_int(store_t *st, sqlite3_stmt *stmt, int64_t dflt)
 }
 
 int
-store_query_int64(store_t *st, sqlite3_stmt *stmt, int64_t dflt,
-    int64_t *out, err_t *err)
+store_query_int64(store_t *st, sqlite3_stmt *stmt, int64_t dflt, int64_t *out,
+    err_t *err)
 {
 	int rc = sqlite3_step(stmt);
 
@@ -416,7 +421,8 @@ store_query_int64(store_t *st, sqlite3_stmt *stmt, int64_t dflt,
 int
 store_meta_get_int(store_t *st, const char *name, int64_t *out)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT value FROM meta WHERE name = ?");
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT value FROM meta WHERE name = ?");
 	int rc;
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -433,7 +439,8 @@ store_meta_get_int(store_t *st, const char *name, int64_t *out)
 int
 store_meta_get_text(store_t *st, const char *name, char *buf, size_t size)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT value FROM meta WHERE name = ?");
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT value FROM meta WHERE name = ?");
 	int rc;
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -528,8 +535,10 @@ store_commit(store_t *st, err_t *err)
 		return err_prefix(err, "commit");
 	}
 	if (st->dirty &&
-	    (store_meta_set_int(st, "hlc", (int64_t)hlc_last(&st->clock), err) ||
-	    store_meta_set_int(st, "seq", (int64_t)(st->next_seq - 1), err))) {
+	    (store_meta_set_int(st, "hlc", (int64_t)hlc_last(&st->clock),
+		 err) ||
+		store_meta_set_int(st, "seq", (int64_t)(st->next_seq - 1),
+		    err))) {
 		store_rollback(st);
 		return -1;
 	}
@@ -626,7 +635,8 @@ store_append_local(store_t *st, const char *entity, const char *key,
 		return err_set(err, ERR_BAD_REQUEST,
 		    "id: must be 1 to %d bytes", OP_KEY_MAX);
 	if (st->site[0] == '\0')
-		return err_set(err, ERR_INTERNAL, "write: replica has no site id");
+		return err_set(err, ERR_INTERNAL,
+		    "write: replica has no site id");
 	snprintf(op.origin, sizeof op.origin, "%s", st->site);
 	snprintf(op.entity, sizeof op.entity, "%s", entity);
 	snprintf(op.key, sizeof op.key, "%s", key);
@@ -643,8 +653,7 @@ store_append_local(store_t *st, const char *entity, const char *key,
 		goto out;
 	}
 	/* A refusal fails the caller's whole transaction. */
-	if (s_apply(st, &op, err) ||
-	    s_log_insert(st, &op, w.data, w.len, err))
+	if (s_apply(st, &op, err) || s_log_insert(st, &op, w.data, w.len, err))
 		goto out;
 	st->next_seq++;
 	st->dirty = 1;
@@ -740,21 +749,27 @@ s_known_elsewhere(store_t *st, const op_t *op, int *known, err_t *err)
 
 	*known = 0;
 	if (st->quarantine_empty < 0) {
-		if (store_query_int64(st, store_stmt(st, "SELECT NOT EXISTS "
-		    "(SELECT 1 FROM quarantine)"), 1, &v, err))
+		if (store_query_int64(st,
+			store_stmt(st,
+			    "SELECT NOT EXISTS "
+			    "(SELECT 1 FROM quarantine)"),
+			1, &v, err))
 			return -1;
 		st->quarantine_empty = v != 0;
 	}
 	if (st->seen_empty < 0) {
 		v = 1;
-		if (st->side == STORE_NODE && store_query_int64(st,
-		    store_stmt(st, "SELECT NOT EXISTS (SELECT 1 FROM op_seen)"),
-		    1, &v, err))
+		if (st->side == STORE_NODE &&
+		    store_query_int64(st,
+			store_stmt(st,
+			    "SELECT NOT EXISTS (SELECT 1 FROM op_seen)"),
+			1, &v, err))
 			return -1;
 		st->seen_empty = v != 0;
 	}
 	if (!st->quarantine_empty) {
-		s = store_stmt(st, "SELECT 1 FROM quarantine "
+		s = store_stmt(st,
+		    "SELECT 1 FROM quarantine "
 		    "WHERE origin = ?1 AND seq = ?2");
 		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
@@ -763,7 +778,8 @@ s_known_elsewhere(store_t *st, const op_t *op, int *known, err_t *err)
 		*known |= v != 0;
 	}
 	if (!st->seen_empty && !*known) {
-		s = store_stmt(st, "SELECT 1 FROM op_seen "
+		s = store_stmt(st,
+		    "SELECT 1 FROM op_seen "
 		    "WHERE origin = ?1 AND seq = ?2");
 		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
@@ -794,11 +810,14 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 	 * unique. An op refused below is taken out of the log again. */
 	/* Who may receive it is kept at the hub only. */
 	assert(vis == NULL || st->side == STORE_HUB);
-	s = st->side == STORE_HUB ? store_stmt(st, "INSERT OR IGNORE INTO "
-	    "op_log(origin, seq, hlc, entity, key, body, vis_site, vis_site2, "
-	    "vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)") :
-	    store_stmt(st, "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
-	    "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
+	s = st->side == STORE_HUB
+	    ? store_stmt(st,
+		  "INSERT OR IGNORE INTO "
+		  "op_log(origin, seq, hlc, entity, key, body, vis_site, vis_site2, "
+		  "vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	    : store_stmt(st,
+		  "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
+		  "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
@@ -851,8 +870,7 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 }
 
 int
-store_origin_max_seq(store_t *st, const char *origin, uint64_t *out,
-    err_t *err)
+store_origin_max_seq(store_t *st, const char *origin, uint64_t *out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE origin = ?1 "
@@ -873,7 +891,7 @@ store_quarantine_count(store_t *st)
 
 /* ---- retention ---- */
 
-#define RETAIN_CHUNK 10000   /* log rows looked at per transaction */
+#define RETAIN_CHUNK 10000 /* log rows looked at per transaction */
 
 int
 store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
@@ -881,11 +899,12 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 {
 	/* Both over the same rows: other sites' ops of the stretch stamped
 	 * before the cut. */
-	static const char keep[] = "INSERT OR IGNORE INTO op_seen(origin, "
+	static const char keep[] =
+	    "INSERT OR IGNORE INTO op_seen(origin, "
 	    "seq) SELECT origin, seq FROM op_log WHERE lsn > ?1 AND lsn <= ?2 "
 	    "AND origin != ?3 AND hlc < ?4";
 	static const char drop[] = "DELETE FROM op_log WHERE lsn > ?1 AND "
-	    "lsn <= ?2 AND origin != ?3 AND hlc < ?4";
+				   "lsn <= ?2 AND origin != ?3 AND hlc < ?4";
 	sqlite3_stmt *s;
 	int64_t upper;
 	int i;
@@ -897,7 +916,8 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 		return -1;
 	/* The chunk: the next RETAIN_CHUNK rows of the log by lsn (a range
 	 * of the primary key, cheap however long the log is). */
-	s = store_stmt(st, "SELECT max(lsn) FROM (SELECT lsn FROM op_log "
+	s = store_stmt(st,
+	    "SELECT max(lsn) FROM (SELECT lsn FROM op_log "
 	    "WHERE lsn > ?1 ORDER BY lsn LIMIT ?2)");
 	sqlite3_bind_int64(s, 1, (int64_t)*after_lsn);
 	sqlite3_bind_int(s, 2, RETAIN_CHUNK);
@@ -905,7 +925,7 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 		goto fail;
 	if (upper < 0) {
 		store_rollback(st);
-		return 0;        /* the whole log has been looked at */
+		return 0; /* the whole log has been looked at */
 	}
 	/* The identity stays (op_seen), so a copy that comes again is still a
 	 * duplicate; the op goes. */
@@ -915,8 +935,10 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 		sqlite3_bind_int64(s, 2, upper);
 		sqlite3_bind_text(s, 3, st->site, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (int64_t)before_hlc);
-		if (store_step(st, s, i == 0 ? "retain: keep identities" :
-		    "retain: drop old ops", err))
+		if (store_step(st, s,
+			i == 0 ? "retain: keep identities"
+			       : "retain: drop old ops",
+			err))
 			goto fail;
 	}
 	*dropped = sqlite3_changes(st->db);

@@ -50,7 +50,7 @@ typedef int (*store_apply_fn)(store_t *store, const op_t *op, err_t *err);
 typedef struct {
 	const char *entity;
 	store_apply_fn apply;
-	int hq_only;            /* head-office data: the hq role writes it */
+	int hq_only; /* head-office data: the hq role writes it */
 } store_rule_t;
 
 typedef struct {
@@ -67,8 +67,7 @@ store_t *store_open(const char *path, store_side_t side, int create,
 /* Whether a site of role ("store", "warehouse", "hq") may write entity
  * under the store's rules: head-office data has the hq role as its single
  * writer. An entity without a rule is refused when applied. */
-int store_may_write(const store_t *store, const char *role,
-    const char *entity);
+int store_may_write(const store_t *store, const char *role, const char *entity);
 
 /* Closes the database and frees the store; accepts NULL, nulls *self_p. */
 void store_close(store_t **self_p);
@@ -134,8 +133,8 @@ int store_meta_set_text(store_t *store, const char *name, const char *value,
 
 /* Runs fn inside one transaction: commits when it returns 0, rolls back
  * (and returns -1 with its err) when it fails. */
-int store_txn(store_t *store, int (*fn)(store_t *, void *, err_t *),
-    void *arg, err_t *err);
+int store_txn(store_t *store, int (*fn)(store_t *, void *, err_t *), void *arg,
+    err_t *err);
 
 /* Inside a transaction: a new record id, "SITE-NNNNNN" from the seq of the
  * next local op: unique across sites and readable on a receipt. */
@@ -153,9 +152,9 @@ int store_append_local(store_t *store, const char *entity, const char *key,
 
 /* Result of ingesting one remote op. */
 typedef enum {
-	INGEST_APPLIED,      /* new, logged and applied */
-	INGEST_DUPLICATE,    /* already logged or quarantined: nothing done */
-	INGEST_QUARANTINED,  /* new but refused; kept with the reason */
+	INGEST_APPLIED,	    /* new, logged and applied */
+	INGEST_DUPLICATE,   /* already logged or quarantined: nothing done */
+	INGEST_QUARANTINED, /* new but refused; kept with the reason */
 } ingest_result_t;
 
 /* Inside a transaction: takes an op received from elsewhere, with its exact
@@ -173,9 +172,9 @@ int store_quarantine(store_t *store, const op_t *op, const uint8_t *body,
 
 /* Who may receive an op (the hub decides; NULL fields: no restriction). */
 typedef struct {
-	const char *site;     /* a site that sees it (creator, ...) */
-	const char *site2;    /* another (the fulfilling site, ...) */
-	const char *region;   /* every site of this region; "*": all */
+	const char *site;   /* a site that sees it (creator, ...) */
+	const char *site2;  /* another (the fulfilling site, ...) */
+	const char *region; /* every site of this region; "*": all */
 } op_vis_t;
 
 /* store_ingest that also records who may receive the op (vis may be NULL:

@@ -39,8 +39,7 @@ s_on_event(evutil_socket_t fd, short what, void *arg)
 }
 
 zev_t *
-zev_new(struct event_base *base, void *sock, zev_ready_fn on_ready,
-    void *arg)
+zev_new(struct event_base *base, void *sock, zev_ready_fn on_ready, void *arg)
 {
 	zev_t *z = calloc(1, sizeof *z);
 	int fd;

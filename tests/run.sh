@@ -4,6 +4,7 @@
 # Unit and fuzz binaries (sanitized, in build/san/tests/) and process tests
 # (tests/proc/test_*.sh) each print "RESULT <passed> <failed>" as their last
 # result line; a program that dies before printing it counts as one failure.
+# The layout check (tests/format.sh) runs first, as one more such program.
 # Output of each goes to build/test-logs/NAME.log; failures are shown.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,7 @@ run_one() {
 	fi
 }
 
+run_one "style-format" sh "$top/tests/format.sh"
 for t in "$top"/build/san/tests/unit/core/test_*; do
 	[ -x "$t" ] && run_one "core-$(basename "$t")" "$t"
 done

@@ -3,11 +3,11 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <sodium.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -79,7 +79,7 @@ s_reply(struct evhttp_request *req, int status, json_t *body)
 		 * daemon must not die on it. */
 		status = 500;
 		text = strdup("{\"error\":{\"code\":\"internal\","
-		    "\"message\":\"answer could not be encoded\"}}");
+			      "\"message\":\"answer could not be encoded\"}}");
 	}
 	evbuffer_add(buf, text, strlen(text));
 	evbuffer_add(buf, "\n", 1);
@@ -95,9 +95,9 @@ s_reply(struct evhttp_request *req, int status, json_t *body)
 typedef struct {
 	api_t *api;
 	store_t *store;
-	const char *args[2];     /* the path's * segments */
-	const json_t *query;     /* object of strings */
-	const json_t *body;      /* object, or NULL without a body */
+	const char *args[2]; /* the path's * segments */
+	const json_t *query; /* object of strings */
+	const json_t *body;  /* object, or NULL without a body */
 } call_t;
 
 typedef int (*handler_t)(call_t *c, json_t **out, int *status, err_t *err);
@@ -112,11 +112,11 @@ s_q(call_t *c, const char *name)
 
 /* Answers a lookup: 200 with the record, or 404 naming it. */
 static int
-s_found(json_t *rec, const char *what, const char *id, json_t **out,
-    err_t *err)
+s_found(json_t *rec, const char *what, const char *id, json_t **out, err_t *err)
 {
 	if (rec == NULL)
-		return err_set(err, ERR_NOT_FOUND, "%s %s: not found", what, id);
+		return err_set(err, ERR_NOT_FOUND, "%s %s: not found", what,
+		    id);
 	*out = rec;
 	return 0;
 }
@@ -142,12 +142,12 @@ h_status(call_t *c, json_t **out, int *status, err_t *err)
 	store_meta_get_int(st, "cursor", &cursor);
 	store_meta_get_int(st, "seq", &seq);
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "site", store_site(st),
-	    "role", c->api->role, "cursor", (json_int_t)cursor,
-	    "last_seq", (json_int_t)seq,
-	    "quarantined", (json_int_t)store_quarantine_count(st));
+	    "role", c->api->role, "cursor", (json_int_t)cursor, "last_seq",
+	    (json_int_t)seq, "quarantined",
+	    (json_int_t)store_quarantine_count(st));
 	store_health(st, &health);
-	json_object_set_new(*out, "disk", ckpt_health_json(&health,
-	    store_path(st)));
+	json_object_set_new(*out, "disk",
+	    ckpt_health_json(&health, store_path(st)));
 	if (c->api->status_fn != NULL)
 		c->api->status_fn(c->api->hook_arg, *out);
 	return 0;
@@ -264,7 +264,8 @@ h_orders(call_t *c, json_t **out, int *status, err_t *err)
 		since_ms = strtoll(since, &end, 10);
 		if (*end != '\0' || since_ms < 0)
 			return err_set(err, ERR_BAD_REQUEST,
-			    "since: '%s' is not a time in unix milliseconds", since);
+			    "since: '%s' is not a time in unix milliseconds",
+			    since);
 	}
 	*out = order_list(c->store, st, s_q(c, "site"), since_ms,
 	    s_q(c, "customer"));
@@ -430,10 +431,10 @@ h_alerts(call_t *c, json_t **out, int *status, err_t *err)
 	(void)err;
 	*out = alert_list(c->store, (int64_t)store_wall_ms(c->store),
 	    s_q(c, "kind"));
-	if (c->api->alerts_fn != NULL && (s_q(c, "kind") == NULL ||
-	    strcmp(s_q(c, "kind"), "disk") == 0))
-		c->api->alerts_fn(c->api->hook_arg, json_object_get(*out,
-		    "items"));
+	if (c->api->alerts_fn != NULL &&
+	    (s_q(c, "kind") == NULL || strcmp(s_q(c, "kind"), "disk") == 0))
+		c->api->alerts_fn(c->api->hook_arg,
+		    json_object_get(*out, "items"));
 	return 0;
 }
 
@@ -546,8 +547,8 @@ s_match(const char *pattern, const char *path, char args[2][SEGMENT_MAX])
 }
 
 int
-api_call(api_t *api, const char *method, const char *path,
-    const json_t *query, const json_t *body, json_t **out)
+api_call(api_t *api, const char *method, const char *path, const json_t *query,
+    const json_t *body, json_t **out)
 {
 	char args[2][SEGMENT_MAX];
 	char decoded[2][SEGMENT_MAX];
@@ -574,17 +575,20 @@ api_call(api_t *api, const char *method, const char *path,
 		for (int k = 0; k < nargs; k++) {
 			char *d = evhttp_uridecode(args[k], 0, NULL);
 
-			snprintf(decoded[k], sizeof decoded[k], "%s", d ? d : "");
+			snprintf(decoded[k], sizeof decoded[k], "%s",
+			    d ? d : "");
 			free(d);
 			c.args[k] = decoded[k];
 			if (!text_ok(decoded[k]))
 				err_set(&err, ERR_BAD_REQUEST,
-				    "path: segment %d is not UTF-8 text", k + 1);
+				    "path: segment %d is not UTF-8 text",
+				    k + 1);
 		}
 		if (err.code != ERR_OK)
 			break;
 		if (s_routes[i].writes && body == NULL) {
-			err_set(&err, ERR_BAD_REQUEST, "body: expected a JSON object");
+			err_set(&err, ERR_BAD_REQUEST,
+			    "body: expected a JSON object");
 			break;
 		}
 		store_read_clear(api->store);
@@ -614,10 +618,11 @@ api_call(api_t *api, const char *method, const char *path,
 	}
 	if (*out == NULL && err.code == ERR_OK) {
 		if (path_known)
-			err_set(&err, ERR_METHOD, "%s %s: method not allowed here",
-			    method, path);
+			err_set(&err, ERR_METHOD,
+			    "%s %s: method not allowed here", method, path);
 		else
-			err_set(&err, ERR_NOT_FOUND, "%s: no such resource", path);
+			err_set(&err, ERR_NOT_FOUND, "%s: no such resource",
+			    path);
 	}
 	json_decref(*out);
 	text_clean(err.msg);
@@ -664,8 +669,9 @@ s_error_reply(struct evhttp_request *req, int status, const char *code,
 
 	snprintf(text, sizeof text, "%s", msg);
 	text_clean(text);
-	s_reply(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code,
-	    "message", text));
+	s_reply(req, status,
+	    json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+		text));
 }
 
 static void
@@ -704,10 +710,11 @@ s_dispatch(struct evhttp_request *req, void *arg)
 		if (body == NULL || !json_is_object(body)) {
 			if (body == NULL)
 				snprintf(msg, sizeof msg,
-				    "body: invalid JSON at line %d: %s", jerr.line,
-				    jerr.text);
+				    "body: invalid JSON at line %d: %s",
+				    jerr.line, jerr.text);
 			else
-				snprintf(msg, sizeof msg, "body: must be a JSON object");
+				snprintf(msg, sizeof msg,
+				    "body: must be a JSON object");
 			json_decref(body);
 			json_decref(qobj);
 			s_error_reply(req, 400, "bad_request", msg);
@@ -731,23 +738,22 @@ api_new(struct event_base *base, store_t *store, const char *role)
 	api->store = store;
 	snprintf(api->role, sizeof api->role, "%s", role);
 	if (base == NULL)
-		return api;     /* in-process calls only (the command line) */
+		return api; /* in-process calls only (the command line) */
 	if ((api->http = evhttp_new(base)) == NULL)
 		fatal("api: out of memory");
 	/* Bounded requests; a client that stalls is dropped, not waited on. */
 	evhttp_set_max_body_size(api->http, API_MAX_BODY);
 	evhttp_set_max_headers_size(api->http, 16 * 1024);
 	evhttp_set_timeout(api->http, 30);
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-	    EVHTTP_REQ_DELETE);
+	evhttp_set_allowed_methods(api->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+		EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, s_dispatch, api);
 	return api;
 }
 
 void
-api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
-    void *arg)
+api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote, void *arg)
 {
 	api->status_fn = status;
 	api->write_fn = wrote;
@@ -771,8 +777,8 @@ api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg)
 }
 
 int
-api_bind(api_t *api, const char *hostport, const char *token,
-    int *bound_port, err_t *err)
+api_bind(api_t *api, const char *hostport, const char *token, int *bound_port,
+    err_t *err)
 {
 	char host[256];
 	int port;
@@ -794,12 +800,12 @@ api_bind(api_t *api, const char *hostport, const char *token,
 		    "http %s: cannot bind (in use or not an address here)",
 		    hostport);
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
-	    &len) != 0)
+		&len) != 0)
 		return err_set(err, ERR_INTERNAL, "http %s: getsockname failed",
 		    hostport);
-	*bound_port = ss.ss_family == AF_INET6 ?
-	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*bound_port = ss.ss_family == AF_INET6
+	    ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+	    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 

@@ -32,8 +32,8 @@ typedef void (*api_write_fn)(void *arg);
 typedef void (*api_alerts_fn)(void *arg, json_t *items);
 /* Answers a read-only resource only the program serves: *out (caller
  * owns), or -1 with err. query is an object of strings or NULL. */
-typedef int (*api_get_fn)(void *arg, const json_t *query, json_t **out,
-    err_t *err);
+typedef int (
+    *api_get_fn)(void *arg, const json_t *query, json_t **out, err_t *err);
 
 #define API_GETS_MAX 4
 

@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-#include "cmd.h"
 #include "catalog.h"
+#include "cmd.h"
+#include "idem.h"
 #include "lifecycle.h"
 #include "lww.h"
 #include "order.h"
-#include "idem.h"
 #include "req.h"
 #include "stock.h"
 
@@ -34,7 +34,8 @@ s_check_lines(const json_t *lines, err_t *err)
 		    req_text(l, "sku", REQ_ID_MAX, 1, &sku, err) ||
 		    req_int(l, "qty", 1, 1000000, 1, 0, &qty, err)) {
 			if (!json_is_object(l))
-				err_set(err, ERR_BAD_REQUEST, "must be an object");
+				err_set(err, ERR_BAD_REQUEST,
+				    "must be an object");
 			return err_prefix(err, "lines[%zu]", i);
 		}
 	}
@@ -88,7 +89,8 @@ s_history(store_t *st, const op_t *op, const char *table_sql,
 	return store_step(st, s, "case", err);
 }
 
-#define HISTORY_SQL "INSERT OR IGNORE INTO case_history(case_id, origin, " \
+#define HISTORY_SQL                                            \
+	"INSERT OR IGNORE INTO case_history(case_id, origin, " \
 	"seq, hlc, status, rank) VALUES (?, ?, ?, ?, ?, ?)"
 
 static int
@@ -101,7 +103,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	if (s_check_create(f, err))
 		return err_prefix(err, "case %s", op->key);
 	/* The earliest create defines the case, whatever arrives first. */
-	s = store_stmt(st, "INSERT INTO cases(id, kind, order_id, customer, site, "
+	s = store_stmt(st,
+	    "INSERT INTO cases(id, kind, order_id, customer, site, "
 	    "description, created_hlc, created_origin) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
 	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
@@ -112,11 +115,18 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
 	    "(cases.created_hlc, cases.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "kind")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "description")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "kind")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "order")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4,
+	    json_string_value(json_object_get(f, "customer")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "site")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6,
+	    json_string_value(json_object_get(f, "description")), -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
 	if (store_step(st, s, "case", err))
@@ -127,12 +137,16 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		if (store_step(st, s, "case", err))
 			return -1;
 		json_array_foreach(json_object_get(f, "lines"), i, l) {
-			s = store_stmt(st, "INSERT INTO case_lines(case_id, line, "
+			s = store_stmt(st,
+			    "INSERT INTO case_lines(case_id, line, "
 			    "sku, qty) VALUES (?, ?, ?, ?)");
 			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 			sqlite3_bind_int(s, 2, (int)i + 1);
-			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
+			sqlite3_bind_text(s, 3,
+			    json_string_value(json_object_get(l, "sku")), -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4,
+			    json_integer_value(json_object_get(l, "qty")));
 			if (store_step(st, s, "case", err))
 				return -1;
 		}
@@ -160,7 +174,8 @@ s_apply_update(store_t *st, const op_t *op, err_t *err)
 	if (s_check_set(set, err))
 		return err_prefix(err, "case %s", op->key);
 	/* An update may arrive before the create: keep a stub row. */
-	s = store_stmt(st, "INSERT OR IGNORE INTO cases(id, kind, site, "
+	s = store_stmt(st,
+	    "INSERT OR IGNORE INTO cases(id, kind, site, "
 	    "created_hlc) VALUES (?, 'complaint', '', 9223372036854775807)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	if (store_step(st, s, "case", err))
@@ -168,8 +183,8 @@ s_apply_update(store_t *st, const op_t *op, err_t *err)
 	for (i = 0; i < sizeof s_fields / sizeof s_fields[0]; i++) {
 		if ((v = json_object_get(set, s_fields[i].name)) == NULL)
 			continue;
-		if ((wins = lww_claim(st, CASE_ENTITY, op->key, s_fields[i].name,
-		    op, err)) < 0)
+		if ((wins = lww_claim(st, CASE_ENTITY, op->key,
+			 s_fields[i].name, op, err)) < 0)
 			return -1;
 		if (!wins)
 			continue;
@@ -204,7 +219,8 @@ case_apply(store_t *st, const op_t *op, err_t *err)
 		    req_text(f, "text", REQ_TEXT_MAX, 1, &s1, err) ||
 		    req_text(f, "author", REQ_ID_MAX, 0, &s2, err))
 			return err_prefix(err, "case %s", op->key);
-		s = store_stmt(st, "INSERT OR IGNORE INTO case_comments(case_id, "
+		s = store_stmt(st,
+		    "INSERT OR IGNORE INTO case_comments(case_id, "
 		    "origin, seq, hlc, author, text) VALUES (?, ?, ?, ?, ?, ?)");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, op->origin, -1, SQLITE_STATIC);
@@ -220,7 +236,8 @@ case_apply(store_t *st, const op_t *op, err_t *err)
 			return err_prefix(err, "case %s", op->key);
 		if (lifecycle_rank(&lifecycle_case, s1) < 0)
 			return err_set(err, ERR_BAD_REQUEST,
-			    "case %s: to: '%s' is not a case status", op->key, s1);
+			    "case %s: to: '%s' is not a case status", op->key,
+			    s1);
 		return s_history(st, op, HISTORY_SQL, s1, err);
 	}
 	return err_set(err, ERR_BAD_REQUEST, "case %s: unknown kind '%s'",
@@ -230,7 +247,8 @@ case_apply(store_t *st, const op_t *op, err_t *err)
 static int
 s_rank(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT max(rank) FROM case_history "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT max(rank) FROM case_history "
 	    "WHERE case_id = ?");
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -241,27 +259,28 @@ static void
 s_opt(json_t *o, const char *name, sqlite3_stmt *s, int col)
 {
 	if (sqlite3_column_type(s, col) == SQLITE_INTEGER)
-		json_object_set_new(o, name, json_integer(sqlite3_column_int64(s,
-		    col)));
+		json_object_set_new(o, name,
+		    json_integer(sqlite3_column_int64(s, col)));
 	else if (sqlite3_column_type(s, col) == SQLITE_TEXT)
-		json_object_set_new(o, name, json_string((const char *)
-		    sqlite3_column_text(s, col)));
+		json_object_set_new(o, name,
+		    json_string((const char *)sqlite3_column_text(s, col)));
 }
 
 json_t *
 case_get(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT kind, order_id, customer, site, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT kind, order_id, customer, site, "
 	    "description, assignee, resolution, rating, created_hlc "
 	    "FROM cases WHERE id = ? AND site != ''");
 	json_t *o = NULL, *arr;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
-		o = json_pack("{s:s, s:s, s:s, s:I}", "id", id,
-		    "kind", (const char *)sqlite3_column_text(s, 0),
-		    "site", (const char *)sqlite3_column_text(s, 3),
-		    "created_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 8)));
+		o = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "kind",
+		    (const char *)sqlite3_column_text(s, 0), "site",
+		    (const char *)sqlite3_column_text(s, 3), "created_ms",
+		    (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 8)));
 		s_opt(o, "order", s, 1);
 		s_opt(o, "customer", s, 2);
 		s_opt(o, "description", s, 4);
@@ -272,26 +291,29 @@ case_get(store_t *st, const char *id)
 	sqlite3_reset(s);
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, "status", json_string(lifecycle_name(
-	    &lifecycle_case, s_rank(st, id))));
+	json_object_set_new(o, "status",
+	    json_string(lifecycle_name(&lifecycle_case, s_rank(st, id))));
 	arr = json_array();
-	s = store_stmt(st, "SELECT sku, qty FROM case_lines WHERE case_id = ? "
+	s = store_stmt(st,
+	    "SELECT sku, qty FROM case_lines WHERE case_id = ? "
 	    "ORDER BY line");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s))
-		json_array_append_new(arr, json_pack("{s:s, s:I}",
-		    "sku", (const char *)sqlite3_column_text(s, 0),
-		    "qty", (json_int_t)sqlite3_column_int64(s, 1)));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:I}", "sku",
+			(const char *)sqlite3_column_text(s, 0), "qty",
+			(json_int_t)sqlite3_column_int64(s, 1)));
 	sqlite3_reset(s);
 	json_object_set_new(o, "lines", arr);
 	arr = json_array();
-	s = store_stmt(st, "SELECT origin, hlc, author, text FROM case_comments "
+	s = store_stmt(st,
+	    "SELECT origin, hlc, author, text FROM case_comments "
 	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		json_t *c = json_pack("{s:s, s:I, s:s}",
-		    "site", (const char *)sqlite3_column_text(s, 0),
-		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 1)),
+		json_t *c = json_pack("{s:s, s:I, s:s}", "site",
+		    (const char *)sqlite3_column_text(s, 0), "at_ms",
+		    (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 1)),
 		    "text", (const char *)sqlite3_column_text(s, 3));
 
 		s_opt(c, "author", s, 2);
@@ -300,14 +322,17 @@ case_get(store_t *st, const char *id)
 	sqlite3_reset(s);
 	json_object_set_new(o, "comments", arr);
 	arr = json_array();
-	s = store_stmt(st, "SELECT status, origin, hlc FROM case_history "
+	s = store_stmt(st,
+	    "SELECT status, origin, hlc FROM case_history "
 	    "WHERE case_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s))
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}",
-		    "status", (const char *)sqlite3_column_text(s, 0),
-		    "site", (const char *)sqlite3_column_text(s, 1),
-		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 2))));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:I}", "status",
+			(const char *)sqlite3_column_text(s, 0), "site",
+			(const char *)sqlite3_column_text(s, 1), "at_ms",
+			(json_int_t)hlc_ms(
+			    (uint64_t)sqlite3_column_int64(s, 2))));
 	sqlite3_reset(s);
 	json_object_set_new(o, "history", arr);
 	return o;
@@ -316,7 +341,8 @@ case_get(store_t *st, const char *id)
 json_t *
 case_list(store_t *st, const char *status)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT c.id FROM cases c WHERE "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT c.id FROM cases c WHERE "
 	    "c.site != '' AND (?1 IS NULL OR (SELECT max(rank) FROM case_history "
 	    "h WHERE h.case_id = c.id) = ?1) ORDER BY c.created_hlc, c.id");
 	json_t *ids = json_array(), *items = json_array(), *id;
@@ -329,7 +355,8 @@ case_list(store_t *st, const char *status)
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);
 	json_array_foreach(ids, i, id)
-		json_array_append_new(items, case_get(st, json_string_value(id)));
+		json_array_append_new(items,
+		    case_get(st, json_string_value(id)));
 	json_decref(ids);
 	return json_pack("{s:o}", "items", items);
 }
@@ -355,8 +382,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "assignee", REQ_ID_MAX, 0, &assignee, err))
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
-	if ((r = idem_replay(st, "case", id, c->req, case_get, &c->out,
-	    err)) != 0)
+	if ((r = idem_replay(st, "case", id, c->req, case_get, &c->out, err)) !=
+	    0)
 		return r > 0 ? 0 : -1;
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
@@ -377,7 +404,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		}
 	}
 	if (cmd_create_op(st, c, "case", CASE_ENTITY, "create", &id, idbuf, f,
-	    err))
+		err))
 		goto out;
 	if (assignee != NULL) {
 		json_t *u = json_pack("{s:{s:s}}", "set", "assignee", assignee);
@@ -408,7 +435,8 @@ case_create(store_t *st, const json_t *req, json_t **out, int *created,
 static int
 s_return_lines(store_t *st, const char *id, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT line, sku, qty FROM case_lines "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT line, sku, qty FROM case_lines "
 	    "WHERE case_id = ? AND (SELECT kind FROM cases WHERE id = ?1) IN "
 	    "('return', 'exchange') ORDER BY line");
 	json_t *moves = json_array(), *m, *out;
@@ -418,11 +446,13 @@ s_return_lines(store_t *st, const char *id, err_t *err)
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		snprintf(mid, sizeof mid, "%s-ret-%d", id, sqlite3_column_int(s, 0));
-		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
-		    "id", mid, "sku", (const char *)sqlite3_column_text(s, 1),
-		    "delta", (json_int_t)sqlite3_column_int64(s, 2),
-		    "reason", "return", "ref", id));
+		snprintf(mid, sizeof mid, "%s-ret-%d", id,
+		    sqlite3_column_int(s, 0));
+		json_array_append_new(moves,
+		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
+			(const char *)sqlite3_column_text(s, 1), "delta",
+			(json_int_t)sqlite3_column_int64(s, 2), "reason",
+			"return", "ref", id));
 	}
 	sqlite3_reset(s);
 	json_array_foreach(moves, i, m) {
@@ -460,8 +490,8 @@ s_change(store_t *st, void *arg, err_t *err)
 	} else {
 		if (req_only(c->req, tr_allowed, err) ||
 		    req_text(c->req, "to", REQ_ID_MAX, 1, &s1, err) ||
-		    lifecycle_check(&lifecycle_case, c->id, s_rank(st, c->id), s1,
-		    err))
+		    lifecycle_check(&lifecycle_case, c->id, s_rank(st, c->id),
+			s1, err))
 			return -1;
 		f = json_incref((json_t *)c->req);
 	}
@@ -492,8 +522,8 @@ case_comment(store_t *st, const char *id, const json_t *req, json_t **out,
 }
 
 int
-case_transition(store_t *st, const char *id, const json_t *req,
-    json_t **out, err_t *err)
+case_transition(store_t *st, const char *id, const json_t *req, json_t **out,
+    err_t *err)
 {
 	return cmd_run(st, s_change, req, id, "transition", out, NULL, err);
 }

@@ -24,11 +24,11 @@
 
 int case_apply(store_t *store, const op_t *op, err_t *err);
 
-int case_create(store_t *store, const json_t *req, json_t **out,
-    int *created, err_t *err);
+int case_create(store_t *store, const json_t *req, json_t **out, int *created,
+    err_t *err);
 /* PATCH {assignee?, resolution?, rating?} */
-int case_patch(store_t *store, const char *id, const json_t *req,
-    json_t **out, err_t *err);
+int case_patch(store_t *store, const char *id, const json_t *req, json_t **out,
+    err_t *err);
 /* POST .../comments {text, author?} */
 int case_comment(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);

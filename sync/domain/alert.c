@@ -13,58 +13,62 @@ static const struct {
 	const char *sql;
 } s_queries[] = {
 	{ "conflicting_transition",
-	  "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
-	  "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
-	  "h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ") || ' but ' || "
-	  "(SELECT status FROM order_history h WHERE h.order_id = o.id "
-	  "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
-	  "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
-	  "LIMIT 1) || ': goods left, open a return if needed', "
-	  "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
-	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	  "WHERE s.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
-	  "WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ")" },
+	    "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
+	    "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
+	    "h.order_id = o.id AND h.rank = " ORDER_SQL(
+		ORDER_RANK_CANCELLED) ") || ' but ' || "
+				      "(SELECT status FROM order_history h WHERE h.order_id = o.id "
+				      "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
+				      "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
+				      "LIMIT 1) || ': goods left, open a return if needed', "
+				      "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
+				      "FROM orders o JOIN order_status s ON s.order_id = o.id "
+				      "WHERE s.rank > " ORDER_SQL(
+					  ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
+								"WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(
+								    ORDER_RANK_CANCELLED) ")" },
 	{ "credit_limit",
-	  "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || e.owed || "
-	  "' on account, over the credit limit ' || c.credit_limit, e.at "
-	  "FROM customers c JOIN (SELECT o.customer, sum(o.total - "
-	  "(SELECT coalesce(sum(amount), 0) FROM payments p WHERE "
-	  "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
-	  "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	  "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
-	  "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
-	  "AND e.owed > c.credit_limit" },
+	    "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || e.owed || "
+	    "' on account, over the credit limit ' || c.credit_limit, e.at "
+	    "FROM customers c JOIN (SELECT o.customer, sum(o.total - "
+	    "(SELECT coalesce(sum(amount), 0) FROM payments p WHERE "
+	    "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
+	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
+	    "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(
+		ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
+				      "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
+				      "AND e.owed > c.credit_limit" },
 	{ "low_stock",
-	  "SELECT ss.site, ss.sku, ss.site || ' ' || ss.sku || ' available ' || "
-	  "(coalesce(st.on_hand, 0) - coalesce(r.qty, 0)) || ', below the "
-	  "safety stock ' || ss.qty, hlc_ms(ss.hlc) "
-	  "FROM safety_stock ss LEFT JOIN stock st ON st.site = ss.site AND "
-	  "st.sku = ss.sku LEFT JOIN (SELECT o.fulfil_site AS site, l.sku, "
-	  "sum(l.qty) AS qty FROM orders o JOIN order_status s ON "
-	  "s.order_id = o.id JOIN order_lines l ON l.order_id = o.id "
-	  "WHERE s.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
-	  ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2) r ON r.site = ss.site AND "
-	  "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
-	  "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
+	    "SELECT ss.site, ss.sku, ss.site || ' ' || ss.sku || ' available ' || "
+	    "(coalesce(st.on_hand, 0) - coalesce(r.qty, 0)) || ', below the "
+	    "safety stock ' || ss.qty, hlc_ms(ss.hlc) "
+	    "FROM safety_stock ss LEFT JOIN stock st ON st.site = ss.site AND "
+	    "st.sku = ss.sku LEFT JOIN (SELECT o.fulfil_site AS site, l.sku, "
+	    "sum(l.qty) AS qty FROM orders o JOIN order_status s ON "
+	    "s.order_id = o.id JOIN order_lines l ON l.order_id = o.id "
+	    "WHERE s.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " ORDER_SQL(
+		ORDER_RANK_PICKED) ") GROUP BY 1, 2) r ON r.site = ss.site AND "
+				   "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
+				   "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
 	{ "negative_stock",
-	  "SELECT st.site, st.sku, st.site || ' ' || st.sku || ' on hand ' || "
-	  "st.on_hand || ': more sold than recorded, count it', "
-	  "hlc_ms((SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
-	  "AND m.sku = st.sku)) FROM stock st WHERE st.on_hand < 0" },
+	    "SELECT st.site, st.sku, st.site || ' ' || st.sku || ' on hand ' || "
+	    "st.on_hand || ': more sold than recorded, count it', "
+	    "hlc_ms((SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
+	    "AND m.sku = st.sku)) FROM stock st WHERE st.on_hand < 0" },
 	{ "over_refund",
-	  "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
-	  "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
-	  "(SELECT order_id, sum(amount) AS paid, hlc_ms(max(hlc)) AS at "
-	  "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
-	  "WHERE p.paid < 0" },
+	    "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
+	    "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
+	    "(SELECT order_id, sum(amount) AS paid, hlc_ms(max(hlc)) AS at "
+	    "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
+	    "WHERE p.paid < 0" },
 	{ "overdue_receivable",
-	  "SELECT i.site, i.id, 'invoice ' || i.id || ' for order ' || "
-	  "i.order_id || ': ' || i.amount || ' ' || i.currency || ' overdue "
-	  "since ' || date(i.due_ms / 1000, 'unixepoch'), i.due_ms "
-	  "FROM invoices i WHERE i.due_ms < ?1 AND (SELECT max(rank) FROM "
-	  "invoice_history h WHERE h.invoice_id = i.id) = 0" },
+	    "SELECT i.site, i.id, 'invoice ' || i.id || ' for order ' || "
+	    "i.order_id || ': ' || i.amount || ' ' || i.currency || ' overdue "
+	    "since ' || date(i.due_ms / 1000, 'unixepoch'), i.due_ms "
+	    "FROM invoices i WHERE i.due_ms < ?1 AND (SELECT max(rank) FROM "
+	    "invoice_history h WHERE h.invoice_id = i.id) = 0" },
 	{ "quarantined",
-	  "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
+	    "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
 };
 
 /* This replica's own disk: the WAL over its bound, a checkpointer that
@@ -81,11 +85,13 @@ s_disk_alerts(store_t *st, int64_t now_ms, json_t *items)
 	store_health(st, &h);
 	n = ckpt_problems(&h, store_path(st), p);
 	for (i = 0; i < n; i++) {
-		snprintf(id, sizeof id, "disk:%s:%s", store_site(st), p[i].kind);
-		json_array_append_new(items, json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "kind", "disk",
-		    "site", store_site(st), "subject", p[i].kind,
-		    "message", p[i].msg, "at", (json_int_t)now_ms));
+		snprintf(id, sizeof id, "disk:%s:%s", store_site(st),
+		    p[i].kind);
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
+			"kind", "disk", "site", store_site(st), "subject",
+			p[i].kind, "message", p[i].msg, "at",
+			(json_int_t)now_ms));
 	}
 }
 
@@ -105,17 +111,20 @@ alert_list(store_t *st, int64_t now_ms, const char *kind)
 		if (sqlite3_bind_parameter_count(s) > 0)
 			sqlite3_bind_int64(s, 1, now_ms);
 		while (store_row(st, s)) {
-			const char *site = (const char *)sqlite3_column_text(s, 0);
-			const char *subject = (const char *)sqlite3_column_text(s, 1);
+			const char *site = (const char *)sqlite3_column_text(s,
+			    0);
+			const char *subject = (const char *)
+			    sqlite3_column_text(s, 1);
 
 			snprintf(id, sizeof id, "%s:%s:%s", s_queries[i].kind,
 			    site ? site : "", subject ? subject : "");
-			json_array_append_new(items, json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
-			    "kind", s_queries[i].kind, "site", site ? site : "",
-			    "subject", subject ? subject : "",
-			    "message", (const char *)sqlite3_column_text(s, 2),
-			    "at", (json_int_t)sqlite3_column_int64(s, 3)));
+			json_array_append_new(items,
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+				id, "kind", s_queries[i].kind, "site",
+				site ? site : "", "subject",
+				subject ? subject : "", "message",
+				(const char *)sqlite3_column_text(s, 2), "at",
+				(json_int_t)sqlite3_column_int64(s, 3)));
 		}
 		sqlite3_reset(s);
 	}

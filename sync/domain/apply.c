@@ -21,6 +21,5 @@ static const store_rule_t s_rules[] = {
 	{ CASE_ENTITY, case_apply, 0 },
 };
 
-const store_rules_t apply_rules = {
-	s_rules, sizeof s_rules / sizeof s_rules[0]
-};
+const store_rules_t apply_rules = { s_rules,
+	sizeof s_rules / sizeof s_rules[0] };

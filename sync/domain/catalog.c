@@ -7,8 +7,8 @@
 #include "customer.h"
 #include "req.h"
 
-static const char *const s_tiers[] = { "retail", "member", "vip",
-	"wholesale", NULL };
+static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale",
+	NULL };
 
 static int
 s_check_product(const json_t *f, err_t *err)
@@ -30,22 +30,25 @@ catalog_apply_product(store_t *st, const op_t *op, err_t *err)
 	int active;
 
 	if (strcmp(op->kind, "set") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "product %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "product %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check_product(op->fields, err))
 		return err_prefix(err, "product %s", op->key);
 	req_bool(op->fields, "active", 1, &active, NULL);
-	s = store_stmt(st, "INSERT INTO products(sku, name, unit, active, hlc, "
+	s = store_stmt(st,
+	    "INSERT INTO products(sku, name, unit, active, hlc, "
 	    "origin) VALUES (?1, ?2, coalesce(?3, 'each'), ?4, ?5, ?6) "
 	    "ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
 	    "unit = excluded.unit, active = excluded.active, hlc = excluded.hlc, "
 	    "origin = excluded.origin WHERE (excluded.hlc, excluded.origin) > "
 	    "(products.hlc, products.origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_string_value(json_object_get(op->fields,
-	    "name")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(op->fields,
-	    "unit")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2,
+	    json_string_value(json_object_get(op->fields, "name")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 3,
+	    json_string_value(json_object_get(op->fields, "unit")), -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, active);
 	sqlite3_bind_int64(s, 5, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 6, op->origin, -1, SQLITE_STATIC);
@@ -74,11 +77,12 @@ catalog_apply_price(store_t *st, const op_t *op, err_t *err)
 	const json_t *f = op->fields;
 
 	if (strcmp(op->kind, "set") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "price %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "price %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check_price(f, err))
 		return err_prefix(err, "price %s", op->key);
-	s = store_stmt(st, "INSERT INTO prices(tier, sku, amount, currency, hlc, "
+	s = store_stmt(st,
+	    "INSERT INTO prices(tier, sku, amount, currency, hlc, "
 	    "origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT(tier, sku) DO UPDATE SET amount = excluded.amount, "
 	    "currency = excluded.currency, hlc = excluded.hlc, "
@@ -88,9 +92,11 @@ catalog_apply_price(store_t *st, const op_t *op, err_t *err)
 	    -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "sku")),
 	    -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(f, "amount")));
-	sqlite3_bind_text(s, 4, json_string_value(json_object_get(f,
-	    "currency")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3,
+	    json_integer_value(json_object_get(f, "amount")));
+	sqlite3_bind_text(s, 4,
+	    json_string_value(json_object_get(f, "currency")), -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 6, op->origin, -1, SQLITE_STATIC);
 	return store_step(st, s, "price", err);
@@ -124,7 +130,8 @@ catalog_apply_safety(store_t *st, const op_t *op, err_t *err)
 		    "safety stock %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check_safety(f, err))
 		return err_prefix(err, "safety stock %s", op->key);
-	s = store_stmt(st, "INSERT INTO safety_stock(site, sku, qty, hlc, origin) "
+	s = store_stmt(st,
+	    "INSERT INTO safety_stock(site, sku, qty, hlc, origin) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(site, sku) DO UPDATE SET "
 	    "qty = excluded.qty, hlc = excluded.hlc, origin = excluded.origin "
 	    "WHERE (excluded.hlc, excluded.origin) > "
@@ -159,7 +166,7 @@ s_put_step(store_t *st, void *arg, err_t *err)
 		return err_set(err, ERR_NOT_FOUND,
 		    "sku: %s is not in the catalog", sku);
 	if (store_append_local(st, c->kind, c->id, "set", (json_t *)c->req,
-	    NULL, err))
+		NULL, err))
 		return -1;
 	if (strcmp(c->kind, PRODUCT_ENTITY) == 0)
 		c->out = catalog_product(st, c->id);
@@ -187,8 +194,8 @@ catalog_put_product(store_t *st, const char *sku, const json_t *req,
     json_t **out, err_t *err)
 {
 	if (strlen(sku) > REQ_ID_MAX || sku[0] == '\0')
-		return err_set(err, ERR_BAD_REQUEST, "sku: must be 1 to %d characters",
-		    REQ_ID_MAX);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "sku: must be 1 to %d characters", REQ_ID_MAX);
 	if (s_check_product(req, err))
 		return -1;
 	return s_put(st, PRODUCT_ENTITY, sku, json_deep_copy(req), out, err);
@@ -233,17 +240,18 @@ catalog_put_safety(store_t *st, const char *site, const char *sku,
 static json_t *
 s_product_row(sqlite3_stmt *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:b}",
-	    "sku", (const char *)sqlite3_column_text(s, 0),
-	    "name", (const char *)sqlite3_column_text(s, 1),
-	    "unit", (const char *)sqlite3_column_text(s, 2),
-	    "active", sqlite3_column_int(s, 3));
+	return json_pack("{s:s, s:s, s:s, s:b}", "sku",
+	    (const char *)sqlite3_column_text(s, 0), "name",
+	    (const char *)sqlite3_column_text(s, 1), "unit",
+	    (const char *)sqlite3_column_text(s, 2), "active",
+	    sqlite3_column_int(s, 3));
 }
 
 json_t *
 catalog_product(store_t *st, const char *sku)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT sku, name, unit, active "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT sku, name, unit, active "
 	    "FROM products WHERE sku = ?");
 	json_t *o = NULL;
 
@@ -259,7 +267,8 @@ catalog_product(store_t *st, const char *sku)
 json_t *
 catalog_products(store_t *st)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT sku, name, unit, active "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT sku, name, unit, active "
 	    "FROM products ORDER BY sku");
 	json_t *items = json_array();
 
@@ -272,18 +281,20 @@ catalog_products(store_t *st)
 json_t *
 catalog_prices(store_t *st, const char *sku)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT tier, sku, amount, currency "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT tier, sku, amount, currency "
 	    "FROM prices WHERE ?1 IS NULL OR sku = ?1 ORDER BY sku, tier");
 	json_t *items = json_array();
 
 	if (sku != NULL)
 		sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
 	while (store_row(st, s))
-		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s}",
-		    "tier", (const char *)sqlite3_column_text(s, 0),
-		    "sku", (const char *)sqlite3_column_text(s, 1),
-		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
-		    "currency", (const char *)sqlite3_column_text(s, 3)));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:I, s:s}", "tier",
+			(const char *)sqlite3_column_text(s, 0), "sku",
+			(const char *)sqlite3_column_text(s, 1), "amount",
+			(json_int_t)sqlite3_column_int64(s, 2), "currency",
+			(const char *)sqlite3_column_text(s, 3)));
 	sqlite3_reset(s);
 	return json_pack("{s:o}", "items", items);
 }
@@ -291,7 +302,8 @@ catalog_prices(store_t *st, const char *sku)
 int
 catalog_has(store_t *st, const char *sku)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM products "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT count(*) FROM products "
 	    "WHERE sku = ?");
 
 	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
@@ -308,7 +320,8 @@ catalog_quote(store_t *st, const char *customer, const char *sku,
 
 	if (customer != NULL)
 		customer_tier(st, customer, tier, sizeof tier);
-	s = store_stmt(st, "SELECT amount FROM prices WHERE sku = ?1 AND "
+	s = store_stmt(st,
+	    "SELECT amount FROM prices WHERE sku = ?1 AND "
 	    "currency = ?3 AND tier IN (?2, 'retail') "
 	    "ORDER BY tier = ?2 DESC LIMIT 1");
 	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
@@ -321,7 +334,8 @@ catalog_quote(store_t *st, const char *customer, const char *sku,
 	sqlite3_reset(s);
 	if (!found && strcmp(tier, "retail") == 0)
 		return err_set(err, ERR_UNPROCESSABLE,
-		    "%s: no %s price for %s in tier retail", field, currency, sku);
+		    "%s: no %s price for %s in tier retail", field, currency,
+		    sku);
 	if (!found)
 		return err_set(err, ERR_UNPROCESSABLE,
 		    "%s: no %s price for %s in tier %s or retail", field,

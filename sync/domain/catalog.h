@@ -37,7 +37,7 @@ int catalog_put_price(store_t *store, const char *tier, const char *sku,
 int catalog_put_safety(store_t *store, const char *site, const char *sku,
     const json_t *req, json_t **out, err_t *err);
 
-json_t *catalog_product(store_t *store, const char *sku);   /* or NULL */
+json_t *catalog_product(store_t *store, const char *sku); /* or NULL */
 json_t *catalog_products(store_t *store);
 json_t *catalog_prices(store_t *store, const char *sku);
 

@@ -4,9 +4,8 @@
 #include "idem.h"
 
 int
-cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *),
-    const json_t *req, const char *id, const char *kind, json_t **out,
-    int *created, err_t *err)
+cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *), const json_t *req,
+    const char *id, const char *kind, json_t **out, int *created, err_t *err)
 {
 	cmd_t c = { req, id, kind, NULL, 0 };
 
@@ -14,7 +13,8 @@ cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *),
 	if (created != NULL)
 		*created = 0;
 	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "body: must be a JSON object");
+		return err_set(err, ERR_BAD_REQUEST,
+		    "body: must be a JSON object");
 	if (store_txn(st, fn, &c, err)) {
 		json_decref(c.out);
 		return -1;
@@ -26,9 +26,8 @@ cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *),
 }
 
 int
-cmd_create_op(store_t *st, const cmd_t *c, const char *what,
-    const char *entity, const char *kind, const char **id, char *idbuf,
-    json_t *fields, err_t *err)
+cmd_create_op(store_t *st, const cmd_t *c, const char *what, const char *entity,
+    const char *kind, const char **id, char *idbuf, json_t *fields, err_t *err)
 {
 	if (*id == NULL) {
 		store_new_id(st, idbuf, OP_KEY_MAX + 1);

@@ -16,11 +16,11 @@
 #include "store.h"
 
 typedef struct {
-	const json_t *req;    /* the request, borrowed */
-	const char *id;       /* the record acted on (NULL for a create) */
-	const char *kind;     /* which change, for modules with several */
-	json_t *out;          /* the answer the step builds, owned */
-	int created;          /* the step recorded something new */
+	const json_t *req; /* the request, borrowed */
+	const char *id;	   /* the record acted on (NULL for a create) */
+	const char *kind;  /* which change, for modules with several */
+	json_t *out;	   /* the answer the step builds, owned */
+	int created;	   /* the step recorded something new */
 } cmd_t;
 
 /* Runs fn (which receives the cmd_t) in one transaction. On success *out

@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "lww.h"
 #include "idem.h"
+#include "lww.h"
 #include "req.h"
 
-static const char *const s_tiers[] = { "retail", "member", "vip",
-	"wholesale", NULL };
+static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale",
+	NULL };
 
 /* The LWW fields and the statement that writes each. */
 static const struct {
@@ -21,7 +21,8 @@ static const struct {
 	{ "email", "UPDATE customers SET email = ?2 WHERE id = ?1" },
 	{ "address", "UPDATE customers SET address = ?2 WHERE id = ?1" },
 	{ "tier", "UPDATE customers SET tier = ?2 WHERE id = ?1" },
-	{ "credit_limit", "UPDATE customers SET credit_limit = ?2 WHERE id = ?1" },
+	{ "credit_limit",
+	    "UPDATE customers SET credit_limit = ?2 WHERE id = ?1" },
 	{ "currency", "UPDATE customers SET currency = ?2 WHERE id = ?1" },
 };
 #define NFIELDS (sizeof s_fields / sizeof s_fields[0])
@@ -91,20 +92,21 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 	int create = strcmp(op->kind, "create") == 0;
 
 	if (!create && strcmp(op->kind, "update") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "customer %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "customer %s: unknown kind '%s'", op->key, op->kind);
 	set = json_object_get(f, "set");
 	if (set != NULL && s_check_set(set, err))
 		return err_prefix(err, "customer %s", op->key);
-	if (req_int(f, "points_delta", -(INT64_C(1) << 40), INT64_C(1) << 40,
-	    0, 0, &delta, err))
+	if (req_int(f, "points_delta", -(INT64_C(1) << 40), INT64_C(1) << 40, 0,
+		0, &delta, err))
 		return err_prefix(err, "customer %s", op->key);
 	adds = json_object_get(f, "tags_add");
 	rm = json_object_get(f, "tags_remove");
 	if ((adds != NULL && !json_is_array(adds)) ||
 	    (rm != NULL && !json_is_array(rm)))
 		return err_set(err, ERR_BAD_REQUEST,
-		    "customer %s: tags_add and tags_remove must be arrays", op->key);
+		    "customer %s: tags_add and tags_remove must be arrays",
+		    op->key);
 
 	json_array_foreach(adds, i, v)
 		if (s_check_tag(v, "tags_add", err))
@@ -129,7 +131,8 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 	/* Checked: from here on only storage can fail. The record exists
 	 * from its first op; its creating site is that of the earliest
 	 * create, whatever arrives first. */
-	s = store_stmt(st, "INSERT INTO customers(id, site, created_hlc, "
+	s = store_stmt(st,
+	    "INSERT INTO customers(id, site, created_hlc, "
 	    "created_origin) VALUES (?1, ?2, ?3, ?2) ON CONFLICT(id) DO UPDATE "
 	    "SET site = excluded.site, created_hlc = excluded.created_hlc, "
 	    "created_origin = excluded.created_origin "
@@ -162,7 +165,8 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 			return -1;
 	}
 	if (delta != 0) {
-		s = store_stmt(st, "UPDATE customers SET points = points + ?2 "
+		s = store_stmt(st,
+		    "UPDATE customers SET points = points + ?2 "
 		    "WHERE id = ?1");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, delta);
@@ -170,10 +174,12 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 			return -1;
 	}
 	json_array_foreach(adds, i, v) {
-		s = store_stmt(st, "INSERT OR IGNORE INTO customer_tag_adds"
+		s = store_stmt(st,
+		    "INSERT OR IGNORE INTO customer_tag_adds"
 		    "(customer, tag, origin, seq) VALUES (?, ?, ?, ?)");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, json_string_value(v), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, json_string_value(v), -1,
+		    SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, op->origin, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (int64_t)op->seq);
 		if (store_step(st, s, "customer", err))
@@ -184,9 +190,11 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 
 		seen = json_object_get(v, "adds");
 		json_array_foreach(seen, j, inst) {
-			json_t *o = json_array_get(inst, 0), *q = json_array_get(inst, 1);
+			json_t *o = json_array_get(inst, 0),
+			       *q = json_array_get(inst, 1);
 
-			s = store_stmt(st, "INSERT OR IGNORE INTO customer_tag_removes"
+			s = store_stmt(st,
+			    "INSERT OR IGNORE INTO customer_tag_removes"
 			    "(customer, tag, origin, seq) VALUES (?, ?, ?, ?)");
 			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 			sqlite3_bind_text(s, 2, json_string_value(tag), -1,
@@ -204,7 +212,8 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 static json_t *
 s_tags(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT DISTINCT tag FROM "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT DISTINCT tag FROM "
 	    "customer_tag_adds a WHERE customer = ?1 AND NOT EXISTS ("
 	    "SELECT 1 FROM customer_tag_removes r WHERE r.customer = a.customer "
 	    "AND r.tag = a.tag AND r.origin = a.origin AND r.seq = a.seq) "
@@ -232,20 +241,19 @@ s_column(json_t *o, const char *name, sqlite3_stmt *s, int i)
 		json_object_set_new(o, name,
 		    json_string((const char *)sqlite3_column_text(s, i)));
 		break;
-	default:
-		json_object_set_new(o, name, json_null());
-		break;
+	default: json_object_set_new(o, name, json_null()); break;
 	}
 }
 
-#define CUSTOMER_COLUMNS "id, name, phone, email, address, tier, " \
+#define CUSTOMER_COLUMNS                          \
+	"id, name, phone, email, address, tier, " \
 	"credit_limit, currency, points, site"
 
 json_t *
 customer_get(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT " CUSTOMER_COLUMNS
-	    " FROM customers WHERE id = ?");
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = ?");
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -267,7 +275,8 @@ customer_get(store_t *st, const char *id)
 json_t *
 customer_list(store_t *st, const char *q)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT " CUSTOMER_COLUMNS
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT " CUSTOMER_COLUMNS
 	    " FROM customers WHERE ?1 IS NULL OR instr(name, ?1) > 0 "
 	    "OR instr(phone, ?1) > 0 ORDER BY id");
 	json_t *items = json_array(), *ids = json_array(), *id;
@@ -280,8 +289,8 @@ customer_list(store_t *st, const char *q)
 		    json_string((const char *)sqlite3_column_text(s, 0)));
 	sqlite3_reset(s);
 	json_array_foreach(ids, i, id)
-		json_array_append_new(items, customer_get(st,
-		    json_string_value(id)));
+		json_array_append_new(items,
+		    customer_get(st, json_string_value(id)));
 	json_decref(ids);
 	return json_pack("{s:o}", "items", items);
 }
@@ -289,7 +298,8 @@ customer_list(store_t *st, const char *q)
 void
 customer_tier(store_t *st, const char *id, char *buf, size_t size)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT tier FROM customers WHERE id = ?");
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT tier FROM customers WHERE id = ?");
 
 	snprintf(buf, size, "retail");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -300,8 +310,8 @@ customer_tier(store_t *st, const char *id, char *buf, size_t size)
 
 /* ---- commands ---- */
 
-static const char *const s_set_names[] = { "name", "phone", "email",
-	"address", "tier", "credit_limit", "currency", NULL };
+static const char *const s_set_names[] = { "name", "phone", "email", "address",
+	"tier", "credit_limit", "currency", NULL };
 
 /* Splits a request into the op fields: "set" from the plain fields. */
 static json_t *
@@ -338,8 +348,10 @@ s_create(store_t *st, void *arg, err_t *err)
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "customer", id, c->req, customer_get, &c->out,
-	    err)) != 0)
-		return r > 0 ? 0 : -1;   /* repeated create: same answer, nothing recorded */
+		 err)) != 0)
+		return r > 0
+		    ? 0
+		    : -1; /* repeated create: same answer, nothing recorded */
 	if (id == NULL) {
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
@@ -353,7 +365,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (tags != NULL) {
 		if (!json_is_array(tags)) {
 			json_decref(fields);
-			return err_set(err, ERR_BAD_REQUEST, "tags: must be an array");
+			return err_set(err, ERR_BAD_REQUEST,
+			    "tags: must be an array");
 		}
 		json_array_foreach(tags, i, t) {
 			if (s_check_tag(t, "tags", err)) {
@@ -364,9 +377,11 @@ s_create(store_t *st, void *arg, err_t *err)
 		json_object_set(fields, "tags_add", tags);
 	}
 	if (points != 0)
-		json_object_set_new(fields, "points_delta", json_integer(points));
+		json_object_set_new(fields, "points_delta",
+		    json_integer(points));
 	if (store_append_local(st, CUSTOMER_ENTITY, id, "create", fields, NULL,
-	    err) || idem_record(st, "customer", id, c->req, err)) {
+		err) ||
+	    idem_record(st, "customer", id, c->req, err)) {
 		json_decref(fields);
 		return -1;
 	}
@@ -387,7 +402,8 @@ customer_create(store_t *st, const json_t *req, json_t **out, int *created,
 static json_t *
 s_observed(store_t *st, const char *id, const char *tag)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT origin, seq FROM "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT origin, seq FROM "
 	    "customer_tag_adds a WHERE customer = ?1 AND tag = ?2 AND NOT EXISTS ("
 	    "SELECT 1 FROM customer_tag_removes r WHERE r.customer = a.customer "
 	    "AND r.tag = a.tag AND r.origin = a.origin AND r.seq = a.seq) "
@@ -397,9 +413,9 @@ s_observed(store_t *st, const char *id, const char *tag)
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tag, -1, SQLITE_STATIC);
 	while (store_row(st, s))
-		json_array_append_new(adds, json_pack("[s, I]",
-		    (const char *)sqlite3_column_text(s, 0),
-		    (json_int_t)sqlite3_column_int64(s, 1)));
+		json_array_append_new(adds,
+		    json_pack("[s, I]", (const char *)sqlite3_column_text(s, 0),
+			(json_int_t)sqlite3_column_int64(s, 1)));
 	sqlite3_reset(s);
 	return adds;
 }
@@ -417,21 +433,24 @@ s_patch(store_t *st, void *arg, err_t *err)
 	int rc = -1;
 
 	if ((c->out = customer_get(st, c->id)) == NULL)
-		return err_set(err, ERR_NOT_FOUND, "customer %s: not found", c->id);
+		return err_set(err, ERR_NOT_FOUND, "customer %s: not found",
+		    c->id);
 	json_decref(c->out);
 	c->out = NULL;
 	if (req_only(c->req, allowed, err) ||
 	    req_int(c->req, "points_delta", -(INT64_C(1) << 40),
-	    INT64_C(1) << 40, 0, 0, &delta, err))
+		INT64_C(1) << 40, 0, 0, &delta, err))
 		return -1;
 	fields = s_op_fields(c->req);
 	if (s_check_set(json_object_get(fields, "set"), err))
 		goto out;
 	if (delta != 0)
-		json_object_set_new(fields, "points_delta", json_integer(delta));
+		json_object_set_new(fields, "points_delta",
+		    json_integer(delta));
 	if ((v = json_object_get(c->req, "tags_add")) != NULL) {
 		if (!json_is_array(v)) {
-			err_set(err, ERR_BAD_REQUEST, "tags_add: must be an array");
+			err_set(err, ERR_BAD_REQUEST,
+			    "tags_add: must be an array");
 			goto out;
 		}
 		json_object_set(fields, "tags_add", v);
@@ -440,7 +459,8 @@ s_patch(store_t *st, void *arg, err_t *err)
 		json_t *t;
 
 		if (!json_is_array(v)) {
-			err_set(err, ERR_BAD_REQUEST, "tags_remove: must be an array");
+			err_set(err, ERR_BAD_REQUEST,
+			    "tags_remove: must be an array");
 			goto out;
 		}
 		rm = json_array();
@@ -449,13 +469,14 @@ s_patch(store_t *st, void *arg, err_t *err)
 				json_decref(rm);
 				goto out;
 			}
-			json_array_append_new(rm, json_pack("{s:O, s:o}", "tag", t,
-			    "adds", s_observed(st, c->id, json_string_value(t))));
+			json_array_append_new(rm,
+			    json_pack("{s:O, s:o}", "tag", t, "adds",
+				s_observed(st, c->id, json_string_value(t))));
 		}
 		json_object_set_new(fields, "tags_remove", rm);
 	}
 	if (store_append_local(st, CUSTOMER_ENTITY, c->id, "update", fields,
-	    NULL, err))
+		NULL, err))
 		goto out;
 	c->out = customer_get(st, c->id);
 	rc = 0;

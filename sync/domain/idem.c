@@ -27,7 +27,8 @@ int
 idem_check(store_t *st, const char *what, const char *id, const json_t *req,
     int exists, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT hash FROM requests "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT hash FROM requests "
 	    "WHERE entity = ? AND id = ?");
 	uint8_t h[HASH_BYTES];
 	int same = -1;
@@ -70,13 +71,14 @@ int
 idem_record(store_t *st, const char *what, const char *id, const json_t *req,
     err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO requests"
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT OR REPLACE INTO requests"
 	    "(entity, id, hash) VALUES (?, ?, ?)");
 	uint8_t h[HASH_BYTES];
 	int rc;
 
 	if (json_object_get(req, "id") == NULL)
-		return 0;    /* the id was ours: nobody can retry with it */
+		return 0; /* the id was ours: nobody can retry with it */
 	if (s_hash(req, h, err))
 		return -1;
 	sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);

@@ -4,15 +4,16 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "idem.h"
 #include "lifecycle.h"
 #include "order.h"
-#include "idem.h"
 #include "req.h"
 
 static int
 s_history(store_t *st, const op_t *op, const char *status, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO invoice_history"
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT OR IGNORE INTO invoice_history"
 	    "(invoice_id, origin, seq, hlc, status, rank) VALUES (?, ?, ?, ?, ?, ?)");
 
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
@@ -42,13 +43,13 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 			return err_prefix(err, "invoice %s", op->key);
 		if (lifecycle_rank(&lifecycle_invoice, s1) < 0)
 			return err_set(err, ERR_BAD_REQUEST,
-			    "invoice %s: to: '%s' is not an invoice status", op->key,
-			    s1);
+			    "invoice %s: to: '%s' is not an invoice status",
+			    op->key, s1);
 		return s_history(st, op, s1, err);
 	}
 	if (strcmp(op->kind, "create") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "invoice %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "invoice %s: unknown kind '%s'", op->key, op->kind);
 	if (req_only(f, create_fields, err) ||
 	    req_text(f, "order", REQ_ID_MAX, 1, &s1, err) ||
 	    req_text(f, "site", OP_SITE_MAX, 1, &s1, err) ||
@@ -58,7 +59,8 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 		return err_prefix(err, "invoice %s", op->key);
 	/* Two creates of one id (a client id reused at two sites): the lower
 	 * (hlc, origin) is the invoice, whatever the arrival order. */
-	s = store_stmt(st, "INSERT INTO invoices(id, order_id, site, amount, "
+	s = store_stmt(st,
+	    "INSERT INTO invoices(id, order_id, site, amount, "
 	    "currency, issued_ms, due_ms, created_hlc, created_origin) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO "
 	    "UPDATE SET order_id = excluded.order_id, site = excluded.site, "
@@ -69,10 +71,14 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
 	    "(invoices.created_hlc, invoices.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "site")),
+	    -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, amount);
-	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5,
+	    json_string_value(json_object_get(f, "currency")), -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, issued);
 	sqlite3_bind_int64(s, 7, issued + due * DAY_MS);
 	sqlite3_bind_int64(s, 8, (int64_t)op->hlc);
@@ -85,7 +91,8 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 static int
 s_rank(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT max(rank) FROM invoice_history "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT max(rank) FROM invoice_history "
 	    "WHERE invoice_id = ?");
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -95,23 +102,25 @@ s_rank(store_t *st, const char *id)
 json_t *
 invoice_get(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT order_id, site, amount, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT order_id, site, amount, "
 	    "currency, issued_ms, due_ms FROM invoices WHERE id = ?");
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s))
 		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "id", id,
-		    "order", (const char *)sqlite3_column_text(s, 0),
-		    "site", (const char *)sqlite3_column_text(s, 1),
-		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
-		    "currency", (const char *)sqlite3_column_text(s, 3),
-		    "issued_ms", (json_int_t)sqlite3_column_int64(s, 4),
-		    "due_ms", (json_int_t)sqlite3_column_int64(s, 5));
+		    "order", (const char *)sqlite3_column_text(s, 0), "site",
+		    (const char *)sqlite3_column_text(s, 1), "amount",
+		    (json_int_t)sqlite3_column_int64(s, 2), "currency",
+		    (const char *)sqlite3_column_text(s, 3), "issued_ms",
+		    (json_int_t)sqlite3_column_int64(s, 4), "due_ms",
+		    (json_int_t)sqlite3_column_int64(s, 5));
 	sqlite3_reset(s);
 	if (o != NULL)
-		json_object_set_new(o, "status", json_string(lifecycle_name(
-		    &lifecycle_invoice, s_rank(st, id))));
+		json_object_set_new(o, "status",
+		    json_string(
+			lifecycle_name(&lifecycle_invoice, s_rank(st, id))));
 	return o;
 }
 
@@ -120,7 +129,8 @@ s_create(store_t *st, void *arg, err_t *err)
 {
 	int r;
 	cmd_t *c = arg;
-	static const char *const allowed[] = { "id", "order", "due_days", NULL };
+	static const char *const allowed[] = { "id", "order", "due_days",
+		NULL };
 	const char *id, *order;
 	char idbuf[OP_KEY_MAX + 1];
 	order_info_t info;
@@ -135,18 +145,22 @@ s_create(store_t *st, void *arg, err_t *err)
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "invoice", id, c->req, invoice_get, &c->out,
-	    err)) != 0)
+		 err)) != 0)
 		return r > 0 ? 0 : -1;
 	if (order_lookup(st, order, "order", &info, err))
 		return -1;
-	if (info.rank < ORDER_RANK_CONFIRMED || info.rank == ORDER_RANK_CANCELLED)
+	if (info.rank < ORDER_RANK_CONFIRMED ||
+	    info.rank == ORDER_RANK_CANCELLED)
 		return err_set(err, ERR_UNPROCESSABLE,
-		    "order: %s is %s; only a confirmed order is invoiced", order,
-		    info.rank < 0 ? "draft" : lifecycle_name(&lifecycle_order,
-		    info.rank));
+		    "order: %s is %s; only a confirmed order is invoiced",
+		    order,
+		    info.rank < 0
+			? "draft"
+			: lifecycle_name(&lifecycle_order, info.rank));
 	if (id == NULL) {
 		/* Numbered per issuing site, from its own counter. */
-		sqlite3_stmt *q = store_stmt(st, "SELECT max(CAST(substr(id, "
+		sqlite3_stmt *q = store_stmt(st,
+		    "SELECT max(CAST(substr(id, "
 		    "length(?1) + 6) AS INTEGER)) FROM invoices WHERE site = ?1 "
 		    "AND id LIKE ?1 || '-INV-%'");
 		int64_t known;
@@ -167,7 +181,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	f = json_pack("{s:s, s:s, s:I, s:s, s:I}", "order", order, "site",
 	    store_site(st), "amount", (json_int_t)info.total, "currency",
 	    info.currency, "due_days", (json_int_t)due);
-	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL, err) ||
+	rc = store_append_local(st, INVOICE_ENTITY, id, "create", f, NULL,
+		 err) ||
 	    idem_record(st, "invoice", id, c->req, err);
 	json_decref(f);
 	if (rc)
@@ -193,22 +208,23 @@ s_transition(store_t *st, void *arg, err_t *err)
 	json_t *inv = invoice_get(st, c->id);
 
 	if (inv == NULL)
-		return err_set(err, ERR_NOT_FOUND, "invoice %s: not found", c->id);
+		return err_set(err, ERR_NOT_FOUND, "invoice %s: not found",
+		    c->id);
 	json_decref(inv);
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "to", REQ_ID_MAX, 1, &to, err) ||
 	    lifecycle_check(&lifecycle_invoice, c->id, s_rank(st, c->id), to,
-	    err) ||
+		err) ||
 	    store_append_local(st, INVOICE_ENTITY, c->id, "transition",
-	    (json_t *)c->req, NULL, err))
+		(json_t *)c->req, NULL, err))
 		return -1;
 	c->out = invoice_get(st, c->id);
 	return 0;
 }
 
 int
-invoice_transition(store_t *st, const char *id, const json_t *req,
-    json_t **out, err_t *err)
+invoice_transition(store_t *st, const char *id, const json_t *req, json_t **out,
+    err_t *err)
 {
 	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }
@@ -216,8 +232,10 @@ invoice_transition(store_t *st, const char *id, const json_t *req,
 json_t *
 invoice_receivables(store_t *st, int64_t now_ms)
 {
-	static const char *const buckets[] = { "0-30", "31-60", "61-90", "90+" };
-	sqlite3_stmt *s = store_stmt(st, "SELECT i.id, i.order_id, i.site, "
+	static const char *const buckets[] = { "0-30", "31-60", "61-90",
+		"90+" };
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT i.id, i.order_id, i.site, "
 	    "i.amount, i.currency, i.issued_ms, i.due_ms FROM invoices i "
 	    "WHERE (SELECT max(rank) FROM invoice_history h "
 	    "WHERE h.invoice_id = i.id) = 0 ORDER BY i.issued_ms, i.id");
@@ -231,22 +249,24 @@ invoice_receivables(store_t *st, int64_t now_ms)
 
 		if (t == NULL) {
 			t = json_pack("{s:I, s:I, s:I, s:I}", buckets[0],
-			    (json_int_t)0, buckets[1], (json_int_t)0, buckets[2],
-			    (json_int_t)0, buckets[3], (json_int_t)0);
+			    (json_int_t)0, buckets[1], (json_int_t)0,
+			    buckets[2], (json_int_t)0, buckets[3],
+			    (json_int_t)0);
 			json_object_set_new(totals, cur, t);
 		}
-		json_object_set_new(t, buckets[b], json_integer(
-		    json_integer_value(json_object_get(t, buckets[b])) +
-		    sqlite3_column_int64(s, 3)));
-		json_array_append_new(items, json_pack(
-		    "{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:b}",
-		    "invoice", (const char *)sqlite3_column_text(s, 0),
-		    "order", (const char *)sqlite3_column_text(s, 1),
-		    "site", (const char *)sqlite3_column_text(s, 2),
-		    "amount", (json_int_t)sqlite3_column_int64(s, 3),
-		    "currency", cur, "age_days", (json_int_t)age,
-		    "bucket", buckets[b],
-		    "overdue", now_ms > sqlite3_column_int64(s, 6)));
+		json_object_set_new(t, buckets[b],
+		    json_integer(
+			json_integer_value(json_object_get(t, buckets[b])) +
+			sqlite3_column_int64(s, 3)));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:b}",
+			"invoice", (const char *)sqlite3_column_text(s, 0),
+			"order", (const char *)sqlite3_column_text(s, 1),
+			"site", (const char *)sqlite3_column_text(s, 2),
+			"amount", (json_int_t)sqlite3_column_int64(s, 3),
+			"currency", cur, "age_days", (json_int_t)age, "bucket",
+			buckets[b], "overdue",
+			now_ms > sqlite3_column_int64(s, 6)));
 	}
 	sqlite3_reset(s);
 	return json_pack("{s:o, s:o}", "items", items, "totals", totals);

@@ -63,7 +63,8 @@ s_listed(const char *list, const char *word)
 	const char *p = list;
 
 	while ((p = strstr(p, word)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
 			return 1;
 		p += n;
 	}
@@ -71,14 +72,14 @@ s_listed(const char *list, const char *word)
 }
 
 int
-lifecycle_check(const lifecycle_t *lc, const char *id, int from,
-    const char *to, err_t *err)
+lifecycle_check(const lifecycle_t *lc, const char *id, int from, const char *to,
+    err_t *err)
 {
 	const char *next;
 
 	if (lifecycle_rank(lc, to) < 0)
-		return err_set(err, ERR_BAD_REQUEST, "to: '%s' is not a %s status",
-		    to, lc->what);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to: '%s' is not a %s status", to, lc->what);
 	next = lc->statuses[from].next;
 	if (s_listed(next, to))
 		return 0;

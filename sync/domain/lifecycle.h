@@ -14,11 +14,11 @@
 
 typedef struct {
 	const char *name;
-	const char *next;     /* allowed targets, space separated */
+	const char *next; /* allowed targets, space separated */
 } lifecycle_status_t;
 
 typedef struct {
-	const char *what;                   /* "order", for messages */
+	const char *what;		    /* "order", for messages */
 	const lifecycle_status_t *statuses; /* in rank order, rank = index */
 	int count;
 } lifecycle_t;

@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-#include "cmd.h"
 #include "catalog.h"
+#include "cmd.h"
 #include "customer.h"
+#include "idem.h"
 #include "lifecycle.h"
 #include "payment.h"
-#include "idem.h"
 #include "req.h"
 #include "stock.h"
 
@@ -26,7 +26,8 @@ static int
 s_check_lines(const json_t *lines, int prices_required, int64_t *total,
     err_t *err)
 {
-	static const char *const allowed[] = { "sku", "qty", "unit_price", NULL };
+	static const char *const allowed[] = { "sku", "qty", "unit_price",
+		NULL };
 	size_t i;
 	json_t *l;
 	const char *sku;
@@ -44,11 +45,13 @@ s_check_lines(const json_t *lines, int prices_required, int64_t *total,
 		    req_text(l, "sku", REQ_ID_MAX, 1, &sku, err) ||
 		    req_int(l, "qty", 1, QTY_MAX, 1, 0, &qty, err) ||
 		    req_int(l, "unit_price", 0, PRICE_MAX, prices_required, -1,
-		    &price, err))
+			&price, err))
 			return err_prefix(err, "lines[%zu]", i);
-		if (price >= 0 && (__builtin_mul_overflow(qty, price, &amount) ||
-		    __builtin_add_overflow(sum, amount, &sum)))
-			return err_set(err, ERR_BAD_REQUEST, "lines: total too large");
+		if (price >= 0 &&
+		    (__builtin_mul_overflow(qty, price, &amount) ||
+			__builtin_add_overflow(sum, amount, &sum)))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "lines: total too large");
 	}
 	*total = sum;
 	return 0;
@@ -75,8 +78,10 @@ s_check_create(const json_t *f, int64_t *total, err_t *err)
 	    req_enum(f, "status", s_initial, 1, &s, err) ||
 	    s_check_lines(json_object_get(f, "lines"), 1, total, err))
 		return -1;
-	if (!op_site_valid(json_string_value(json_object_get(f, "fulfil_site"))))
-		return err_set(err, ERR_BAD_REQUEST, "fulfil_site: not a site id");
+	if (!op_site_valid(
+		json_string_value(json_object_get(f, "fulfil_site"))))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "fulfil_site: not a site id");
 	return 0;
 }
 
@@ -84,7 +89,8 @@ static int
 s_history_add(store_t *st, const op_t *op, const char *status,
     const char *tracking, const char *reason, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO order_history"
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT OR IGNORE INTO order_history"
 	    "(order_id, origin, seq, hlc, status, rank, tracking, reason) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
 
@@ -114,7 +120,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		return err_prefix(err, "order %s", op->key);
 	/* One statement decides: insert, or replace a create that loses to
 	 * this one by (hlc, origin), or leave a winner in place. */
-	s = store_stmt(st, "INSERT INTO orders(id, site, channel, customer, "
+	s = store_stmt(st,
+	    "INSERT INTO orders(id, site, channel, customer, "
 	    "currency, fulfil_site, on_account, note, total, created_hlc, "
 	    "created_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT(id) DO UPDATE SET site = excluded.site, "
@@ -126,13 +133,23 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
 	    "(orders.created_hlc, orders.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "channel")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, json_string_value(json_object_get(f, "customer")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "fulfil_site")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3,
+	    json_string_value(json_object_get(f, "channel")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 4,
+	    json_string_value(json_object_get(f, "customer")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 5,
+	    json_string_value(json_object_get(f, "currency")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 6,
+	    json_string_value(json_object_get(f, "fulfil_site")), -1,
+	    SQLITE_STATIC);
 	sqlite3_bind_int(s, 7, json_is_true(json_object_get(f, "on_account")));
-	sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, json_string_value(json_object_get(f, "note")),
+	    -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, total);
 	sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
@@ -140,18 +157,25 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 		return -1;
 	replace = sqlite3_changes(store_db(st)) > 0;
 	if (replace) {
-		s = store_stmt(st, "DELETE FROM order_lines WHERE order_id = ?");
+		s = store_stmt(st,
+		    "DELETE FROM order_lines WHERE order_id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		if (store_step(st, s, "order", err))
 			return -1;
 		json_array_foreach(json_object_get(f, "lines"), i, l) {
-			s = store_stmt(st, "INSERT INTO order_lines(order_id, line, "
+			s = store_stmt(st,
+			    "INSERT INTO order_lines(order_id, line, "
 			    "sku, qty, unit_price) VALUES (?, ?, ?, ?, ?)");
 			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 			sqlite3_bind_int(s, 2, (int)i + 1);
-			sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "sku")), -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(l, "qty")));
-			sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(l, "unit_price")));
+			sqlite3_bind_text(s, 3,
+			    json_string_value(json_object_get(l, "sku")), -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4,
+			    json_integer_value(json_object_get(l, "qty")));
+			sqlite3_bind_int64(s, 5,
+			    json_integer_value(
+				json_object_get(l, "unit_price")));
 			if (store_step(st, s, "order", err))
 				return -1;
 		}
@@ -163,7 +187,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 static int
 s_check_transition(const json_t *f, err_t *err)
 {
-	static const char *const allowed[] = { "to", "tracking", "reason", NULL };
+	static const char *const allowed[] = { "to", "tracking", "reason",
+		NULL };
 	const char *s;
 
 	if (req_only(f, allowed, err) ||
@@ -172,7 +197,7 @@ s_check_transition(const json_t *f, err_t *err)
 	    req_text(f, "reason", REQ_TEXT_MAX, 0, &s, err))
 		return -1;
 	if (lifecycle_rank(&lifecycle_order,
-	    json_string_value(json_object_get(f, "to"))) < 0)
+		json_string_value(json_object_get(f, "to"))) < 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "to: '%s' is not an order status",
 		    json_string_value(json_object_get(f, "to")));
@@ -187,11 +212,12 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 	if (strcmp(op->kind, "create") == 0)
 		return s_apply_create(st, op, err);
 	if (strcmp(op->kind, "transition") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "order %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "order %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check_transition(f, err))
 		return err_prefix(err, "order %s", op->key);
-	return s_history_add(st, op, json_string_value(json_object_get(f, "to")),
+	return s_history_add(st, op,
+	    json_string_value(json_object_get(f, "to")),
 	    json_string_value(json_object_get(f, "tracking")),
 	    json_string_value(json_object_get(f, "reason")), err);
 }
@@ -199,10 +225,11 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 /* ---- queries ---- */
 
 int
-order_lookup(store_t *st, const char *id, const char *field,
-    order_info_t *info, err_t *err)
+order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
+    err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT currency, customer, total, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT currency, customer, total, "
 	    "(SELECT coalesce(sum(amount), 0) FROM payments WHERE order_id = ?1), "
 	    "(SELECT max(rank) FROM order_history WHERE order_id = ?1) "
 	    "FROM orders WHERE id = ?1");
@@ -219,24 +246,27 @@ order_lookup(store_t *st, const char *id, const char *field,
 			    sqlite3_column_text(s, 1));
 		info->total = sqlite3_column_int64(s, 2);
 		info->paid = sqlite3_column_int64(s, 3);
-		info->rank = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int(s, 4);
+		info->rank = sqlite3_column_type(s, 4) == SQLITE_NULL
+		    ? -1
+		    : sqlite3_column_int(s, 4);
 	}
 	sqlite3_reset(s);
 	if (!found)
-		return err_set(err, ERR_NOT_FOUND, "%s: %s not found", field, id);
+		return err_set(err, ERR_NOT_FOUND, "%s: %s not found", field,
+		    id);
 	return 0;
 }
 
 int64_t
 order_exposure(store_t *st, const char *customer)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT coalesce(sum(o.total - "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT coalesce(sum(o.total - "
 	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
 	    "WHERE p.order_id = o.id)), 0) FROM orders o "
 	    "JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != "
-	    ORDER_SQL(ORDER_RANK_CANCELLED));
+	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != " ORDER_SQL(
+		ORDER_RANK_CANCELLED));
 
 	sqlite3_bind_text(s, 1, customer, -1, SQLITE_STATIC);
 	return store_query_int(st, s, 0);
@@ -260,7 +290,8 @@ s_opt_text(json_t *o, const char *name, sqlite3_stmt *s, int col)
 json_t *
 order_get(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT site, channel, customer, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT site, channel, customer, "
 	    "currency, fulfil_site, on_account, note, total, created_hlc "
 	    "FROM orders WHERE id = ?");
 	json_t *o = NULL, *lines, *hist;
@@ -268,14 +299,14 @@ order_get(store_t *st, const char *id)
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}",
-		    "id", id, "site", (const char *)sqlite3_column_text(s, 0),
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id",
+		    id, "site", (const char *)sqlite3_column_text(s, 0),
 		    "channel", (const char *)sqlite3_column_text(s, 1),
 		    "currency", (const char *)sqlite3_column_text(s, 3),
 		    "fulfil_site", (const char *)sqlite3_column_text(s, 4),
-		    "on_account", sqlite3_column_int(s, 5),
-		    "total", (json_int_t)sqlite3_column_int64(s, 7),
-		    "created_ms", s_ms(s, 8));
+		    "on_account", sqlite3_column_int(s, 5), "total",
+		    (json_int_t)sqlite3_column_int64(s, 7), "created_ms",
+		    s_ms(s, 8));
 		s_opt_text(o, "customer", s, 2);
 		s_opt_text(o, "note", s, 6);
 	}
@@ -283,35 +314,40 @@ order_get(store_t *st, const char *id)
 	if (o == NULL)
 		return NULL;
 	order_lookup(st, id, "id", &info, NULL);
-	json_object_set_new(o, "status", json_string(info.rank >= 0 ?
-	    lifecycle_name(&lifecycle_order, info.rank) : "draft"));
+	json_object_set_new(o, "status",
+	    json_string(info.rank >= 0
+		    ? lifecycle_name(&lifecycle_order, info.rank)
+		    : "draft"));
 	json_object_set_new(o, "paid", json_integer(info.paid));
 	json_object_set_new(o, "balance", json_integer(info.total - info.paid));
 
 	lines = json_array();
-	s = store_stmt(st, "SELECT line, sku, qty, unit_price FROM order_lines "
+	s = store_stmt(st,
+	    "SELECT line, sku, qty, unit_price FROM order_lines "
 	    "WHERE order_id = ? ORDER BY line");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s))
-		json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}",
-		    "line", sqlite3_column_int(s, 0),
-		    "sku", (const char *)sqlite3_column_text(s, 1),
-		    "qty", (json_int_t)sqlite3_column_int64(s, 2),
-		    "unit_price", (json_int_t)sqlite3_column_int64(s, 3),
-		    "amount", (json_int_t)(sqlite3_column_int64(s, 2) *
-		    sqlite3_column_int64(s, 3))));
+		json_array_append_new(lines,
+		    json_pack("{s:i, s:s, s:I, s:I, s:I}", "line",
+			sqlite3_column_int(s, 0), "sku",
+			(const char *)sqlite3_column_text(s, 1), "qty",
+			(json_int_t)sqlite3_column_int64(s, 2), "unit_price",
+			(json_int_t)sqlite3_column_int64(s, 3), "amount",
+			(json_int_t)(sqlite3_column_int64(s, 2) *
+			    sqlite3_column_int64(s, 3))));
 	sqlite3_reset(s);
 	json_object_set_new(o, "lines", lines);
 
 	hist = json_array();
-	s = store_stmt(st, "SELECT status, origin, hlc, tracking, reason "
+	s = store_stmt(st,
+	    "SELECT status, origin, hlc, tracking, reason "
 	    "FROM order_history WHERE order_id = ? ORDER BY hlc, origin, seq");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		json_t *h = json_pack("{s:s, s:s, s:I}",
-		    "status", (const char *)sqlite3_column_text(s, 0),
-		    "site", (const char *)sqlite3_column_text(s, 1),
-		    "at_ms", s_ms(s, 2));
+		json_t *h = json_pack("{s:s, s:s, s:I}", "status",
+		    (const char *)sqlite3_column_text(s, 0), "site",
+		    (const char *)sqlite3_column_text(s, 1), "at_ms",
+		    s_ms(s, 2));
 
 		s_opt_text(h, "tracking", s, 3);
 		s_opt_text(h, "reason", s, 4);
@@ -323,10 +359,11 @@ order_get(store_t *st, const char *id)
 }
 
 json_t *
-order_list(store_t *st, const char *status, const char *site,
-    int64_t since_ms, const char *customer)
+order_list(store_t *st, const char *status, const char *site, int64_t since_ms,
+    const char *customer)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT o.id, o.site, o.channel, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT o.id, o.site, o.channel, "
 	    "o.customer, o.currency, o.total, s.rank, o.created_hlc, "
 	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
 	    "WHERE p.order_id = o.id), o.fulfil_site "
@@ -338,25 +375,28 @@ order_list(store_t *st, const char *status, const char *site,
 	json_t *items = json_array();
 
 	if (status != NULL)
-		sqlite3_bind_int(s, 1, lifecycle_rank(&lifecycle_order, status));
+		sqlite3_bind_int(s, 1,
+		    lifecycle_rank(&lifecycle_order, status));
 	if (site != NULL)
 		sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, since_ms << 16);
 	if (customer != NULL)
 		sqlite3_bind_text(s, 4, customer, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		int rank = sqlite3_column_type(s, 6) == SQLITE_NULL ? 0 :
-		    sqlite3_column_int(s, 6);
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
-		    "id", (const char *)sqlite3_column_text(s, 0),
-		    "site", (const char *)sqlite3_column_text(s, 1),
-		    "channel", (const char *)sqlite3_column_text(s, 2),
-		    "fulfil_site", (const char *)sqlite3_column_text(s, 9),
-		    "currency", (const char *)sqlite3_column_text(s, 4),
-		    "total", (json_int_t)sqlite3_column_int64(s, 5),
-		    "paid", (json_int_t)sqlite3_column_int64(s, 8),
-		    "balance", (json_int_t)(sqlite3_column_int64(s, 5) -
-		    sqlite3_column_int64(s, 8)),
+		int rank = sqlite3_column_type(s, 6) == SQLITE_NULL
+		    ? 0
+		    : sqlite3_column_int(s, 6);
+		json_t *o = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "id",
+		    (const char *)sqlite3_column_text(s, 0), "site",
+		    (const char *)sqlite3_column_text(s, 1), "channel",
+		    (const char *)sqlite3_column_text(s, 2), "fulfil_site",
+		    (const char *)sqlite3_column_text(s, 9), "currency",
+		    (const char *)sqlite3_column_text(s, 4), "total",
+		    (json_int_t)sqlite3_column_int64(s, 5), "paid",
+		    (json_int_t)sqlite3_column_int64(s, 8), "balance",
+		    (json_int_t)(sqlite3_column_int64(s, 5) -
+			sqlite3_column_int64(s, 8)),
 		    "status", lifecycle_name(&lifecycle_order, rank),
 		    "created_ms", s_ms(s, 7));
 
@@ -376,7 +416,8 @@ static int
 s_move_lines(store_t *st, const char *id, const char *tag, int sign,
     const char *reason, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT line, sku, qty FROM order_lines "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT line, sku, qty FROM order_lines "
 	    "WHERE order_id = ? ORDER BY line");
 	json_t *moves = json_array(), *m, *out;
 	size_t i;
@@ -387,10 +428,11 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 	while (store_row(st, s)) {
 		snprintf(mid, sizeof mid, "%s-%s-%d", id, tag,
 		    sqlite3_column_int(s, 0));
-		json_array_append_new(moves, json_pack("{s:s, s:s, s:I, s:s, s:s}",
-		    "id", mid, "sku", (const char *)sqlite3_column_text(s, 1),
-		    "delta", (json_int_t)(sign * sqlite3_column_int64(s, 2)),
-		    "reason", reason, "ref", id));
+		json_array_append_new(moves,
+		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
+			(const char *)sqlite3_column_text(s, 1), "delta",
+			(json_int_t)(sign * sqlite3_column_int64(s, 2)),
+			"reason", reason, "ref", id));
 	}
 	sqlite3_reset(s);
 	json_array_foreach(moves, i, m) {
@@ -406,8 +448,8 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 static int
 s_leave_rank(const char *channel)
 {
-	return strcmp(channel, "store") == 0 ? ORDER_RANK_CONFIRMED :
-	    ORDER_RANK_SHIPPED;
+	return strcmp(channel, "store") == 0 ? ORDER_RANK_CONFIRMED
+					     : ORDER_RANK_SHIPPED;
 }
 
 static int
@@ -417,8 +459,9 @@ s_effects(store_t *st, const char *id, const char *channel, int from, int to,
 	int leave = s_leave_rank(channel);
 
 	if (to == ORDER_RANK_CANCELLED)
-		return from >= leave ? s_move_lines(st, id, "back", 1, "return",
-		    err) : 0;
+		return from >= leave
+		    ? s_move_lines(st, id, "back", 1, "return", err)
+		    : 0;
 	if (from < leave && to >= leave)
 		return s_move_lines(st, id, "out", -1, "sale", err);
 	return 0;
@@ -427,8 +470,8 @@ s_effects(store_t *st, const char *id, const char *channel, int from, int to,
 /* Payments taken with the order ([{method, amount, id?}...]): a till sale
  * is one transaction, order, stock and money together. */
 static int
-s_pay(store_t *st, const char *id, const char *currency,
-    const json_t *payments, err_t *err)
+s_pay(store_t *st, const char *id, const char *currency, const json_t *payments,
+    err_t *err)
 {
 	static const char *const allowed[] = { "id", "method", "amount", NULL };
 	json_t *p, *req, *out;
@@ -465,8 +508,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	int r;
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "channel", "customer",
-		"currency", "lines", "fulfil_site", "status", "on_account", "note",
-		"payments", NULL };
+		"currency", "lines", "fulfil_site", "status", "on_account",
+		"note", "payments", NULL };
 	const char *id, *customer, *currency, *status, *channel;
 	char idbuf[OP_KEY_MAX + 1];
 	json_t *f, *lines, *l;
@@ -480,14 +523,15 @@ s_create(store_t *st, void *arg, err_t *err)
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "order", id, c->req, order_get, &c->out,
-	    err)) != 0)
+		 err)) != 0)
 		return r > 0 ? 0 : -1;
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
 	json_object_del(f, "payments");
 	json_object_set_new(f, "site", json_string(store_site(st)));
 	if (json_object_get(f, "fulfil_site") == NULL)
-		json_object_set_new(f, "fulfil_site", json_string(store_site(st)));
+		json_object_set_new(f, "fulfil_site",
+		    json_string(store_site(st)));
 	if (json_object_get(f, "status") == NULL)
 		json_object_set_new(f, "status", json_string("draft"));
 	if (req_enum(f, "channel", s_channels, 1, &channel, err) ||
@@ -500,7 +544,8 @@ s_create(store_t *st, void *arg, err_t *err)
 		json_t *cust = customer_get(st, customer);
 
 		if (cust == NULL) {
-			err_set(err, ERR_NOT_FOUND, "customer: %s not found", customer);
+			err_set(err, ERR_NOT_FOUND, "customer: %s not found",
+			    customer);
 			goto out;
 		}
 		json_decref(cust);
@@ -518,16 +563,18 @@ s_create(store_t *st, void *arg, err_t *err)
 
 		snprintf(field, sizeof field, "lines[%zu].sku", i);
 		if (!catalog_has(st, sku)) {
-			err_set(err, ERR_NOT_FOUND, "%s: %s is not in the catalog",
-			    field, sku);
+			err_set(err, ERR_NOT_FOUND,
+			    "%s: %s is not in the catalog", field, sku);
 			goto out;
 		}
 		if (json_object_get(l, "unit_price") == NULL) {
-			snprintf(field, sizeof field, "lines[%zu].unit_price", i);
-			if (catalog_quote(st, customer, sku, currency, field, &price,
-			    err))
+			snprintf(field, sizeof field, "lines[%zu].unit_price",
+			    i);
+			if (catalog_quote(st, customer, sku, currency, field,
+				&price, err))
 				goto out;
-			json_object_set_new(l, "unit_price", json_integer(price));
+			json_object_set_new(l, "unit_price",
+			    json_integer(price));
 		}
 	}
 	if (s_check_create(f, &total, err))
@@ -541,22 +588,24 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		}
 		cust = customer_get(st, customer);
-		limit = json_integer_value(json_object_get(cust, "credit_limit"));
+		limit = json_integer_value(
+		    json_object_get(cust, "credit_limit"));
 		if (!json_is_integer(json_object_get(cust, "credit_limit")))
 			limit = 0;
 		json_decref(cust);
 		if (order_exposure(st, customer) + total > limit) {
 			err_set(err, ERR_UNPROCESSABLE,
 			    "on_account: customer %s would owe %lld, over the credit limit %lld",
-			    customer, (long long)(order_exposure(st, customer) + total),
+			    customer,
+			    (long long)(order_exposure(st, customer) + total),
 			    (long long)limit);
 			goto out;
 		}
 	}
-	if (cmd_create_op(st, c, "order", ORDER_ENTITY, "create", &id, idbuf,
-	    f, err) ||
-	    s_effects(st, id, channel, 0, lifecycle_rank(&lifecycle_order,
-	    status), err) ||
+	if (cmd_create_op(st, c, "order", ORDER_ENTITY, "create", &id, idbuf, f,
+		err) ||
+	    s_effects(st, id, channel, 0,
+		lifecycle_rank(&lifecycle_order, status), err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))
 		goto out;
 	c->out = order_get(st, id);
@@ -588,26 +637,27 @@ s_transition(store_t *st, void *arg, err_t *err)
 	if (s_check_transition(c->req, err))
 		return -1;
 	to = json_string_value(json_object_get(c->req, "to"));
-	if (lifecycle_check(&lifecycle_order, c->id, info.rank < 0 ? 0 :
-	    info.rank, to, err))
+	if (lifecycle_check(&lifecycle_order, c->id,
+		info.rank < 0 ? 0 : info.rank, to, err))
 		return -1;
 	s = store_stmt(st, "SELECT channel FROM orders WHERE id = ?");
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
 	if (store_row(st, s))
-		snprintf(channel, sizeof channel, "%s", sqlite3_column_text(s, 0));
+		snprintf(channel, sizeof channel, "%s",
+		    sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	if (store_append_local(st, ORDER_ENTITY, c->id, "transition",
-	    (json_t *)c->req, NULL, err) ||
-	    s_effects(st, c->id, channel, info.rank, lifecycle_rank(
-	    &lifecycle_order, to), err))
+		(json_t *)c->req, NULL, err) ||
+	    s_effects(st, c->id, channel, info.rank,
+		lifecycle_rank(&lifecycle_order, to), err))
 		return -1;
 	c->out = order_get(st, c->id);
 	return 0;
 }
 
 int
-order_transition(store_t *st, const char *id, const json_t *req,
-    json_t **out, err_t *err)
+order_transition(store_t *st, const char *id, const json_t *req, json_t **out,
+    err_t *err)
 {
 	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }

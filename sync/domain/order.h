@@ -44,7 +44,7 @@ typedef struct {
 	char customer[OP_KEY_MAX + 1];
 	int64_t total;
 	int64_t paid;
-	int rank;          /* status rank, -1 without history yet */
+	int rank; /* status rank, -1 without history yet */
 } order_info_t;
 
 int order_apply(store_t *store, const op_t *op, err_t *err);
@@ -53,8 +53,8 @@ int order_apply(store_t *store, const op_t *op, err_t *err);
  * status?, on_account?, note?, payments?: [{method, amount, id?}]}.
  * Idempotent by id. Payments given here are recorded in the same
  * transaction (a till sale: order, movements and payments at once). */
-int order_create(store_t *store, const json_t *req, json_t **out,
-    int *created, err_t *err);
+int order_create(store_t *store, const json_t *req, json_t **out, int *created,
+    err_t *err);
 
 /* POST /v1/orders/{id}/transition {to, tracking?, reason?}. */
 int order_transition(store_t *store, const char *id, const json_t *req,

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "order.h"
 #include "idem.h"
+#include "order.h"
 #include "req.h"
 
 #define AMOUNT_MAX (INT64_C(1) << 50)
@@ -29,7 +29,8 @@ s_check(const json_t *f, err_t *err)
 	    req_text(f, "site", OP_SITE_MAX, 1, &s, err))
 		return -1;
 	if (amount == 0)
-		return err_set(err, ERR_BAD_REQUEST, "amount: must not be zero");
+		return err_set(err, ERR_BAD_REQUEST,
+		    "amount: must not be zero");
 	return 0;
 }
 
@@ -41,12 +42,13 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 	int rc;
 
 	if (strcmp(op->kind, "add") != 0)
-		return err_set(err, ERR_BAD_REQUEST, "payment %s: unknown kind '%s'",
-		    op->key, op->kind);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "payment %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check(f, err))
 		return err_prefix(err, "payment %s", op->key);
 	/* Two ops claiming one id: the lower (hlc, origin) is the payment. */
-	s = store_stmt(st, "INSERT INTO payments(id, order_id, method, amount, "
+	s = store_stmt(st,
+	    "INSERT INTO payments(id, order_id, method, amount, "
 	    "currency, site, hlc, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
 	    "ON CONFLICT(id) DO UPDATE SET order_id = excluded.order_id, "
 	    "method = excluded.method, amount = excluded.amount, "
@@ -54,11 +56,17 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 	    "hlc = excluded.hlc, origin = excluded.origin "
 	    "WHERE (excluded.hlc, excluded.origin) < (payments.hlc, payments.origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "method")), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, json_integer_value(json_object_get(f, "amount")));
-	sqlite3_bind_text(s, 5, json_string_value(json_object_get(f, "currency")), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "site")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "order")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(f, "method")),
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4,
+	    json_integer_value(json_object_get(f, "amount")));
+	sqlite3_bind_text(s, 5,
+	    json_string_value(json_object_get(f, "currency")), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, json_string_value(json_object_get(f, "site")),
+	    -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
@@ -72,19 +80,20 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 static json_t *
 s_get(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT order_id, method, amount, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT order_id, method, amount, "
 	    "currency, site, hlc FROM payments WHERE id = ?");
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s))
 		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
-		    "order", (const char *)sqlite3_column_text(s, 0),
-		    "method", (const char *)sqlite3_column_text(s, 1),
-		    "amount", (json_int_t)sqlite3_column_int64(s, 2),
-		    "currency", (const char *)sqlite3_column_text(s, 3),
-		    "site", (const char *)sqlite3_column_text(s, 4),
-		    "at_ms", (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 5)));
+		    "order", (const char *)sqlite3_column_text(s, 0), "method",
+		    (const char *)sqlite3_column_text(s, 1), "amount",
+		    (json_int_t)sqlite3_column_int64(s, 2), "currency",
+		    (const char *)sqlite3_column_text(s, 3), "site",
+		    (const char *)sqlite3_column_text(s, 4), "at_ms",
+		    (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 5)));
 	sqlite3_reset(s);
 	return o;
 }
@@ -96,7 +105,7 @@ s_with_order(store_t *st, json_t *p)
 	order_info_t info;
 
 	if (order_lookup(st, json_string_value(json_object_get(p, "order")),
-	    "order", &info, NULL) == 0) {
+		"order", &info, NULL) == 0) {
 		json_object_set_new(p, "order_paid", json_integer(info.paid));
 		json_object_set_new(p, "order_balance",
 		    json_integer(info.total - info.paid));
@@ -122,8 +131,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err))
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
-	if ((r = idem_replay(st, "payment", id, c->req, s_get, &c->out,
-	    err)) != 0) {
+	if ((r = idem_replay(st, "payment", id, c->req, s_get, &c->out, err)) !=
+	    0) {
 		if (r > 0)
 			s_with_order(st, c->out);
 		return r > 0 ? 0 : -1;
@@ -137,20 +146,22 @@ s_create(store_t *st, void *arg, err_t *err)
 	amount = json_integer_value(json_object_get(f, "amount"));
 	if (order_lookup(st, order, "order", &info, err))
 		goto out;
-	if (strcmp(info.currency, json_string_value(json_object_get(f,
-	    "currency"))) != 0) {
+	if (strcmp(info.currency,
+		json_string_value(json_object_get(f, "currency"))) != 0) {
 		err_set(err, ERR_UNPROCESSABLE, "currency: order %s is in %s",
 		    order, info.currency);
 		goto out;
 	}
 	if (amount > 0 && info.rank == ORDER_RANK_CANCELLED) {
-		err_set(err, ERR_UNPROCESSABLE, "order: %s is cancelled", order);
+		err_set(err, ERR_UNPROCESSABLE, "order: %s is cancelled",
+		    order);
 		goto out;
 	}
 	if (amount > 0 && amount > info.total - info.paid) {
 		err_set(err, ERR_UNPROCESSABLE,
 		    "amount: %lld exceeds the balance %lld of order %s",
-		    (long long)amount, (long long)(info.total - info.paid), order);
+		    (long long)amount, (long long)(info.total - info.paid),
+		    order);
 		goto out;
 	}
 	if (amount < 0 && -amount > info.paid) {
@@ -160,7 +171,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		goto out;
 	}
 	if (cmd_create_op(st, c, "payment", PAYMENT_ENTITY, "add", &id, idbuf,
-	    f, err))
+		f, err))
 		goto out;
 	c->out = s_with_order(st, s_get(st, id));
 	c->created = 1;
@@ -177,7 +188,8 @@ payment_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 	cmd_t c = { req, NULL, NULL, NULL, 0 };
 
 	if (!json_is_object(req))
-		return err_set(err, ERR_BAD_REQUEST, "payment: must be an object");
+		return err_set(err, ERR_BAD_REQUEST,
+		    "payment: must be an object");
 	if (s_create(st, &c, err)) {
 		json_decref(c.out);
 		return -1;
@@ -197,7 +209,8 @@ payment_create(store_t *st, const json_t *req, json_t **out, int *created,
 json_t *
 payment_list(store_t *st, const char *order)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM payments "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT id FROM payments "
 	    "WHERE ?1 IS NULL OR order_id = ?1 ORDER BY hlc, id");
 	json_t *ids = json_array(), *items = json_array(), *id;
 	size_t i;

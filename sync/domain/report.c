@@ -13,8 +13,9 @@ s_day_valid(const char *d)
 	int y, m, dd;
 	char extra;
 
-	return strlen(d) == 10 && sscanf(d, "%4d-%2d-%2d%c", &y, &m, &dd,
-	    &extra) == 3 && m >= 1 && m <= 12 && dd >= 1 && dd <= 31;
+	return strlen(d) == 10 &&
+	    sscanf(d, "%4d-%2d-%2d%c", &y, &m, &dd, &extra) == 3 && m >= 1 &&
+	    m <= 12 && dd >= 1 && dd <= 31;
 }
 
 json_t *
@@ -25,19 +26,21 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 		const char *name;
 		const char *sql;
 	} groups[] = {
-#define SALES(KEY) "SELECT " KEY " AS k, o.currency, count(DISTINCT o.id), " \
-	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o " \
-	"JOIN order_status s ON s.order_id = o.id " \
-	"JOIN order_lines l ON l.order_id = o.id " \
-	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND s.rank != " \
-	ORDER_SQL(ORDER_RANK_CANCELLED) " " \
-	"AND (?1 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
-	"AND (?2 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
-	"GROUP BY k, o.currency ORDER BY k, o.currency"
+#define SALES(KEY)                                                                                             \
+	"SELECT " KEY " AS k, o.currency, count(DISTINCT o.id), "                                              \
+	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o "                                                 \
+	"JOIN order_status s ON s.order_id = o.id "                                                            \
+	"JOIN order_lines l ON l.order_id = o.id "                                                             \
+	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND s.rank != " ORDER_SQL(                        \
+	    ORDER_RANK_CANCELLED) " "                                                                          \
+				  "AND (?1 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
+				  "AND (?2 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
+				  "GROUP BY k, o.currency ORDER BY k, o.currency"
 		{ "site", SALES("o.site") },
 		{ "sku", SALES("l.sku") },
 		{ "customer", SALES("coalesce(o.customer, '(walk-in)')") },
-		{ "day", SALES("date(hlc_ms(o.created_hlc) / 1000, 'unixepoch')") },
+		{ "day",
+		    SALES("date(hlc_ms(o.created_hlc) / 1000, 'unixepoch')") },
 #undef SALES
 	};
 	sqlite3_stmt *s;
@@ -51,12 +54,14 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 			break;
 	if (i == sizeof groups / sizeof groups[0]) {
 		err_set(err, ERR_BAD_REQUEST,
-		    "group: '%s' is not one of site, sku, customer, day", group);
+		    "group: '%s' is not one of site, sku, customer, day",
+		    group);
 		return NULL;
 	}
 	if ((from != NULL && !s_day_valid(from)) ||
 	    (to != NULL && !s_day_valid(to))) {
-		err_set(err, ERR_BAD_REQUEST, "%s: '%s' is not a YYYY-MM-DD day",
+		err_set(err, ERR_BAD_REQUEST,
+		    "%s: '%s' is not a YYYY-MM-DD day",
 		    from != NULL && !s_day_valid(from) ? "from" : "to",
 		    from != NULL && !s_day_valid(from) ? from : to);
 		return NULL;
@@ -68,12 +73,13 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 		sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
 	items = json_array();
 	while (store_row(st, s))
-		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:I}",
-		    group, (const char *)sqlite3_column_text(s, 0),
-		    "currency", (const char *)sqlite3_column_text(s, 1),
-		    "orders", (json_int_t)sqlite3_column_int64(s, 2),
-		    "qty", (json_int_t)sqlite3_column_int64(s, 3),
-		    "total", (json_int_t)sqlite3_column_int64(s, 4)));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:I, s:I, s:I}", group,
+			(const char *)sqlite3_column_text(s, 0), "currency",
+			(const char *)sqlite3_column_text(s, 1), "orders",
+			(json_int_t)sqlite3_column_int64(s, 2), "qty",
+			(json_int_t)sqlite3_column_int64(s, 3), "total",
+			(json_int_t)sqlite3_column_int64(s, 4)));
 	sqlite3_reset(s);
 	return json_pack("{s:s, s:o}", "group", group, "items", items);
 }
@@ -86,12 +92,15 @@ report_stock(store_t *st)
 	size_t i;
 
 	json_array_foreach(json_object_get(list, "items"), i, row) {
-		s = store_stmt(st, "SELECT qty FROM safety_stock WHERE site = ? "
+		s = store_stmt(st,
+		    "SELECT qty FROM safety_stock WHERE site = ? "
 		    "AND sku = ?");
-		sqlite3_bind_text(s, 1, json_string_value(json_object_get(row,
-		    "site")), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s, 2, json_string_value(json_object_get(row,
-		    "sku")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 1,
+		    json_string_value(json_object_get(row, "site")), -1,
+		    SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 2,
+		    json_string_value(json_object_get(row, "sku")), -1,
+		    SQLITE_TRANSIENT);
 		if (store_row(st, s))
 			json_object_set_new(row, "safety_stock",
 			    json_integer(sqlite3_column_int64(s, 0)));

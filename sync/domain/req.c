@@ -39,7 +39,8 @@ req_text(const json_t *obj, const char *name, size_t max, int required,
 	*out = NULL;
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			return err_set(err, ERR_BAD_REQUEST, "%s: missing", name);
+			return err_set(err, ERR_BAD_REQUEST, "%s: missing",
+			    name);
 		return 0;
 	}
 	if (!json_is_string(v))
@@ -64,7 +65,8 @@ req_int(const json_t *obj, const char *name, int64_t min, int64_t max,
 	*out = dflt;
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			return err_set(err, ERR_BAD_REQUEST, "%s: missing", name);
+			return err_set(err, ERR_BAD_REQUEST, "%s: missing",
+			    name);
 		return 0;
 	}
 	if (!json_is_integer(v))
@@ -87,8 +89,8 @@ req_bool(const json_t *obj, const char *name, int dflt, int *out, err_t *err)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return err_set(err, ERR_BAD_REQUEST, "%s: must be true or false",
-		    name);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "%s: must be true or false", name);
 	*out = json_is_true(v);
 	return 0;
 }

@@ -14,8 +14,8 @@
 
 #include "err.h"
 
-#define REQ_ID_MAX 64      /* ids, skus, tags */
-#define REQ_TEXT_MAX 1024  /* names, addresses, notes */
+#define REQ_ID_MAX 64	  /* ids, skus, tags */
+#define REQ_TEXT_MAX 1024 /* names, addresses, notes */
 
 /* Text of 1..max bytes. Absent (or null) and not required: *out = NULL. */
 int req_text(const json_t *obj, const char *name, size_t max, int required,

@@ -19,8 +19,12 @@ static const struct {
 	const char *name;
 	int sign;
 } s_reasons[] = {
-	{ "receipt", 1 }, { "sale", -1 }, { "return", 1 },
-	{ "adjustment", 0 }, { "transfer_out", -1 }, { "transfer_in", 1 },
+	{ "receipt", 1 },
+	{ "sale", -1 },
+	{ "return", 1 },
+	{ "adjustment", 0 },
+	{ "transfer_out", -1 },
+	{ "transfer_in", 1 },
 	{ "count", 0 },
 };
 
@@ -55,7 +59,8 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	if (delta == NULL || json_is_null(delta))
 		return err_set(err, ERR_BAD_REQUEST, "delta: missing");
 	if (!json_is_integer(delta))
-		return err_set(err, ERR_BAD_REQUEST, "delta: must be an integer");
+		return err_set(err, ERR_BAD_REQUEST,
+		    "delta: must be an integer");
 	m->delta = json_integer_value(delta);
 	if (m->delta == 0 || m->delta > DELTA_MAX || m->delta < -DELTA_MAX)
 		return err_set(err, ERR_BAD_REQUEST,
@@ -69,15 +74,14 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 		    m->reason);
 	if ((s_reasons[i].sign > 0 && m->delta < 0) ||
 	    (s_reasons[i].sign < 0 && m->delta > 0))
-		return err_set(err, ERR_BAD_REQUEST,
-		    "delta: a %s must be %s", m->reason,
-		    s_reasons[i].sign > 0 ? "positive" : "negative");
+		return err_set(err, ERR_BAD_REQUEST, "delta: a %s must be %s",
+		    m->reason, s_reasons[i].sign > 0 ? "positive" : "negative");
 	return 0;
 }
 
 static int
-s_add_on_hand(store_t *st, const char *site, const char *sku,
-    long long delta, err_t *err)
+s_add_on_hand(store_t *st, const char *site, const char *sku, long long delta,
+    err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "INSERT INTO stock(site, sku, on_hand) VALUES (?1, ?2, ?3) "
@@ -98,10 +102,10 @@ s_add_on_hand(store_t *st, const char *site, const char *sku,
 /* Inserts the movement of op unless its id is taken: 1 inserted, 0 taken,
  * -1 on a storage failure. */
 static int
-s_insert_movement(store_t *st, const op_t *op, const movement_t *m,
-    err_t *err)
+s_insert_movement(store_t *st, const op_t *op, const movement_t *m, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO stock_movements"
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO stock_movements"
 	    "(id, site, sku, delta, reason, ref, hlc, origin, seq) "
 	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
 	int rc;
@@ -127,8 +131,8 @@ s_insert_movement(store_t *st, const op_t *op, const movement_t *m,
 /* Removes movement id and its effect on (site, sku); a position only it
  * made goes too, or the state would depend on arrival order. */
 static int
-s_undo_movement(store_t *st, const char *id, const char *site,
-    const char *sku, long long delta, err_t *err)
+s_undo_movement(store_t *st, const char *id, const char *site, const char *sku,
+    long long delta, err_t *err)
 {
 	sqlite3_stmt *s;
 
@@ -138,7 +142,8 @@ s_undo_movement(store_t *st, const char *id, const char *site,
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_step(st, s, "undo stock movement", err))
 		return -1;
-	s = store_stmt(st, "DELETE FROM stock WHERE site = ?1 AND "
+	s = store_stmt(st,
+	    "DELETE FROM stock WHERE site = ?1 AND "
 	    "sku = ?2 AND NOT EXISTS (SELECT 1 FROM stock_movements m "
 	    "WHERE m.site = ?1 AND m.sku = ?2)");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
@@ -167,24 +172,29 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 			return s_add_on_hand(st, m.site, m.sku, m.delta, err);
 		/* The id is taken. The movement with the lower (hlc, origin)
 		 * is the fact; if that is this op, the other is undone. */
-		s = store_stmt(st, "SELECT site, sku, delta, hlc, origin "
+		s = store_stmt(st,
+		    "SELECT site, sku, delta, hlc, origin "
 		    "FROM stock_movements WHERE id = ?");
 		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) != SQLITE_ROW) {
 			sqlite3_reset(s);
-			return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
-			    op->key, sqlite3_errmsg(store_db(st)));
+			return err_set(err, ERR_INTERNAL,
+			    "stock movement %s: %s", op->key,
+			    sqlite3_errmsg(store_db(st)));
 		}
 		{
 			uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 3);
-			const char *origin = (const char *)sqlite3_column_text(s, 4);
+			const char *origin = (const char *)
+			    sqlite3_column_text(s, 4);
 			int older = hlc < op->hlc ||
 			    (hlc == op->hlc && strcmp(origin, op->origin) <= 0);
 			char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
 			long long delta = sqlite3_column_int64(s, 2);
 
-			snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
-			snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
+			snprintf(site, sizeof site, "%s",
+			    sqlite3_column_text(s, 0));
+			snprintf(sku, sizeof sku, "%s",
+			    sqlite3_column_text(s, 1));
 			sqlite3_reset(s);
 			if (older)
 				return 0;
@@ -198,23 +208,24 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 static json_t *
 s_movement_json(store_t *st, const char *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT site, sku, delta, reason, "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT site, sku, delta, reason, "
 	    "ref, origin, hlc FROM stock_movements WHERE id = ?");
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
-		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}",
-		    "id", id,
-		    "site", (const char *)sqlite3_column_text(s, 0),
-		    "sku", (const char *)sqlite3_column_text(s, 1),
-		    "delta", (json_int_t)sqlite3_column_int64(s, 2),
-		    "reason", (const char *)sqlite3_column_text(s, 3),
-		    "origin", (const char *)sqlite3_column_text(s, 5),
-		    "hlc", (json_int_t)sqlite3_column_int64(s, 6));
+		o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+		    "site", (const char *)sqlite3_column_text(s, 0), "sku",
+		    (const char *)sqlite3_column_text(s, 1), "delta",
+		    (json_int_t)sqlite3_column_int64(s, 2), "reason",
+		    (const char *)sqlite3_column_text(s, 3), "origin",
+		    (const char *)sqlite3_column_text(s, 5), "hlc",
+		    (json_int_t)sqlite3_column_int64(s, 6));
 		if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-			json_object_set_new(o, "ref", json_string(
-			    (const char *)sqlite3_column_text(s, 4)));
+			json_object_set_new(o, "ref",
+			    json_string(
+				(const char *)sqlite3_column_text(s, 4)));
 	}
 	sqlite3_reset(s);
 	return o;
@@ -227,13 +238,14 @@ s_same_movement(const json_t *rec, const movement_t *m)
 	const char *ref = json_string_value(json_object_get(rec, "ref"));
 
 	return strcmp(json_string_value(json_object_get(rec, "site")),
-	    m->site) == 0 &&
-	    strcmp(json_string_value(json_object_get(rec, "sku")), m->sku) == 0 &&
+		   m->site) == 0 &&
+	    strcmp(json_string_value(json_object_get(rec, "sku")), m->sku) ==
+	    0 &&
 	    json_integer_value(json_object_get(rec, "delta")) == m->delta &&
 	    strcmp(json_string_value(json_object_get(rec, "reason")),
-	    m->reason) == 0 &&
+		m->reason) == 0 &&
 	    ((ref == NULL && m->ref == NULL) ||
-	    (ref != NULL && m->ref != NULL && strcmp(ref, m->ref) == 0));
+		(ref != NULL && m->ref != NULL && strcmp(ref, m->ref) == 0));
 }
 
 int
@@ -253,9 +265,8 @@ stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 		    "stock movement: body must be a JSON object");
 	if (req_text(req, "id", OP_KEY_MAX, 0, &id, err))
 		return -1;
-	fields = json_pack("{s:O?, s:O?, s:O?}",
-	    "sku", json_object_get(req, "sku"),
-	    "delta", json_object_get(req, "delta"),
+	fields = json_pack("{s:O?, s:O?, s:O?}", "sku",
+	    json_object_get(req, "sku"), "delta", json_object_get(req, "delta"),
 	    "reason", json_object_get(req, "reason"));
 	if (json_object_get(req, "site") != NULL)
 		json_object_set(fields, "site", json_object_get(req, "site"));
@@ -326,14 +337,14 @@ stock_list(store_t *st, const char *site, const char *sku)
 	    "sum(l.qty) AS qty FROM orders o "
 	    "JOIN order_status os ON os.order_id = o.id "
 	    "JOIN order_lines l ON l.order_id = o.id "
-	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
-	    ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
-	    "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
-	    "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
-	    "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
-	    "LEFT JOIN res ON res.site = k.site AND res.sku = k.sku "
-	    "WHERE (?1 IS NULL OR k.site = ?1) AND (?2 IS NULL OR k.sku = ?2) "
-	    "ORDER BY k.site, k.sku");
+	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " ORDER_SQL(
+		ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
+				   "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
+				   "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
+				   "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
+				   "LEFT JOIN res ON res.site = k.site AND res.sku = k.sku "
+				   "WHERE (?1 IS NULL OR k.site = ?1) AND (?2 IS NULL OR k.sku = ?2) "
+				   "ORDER BY k.site, k.sku");
 	json_t *items = json_array();
 
 	if (site != NULL)
@@ -344,11 +355,12 @@ stock_list(store_t *st, const char *site, const char *sku)
 		json_int_t on_hand = sqlite3_column_int64(s, 2);
 		json_int_t reserved = sqlite3_column_int64(s, 3);
 
-		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:I}",
-		    "site", (const char *)sqlite3_column_text(s, 0),
-		    "sku", (const char *)sqlite3_column_text(s, 1),
-		    "on_hand", on_hand, "reserved", reserved,
-		    "available", on_hand - reserved));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:I, s:I, s:I}", "site",
+			(const char *)sqlite3_column_text(s, 0), "sku",
+			(const char *)sqlite3_column_text(s, 1), "on_hand",
+			on_hand, "reserved", reserved, "available",
+			on_hand - reserved));
 	}
 	sqlite3_reset(s);
 	return json_pack("{s:o}", "items", items);
@@ -358,7 +370,8 @@ stock_list(store_t *st, const char *site, const char *sku)
 static int64_t
 s_on_hand(store_t *st, const char *site, const char *sku)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT on_hand FROM stock "
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT on_hand FROM stock "
 	    "WHERE site = ? AND sku = ?");
 
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
@@ -393,7 +406,8 @@ s_transfer(store_t *st, void *arg, err_t *err)
 	static const char *const allowed[] = { "id", "sku", "qty", "to_site",
 		NULL };
 	const char *id, *sku, *to;
-	char idbuf[OP_KEY_MAX + 1], out_id[OP_KEY_MAX + 1], in_id[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], out_id[OP_KEY_MAX + 1],
+	    in_id[OP_KEY_MAX + 1];
 	int64_t qty;
 	json_t *moves;
 	int rc;
@@ -405,8 +419,8 @@ s_transfer(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "to_site", OP_SITE_MAX, 1, &to, err))
 		return -1;
 	if (!op_site_valid(to))
-		return err_set(err, ERR_BAD_REQUEST, "to_site: '%s' is not a site id",
-		    to);
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to_site: '%s' is not a site id", to);
 	if (strcmp(to, store_site(st)) == 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "to_site: a transfer goes to another site");
@@ -415,16 +429,17 @@ s_transfer(store_t *st, void *arg, err_t *err)
 		id = idbuf;
 	}
 	/* Cut, the two legs' ids could collide: refuse instead. */
-	if (snprintf(out_id, sizeof out_id, "%s-out", id) >= (int)sizeof out_id ||
+	if (snprintf(out_id, sizeof out_id, "%s-out", id) >=
+		(int)sizeof out_id ||
 	    snprintf(in_id, sizeof in_id, "%s-in", id) >= (int)sizeof in_id)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "id: at most %d bytes for a transfer (its legs add -out, -in)",
 		    OP_KEY_MAX - 4);
-	moves = json_pack("[{s:s, s:s, s:I, s:s, s:s}, {s:s, s:s, s:s, s:I, s:s, s:s}]",
-	    "id", out_id, "sku", sku, "delta", (json_int_t)-qty,
-	    "reason", "transfer_out", "ref", id,
-	    "id", in_id, "site", to, "sku", sku, "delta", (json_int_t)qty,
-	    "reason", "transfer_in", "ref", id);
+	moves = json_pack(
+	    "[{s:s, s:s, s:I, s:s, s:s}, {s:s, s:s, s:s, s:I, s:s, s:s}]", "id",
+	    out_id, "sku", sku, "delta", (json_int_t)-qty, "reason",
+	    "transfer_out", "ref", id, "id", in_id, "site", to, "sku", sku,
+	    "delta", (json_int_t)qty, "reason", "transfer_in", "ref", id);
 	c->out = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "sku", sku,
 	    "qty", (json_int_t)qty, "from_site", store_site(st), "to_site", to);
 	rc = s_record_all(st, moves, c, err);
@@ -449,8 +464,8 @@ s_count(store_t *st, void *arg, err_t *err)
 		return -1;
 	diff = counted - s_on_hand(st, store_site(st), sku);
 	c->out = json_pack("{s:s, s:s, s:I, s:I}", "site", store_site(st),
-	    "sku", sku, "counted", (json_int_t)counted,
-	    "adjustment", (json_int_t)diff);
+	    "sku", sku, "counted", (json_int_t)counted, "adjustment",
+	    (json_int_t)diff);
 	if (diff == 0) {
 		json_object_set_new(c->out, "movements", json_array());
 		return 0;
@@ -458,7 +473,8 @@ s_count(store_t *st, void *arg, err_t *err)
 	moves = json_pack("[{s:s, s:I, s:s}]", "sku", sku, "delta",
 	    (json_int_t)diff, "reason", "count");
 	if (id != NULL)
-		json_object_set_new(json_array_get(moves, 0), "id", json_string(id));
+		json_object_set_new(json_array_get(moves, 0), "id",
+		    json_string(id));
 	rc = s_record_all(st, moves, c, err);
 	json_decref(moves);
 	return rc;

@@ -14,8 +14,8 @@
  * Every replica's WAL is watched through the whole run (disk.c): figures
  * count only with checkpoints running and the WAL bounded.
  */
-#include "apply.h"
 #include "bench.h"
+#include "apply.h"
 
 #include <errno.h>
 #include <math.h>
@@ -59,8 +59,8 @@ s_hub_start(void)
 	s_path(log, sizeof log, "hub.log");
 	s_path(ports, sizeof ports, "hub/ports");
 	unlink(ports);
-	snprintf(listen, sizeof listen, "%s", s_endpoint[0] ? s_endpoint :
-	    "tcp://127.0.0.1:0");
+	snprintf(listen, sizeof listen, "%s",
+	    s_endpoint[0] ? s_endpoint : "tcp://127.0.0.1:0");
 	s_hub_pid = bench_spawn(argv, log);
 	s_hub_http = bench_port(data, "http");
 	snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d",
@@ -98,8 +98,8 @@ s_catalog(void)
 		json_decref(req);
 		json_decref(out);
 		snprintf(url, sizeof url, "/v1/prices/retail/SKU%d", i);
-		snprintf(json, sizeof json, "{\"amount\":%d,\"currency\":\"CNY\"}",
-		    100 + i);
+		snprintf(json, sizeof json,
+		    "{\"amount\":%d,\"currency\":\"CNY\"}", 100 + i);
 		req = json_loads(json, 0, NULL);
 		if (api_call(api, "PUT", url, NULL, req, &out) >= 300)
 			bench_die("price: %s", json_dumps(out, 0));
@@ -159,7 +159,8 @@ s_wait_items(int port, const char *path, int want)
 		if (http_open(&c, port) == 0 &&
 		    http_do(&c, "GET", path, NULL, body, sizeof body) == 200) {
 			json_t *v = json_loads(body, 0, NULL);
-			int n = (int)json_array_size(json_object_get(v, "items"));
+			int n = (int)json_array_size(
+			    json_object_get(v, "items"));
 
 			json_decref(v);
 			http_close(&c);
@@ -170,7 +171,8 @@ s_wait_items(int port, const char *path, int want)
 		}
 		usleep(100000);
 	}
-	bench_die("port %d %s: fewer than %d items after 60 s", port, path, want);
+	bench_die("port %d %s: fewer than %d items after 60 s", port, path,
+	    want);
 }
 
 static int
@@ -193,11 +195,13 @@ s_pct(double *v, int n, double p)
 static void
 s_sale_json(char *buf, size_t size, const char *id, int i)
 {
-	snprintf(buf, size, "{\"id\":\"%s\",\"channel\":\"store\","
+	snprintf(buf, size,
+	    "{\"id\":\"%s\",\"channel\":\"store\","
 	    "\"currency\":\"CNY\",\"status\":\"completed\",\"lines\":["
 	    "{\"sku\":\"SKU%d\",\"qty\":1},{\"sku\":\"SKU%d\",\"qty\":2}],"
-	    "\"payments\":[{\"method\":\"card\",\"amount\":%d}]}", id, i % 200,
-	    (i + 7) % 200, (100 + i % 200) + 2 * (100 + (i + 7) % 200));
+	    "\"payments\":[{\"method\":\"card\",\"amount\":%d}]}",
+	    id, i % 200, (i + 7) % 200,
+	    (100 + i % 200) + 2 * (100 + (i + 7) % 200));
 }
 
 static void
@@ -214,7 +218,8 @@ s_sales(int port, int n, double *p50, double *p99)
 		snprintf(id, sizeof id, "sale-%d", i);
 		s_sale_json(json, sizeof json, id, i);
 		t = bench_now();
-		status = http_do(&c, "POST", "/v1/orders", json, body, sizeof body);
+		status = http_do(&c, "POST", "/v1/orders", json, body,
+		    sizeof body);
 		lat[i] = (bench_now() - t) * 1000;
 		if (status != 201)
 			bench_die("sale %d: %d %s", i, status, body);
@@ -240,8 +245,8 @@ s_on_hand(http_conn_t *c, const char *site, const char *sku)
 		json_t *row = json_array_get(json_object_get(v, "items"), 0);
 
 		if (row != NULL)
-			n = (long)json_integer_value(json_object_get(row,
-			    "on_hand"));
+			n = (long)json_integer_value(
+			    json_object_get(row, "on_hand"));
 		json_decref(v);
 	}
 	return n;
@@ -261,33 +266,39 @@ s_propagation(int from, int to, int n, double *p50, double *p99)
 	if (http_open(&a, from) != 0 || http_open(&b, to) != 0)
 		bench_die("propagation: connect");
 	/* A stock to sell from, known at both stores. */
-	http_do(&a, "POST", "/v1/stock/movements", "{\"id\":\"prop-stock\","
-	    "\"sku\":\"SKU7\",\"delta\":100000,\"reason\":\"receipt\"}", body,
-	    sizeof body);
+	http_do(&a, "POST", "/v1/stock/movements",
+	    "{\"id\":\"prop-stock\","
+	    "\"sku\":\"SKU7\",\"delta\":100000,\"reason\":\"receipt\"}",
+	    body, sizeof body);
 	t = bench_now();
-	while ((want = s_on_hand(&a, "S001", "SKU7")) != s_on_hand(&b, "S001",
-	    "SKU7")) {
+	while ((want = s_on_hand(&a, "S001", "SKU7")) !=
+	    s_on_hand(&b, "S001", "SKU7")) {
 		if (bench_now() - t > 30)
 			bench_die("propagation: stores do not agree on SKU7");
 		usleep(10000);
 	}
 	for (i = 0; i < n; i++) {
-		snprintf(json, sizeof json, "{\"id\":\"prop-%d\",\"channel\":"
+		snprintf(json, sizeof json,
+		    "{\"id\":\"prop-%d\",\"channel\":"
 		    "\"store\",\"currency\":\"CNY\",\"status\":\"completed\","
 		    "\"lines\":[{\"sku\":\"SKU7\",\"qty\":1}],\"payments\":"
-		    "[{\"method\":\"cash\",\"amount\":107}]}", i);
+		    "[{\"method\":\"cash\",\"amount\":107}]}",
+		    i);
 		want--;
 		t = bench_now();
-		if (http_do(&a, "POST", "/v1/orders", json, body, sizeof body) != 201)
+		if (http_do(&a, "POST", "/v1/orders", json, body,
+			sizeof body) != 201)
 			bench_die("propagation sale %d: %s", i, body);
 		while (s_on_hand(&b, "S001", "SKU7") != want) {
 			if (bench_now() - t > 10)
-				bench_die("propagation: sale %d not at the other "
-				    "store after 10 s", i);
+				bench_die(
+				    "propagation: sale %d not at the other "
+				    "store after 10 s",
+				    i);
 			usleep(200);
 		}
 		lat[i] = (bench_now() - t) * 1000;
-		usleep(20000);     /* light load */
+		usleep(20000); /* light load */
 	}
 	http_close(&a);
 	http_close(&b);
@@ -298,7 +309,7 @@ s_propagation(int from, int to, int n, double *p50, double *p99)
 }
 
 #define SOAK_PHASE_S 15
-#define SOAK_RATE 200          /* sales a second */
+#define SOAK_RATE 200 /* sales a second */
 
 typedef struct {
 	long sales;
@@ -321,7 +332,8 @@ s_soak_phase(http_conn_t *c, long *n)
 			status = http_do(c, "POST", "/v1/orders", json, body,
 			    sizeof body);
 			if (status != 201)
-				bench_die("soak sale %ld: %d %s", *n, status, body);
+				bench_die("soak sale %ld: %d %s", *n, status,
+				    body);
 		}
 		if (bench_now() - t0 < 1)
 			usleep((useconds_t)((1 - (bench_now() - t0)) * 1e6));
@@ -337,8 +349,8 @@ s_hub_orders_of(const char *site)
 	long n = -1;
 
 	s_path(path, sizeof path, "hub/hub.db");
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE site = '%s'",
-	    site);
+	snprintf(sql, sizeof sql,
+	    "SELECT count(*) FROM orders WHERE site = '%s'", site);
 	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
@@ -353,11 +365,11 @@ s_hub_orders_of(const char *site)
  * node_db) with the hub up, then down, then up again; waits until the hub
  * holds want_before + every soak sale of S001. */
 static void
-s_soak(int port, pid_t node, const char *node_db, long want_before,
-    soak_t *out)
+s_soak(int port, pid_t node, const char *node_db, long want_before, soak_t *out)
 {
 	char hub_db[4096];
-	long long n0 = bench_write_bytes(node), h0 = bench_write_bytes(s_hub_pid);
+	long long n0 = bench_write_bytes(node),
+		  h0 = bench_write_bytes(s_hub_pid);
 	long long h1, db0, node_wal, hub_wal;
 	struct stat sb;
 	http_conn_t c;
@@ -407,10 +419,13 @@ s_fill(long total)
 	s_path(path, sizeof path, "hub/hub.db");
 	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, &err)) == NULL)
 		bench_die("%s", err.msg);
-	have = store_query_int(st, store_stmt(st, "SELECT count(*) FROM op_log"),
+	have = store_query_int(st,
+	    store_stmt(st, "SELECT count(*) FROM op_log"), 0);
+	i = store_query_int(st,
+	    store_stmt(st,
+		"SELECT count(*) FROM op_log "
+		"WHERE origin LIKE 'FILL%'"),
 	    0);
-	i = store_query_int(st, store_stmt(st, "SELECT count(*) FROM op_log "
-	    "WHERE origin LIKE 'FILL%'"), 0);
 	cbw_init(&w);
 	while (have < total) {
 		if (store_begin(st, &err))
@@ -421,19 +436,22 @@ s_fill(long total)
 			ingest_result_t res;
 
 			memset(&op, 0, sizeof op);
-			snprintf(op.origin, sizeof op.origin, "FILL%02ld", i % 16);
+			snprintf(op.origin, sizeof op.origin, "FILL%02ld",
+			    i % 16);
 			op.seq = (uint64_t)(i / 16) + 1;
 			op.hlc = ++hlc;
 			snprintf(op.entity, sizeof op.entity, "stock_movement");
 			snprintf(op.key, sizeof op.key, "fill-%ld", i);
 			snprintf(op.kind, sizeof op.kind, "add");
 			snprintf(key, sizeof key, "SKU%ld", i % 200);
-			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", op.origin,
-			    "sku", key, "delta", 1, "reason", "receipt");
+			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site",
+			    op.origin, "sku", key, "delta", 1, "reason",
+			    "receipt");
 			cbw_reset(&w);
 			op_encode(&op, &w, NULL);
 			cbr_init(&r, w.data, w.len);
-			if (store_ingest(st, &op, w.data, w.len, &res, &err) != 0)
+			if (store_ingest(st, &op, w.data, w.len, &res, &err) !=
+			    0)
 				bench_die("fill: %s", err.msg);
 			op_clear(&op);
 		}
@@ -523,16 +541,18 @@ main(int argc, char **argv)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (snprintf(s_dir, sizeof s_dir, "%s/build/bench", top) >=
-	    (int)sizeof s_dir || snprintf(s_bin, sizeof s_bin, "%s/build/rel",
-	    top) >= (int)sizeof s_bin || snprintf(cmd, sizeof cmd,
-	    "rm -rf '%s' && mkdir -p '%s'", s_dir, s_dir) >= (int)sizeof cmd)
+		(int)sizeof s_dir ||
+	    snprintf(s_bin, sizeof s_bin, "%s/build/rel", top) >=
+		(int)sizeof s_bin ||
+	    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", s_dir,
+		s_dir) >= (int)sizeof cmd)
 		bench_die("path too long: %s", top);
 	if (system(cmd) != 0)
 		bench_die("cannot make %s", s_dir);
 	setvbuf(stdout, NULL, _IONBF, 0);
 
-	if (argc > 2 && (strcmp(argv[2], "ingest") == 0 ||
-	    strcmp(argv[2], "catchup") == 0))
+	if (argc > 2 &&
+	    (strcmp(argv[2], "ingest") == 0 || strcmp(argv[2], "catchup") == 0))
 		goto steps;
 	printf("ceilings ...\n");
 	sqlite_lim = limit_sqlite(s_dir, 500000);
@@ -542,8 +562,8 @@ main(int argc, char **argv)
 steps:
 	if (argc > 2 && strcmp(argv[2], "catchup") == 0) {
 		char node[4096];
-		char *sync[] = { node, "sync", "--data", cdir, "--timeout", "600",
-			NULL };
+		char *sync[] = { node, "sync", "--data", cdir, "--timeout",
+			"600", NULL };
 
 		s_prog(hub, sizeof hub, "bl-hub");
 		s_path(data, sizeof data, "hub");
@@ -601,7 +621,8 @@ steps:
 	printf("propagation ...\n");
 	s_propagation(http1, http2, 200, &prop50, &prop99);
 	if (argc <= 2 || strcmp(argv[2], "quick") != 0) {
-		printf("soak: %d sales/s, %d s each with the hub up, down, up ...\n",
+		printf(
+		    "soak: %d sales/s, %d s each with the hub up, down, up ...\n",
 		    SOAK_RATE, SOAK_PHASE_S);
 		s_soak(http1, n1, s1_db, 2000 + 200, &soak);
 	}
@@ -611,7 +632,8 @@ steps:
 	if (argc > 2 && strcmp(argv[2], "quick") == 0) {
 		/* Iterating on the sale path: stop here. */
 		printf("sale p50 %.3f ms p99 %.3f ms, propagation p50 %.3f ms "
-		    "p99 %.3f ms\n", p50, p99, prop50, prop99);
+		       "p99 %.3f ms\n",
+		    p50, p99, prop50, prop99);
 		s_hub_stop();
 		return 0;
 	}
@@ -625,21 +647,22 @@ steps:
 		s_path(db, sizeof db, "hub/hub.db");
 		ss = sites_new(db, "C", 1000, 0, 0);
 		ctx = sites_hold(ss, s_endpoint, s_hub_pub);
-		usleep(1500000);    /* the hub's status counts live sessions */
+		usleep(1500000); /* the hub's status counts live sessions */
 		{
 			http_conn_t c;
 			char body[4096];
 			json_t *v;
 
 			http_open(&c, s_hub_http);
-			http_do(&c, "GET", "/v1/status", NULL, body, sizeof body);
+			http_do(&c, "GET", "/v1/status", NULL, body,
+			    sizeof body);
 			http_close(&c);
 			v = json_loads(body, 0, NULL);
 			/* Every simulated site got its WELCOME (sites_hold
 			 * waits for all); the hub must count them as sessions.
 			 * Its count may include a few just-closed stores. */
-			connected = (int)json_integer_value(json_object_get(v,
-			    "sessions"));
+			connected = (int)json_integer_value(
+			    json_object_get(v, "sessions"));
 			if (connected > ss->n)
 				connected = ss->n;
 			json_decref(v);
@@ -665,8 +688,8 @@ steps:
 	printf("catch-up of a fresh site ...\n");
 	{
 		char node[4096];
-		char *sync[] = { node, "sync", "--data", cdir, "--timeout", "600",
-			NULL };
+		char *sync[] = { node, "sync", "--data", cdir, "--timeout",
+			"600", NULL };
 		char *prune[] = { node, "prune", "--data", cdir, "--days", "0",
 			NULL };
 		long have = s_hub_log_count();
@@ -700,62 +723,110 @@ steps:
 	s_hub_stop();
 	bench_wal_unwatch();
 
-	json_object_set_new(res, "sqlite_limit_rows_per_s", json_integer((json_int_t)sqlite_lim));
-	json_object_set_new(res, "curve_limit_msgs_per_s", json_integer((json_int_t)curve_small));
-	json_object_set_new(res, "curve_limit_batch_msgs_per_s", json_integer((json_int_t)curve_batch));
-	json_object_set_new(res, "ingest_ops_per_s", json_integer((json_int_t)ingest));
-	json_object_set_new(res, "ingest_vs_sqlite_limit", json_real(round(ingest / sqlite_lim * 1000) / 1000));
-	json_object_set_new(res, "catchup_1m_s", json_real(round(catchup * 100) / 100));
-	json_object_set_new(res, "catchup_peak_rss_mb", json_real(round(rss_kb / 1024.0 * 10) / 10));
-	json_object_set_new(res, "sale_p50_ms", json_real(round(p50 * 1000) / 1000));
-	json_object_set_new(res, "sale_p99_ms", json_real(round(p99 * 1000) / 1000));
-	json_object_set_new(res, "propagation_p50_ms", json_real(round(prop50 * 1000) / 1000));
-	json_object_set_new(res, "propagation_p99_ms", json_real(round(prop99 * 1000) / 1000));
+	json_object_set_new(res, "sqlite_limit_rows_per_s",
+	    json_integer((json_int_t)sqlite_lim));
+	json_object_set_new(res, "curve_limit_msgs_per_s",
+	    json_integer((json_int_t)curve_small));
+	json_object_set_new(res, "curve_limit_batch_msgs_per_s",
+	    json_integer((json_int_t)curve_batch));
+	json_object_set_new(res, "ingest_ops_per_s",
+	    json_integer((json_int_t)ingest));
+	json_object_set_new(res, "ingest_vs_sqlite_limit",
+	    json_real(round(ingest / sqlite_lim * 1000) / 1000));
+	json_object_set_new(res, "catchup_1m_s",
+	    json_real(round(catchup * 100) / 100));
+	json_object_set_new(res, "catchup_peak_rss_mb",
+	    json_real(round(rss_kb / 1024.0 * 10) / 10));
+	json_object_set_new(res, "sale_p50_ms",
+	    json_real(round(p50 * 1000) / 1000));
+	json_object_set_new(res, "sale_p99_ms",
+	    json_real(round(p99 * 1000) / 1000));
+	json_object_set_new(res, "propagation_p50_ms",
+	    json_real(round(prop50 * 1000) / 1000));
+	json_object_set_new(res, "propagation_p99_ms",
+	    json_real(round(prop99 * 1000) / 1000));
 	json_object_set_new(res, "sites_connected", json_integer(connected));
-	json_object_set_new(res, "hub_rss_mb_at_sites", json_real(round(hub_rss / 1024.0 * 10) / 10));
-	json_object_set_new(res, "ingest_5m_ops_per_s", json_integer((json_int_t)ingest5m));
-	json_object_set_new(res, "ingest_growth_ratio", json_real(round(ingest5m / ingest * 1000) / 1000));
+	json_object_set_new(res, "hub_rss_mb_at_sites",
+	    json_real(round(hub_rss / 1024.0 * 10) / 10));
+	json_object_set_new(res, "ingest_5m_ops_per_s",
+	    json_integer((json_int_t)ingest5m));
+	json_object_set_new(res, "ingest_growth_ratio",
+	    json_real(round(ingest5m / ingest * 1000) / 1000));
 	json_object_set_new(res, "sale_write_bytes", json_integer(sale_bytes));
-	json_object_set_new(res, "ingest_write_bytes_per_op", json_integer(ingest_bytes));
+	json_object_set_new(res, "ingest_write_bytes_per_op",
+	    json_integer(ingest_bytes));
 	json_object_set_new(res, "soak_sales", json_integer(soak.sales));
-	json_object_set_new(res, "soak_wal_max_mb", json_real(round(soak.wal_max / 1048576.0 * 10) / 10));
-	json_object_set_new(res, "soak_node_write_bytes_per_sale", json_integer(soak.node_bytes / soak.sales));
-	json_object_set_new(res, "soak_node_db_growth_bytes_per_sale", json_integer(soak.node_db_growth / soak.sales));
-	json_object_set_new(res, "soak_hub_write_bytes_per_op", json_integer(soak.hub_bytes / (3 * soak.sales)));
-	json_object_set_new(res, "wal_max_hub_mb", json_real(round(bench_wal_max(hub_db, 0) / 1048576.0 * 10) / 10));
-	json_object_set_new(res, "wal_max_node_mb", json_real(round(fmax(fmax(bench_wal_max(s1_db, 0), bench_wal_max(s2_db, 0)), bench_wal_max(f_db, 0)) / 1048576.0 * 10) / 10));
-	json_object_set_new(res, "retain_live_mb_before", json_real(round(live_before / 1048576.0 * 10) / 10));
-	json_object_set_new(res, "retain_live_mb_after", json_real(round(live_after / 1048576.0 * 10) / 10));
-	json_object_set_new(res, "retain_prune_1m_s", json_real(round(prune_s * 100) / 100));
+	json_object_set_new(res, "soak_wal_max_mb",
+	    json_real(round(soak.wal_max / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "soak_node_write_bytes_per_sale",
+	    json_integer(soak.node_bytes / soak.sales));
+	json_object_set_new(res, "soak_node_db_growth_bytes_per_sale",
+	    json_integer(soak.node_db_growth / soak.sales));
+	json_object_set_new(res, "soak_hub_write_bytes_per_op",
+	    json_integer(soak.hub_bytes / (3 * soak.sales)));
+	json_object_set_new(res, "wal_max_hub_mb",
+	    json_real(round(bench_wal_max(hub_db, 0) / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "wal_max_node_mb",
+	    json_real(round(fmax(fmax(bench_wal_max(s1_db, 0),
+				     bench_wal_max(s2_db, 0)),
+				bench_wal_max(f_db, 0)) /
+			  1048576.0 * 10) /
+		10));
+	json_object_set_new(res, "retain_live_mb_before",
+	    json_real(round(live_before / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "retain_live_mb_after",
+	    json_real(round(live_after / 1048576.0 * 10) / 10));
+	json_object_set_new(res, "retain_prune_1m_s",
+	    json_real(round(prune_s * 100) / 100));
 
 	printf("\n%-28s %14s   %s\n", "measure", "result", "target");
-	printf("%-28s %14.0f   %s\n", "sqlite_limit_rows_per_s", sqlite_lim, "(ceiling)");
-	printf("%-28s %14.0f   %s\n", "curve_limit_msgs_per_s", curve_small, "(ceiling, 100 B)");
-	printf("%-28s %14.0f   %s\n", "curve_limit_batch_msgs/s", curve_batch, "(ceiling, 20 kB)");
-	printf("%-28s %14.0f   >= 150000 (%.0f%% of sqlite ceiling)\n", "ingest_ops_per_s", ingest, 100 * ingest / sqlite_lim);
+	printf("%-28s %14.0f   %s\n", "sqlite_limit_rows_per_s", sqlite_lim,
+	    "(ceiling)");
+	printf("%-28s %14.0f   %s\n", "curve_limit_msgs_per_s", curve_small,
+	    "(ceiling, 100 B)");
+	printf("%-28s %14.0f   %s\n", "curve_limit_batch_msgs/s", curve_batch,
+	    "(ceiling, 20 kB)");
+	printf("%-28s %14.0f   >= 150000 (%.0f%% of sqlite ceiling)\n",
+	    "ingest_ops_per_s", ingest, 100 * ingest / sqlite_lim);
 	printf("%-28s %14.2f   <= 10\n", "catchup_1m_s", catchup);
-	printf("%-28s %14.1f   <= 64\n", "catchup_peak_rss_mb", rss_kb / 1024.0);
+	printf("%-28s %14.1f   <= 64\n", "catchup_peak_rss_mb",
+	    rss_kb / 1024.0);
 	printf("%-28s %14.3f\n", "sale_p50_ms", p50);
 	printf("%-28s %14.3f   <= 2\n", "sale_p99_ms", p99);
 	printf("%-28s %14.3f   <= 20\n", "propagation_p50_ms", prop50);
 	printf("%-28s %14.3f\n", "propagation_p99_ms", prop99);
-	printf("%-28s %14d   >= 1000 (hub %.1f MB)\n", "sites_connected", connected, hub_rss / 1024.0);
-	printf("%-28s %14.3f   >= 0.8 (%.0f ops/s at 5M)\n", "ingest_growth_ratio", ingest5m / ingest, ingest5m);
-	printf("%-28s %14lld   (bytes written by the node per sale)\n", "sale_write_bytes", sale_bytes);
-	printf("%-28s %14lld   (bytes written by the hub per op)\n", "ingest_write_bytes_per_op", ingest_bytes);
+	printf("%-28s %14d   >= 1000 (hub %.1f MB)\n", "sites_connected",
+	    connected, hub_rss / 1024.0);
+	printf("%-28s %14.3f   >= 0.8 (%.0f ops/s at 5M)\n",
+	    "ingest_growth_ratio", ingest5m / ingest, ingest5m);
+	printf("%-28s %14lld   (bytes written by the node per sale)\n",
+	    "sale_write_bytes", sale_bytes);
+	printf("%-28s %14lld   (bytes written by the hub per op)\n",
+	    "ingest_write_bytes_per_op", ingest_bytes);
 	printf("%-28s %14ld   (hub up, down, up)\n", "soak_sales", soak.sales);
-	printf("%-28s %14.1f   < 64 (largest WAL, node and hub)\n", "soak_wal_max_mb", soak.wal_max / 1048576.0);
-	printf("%-28s %14lld\n", "soak_node_write_bytes/sale", soak.node_bytes / soak.sales);
-	printf("%-28s %14lld\n", "soak_node_db_growth/sale", soak.node_db_growth / soak.sales);
-	printf("%-28s %14lld\n", "soak_hub_write_bytes/op", soak.hub_bytes / (3 * soak.sales));
-	printf("%-28s %14.1f   < 64 (whole run, fill included)\n", "wal_max_hub_mb", bench_wal_max(hub_db, 0) / 1048576.0);
-	printf("%-28s %14.1f   < 64 (whole run)\n", "wal_max_node_mb", fmax(fmax(bench_wal_max(s1_db, 0), bench_wal_max(s2_db, 0)), bench_wal_max(f_db, 0)) / 1048576.0);
-	printf("%-28s %14.1f   -> %.1f MB live after bl-node prune (%.2f s)\n", "retain_live_mb_before", live_before / 1048576.0, live_after / 1048576.0, prune_s);
+	printf("%-28s %14.1f   < 64 (largest WAL, node and hub)\n",
+	    "soak_wal_max_mb", soak.wal_max / 1048576.0);
+	printf("%-28s %14lld\n", "soak_node_write_bytes/sale",
+	    soak.node_bytes / soak.sales);
+	printf("%-28s %14lld\n", "soak_node_db_growth/sale",
+	    soak.node_db_growth / soak.sales);
+	printf("%-28s %14lld\n", "soak_hub_write_bytes/op",
+	    soak.hub_bytes / (3 * soak.sales));
+	printf("%-28s %14.1f   < 64 (whole run, fill included)\n",
+	    "wal_max_hub_mb", bench_wal_max(hub_db, 0) / 1048576.0);
+	printf("%-28s %14.1f   < 64 (whole run)\n", "wal_max_node_mb",
+	    fmax(fmax(bench_wal_max(s1_db, 0), bench_wal_max(s2_db, 0)),
+		bench_wal_max(f_db, 0)) /
+		1048576.0);
+	printf("%-28s %14.1f   -> %.1f MB live after bl-node prune (%.2f s)\n",
+	    "retain_live_mb_before", live_before / 1048576.0,
+	    live_after / 1048576.0, prune_s);
 
 	snprintf(cmd, sizeof cmd, "%s/tests/bench/results.json", top);
 	if ((f = fopen(cmd, "w")) == NULL)
 		bench_die("write %s: %s", cmd, strerror(errno));
-	json_dumpf(res, f, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
+	json_dumpf(res, f,
+	    JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
 	fputc('\n', f);
 	fclose(f);
 	json_decref(res);

@@ -19,8 +19,9 @@
 
 /* ---- util.c ---- */
 
-double bench_now(void);                     /* monotonic seconds */
-void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+double bench_now(void); /* monotonic seconds */
+void bench_die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 /* Runs argv (argv[0] a path) with output to log; returns the pid. */
 pid_t bench_spawn(char *const argv[], const char *log);
@@ -29,8 +30,8 @@ pid_t bench_spawn(char *const argv[], const char *log);
 int bench_run(char *const argv[], const char *log, long *rss_kb);
 /* Same, capturing the first line of stdout into out. */
 int bench_run_capture(char *const argv[], char *out, size_t size);
-void bench_stop(pid_t pid);                 /* SIGTERM and reap */
-long bench_rss_kb(pid_t pid);               /* current VmRSS, kB */
+void bench_stop(pid_t pid);   /* SIGTERM and reap */
+long bench_rss_kb(pid_t pid); /* current VmRSS, kB */
 /* The number after "key:" in /proc/PID/file, -1 when there is none. */
 long long bench_proc_value(pid_t pid, const char *file, const char *key);
 /* Waits for DIR/ports to exist and returns the named port. */

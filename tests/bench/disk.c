@@ -56,8 +56,8 @@ void
 bench_wal_watch(const char *db_path)
 {
 	pthread_mutex_lock(&s_watch.lock);
-	if (s_watch.n == 0 && pthread_create(&s_watch.thread, NULL, s_sampler,
-	    NULL) != 0)
+	if (s_watch.n == 0 &&
+	    pthread_create(&s_watch.thread, NULL, s_sampler, NULL) != 0)
 		bench_die("wal watch: cannot start a thread");
 	if (s_watch.n == WATCH_MAX)
 		bench_die("wal watch: more than %d databases", WATCH_MAX);
@@ -113,7 +113,8 @@ bench_db_live_bytes(const char *db_path)
 	for (i = 0; i < 3; i++) {
 		if (sqlite3_prepare_v2(db, q[i], -1, &s, NULL) != SQLITE_OK ||
 		    sqlite3_step(s) != SQLITE_ROW)
-			bench_die("%s %s: %s", db_path, q[i], sqlite3_errmsg(db));
+			bench_die("%s %s: %s", db_path, q[i],
+			    sqlite3_errmsg(db));
 		v[i] = sqlite3_column_int64(s, 0);
 		sqlite3_finalize(s);
 	}

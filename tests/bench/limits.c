@@ -23,14 +23,16 @@ limit_sqlite(const char *dir, long rows)
 	unlink(path);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		bench_die("open %s", path);
-	sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	sqlite3_exec(db,
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	    "CREATE TABLE op_log (lsn INTEGER PRIMARY KEY, origin TEXT NOT NULL,"
 	    " seq INTEGER NOT NULL, hlc INTEGER NOT NULL, entity TEXT NOT NULL,"
 	    " key TEXT NOT NULL, body BLOB NOT NULL, UNIQUE (origin, seq))",
 	    NULL, NULL, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO op_log(origin, seq, hlc, entity, "
-	    "key, body) VALUES ('S001', ?, ?, 'stock_movement', ?, ?)", -1, &s,
-	    NULL);
+	sqlite3_prepare_v2(db,
+	    "INSERT INTO op_log(origin, seq, hlc, entity, "
+	    "key, body) VALUES ('S001', ?, ?, 'stock_movement', ?, ?)",
+	    -1, &s, NULL);
 	randombytes_buf(body, sizeof body);
 	t0 = bench_now();
 	for (i = 0; i < rows; i++) {
@@ -83,11 +85,11 @@ s_sink(void *arg)
 	}
 	zmq_msg_init(&m);
 	for (n = 0; n < k->msgs; n++) {
-		zmq_msg_recv(&m, router, 0);    /* routing id */
-		zmq_msg_recv(&m, router, 0);    /* payload */
+		zmq_msg_recv(&m, router, 0); /* routing id */
+		zmq_msg_recv(&m, router, 0); /* payload */
 	}
 	zmq_msg_close(&m);
-	zmq_send(router, "", 0, 0);         /* unroutable: ignored */
+	zmq_send(router, "", 0, 0); /* unroutable: ignored */
 	zmq_close(router);
 	return NULL;
 }

@@ -20,17 +20,17 @@ struct site {
 	char id[OP_SITE_MAX + 1];
 	char pub[41], sec[41];
 	cbw_t ops;
-	size_t *off;          /* start of op i in ops; off[n] = ops.len */
+	size_t *off; /* start of op i in ops; off[n] = ops.len */
 	long n;
 	void *dealer;
-	long next;            /* first op not acknowledged */
-	long inflight;        /* ops in the PUSH in flight, 0 if none */
+	long next;     /* first op not acknowledged */
+	long inflight; /* ops in the PUSH in flight, 0 if none */
 	int done;
 };
 
 static void
-s_add(site_t *s, long *i, const char *entity, const char *key,
-    const char *kind, json_t *fields, uint64_t *hlc)
+s_add(site_t *s, long *i, const char *entity, const char *key, const char *kind,
+    json_t *fields, uint64_t *hlc)
 {
 	op_t op;
 
@@ -62,43 +62,57 @@ s_generate(site_t *s, long n, unsigned seed)
 	cbw_init(&s->ops);
 	s->off = calloc((size_t)n + 8, sizeof *s->off);
 	while (i < n - 8) {
-		int lines = 1 + (int)((r = r * 1103515245 + 12345) >> 16) % 3, k;
+		int lines = 1 + (int)((r = r * 1103515245 + 12345) >> 16) % 3,
+		    k;
 		json_t *l = json_array();
 		long total = 0;
 
 		if (sale % 10 == 0) {
 			snprintf(key, sizeof key, "%s-r%ld", s->id, sale);
-			s_add(s, &i, "stock_movement", key, "add", json_pack(
-			    "{s:s, s:s, s:i, s:s}", "site", s->id, "sku", "SKU1",
-			    "delta", 100, "reason", "receipt"), &hlc);
+			s_add(s, &i, "stock_movement", key, "add",
+			    json_pack("{s:s, s:s, s:i, s:s}", "site", s->id,
+				"sku", "SKU1", "delta", 100, "reason",
+				"receipt"),
+			    &hlc);
 		}
 		for (k = 0; k < lines; k++) {
 			int price = 100 + (int)((r >> (k + 3)) % 5000);
 
-			json_array_append_new(l, json_pack("{s:s+, s:i, s:i}", "sku",
-			    "SKU", (k == 0 ? "1" : k == 1 ? "2" : "3"), "qty", k + 1,
-			    "unit_price", price));
+			json_array_append_new(l,
+			    json_pack("{s:s+, s:i, s:i}", "sku", "SKU",
+				(k == 0		 ? "1"
+					: k == 1 ? "2"
+						 : "3"),
+				"qty", k + 1, "unit_price", price));
 			total += (long)(k + 1) * price;
 		}
 		snprintf(order, sizeof order, "%s-s%ld", s->id, sale);
-		s_add(s, &i, "order", order, "create", json_pack(
-		    "{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "site", s->id,
-		    "channel", "store", "currency", "CNY", "fulfil_site", s->id,
-		    "on_account", 0, "status", "completed", "lines", l), &hlc);
+		s_add(s, &i, "order", order, "create",
+		    json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:o}", "site",
+			s->id, "channel", "store", "currency", "CNY",
+			"fulfil_site", s->id, "on_account", 0, "status",
+			"completed", "lines", l),
+		    &hlc);
 		for (k = 0; k < lines; k++) {
 			char mkey[80];
 
 			snprintf(mkey, sizeof mkey, "%s-out-%d", order, k + 1);
-			s_add(s, &i, "stock_movement", mkey, "add", json_pack(
-			    "{s:s, s:s+, s:i, s:s, s:s}", "site", s->id, "sku", "SKU",
-			    (k == 0 ? "1" : k == 1 ? "2" : "3"), "delta", -(k + 1),
-			    "reason", "sale", "ref", order), &hlc);
+			s_add(s, &i, "stock_movement", mkey, "add",
+			    json_pack("{s:s, s:s+, s:i, s:s, s:s}", "site",
+				s->id, "sku", "SKU",
+				(k == 0		 ? "1"
+					: k == 1 ? "2"
+						 : "3"),
+				"delta", -(k + 1), "reason", "sale", "ref",
+				order),
+			    &hlc);
 		}
 		snprintf(key, sizeof key, "%s-p%ld", s->id, sale);
-		s_add(s, &i, "payment", key, "add", json_pack(
-		    "{s:s, s:s, s:I, s:s, s:s}", "order", order,
-		    "method", "card", "amount", (json_int_t)total, "currency",
-		    "CNY", "site", s->id), &hlc);
+		s_add(s, &i, "payment", key, "add",
+		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "order", order,
+			"method", "card", "amount", (json_int_t)total,
+			"currency", "CNY", "site", s->id),
+		    &hlc);
 		sale++;
 	}
 	s->n = i;
@@ -125,9 +139,10 @@ sites_new(const char *hub_db, const char *prefix, int count, long ops_each,
 
 		snprintf(s->id, sizeof s->id, "%s%04d", prefix, i + 1);
 		zmq_curve_keypair(s->pub, s->sec);
-		snprintf(sql, sizeof sql, "INSERT INTO sites(id, role, pubkey, name, "
-		    "enrolled_at) VALUES ('%s', 'store', '%s', 'bench', 0)", s->id,
-		    s->pub);
+		snprintf(sql, sizeof sql,
+		    "INSERT INTO sites(id, role, pubkey, name, "
+		    "enrolled_at) VALUES ('%s', 'store', '%s', 'bench', 0)",
+		    s->id, s->pub);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			bench_die("enroll %s: %s", s->id, sqlite3_errmsg(db));
 		if (generate)
@@ -149,7 +164,8 @@ s_connect(sites_t *ss, void *ctx, const char *endpoint, const char *hub_pub)
 
 		s->dealer = zmq_socket(ctx, ZMQ_DEALER);
 		if (s->dealer == NULL)
-			bench_die("socket %d: %s", i, zmq_strerror(zmq_errno()));
+			bench_die("socket %d: %s", i,
+			    zmq_strerror(zmq_errno()));
 		zmq_setsockopt(s->dealer, ZMQ_CURVE_SERVERKEY, hub_pub, 40);
 		zmq_setsockopt(s->dealer, ZMQ_CURVE_PUBLICKEY, s->pub, 40);
 		zmq_setsockopt(s->dealer, ZMQ_CURVE_SECRETKEY, s->sec, 40);
@@ -201,14 +217,14 @@ s_drive(sites_t *ss, int push, double timeout)
 	for (i = 0; i < ss->n; i++) {
 		items[i].socket = ss->site[i].dealer;
 		items[i].events = ZMQ_POLLIN;
-		proto_hello(&w, ss->site[i].id, (uint64_t)store_schema_version(),
-		    0, 0);
+		proto_hello(&w, ss->site[i].id,
+		    (uint64_t)store_schema_version(), 0, 0);
 		s_send(&ss->site[i], &w);
 	}
 	while (left > 0) {
 		if (bench_now() - start > timeout)
-			bench_die("sites: %d of %d not done within %.0f s", left,
-			    ss->n, timeout);
+			bench_die("sites: %d of %d not done within %.0f s",
+			    left, ss->n, timeout);
 		if (zmq_poll(items, ss->n, 1000) < 0)
 			bench_die("poll: %s", zmq_strerror(zmq_errno()));
 		for (i = 0; i < ss->n; i++) {
@@ -218,11 +234,12 @@ s_drive(sites_t *ss, int push, double timeout)
 			if (!(items[i].revents & ZMQ_POLLIN))
 				continue;
 			n = zmq_recv(s->dealer, buf, 1 << 20, ZMQ_DONTWAIT);
-			if (n < 0 || proto_decode(buf, (size_t)n, &m, &err) != 0)
+			if (n < 0 ||
+			    proto_decode(buf, (size_t)n, &m, &err) != 0)
 				continue;
 			if (m.type == PROTO_ERROR)
-				bench_die("site %s: hub error %d %s", s->id, m.status,
-				    m.reason);
+				bench_die("site %s: hub error %d %s", s->id,
+				    m.status, m.reason);
 			if (m.type == PROTO_WELCOME) {
 				if (!push) {
 					s->done = 1;
@@ -251,8 +268,7 @@ s_drive(sites_t *ss, int push, double timeout)
 }
 
 double
-sites_push(sites_t *ss, const char *endpoint, const char *hub_pub,
-    long *ops)
+sites_push(sites_t *ss, const char *endpoint, const char *hub_pub, long *ops)
 {
 	void *ctx = zmq_ctx_new();
 	double t;

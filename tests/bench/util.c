@@ -184,8 +184,8 @@ http_close(http_conn_t *c)
 }
 
 int
-http_do(http_conn_t *c, const char *method, const char *path,
-    const char *json, char *body, size_t size)
+http_do(http_conn_t *c, const char *method, const char *path, const char *json,
+    char *body, size_t size)
 {
 	char req[8192];
 	int n, status;
@@ -193,14 +193,16 @@ http_do(http_conn_t *c, const char *method, const char *path,
 	char *hdr_end, *cl;
 	long want;
 
-	n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: bench\r\n"
+	n = snprintf(req, sizeof req,
+	    "%s %s HTTP/1.1\r\nHost: bench\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
 	    method, path, clen, json ? json : "");
 	if (write(c->fd, req, (size_t)n) != n)
 		return -1;
 	c->len = 0;
 	for (;;) {
-		ssize_t r = read(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len);
+		ssize_t r = read(c->fd, c->buf + c->len,
+		    sizeof c->buf - 1 - c->len);
 
 		if (r <= 0)
 			return -1;
@@ -235,27 +237,34 @@ bench_write_workload(const char *node_dir, long n_orders, int seed)
 	if ((st = store_open(path, STORE_NODE, 0, &apply_rules, &err)) == NULL)
 		bench_die("%s", err.msg);
 	/* Preparing data, not measuring durability. */
-	sqlite3_exec(store_db(st), "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	sqlite3_exec(store_db(st), "PRAGMA synchronous = OFF", NULL, NULL,
+	    NULL);
 	api = api_new(NULL, st, "site");
 	store_meta_get_int(st, "seq", &before);
 	for (i = 0; i < n_orders; i++) {
-		int lines = 1 + (int)((r = r * 1103515245 + 12345) >> 16) % 3, k;
+		int lines = 1 + (int)((r = r * 1103515245 + 12345) >> 16) % 3,
+		    k;
 		size_t off;
 
 		if (i % 10 == 0) {
-			snprintf(json, sizeof json, "{\"sku\":\"SKU%u\",\"delta\":100,"
-			    "\"reason\":\"receipt\"}", (r >> 8) % 200);
+			snprintf(json, sizeof json,
+			    "{\"sku\":\"SKU%u\",\"delta\":100,"
+			    "\"reason\":\"receipt\"}",
+			    (r >> 8) % 200);
 			req = json_loads(json, 0, NULL);
-			if (api_call(api, "POST", "/v1/stock/movements", NULL, req,
-			    &out) >= 300)
-				bench_die("workload receipt: %s", json_dumps(out, 0));
+			if (api_call(api, "POST", "/v1/stock/movements", NULL,
+				req, &out) >= 300)
+				bench_die("workload receipt: %s",
+				    json_dumps(out, 0));
 			json_decref(req);
 			json_decref(out);
 		}
 		snprintf(id, sizeof id, "%s-b%ld", store_site(st), i);
-		off = (size_t)snprintf(json, sizeof json, "{\"id\":\"%s\","
+		off = (size_t)snprintf(json, sizeof json,
+		    "{\"id\":\"%s\","
 		    "\"channel\":\"store\",\"currency\":\"CNY\",\"status\":"
-		    "\"completed\",\"lines\":[", id);
+		    "\"completed\",\"lines\":[",
+		    id);
 		for (k = 0; k < lines; k++)
 			off += (size_t)snprintf(json + off, sizeof json - off,
 			    "%s{\"sku\":\"SKU%u\",\"qty\":%d,\"unit_price\":%u}",
@@ -266,12 +275,16 @@ bench_write_workload(const char *node_dir, long n_orders, int seed)
 		if (api_call(api, "POST", "/v1/orders", NULL, req, &out) >= 300)
 			bench_die("workload order: %s", json_dumps(out, 0));
 		json_decref(req);
-		snprintf(json, sizeof json, "{\"order\":\"%s\",\"method\":\"card\","
-		    "\"amount\":%lld,\"currency\":\"CNY\"}", id,
-		    (long long)json_integer_value(json_object_get(out, "total")));
+		snprintf(json, sizeof json,
+		    "{\"order\":\"%s\",\"method\":\"card\","
+		    "\"amount\":%lld,\"currency\":\"CNY\"}",
+		    id,
+		    (long long)json_integer_value(
+			json_object_get(out, "total")));
 		json_decref(out);
 		req = json_loads(json, 0, NULL);
-		if (api_call(api, "POST", "/v1/payments", NULL, req, &out) >= 300)
+		if (api_call(api, "POST", "/v1/payments", NULL, req, &out) >=
+		    300)
 			bench_die("workload payment: %s", json_dumps(out, 0));
 		json_decref(req);
 		json_decref(out);

@@ -33,7 +33,7 @@
 
 #define DEFAULT_RUNS 20000
 #define DEFAULT_SEED 12345u
-#define MIN_MAX_LEN 4096    /* mutated inputs grow up to this, or more */
+#define MIN_MAX_LEN 4096 /* mutated inputs grow up to this, or more */
 
 /* Optional in a target. */
 extern void fuzz_seeds(fuzz_add_fn add) __attribute__((weak));
@@ -253,11 +253,54 @@ s_run_path(const char *path)
 /* ---- mutation ---- */
 
 static const uint8_t s_interesting[] = {
-	0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1f, 0x20, 0x37,
-	0x38, 0x3b, 0x40, 0x5f, 0x60, 0x61, 0x78, 0x7b, 0x7f, 0x80, 0x81,
-	0x87, 0x98, 0x9a, 0x9b, 0x9f, 0xa0, 0xa1, 0xb8, 0xbf, 0xc0, 0xc1,
-	0xe0, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xff, 0x7e,
-	0xc3, 0xa9, 0xed, 0xf0,
+	0x00,
+	0x01,
+	0x17,
+	0x18,
+	0x19,
+	0x1a,
+	0x1b,
+	0x1c,
+	0x1f,
+	0x20,
+	0x37,
+	0x38,
+	0x3b,
+	0x40,
+	0x5f,
+	0x60,
+	0x61,
+	0x78,
+	0x7b,
+	0x7f,
+	0x80,
+	0x81,
+	0x87,
+	0x98,
+	0x9a,
+	0x9b,
+	0x9f,
+	0xa0,
+	0xa1,
+	0xb8,
+	0xbf,
+	0xc0,
+	0xc1,
+	0xe0,
+	0xf4,
+	0xf5,
+	0xf6,
+	0xf7,
+	0xf8,
+	0xf9,
+	0xfa,
+	0xfb,
+	0xff,
+	0x7e,
+	0xc3,
+	0xa9,
+	0xed,
+	0xf0,
 };
 
 /* Applies one random mutation to buf[0..*len) (capacity max). */
@@ -268,31 +311,32 @@ s_mutate(uint8_t *buf, size_t *len, size_t max)
 	const input_t *other;
 
 	switch (s_below(10)) {
-	case 0:     /* flip a bit */
+	case 0: /* flip a bit */
 		if (n)
 			buf[s_below(n)] ^= (uint8_t)(1u << s_below(8));
 		break;
-	case 1:     /* a random byte */
+	case 1: /* a random byte */
 		if (n)
 			buf[s_below(n)] = (uint8_t)s_rand();
 		break;
-	case 2:     /* an interesting CBOR byte */
+	case 2: /* an interesting CBOR byte */
 		if (n)
-			buf[s_below(n)] = s_interesting[s_below(
-			    sizeof s_interesting)];
+			buf[s_below(n)] =
+			    s_interesting[s_below(sizeof s_interesting)];
 		break;
-	case 3:     /* insert a few bytes */
+	case 3: /* insert a few bytes */
 		k = 1 + s_below(4);
 		if (n + k > max)
 			break;
 		at = s_below(n + 1);
 		memmove(buf + at + k, buf + at, n - at);
 		for (i = 0; i < k; i++)
-			buf[at + i] = s_below(2) ? (uint8_t)s_rand() :
-			    s_interesting[s_below(sizeof s_interesting)];
+			buf[at + i] = s_below(2)
+			    ? (uint8_t)s_rand()
+			    : s_interesting[s_below(sizeof s_interesting)];
 		*len = n + k;
 		break;
-	case 4:     /* delete a range */
+	case 4: /* delete a range */
 		if (n == 0)
 			break;
 		at = s_below(n);
@@ -300,10 +344,8 @@ s_mutate(uint8_t *buf, size_t *len, size_t max)
 		memmove(buf + at, buf + at + k, n - at - k);
 		*len = n - k;
 		break;
-	case 5:     /* truncate */
-		*len = s_below(n + 1);
-		break;
-	case 6:     /* splice: our head, another input's tail */
+	case 5: /* truncate */ *len = s_below(n + 1); break;
+	case 6: /* splice: our head, another input's tail */
 		other = &s_pool[s_below(s_npool)];
 		at = s_below(n + 1);
 		k = s_below(other->len + 1);
@@ -312,7 +354,7 @@ s_mutate(uint8_t *buf, size_t *len, size_t max)
 		memcpy(buf + at, other->data + k, other->len - k);
 		*len = at + (other->len - k);
 		break;
-	case 7:     /* overwrite a chunk with random bytes */
+	case 7: /* overwrite a chunk with random bytes */
 		if (n == 0)
 			break;
 		at = s_below(n);
@@ -320,7 +362,7 @@ s_mutate(uint8_t *buf, size_t *len, size_t max)
 		for (i = 0; i < k; i++)
 			buf[at + i] = (uint8_t)s_rand();
 		break;
-	case 8:     /* duplicate a chunk elsewhere */
+	case 8: /* duplicate a chunk elsewhere */
 		if (n == 0)
 			break;
 		at = s_below(n);
@@ -333,7 +375,7 @@ s_mutate(uint8_t *buf, size_t *len, size_t max)
 		memmove(buf + i, buf + (at >= i ? at + k : at), k);
 		*len = n + k;
 		break;
-	default:    /* insert a chunk of another input */
+	default: /* insert a chunk of another input */
 		other = &s_pool[s_below(s_npool)];
 		if (other->len == 0)
 			break;
@@ -392,7 +434,8 @@ s_write_seeds(const char *dir)
 	for (i = 0; i < s_npool; i++) {
 		snprintf(path, sizeof path, "%s/seed-%03zu", dir, i);
 		if ((f = fopen(path, "wb")) == NULL ||
-		    fwrite(s_pool[i].data, 1, s_pool[i].len, f) != s_pool[i].len ||
+		    fwrite(s_pool[i].data, 1, s_pool[i].len, f) !=
+			s_pool[i].len ||
 		    fclose(f) != 0) {
 			perror(path);
 			return 1;
@@ -439,7 +482,8 @@ main(int argc, char **argv)
 		for (j = 1; j < argc; j++) {
 			r = s_run_path(argv[j]);
 			if (r < 0) {
-				fprintf(stderr, "fuzz: cannot read %s\n", argv[j]);
+				fprintf(stderr, "fuzz: cannot read %s\n",
+				    argv[j]);
 				return 2;
 			}
 		}
@@ -457,12 +501,13 @@ main(int argc, char **argv)
 		int up;
 
 		snprintf(top, sizeof top, "%s", self);
-		for (up = 0; up < 5 && (slash = strrchr(top, '/')) != NULL; up++)
+		for (up = 0; up < 5 && (slash = strrchr(top, '/')) != NULL;
+		     up++)
 			*slash = '\0';
 		/* A path too long for PATH_MAX is no corpus of ours. */
 		if (snprintf(corpus, sizeof corpus, "%s/tests/fuzz/corpus/%s",
-		    top, name) >= (int)sizeof corpus || up < 5 ||
-		    !s_is_dir(corpus))
+			top, name) >= (int)sizeof corpus ||
+		    up < 5 || !s_is_dir(corpus))
 			snprintf(corpus, sizeof corpus, "tests/fuzz/corpus/%s",
 			    name);
 	}
@@ -482,9 +527,11 @@ main(int argc, char **argv)
 	for (i = 0; i < s_npool; i++)
 		if (s_pool[i].len + 64 > max)
 			max = s_pool[i].len + 64;
-	fprintf(stderr, "fuzz %s: %ld corpus files (%s), %zu built-in seeds, "
-	    "%llu mutations, BL_SEED=%llu\n", name, ncorpus,
-	    s_is_dir(corpus) ? corpus : "none", nbuiltin, runs, seed);
+	fprintf(stderr,
+	    "fuzz %s: %ld corpus files (%s), %zu built-in seeds, "
+	    "%llu mutations, BL_SEED=%llu\n",
+	    name, ncorpus, s_is_dir(corpus) ? corpus : "none", nbuiltin, runs,
+	    seed);
 
 	buf = malloc(max);
 	if (buf == NULL)

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "codec.h"
 #include "fuzz.h"
 #include "op.h"
-#include "apply.h"
 #include "store.h"
 
 static store_t *s_store;
@@ -50,19 +50,31 @@ s_replica(void)
 static const struct {
 	const char *entity, *key, *kind, *fields;
 } s_seeds[] = {
-	{ "stock_movement", "m1", "add", "{\"site\":\"S001\",\"sku\":\"TEA\",\"delta\":-2,\"reason\":\"sale\"}" },
-	{ "customer", "C1", "create", "{\"set\":{\"name\":\"Li\",\"phone\":\"138\",\"tier\":\"vip\",\"credit_limit\":5000},\"tags_add\":[\"gold\"],\"points_delta\":10}" },
-	{ "customer", "C1", "update", "{\"tags_remove\":[{\"tag\":\"gold\",\"adds\":[[\"S001\",1]]}],\"points_delta\":-3}" },
-	{ "product", "TEA", "set", "{\"name\":\"Green tea\",\"unit\":\"box\",\"active\":true}" },
-	{ "price", "vip/TEA", "set", "{\"tier\":\"vip\",\"sku\":\"TEA\",\"amount\":990,\"currency\":\"CNY\"}" },
-	{ "safety_stock", "S001/TEA", "set", "{\"site\":\"S001\",\"sku\":\"TEA\",\"qty\":5}" },
-	{ "order", "O1", "create", "{\"site\":\"S001\",\"channel\":\"online\",\"customer\":\"C1\",\"currency\":\"CNY\",\"fulfil_site\":\"W001\",\"on_account\":true,\"status\":\"confirmed\",\"lines\":[{\"sku\":\"TEA\",\"qty\":2,\"unit_price\":990}]}" },
-	{ "order", "O1", "transition", "{\"to\":\"shipped\",\"tracking\":\"SF123\"}" },
-	{ "payment", "P1", "add", "{\"order\":\"O1\",\"method\":\"card\",\"amount\":-500,\"currency\":\"CNY\",\"site\":\"S001\"}" },
-	{ "invoice", "S001-INV-000001", "create", "{\"order\":\"O1\",\"site\":\"S001\",\"amount\":1980,\"currency\":\"CNY\",\"due_days\":30}" },
+	{ "stock_movement", "m1", "add",
+	    "{\"site\":\"S001\",\"sku\":\"TEA\",\"delta\":-2,\"reason\":\"sale\"}" },
+	{ "customer", "C1", "create",
+	    "{\"set\":{\"name\":\"Li\",\"phone\":\"138\",\"tier\":\"vip\",\"credit_limit\":5000},\"tags_add\":[\"gold\"],\"points_delta\":10}" },
+	{ "customer", "C1", "update",
+	    "{\"tags_remove\":[{\"tag\":\"gold\",\"adds\":[[\"S001\",1]]}],\"points_delta\":-3}" },
+	{ "product", "TEA", "set",
+	    "{\"name\":\"Green tea\",\"unit\":\"box\",\"active\":true}" },
+	{ "price", "vip/TEA", "set",
+	    "{\"tier\":\"vip\",\"sku\":\"TEA\",\"amount\":990,\"currency\":\"CNY\"}" },
+	{ "safety_stock", "S001/TEA", "set",
+	    "{\"site\":\"S001\",\"sku\":\"TEA\",\"qty\":5}" },
+	{ "order", "O1", "create",
+	    "{\"site\":\"S001\",\"channel\":\"online\",\"customer\":\"C1\",\"currency\":\"CNY\",\"fulfil_site\":\"W001\",\"on_account\":true,\"status\":\"confirmed\",\"lines\":[{\"sku\":\"TEA\",\"qty\":2,\"unit_price\":990}]}" },
+	{ "order", "O1", "transition",
+	    "{\"to\":\"shipped\",\"tracking\":\"SF123\"}" },
+	{ "payment", "P1", "add",
+	    "{\"order\":\"O1\",\"method\":\"card\",\"amount\":-500,\"currency\":\"CNY\",\"site\":\"S001\"}" },
+	{ "invoice", "S001-INV-000001", "create",
+	    "{\"order\":\"O1\",\"site\":\"S001\",\"amount\":1980,\"currency\":\"CNY\",\"due_days\":30}" },
 	{ "invoice", "S001-INV-000001", "transition", "{\"to\":\"paid\"}" },
-	{ "case", "K1", "create", "{\"kind\":\"return\",\"site\":\"S001\",\"order\":\"O1\",\"lines\":[{\"sku\":\"TEA\",\"qty\":1}]}" },
-	{ "case", "K1", "update", "{\"set\":{\"assignee\":\"amy\",\"rating\":4}}" },
+	{ "case", "K1", "create",
+	    "{\"kind\":\"return\",\"site\":\"S001\",\"order\":\"O1\",\"lines\":[{\"sku\":\"TEA\",\"qty\":1}]}" },
+	{ "case", "K1", "update",
+	    "{\"set\":{\"assignee\":\"amy\",\"rating\":4}}" },
 	{ "case", "K1", "comment", "{\"text\":\"customer called\"}" },
 	{ "case", "K1", "transition", "{\"to\":\"completed\"}" },
 };
@@ -100,7 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(op.key, sizeof op.key, "%s", s_seeds[pick].key);
 	snprintf(op.kind, sizeof op.kind, "%s", s_seeds[pick].kind);
 	cbw_init(&w);
-	if (op_encode(&op, &w, &err) != 0) {   /* a real number: refused */
+	if (op_encode(&op, &w, &err) != 0) { /* a real number: refused */
 		op_clear(&op);
 		cbw_free(&w);
 		return 0;
@@ -123,7 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * quarantine row: the rules check before they write (apply.h). */
 	if (res == INGEST_QUARANTINED &&
 	    sqlite3_total_changes(store_db(st)) - changes > 3) {
-		fprintf(stderr, "fuzz_apply: refused %s %s op wrote %d rows: %s\n",
+		fprintf(stderr,
+		    "fuzz_apply: refused %s %s op wrote %d rows: %s\n",
 		    op.entity, op.kind,
 		    sqlite3_total_changes(store_db(st)) - changes, err.msg);
 		abort();

@@ -51,17 +51,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc != 0) {
 			if (err.msg[0] == '\0' || err.code != ERR_BAD_REQUEST)
 				s_fail("refused without a message or with an "
-				    "unexpected code", data, size);
+				       "unexpected code",
+				    data, size);
 			break;
 		}
 		if (s.pos != r.pos || r.pos <= start || r.pos > size)
 			s_fail("cbr_json and cbr_skip consumed different "
-			    "lengths", data, size);
+			       "lengths",
+			    data, size);
 		cbw_reset(&w);
 		if (cbw_json(&w, v, &err) != 0)
 			s_fail("accepted value does not encode", data, size);
 		if ((w.len != r.pos - start ||
-		    memcmp(w.data, data + start, w.len) != 0))
+			memcmp(w.data, data + start, w.len) != 0))
 			s_fail("accepted bytes are not the canonical encoding",
 			    data, size);
 		json_decref(v);
@@ -80,10 +82,27 @@ void
 fuzz_seeds(fuzz_add_fn add)
 {
 	static const char *const values[] = {
-		"0", "23", "24", "255", "256", "65536", "4294967296",
-		"-1", "-24", "-25", "-9223372036854775808", "9223372036854775807",
-		"\"\"", "\"S001\"", "\"caf\\u00e9\"", "true", "false", "null",
-		"[]", "{}", "[1,\"two\",[3,[4]],{\"k\":null}]",
+		"0",
+		"23",
+		"24",
+		"255",
+		"256",
+		"65536",
+		"4294967296",
+		"-1",
+		"-24",
+		"-25",
+		"-9223372036854775808",
+		"9223372036854775807",
+		"\"\"",
+		"\"S001\"",
+		"\"caf\\u00e9\"",
+		"true",
+		"false",
+		"null",
+		"[]",
+		"{}",
+		"[1,\"two\",[3,[4]],{\"k\":null}]",
 		"{\"a\":1,\"b\":[true,false],\"aa\":{\"x\":\"y\"},\"zzz\":-300}",
 		"[[[[[[[[]]]]]]]]",
 		"{\"site\":\"S001\",\"sku\":\"A\",\"delta\":-2,\"reason\":\"sale\"}",

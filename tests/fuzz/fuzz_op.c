@@ -40,11 +40,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&err, 0, sizeof err);
 	if (op_decode(&r, &op, &err) != 0) {
 		if (op.fields != NULL || op.origin[0] != '\0' || op.seq != 0)
-			s_fail("op not cleared after a failed decode", data, size);
-		if (err.msg[0] == '\0' || (err.code != ERR_BAD_REQUEST &&
-		    err.code != ERR_TOO_LARGE))
+			s_fail("op not cleared after a failed decode", data,
+			    size);
+		if (err.msg[0] == '\0' ||
+		    (err.code != ERR_BAD_REQUEST && err.code != ERR_TOO_LARGE))
 			s_fail("failed decode without a message or with an "
-			    "unexpected code", data, size);
+			       "unexpected code",
+			    data, size);
 		return 0;
 	}
 	if (r.pos == 0 || r.pos > size)
@@ -86,7 +88,7 @@ fuzz_seeds(fuzz_add_fn add)
 		"{\"site\":\"S001\",\"sku\":\"A\",\"delta\":-2,\"reason\":\"sale\"}",
 		"{\"site\":\"S001\",\"sku\":\"B-7\",\"delta\":5,\"reason\":\"receipt\",\"ref\":\"PO-1\"}",
 		("{\"i\":0,\"n\":-1,\"big\":4294967296,\"min\":-9223372036854775808,"
-		    "\"max\":9223372036854775807,\"t\":true,\"f\":false,\"z\":null}"),
+		 "\"max\":9223372036854775807,\"t\":true,\"f\":false,\"z\":null}"),
 		"{\"a\":[1,[2,[3,[4,[5,[6]]]]]],\"m\":{\"x\":{\"y\":{\"z\":\"deep\"}}}}",
 		"{\"name\":\"caf\\u00e9 \\u4e2d\\u6587\",\"\":\"\",\"list\":[\"a\",\"bb\",\"ccc\"]}",
 	};
@@ -112,8 +114,10 @@ fuzz_seeds(fuzz_add_fn add)
 			if ((i + j) % 2 && j > 1)
 				continue;
 			memset(&op, 0, sizeof op);
-			snprintf(op.origin, sizeof op.origin, "%s", envs[i].origin);
-			snprintf(op.entity, sizeof op.entity, "%s", envs[i].entity);
+			snprintf(op.origin, sizeof op.origin, "%s",
+			    envs[i].origin);
+			snprintf(op.entity, sizeof op.entity, "%s",
+			    envs[i].entity);
 			snprintf(op.key, sizeof op.key, "%s", envs[i].key);
 			snprintf(op.kind, sizeof op.kind, "%s", envs[i].kind);
 			op.seq = envs[i].seq;

@@ -43,32 +43,20 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		cbw_uint(w, m->seq);
 		cbw_uint(w, m->cursor);
 		break;
-	case PROTO_WELCOME:
-		proto_welcome(w, m->site, m->seq, m->head);
-		break;
+	case PROTO_WELCOME: proto_welcome(w, m->site, m->seq, m->head); break;
 	case PROTO_PUSH:
 		proto_push_begin(w, nops);
 		cbw_raw(w, ops->data, ops->len);
 		break;
-	case PROTO_PUSH_ACK:
-		proto_push_ack(w, m->seq);
-		break;
-	case PROTO_PULL:
-		proto_pull(w, m->cursor, m->credit);
-		break;
+	case PROTO_PUSH_ACK: proto_push_ack(w, m->seq); break;
+	case PROTO_PULL: proto_pull(w, m->cursor, m->credit); break;
 	case PROTO_OPS:
 		proto_ops_begin(w, m->cursor, m->head, nops);
 		cbw_raw(w, ops->data, ops->len);
 		break;
-	case PROTO_PING:
-		proto_ping(w, m->ms, &m->disk);
-		break;
-	case PROTO_PONG:
-		proto_pong(w, m->ms, m->hub_ms);
-		break;
-	case PROTO_ERROR:
-		proto_error(w, m->status, m->reason);
-		break;
+	case PROTO_PING: proto_ping(w, m->ms, &m->disk); break;
+	case PROTO_PONG: proto_pong(w, m->ms, m->hub_ms); break;
+	case PROTO_ERROR: proto_error(w, m->status, m->reason); break;
 	}
 }
 

@@ -89,16 +89,16 @@ main(int argc, char **argv)
 		return 2;
 	}
 	c = argv[2];
-	if (conf_load(argv[1], &conf, &err) || keys_load(argv[1], "node", &kp,
-	    &err)) {
+	if (conf_load(argv[1], &conf, &err) ||
+	    keys_load(argv[1], "node", &kp, &err)) {
 		fprintf(stderr, "blpoke: %s\n", err.msg);
 		return 1;
 	}
 	site = conf_get(&conf, "site", "?");
 	void *ctx = zmq_ctx_new();
 	s_dealer = zmq_socket(ctx, ZMQ_DEALER);
-	zmq_setsockopt(s_dealer, ZMQ_CURVE_SERVERKEY, conf_get(&conf, "hub_key",
-	    ""), KEYS_Z85_LEN);
+	zmq_setsockopt(s_dealer, ZMQ_CURVE_SERVERKEY,
+	    conf_get(&conf, "hub_key", ""), KEYS_Z85_LEN);
 	zmq_setsockopt(s_dealer, ZMQ_CURVE_PUBLICKEY, kp.public_z85,
 	    KEYS_Z85_LEN);
 	zmq_setsockopt(s_dealer, ZMQ_CURVE_SECRETKEY, kp.secret_z85,
@@ -114,7 +114,8 @@ main(int argc, char **argv)
 	} else if (strcmp(c, "huge-count") == 0) {
 		cbw_raw(&w, "\x9b\x00\x00\x00\x10\x00\x00\x00\x00", 9);
 	} else if (strcmp(c, "old-node") == 0) {
-		proto_hello(&w, site, (uint64_t)store_schema_version() - 1, 0, 0);
+		proto_hello(&w, site, (uint64_t)store_schema_version() - 1, 0,
+		    0);
 	} else if (strcmp(c, "other-site") == 0) {
 		proto_hello(&w, "S999", (uint64_t)store_schema_version(), 0, 0);
 	} else if (strcmp(c, "push-first") == 0) {
@@ -160,8 +161,9 @@ main(int argc, char **argv)
 			snprintf(op.entity, sizeof op.entity, "stock_movement");
 			snprintf(op.key, sizeof op.key, "future-1");
 			snprintf(op.kind, sizeof op.kind, "add");
-			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", site,
-			    "sku", "FUTURE", "delta", 1, "reason", "receipt");
+			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site",
+			    site, "sku", "FUTURE", "delta", 1, "reason",
+			    "receipt");
 			op_encode(&op, &w, NULL);
 			op_clear(&op);
 		} else {

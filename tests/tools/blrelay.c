@@ -23,8 +23,8 @@
 #define RELAY_MAX_PAIRS 16
 
 struct pair {
-	int	client;
-	int	target;
+	int client;
+	int target;
 };
 
 static struct pair s_pairs[RELAY_MAX_PAIRS];
@@ -112,7 +112,8 @@ main(int argc, char **argv)
 	long moved;
 
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: blrelay LISTEN_PORT TARGET_PORT "
+		fprintf(stderr,
+		    "usage: blrelay LISTEN_PORT TARGET_PORT "
 		    "[CUT_AFTER_BYTES]\n");
 		return 1;
 	}
@@ -144,7 +145,9 @@ main(int argc, char **argv)
 			}
 			if (moved >= 0 && pfd[2 + 2 * i].revents != 0)
 				moved = s_move(s_pairs[i].target,
-				    s_pairs[i].client) < 0 ? -1 : 0;
+					    s_pairs[i].client) < 0
+				    ? -1
+				    : 0;
 			if (moved < 0)
 				s_drop(i);
 		}

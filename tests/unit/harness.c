@@ -23,7 +23,7 @@ typedef struct {
 	harness_fn_t fn;
 	const char *file;
 	int line;
-	const char *known_bug;  /* why it fails, or NULL */
+	const char *known_bug; /* why it fails, or NULL */
 } test_t;
 
 static test_t s_tests[MAX_TESTS];
@@ -39,8 +39,8 @@ static char *s_tmpdirs[MAX_TMPDIRS];
 static int s_ntmpdirs;
 
 void
-harness_register(const char *name, harness_fn_t fn, const char *file,
-    int line, const char *known_bug)
+harness_register(const char *name, harness_fn_t fn, const char *file, int line,
+    const char *known_bug)
 {
 	if (s_ntests == MAX_TESTS) {
 		fprintf(stderr, "harness: more than %d tests\n", MAX_TESTS);
@@ -63,8 +63,9 @@ harness_fail(const char *file, int line, const char *fmt, ...)
 	 * diagnostics, so the test still reports exactly one line. A known
 	 * bug's failures are all diagnostics. */
 	if (s_current_bug != NULL)
-		printf("#   %s %s:%d: ", s_failures == 0 ? "known bug shows at" :
-		    "also", file, line);
+		printf("#   %s %s:%d: ",
+		    s_failures == 0 ? "known bug shows at" : "also", file,
+		    line);
 	else if (s_failures == 0)
 		printf("FAIL %s: %s:%d: ", s_current ? s_current : "?", file,
 		    line);
@@ -95,8 +96,9 @@ harness_check_uint(const char *file, int line, const char *a_expr,
 {
 	if (a == b)
 		return 1;
-	return harness_fail(file, line, "%s == %s: %llu (0x%llx) != %llu (0x%llx)",
-	    a_expr, b_expr, a, a, b, b);
+	return harness_fail(file, line,
+	    "%s == %s: %llu (0x%llx) != %llu (0x%llx)", a_expr, b_expr, a, a, b,
+	    b);
 }
 
 int
@@ -107,9 +109,10 @@ harness_check_str(const char *file, int line, const char *a_expr,
 		return 1;
 	if (a != NULL && b != NULL && strcmp(a, b) == 0)
 		return 1;
-	return harness_fail(file, line, "%s == %s:\n#   got:  %s%s%s\n#   want: %s%s%s",
-	    a_expr, b_expr, a ? "\"" : "", a ? a : "NULL", a ? "\"" : "",
-	    b ? "\"" : "", b ? b : "NULL", b ? "\"" : "");
+	return harness_fail(file, line,
+	    "%s == %s:\n#   got:  %s%s%s\n#   want: %s%s%s", a_expr, b_expr,
+	    a ? "\"" : "", a ? a : "NULL", a ? "\"" : "", b ? "\"" : "",
+	    b ? b : "NULL", b ? "\"" : "");
 }
 
 static void
@@ -133,10 +136,12 @@ harness_check_mem(const char *file, int line, const char *a_expr,
 	if (an == bn && (an == 0 || memcmp(a, b, an) == 0))
 		return 1;
 	for (i = 0; i < an && i < bn; i++)
-		if (((const unsigned char *)a)[i] != ((const unsigned char *)b)[i])
+		if (((const unsigned char *)a)[i] !=
+		    ((const unsigned char *)b)[i])
 			break;
-	harness_fail(file, line, "%s == %s: %zu vs %zu bytes, first difference at byte %zu",
-	    a_expr, b_expr, an, bn, i);
+	harness_fail(file, line,
+	    "%s == %s: %zu vs %zu bytes, first difference at byte %zu", a_expr,
+	    b_expr, an, bn, i);
 	s_hex("got", a, an);
 	s_hex("want", b, bn);
 	return 0;
@@ -291,13 +296,14 @@ main(int argc, char **argv)
 				printf("ok %s\n", s_current);
 		} else if (s_failures > 0) {
 			ok = !strict;
-			printf("%s %s: known bug: %s\n", strict ? "FAIL" : "xfail",
-			    s_current, s_current_bug);
+			printf("%s %s: known bug: %s\n",
+			    strict ? "FAIL" : "xfail", s_current,
+			    s_current_bug);
 		} else {
 			ok = 0;
 			printf("FAIL %s: %s:%d: passes now: known bug fixed? "
-			    "turn TEST_KNOWN_BUG back into TEST\n", s_current,
-			    s_tests[i].file, s_tests[i].line);
+			       "turn TEST_KNOWN_BUG back into TEST\n",
+			    s_current, s_tests[i].file, s_tests[i].line);
 		}
 		if (!ok && s_failures > 0)
 			printf("#   seed: BL_SEED=%llu reproduces this run\n",

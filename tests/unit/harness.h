@@ -86,44 +86,43 @@ const char *harness_tmpdir(void);
 	}                                                                \
 	static void name(void)
 
-#define CHECK(cond)                                                      \
+#define CHECK(cond) \
 	((cond) ? 1 : harness_fail(__FILE__, __LINE__, "CHECK(%s)", #cond))
 
-#define CHECK_MSG(cond, ...)                                             \
+#define CHECK_MSG(cond, ...) \
 	((cond) ? 1 : harness_fail(__FILE__, __LINE__, __VA_ARGS__))
 
-#define CHECK_EQ_INT(a, b)                                               \
-	harness_check_int(__FILE__, __LINE__, #a, #b, (long long)(a),    \
+#define CHECK_EQ_INT(a, b)                                            \
+	harness_check_int(__FILE__, __LINE__, #a, #b, (long long)(a), \
 	    (long long)(b))
 
-#define CHECK_EQ_UINT(a, b)                                              \
-	harness_check_uint(__FILE__, __LINE__, #a, #b,                   \
+#define CHECK_EQ_UINT(a, b)                            \
+	harness_check_uint(__FILE__, __LINE__, #a, #b, \
 	    (unsigned long long)(a), (unsigned long long)(b))
 
 /* Exact string comparison; NULL equals only NULL. */
-#define CHECK_STR(a, b)                                                  \
-	harness_check_str(__FILE__, __LINE__, #a, #b, (a), (b))
+#define CHECK_STR(a, b) harness_check_str(__FILE__, __LINE__, #a, #b, (a), (b))
 
 /* Byte-for-byte comparison of two buffers, dumping both in hex. */
-#define CHECK_MEM(a, an, b, bn)                                          \
+#define CHECK_MEM(a, an, b, bn) \
 	harness_check_mem(__FILE__, __LINE__, #a, #b, (a), (an), (b), (bn))
 
-#define REQUIRE(cond)                                                    \
-	do {                                                             \
-		if (!CHECK(cond))                                        \
-			return;                                          \
+#define REQUIRE(cond)             \
+	do {                      \
+		if (!CHECK(cond)) \
+			return;   \
 	} while (0)
 
-#define REQUIRE_MSG(cond, ...)                                           \
-	do {                                                             \
-		if (!CHECK_MSG(cond, __VA_ARGS__))                       \
-			return;                                          \
+#define REQUIRE_MSG(cond, ...)                     \
+	do {                                       \
+		if (!CHECK_MSG(cond, __VA_ARGS__)) \
+			return;                    \
 	} while (0)
 
-#define REQUIRE_EQ_INT(a, b)                                             \
-	do {                                                             \
-		if (!CHECK_EQ_INT(a, b))                                 \
-			return;                                          \
+#define REQUIRE_EQ_INT(a, b)             \
+	do {                             \
+		if (!CHECK_EQ_INT(a, b)) \
+			return;          \
 	} while (0)
 
 #endif

@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "ckpt.h"
 #include "conf.h"
 #include "harness.h"
 #include "hlc.h"
 #include "stock.h"
-#include "apply.h"
 #include "store.h"
 
 static store_t *
@@ -33,8 +33,9 @@ s_open(const char *dir, const char *site)
 		CHECK_MSG(0, "store_open: %s", err.msg);
 		return NULL;
 	}
-	if (store_begin(st, &err) || store_meta_set_text(st, "site", site,
-	    &err) || store_commit(st, &err)) {
+	if (store_begin(st, &err) ||
+	    store_meta_set_text(st, "site", site, &err) ||
+	    store_commit(st, &err)) {
 		CHECK_MSG(0, "set site: %s", err.msg);
 		store_close(&st);
 	}
@@ -68,15 +69,15 @@ s_wal_bytes(store_t *st)
 }
 
 /* Waits up to ms for cond over the store's health. */
-#define WAIT_FOR(st, h, cond, ms)                                        \
-	do {                                                             \
-		int waited_ = 0;                                         \
-		store_health((st), &(h));                                \
-		while (!(cond) && waited_ < (ms)) {                      \
-			usleep(20000);                                   \
-			waited_ += 20;                                   \
-			store_health((st), &(h));                        \
-		}                                                        \
+#define WAIT_FOR(st, h, cond, ms)                   \
+	do {                                        \
+		int waited_ = 0;                    \
+		store_health((st), &(h));           \
+		while (!(cond) && waited_ < (ms)) { \
+			usleep(20000);              \
+			waited_ += 20;              \
+			store_health((st), &(h));   \
+		}                                   \
 	} while (0)
 
 TEST(a_connection_that_has_not_read_sees_no_wal_and_checkpoints_nothing)
@@ -92,14 +93,17 @@ TEST(a_connection_that_has_not_read_sees_no_wal_and_checkpoints_nothing)
 	REQUIRE(sqlite3_open(store_path(st), &fresh) == SQLITE_OK);
 	/* The old checkpointer's call: success, and nothing done. */
 	CHECK_EQ_INT(sqlite3_wal_checkpoint_v2(fresh, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied), SQLITE_OK);
+			 SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied),
+	    SQLITE_OK);
 	CHECK_EQ_INT(nlog, -1);
 	CHECK_EQ_INT(ncopied, -1);
 	/* After one read the same call copies the WAL. */
 	CHECK_EQ_INT(sqlite3_exec(fresh, "SELECT 1 FROM sqlite_schema LIMIT 1",
-	    NULL, NULL, NULL), SQLITE_OK);
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_wal_checkpoint_v2(fresh, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied), SQLITE_OK);
+			 SQLITE_CHECKPOINT_PASSIVE, &nlog, &ncopied),
+	    SQLITE_OK);
 	CHECK(nlog > 0);
 	CHECK_EQ_INT(ncopied, nlog);
 	sqlite3_close(fresh);
@@ -158,7 +162,8 @@ TEST(an_idle_wal_is_truncated)
 	written = h.frames_written;
 	REQUIRE_EQ_INT(s_write(st, 99), 0);
 	store_health(st, &h);
-	CHECK_MSG(h.frames_written > written, "frames written %llu, before %llu",
+	CHECK_MSG(h.frames_written > written,
+	    "frames written %llu, before %llu",
 	    (unsigned long long)h.frames_written, (unsigned long long)written);
 	store_close(&st);
 }
@@ -181,16 +186,17 @@ TEST(a_reader_holding_an_old_snapshot_is_reported_and_the_report_clears)
 	REQUIRE_EQ_INT(s_write(st, 0), 0);
 	REQUIRE(sqlite3_open(store_path(st), &reader) == SQLITE_OK);
 	REQUIRE(sqlite3_prepare_v2(reader, "SELECT * FROM op_log", -1, &q,
-	    NULL) == SQLITE_OK);
-	REQUIRE_EQ_INT(sqlite3_step(q), SQLITE_ROW);   /* snapshot held */
+		    NULL) == SQLITE_OK);
+	REQUIRE_EQ_INT(sqlite3_step(q), SQLITE_ROW); /* snapshot held */
 	for (i = 1; i < 3000; i++)
 		REQUIRE_EQ_INT(s_write(st, i), 0);
 	WAIT_FOR(st, h, h.problem[0] != '\0', 10000);
 	snprintf(want, sizeof want, "checkpoint %s: WAL ", store_path(st));
-	CHECK_MSG(strncmp(h.problem, want, strlen(want)) == 0,
-	    "problem: '%s'", h.problem);
-	CHECK_MSG(strstr(h.problem, " s: a reader holds an older snapshot "
-	    "open") != NULL,
+	CHECK_MSG(strncmp(h.problem, want, strlen(want)) == 0, "problem: '%s'",
+	    h.problem);
+	CHECK_MSG(strstr(h.problem,
+		      " s: a reader holds an older snapshot "
+		      "open") != NULL,
 	    "problem: '%s'", h.problem);
 	n = ckpt_problems(&h, store_path(st), p);
 	CHECK(n >= 2);
@@ -216,8 +222,10 @@ TEST(a_reader_holding_an_old_snapshot_is_reported_and_the_report_clears)
 		if (s_wal_bytes(st) > max)
 			max = s_wal_bytes(st);
 	}
-	CHECK_MSG(max <= 4 * 1024 * 1024, "WAL reached %lld B after the reader "
-	    "left", (long long)max);
+	CHECK_MSG(max <= 4 * 1024 * 1024,
+	    "WAL reached %lld B after the reader "
+	    "left",
+	    (long long)max);
 	store_close(&st);
 }
 
@@ -233,14 +241,19 @@ TEST(one_commit_past_half_the_bound_is_checkpointed_by_the_writer)
 	/* About 800 pages in one commit: past half of 4 MB at once, so the
 	 * writer's hook checkpoints (unless the thread's once-a-second round
 	 * happens to hold the copy just then: a second commit settles it). */
-	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "CREATE TABLE big(x);"
-	    "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
-	    "WHERE i < 800) INSERT INTO big SELECT randomblob(3500) FROM c",
-	    NULL, NULL, NULL), SQLITE_OK);
+	REQUIRE_EQ_INT(
+	    sqlite3_exec(store_db(st),
+		"CREATE TABLE big(x);"
+		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+		"WHERE i < 800) INSERT INTO big SELECT randomblob(3500) FROM c",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
 	store_health(st, &h);
 	if (h.inline_rounds == 0)
-		REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "INSERT INTO big "
-		    "SELECT randomblob(3500) FROM big", NULL, NULL, NULL),
+		REQUIRE_EQ_INT(sqlite3_exec(store_db(st),
+				   "INSERT INTO big "
+				   "SELECT randomblob(3500) FROM big",
+				   NULL, NULL, NULL),
 		    SQLITE_OK);
 	store_health(st, &h);
 	CHECK(h.inline_rounds >= 1);
@@ -263,16 +276,20 @@ TEST(problem_texts_name_the_file_and_the_figures)
 	h.disk_low_bytes = 1024 * 1024 * 1024;
 	REQUIRE_EQ_INT(ckpt_problems(&h, "/srv/bl/node.db", p), 2);
 	CHECK_STR(p[0].kind, "wal_over_bound");
-	CHECK_STR(p[0].msg, "WAL of /srv/bl/node.db is 80 MB, over its 64 MB bound");
+	CHECK_STR(p[0].msg,
+	    "WAL of /srv/bl/node.db is 80 MB, over its 64 MB bound");
 	CHECK_STR(p[1].kind, "disk_low");
-	CHECK_STR(p[1].msg, "disk of /srv/bl/node.db: 300 MB free, below 1024 MB");
+	CHECK_STR(p[1].msg,
+	    "disk of /srv/bl/node.db: 300 MB free, below 1024 MB");
 	h.wal_bytes = 1024;
-	h.disk_free_bytes = -1;   /* unknown: no alarm */
+	h.disk_free_bytes = -1; /* unknown: no alarm */
 	CHECK_EQ_INT(ckpt_problems(&h, "/srv/bl/node.db", p), 0);
 	/* A data folder named in GBK, not UTF-8: the text stays clean. */
 	h.wal_bytes = 80 * 1024 * 1024;
-	REQUIRE_EQ_INT(ckpt_problems(&h, "/srv/\xc0\xb2\xff\xfe/node.db", p), 1);
-	CHECK_STR(p[0].msg, "WAL of /srv/?\?\?\?/node.db is 80 MB, over its 64 MB bound");
+	REQUIRE_EQ_INT(ckpt_problems(&h, "/srv/\xc0\xb2\xff\xfe/node.db", p),
+	    1);
+	CHECK_STR(p[0].msg,
+	    "WAL of /srv/?\?\?\?/node.db is 80 MB, over its 64 MB bound");
 }
 
 TEST(disk_limits_come_from_the_config_and_bad_ones_are_refused)
@@ -292,10 +309,12 @@ TEST(disk_limits_come_from_the_config_and_bad_ones_are_refused)
 	CHECK_EQ_INT(low, 200);
 	conf_set(&conf, "wal_bound_mb", "2");
 	CHECK_EQ_INT(conf_disk_limits(&conf, &bound, &low, &err), -1);
-	CHECK_STR(err.msg, "config wal_bound_mb: '2' is not a whole number from 4 to 1048576");
+	CHECK_STR(err.msg,
+	    "config wal_bound_mb: '2' is not a whole number from 4 to 1048576");
 	conf_set(&conf, "wal_bound_mb", "64MB");
 	CHECK_EQ_INT(conf_disk_limits(&conf, &bound, &low, &err), -1);
-	CHECK_STR(err.msg, "config wal_bound_mb: '64MB' is not a whole number from 4 to 1048576");
+	CHECK_STR(err.msg,
+	    "config wal_bound_mb: '64MB' is not a whole number from 4 to 1048576");
 }
 
 TEST(retention_drops_other_sites_old_ops_and_keeps_own_ops_and_identities)
@@ -329,25 +348,42 @@ TEST(retention_drops_other_sites_old_ops_and_keeps_own_ops_and_identities)
 		    "sku", "TEA", "delta", 10, "reason", "receipt");
 		cbw_init(&w);
 		REQUIRE_EQ_INT(op_encode(&op, &w, &err), 0);
-		REQUIRE_EQ_INT(store_ingest(st, &op, w.data, w.len, &res, &err), 0);
+		REQUIRE_EQ_INT(store_ingest(st, &op, w.data, w.len, &res, &err),
+		    0);
 		CHECK_EQ_INT(res, INGEST_APPLIED);
 		cbw_free(&w);
 		op_clear(&op);
 	}
 	REQUIRE_EQ_INT(store_commit(st, &err), 0);
 	while ((rc = store_retain(st, hlc_pack(now - 86400000ull, 0), &after,
-	    &dropped, &err)) == 1)
+		    &dropped, &err)) == 1)
 		total += dropped;
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(total, 2);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT group_concat("
-	    "seq) FROM op_log WHERE origin = 'S002'"), -1), 3);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_seen WHERE origin = 'S002' AND seq IN (1, 2)"), -1), 2);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log WHERE origin = 'S001'"), -1), 1);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT on_hand FROM "
-	    "stock WHERE site = 'S002' AND sku = 'TEA'"), -1), 30);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT group_concat("
+			     "seq) FROM op_log WHERE origin = 'S002'"),
+			 -1),
+	    3);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT count(*) FROM "
+			     "op_seen WHERE origin = 'S002' AND seq IN (1, 2)"),
+			 -1),
+	    2);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT count(*) FROM "
+			     "op_log WHERE origin = 'S001'"),
+			 -1),
+	    1);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT on_hand FROM "
+			     "stock WHERE site = 'S002' AND sku = 'TEA'"),
+			 -1),
+	    30);
 	/* A dropped op that comes again is still a duplicate. */
 	memset(&op, 0, sizeof op);
 	snprintf(op.origin, sizeof op.origin, "S002");
@@ -364,8 +400,12 @@ TEST(retention_drops_other_sites_old_ops_and_keeps_own_ops_and_identities)
 	REQUIRE_EQ_INT(store_ingest(st, &op, w.data, w.len, &res, &err), 0);
 	REQUIRE_EQ_INT(store_commit(st, &err), 0);
 	CHECK_EQ_INT(res, INGEST_DUPLICATE);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT on_hand FROM "
-	    "stock WHERE site = 'S002' AND sku = 'TEA'"), -1), 30);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT on_hand FROM "
+			     "stock WHERE site = 'S002' AND sku = 'TEA'"),
+			 -1),
+	    30);
 	cbw_free(&w);
 	op_clear(&op);
 	store_close(&st);

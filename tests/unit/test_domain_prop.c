@@ -43,6 +43,7 @@
 
 #include "aftersales.h"
 #include "alert.h"
+#include "apply.h"
 #include "catalog.h"
 #include "customer.h"
 #include "harness.h"
@@ -53,46 +54,48 @@
 #include "order.h"
 #include "payment.h"
 #include "stock.h"
-#include "apply.h"
 #include "store.h"
 
-#define N_OPS 3200          /* ops of the random history */
+#define N_OPS 3200 /* ops of the random history */
 #define N_ORIGINS 4
 #define N_REPLICAS 4
-#define HQ 3                /* index of the head-office origin */
-#define BATCH 200           /* ops per ingest transaction */
-#define N_SHARED_MOVES 30   /* movement ids several origins may claim */
-#define N_SHARED_PAYS 12    /* payment ids several origins may claim */
+#define HQ 3		  /* index of the head-office origin */
+#define BATCH 200	  /* ops per ingest transaction */
+#define N_SHARED_MOVES 30 /* movement ids several origins may claim */
+#define N_SHARED_PAYS 12  /* payment ids several origins may claim */
 #define WALL0 UINT64_C(1700000000000)
 #define NOW_MS ((int64_t)WALL0)
 #define HOUR_MS UINT64_C(3600000)
 
 static const char *const s_origins[N_ORIGINS] = { "S001", "S002", "W001",
-    "HQ" };
+	"HQ" };
 static const char *const s_sites[] = { "S001", "S002", "W001" };
 #define N_SITES 3
 static const char *const s_skus[] = { "SKU-A", "SKU-B", "SKU-C", "SKU-D",
-    "SKU-E" };
+	"SKU-E" };
 #define N_SKUS 5
 static const char *const s_tags[] = { "newsletter", "promo", "vip-club",
-    "wholesale" };
+	"wholesale" };
 #define N_TAGS 4
-static const char *const s_tiers[] = { "retail", "member", "vip",
-    "wholesale" };
+static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale" };
 static const char *const s_channels[] = { "store", "online", "b2b" };
 static const char *const s_methods[] = { "cash", "card", "alipay", "wechat",
-    "bank_transfer", "gift_card" };
-static const char *const s_case_kinds[] = { "return", "exchange",
-    "complaint", "repair" };
-static const char *const s_case_status[] = { "open", "in_progress",
-    "rejected", "completed", "closed" };
+	"bank_transfer", "gift_card" };
+static const char *const s_case_kinds[] = { "return", "exchange", "complaint",
+	"repair" };
+static const char *const s_case_status[] = { "open", "in_progress", "rejected",
+	"completed", "closed" };
 static const char *const s_invoice_status[] = { "issued", "paid", "void" };
 static const struct {
 	const char *name;
-	int sign;           /* +1, -1, or 0 for either */
+	int sign; /* +1, -1, or 0 for either */
 } s_reasons[] = {
-	{ "receipt", 1 }, { "sale", -1 }, { "return", 1 },
-	{ "adjustment", 0 }, { "transfer_out", -1 }, { "transfer_in", 1 },
+	{ "receipt", 1 },
+	{ "sale", -1 },
+	{ "return", 1 },
+	{ "adjustment", 0 },
+	{ "transfer_out", -1 },
+	{ "transfer_in", 1 },
 	{ "count", 0 },
 };
 
@@ -178,7 +181,7 @@ typedef struct {
 	op_t op;
 	uint8_t *body;
 	size_t len;
-	int valid;          /* every replica must apply it (else quarantine) */
+	int valid; /* every replica must apply it (else quarantine) */
 } gen_op_t;
 
 typedef struct {
@@ -229,7 +232,7 @@ s_add(history_t *h, const char *origin, uint64_t seq, uint64_t hlc,
 		fprintf(stderr, "test_domain_prop: op_decode: %s\n", err.msg);
 		abort();
 	}
-	g->body = w.data;   /* taken over from the writer */
+	g->body = w.data; /* taken over from the writer */
 	g->len = w.len;
 	g->valid = valid;
 	if (valid)
@@ -295,11 +298,13 @@ s_ingest(store_t *st, const history_t *h, const size_t *idx, size_t n,
 			const gen_op_t *g = &h->ops[idx[j]];
 
 			if (store_ingest(st, &g->op, g->body, g->len, &res,
-			    &err)) {
+				&err)) {
 				store_rollback(st);
 				return CHECK_MSG(0, "store_ingest %s/%llu: %s",
-				    g->op.origin,
-				    (unsigned long long)g->op.seq, err.msg) - 1;
+					   g->op.origin,
+					   (unsigned long long)g->op.seq,
+					   err.msg) -
+				    1;
 			}
 			counts[res]++;
 		}
@@ -332,40 +337,49 @@ static const struct {
 	{ "stock_movements", "SELECT * FROM stock_movements ORDER BY id" },
 	{ "stock", "SELECT * FROM stock ORDER BY site, sku" },
 	{ "customers", "SELECT * FROM customers ORDER BY id" },
-	{ "customer_tag_adds", "SELECT * FROM customer_tag_adds "
-	  "ORDER BY customer, tag, origin, seq" },
-	{ "customer_tag_removes", "SELECT * FROM customer_tag_removes "
-	  "ORDER BY customer, tag, origin, seq" },
-	{ "lww_stamps", "SELECT * FROM lww_stamps ORDER BY entity, key, field" },
+	{ "customer_tag_adds",
+	    "SELECT * FROM customer_tag_adds "
+	    "ORDER BY customer, tag, origin, seq" },
+	{ "customer_tag_removes",
+	    "SELECT * FROM customer_tag_removes "
+	    "ORDER BY customer, tag, origin, seq" },
+	{ "lww_stamps",
+	    "SELECT * FROM lww_stamps ORDER BY entity, key, field" },
 	{ "products", "SELECT * FROM products ORDER BY sku" },
 	{ "prices", "SELECT * FROM prices ORDER BY tier, sku" },
 	{ "safety_stock", "SELECT * FROM safety_stock ORDER BY site, sku" },
 	{ "orders", "SELECT * FROM orders ORDER BY id" },
 	{ "order_lines", "SELECT * FROM order_lines ORDER BY order_id, line" },
-	{ "order_history", "SELECT * FROM order_history "
-	  "ORDER BY order_id, origin, seq" },
+	{ "order_history",
+	    "SELECT * FROM order_history "
+	    "ORDER BY order_id, origin, seq" },
 	{ "payments", "SELECT * FROM payments ORDER BY id" },
 	{ "invoices", "SELECT * FROM invoices ORDER BY id" },
-	{ "invoice_history", "SELECT * FROM invoice_history "
-	  "ORDER BY invoice_id, origin, seq" },
+	{ "invoice_history",
+	    "SELECT * FROM invoice_history "
+	    "ORDER BY invoice_id, origin, seq" },
 	{ "cases", "SELECT * FROM cases ORDER BY id" },
 	{ "case_lines", "SELECT * FROM case_lines ORDER BY case_id, line" },
-	{ "case_history", "SELECT * FROM case_history "
-	  "ORDER BY case_id, origin, seq" },
-	{ "case_comments", "SELECT * FROM case_comments "
-	  "ORDER BY case_id, origin, seq" },
-	{ "quarantine", "SELECT origin, seq, body, reason FROM quarantine "
-	  "ORDER BY origin, seq" },
-	{ "op_log", "SELECT origin, seq, hlc, entity, key, body FROM op_log "
-	  "ORDER BY origin, seq" },
+	{ "case_history",
+	    "SELECT * FROM case_history "
+	    "ORDER BY case_id, origin, seq" },
+	{ "case_comments",
+	    "SELECT * FROM case_comments "
+	    "ORDER BY case_id, origin, seq" },
+	{ "quarantine",
+	    "SELECT origin, seq, body, reason FROM quarantine "
+	    "ORDER BY origin, seq" },
+	{ "op_log",
+	    "SELECT origin, seq, hlc, entity, key, body FROM op_log "
+	    "ORDER BY origin, seq" },
 };
 #define N_TABLES NELEM(s_tables)
 
 /* The API views compared as sorted compact JSON. */
 static const char *const s_views[] = { "stock_list", "customer_list",
-    "order_list", "order_get", "alert_list", "payment_list", "invoice_get",
-    "invoice_receivables", "case_list", "case_get", "catalog_products",
-    "catalog_prices" };
+	"order_list", "order_get", "alert_list", "payment_list", "invoice_get",
+	"invoice_receivables", "case_list", "case_get", "catalog_products",
+	"catalog_prices" };
 #define N_VIEWS NELEM(s_views)
 #define N_PARTS (N_TABLES + N_VIEWS)
 
@@ -388,7 +402,7 @@ s_part(const snapshot_t *snap, const char *name)
 	for (i = 0; i < N_PARTS; i++)
 		if (strcmp(s_part_name(i), name) == 0)
 			return snap->part[i];
-	abort();    /* a name this file does not know: programmer error */
+	abort(); /* a name this file does not know: programmer error */
 }
 
 /* Appends the rows of sql, one line each, columns typed and '|'-separated. */
@@ -412,9 +426,7 @@ s_dump_sql(store_t *st, const char *sql, text_t *t)
 			if (i > 0)
 				s_text_add(t, "|");
 			switch (sqlite3_column_type(s, i)) {
-			case SQLITE_NULL:
-				s_text_add(t, "NULL");
-				break;
+			case SQLITE_NULL: s_text_add(t, "NULL"); break;
 			case SQLITE_INTEGER:
 				s_text_add(t, "%lld",
 				    (long long)sqlite3_column_int64(s, i));
@@ -451,7 +463,8 @@ s_ids(store_t *st, const char *sql)
 	json_t *ids = json_array();
 
 	if (sqlite3_prepare_v2(store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
-		CHECK_MSG(0, "prepare %s: %s", sql, sqlite3_errmsg(store_db(st)));
+		CHECK_MSG(0, "prepare %s: %s", sql,
+		    sqlite3_errmsg(store_db(st)));
 		return ids;
 	}
 	while (sqlite3_step(s) == SQLITE_ROW)
@@ -475,7 +488,8 @@ s_view(store_t *st, size_t v, text_t *t)
 	} else if (strcmp(name, "order_list") == 0) {
 		s_text_json(t, order_list(st, NULL, NULL, 0, NULL));
 	} else if (strcmp(name, "order_get") == 0) {
-		ids = s_ids(st, "SELECT id FROM orders UNION "
+		ids = s_ids(st,
+		    "SELECT id FROM orders UNION "
 		    "SELECT order_id FROM order_history ORDER BY 1");
 		json_array_foreach(ids, i, id) {
 			s_text_add(t, "%s: ", json_string_value(id));
@@ -487,7 +501,8 @@ s_view(store_t *st, size_t v, text_t *t)
 	} else if (strcmp(name, "payment_list") == 0) {
 		s_text_json(t, payment_list(st, NULL));
 	} else if (strcmp(name, "invoice_get") == 0) {
-		ids = s_ids(st, "SELECT id FROM invoices UNION "
+		ids = s_ids(st,
+		    "SELECT id FROM invoices UNION "
 		    "SELECT invoice_id FROM invoice_history ORDER BY 1");
 		json_array_foreach(ids, i, id) {
 			s_text_add(t, "%s: ", json_string_value(id));
@@ -499,7 +514,8 @@ s_view(store_t *st, size_t v, text_t *t)
 	} else if (strcmp(name, "case_list") == 0) {
 		s_text_json(t, case_list(st, NULL));
 	} else if (strcmp(name, "case_get") == 0) {
-		ids = s_ids(st, "SELECT id FROM cases UNION "
+		ids = s_ids(st,
+		    "SELECT id FROM cases UNION "
 		    "SELECT case_id FROM case_history UNION "
 		    "SELECT case_id FROM case_comments ORDER BY 1");
 		json_array_foreach(ids, i, id) {
@@ -571,17 +587,17 @@ s_same_text(const char *what, const char *an, const char *x, const char *bn,
 	ly = y + (lx - x);
 	nx = s_line_len(lx);
 	ny = s_line_len(ly);
-	return CHECK_MSG(0, "%s differs between %s and %s (seed %llu), "
-	    "first at line %zu:\n#     %s: %.*s\n#     %s: %.*s", what, an, bn,
-	    (unsigned long long)harness_seed(), line, an, nx > 400 ? 400 : nx,
-	    lx, bn, ny > 400 ? 400 : ny, ly);
+	return CHECK_MSG(0,
+	    "%s differs between %s and %s (seed %llu), "
+	    "first at line %zu:\n#     %s: %.*s\n#     %s: %.*s",
+	    what, an, bn, (unsigned long long)harness_seed(), line, an,
+	    nx > 400 ? 400 : nx, lx, bn, ny > 400 ? 400 : ny, ly);
 }
 
 /* Checks that two snapshots are identical, part by part: the first part
  * that differs is shown line against line, the others only named. */
 static int
-s_same(const snapshot_t *a, const snapshot_t *b, const char *an,
-    const char *bn)
+s_same(const snapshot_t *a, const snapshot_t *b, const char *an, const char *bn)
 {
 	text_t others = { NULL, 0, 0 };
 	char *list;
@@ -610,7 +626,7 @@ s_same(const snapshot_t *a, const snapshot_t *b, const char *an,
 /* An id the generator made, and what the model knows of it. */
 typedef struct {
 	char id[OP_KEY_MAX + 1];
-	int64_t value;      /* customers: points; orders: status rank */
+	int64_t value; /* customers: points; orders: status rank */
 } rec_t;
 
 typedef struct {
@@ -641,7 +657,7 @@ s_rec_pick(const recs_t *r)
 
 /* An add instance of a tag: the op that added it. */
 typedef struct {
-	size_t customer;    /* index into customers */
+	size_t customer; /* index into customers */
 	int tag;
 	int origin;
 	uint64_t seq;
@@ -666,10 +682,10 @@ typedef struct {
 
 typedef struct {
 	history_t h;
-	int clash;          /* CLASH_*: creates that reuse existing ids */
+	int clash; /* CLASH_*: creates that reuse existing ids */
 	uint64_t seq[N_ORIGINS];
 	uint64_t last[N_ORIGINS];
-	uint64_t recent;    /* latest clock value any origin issued */
+	uint64_t recent; /* latest clock value any origin issued */
 	size_t step;
 	recs_t customers, orders, invoices, cases;
 	tag_add_t *tag_adds;
@@ -700,13 +716,13 @@ s_clock(gen_t *g, int o)
 
 /* Emits an op of origin o with its next seq and clock; fields taken. */
 static gen_op_t *
-s_emit(gen_t *g, int o, const char *entity, const char *key,
-    const char *kind, json_t *fields, int valid)
+s_emit(gen_t *g, int o, const char *entity, const char *key, const char *kind,
+    json_t *fields, int valid)
 {
 	uint64_t seq = ++g->seq[o];
 
-	return s_add(&g->h, s_origins[o], seq, s_clock(g, o), entity, key,
-	    kind, fields, valid);
+	return s_add(&g->h, s_origins[o], seq, s_clock(g, o), entity, key, kind,
+	    fields, valid);
 }
 
 /* Now and then, when g->clash has mask, makes another origin create the
@@ -749,10 +765,11 @@ s_gen_move(gen_t *g, int o)
 {
 	char key[OP_KEY_MAX + 1];
 	/* Sales (index 1) a little more often, so some stock goes negative. */
-	size_t r = harness_rand_below(4) == 0 ? 1 :
-	    (size_t)harness_rand_below(NELEM(s_reasons));
-	int sign = s_reasons[r].sign ? s_reasons[r].sign :
-	    (harness_rand_below(2) ? 1 : -1);
+	size_t r = harness_rand_below(4) == 0
+	    ? 1
+	    : (size_t)harness_rand_below(NELEM(s_reasons));
+	int sign = s_reasons[r].sign ? s_reasons[r].sign
+				     : (harness_rand_below(2) ? 1 : -1);
 	long long delta = sign * (1 + (long long)harness_rand_below(20));
 	int site = (int)harness_rand_below(N_SITES);
 	int sku = (int)harness_rand_below(N_SKUS);
@@ -818,14 +835,15 @@ s_customer_set(int create)
 	}
 	if (harness_rand_below(6) == 0)
 		json_object_set_new(set, "address",
-		    json_string(harness_rand_below(2) ? "1 High St" : "2 Low St"));
+		    json_string(
+			harness_rand_below(2) ? "1 High St" : "2 Low St"));
 	if (harness_rand_below(5) == 0)
-		json_object_set_new(set, "credit_limit", json_integer(
-		    (json_int_t)harness_rand_below(5) * 1000));
+		json_object_set_new(set, "credit_limit",
+		    json_integer((json_int_t)harness_rand_below(5) * 1000));
 	if (harness_rand_below(8) == 0)
 		json_object_set_new(set, "currency",
 		    json_string(harness_rand_below(2) ? "CNY" : "EUR"));
-	if (harness_rand_below(12) == 0)   /* clearing a field */
+	if (harness_rand_below(12) == 0) /* clearing a field */
 		json_object_set_new(set, "address", json_null());
 	return set;
 }
@@ -874,12 +892,13 @@ s_gen_customer(gen_t *g, int o)
 
 			if (a->customer == ci && a->tag == t &&
 			    harness_rand_below(3) != 0)
-				json_array_append_new(seen, json_pack("[s, I]",
-				    s_origins[a->origin], (json_int_t)a->seq));
+				json_array_append_new(seen,
+				    json_pack("[s, I]", s_origins[a->origin],
+					(json_int_t)a->seq));
 		}
 		if (harness_rand_below(10) == 0)
-			json_array_append_new(seen, json_pack("[s, I]", "S009",
-			    (json_int_t)7));
+			json_array_append_new(seen,
+			    json_pack("[s, I]", "S009", (json_int_t)7));
 		rms = json_pack("[{s:s, s:o}]", "tag", s_tags[t], "adds", seen);
 		json_object_set_new(f, "tags_remove", rms);
 	}
@@ -903,14 +922,15 @@ s_gen_customer(gen_t *g, int o)
 		a = &g->tag_adds[g->n_tag_adds++];
 		a->customer = ci;
 		for (t = 0; t < N_TAGS; t++)
-			if (strcmp(s_tags[t], json_string_value(
-			    json_array_get(adds, i))) == 0)
+			if (strcmp(s_tags[t],
+				json_string_value(json_array_get(adds, i))) ==
+			    0)
 				a->tag = t;
 		a->origin = o;
 		a->seq = op->op.seq;
 	}
 	json_decref(adds);
-	if (create)     /* last: it may move the history, and op with it */
+	if (create) /* last: it may move the history, and op with it */
 		s_twin(g, op, CLASH_CUSTOMERS);
 }
 
@@ -928,7 +948,8 @@ s_gen_catalog(gen_t *g)
 		f = json_pack("{s:s}", "name", name);
 		if (harness_rand_below(2))
 			json_object_set_new(f, "unit",
-			    json_string(harness_rand_below(2) ? "each" : "box"));
+			    json_string(
+				harness_rand_below(2) ? "each" : "box"));
 		if (harness_rand_below(2))
 			json_object_set_new(f, "active",
 			    json_boolean(harness_rand_below(4) != 0));
@@ -963,13 +984,13 @@ s_gen_order_create(gen_t *g, int o)
 	uint64_t i, n = 1 + harness_rand_below(3);
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(lines, json_pack("{s:s, s:I, s:I}",
-		    "sku", PICK(s_skus),
-		    "qty", (json_int_t)(1 + harness_rand_below(5)),
-		    "unit_price", (json_int_t)(100 + harness_rand_below(1900))));
+		json_array_append_new(lines,
+		    json_pack("{s:s, s:I, s:I}", "sku", PICK(s_skus), "qty",
+			(json_int_t)(1 + harness_rand_below(5)), "unit_price",
+			(json_int_t)(100 + harness_rand_below(1900))));
 	f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "site", s_origins[o],
-	    "channel", PICK(s_channels), "currency", "CNY",
-	    "fulfil_site", PICK(s_sites), "status", status, "lines", lines);
+	    "channel", PICK(s_channels), "currency", "CNY", "fulfil_site",
+	    PICK(s_sites), "status", status, "lines", lines);
 	if (cust != NULL && harness_rand_below(2)) {
 		json_object_set_new(f, "customer", json_string(cust->id));
 		if (harness_rand_below(3) == 0)
@@ -995,8 +1016,10 @@ s_gen_order_transition(gen_t *g, int o)
 {
 	rec_t *rec = s_rec_pick(&g->orders);
 	uint64_t r = harness_rand_below(10);
-	const char *to = r < 3 ? "cancelled" : r < 6 ? "shipped" :
-	    lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
+	const char *to = r < 3 ? "cancelled"
+	    : r < 6
+	    ? "shipped"
+	    : lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
 	json_t *f = json_pack("{s:s}", "to", to);
 
 	if (strcmp(to, "shipped") == 0 && harness_rand_below(2))
@@ -1013,19 +1036,20 @@ s_gen_payment(gen_t *g, int o)
 {
 	char key[OP_KEY_MAX + 1];
 	rec_t *order = s_rec_pick(&g->orders);
-	json_int_t amount = harness_rand_below(5) == 0 ?
-	    -(json_int_t)(100 + harness_rand_below(6000)) :
-	    (json_int_t)(100 + harness_rand_below(5000));
+	json_int_t amount = harness_rand_below(5) == 0
+	    ? -(json_int_t)(100 + harness_rand_below(6000))
+	    : (json_int_t)(100 + harness_rand_below(5000));
 
 	if (harness_rand_below(6) == 0)
 		snprintf(key, sizeof key, "PAY-%02d",
 		    (int)harness_rand_below(N_SHARED_PAYS));
 	else
 		s_new_id(g, o, "P", key, sizeof key);
-	s_emit(g, o, PAYMENT_ENTITY, key, "add", json_pack(
-	    "{s:s, s:s, s:I, s:s, s:s}", "order", order->id,
-	    "method", PICK(s_methods), "amount", amount, "currency", "CNY",
-	    "site", s_origins[o]), 1);
+	s_emit(g, o, PAYMENT_ENTITY, key, "add",
+	    json_pack("{s:s, s:s, s:I, s:s, s:s}", "order", order->id, "method",
+		PICK(s_methods), "amount", amount, "currency", "CNY", "site",
+		s_origins[o]),
+	    1);
 }
 
 static void
@@ -1048,12 +1072,13 @@ s_gen_invoice(gen_t *g, int o)
 		    (unsigned long long)(g->seq[o] + 1));
 		rec = s_rec_add(&g->invoices, key, 0);
 	}
-	s_emit(g, o, INVOICE_ENTITY, rec->id, "create", json_pack(
-	    "{s:s, s:s, s:I, s:s, s:I}", "order", s_rec_pick(&g->orders)->id,
-	    "site", s_origins[o],
-	    "amount", (json_int_t)(100 + harness_rand_below(9000)),
-	    "currency", "CNY", "due_days", (json_int_t)harness_rand_below(3) *
-	    harness_rand_below(30)), 1);
+	s_emit(g, o, INVOICE_ENTITY, rec->id, "create",
+	    json_pack("{s:s, s:s, s:I, s:s, s:I}", "order",
+		s_rec_pick(&g->orders)->id, "site", s_origins[o], "amount",
+		(json_int_t)(100 + harness_rand_below(9000)), "currency", "CNY",
+		"due_days",
+		(json_int_t)harness_rand_below(3) * harness_rand_below(30)),
+	    1);
 }
 
 static void
@@ -1072,8 +1097,8 @@ s_gen_case(gen_t *g, int o)
 			s_new_id(g, o, "K", key, sizeof key);
 			rec = s_rec_add(&g->cases, key, 0);
 		}
-		f = json_pack("{s:s, s:s}", "kind", PICK(s_case_kinds),
-		    "site", s_origins[o]);
+		f = json_pack("{s:s, s:s}", "kind", PICK(s_case_kinds), "site",
+		    s_origins[o]);
 		if (g->orders.n > 0 && harness_rand_below(2))
 			json_object_set_new(f, "order",
 			    json_string(s_rec_pick(&g->orders)->id));
@@ -1084,9 +1109,10 @@ s_gen_case(gen_t *g, int o)
 			json_object_set_new(f, "description",
 			    json_string("screen cracked"));
 		if (harness_rand_below(2))
-			json_object_set_new(f, "lines", json_pack(
-			    "[{s:s, s:I}]", "sku", PICK(s_skus), "qty",
-			    (json_int_t)(1 + harness_rand_below(3))));
+			json_object_set_new(f, "lines",
+			    json_pack("[{s:s, s:I}]", "sku", PICK(s_skus),
+				"qty",
+				(json_int_t)(1 + harness_rand_below(3))));
 		s_twin(g, s_emit(g, o, CASE_ENTITY, rec->id, "create", f, 1),
 		    CLASH_CASES);
 		return;
@@ -1100,16 +1126,18 @@ s_gen_case(gen_t *g, int o)
 			    json_string(PICK(s_origins)));
 		if (harness_rand_below(2))
 			json_object_set_new(set, "resolution",
-			    json_string(harness_rand_below(2) ? "refund" :
-			    "replace"));
+			    json_string(
+				harness_rand_below(2) ? "refund" : "replace"));
 		if (harness_rand_below(2) || json_object_size(set) == 0)
-			json_object_set_new(set, "rating", json_integer(
-			    (json_int_t)(1 + harness_rand_below(5))));
+			json_object_set_new(set, "rating",
+			    json_integer(
+				(json_int_t)(1 + harness_rand_below(5))));
 		s_emit(g, o, CASE_ENTITY, rec->id, "update",
 		    json_pack("{s:o}", "set", set), 1);
 	} else if (r == 2) {
-		f = json_pack("{s:s}", "text", harness_rand_below(2) ?
-		    "called the customer" : "parts ordered");
+		f = json_pack("{s:s}", "text",
+		    harness_rand_below(2) ? "called the customer"
+					  : "parts ordered");
 		if (harness_rand_below(2))
 			json_object_set_new(f, "author", json_string("ana"));
 		s_emit(g, o, CASE_ENTITY, rec->id, "comment", f, 1);
@@ -1125,26 +1153,29 @@ s_gen_invalid(gen_t *g, int o)
 {
 	char key[OP_KEY_MAX + 1];
 	const char *order = g->orders.n ? s_rec_pick(&g->orders)->id : "X-O1";
-	const char *cust = g->customers.n ? s_rec_pick(&g->customers)->id :
-	    "X-C1";
+	const char *cust = g->customers.n ? s_rec_pick(&g->customers)->id
+					  : "X-C1";
 	uint64_t seq;
 
 	s_new_id(g, o, "BAD", key, sizeof key);
 	switch (harness_rand_below(14)) {
 	case 0:
-		s_emit(g, o, STOCK_ENTITY, key, "add", json_pack(
-		    "{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		    "delta", 0, "reason", "adjustment"), 0);
+		s_emit(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
+			"SKU-A", "delta", 0, "reason", "adjustment"),
+		    0);
 		break;
 	case 1:
-		s_emit(g, o, STOCK_ENTITY, key, "add", json_pack(
-		    "{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		    "delta", 3, "reason", "sale"), 0);
+		s_emit(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
+			"SKU-A", "delta", 3, "reason", "sale"),
+		    0);
 		break;
 	case 2:
-		s_emit(g, o, STOCK_ENTITY, key, "remove", json_pack(
-		    "{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		    "delta", 3, "reason", "receipt"), 0);
+		s_emit(g, o, STOCK_ENTITY, key, "remove",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
+			"SKU-A", "delta", 3, "reason", "receipt"),
+		    0);
 		break;
 	case 3:
 		s_emit(g, o, CUSTOMER_ENTITY, cust, "update",
@@ -1155,19 +1186,22 @@ s_gen_invalid(gen_t *g, int o)
 		    json_pack("{s:{s:s}}", "set", "email", "no-at-sign"), 0);
 		break;
 	case 5:
-		s_emit(g, o, ORDER_ENTITY, key, "create", json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:[]}", "site", s_origins[o],
-		    "channel", "store", "currency", "CNY", "fulfil_site", "S001",
-		    "status", "draft", "lines"), 0);
+		s_emit(g, o, ORDER_ENTITY, key, "create",
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "site",
+			s_origins[o], "channel", "store", "currency", "CNY",
+			"fulfil_site", "S001", "status", "draft", "lines"),
+		    0);
 		break;
 	case 6:
 		s_emit(g, o, ORDER_ENTITY, order, "transition",
 		    json_pack("{s:s}", "to", "teleported"), 0);
 		break;
 	case 7:
-		s_emit(g, o, PAYMENT_ENTITY, key, "add", json_pack(
-		    "{s:s, s:s, s:i, s:s, s:s}", "order", order, "method", "cash",
-		    "amount", 0, "currency", "CNY", "site", s_origins[o]), 0);
+		s_emit(g, o, PAYMENT_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", order,
+			"method", "cash", "amount", 0, "currency", "CNY",
+			"site", s_origins[o]),
+		    0);
 		break;
 	case 8:
 		s_emit(g, o, INVOICE_ENTITY, key, "transition",
@@ -1177,26 +1211,29 @@ s_gen_invalid(gen_t *g, int o)
 		s_emit(g, o, CASE_ENTITY, key, "update",
 		    json_pack("{s:{s:i}}", "set", "rating", 9), 0);
 		break;
-	case 10:
-		s_emit(g, o, "widget", key, "add", json_object(), 0);
-		break;
+	case 10: s_emit(g, o, "widget", key, "add", json_object(), 0); break;
 	case 11:
 		/* Far ahead of every replica's wall; the origin's clock is
 		 * left alone. */
 		seq = ++g->seq[o];
-		s_add(&g->h, s_origins[o], seq, hlc_pack(WALL0 +
-		    HLC_DEFAULT_MAX_DRIFT_MS + 1 + harness_rand_below(100000), 0),
-		    STOCK_ENTITY, key, "add", json_pack(
-		    "{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		    "delta", 5, "reason", "receipt"), 0);
+		s_add(&g->h, s_origins[o], seq,
+		    hlc_pack(WALL0 + HLC_DEFAULT_MAX_DRIFT_MS + 1 +
+			    harness_rand_below(100000),
+			0),
+		    STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
+			"SKU-A", "delta", 5, "reason", "receipt"),
+		    0);
 		break;
 	case 12:
-		s_emit(g, o, PRODUCT_ENTITY, "SKU-A", "set", json_pack(
-		    "{s:s, s:s}", "name", "Odd", "colour", "red"), 0);
+		s_emit(g, o, PRODUCT_ENTITY, "SKU-A", "set",
+		    json_pack("{s:s, s:s}", "name", "Odd", "colour", "red"), 0);
 		break;
 	default:
-		s_emit(g, o, CASE_ENTITY, key, "create", json_pack(
-		    "{s:s, s:s}", "kind", "refund", "site", s_origins[o]), 0);
+		s_emit(g, o, CASE_ENTITY, key, "create",
+		    json_pack("{s:s, s:s}", "kind", "refund", "site",
+			s_origins[o]),
+		    0);
 		break;
 	}
 }
@@ -1275,9 +1312,10 @@ s_model_stock(const gen_t *g)
 			const move_t *o = &g->moves[j];
 
 			if (j != i && strcmp(o->id, m->id) == 0 &&
-			    (o->hlc < m->hlc || (o->hlc == m->hlc &&
-			    strcmp(s_origins[o->origin],
-			    s_origins[m->origin]) < 0)))
+			    (o->hlc < m->hlc ||
+				(o->hlc == m->hlc &&
+				    strcmp(s_origins[o->origin],
+					s_origins[m->origin]) < 0)))
 				wins = 0;
 		}
 		if (wins)
@@ -1376,7 +1414,8 @@ s_print_mix(const history_t *h)
 			ties++;
 	}
 	printf("#   %zu ops (%zu to quarantine), %zu clock ties with the "
-	    "op before:", h->n, h->n_invalid, ties);
+	       "op before:",
+	    h->n, h->n_invalid, ties);
 	for (e = 0; e < NELEM(entities); e++)
 		printf(" %s %zu,", entities[e], count[e]);
 	printf(" other %zu\n", count[NELEM(entities)]);
@@ -1395,10 +1434,10 @@ s_alerts_sorted(store_t *st)
 
 	items = json_object_get(a, "items");
 	for (i = 1; i < json_array_size(items) && ok; i++) {
-		const char *kx = json_string_value(json_object_get(
-		    json_array_get(items, i - 1), "kind"));
-		const char *ky = json_string_value(json_object_get(
-		    json_array_get(items, i), "kind"));
+		const char *kx = json_string_value(
+		    json_object_get(json_array_get(items, i - 1), "kind"));
+		const char *ky = json_string_value(
+		    json_object_get(json_array_get(items, i), "kind"));
 
 		ok = CHECK_MSG(strcmp(kx, ky) <= 0,
 		    "alert_list: kind %s listed before %s", kx, ky);
@@ -1465,11 +1504,11 @@ s_converge(int clash)
 		if (!ok)
 			break;
 		CHECK_MSG(counts[INGEST_APPLIED] == g.h.n_valid &&
-		    counts[INGEST_QUARANTINED] == g.h.n_invalid &&
-		    counts[INGEST_DUPLICATE] == fed - n,
+			counts[INGEST_QUARANTINED] == g.h.n_invalid &&
+			counts[INGEST_DUPLICATE] == fed - n,
 		    "%s: applied %zu of %zu valid, quarantined %zu of %zu invalid, "
-		    "%zu duplicates of %zu (seed %llu)", names[k],
-		    counts[INGEST_APPLIED], g.h.n_valid,
+		    "%zu duplicates of %zu (seed %llu)",
+		    names[k], counts[INGEST_APPLIED], g.h.n_valid,
 		    counts[INGEST_QUARANTINED], g.h.n_invalid,
 		    counts[INGEST_DUPLICATE], fed - n,
 		    (unsigned long long)harness_seed());
@@ -1483,15 +1522,22 @@ s_converge(int clash)
 		s_same(&snap[0], &snap[k], names[0], names[k]);
 
 	/* The state is the model's, not just a common one. */
-	s_check_query(rep[0], "on-hand", "SELECT site, sku, on_hand FROM stock "
-	    "WHERE on_hand != 0 ORDER BY site, sku", s_model_stock(&g));
-	s_check_query(rep[0], "points", "SELECT id, points FROM customers "
-	    "ORDER BY id", s_model_recs(&g.customers));
-	s_check_query(rep[0], "order status", "SELECT order_id, max(rank) "
+	s_check_query(rep[0], "on-hand",
+	    "SELECT site, sku, on_hand FROM stock "
+	    "WHERE on_hand != 0 ORDER BY site, sku",
+	    s_model_stock(&g));
+	s_check_query(rep[0], "points",
+	    "SELECT id, points FROM customers "
+	    "ORDER BY id",
+	    s_model_recs(&g.customers));
+	s_check_query(rep[0], "order status",
+	    "SELECT order_id, max(rank) "
 	    "FROM order_history GROUP BY order_id ORDER BY order_id",
 	    s_model_recs(&g.orders));
-	s_check_query(rep[0], "quarantine", "SELECT origin, seq FROM quarantine "
-	    "ORDER BY origin, seq", s_model_quarantine(&g.h));
+	s_check_query(rep[0], "quarantine",
+	    "SELECT origin, seq FROM quarantine "
+	    "ORDER BY origin, seq",
+	    s_model_quarantine(&g.h));
 	CHECK_EQ_INT(store_quarantine_count(rep[0]), g.h.n_invalid);
 	/* The history is rich enough to mean something: the conflicts the
 	 * rules exist for did happen. */
@@ -1500,7 +1546,8 @@ s_converge(int clash)
 	CHECK(strstr(alerts, "\"over_refund\"") != NULL);
 	CHECK(strstr(alerts, "\"negative_stock\"") != NULL);
 	CHECK(strstr(alerts, "\"quarantined\"") != NULL);
-	CHECK(strstr(s_part(&snap[0], "customer_list"), "\"tags\":[\"") != NULL);
+	CHECK(
+	    strstr(s_part(&snap[0], "customer_list"), "\"tags\":[\"") != NULL);
 	CHECK(s_alerts_sorted(rep[0]));
 
 	/* Idempotent: everything once more changes nothing. */
@@ -1618,8 +1665,9 @@ s_alerts(store_t *st, const char *kind, const char *subject)
 	int n = 0;
 
 	json_array_foreach(json_object_get(a, "items"), i, it)
-		if (subject == NULL || strcmp(json_string_value(
-		    json_object_get(it, "subject")), subject) == 0)
+		if (subject == NULL ||
+		    strcmp(json_string_value(json_object_get(it, "subject")),
+			subject) == 0)
 			n++;
 	json_decref(a);
 	return n;
@@ -1634,14 +1682,16 @@ TEST(rule_lww_field_later_hlc_wins_tie_to_greater_origin)
 	json_t *c;
 
 	s_add(&h, "S001", 1, s_t(1, 0), CUSTOMER_ENTITY, "C-1", "create",
-	    json_pack("{s:{s:s, s:s}}", "set", "name", "Ann", "phone", "111"), 1);
+	    json_pack("{s:{s:s, s:s}}", "set", "name", "Ann", "phone", "111"),
+	    1);
 	s_add(&h, "S002", 1, s_t(3, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:s}}", "set", "name", "Bea"), 1);
 	s_add(&h, "W001", 1, s_t(3, 0), CUSTOMER_ENTITY, "C-1", "update",
-	    json_pack("{s:{s:s, s:s}}", "set", "name", "Cat", "tier", "vip"), 1);
+	    json_pack("{s:{s:s, s:s}}", "set", "name", "Cat", "tier", "vip"),
+	    1);
 	s_add(&h, "S001", 2, s_t(2, 5), CUSTOMER_ENTITY, "C-1", "update",
-	    json_pack("{s:{s:s, s:s}}", "set", "name", "Dee", "tier",
-	    "member"), 1);
+	    json_pack("{s:{s:s, s:s}}", "set", "name", "Dee", "tier", "member"),
+	    1);
 	s_add(&h, "HQ", 1, s_t(4, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:n}}", "set", "phone"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
@@ -1649,7 +1699,8 @@ TEST(rule_lww_field_later_hlc_wins_tie_to_greater_origin)
 		CHECK_STR(json_string_value(json_object_get(c, "name")), "Cat");
 		CHECK_STR(json_string_value(json_object_get(c, "tier")), "vip");
 		CHECK(json_is_null(json_object_get(c, "phone")));
-		CHECK_STR(json_string_value(json_object_get(c, "site")), "S001");
+		CHECK_STR(json_string_value(json_object_get(c, "site")),
+		    "S001");
 		json_decref(c);
 		store_close(&st);
 	}
@@ -1666,17 +1717,21 @@ TEST(rule_or_set_concurrent_add_survives_remove)
 
 	s_add(&h, "S001", 1, s_t(1, 0), CUSTOMER_ENTITY, "C-2", "create",
 	    json_pack("{s:{s:s}, s:[s, s]}", "set", "name", "Eve", "tags_add",
-	    "vip-club", "promo"), 1);
+		"vip-club", "promo"),
+	    1);
 	s_add(&h, "S002", 1, s_t(2, 0), CUSTOMER_ENTITY, "C-2", "update",
 	    json_pack("{s:[s]}", "tags_add", "vip-club"), 1);
 	s_add(&h, "W001", 1, s_t(2, 0), CUSTOMER_ENTITY, "C-2", "update",
 	    json_pack("{s:[{s:s, s:[[s, i]]}, {s:s, s:[[s, i]]}]}",
-	    "tags_remove", "tag", "vip-club", "adds", "S001", 1,
-	    "tag", "promo", "adds", "S001", 1), 1);
+		"tags_remove", "tag", "vip-club", "adds", "S001", 1, "tag",
+		"promo", "adds", "S001", 1),
+	    1);
 	/* A remove naming an add that never happened removes nothing. */
 	s_add(&h, "W001", 2, s_t(3, 0), CUSTOMER_ENTITY, "C-2", "update",
-	    json_pack("{s:[s], s:[{s:s, s:[[s, i]]}]}", "tags_add", "newsletter",
-	    "tags_remove", "tag", "newsletter", "adds", "W001", 1), 1);
+	    json_pack("{s:[s], s:[{s:s, s:[[s, i]]}]}", "tags_add",
+		"newsletter", "tags_remove", "tag", "newsletter", "adds",
+		"W001", 1),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		json_t *c = customer_get(st, "C-2");
 
@@ -1698,7 +1753,8 @@ TEST(rule_points_are_the_sum_of_deltas)
 
 	s_add(&h, "S001", 1, s_t(1, 0), CUSTOMER_ENTITY, "C-3", "create",
 	    json_pack("{s:{s:s}, s:i}", "set", "name", "Fay", "points_delta",
-	    100), 1);
+		100),
+	    1);
 	s_add(&h, "S002", 1, s_t(2, 0), CUSTOMER_ENTITY, "C-3", "update",
 	    json_pack("{s:i}", "points_delta", -30), 1);
 	s_add(&h, "W001", 1, s_t(2, 0), CUSTOMER_ENTITY, "C-3", "update",
@@ -1707,7 +1763,8 @@ TEST(rule_points_are_the_sum_of_deltas)
 	    json_pack("{s:i}", "points_delta", 7), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		c = customer_get(st, "C-3");
-		CHECK_EQ_INT(json_integer_value(json_object_get(c, "points")), 82);
+		CHECK_EQ_INT(json_integer_value(json_object_get(c, "points")),
+		    82);
 		json_decref(c);
 		store_close(&st);
 	}
@@ -1724,10 +1781,11 @@ TEST(rule_order_status_max_register_shipped_beats_cancelled)
 	json_t *o, *a;
 
 	s_add(&h, "S001", 1, s_t(1, 0), ORDER_ENTITY, "O-1", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "S001", "channel", "online", "currency", "CNY",
-	    "fulfil_site", "W001", "status", "confirmed", "lines",
-	    "sku", "SKU-A", "qty", 2, "unit_price", 500), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"S001", "channel", "online", "currency", "CNY", "fulfil_site",
+		"W001", "status", "confirmed", "lines", "sku", "SKU-A", "qty",
+		2, "unit_price", 500),
+	    1);
 	s_add(&h, "W001", 1, s_t(2, 0), ORDER_ENTITY, "O-1", "transition",
 	    json_pack("{s:s}", "to", "allocated"), 1);
 	s_add(&h, "W001", 2, s_t(4, 0), ORDER_ENTITY, "O-1", "transition",
@@ -1735,10 +1793,11 @@ TEST(rule_order_status_max_register_shipped_beats_cancelled)
 	s_add(&h, "S001", 2, s_t(5, 0), ORDER_ENTITY, "O-1", "transition",
 	    json_pack("{s:s, s:s}", "to", "cancelled", "reason", "asked"), 1);
 	s_add(&h, "S002", 1, s_t(1, 0), ORDER_ENTITY, "O-2", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "S002", "channel", "store", "currency", "CNY",
-	    "fulfil_site", "S002", "status", "draft", "lines",
-	    "sku", "SKU-B", "qty", 1, "unit_price", 300), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
+		"S002", "status", "draft", "lines", "sku", "SKU-B", "qty", 1,
+		"unit_price", 300),
+	    1);
 	s_add(&h, "S002", 2, s_t(2, 0), ORDER_ENTITY, "O-2", "transition",
 	    json_pack("{s:s}", "to", "cancelled"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
@@ -1746,7 +1805,8 @@ TEST(rule_order_status_max_register_shipped_beats_cancelled)
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
 		    "shipped");
 		CHECK_EQ_INT(json_array_size(json_object_get(o, "history")), 4);
-		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")), 1000);
+		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
+		    1000);
 		json_decref(o);
 		o = order_get(st, "O-2");
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
@@ -1778,30 +1838,42 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 
 	s_add(&h, "S001", 1, s_t(1, 0), STOCK_ENTITY, "M-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", 5, "reason", "receipt"), 1);
+		"delta", 5, "reason", "receipt"),
+	    1);
 	s_add(&h, "S001", 2, s_t(2, 0), STOCK_ENTITY, "M-2", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", -3, "reason", "sale"), 1);
+		"delta", -3, "reason", "sale"),
+	    1);
 	s_add(&h, "S002", 1, s_t(2, 0), STOCK_ENTITY, "M-3", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", -4, "reason", "sale"), 1);
+		"delta", -4, "reason", "sale"),
+	    1);
 	s_add(&h, "W001", 1, s_t(3, 0), STOCK_ENTITY, "MV-X", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", -2, "reason", "adjustment"), 1);
+		"delta", -2, "reason", "adjustment"),
+	    1);
 	s_add(&h, "S002", 2, s_t(3, 0), STOCK_ENTITY, "MV-X", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", -9, "reason", "adjustment"), 1);
+		"delta", -9, "reason", "adjustment"),
+	    1);
 	s_add(&h, "S002", 3, s_t(4, 0), STOCK_ENTITY, "M-4", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S002", "sku", "SKU-B",
-	    "delta", 4, "reason", "receipt"), 1);
+		"delta", 4, "reason", "receipt"),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		l = stock_list(st, "S001", "SKU-A");
-		CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(
-		    json_object_get(l, "items"), 0), "on_hand")), -11);
+		CHECK_EQ_INT(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(l, "items"), 0),
+				 "on_hand")),
+		    -11);
 		json_decref(l);
-		CHECK_EQ_INT(store_query_int(st, store_stmt(st,
-		    "SELECT count(*) FROM stock_movements WHERE id = 'MV-X' "
-		    "AND origin = 'S002' AND delta = -9"), -1), 1);
+		CHECK_EQ_INT(
+		    store_query_int(st,
+			store_stmt(st,
+			    "SELECT count(*) FROM stock_movements WHERE id = 'MV-X' "
+			    "AND origin = 'S002' AND delta = -9"),
+			-1),
+		    1);
 		a = alert_list(st, NOW_MS, "negative_stock");
 		CHECK_EQ_INT(json_array_size(json_object_get(a, "items")), 1);
 		it = json_array_get(json_object_get(a, "items"), 0);
@@ -1824,43 +1896,53 @@ TEST(rule_payments_sum_and_concurrent_refunds_raise_over_refund)
 	json_t *o, *a, *it;
 
 	s_add(&h, "S001", 1, s_t(1, 0), ORDER_ENTITY, "O-3", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "S001", "channel", "store", "currency", "CNY",
-	    "fulfil_site", "S001", "status", "completed", "lines",
-	    "sku", "SKU-B", "qty", 1, "unit_price", 1000), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"S001", "channel", "store", "currency", "CNY", "fulfil_site",
+		"S001", "status", "completed", "lines", "sku", "SKU-B", "qty",
+		1, "unit_price", 1000),
+	    1);
 	s_add(&h, "S001", 2, s_t(2, 0), PAYMENT_ENTITY, "P-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-	    "card", "amount", 1000, "currency", "CNY", "site", "S001"), 1);
+		"card", "amount", 1000, "currency", "CNY", "site", "S001"),
+	    1);
 	s_add(&h, "S001", 3, s_t(3, 0), PAYMENT_ENTITY, "P-2", "add",
 	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-	    "card", "amount", -600, "currency", "CNY", "site", "S001"), 1);
+		"card", "amount", -600, "currency", "CNY", "site", "S001"),
+	    1);
 	s_add(&h, "S002", 1, s_t(3, 0), PAYMENT_ENTITY, "P-3", "add",
 	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-	    "cash", "amount", -700, "currency", "CNY", "site", "S002"), 1);
+		"cash", "amount", -700, "currency", "CNY", "site", "S002"),
+	    1);
 	s_add(&h, "S002", 2, s_t(4, 0), ORDER_ENTITY, "O-4", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "S002", "channel", "store", "currency", "CNY",
-	    "fulfil_site", "S002", "status", "completed", "lines",
-	    "sku", "SKU-C", "qty", 2, "unit_price", 250), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
+		"S002", "status", "completed", "lines", "sku", "SKU-C", "qty",
+		2, "unit_price", 250),
+	    1);
 	s_add(&h, "S002", 3, s_t(5, 0), PAYMENT_ENTITY, "P-4", "add",
 	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-4", "method",
-	    "cash", "amount", 500, "currency", "CNY", "site", "S002"), 1);
+		"cash", "amount", 500, "currency", "CNY", "site", "S002"),
+	    1);
 	s_add(&h, "S001", 4, s_t(5, 0), PAYMENT_ENTITY, "P-5", "add",
 	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-4", "method",
-	    "cash", "amount", -200, "currency", "CNY", "site", "S001"), 1);
+		"cash", "amount", -200, "currency", "CNY", "site", "S001"),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		o = order_get(st, "O-3");
-		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")), -300);
+		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
+		    -300);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance")),
 		    1300);
 		json_decref(o);
 		o = order_get(st, "O-4");
-		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")), 300);
+		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
+		    300);
 		json_decref(o);
 		a = alert_list(st, NOW_MS, "over_refund");
 		CHECK_EQ_INT(json_array_size(json_object_get(a, "items")), 1);
 		it = json_array_get(json_object_get(a, "items"), 0);
-		CHECK_STR(json_string_value(json_object_get(it, "subject")), "O-3");
+		CHECK_STR(json_string_value(json_object_get(it, "subject")),
+		    "O-3");
 		CHECK_STR(json_string_value(json_object_get(it, "message")),
 		    "order O-3 refunded 300 more than was paid");
 		json_decref(a);
@@ -1880,32 +1962,40 @@ TEST(rule_head_office_price_product_safety_stock_last_writer_wins)
 
 	s_add(&h, "HQ", 1, s_t(1, 0), PRICE_ENTITY, "retail/SKU-A", "set",
 	    json_pack("{s:s, s:s, s:i, s:s}", "tier", "retail", "sku", "SKU-A",
-	    "amount", 100, "currency", "CNY"), 1);
+		"amount", 100, "currency", "CNY"),
+	    1);
 	s_add(&h, "HQ", 2, s_t(2, 0), PRICE_ENTITY, "retail/SKU-A", "set",
 	    json_pack("{s:s, s:s, s:i, s:s}", "tier", "retail", "sku", "SKU-A",
-	    "amount", 120, "currency", "CNY"), 1);
+		"amount", 120, "currency", "CNY"),
+	    1);
 	s_add(&h, "HQ", 3, s_t(3, 0), PRODUCT_ENTITY, "SKU-A", "set",
 	    json_pack("{s:s}", "name", "Tea v1"), 1);
 	s_add(&h, "HQ", 4, s_t(4, 0), PRODUCT_ENTITY, "SKU-A", "set",
 	    json_pack("{s:s, s:s, s:b}", "name", "Tea v2", "unit", "box",
-	    "active", 0), 1);
+		"active", 0),
+	    1);
 	s_add(&h, "HQ", 5, s_t(5, 0), SAFETY_ENTITY, "S001/SKU-A", "set",
 	    json_pack("{s:s, s:s, s:i}", "site", "S001", "sku", "SKU-A", "qty",
-	    10), 1);
+		10),
+	    1);
 	s_add(&h, "HQ", 6, s_t(6, 0), SAFETY_ENTITY, "S001/SKU-A", "set",
 	    json_pack("{s:s, s:s, s:i}", "site", "S001", "sku", "SKU-A", "qty",
-	    3), 1);
+		3),
+	    1);
 	s_add(&h, "HQ", 7, s_t(7, 0), PRICE_ENTITY, "member/SKU-A", "set",
 	    json_pack("{s:s, s:s, s:i, s:s}", "tier", "member", "sku", "SKU-A",
-	    "amount", 90, "currency", "CNY"), 1);
+		"amount", 90, "currency", "CNY"),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		got = s_dump(catalog_prices(st, "SKU-A"));
-		CHECK_STR(got, "{\"items\":[{\"amount\":90,\"currency\":\"CNY\","
+		CHECK_STR(got,
+		    "{\"items\":[{\"amount\":90,\"currency\":\"CNY\","
 		    "\"sku\":\"SKU-A\",\"tier\":\"member\"},{\"amount\":120,"
 		    "\"currency\":\"CNY\",\"sku\":\"SKU-A\",\"tier\":\"retail\"}]}");
 		free(got);
 		got = s_dump(catalog_products(st));
-		CHECK_STR(got, "{\"items\":[{\"active\":false,\"name\":\"Tea v2\","
+		CHECK_STR(got,
+		    "{\"items\":[{\"active\":false,\"name\":\"Tea v2\","
 		    "\"sku\":\"SKU-A\",\"unit\":\"box\"}]}");
 		free(got);
 		a = alert_list(st, NOW_MS, "low_stock");
@@ -1929,13 +2019,17 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 
 	s_add(&h, "S001", 1, s_t(1, 0), STOCK_ENTITY, "M-9", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", 0, "reason", "count"), 0);
+		"delta", 0, "reason", "count"),
+	    0);
 	s_add(&h, "S001", 2, hlc_pack(WALL0 + 400000, 0), STOCK_ENTITY, "M-10",
-	    "add", json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-	    "SKU-A", "delta", 1, "reason", "receipt"), 0);
+	    "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", 1, "reason", "receipt"),
+	    0);
 	s_add(&h, "S001", 3, s_t(3, 0), STOCK_ENTITY, "M-11", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", 2, "reason", "receipt"), 1);
+		"delta", 2, "reason", "receipt"),
+	    1);
 	s_add(&h, "S002", 1, s_t(1, 0), "widget", "W-1", "add", json_object(),
 	    0);
 	s_add(&h, "S002", 2, s_t(2, 0), ORDER_ENTITY, "O-1", "transition",
@@ -1943,8 +2037,10 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 	s_add(&h, "W001", 1, s_t(2, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:s}}", "set", "tier", "platinum"), 0);
 	if ((st = s_rule_run(&h)) != NULL) {
-		s_dump_sql(st, "SELECT origin, seq, reason FROM quarantine "
-		    "ORDER BY origin, seq", &t);
+		s_dump_sql(st,
+		    "SELECT origin, seq, reason FROM quarantine "
+		    "ORDER BY origin, seq",
+		    &t);
 		got = s_text_take(&t);
 		CHECK_STR(got,
 		    "'S001'|1|'apply op S001/1: stock movement M-9: delta: must be "
@@ -1958,10 +2054,15 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 		    "not one of retail, member, vip, wholesale'\n");
 		free(got);
 		CHECK_EQ_INT(s_alerts(st, "quarantined", NULL), 5);
-		CHECK_EQ_INT(store_query_int(st, store_stmt(st,
-		    "SELECT count(*) FROM op_log"), -1), 1);
-		CHECK_EQ_INT(store_query_int(st, store_stmt(st,
-		    "SELECT count(*) FROM customers"), -1), 0);
+		CHECK_EQ_INT(store_query_int(st,
+				 store_stmt(st, "SELECT count(*) FROM op_log"),
+				 -1),
+		    1);
+		CHECK_EQ_INT(store_query_int(st,
+				 store_stmt(st,
+				     "SELECT count(*) FROM customers"),
+				 -1),
+		    0);
 		store_close(&st);
 	}
 	s_history_free(&h);
@@ -1977,13 +2078,16 @@ TEST(rule_losing_movement_claim_leaves_no_row)
 
 	s_add(&h, "S001", 1, s_t(1, 0), STOCK_ENTITY, "MV-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-	    "delta", 5, "reason", "receipt"), 1);
+		"delta", 5, "reason", "receipt"),
+	    1);
 	s_add(&h, "S002", 1, s_t(2, 0), STOCK_ENTITY, "MV-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S002", "sku", "SKU-B",
-	    "delta", 3, "reason", "receipt"), 1);
+		"delta", 3, "reason", "receipt"),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		got = s_dump(stock_list(st, NULL, NULL));
-		CHECK_STR(got, "{\"items\":[{\"available\":5,\"on_hand\":5,"
+		CHECK_STR(got,
+		    "{\"items\":[{\"available\":5,\"on_hand\":5,"
 		    "\"reserved\":0,\"site\":\"S001\",\"sku\":\"SKU-A\"}]}");
 		free(got);
 		store_close(&st);
@@ -2006,21 +2110,25 @@ TEST(order_create_tie_with_same_clock_transition)
 	json_t *o;
 
 	s_add(&h, "W001", 1, s_t(1, 0), ORDER_ENTITY, "O-T", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "W001", "channel", "online", "currency", "CNY",
-	    "fulfil_site", "W001", "status", "draft", "lines",
-	    "sku", "SKU-A", "qty", 1, "unit_price", 100), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"W001", "channel", "online", "currency", "CNY", "fulfil_site",
+		"W001", "status", "draft", "lines", "sku", "SKU-A", "qty", 1,
+		"unit_price", 100),
+	    1);
 	s_add(&h, "S001", 1, s_t(1, 0), ORDER_ENTITY, "O-T", "transition",
 	    json_pack("{s:s}", "to", "confirmed"), 1);
 	s_add(&h, "S002", 1, s_t(1, 0), ORDER_ENTITY, "O-T", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}",
-	    "site", "S002", "channel", "store", "currency", "CNY",
-	    "fulfil_site", "S002", "status", "draft", "lines",
-	    "sku", "SKU-B", "qty", 2, "unit_price", 300), 1);
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
+		"S002", "status", "draft", "lines", "sku", "SKU-B", "qty", 2,
+		"unit_price", 300),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		o = order_get(st, "O-T");
-		CHECK_STR(json_string_value(json_object_get(o, "site")), "S002");
-		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")), 600);
+		CHECK_STR(json_string_value(json_object_get(o, "site")),
+		    "S002");
+		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
+		    600);
 		json_decref(o);
 		store_close(&st);
 	}
@@ -2037,13 +2145,16 @@ TEST(case_create_tie_goes_to_the_lower_origin)
 
 	s_add(&h, "S001", 1, s_t(1, 0), CASE_ENTITY, "K-T", "create",
 	    json_pack("{s:s, s:s, s:[{s:s, s:i}]}", "kind", "return", "site",
-	    "S001", "lines", "sku", "SKU-A", "qty", 1), 1);
+		"S001", "lines", "sku", "SKU-A", "qty", 1),
+	    1);
 	s_add(&h, "S002", 1, s_t(1, 0), CASE_ENTITY, "K-T", "create",
 	    json_pack("{s:s, s:s}", "kind", "complaint", "site", "S002"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		c = case_get(st, "K-T");
-		CHECK_STR(json_string_value(json_object_get(c, "site")), "S001");
-		CHECK_STR(json_string_value(json_object_get(c, "kind")), "return");
+		CHECK_STR(json_string_value(json_object_get(c, "site")),
+		    "S001");
+		CHECK_STR(json_string_value(json_object_get(c, "kind")),
+		    "return");
 		json_decref(c);
 		store_close(&st);
 	}
@@ -2064,7 +2175,8 @@ TEST(customer_create_tie_goes_to_the_lower_origin)
 	    json_pack("{s:{s:s}}", "set", "phone", "222"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		c = customer_get(st, "C-T");
-		CHECK_STR(json_string_value(json_object_get(c, "site")), "S001");
+		CHECK_STR(json_string_value(json_object_get(c, "site")),
+		    "S001");
 		json_decref(c);
 		store_close(&st);
 	}
@@ -2082,10 +2194,12 @@ TEST(invoice_create_clash_goes_to_the_earlier_clock)
 
 	s_add(&h, "S001", 1, s_t(1, 0), INVOICE_ENTITY, "INV-T", "create",
 	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "O-1", "site",
-	    "S001", "amount", 100, "currency", "CNY", "due_days", 30), 1);
+		"S001", "amount", 100, "currency", "CNY", "due_days", 30),
+	    1);
 	s_add(&h, "S002", 1, s_t(2, 0), INVOICE_ENTITY, "INV-T", "create",
 	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "O-2", "site",
-	    "S002", "amount", 900, "currency", "CNY", "due_days", 0), 1);
+		"S002", "amount", 900, "currency", "CNY", "due_days", 0),
+	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
 		inv = invoice_get(st, "INV-T");
 		CHECK_EQ_INT(json_integer_value(json_object_get(inv, "amount")),
@@ -2140,6 +2254,6 @@ TEST(customer_tier_null_is_quarantined_not_a_storage_failure)
  * value; fails on the bugs above. */
 TEST(all_entities_converge_when_creates_reuse_ids)
 {
-	s_converge(CLASH_CUSTOMERS | CLASH_ORDERS | CLASH_INVOICES |
-	    CLASH_CASES);
+	s_converge(
+	    CLASH_CUSTOMERS | CLASH_ORDERS | CLASH_INVOICES | CLASH_CASES);
 }

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apply.h"
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
-#include "apply.h"
 #include "store.h"
 
 /* 2023-11-14T22:13:20Z: an ordinary present-day wall clock. */
@@ -77,8 +77,9 @@ TEST(tick_counter_overflow_carries_into_the_ms_part)
 	CHECK_EQ_UINT(prev, hlc_pack(WALL0, 0));
 	for (i = 1; i < n; i++) {
 		ts = hlc_tick(&c, WALL0);
-		if (!CHECK_MSG(ts > prev, "tick %d at a stalled wall: %llu <= %llu",
-		    i, (unsigned long long)ts, (unsigned long long)prev))
+		if (!CHECK_MSG(ts > prev,
+			"tick %d at a stalled wall: %llu <= %llu", i,
+			(unsigned long long)ts, (unsigned long long)prev))
 			return;
 		if (i == (int)HLC_COUNTER_MAX)
 			CHECK_EQ_UINT(ts, hlc_pack(WALL0, HLC_COUNTER_MAX));
@@ -107,14 +108,12 @@ TEST(tick_is_monotonic_under_a_random_skewed_wall)
 		 * a stall; never below the epoch. */
 		switch (harness_rand_below(8)) {
 		case 0:
-			wall -= harness_rand_below(wall < 6 * HOUR_MS ? 1 : 6 * HOUR_MS);
+			wall -= harness_rand_below(
+			    wall < 6 * HOUR_MS ? 1 : 6 * HOUR_MS);
 			break;
-		case 1:
-			wall += harness_rand_below(6 * HOUR_MS);
-			break;
+		case 1: wall += harness_rand_below(6 * HOUR_MS); break;
 		case 2:
-		case 3:
-			break;
+		case 3: break;
 		default:
 			wall += harness_rand_below(10);
 			wall -= harness_rand_below(10);
@@ -122,12 +121,12 @@ TEST(tick_is_monotonic_under_a_random_skewed_wall)
 		}
 		ts = hlc_tick(&c, wall);
 		if (!CHECK_MSG(ts > prev, "step %d wall %llu: %llu <= %llu", i,
-		    (unsigned long long)wall, (unsigned long long)ts,
-		    (unsigned long long)prev))
+			(unsigned long long)wall, (unsigned long long)ts,
+			(unsigned long long)prev))
 			return;
 		if (!CHECK_MSG(ts >= hlc_pack(wall, 0),
-		    "step %d: %llu below wall %llu", i,
-		    (unsigned long long)ts, (unsigned long long)wall))
+			"step %d: %llu below wall %llu", i,
+			(unsigned long long)ts, (unsigned long long)wall))
 			return;
 		CHECK_EQ_UINT(hlc_last(&c), ts);
 		prev = ts;
@@ -157,7 +156,8 @@ TEST(observe_far_ahead_is_refused_and_leaves_the_clock_alone)
 	hlc_init(&c, hlc_pack(WALL0, 9), 1000);
 	err_clear(&err);
 	CHECK_EQ_INT(hlc_observe(&c, hlc_pack(WALL0 + 24 * HOUR_MS, 0), WALL0,
-	    &err), -1);
+			 &err),
+	    -1);
 	CHECK_STR(err.msg, "clock 86400000 ms ahead (max 1000 ms)");
 	CHECK_EQ_UINT(hlc_last(&c), hlc_pack(WALL0, 9));
 
@@ -215,7 +215,8 @@ TEST(observe_of_an_older_remote_does_not_move_the_clock_back)
 	err_clear(&err);
 	/* Hours behind is fine (only "ahead" is bounded). */
 	CHECK_EQ_INT(hlc_observe(&c, hlc_pack(WALL0 - 5 * HOUR_MS, 0), WALL0,
-	    &err), 0);
+			 &err),
+	    0);
 	CHECK_EQ_UINT(hlc_last(&c), last);
 	CHECK_EQ_INT(hlc_observe(&c, last, WALL0, &err), 0);
 	CHECK_EQ_UINT(hlc_last(&c), last);
@@ -239,7 +240,7 @@ TEST(ticks_continue_above_across_a_restart)
 	for (i = 0; i < 1000; i++) {
 		ts = hlc_tick(&fresh, WALL0 - 24 * HOUR_MS + (uint64_t)i);
 		if (!CHECK_MSG(ts > max, "tick %d after restart: %llu <= %llu",
-		    i, (unsigned long long)ts, (unsigned long long)max))
+			i, (unsigned long long)ts, (unsigned long long)max))
 			return;
 		max = ts;
 	}
@@ -332,8 +333,9 @@ TEST(store_clock_survives_a_restart_with_the_wall_gone_back)
 	CHECK_EQ_UINT(second.hlc, first.hlc + 1);
 	CHECK_EQ_UINT(second.seq, 2);
 	/* The op log agrees with what the calls returned. */
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st,
-	    "SELECT max(hlc) FROM op_log"), -1), (int64_t)second.hlc);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st, "SELECT max(hlc) FROM op_log"), -1),
+	    (int64_t)second.hlc);
 	op_clear(&first);
 	op_clear(&second);
 	store_close(&st);

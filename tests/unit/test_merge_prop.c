@@ -23,30 +23,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
 #include "stock.h"
-#include "apply.h"
 #include "store.h"
 
 #define N_OPS 2000
 #define N_ORIGINS 4
 #define N_SKUS 6
-#define N_SHARED 40     /* movement ids several origins may claim */
-#define BATCH 100       /* ops per transaction */
+#define N_SHARED 40 /* movement ids several origins may claim */
+#define BATCH 100   /* ops per transaction */
 #define WALL0 1700000000000ull
 
 static const char *const s_origins[N_ORIGINS] = { "S001", "S002", "S003",
-    "S004" };
-static const char *const s_skus[N_SKUS] = { "A", "B", "C", "D1", "E-2",
-    "F" };
+	"S004" };
+static const char *const s_skus[N_SKUS] = { "A", "B", "C", "D1", "E-2", "F" };
 static const struct {
 	const char *name;
-	int sign;    /* +1, -1, or 0 for either */
+	int sign; /* +1, -1, or 0 for either */
 } s_reasons[] = {
-	{ "receipt", 1 }, { "sale", -1 }, { "return", 1 },
-	{ "adjustment", 0 }, { "transfer_out", -1 }, { "transfer_in", 1 },
+	{ "receipt", 1 },
+	{ "sale", -1 },
+	{ "return", 1 },
+	{ "adjustment", 0 },
+	{ "transfer_out", -1 },
+	{ "transfer_in", 1 },
 	{ "count", 0 },
 };
 #define N_REASONS (sizeof s_reasons / sizeof s_reasons[0])
@@ -55,9 +58,9 @@ static const struct {
 typedef struct {
 	uint8_t *body;
 	size_t len;
-	int valid;          /* every replica must apply it */
+	int valid; /* every replica must apply it */
 	char id[OP_KEY_MAX + 1];
-	int origin;         /* index into s_origins */
+	int origin; /* index into s_origins */
 	uint64_t hlc;
 	char site[OP_SITE_MAX + 1];
 	char sku[16];
@@ -88,7 +91,7 @@ s_encode(gen_op_t *g, const op_t *op)
 		fprintf(stderr, "test_merge_prop: op_encode: %s\n", err.msg);
 		abort();
 	}
-	g->body = w.data;   /* taken over from the writer */
+	g->body = w.data; /* taken over from the writer */
 	g->len = w.len;
 }
 
@@ -124,7 +127,8 @@ s_generate(history_t *h, int cross_site)
 		op.seq = ++seqs[o];
 		/* Coarse, slightly skewed walls so that clocks of different
 		 * origins often land on the same value. */
-		wall = WALL0 - 400000 + i / 8 + (uint64_t)o * harness_rand_below(2);
+		wall = WALL0 - 400000 + i / 8 +
+		    (uint64_t)o * harness_rand_below(2);
 		op.hlc = hlc_tick(&clocks[o], wall);
 		snprintf(op.entity, sizeof op.entity, "%s", STOCK_ENTITY);
 		snprintf(op.kind, sizeof op.kind, "add");
@@ -148,14 +152,15 @@ s_generate(history_t *h, int cross_site)
 			snprintf(g->sku, sizeof g->sku, "Z%04zu", i);
 		} else {
 			snprintf(g->site, sizeof g->site, "%s",
-			    s_origins[harness_rand_below(5) == 0 ?
-			    harness_rand_below(N_ORIGINS) : (uint64_t)o]);
+			    s_origins[harness_rand_below(5) == 0
+				    ? harness_rand_below(N_ORIGINS)
+				    : (uint64_t)o]);
 			snprintf(g->sku, sizeof g->sku, "%s",
 			    s_skus[harness_rand_below(N_SKUS)]);
 		}
 		r = (int)harness_rand_below(N_REASONS);
-		sign = s_reasons[r].sign ? s_reasons[r].sign :
-		    (harness_rand_below(2) ? 1 : -1);
+		sign = s_reasons[r].sign ? s_reasons[r].sign
+					 : (harness_rand_below(2) ? 1 : -1);
 		mag = 1 + (long long)harness_rand_below(20);
 		g->delta = sign * mag;
 		g->valid = 1;
@@ -171,13 +176,14 @@ s_generate(history_t *h, int cross_site)
 			/* Far ahead of every replica's wall; the origin's own
 			 * clock is left alone. */
 			op.hlc = hlc_pack(WALL0 + HLC_DEFAULT_MAX_DRIFT_MS + 1 +
-			    harness_rand_below(100000), 0);
+				harness_rand_below(100000),
+			    0);
 			g->valid = 0;
 		}
 		g->hlc = op.hlc;
-		op.fields = json_pack("{s:s, s:s, s:I, s:s}",
-		    "site", g->site, "sku", g->sku,
-		    "delta", (json_int_t)g->delta, "reason", s_reasons[r].name);
+		op.fields = json_pack("{s:s, s:s, s:I, s:s}", "site", g->site,
+		    "sku", g->sku, "delta", (json_int_t)g->delta, "reason",
+		    s_reasons[r].name);
 		if (harness_rand_below(3) == 0)
 			json_object_set_new(op.fields, "ref",
 			    json_sprintf("R%zu", i));
@@ -238,8 +244,10 @@ s_model(const history_t *h)
 				break;
 		if (j == nwin)
 			win[nwin++] = g;
-		else if (g->hlc < win[j]->hlc || (g->hlc == win[j]->hlc &&
-		    strcmp(s_origins[g->origin], s_origins[win[j]->origin]) < 0))
+		else if (g->hlc < win[j]->hlc ||
+		    (g->hlc == win[j]->hlc &&
+			strcmp(s_origins[g->origin],
+			    s_origins[win[j]->origin]) < 0))
 			win[j] = g;
 	}
 	rows = calloc(nwin ? nwin : 1, sizeof *rows);
@@ -260,11 +268,11 @@ s_model(const history_t *h)
 	free(win);
 	qsort(rows, nrows, sizeof *rows, s_row_cmp);
 	for (i = 0; i < nrows; i++)
-		json_array_append_new(items, json_pack(
-		    "{s:s, s:s, s:I, s:i, s:I}",
-		    "site", rows[i].site, "sku", rows[i].sku,
-		    "on_hand", (json_int_t)rows[i].on_hand, "reserved", 0,
-		    "available", (json_int_t)rows[i].on_hand));
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:I, s:i, s:I}", "site", rows[i].site,
+			"sku", rows[i].sku, "on_hand",
+			(json_int_t)rows[i].on_hand, "reserved", 0, "available",
+			(json_int_t)rows[i].on_hand));
 	free(rows);
 	return json_pack("{s:o}", "items", items);
 }
@@ -320,19 +328,22 @@ s_feed(store_t *st, uint8_t *const *bodies, const size_t *lens,
 
 		if (i % BATCH == 0 && store_begin(st, &err))
 			return harness_fail(__FILE__, __LINE__, "begin: %s",
-			    err.msg) - 1;
+				   err.msg) -
+			    1;
 		cbr_init(&r, b, len);
 		if (op_decode(&r, &op, &err) || cbr_end(&r, &err)) {
 			store_rollback(st);
 			return harness_fail(__FILE__, __LINE__,
-			    "decode of generated op %zu: %s", order[i],
-			    err.msg) - 1;
+				   "decode of generated op %zu: %s", order[i],
+				   err.msg) -
+			    1;
 		}
 		if (store_ingest(st, &op, b, len, &res, &err)) {
 			op_clear(&op);
 			store_rollback(st);
 			return harness_fail(__FILE__, __LINE__, "ingest: %s",
-			    err.msg) - 1;
+				   err.msg) -
+			    1;
 		}
 		op_clear(&op);
 		if (res == INGEST_APPLIED)
@@ -344,7 +355,8 @@ s_feed(store_t *st, uint8_t *const *bodies, const size_t *lens,
 		if ((i % BATCH == BATCH - 1 || i == n - 1) &&
 		    store_commit(st, &err))
 			return harness_fail(__FILE__, __LINE__, "commit: %s",
-			    err.msg) - 1;
+				   err.msg) -
+			    1;
 	}
 	return 0;
 }
@@ -380,10 +392,13 @@ s_merge_into(store_t *dst, store_t *src, tally_t *tally)
 	size_t *lens = NULL, *order = NULL, n = 0, cap = 0, i;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(store_db(src), "SELECT body FROM op_log "
-	    "UNION ALL SELECT body FROM quarantine", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store_db(src),
+		"SELECT body FROM op_log "
+		"UNION ALL SELECT body FROM quarantine",
+		-1, &s, NULL) != SQLITE_OK)
 		return harness_fail(__FILE__, __LINE__, "select bodies: %s",
-		    sqlite3_errmsg(store_db(src))) - 1;
+			   sqlite3_errmsg(store_db(src))) -
+		    1;
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 256;
@@ -426,11 +441,11 @@ s_state(store_t *st)
 {
 	static const char *const queries[] = {
 		"SELECT id, site, sku, delta, reason, ref, hlc, origin, seq "
-		    "FROM stock_movements ORDER BY id",
+		"FROM stock_movements ORDER BY id",
 		"SELECT origin, seq, reason, hex(body) FROM quarantine "
-		    "ORDER BY origin, seq",
+		"ORDER BY origin, seq",
 		"SELECT origin, seq, hlc, entity, key, hex(body) FROM op_log "
-		    "ORDER BY origin, seq",
+		"ORDER BY origin, seq",
 	};
 	char *buf = NULL, *list_json;
 	size_t size = 0, q;
@@ -449,7 +464,7 @@ s_state(store_t *st)
 		sqlite3_stmt *s;
 
 		if (sqlite3_prepare_v2(store_db(st), queries[q], -1, &s,
-		    NULL) != SQLITE_OK) {
+			NULL) != SQLITE_OK) {
 			fprintf(f, "query failed: %s\n",
 			    sqlite3_errmsg(store_db(st)));
 			continue;
@@ -457,9 +472,11 @@ s_state(store_t *st)
 		while (sqlite3_step(s) == SQLITE_ROW) {
 			fprintf(f, "%zu", q);
 			for (c = 0; c < sqlite3_column_count(s); c++)
-				fprintf(f, " %s", sqlite3_column_type(s, c) ==
-				    SQLITE_NULL ? "NULL" :
-				    (const char *)sqlite3_column_text(s, c));
+				fprintf(f, " %s",
+				    sqlite3_column_type(s, c) == SQLITE_NULL
+					? "NULL"
+					: (const char *)sqlite3_column_text(s,
+					      c));
 			fputc('\n', f);
 		}
 		sqlite3_finalize(s);
@@ -493,7 +510,8 @@ s_check_same(const char *file, int line, const char *what, const char *a,
 	    what, i, a + start, b + start);
 }
 
-#define CHECK_SAME(what, a, b) s_check_same(__FILE__, __LINE__, (what), (a), (b))
+#define CHECK_SAME(what, a, b) \
+	s_check_same(__FILE__, __LINE__, (what), (a), (b))
 
 /* A random order of all ops with about 10% of them delivered twice more. */
 static size_t *
@@ -530,7 +548,7 @@ s_run(int cross_site)
 	store_t *rep[N_REPLICAS] = { NULL };
 	store_t *p[3] = { NULL }, *left = NULL, *right = NULL, *r23 = NULL;
 	char *state[N_REPLICAS] = { NULL }, *again = NULL, *sl = NULL,
-	    *sr = NULL, *model_json = NULL, *got_json = NULL;
+	     *sr = NULL, *model_json = NULL, *got_json = NULL;
 	size_t *order, count, i, *part[3], npart[3] = { 0 };
 	tally_t t;
 	json_t *model, *got;
@@ -567,7 +585,7 @@ s_run(int cross_site)
 	}
 	for (k = 1; k < N_REPLICAS; k++)
 		if (!CHECK_SAME("replica R0 vs another order", state[0],
-		    state[k]))
+			state[k]))
 			harness_fail(__FILE__, __LINE__, "replica R%d", k);
 
 	/* Correct: the converged stock is the model's. */

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
 #include "schema.h"
 #include "stock.h"
-#include "apply.h"
 #include "store.h"
 
 /* The fixed wall clock every store here reads. */
@@ -46,9 +46,10 @@ s_open(const char *dir, const char *name, store_side_t side, const char *site)
 		return NULL;
 	}
 	store_set_wall(st, s_wall);
-	if (site != NULL && (store_begin(st, &err) ||
-	    store_meta_set_text(st, "site", site, &err) ||
-	    store_commit(st, &err))) {
+	if (site != NULL &&
+	    (store_begin(st, &err) ||
+		store_meta_set_text(st, "site", site, &err) ||
+		store_commit(st, &err))) {
 		harness_fail(__FILE__, __LINE__, "set site: %s", err.msg);
 		store_close(&st);
 	}
@@ -116,8 +117,8 @@ s_check_stock(const char *file, int line, store_t *st, const char *want)
 	ok = json_equal(got, exp);
 	if (!ok) {
 		g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
-		harness_fail(file, line, "stock_list:\n#   got:  %s\n#   want: %s",
-		    g, want);
+		harness_fail(file, line,
+		    "stock_list:\n#   got:  %s\n#   want: %s", g, want);
 		free(g);
 	}
 	json_decref(got);
@@ -158,26 +159,29 @@ s_ingest(store_t *st, const op_t *op, err_t *err)
 	if (op_encode(op, &w, err)) {
 		cbw_free(&w);
 		return harness_fail(__FILE__, __LINE__, "op_encode: %s",
-		    err->msg) - 1;
+			   err->msg) -
+		    1;
 	}
 	if (store_begin(st, err)) {
 		cbw_free(&w);
-		return harness_fail(__FILE__, __LINE__, "begin: %s",
-		    err->msg) - 1;
+		return harness_fail(__FILE__, __LINE__, "begin: %s", err->msg) -
+		    1;
 	}
 	rc = store_ingest(st, op, w.data, w.len, &res, err);
 	cbw_free(&w);
 	if (rc != 0) {
 		store_rollback(st);
 		return harness_fail(__FILE__, __LINE__, "ingest: %s",
-		    err->msg) - 1;
+			   err->msg) -
+		    1;
 	}
 	{
 		err_t cerr;
 
 		if (store_commit(st, &cerr))
 			return harness_fail(__FILE__, __LINE__, "commit: %s",
-			    cerr.msg) - 1;
+				   cerr.msg) -
+			    1;
 	}
 	return (int)res;
 }
@@ -201,8 +205,8 @@ s_has_table(store_t *st, const char *name)
 	int found = 0;
 
 	if (sqlite3_prepare_v2(store_db(st),
-	    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-	    -1, &stmt, NULL) != SQLITE_OK)
+		"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+		-1, &stmt, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	found = sqlite3_step(stmt) == SQLITE_ROW;
@@ -243,8 +247,13 @@ TEST(migrations_bring_a_node_to_its_latest_version)
 	CHECK_EQ_INT(s_has_table(st, "stock"), 1);
 	/* The hub's own tables and columns stay at the hub. */
 	CHECK_EQ_INT(s_has_table(st, "sites"), 0);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"), -1), 0);
+	CHECK_EQ_INT(
+	    store_query_int(st,
+		store_stmt(st,
+		    "SELECT count(*) FROM "
+		    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"),
+		-1),
+	    0);
 	CHECK_EQ_INT(s_has_table(st, "op_seen"), 1);
 	err_clear(&err);
 	CHECK_EQ_INT(store_begin(st, &err), 0);
@@ -278,8 +287,13 @@ TEST(migrations_bring_a_hub_to_its_latest_version)
 	CHECK_EQ_INT(s_has_table(st, "op_log"), 1);
 	CHECK_EQ_INT(s_has_table(st, "stock"), 1);
 	/* Who may receive each op, the node's retention: each side its own. */
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"), -1), 3);
+	CHECK_EQ_INT(
+	    store_query_int(st,
+		store_stmt(st,
+		    "SELECT count(*) FROM "
+		    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"),
+		-1),
+	    3);
 	CHECK_EQ_INT(s_has_table(st, "op_seen"), 0);
 	store_close(&st);
 	/* The replicated schema version counts common migrations only. */
@@ -302,7 +316,8 @@ TEST(a_newer_database_or_a_missing_file_is_refused)
 	snprintf(path, sizeof path, "%s/future.db", dir);
 	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
-	    NULL), SQLITE_OK);
+			 NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	err_clear(&err);
 	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
@@ -342,7 +357,8 @@ TEST(ingest_is_idempotent)
 	CHECK_STR(err.msg, "");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	CHECK_EQ_INT(s_count(st, "op_log"), 1);
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 1);
@@ -356,9 +372,10 @@ TEST(ingest_is_idempotent)
 
 		cbw_init(&w);
 		CHECK_EQ_INT(op_encode(&op, &w, &err), 0);
-		REQUIRE(sqlite3_prepare_v2(store_db(st),
-		    "SELECT body FROM op_log WHERE origin = 'S001' AND seq = 1",
-		    -1, &s, NULL) == SQLITE_OK);
+		REQUIRE(
+		    sqlite3_prepare_v2(store_db(st),
+			"SELECT body FROM op_log WHERE origin = 'S001' AND seq = 1",
+			-1, &s, NULL) == SQLITE_OK);
 		if (CHECK_EQ_INT(sqlite3_step(s), SQLITE_ROW))
 			CHECK_MEM(sqlite3_column_blob(s, 0),
 			    (size_t)sqlite3_column_bytes(s, 0), w.data, w.len);
@@ -370,7 +387,8 @@ TEST(ingest_is_idempotent)
 	op.seq = 2;
 	op.hlc = hlc_pack(WALL0 - 500, 0);
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	CHECK_EQ_INT(s_count(st, "op_log"), 2);
 	op_clear(&op);
@@ -387,17 +405,19 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	int64_t hlc_before = -1, hlc_after = -2;
 
 	REQUIRE(st != NULL);
-	s_movement_op(&op, "S002", 7, hlc_pack(WALL0 + 300001, 0), "S002-000007",
-	    "S002", "A", 5, "receipt");
+	s_movement_op(&op, "S002", 7, hlc_pack(WALL0 + 300001, 0),
+	    "S002-000007", "S002", "A", 5, "receipt");
 	CHECK_EQ_INT(store_meta_get_int(st, "hlc", &hlc_before), 1);
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_EQ_INT(err.code, ERR_UNPROCESSABLE);
 	CHECK_STR(err.msg,
 	    "apply op S002/7: clock 300001 ms ahead (max 300000 ms)");
 	CHECK_EQ_INT(store_quarantine_count(st), 1);
-	reason = s_query_text(st, "SELECT reason FROM quarantine "
+	reason = s_query_text(st,
+	    "SELECT reason FROM quarantine "
 	    "WHERE origin = 'S002' AND seq = 7");
-	CHECK_STR(reason, "apply op S002/7: clock 300001 ms ahead (max 300000 ms)");
+	CHECK_STR(reason,
+	    "apply op S002/7: clock 300001 ms ahead (max 300000 ms)");
 	free(reason);
 	reason = s_query_text(st, "SELECT at FROM quarantine");
 	CHECK_STR(reason, "1700000000000");
@@ -416,11 +436,12 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	CHECK_EQ_UINT(max, 7);
 	/* Right at the bound it is accepted. */
 	op_clear(&op);
-	s_movement_op(&op, "S002", 8, hlc_pack(WALL0 + 300000, 0), "S002-000008",
-	    "S002", "A", 5, "receipt");
+	s_movement_op(&op, "S002", 8, hlc_pack(WALL0 + 300000, 0),
+	    "S002-000008", "S002", "A", 5, "receipt");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
 	CHECK_EQ_INT(store_quarantine_count(st), 1);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S002\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S002\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	op_clear(&op);
 	store_close(&st);
@@ -478,7 +499,8 @@ TEST(ingest_quarantines_what_the_merge_rules_refuse)
 	s_movement_op(&op, "S001", 6, hlc_pack(WALL0, 4), "m6", "S001", "A", -2,
 	    "sale");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":-2,\"reserved\":0,\"available\":-2}]}");
 	op_clear(&op);
 	store_close(&st);
@@ -507,7 +529,7 @@ TEST(stock_record_is_idempotent_by_id)
 
 	REQUIRE(st != NULL);
 	req = s_req("{\"id\":\"m1\",\"sku\":\"A\",\"delta\":5,"
-	    "\"reason\":\"receipt\",\"ref\":\"PO-9\"}");
+		    "\"reason\":\"receipt\",\"ref\":\"PO-9\"}");
 	err_clear(&err);
 	CHECK_EQ_INT(stock_record(st, req, &out, &created, &err), 0);
 	CHECK_EQ_INT(created, 1);
@@ -527,14 +549,15 @@ TEST(stock_record_is_idempotent_by_id)
 	CHECK(again != NULL && json_equal(again, out));
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 1);
 	CHECK_EQ_INT(s_count(st, "op_log"), 1);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	json_decref(again);
 	json_decref(req);
 
 	/* The same id saying something else is a conflict. */
 	req = s_req("{\"id\":\"m1\",\"sku\":\"A\",\"delta\":6,"
-	    "\"reason\":\"receipt\",\"ref\":\"PO-9\"}");
+		    "\"reason\":\"receipt\",\"ref\":\"PO-9\"}");
 	again = NULL;
 	created = -1;
 	CHECK_EQ_INT(stock_record(st, req, &again, &created, &err), -1);
@@ -546,13 +569,14 @@ TEST(stock_record_is_idempotent_by_id)
 	json_decref(req);
 	/* Also when only the ref differs, or the ref is left out. */
 	req = s_req("{\"id\":\"m1\",\"sku\":\"A\",\"delta\":5,"
-	    "\"reason\":\"receipt\"}");
+		    "\"reason\":\"receipt\"}");
 	CHECK_EQ_INT(stock_record(st, req, &again, &created, &err), -1);
 	CHECK_EQ_INT(err.code, ERR_CONFLICT);
 	json_decref(req);
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 1);
 	CHECK_EQ_INT(s_count(st, "op_log"), 1);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	json_decref(out);
 
@@ -563,7 +587,8 @@ TEST(stock_record_is_idempotent_by_id)
 	CHECK_EQ_INT(created, 1);
 	CHECK_STR(json_string_value(json_object_get(out, "id")), "S001-000002");
 	CHECK(json_object_get(out, "ref") == NULL);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":3,\"reserved\":0,\"available\":3}]}");
 	json_decref(out);
 	json_decref(req);
@@ -617,7 +642,8 @@ TEST(stock_record_refuses_bad_requests_naming_the_field)
 
 	REQUIRE(st != NULL);
 	/* Some state to leave unchanged. */
-	req = s_req("{\"id\":\"m0\",\"sku\":\"A\",\"delta\":4,\"reason\":\"receipt\"}");
+	req = s_req(
+	    "{\"id\":\"m0\",\"sku\":\"A\",\"delta\":4,\"reason\":\"receipt\"}");
 	REQUIRE_EQ_INT(stock_record(st, req, &out, &created, &err), 0);
 	json_decref(out);
 	json_decref(req);
@@ -627,16 +653,17 @@ TEST(stock_record_refuses_bad_requests_naming_the_field)
 		req = s_req(cases[i].req);
 		if (req == NULL)
 			continue;
-		out = (json_t *)&out;    /* must be reset to NULL */
+		out = (json_t *)&out; /* must be reset to NULL */
 		created = -1;
 		err_clear(&err);
 		if (!CHECK_EQ_INT(stock_record(st, req, &out, &created, &err),
-		    -1))
+			-1))
 			harness_fail(__FILE__, __LINE__, "accepted %s",
 			    cases[i].req);
 		CHECK_EQ_INT(err.code, ERR_BAD_REQUEST);
 		if (!CHECK_STR(err.msg, cases[i].msg))
-			harness_fail(__FILE__, __LINE__, "for %s", cases[i].req);
+			harness_fail(__FILE__, __LINE__, "for %s",
+			    cases[i].req);
 		CHECK(out == NULL);
 		CHECK_EQ_INT(created, 0);
 		json_decref(req);
@@ -693,14 +720,17 @@ s_both_orders(const char *file, int line, const op_t *a, const op_t *b,
 	json_decref(lx);
 	json_decref(ly);
 	s_check_stock(file, line, x, want);
-	ox = s_query_text(x, "SELECT group_concat(id || ',' || origin || ',' || "
+	ox = s_query_text(x,
+	    "SELECT group_concat(id || ',' || origin || ',' || "
 	    "delta || ',' || site || ',' || sku, ';') FROM stock_movements");
-	oy = s_query_text(y, "SELECT group_concat(id || ',' || origin || ',' || "
+	oy = s_query_text(y,
+	    "SELECT group_concat(id || ',' || origin || ',' || "
 	    "delta || ',' || site || ',' || sku, ';') FROM stock_movements");
 	harness_check_str(file, line, "movements a then b", "b then a", ox, oy);
 	free(ox);
 	free(oy);
-	ox = s_query_text(x, "SELECT origin FROM stock_movements WHERE id = 'dup-1'");
+	ox = s_query_text(x,
+	    "SELECT origin FROM stock_movements WHERE id = 'dup-1'");
 	harness_check_str(file, line, "winning origin", "winner", ox, winner);
 	free(ox);
 out:
@@ -774,8 +804,8 @@ TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
 	int64_t seq = 0;
 
 	REQUIRE(st != NULL);
-	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0), "S001-000003",
-	    "S001", "A", 4, "receipt");
+	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0),
+	    "S001-000003", "S001", "A", 4, "receipt");
 	CHECK_EQ_INT(s_ingest(st, &back, &err), INGEST_APPLIED);
 	op_clear(&back);
 	CHECK_EQ_INT(store_meta_get_int(st, "seq", &seq), 0);
@@ -785,7 +815,8 @@ TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
 	    "delta", 1, "reason", "receipt");
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
-	    &out, &err), 0);
+			 &out, &err),
+	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	json_decref(fields);
 	CHECK_EQ_UINT(out.seq, 4);
@@ -794,7 +825,8 @@ TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
 	    (unsigned long long)out.hlc);
 	CHECK_EQ_UINT(out.hlc, hlc_pack(WALL0, 0));
 	op_clear(&out);
-	CHECK_STOCK(st, "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
 	store_close(&st);
 }
@@ -815,8 +847,8 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
 
 	REQUIRE(st != NULL);
 	/* Our own S001/3 returns with a zero delta: quarantined. */
-	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0), "S001-000003",
-	    "S001", "A", 0, "adjustment");
+	s_movement_op(&back, "S001", 3, hlc_pack(WALL0 - 5000, 0),
+	    "S001-000003", "S001", "A", 0, "adjustment");
 	CHECK_EQ_INT(s_ingest(st, &back, &err), INGEST_QUARANTINED);
 	CHECK_EQ_INT(store_origin_max_seq(st, "S001", &held, &err), 0);
 	CHECK_EQ_UINT(held, 3);
@@ -827,18 +859,25 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
 	    "delta", 1, "reason", "receipt");
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
-	    NULL, &err), 0);
+			 NULL, &err),
+	    0);
 	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n2", "add", fields,
-	    NULL, &err), 0);
+			 NULL, &err),
+	    0);
 	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n3", "add", fields,
-	    &out, &err), 0);
+			 &out, &err),
+	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	json_decref(fields);
-	CHECK_MSG(out.seq > 3, "third local op after S001/3 came back got seq %llu",
+	CHECK_MSG(out.seq > 3,
+	    "third local op after S001/3 came back got seq %llu",
 	    (unsigned long long)out.seq);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st,
-	    "SELECT count(*) FROM op_log JOIN quarantine USING (origin, seq)"),
-	    -1), 0);
+	CHECK_EQ_INT(
+	    store_query_int(st,
+		store_stmt(st,
+		    "SELECT count(*) FROM op_log JOIN quarantine USING (origin, seq)"),
+		-1),
+	    0);
 	op_clear(&out);
 	store_close(&st);
 }

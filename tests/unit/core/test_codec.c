@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "codec.h"
-#include "text.h"
 #include "harness.h"
 #include "op.h"
+#include "text.h"
 
 /* ---- helpers ---- */
 
@@ -32,14 +32,14 @@ s_op_init(op_t *op, json_t *fields)
 /* The canonical bytes of the envelope of s_op_init, up to the fields:
  * [ "S001", 1, 65536, "stock_movement", "S001-000001", "add", ... */
 static const uint8_t s_head[] = {
-	0x87,                                     /* array(7) */
-	0x64, 'S', '0', '0', '1',                 /* "S001" */
-	0x01,                                     /* seq 1 */
-	0x1a, 0x00, 0x01, 0x00, 0x00,             /* hlc 65536 */
-	0x6e, 's', 't', 'o', 'c', 'k', '_', 'm', 'o', 'v', 'e', 'm', 'e',
-	'n', 't',                                 /* "stock_movement" */
-	0x6b, 'S', '0', '0', '1', '-', '0', '0', '0', '0', '0', '1',
-	0x63, 'a', 'd', 'd',                      /* "add" */
+	0x87,			      /* array(7) */
+	0x64, 'S', '0', '0', '1',     /* "S001" */
+	0x01,			      /* seq 1 */
+	0x1a, 0x00, 0x01, 0x00, 0x00, /* hlc 65536 */
+	0x6e, 's', 't', 'o', 'c', 'k', '_', 'm', 'o', 'v', 'e', 'm', 'e', 'n',
+	't', /* "stock_movement" */
+	0x6b, 'S', '0', '0', '1', '-', '0', '0', '0', '0', '0', '1', 0x63, 'a',
+	'd', 'd', /* "add" */
 };
 #define HEAD_LEN 43 /* offset of the fields map */
 
@@ -67,8 +67,8 @@ s_decode_fails(const char *file, int line, const void *buf, size_t len,
 	err_clear(&err);
 	cbr_init(&r, buf, len);
 	if (op_decode(&r, &op, &err) == 0) {
-		harness_fail(file, line, "op_decode accepted bad input; want \"%s\"",
-		    msg);
+		harness_fail(file, line,
+		    "op_decode accepted bad input; want \"%s\"", msg);
 		op_clear(&op);
 		return 0;
 	}
@@ -97,8 +97,8 @@ s_json_fails(const char *file, int line, const void *buf, size_t len,
 	err_clear(&err);
 	cbr_init(&r, buf, len);
 	if (cbr_json(&r, &v, &err) == 0) {
-		harness_fail(file, line, "cbr_json accepted bad input; want \"%s\"",
-		    msg);
+		harness_fail(file, line,
+		    "cbr_json accepted bad input; want \"%s\"", msg);
 		json_decref(v);
 		return 0;
 	}
@@ -125,8 +125,11 @@ TEST(envelope_head_is_what_the_offsets_assume)
 	CHECK_EQ_INT(op_encode(&op, &w, &err), 0);
 	CHECK_EQ_INT(sizeof s_head, HEAD_LEN);
 	/* NULL fields encode as the empty map. */
-	CHECK_MEM(w.data, w.len, "\x87\x64S001\x01\x1a\x00\x01\x00\x00"
-	    "\x6estock_movement\x6bS001-000001\x63" "add\xa0", HEAD_LEN + 1);
+	CHECK_MEM(w.data, w.len,
+	    "\x87\x64S001\x01\x1a\x00\x01\x00\x00"
+	    "\x6estock_movement\x6bS001-000001\x63"
+	    "add\xa0",
+	    HEAD_LEN + 1);
 	cbw_free(&w);
 	op_clear(&op);
 }
@@ -293,11 +296,42 @@ TEST(golden_stock_movement_op)
 	/* {"site":"S001","sku":"A","delta":-2,"reason":"sale"}: keys sort
 	 * shortest first, so sku(3) < site(4) < delta(5) < reason(6). */
 	static const uint8_t fields[] = {
-		0xa4,                                   /* map(4) */
-		0x63, 's', 'k', 'u', 0x61, 'A',
-		0x64, 's', 'i', 't', 'e', 0x64, 'S', '0', '0', '1',
-		0x65, 'd', 'e', 'l', 't', 'a', 0x21,    /* -2 */
-		0x66, 'r', 'e', 'a', 's', 'o', 'n', 0x64, 's', 'a', 'l', 'e',
+		0xa4, /* map(4) */
+		0x63,
+		's',
+		'k',
+		'u',
+		0x61,
+		'A',
+		0x64,
+		's',
+		'i',
+		't',
+		'e',
+		0x64,
+		'S',
+		'0',
+		'0',
+		'1',
+		0x65,
+		'd',
+		'e',
+		'l',
+		't',
+		'a',
+		0x21, /* -2 */
+		0x66,
+		'r',
+		'e',
+		'a',
+		's',
+		'o',
+		'n',
+		0x64,
+		's',
+		'a',
+		'l',
+		'e',
 	};
 	uint8_t want[sizeof s_head + sizeof fields];
 	op_t op, back;
@@ -308,8 +342,9 @@ TEST(golden_stock_movement_op)
 	memcpy(want, s_head, sizeof s_head);
 	memcpy(want + sizeof s_head, fields, sizeof fields);
 	/* Insertion order deliberately not the canonical one. */
-	s_op_init(&op, json_pack("{s:s, s:s, s:i, s:s}", "reason", "sale",
-	    "site", "S001", "delta", -2, "sku", "A"));
+	s_op_init(&op,
+	    json_pack("{s:s, s:s, s:i, s:s}", "reason", "sale", "site", "S001",
+		"delta", -2, "sku", "A"));
 	cbw_init(&w);
 	err_clear(&err);
 	CHECK_EQ_INT(op_encode(&op, &w, &err), 0);
@@ -331,25 +366,22 @@ TEST(golden_nested_fields_and_extremes)
 	/* Same-length keys sort bytewise ("B" < "a" < "b" < "z"), shorter
 	 * before longer ("z" < "aa"), also inside nested maps. */
 	static const uint8_t want[] = {
-		0x87,
-		0x64, 'W', '-', '0', '9',               /* "W-09" */
-		0x18, 0x2a,                             /* seq 42 */
-		0x1b, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,
-		0x68, 'c', 'u', 's', 't', 'o', 'm', 'e', 'r',
-		0x62, 'c', '7',
-		0x63, 's', 'e', 't',
-		0xa6,                                   /* map(6) */
-		0x61, 'B', 0xf6,                        /* "B": null */
-		0x61, 'a', 0xf5,                        /* "a": true */
-		0x61, 'b', 0xf4,                        /* "b": false */
-		0x61, 'z', 0x83,                        /* "z": [ */
+		0x87, 0x64, 'W', '-', '0', '9', /* "W-09" */
+		0x18, 0x2a,			/* seq 42 */
+		0x1b, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0x68, 'c',
+		'u', 's', 't', 'o', 'm', 'e', 'r', 0x62, 'c', '7', 0x63, 's',
+		'e', 't', 0xa6,	 /* map(6) */
+		0x61, 'B', 0xf6, /* "B": null */
+		0x61, 'a', 0xf5, /* "a": true */
+		0x61, 'b', 0xf4, /* "b": false */
+		0x61, 'z', 0x83, /* "z": [ */
 		0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* min */
 		0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* max */
-		0x80,                                   /* [] ] */
-		0x62, 'a', 'a', 0xa2,                   /* "aa": { */
-		0x61, 'y', 0x60,                        /* "y": "" */
-		0x62, 'x', 'x', 0xa0,                   /* "xx": {} } */
-		0x63, 'n', 'a', 'm', 0x62, 0xc3, 0xa9,  /* "nam": "é" */
+		0x80,						      /* [] ] */
+		0x62, 'a', 'a', 0xa2,		       /* "aa": { */
+		0x61, 'y', 0x60,		       /* "y": "" */
+		0x62, 'x', 'x', 0xa0,		       /* "xx": {} } */
+		0x63, 'n', 'a', 'm', 0x62, 0xc3, 0xa9, /* "nam": "é" */
 	};
 	op_t op;
 	cbw_t w;
@@ -384,8 +416,9 @@ TEST(truncated_input_is_refused_at_every_length)
 	err_t err;
 	size_t n;
 
-	s_op_init(&op, json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-	    "A", "delta", -2, "reason", "sale"));
+	s_op_init(&op,
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",
+		"delta", -2, "reason", "sale"));
 	cbw_init(&w);
 	err_clear(&err);
 	REQUIRE_EQ_INT(op_encode(&op, &w, &err), 0);
@@ -395,7 +428,7 @@ TEST(truncated_input_is_refused_at_every_length)
 		cbr_init(&r, w.data, n);
 		err_clear(&err);
 		if (!CHECK_MSG(op_decode(&r, &out, &err) == -1,
-		    "prefix of %zu of %zu bytes decoded", n, w.len)) {
+			"prefix of %zu of %zu bytes decoded", n, w.len)) {
 			op_clear(&out);
 			break;
 		}
@@ -445,7 +478,11 @@ TEST(counts_larger_than_the_input_are_refused_before_allocating)
 	CHECK_STR(err.msg,
 	    "cbor: array of 4294967296 items at byte 0 exceeds the 2 bytes left");
 	/* A map needs two bytes per pair: 3 pairs in 5 bytes is refused. */
-	cbr_init(&r, "\xa3\x61" "a\x01\x61" "b", 6);
+	cbr_init(&r,
+	    "\xa3\x61"
+	    "a\x01\x61"
+	    "b",
+	    6);
 	CHECK_EQ_INT(cbr_map(&r, &n, &err), -1);
 	CHECK_STR(err.msg,
 	    "cbor: map of 3 pairs at byte 0 exceeds the 5 bytes left");
@@ -456,14 +493,16 @@ TEST(counts_larger_than_the_input_are_refused_before_allocating)
 	{
 		cbw_t w;
 
-		s_with_fields(&w, (const uint8_t *)"\xba\xff\xff\xff\xff\x00", 6);
+		s_with_fields(&w, (const uint8_t *)"\xba\xff\xff\xff\xff\x00",
+		    6);
 		DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 		    "op: cbor: map of 4294967295 pairs at byte 43 exceeds the 1 bytes left");
 		cbw_free(&w);
 	}
 	/* A text claiming far more bytes than there are is truncated. */
-	JSON_FAILS("\x7b\x00\x00\x00\x00\xff\xff\xff\xff" "abc", 12,
-	    "cbor: truncated at byte 0");
+	JSON_FAILS("\x7b\x00\x00\x00\x00\xff\xff\xff\xff"
+		   "abc",
+	    12, "cbor: truncated at byte 0");
 }
 
 TEST(text_over_its_limit_is_refused)
@@ -535,9 +574,13 @@ TEST(text_over_its_limit_is_refused)
 	CHECK_EQ_UINT(json_string_length(v), CODEC_MAX_TEXT);
 	json_decref(v);
 	/* cbr_text with a caller's limit; the position stays put. */
-	cbr_init(&r, "\x63" "abc", 4);
+	cbr_init(&r,
+	    "\x63"
+	    "abc",
+	    4);
 	CHECK_EQ_INT(cbr_text(&r, &s, &n, 2, &err), -1);
-	CHECK_STR(err.msg, "cbor: text of 3 bytes at byte 0 exceeds the limit of 2");
+	CHECK_STR(err.msg,
+	    "cbor: text of 3 bytes at byte 0 exceeds the limit of 2");
 	CHECK_EQ_UINT(r.pos, 0);
 	CHECK_EQ_INT(cbr_text(&r, &s, &n, 3, &err), 0);
 	CHECK_EQ_UINT(n, 3);
@@ -561,14 +604,17 @@ TEST(wrong_types_are_refused)
 	DECODE_FAILS("\x64S001", 5, ERR_BAD_REQUEST,
 	    "cbor: expected array at byte 0, got text");
 	/* seq as text. */
-	DECODE_FAILS("\x87\x64S001\x61" "1", 8, ERR_BAD_REQUEST,
+	DECODE_FAILS("\x87\x64S001\x61"
+		     "1",
+	    8, ERR_BAD_REQUEST,
 	    "op: cbor: expected unsigned integer at byte 6, got text");
 	/* seq negative. */
 	DECODE_FAILS("\x87\x64S001\x20", 7, ERR_BAD_REQUEST,
 	    "cbor: array of 7 items at byte 0 exceeds the 6 bytes left");
 	{
 		static const uint8_t neg_seq[] = { 0x87, 0x64, 'S', '0', '0',
-		    '1', 0x20, 0x01, 0x61, 'e', 0x61, 'k', 0x61, 'a', 0xa0 };
+			'1', 0x20, 0x01, 0x61, 'e', 0x61, 'k', 0x61, 'a',
+			0xa0 };
 
 		DECODE_FAILS(neg_seq, sizeof neg_seq, ERR_BAD_REQUEST,
 		    "op: cbor: expected unsigned integer at byte 6, got negative integer");
@@ -588,16 +634,20 @@ TEST(wrong_types_are_refused)
 	    "op: cbor: expected text at byte 44, got unsigned integer");
 	cbw_free(&w);
 	/* Wrong arity. */
-	DECODE_FAILS("\x86\x64S001\x01\x01\x61" "e\x61k\x61" "a", 14,
-	    ERR_BAD_REQUEST, "op: 6 elements at byte 0, expected 7");
+	DECODE_FAILS("\x86\x64S001\x01\x01\x61"
+		     "e\x61k\x61"
+		     "a",
+	    14, ERR_BAD_REQUEST, "op: 6 elements at byte 0, expected 7");
 	/* Values CBOR has but our fields may not carry. */
-	JSON_FAILS("\x42\x01\x02", 3, "cbor: unsupported byte string at byte 0");
+	JSON_FAILS("\x42\x01\x02", 3,
+	    "cbor: unsupported byte string at byte 0");
 	JSON_FAILS("\xc1\x01", 2, "cbor: unsupported tag at byte 0");
 	JSON_FAILS("\xf7", 1, "cbor: unsupported undefined at byte 0");
 	JSON_FAILS("\xf0", 1, "cbor: malformed at byte 0");
 	JSON_FAILS("\x1c", 1, "cbor: malformed at byte 0");
 	/* A 64-bit integer beyond int64 inside fields. */
-	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x1b\x80\x00\x00\x00\x00\x00\x00\x00",
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa1\x61x\x1b\x80\x00\x00\x00\x00\x00\x00\x00",
 	    12);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: integer out of range at byte 46");
@@ -720,14 +770,16 @@ TEST(non_shortest_encodings_are_refused)
 	/* hlc 255 written with a 2-byte argument. */
 	{
 		static const uint8_t b[] = { 0x87, 0x64, 'S', '0', '0', '1',
-		    0x01, 0x19, 0x00, 0xff, 0x61, 'e', 0x61, 'k', 0x61, 'a',
-		    0xa0 };
+			0x01, 0x19, 0x00, 0xff, 0x61, 'e', 0x61, 'k', 0x61, 'a',
+			0xa0 };
 
 		DECODE_FAILS(b, sizeof b, ERR_BAD_REQUEST,
 		    "op: cbor: non-shortest encoding at byte 7");
 	}
 	/* The origin's length in a 1-byte argument. */
-	DECODE_FAILS("\x87\x78\x04S001\x01\x01\x61" "e\x61k\x61" "a\xa0",
+	DECODE_FAILS("\x87\x78\x04S001\x01\x01\x61"
+		     "e\x61k\x61"
+		     "a\xa0",
 	    16, ERR_BAD_REQUEST, "op: cbor: non-shortest encoding at byte 1");
 	/* The op array's own count. */
 	DECODE_FAILS("\x98\x07\x64S001", 7, ERR_BAD_REQUEST,
@@ -751,18 +803,29 @@ TEST(unsorted_and_duplicate_map_keys_are_refused)
 	cbw_t w;
 
 	/* "delta" (5 bytes) before "sku" (3 bytes): longer key first. */
-	s_with_fields(&w, (const uint8_t *)"\xa2\x65" "delta\x01\x63sku\x61" "A",
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa2\x65"
+			     "delta\x01\x63sku\x61"
+			     "A",
 	    14);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: map key at byte 51 duplicate or out of order");
 	cbw_free(&w);
 	/* Same length, bytewise out of order. */
-	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "b\x01\x61" "a\x02", 7);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa2\x61"
+			     "b\x01\x61"
+			     "a\x02",
+	    7);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: map key at byte 47 duplicate or out of order");
 	cbw_free(&w);
 	/* Duplicate. */
-	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "a\x01\x61" "a\x02", 7);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa2\x61"
+			     "a\x01\x61"
+			     "a\x02",
+	    7);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: map key at byte 47 duplicate or out of order");
 	cbw_free(&w);
@@ -782,7 +845,8 @@ TEST(floats_are_refused_on_both_sides)
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: unsupported float at byte 46");
 	cbw_free(&w);
-	JSON_FAILS("\xfa\x3f\xc0\x00\x00", 5, "cbor: unsupported float at byte 0");
+	JSON_FAILS("\xfa\x3f\xc0\x00\x00", 5,
+	    "cbor: unsupported float at byte 0");
 	JSON_FAILS("\x82\x01\xfb\x3f\xf8\x00\x00\x00\x00\x00\x00", 11,
 	    "cbor: unsupported float at byte 2");
 	/* The writer refuses a JSON real, alone or nested. */
@@ -845,7 +909,10 @@ TEST(indefinite_lengths_are_refused)
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: indefinite length at byte 46");
 	cbw_free(&w);
-	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x7f\x61" "a\xff", 7);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa1\x61x\x7f\x61"
+			     "a\xff",
+	    7);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: indefinite length at byte 46");
 	cbw_free(&w);
@@ -889,10 +956,17 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 	cbw_t w;
 
 	/* A NUL inside the origin. */
-	DECODE_FAILS("\x87\x64S\x00" "01\x01\x01\x61" "e\x61k\x61" "a\xa0",
+	DECODE_FAILS("\x87\x64S\x00"
+		     "01\x01\x01\x61"
+		     "e\x61k\x61"
+		     "a\xa0",
 	    15, ERR_BAD_REQUEST, "op: cbor: text with a NUL byte at byte 1");
 	/* Inside a field value and a field key. */
-	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x63" "a\x00" "b", 7);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa1\x61x\x63"
+			     "a\x00"
+			     "b",
+	    7);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: text with a NUL byte at byte 46");
 	cbw_free(&w);
@@ -902,14 +976,19 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 	cbw_free(&w);
 	/* A field value that is not UTF-8 (a bare continuation byte, and an
 	 * overlong encoding of NUL). */
-	s_with_fields(&w, (const uint8_t *)"\xa1\x61x\x62" "a\x80", 6);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa1\x61x\x62"
+			     "a\x80",
+	    6);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: text at byte 46 is not UTF-8");
 	cbw_free(&w);
 	JSON_FAILS("\x62\xc0\x80", 3, "cbor: text at byte 0 is not UTF-8");
 	/* In the envelope too: a key that is not UTF-8 (CBOR text must be),
 	 * which Jansson never sees. */
-	DECODE_FAILS("\x87\x64S001\x01\x01\x61" "e\x62\xbd\xa1\x61" "a\xa0",
+	DECODE_FAILS("\x87\x64S001\x01\x01\x61"
+		     "e\x62\xbd\xa1\x61"
+		     "a\xa0",
 	    17, ERR_BAD_REQUEST, "op: cbor: text at byte 10 is not UTF-8");
 }
 
@@ -924,13 +1003,13 @@ TEST(text_must_be_shortest_form_utf8_without_surrogates)
 		size_t len;
 		int ok;
 	} cases[] = {
-		{ "\x63\xe4\xbb\x93", 4, 1 },           /* U+4ED3 */
-		{ "\x64\xf0\x9f\x98\x80", 5, 1 },       /* U+1F600 */
-		{ "\x62\xc0\xaf", 3, 0 },               /* overlong '/' */
-		{ "\x63\xe0\x80\xaf", 4, 0 },           /* overlong, 3 bytes */
-		{ "\x63\xed\xa0\x80", 4, 0 },           /* a surrogate */
-		{ "\x64\xf4\x90\x80\x80", 5, 0 },       /* above U+10FFFF */
-		{ "\x62\xe4\xbb", 3, 0 },               /* cut short */
+		{ "\x63\xe4\xbb\x93", 4, 1 },	  /* U+4ED3 */
+		{ "\x64\xf0\x9f\x98\x80", 5, 1 }, /* U+1F600 */
+		{ "\x62\xc0\xaf", 3, 0 },	  /* overlong '/' */
+		{ "\x63\xe0\x80\xaf", 4, 0 },	  /* overlong, 3 bytes */
+		{ "\x63\xed\xa0\x80", 4, 0 },	  /* a surrogate */
+		{ "\x64\xf4\x90\x80\x80", 5, 0 }, /* above U+10FFFF */
+		{ "\x62\xe4\xbb", 3, 0 },	  /* cut short */
 	};
 	size_t i;
 
@@ -996,7 +1075,10 @@ TEST(map_key_that_is_not_utf8_is_refused)
 	json_t *v = NULL;
 
 	/* {"a": 1, "\xff": 2}: sorted, shortest form, only the key is bad. */
-	s_with_fields(&w, (const uint8_t *)"\xa2\x61" "a\x01\x61\xff\x02", 7);
+	s_with_fields(&w,
+	    (const uint8_t *)"\xa2\x61"
+			     "a\x01\x61\xff\x02",
+	    7);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
 	    "op: cbor: text at byte 47 is not UTF-8");
 	cbw_free(&w);
@@ -1005,7 +1087,8 @@ TEST(map_key_that_is_not_utf8_is_refused)
 	err_clear(&err);
 	if (!CHECK_EQ_INT(cbr_json(&r, &v, &err), -1))
 		CHECK_MSG(json_object_size(v) == 1,
-		    "accepted map lost its pair: %zu keys", json_object_size(v));
+		    "accepted map lost its pair: %zu keys",
+		    json_object_size(v));
 	json_decref(v);
 }
 
@@ -1050,7 +1133,10 @@ TEST(texts_are_cut_and_cleaned_whole_characters_at_a_time)
 	CHECK_EQ_UINT(text_fit("\xe4\xbb\x93", 2), 0);
 	snprintf(s, sizeof s, "ok \xe4\xbb\x93 \x01\n\xbd\xc0\xaf end");
 	text_clean(s);
-	CHECK_STR(s, "ok \xe4\xbb\x93 ??" "??" "? end");
+	CHECK_STR(s,
+	    "ok \xe4\xbb\x93 ??"
+	    "??"
+	    "? end");
 	CHECK(text_ok("ok \xe4\xbb\x93"));
 	CHECK(!text_ok("tab\there"));
 	CHECK(!text_ok("\xed\xa0\x80"));

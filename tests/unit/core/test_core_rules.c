@@ -20,8 +20,8 @@
 static int
 s_note_apply(store_t *st, const op_t *op, err_t *err)
 {
-	const char *text = json_string_value(json_object_get(op->fields,
-	    "text"));
+	const char *text = json_string_value(
+	    json_object_get(op->fields, "text"));
 	char name[128];
 
 	if (text == NULL)
@@ -49,8 +49,9 @@ s_open(const char *dir)
 		CHECK_MSG(0, "store_open: %s", err.msg);
 		return NULL;
 	}
-	if (store_begin(st, &err) || store_meta_set_text(st, "site", "S001",
-	    &err) || store_commit(st, &err)) {
+	if (store_begin(st, &err) ||
+	    store_meta_set_text(st, "site", "S001", &err) ||
+	    store_commit(st, &err)) {
 		CHECK_MSG(0, "site: %s", err.msg);
 		store_close(&st);
 	}
@@ -107,21 +108,32 @@ TEST(a_local_write_is_applied_by_the_given_rule_and_logged)
 	REQUIRE(st != NULL);
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_append_local(st, "note", "n1", "set", fields, NULL,
-	    &err), 0);
+			 &err),
+	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	s_note(st, "n1", text, sizeof text);
 	CHECK_STR(text, "hello");
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log WHERE origin = 'S001' AND entity = 'note'"), -1), 1);
+	CHECK_EQ_INT(
+	    store_query_int(st,
+		store_stmt(st,
+		    "SELECT count(*) FROM "
+		    "op_log WHERE origin = 'S001' AND entity = 'note'"),
+		-1),
+	    1);
 	/* A local write its rule refuses fails and leaves nothing. */
 	json_object_del(fields, "text");
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_append_local(st, "note", "n2", "set", fields, NULL,
-	    &err), -1);
+			 &err),
+	    -1);
 	CHECK_STR(err.msg, "text: required");
 	store_rollback(st);
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log"), -1), 1);
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT count(*) FROM "
+			     "op_log"),
+			 -1),
+	    1);
 	json_decref(fields);
 	store_close(&st);
 }
@@ -134,26 +146,31 @@ TEST(remote_ops_apply_once_and_refusals_are_quarantined)
 
 	REQUIRE(st != NULL);
 	CHECK_EQ_INT(s_ingest(st, "S002", 1, "note", "a",
-	    json_pack("{s:s}", "text", "one"), &why), INGEST_APPLIED);
+			 json_pack("{s:s}", "text", "one"), &why),
+	    INGEST_APPLIED);
 	CHECK_EQ_INT(s_ingest(st, "S002", 1, "note", "a",
-	    json_pack("{s:s}", "text", "one"), &why), INGEST_DUPLICATE);
+			 json_pack("{s:s}", "text", "one"), &why),
+	    INGEST_DUPLICATE);
 	s_note(st, "a", text, sizeof text);
 	CHECK_STR(text, "one");
 	/* Refused by its rule: quarantined with the reason, nothing
 	 * written. */
 	CHECK_EQ_INT(s_ingest(st, "S002", 2, "note", "b",
-	    json_pack("{s:i}", "n", 1), &why), INGEST_QUARANTINED);
+			 json_pack("{s:i}", "n", 1), &why),
+	    INGEST_QUARANTINED);
 	CHECK_STR(why.msg, "apply op S002/2: text: required");
 	s_note(st, "b", text, sizeof text);
 	CHECK_STR(text, "");
 	/* An entity the table does not know. */
 	CHECK_EQ_INT(s_ingest(st, "S002", 3, "order", "o1",
-	    json_pack("{s:s}", "text", "x"), &why), INGEST_QUARANTINED);
+			 json_pack("{s:s}", "text", "x"), &why),
+	    INGEST_QUARANTINED);
 	CHECK_STR(why.msg, "apply op S002/3: unknown entity 'order'");
 	CHECK_EQ_INT(store_quarantine_count(st), 2);
 	/* A quarantined op that comes again is a duplicate. */
 	CHECK_EQ_INT(s_ingest(st, "S002", 3, "order", "o1",
-	    json_pack("{s:s}", "text", "x"), &why), INGEST_DUPLICATE);
+			 json_pack("{s:s}", "text", "x"), &why),
+	    INGEST_DUPLICATE);
 	store_close(&st);
 }
 
@@ -200,33 +217,45 @@ TEST(a_failed_read_is_kept_fails_the_commit_and_never_passes_for_no_row)
 	err_t err;
 
 	REQUIRE(st != NULL);
-	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "CREATE TABLE gone(name, "
-	    "value); INSERT INTO gone VALUES ('x', 1)", NULL, NULL, NULL),
+	REQUIRE_EQ_INT(sqlite3_exec(store_db(st),
+			   "CREATE TABLE gone(name, "
+			   "value); INSERT INTO gone VALUES ('x', 1)",
+			   NULL, NULL, NULL),
 	    SQLITE_OK);
 	CHECK_EQ_INT(store_query_int(st, store_stmt(st, q), -1), 1);
 	CHECK_EQ_INT(store_read_error(st, &err), 0);
 	/* Dropped behind the daemon's back: the cached statement fails. */
-	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "DROP TABLE gone", NULL,
-	    NULL, NULL), SQLITE_OK);
+	REQUIRE_EQ_INT(sqlite3_exec(store_db(st), "DROP TABLE gone", NULL, NULL,
+			   NULL),
+	    SQLITE_OK);
 	CHECK_EQ_INT(store_row(st, store_stmt(st, q)), 0);
 	CHECK_EQ_INT(store_read_error(st, &err), -1);
 	CHECK_EQ_INT(err.code, ERR_INTERNAL);
-	CHECK_STR(err.msg, "read SELECT value FROM gone WHERE name = 'x': no such table: gone");
+	CHECK_STR(err.msg,
+	    "read SELECT value FROM gone WHERE name = 'x': no such table: gone");
 	/* A statement that no longer prepares does not kill the process. */
 	store_read_clear(st);
-	CHECK_EQ_INT(store_row(st, store_stmt(st,
-	    "SELECT name FROM gone ORDER BY name")), 0);
+	CHECK_EQ_INT(store_row(st,
+			 store_stmt(st, "SELECT name FROM gone ORDER BY name")),
+	    0);
 	CHECK_EQ_INT(store_read_error(st, &err), -1);
-	CHECK_STR(err.msg, "prepare SELECT name FROM gone ORDER BY name: no such table: gone");
+	CHECK_STR(err.msg,
+	    "prepare SELECT name FROM gone ORDER BY name: no such table: gone");
 	/* A transaction that read through a failure does not commit. */
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
 	CHECK_EQ_INT(store_append_local(st, "note", "n9", "set", fields, NULL,
-	    &err), 0);
+			 &err),
+	    0);
 	(void)store_query_int(st, store_stmt(st, q), -1);
 	CHECK_EQ_INT(store_commit(st, &err), -1);
-	CHECK_STR(err.msg, "commit: read SELECT value FROM gone WHERE name = 'x': no such table: gone");
-	CHECK_EQ_INT(store_query_int(st, store_stmt(st, "SELECT count(*) FROM "
-	    "op_log WHERE key = 'n9'"), -1), 0);
+	CHECK_STR(err.msg,
+	    "commit: read SELECT value FROM gone WHERE name = 'x': no such table: gone");
+	CHECK_EQ_INT(store_query_int(st,
+			 store_stmt(st,
+			     "SELECT count(*) FROM "
+			     "op_log WHERE key = 'n9'"),
+			 -1),
+	    0);
 	json_decref(fields);
 	store_close(&st);
 }

@@ -25,7 +25,8 @@ TEST(ping_carries_the_disk)
 	CHECK_EQ_UINT(m.disk.db_bytes, 2813952);
 	CHECK_EQ_UINT(m.disk.wal_bytes, 16777216);
 	CHECK_EQ_UINT(m.disk.free_bytes, 83735572480ull);
-	CHECK_STR(m.disk.problem, "checkpoint /srv/bl/node.db: WAL 5120 frames");
+	CHECK_STR(m.disk.problem,
+	    "checkpoint /srv/bl/node.db: WAL 5120 frames");
 	cbw_free(&w);
 }
 
