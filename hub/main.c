@@ -39,6 +39,18 @@ s_open(const char *dir, err_t *err)
 	return store_open(path, STORE_HUB, 0, &apply_rules, err);
 }
 
+/* Opens the hub's store in dir and begins a transaction; the caller owns
+ * the store and ends the transaction. NULL with err (nothing left open). */
+static store_t *
+s_begin(const char *dir, err_t *err)
+{
+	store_t *st = s_open(dir, err);
+
+	if (st != NULL && store_begin(st, err))
+		store_close(&st);
+	return st;
+}
+
 static int
 s_init(const args_t *a)
 {
@@ -149,12 +161,8 @@ s_enroll(const args_t *a)
 		    "--key: not a Z85 CURVE public key (40 characters, from bl-node init or key)");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
-	if (store_begin(st, &err)) {
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
 	s = store_stmt(st,
 	    "SELECT (SELECT count(*) FROM sites WHERE id = ?1), "
 	    "(SELECT id FROM sites WHERE pubkey = ?2)");
@@ -212,26 +220,19 @@ s_revoke(const args_t *a)
 		err_set(&err, ERR_BAD_REQUEST, "--site is required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
-	if (store_begin(st, &err)) {
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
 	s = store_stmt(st,
 	    "UPDATE sites SET revoked_at = ? "
 	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
 	sqlite3_bind_int64(s, 1, (int64_t)hlc_wall_ms());
 	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
-	if (store_step(st, s, "revoke", &err)) {
-		store_rollback(st);
-		return -1;
-	}
-	changed = sqlite3_changes(store_db(st));
-	if (changed == 0) {
+	if (store_step(st, s, "revoke", &err) == 0 &&
+	    (changed = sqlite3_changes(store_db(st))) == 0)
 		err_set(&err, ERR_NOT_FOUND,
 		    "site %s: not an enrolled, active store or warehouse",
 		    site);
+	if (err.code != ERR_OK) {
 		store_rollback(st);
 		store_close(&st);
 		return prog_fail(1, &err);
@@ -247,33 +248,29 @@ s_revoke(const args_t *a)
 
 /* ---- run ---- */
 
+/* What bl-hub run starts in the daemon's loop (daemon.h); s_stop frees. */
 typedef struct {
 	server_t *server;
-	struct event_base *base;
+	api_t *api;
 } hub_run_t;
 
+/* The API's hooks; arg is the server. */
 static void
-s_status(void *arg, json_t *status)
+s_status(void *server, json_t *status)
 {
-	hub_run_t *h = arg;
-
-	server_status(h->server, status);
+	server_status(server, status);
 }
 
 static void
-s_alerts(void *arg, json_t *items)
+s_alerts(void *server, json_t *items)
 {
-	hub_run_t *h = arg;
-
-	server_alerts(h->server, items);
+	server_alerts(server, items);
 }
 
 static void
-s_wrote(void *arg)
+s_wrote(void *server)
 {
-	hub_run_t *h = arg;
-
-	server_notify(h->server);
+	server_notify(server);
 }
 
 /* One connection per site: lift the soft descriptor limit (often 1024) to
@@ -289,57 +286,51 @@ s_raise_fd_limit(void)
 	}
 }
 
+/* Starts the sync endpoint and the API over the daemon's store, keeping
+ * both in arg (a hub_run_t) for s_stop. */
+static int
+s_start(daemon_t *d, void *arg, err_t *err)
+{
+	hub_run_t *h = arg;
+	int sync_port = -1, http_port = -1;
+
+	s_raise_fd_limit();
+	h->server = server_new(d->base, d->store, &d->keys,
+	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
+	if (h->server == NULL)
+		return -1;
+	h->api = api_new(d->base, d->store, "hq");
+	api_set_hooks(h->api, s_status, s_wrote, h->server);
+	api_set_alerts_hook(h->api, s_alerts);
+	api_add_get(h->api, "/v1/sites", server_sites, h->server);
+	if (api_bind(h->api, conf_get(&d->conf, "http", HUB_DEFAULT_HTTP),
+		conf_get(&d->conf, "token", NULL), &http_port, err) ||
+	    conf_write_ports(d->dir, sync_port, http_port, err))
+		return -1;
+	log_info("hub %s ready: sync port %d, http port %d",
+	    store_site(d->store), sync_port, http_port);
+	return 0;
+}
+
+/* Frees what s_start kept in arg; any of it may be NULL. */
+static void
+s_stop(void *arg)
+{
+	hub_run_t *h = arg;
+
+	api_destroy(&h->api);
+	server_destroy(&h->server);
+}
+
+/* bl-hub run: the hub's daemon until SIGTERM or SIGINT (daemon.h). */
 static int
 s_run(const args_t *a)
 {
-	const char *dir = args_get(a, "data", ".");
-	conf_t conf;
-	keypair_t keys;
-	store_t *st = NULL;
-	api_t *api = NULL;
-	hub_run_t h;
-	int sync_port = -1, http_port = -1, rc = 1;
-	err_t err;
+	static const daemon_spec_t spec = { HUB_KEY, { "listen", "http", NULL },
+		s_open, s_start, s_stop };
+	hub_run_t h = { NULL, NULL };
 
-	memset(&h, 0, sizeof h);
-	memset(&keys, 0, sizeof keys);
-	err_clear(&err);
-	if (conf_load(dir, &conf, &err) || keys_load(dir, HUB_KEY, &keys, &err))
-		return prog_fail(1, &err);
-	conf_set(&conf, "listen", args_get(a, "listen", NULL));
-	conf_set(&conf, "http", args_get(a, "http", NULL));
-	if ((st = s_open(dir, &err)) == NULL)
-		goto out;
-	s_raise_fd_limit();
-	if (daemon_checkpoints(st, &conf, &err))
-		goto out;
-	h.base = event_base_new();
-	h.server = server_new(h.base, st, &keys,
-	    conf_get(&conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, &err);
-	if (h.server == NULL)
-		goto out;
-	api = api_new(h.base, st, "hq");
-	api_set_hooks(api, s_status, s_wrote, &h);
-	api_set_alerts_hook(api, s_alerts);
-	api_add_get(api, "/v1/sites", server_sites, h.server);
-	if (api_bind(api, conf_get(&conf, "http", HUB_DEFAULT_HTTP),
-		conf_get(&conf, "token", NULL), &http_port, &err) ||
-	    conf_write_ports(dir, sync_port, http_port, &err))
-		goto out;
-	log_info("hub %s ready: sync port %d, http port %d", store_site(st),
-	    sync_port, http_port);
-	daemon_loop(h.base);
-	rc = 0;
-out:
-	if (rc != 0)
-		prog_fail(1, &err);
-	api_destroy(&api);
-	server_destroy(&h.server);
-	if (h.base != NULL)
-		event_base_free(h.base);
-	store_close(&st);
-	keys_free(&keys);
-	return rc;
+	return daemon_run(&spec, a, &h);
 }
 
 static void

@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "log.h"
 #include "proto.h"
+#include "zsock.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define SESSION_IDLE_MS (120 * 1000)
@@ -663,8 +664,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
     const char *listen, int *bound_port, err_t *err)
 {
 	server_t *srv = calloc(1, sizeof *srv);
-	int one = 1, maxmsg = PROTO_MAX_MSG + 1024, hwm = 1000;
-	int64_t maxsize = maxmsg;
+	int one = 1, hwm = 1000;
 	char endpoint[256], *colon;
 	size_t size = sizeof endpoint;
 	struct timeval second = { 1, 0 };
@@ -683,22 +683,15 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 		    zmq_strerror(zmq_errno()));
 		goto fail;
 	}
-	srv->router = zmq_socket(srv->ctx, ZMQ_ROUTER);
+	/* Linger, message size and heartbeats as at every node (zsock.h). */
+	if ((srv->router = zsock_new(srv->ctx, ZMQ_ROUTER, err)) == NULL)
+		goto fail;
 	zmq_setsockopt(srv->router, ZMQ_CURVE_SERVER, &one, sizeof one);
 	zmq_setsockopt(srv->router, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
 	    KEYS_Z85_LEN);
 	zmq_setsockopt(srv->router, ZMQ_ZAP_DOMAIN, "branchline", 10);
 	zmq_setsockopt(srv->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-	zmq_setsockopt(srv->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
 	zmq_setsockopt(srv->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-	{
-		int ivl = 5000, ttl = 15000;
-
-		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_IVL, &ivl,
-		    sizeof ivl);
-		zmq_setsockopt(srv->router, ZMQ_HEARTBEAT_TIMEOUT, &ttl,
-		    sizeof ttl);
-	}
 	if (zmq_bind(srv->router, listen) != 0) {
 		err_set(err, ERR_UNAVAILABLE, "sync: bind %s: %s", listen,
 		    zmq_strerror(zmq_errno()));
@@ -732,10 +725,8 @@ server_destroy(server_t **self_p)
 		event_free(srv->tick);
 	zev_destroy(&srv->router_ev);
 	zev_destroy(&srv->zap_ev);
-	if (srv->router != NULL) {
-		zmq_setsockopt(srv->router, ZMQ_LINGER, &zero, sizeof zero);
-		zmq_close(srv->router);
-	}
+	if (srv->router != NULL)
+		zmq_close(srv->router); /* zsock_new set no linger */
 	if (srv->zap != NULL) {
 		zmq_setsockopt(srv->zap, ZMQ_LINGER, &zero, sizeof zero);
 		zmq_close(srv->zap);

@@ -31,6 +31,7 @@
 #include "proto.h"
 #include "text.h"
 #include "zev.h"
+#include "zsock.h"
 
 #define PULL_WINDOW 4 /* OPS batches in flight */
 #define PING_EVERY_MS 2000
@@ -502,9 +503,8 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	client_t *c = calloc(1, sizeof *c);
 	const char *hub = conf_get(conf, "hub", NULL);
 	const char *hub_key = conf_get(conf, "hub_key", NULL);
-	int one = 1, zero = 0, ivl = 100, ivl_max = 5000, hb = 5000,
-	    hb_ttl = 15000;
-	int64_t maxsize = PROTO_MAX_MSG + 1024, acked = 0, last_sync = 0;
+	int one = 1, zero = 0, ivl = 100, ivl_max = 5000;
+	int64_t acked = 0, last_sync = 0;
 	struct timeval tick = { 0, 200 * 1000 };
 	char monitor_ep[64];
 
@@ -526,21 +526,20 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	c->acked = c->acked_saved = (uint64_t)acked;
 	c->last_sync_ms = c->last_sync_saved = (uint64_t)last_sync;
 	c->ctx = zmq_ctx_new();
-	c->dealer = zmq_socket(c->ctx, ZMQ_DEALER);
+	/* Linger, message size and heartbeats as at the hub (zsock.h). */
+	if ((c->dealer = zsock_new(c->ctx, ZMQ_DEALER, err)) == NULL) {
+		client_destroy(&c);
+		return NULL;
+	}
 	zmq_setsockopt(c->dealer, ZMQ_CURVE_SERVERKEY, hub_key, KEYS_Z85_LEN);
 	zmq_setsockopt(c->dealer, ZMQ_CURVE_PUBLICKEY, keys->public_z85,
 	    KEYS_Z85_LEN);
 	zmq_setsockopt(c->dealer, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
 	    KEYS_Z85_LEN);
 	zmq_setsockopt(c->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
-	zmq_setsockopt(c->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
 	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
 	    sizeof ivl_max);
-	zmq_setsockopt(c->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
-	zmq_setsockopt(c->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hb_ttl,
-	    sizeof hb_ttl);
-	zmq_setsockopt(c->dealer, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
 	snprintf(monitor_ep, sizeof monitor_ep, "inproc://monitor-%p",
 	    (void *)c);
 	zmq_socket_monitor(c->dealer, monitor_ep,

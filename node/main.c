@@ -349,75 +349,73 @@ s_status(const args_t *a)
 
 /* ---- run: the daemon ---- */
 
+/* What bl-node run starts in the daemon's loop (daemon.h); s_stop frees. */
 typedef struct {
+	retain_t *retain;
 	client_t *client;
+	api_t *api;
 } node_run_t;
 
+/* The API's hooks; arg is the client. */
 static void
-s_api_status(void *arg, json_t *status)
+s_api_status(void *client, json_t *status)
 {
-	node_run_t *n = arg;
-
-	client_status(n->client, status);
+	client_status(client, status);
 }
 
 static void
-s_api_wrote(void *arg)
+s_api_wrote(void *client)
+{
+	client_wrote(client);
+}
+
+/* Starts retention, the link to the hub and the API over the daemon's
+ * store, keeping them in arg (a node_run_t) for s_stop. */
+static int
+s_start(daemon_t *d, void *arg, err_t *err)
+{
+	node_run_t *n = arg;
+	int http_port = -1;
+	long long days;
+
+	if (conf_get_int(&d->conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+		&days, err))
+		return -1;
+	n->retain = retain_start(d->base, d->store, (int)days);
+	n->client = client_new(d->base, d->store, &d->conf, &d->keys, err);
+	if (n->client == NULL)
+		return -1;
+	n->api = api_new(d->base, d->store, "site");
+	api_set_hooks(n->api, s_api_status, s_api_wrote, n->client);
+	if (api_bind(n->api, conf_get(&d->conf, "http", NODE_DEFAULT_HTTP),
+		conf_get(&d->conf, "token", NULL), &http_port, err) ||
+	    conf_write_ports(d->dir, -1, http_port, err))
+		return -1;
+	log_info("node %s ready: http port %d, hub %s", store_site(d->store),
+	    http_port, conf_get(&d->conf, "hub", "?"));
+	return 0;
+}
+
+/* Frees what s_start kept in arg; any of it may be NULL. */
+static void
+s_stop(void *arg)
 {
 	node_run_t *n = arg;
 
-	client_wrote(n->client);
+	api_destroy(&n->api);
+	retain_stop(&n->retain);
+	client_destroy(&n->client);
 }
 
+/* bl-node run: the node's daemon until SIGTERM or SIGINT (daemon.h). */
 static int
 s_run(const args_t *a)
 {
-	const char *dir = args_get(a, "data", ".");
-	conf_t conf;
-	keypair_t keys;
-	store_t *st = NULL;
-	api_t *api = NULL;
-	node_run_t n = { 0 };
-	struct event_base *base = NULL;
-	retain_t *retain = NULL;
-	int http_port = -1, rc = 1;
-	long long days;
-	err_t err;
+	static const daemon_spec_t spec = { NODE_KEY, { "http", NULL }, s_open,
+		s_start, s_stop };
+	node_run_t n = { NULL, NULL, NULL };
 
-	err_clear(&err);
-	if (s_open_all(dir, &conf, &keys, &st, &err))
-		return prog_fail(1, &err);
-	conf_set(&conf, "http", args_get(a, "http", NULL));
-	if (daemon_checkpoints(st, &conf, &err) ||
-	    conf_get_int(&conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
-		&days, &err))
-		goto out;
-	base = event_base_new();
-	retain = retain_start(base, st, (int)days);
-	n.client = client_new(base, st, &conf, &keys, &err);
-	if (n.client == NULL)
-		goto out;
-	api = api_new(base, st, "site");
-	api_set_hooks(api, s_api_status, s_api_wrote, &n);
-	if (api_bind(api, conf_get(&conf, "http", NODE_DEFAULT_HTTP),
-		conf_get(&conf, "token", NULL), &http_port, &err) ||
-	    conf_write_ports(dir, -1, http_port, &err))
-		goto out;
-	log_info("node %s ready: http port %d, hub %s", store_site(st),
-	    http_port, conf_get(&conf, "hub", "?"));
-	daemon_loop(base);
-	rc = 0;
-out:
-	if (rc != 0)
-		prog_fail(1, &err);
-	api_destroy(&api);
-	retain_stop(&retain);
-	client_destroy(&n.client);
-	if (base != NULL)
-		event_base_free(base);
-	store_close(&st);
-	keys_free(&keys);
-	return rc;
+	return daemon_run(&spec, a, &n);
 }
 
 /* ---- for people at the site ---- */

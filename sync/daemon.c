@@ -1,10 +1,13 @@
-/* daemon: the daemons' event loop and its stop signals (see daemon.h). */
+/* daemon: a program's daemon around its event loop (see daemon.h). */
 #include "daemon.h"
 
 #include <signal.h>
+#include <string.h>
 
 #include "log.h"
+#include "prog.h"
 
+/* SIGTERM, SIGINT: logs it and stops the loop (arg, the base). */
 static void
 s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -13,8 +16,9 @@ s_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-void
-daemon_loop(struct event_base *base)
+/* Runs base until SIGTERM or SIGINT. Borrows base. */
+static void
+s_loop(struct event_base *base)
 {
 	struct event *term, *intr;
 
@@ -28,8 +32,10 @@ daemon_loop(struct event_base *base)
 	event_free(intr);
 }
 
-int
-daemon_checkpoints(store_t *st, const conf_t *conf, err_t *err)
+/* Starts store's background checkpointer with conf's limits; -1 with err
+ * only on a bad setting. Borrows both. */
+static int
+s_checkpoints(store_t *st, const conf_t *conf, err_t *err)
 {
 	int bound, low;
 	err_t why;
@@ -40,4 +46,40 @@ daemon_checkpoints(store_t *st, const conf_t *conf, err_t *err)
 		log_warn("%s; SQLite checkpoints inside commits instead",
 		    why.msg);
 	return 0;
+}
+
+int
+daemon_run(const daemon_spec_t *spec, const args_t *args, void *arg)
+{
+	daemon_t d;
+	const char *const *o;
+	int rc = 1;
+	err_t err;
+
+	memset(&d, 0, sizeof d);
+	err_clear(&err);
+	d.dir = args_get(args, "data", ".");
+	if (conf_load(d.dir, &d.conf, &err) ||
+	    keys_load(d.dir, spec->key, &d.keys, &err))
+		goto out;
+	for (o = spec->overrides; *o != NULL; o++)
+		conf_set(&d.conf, *o, args_get(args, *o, NULL));
+	if ((d.store = spec->open(d.dir, &err)) == NULL ||
+	    s_checkpoints(d.store, &d.conf, &err))
+		goto out;
+	if ((d.base = event_base_new()) == NULL)
+		fatal("daemon: cannot create an event loop");
+	if (spec->start(&d, arg, &err))
+		goto out;
+	s_loop(d.base);
+	rc = 0;
+out:
+	if (rc != 0)
+		prog_fail(1, &err);
+	spec->stop(arg);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	store_close(&d.store);
+	keys_free(&d.keys);
+	return rc;
 }

@@ -1,22 +1,58 @@
 /*
- * daemon: what bl-hub run and bl-node run share around their event loop.
+ * daemon: what bl-hub run and bl-node run share: the data directory's
+ * config, key pair and store, the store's checkpointer, the event loop and
+ * its stop signals, the one-line failure and the teardown.
+ *
+ * The program plugs in what only it has through daemon_spec_t: how to open
+ * its store, and a start and a stop hook for its sync end and its HTTP
+ * API, so the core knows neither (the API lives above it, in sync/api).
  */
 #ifndef BL_DAEMON_H
 #define BL_DAEMON_H
 
 #include <event2/event.h>
 
+#include "args.h"
 #include "conf.h"
+#include "keys.h"
 #include "store.h"
 
-/* Runs base until SIGTERM or SIGINT (logged), then returns; a peer that
- * hangs up never raises SIGPIPE. Borrows base. */
-void daemon_loop(struct event_base *base);
+/* What daemon_run opens from the data directory and owns; the program's
+ * hooks borrow it. */
+typedef struct {
+	const char *dir;	 /* --data, borrowed from the command line */
+	conf_t conf;		 /* DIR/config with the command's overrides */
+	keypair_t keys;		 /* the program's key pair in DIR */
+	store_t *store;		 /* the program's replica */
+	struct event_base *base; /* the loop the hooks start their parts in */
+} daemon_t;
 
-/* Starts store's background checkpointer with the WAL bound and low-disk
- * level of conf (wal_bound_mb, disk_low_mb). -1 with err on a bad setting;
- * a checkpointer that cannot start is logged and SQLite's autocheckpoint
- * stays. */
-int daemon_checkpoints(store_t *store, const conf_t *conf, err_t *err);
+/* A program as a daemon. */
+typedef struct {
+	const char *key;	  /* its key pair's name in DIR ("hub") */
+	const char *overrides[4]; /* up to 3 options of run that replace the
+				     config setting of the same name,
+				     NULL-ended */
+	/* Opens the program's store in dir (caller owns it); NULL with err. */
+	store_t *(*open)(const char *dir, err_t *err);
+	/* Starts the program's parts in daemon->base, writes DIR/ports and
+	 * logs that the daemon is ready; -1 with err. What it has started is
+	 * kept in arg for stop. */
+	int (*start)(daemon_t *daemon, void *arg, err_t *err);
+	/* Frees what start kept in arg, also after a failed or no start
+	 * (arg as it was passed in); runs before the loop, store and keys
+	 * go. */
+	void (*stop)(void *arg);
+} daemon_spec_t;
+
+/* Runs the program spec describes (the run command, args its options)
+ * until SIGTERM or SIGINT, which are logged; a peer that hangs up never
+ * raises SIGPIPE. The store gets its background checkpointer with the WAL
+ * bound and low-disk level of the config (wal_bound_mb, disk_low_mb); one
+ * that cannot start is logged and SQLite's autocheckpoint stays. Returns
+ * the exit status: 0 after a stop signal, 1 after printing the failure
+ * (prog_fail) of a bad config, missing keys or store, or a failed start.
+ * spec and arg are borrowed. */
+int daemon_run(const daemon_spec_t *spec, const args_t *args, void *arg);
 
 #endif

@@ -22,10 +22,11 @@
 #include "catalog.h"
 #include "customer.h"
 #include "invoice.h"
-#include "lifecycle.h"
 #include "order.h"
 #include "payment.h"
+#include "rec.h"
 #include "report.h"
+#include "req.h"
 #include "stock.h"
 
 #define API_MAX_BODY (1024 * 1024)
@@ -100,47 +101,21 @@ typedef struct {
 	const json_t *body;  /* object, or NULL without a body */
 } call_t;
 
-typedef int (*handler_t)(call_t *c, json_t **out, int *status, err_t *err);
-
-static const char *
-s_q(call_t *c, const char *name)
-{
-	const char *v = json_string_value(json_object_get(c->query, name));
-
-	return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-/* Answers a lookup: 200 with the record, or 404 naming it. */
-static int
-s_found(json_t *rec, const char *what, const char *id, json_t **out, err_t *err)
-{
-	if (rec == NULL)
-		return err_set(err, ERR_NOT_FOUND, "%s %s: not found", what,
-		    id);
-	*out = rec;
-	return 0;
-}
-
-/* Answers a create: 201 when recorded now, 200 when the id was known. */
-static int
-s_created(int rc, int created, int *status)
-{
-	if (rc == 0)
-		*status = created ? 201 : 200;
-	return rc;
-}
+/* The resources the API serves itself rather than a domain module: they
+ * add what the program knows (its session, its sites' disks). */
+typedef int (*handler_t)(call_t *c, json_t **out, err_t *err);
 
 static int
-h_status(call_t *c, json_t **out, int *status, err_t *err)
+h_status(call_t *c, json_t **out, err_t *err)
 {
 	store_t *st = c->store;
 	int64_t cursor = 0, seq = 0;
 	ckpt_health_t health;
 
-	(void)status;
-	(void)err;
-	store_meta_get_int(st, "cursor", &cursor);
-	store_meta_get_int(st, "seq", &seq);
+	if (store_meta_get_int(st, "cursor", &cursor) < 0 ||
+	    store_meta_get_int(st, "seq", &seq) < 0)
+		return err_set(err, ERR_INTERNAL,
+		    "status: reading the replica's cursor failed");
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "site", store_site(st),
 	    "role", c->api->role, "cursor", (json_int_t)cursor, "last_seq",
 	    (json_int_t)seq, "quarantined",
@@ -154,361 +129,138 @@ h_status(call_t *c, json_t **out, int *status, err_t *err)
 }
 
 static int
-h_products(call_t *c, json_t **out, int *status, err_t *err)
+h_alerts(call_t *c, json_t **out, err_t *err)
 {
-	(void)status;
-	(void)err;
-	*out = catalog_products(c->store);
-	return 0;
-}
+	const char *kind = req_query(c->query, "kind");
 
-static int
-h_product(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return s_found(catalog_product(c->store, c->args[0]), "product",
-	    c->args[0], out, err);
-}
-
-static int
-h_put_product(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return catalog_put_product(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_prices(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = catalog_prices(c->store, s_q(c, "sku"));
-	return 0;
-}
-
-static int
-h_put_price(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return catalog_put_price(c->store, c->args[0], c->args[1], c->body, out,
-	    err);
-}
-
-static int
-h_put_safety(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return catalog_put_safety(c->store, c->args[0], c->args[1], c->body,
-	    out, err);
-}
-
-static int
-h_customers(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = customer_list(c->store, s_q(c, "q"));
-	return 0;
-}
-
-static int
-h_post_customer(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = customer_create(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_customer(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return s_found(customer_get(c->store, c->args[0]), "customer",
-	    c->args[0], out, err);
-}
-
-static int
-h_patch_customer(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return customer_patch(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_customer_orders(call_t *c, json_t **out, int *status, err_t *err)
-{
-	json_t *cust = customer_get(c->store, c->args[0]);
-
-	(void)status;
-	if (cust == NULL)
-		return err_set(err, ERR_NOT_FOUND, "customer %s: not found",
-		    c->args[0]);
-	json_decref(cust);
-	*out = order_list(c->store, NULL, NULL, 0, c->args[0]);
-	return 0;
-}
-
-static int
-h_orders(call_t *c, json_t **out, int *status, err_t *err)
-{
-	const char *st = s_q(c, "status"), *since = s_q(c, "since");
-	char *end = NULL;
-	long long since_ms = 0;
-
-	(void)status;
-	if (st != NULL && lifecycle_rank(&lifecycle_order, st) < 0)
-		return err_set(err, ERR_BAD_REQUEST,
-		    "status: '%s' is not an order status", st);
-	if (since != NULL) {
-		since_ms = strtoll(since, &end, 10);
-		if (*end != '\0' || since_ms < 0)
-			return err_set(err, ERR_BAD_REQUEST,
-			    "since: '%s' is not a time in unix milliseconds",
-			    since);
-	}
-	*out = order_list(c->store, st, s_q(c, "site"), since_ms,
-	    s_q(c, "customer"));
-	return 0;
-}
-
-static int
-h_post_order(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = order_create(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_order(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return s_found(order_get(c->store, c->args[0]), "order", c->args[0],
-	    out, err);
-}
-
-static int
-h_order_transition(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return order_transition(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_payments(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = payment_list(c->store, s_q(c, "order"));
-	return 0;
-}
-
-static int
-h_post_payment(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = payment_create(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_stock(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = stock_list(c->store, s_q(c, "site"), s_q(c, "sku"));
-	return 0;
-}
-
-static int
-h_post_movement(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = stock_record(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_post_transfer(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int rc = stock_transfer(c->store, c->body, out, err);
-
-	return s_created(rc, 1, status);
-}
-
-static int
-h_post_count(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int rc = stock_count(c->store, c->body, out, err);
-
-	return s_created(rc, 1, status);
-}
-
-static int
-h_post_invoice(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = invoice_create(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_invoice(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return s_found(invoice_get(c->store, c->args[0]), "invoice", c->args[0],
-	    out, err);
-}
-
-static int
-h_invoice_transition(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return invoice_transition(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_cases(call_t *c, json_t **out, int *status, err_t *err)
-{
-	const char *st = s_q(c, "status");
-
-	(void)status;
-	if (st != NULL && lifecycle_rank(&lifecycle_case, st) < 0)
-		return err_set(err, ERR_BAD_REQUEST,
-		    "status: '%s' is not a case status", st);
-	*out = case_list(c->store, st);
-	return 0;
-}
-
-static int
-h_post_case(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int created = 0;
-	int rc = case_create(c->store, c->body, out, &created, err);
-
-	return s_created(rc, created, status);
-}
-
-static int
-h_case(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return s_found(case_get(c->store, c->args[0]), "case", c->args[0], out,
-	    err);
-}
-
-static int
-h_patch_case(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return case_patch(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_case_transition(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	return case_transition(c->store, c->args[0], c->body, out, err);
-}
-
-static int
-h_case_comment(call_t *c, json_t **out, int *status, err_t *err)
-{
-	int rc = case_comment(c->store, c->args[0], c->body, out, err);
-
-	return s_created(rc, 1, status);
-}
-
-static int
-h_alerts(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = alert_list(c->store, (int64_t)store_wall_ms(c->store),
-	    s_q(c, "kind"));
+	if (alert_list(c->store, c->query, out, err))
+		return -1;
 	if (c->api->alerts_fn != NULL &&
-	    (s_q(c, "kind") == NULL || strcmp(s_q(c, "kind"), "disk") == 0))
+	    (kind == NULL || strcmp(kind, "disk") == 0))
 		c->api->alerts_fn(c->api->hook_arg,
 		    json_object_get(*out, "items"));
 	return 0;
 }
 
-static int
-h_report_sales(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	*out = report_sales(c->store, s_q(c, "group"), s_q(c, "from"),
-	    s_q(c, "to"), err);
-	return *out == NULL ? -1 : 0;
-}
+/* What a route calls, by kind (rec.h): the kind says which arguments the
+ * function takes and how a success is answered. */
+typedef enum {
+	ROUTE_OWN,    /* handler_t: the API's own */
+	ROUTE_LIST,   /* rec_list_fn(query): 200 */
+	ROUTE_GET,    /* rec_get_fn(segment 1): 200 */
+	ROUTE_CREATE, /* rec_create_fn(body): 201, or 200 for a retry */
+	ROUTE_CHANGE, /* rec_change_fn(segment 1, body): 200 */
+	ROUTE_ADD,    /* rec_change_fn(segment 1, body): 201 (adds to it) */
+	ROUTE_PUT,    /* rec_put_fn(segments 1 and 2, body): 200 */
+} route_kind_t;
 
-static int
-h_report_stock(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = report_stock(c->store);
-	return 0;
-}
-
-static int
-h_report_receivables(call_t *c, json_t **out, int *status, err_t *err)
-{
-	(void)status;
-	(void)err;
-	*out = invoice_receivables(c->store, (int64_t)store_wall_ms(c->store));
-	return 0;
-}
-
-/* The routes: method, path with * for one segment, handler, and whether a
- * success wrote something (the program then pushes it). */
+/* The routes: method, path with * for one segment, kind and function.
+ * Routes with a body write; after a success the program pushes. */
 static const struct {
 	const char *method;
 	const char *path;
-	handler_t handler;
-	int writes;
+	route_kind_t kind;
+	union {
+		handler_t own;
+		rec_list_fn list;
+		rec_get_fn get;
+		rec_create_fn create;
+		rec_change_fn change;
+		rec_put_fn put;
+	} fn;
 } s_routes[] = {
-	{ "GET", "/v1/status", h_status, 0 },
-	{ "GET", "/v1/products", h_products, 0 },
-	{ "GET", "/v1/products/*", h_product, 0 },
-	{ "PUT", "/v1/products/*", h_put_product, 1 },
-	{ "GET", "/v1/prices", h_prices, 0 },
-	{ "PUT", "/v1/prices/*/*", h_put_price, 1 },
-	{ "PUT", "/v1/safety-stock/*/*", h_put_safety, 1 },
-	{ "GET", "/v1/customers", h_customers, 0 },
-	{ "POST", "/v1/customers", h_post_customer, 1 },
-	{ "GET", "/v1/customers/*", h_customer, 0 },
-	{ "PATCH", "/v1/customers/*", h_patch_customer, 1 },
-	{ "GET", "/v1/customers/*/orders", h_customer_orders, 0 },
-	{ "GET", "/v1/orders", h_orders, 0 },
-	{ "POST", "/v1/orders", h_post_order, 1 },
-	{ "GET", "/v1/orders/*", h_order, 0 },
-	{ "POST", "/v1/orders/*/transition", h_order_transition, 1 },
-	{ "GET", "/v1/payments", h_payments, 0 },
-	{ "POST", "/v1/payments", h_post_payment, 1 },
-	{ "GET", "/v1/stock", h_stock, 0 },
-	{ "POST", "/v1/stock/movements", h_post_movement, 1 },
-	{ "POST", "/v1/stock/transfers", h_post_transfer, 1 },
-	{ "POST", "/v1/stock/counts", h_post_count, 1 },
-	{ "POST", "/v1/invoices", h_post_invoice, 1 },
-	{ "GET", "/v1/invoices/*", h_invoice, 0 },
-	{ "POST", "/v1/invoices/*/transition", h_invoice_transition, 1 },
-	{ "GET", "/v1/cases", h_cases, 0 },
-	{ "POST", "/v1/cases", h_post_case, 1 },
-	{ "GET", "/v1/cases/*", h_case, 0 },
-	{ "PATCH", "/v1/cases/*", h_patch_case, 1 },
-	{ "POST", "/v1/cases/*/transition", h_case_transition, 1 },
-	{ "POST", "/v1/cases/*/comments", h_case_comment, 1 },
-	{ "GET", "/v1/alerts", h_alerts, 0 },
-	{ "GET", "/v1/reports/sales", h_report_sales, 0 },
-	{ "GET", "/v1/reports/stock", h_report_stock, 0 },
-	{ "GET", "/v1/reports/receivables", h_report_receivables, 0 },
+	{ "GET", "/v1/status", ROUTE_OWN, { .own = h_status } },
+	{ "GET", "/v1/products", ROUTE_LIST, { .list = catalog_products } },
+	{ "GET", "/v1/products/*", ROUTE_GET, { .get = catalog_product } },
+	{ "PUT", "/v1/products/*", ROUTE_CHANGE,
+	    { .change = catalog_put_product } },
+	{ "GET", "/v1/prices", ROUTE_LIST, { .list = catalog_prices } },
+	{ "PUT", "/v1/prices/*/*", ROUTE_PUT, { .put = catalog_put_price } },
+	{ "PUT", "/v1/safety-stock/*/*", ROUTE_PUT,
+	    { .put = catalog_put_safety } },
+	{ "GET", "/v1/customers", ROUTE_LIST, { .list = customer_list } },
+	{ "POST", "/v1/customers", ROUTE_CREATE,
+	    { .create = customer_create } },
+	{ "GET", "/v1/customers/*", ROUTE_GET, { .get = customer_get } },
+	{ "PATCH", "/v1/customers/*", ROUTE_CHANGE,
+	    { .change = customer_patch } },
+	{ "GET", "/v1/customers/*/orders", ROUTE_GET,
+	    { .get = order_of_customer } },
+	{ "GET", "/v1/orders", ROUTE_LIST, { .list = order_list } },
+	{ "POST", "/v1/orders", ROUTE_CREATE, { .create = order_create } },
+	{ "GET", "/v1/orders/*", ROUTE_GET, { .get = order_get } },
+	{ "POST", "/v1/orders/*/transition", ROUTE_CHANGE,
+	    { .change = order_transition } },
+	{ "GET", "/v1/payments", ROUTE_LIST, { .list = payment_list } },
+	{ "POST", "/v1/payments", ROUTE_CREATE, { .create = payment_create } },
+	{ "GET", "/v1/stock", ROUTE_LIST, { .list = stock_list } },
+	{ "POST", "/v1/stock/movements", ROUTE_CREATE,
+	    { .create = stock_record } },
+	{ "POST", "/v1/stock/transfers", ROUTE_CREATE,
+	    { .create = stock_transfer } },
+	{ "POST", "/v1/stock/counts", ROUTE_CREATE, { .create = stock_count } },
+	{ "POST", "/v1/invoices", ROUTE_CREATE, { .create = invoice_create } },
+	{ "GET", "/v1/invoices/*", ROUTE_GET, { .get = invoice_get } },
+	{ "POST", "/v1/invoices/*/transition", ROUTE_CHANGE,
+	    { .change = invoice_transition } },
+	{ "GET", "/v1/cases", ROUTE_LIST, { .list = case_list } },
+	{ "POST", "/v1/cases", ROUTE_CREATE, { .create = case_create } },
+	{ "GET", "/v1/cases/*", ROUTE_GET, { .get = case_get } },
+	{ "PATCH", "/v1/cases/*", ROUTE_CHANGE, { .change = case_patch } },
+	{ "POST", "/v1/cases/*/transition", ROUTE_CHANGE,
+	    { .change = case_transition } },
+	{ "POST", "/v1/cases/*/comments", ROUTE_ADD,
+	    { .change = case_comment } },
+	{ "GET", "/v1/alerts", ROUTE_OWN, { .own = h_alerts } },
+	{ "GET", "/v1/reports/sales", ROUTE_LIST, { .list = report_sales } },
+	{ "GET", "/v1/reports/stock", ROUTE_LIST, { .list = report_stock } },
+	{ "GET", "/v1/reports/receivables", ROUTE_LIST,
+	    { .list = invoice_receivables } },
 };
+
+#define ROUTES (sizeof s_routes / sizeof s_routes[0])
+
+/* Whether route r writes (takes a body, and the program pushes after). */
+static int
+s_writes(size_t r)
+{
+	return s_routes[r].kind >= ROUTE_CREATE;
+}
+
+/* Calls route r; *status is the success status of its kind. */
+static int
+s_call(size_t r, call_t *c, json_t **out, int *status, err_t *err)
+{
+	int created = 1, rc = -1;
+
+	*status = 200;
+	switch (s_routes[r].kind) {
+	case ROUTE_OWN: rc = s_routes[r].fn.own(c, out, err); break;
+	case ROUTE_LIST:
+		rc = s_routes[r].fn.list(c->store, c->query, out, err);
+		break;
+	case ROUTE_GET:
+		rc = s_routes[r].fn.get(c->store, c->args[0], out, err);
+		break;
+	case ROUTE_CREATE:
+		rc = s_routes[r].fn.create(c->store, c->body, out, &created,
+		    err);
+		*status = created ? 201 : 200;
+		break;
+	case ROUTE_CHANGE:
+	case ROUTE_ADD:
+		rc = s_routes[r].fn.change(c->store, c->args[0], c->body, out,
+		    err);
+		if (s_routes[r].kind == ROUTE_ADD)
+			*status = 201;
+		break;
+	case ROUTE_PUT:
+		rc = s_routes[r].fn.put(c->store, c->args[0], c->args[1],
+		    c->body, out, err);
+		break;
+	}
+	return rc;
+}
 
 #define SEGMENT_MAX 128
 
@@ -560,7 +312,7 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 
 	err_clear(&err);
 	*out = NULL;
-	for (i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
+	for (i = 0; i < ROUTES; i++) {
 		if (!s_match(s_routes[i].path, path, args))
 			continue;
 		path_known = 1;
@@ -586,13 +338,13 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 		}
 		if (err.code != ERR_OK)
 			break;
-		if (s_routes[i].writes && body == NULL) {
+		if (s_writes(i) && body == NULL) {
 			err_set(&err, ERR_BAD_REQUEST,
 			    "body: expected a JSON object");
 			break;
 		}
 		store_read_clear(api->store);
-		rc = s_routes[i].handler(&c, out, &status, &err);
+		rc = s_call(i, &c, out, &status, &err);
 		/* A read that failed is a storage failure, whatever the
 		 * handler made of its missing rows (a 404, an empty list). */
 		if (store_read_error(api->store, &err)) {
@@ -602,7 +354,7 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 		}
 		if (rc != 0)
 			break;
-		if (s_routes[i].writes && api->write_fn != NULL)
+		if (s_writes(i) && api->write_fn != NULL)
 			api->write_fn(api->hook_arg);
 		return status;
 	}

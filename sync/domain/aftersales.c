@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 #include "lww.h"
 #include "order.h"
+#include "rec.h"
 #include "req.h"
 #include "stock.h"
 
@@ -266,8 +267,9 @@ s_opt(json_t *o, const char *name, sqlite3_stmt *s, int col)
 		    json_string((const char *)sqlite3_column_text(s, col)));
 }
 
-json_t *
-case_get(store_t *st, const char *id)
+/* The case id, or NULL when there is none (or a read failed). */
+static json_t *
+s_read(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT kind, order_id, customer, site, "
@@ -338,27 +340,28 @@ case_get(store_t *st, const char *id)
 	return o;
 }
 
-json_t *
-case_list(store_t *st, const char *status)
+int
+case_get(store_t *st, const char *id, json_t **out, err_t *err)
 {
+	return rec_found(st, s_read(st, id), "case", id, out, err);
+}
+
+int
+case_list(store_t *st, const json_t *query, json_t **out, err_t *err)
+{
+	const char *status = req_query(query, "status");
+
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT c.id FROM cases c WHERE "
 	    "c.site != '' AND (?1 IS NULL OR (SELECT max(rank) FROM case_history "
 	    "h WHERE h.case_id = c.id) = ?1) ORDER BY c.created_hlc, c.id");
-	json_t *ids = json_array(), *items = json_array(), *id;
-	size_t i;
 
+	if (status != NULL && lifecycle_rank(&lifecycle_case, status) < 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "status: '%s' is not a case status", status);
 	if (status != NULL)
 		sqlite3_bind_int(s, 1, lifecycle_rank(&lifecycle_case, status));
-	while (store_row(st, s))
-		json_array_append_new(ids,
-		    json_string((const char *)sqlite3_column_text(s, 0)));
-	sqlite3_reset(s);
-	json_array_foreach(ids, i, id)
-		json_array_append_new(items,
-		    case_get(st, json_string_value(id)));
-	json_decref(ids);
-	return json_pack("{s:o}", "items", items);
+	return rec_items_by_id(st, s, s_read, out, err);
 }
 
 /* ---- commands ---- */
@@ -416,9 +419,7 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		rc = -1;
 	}
-	c->out = case_get(st, id);
-	c->created = 1;
-	rc = 0;
+	rc = case_get(st, id, &c->out, err);
 out:
 	json_decref(f);
 	return rc;
@@ -470,12 +471,12 @@ s_change(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const comment_allowed[] = { "text", "author", NULL };
 	static const char *const tr_allowed[] = { "to", NULL };
-	json_t *existing = case_get(st, c->id), *f = NULL;
+	json_t *existing, *f = NULL;
 	const char *s1;
 	int rc = -1;
 
-	if (existing == NULL)
-		return err_set(err, ERR_NOT_FOUND, "case %s: not found", c->id);
+	if (case_get(st, c->id, &existing, err))
+		return -1;
 	json_decref(existing);
 	if (strcmp(c->kind, "update") == 0) {
 		if (s_check_set(c->req, err))
@@ -500,8 +501,7 @@ s_change(store_t *st, void *arg, err_t *err)
 	if (strcmp(c->kind, "transition") == 0 &&
 	    strcmp(s1, "completed") == 0 && s_return_lines(st, c->id, err))
 		goto out;
-	c->out = case_get(st, c->id);
-	rc = 0;
+	rc = case_get(st, c->id, &c->out, err);
 out:
 	json_decref(f);
 	return rc;

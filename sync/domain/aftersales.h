@@ -36,7 +36,11 @@ int case_comment(store_t *store, const char *id, const json_t *req,
 int case_transition(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
-json_t *case_get(store_t *store, const char *id);
-json_t *case_list(store_t *store, const char *status);
+/* GET /v1/cases/{id} (rec_get_fn). */
+int case_get(store_t *store, const char *id, json_t **out, err_t *err);
+
+/* GET /v1/cases?status=: every case, or those in status (rec_list_fn; 400
+ * for a status cases do not have). */
+int case_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

@@ -6,7 +6,10 @@
 
 #include "invoice.h"
 #include "order.h"
+#include "rec.h"
+#include "req.h"
 
+/* clang-format off: SQL reads better as written. */
 /* One query per kind; each row is (site, subject, message, at_ms). */
 static const struct {
 	const char *kind;
@@ -70,6 +73,7 @@ static const struct {
 	{ "quarantined",
 	    "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
 };
+/* clang-format on */
 
 /* This replica's own disk: the WAL over its bound, a checkpointer that
  * makes no progress, free space running out. Not derived from ops: each
@@ -95,9 +99,11 @@ s_disk_alerts(store_t *st, int64_t now_ms, json_t *items)
 	}
 }
 
-json_t *
-alert_list(store_t *st, int64_t now_ms, const char *kind)
+int
+alert_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
+	const char *kind = req_query(query, "kind");
+	int64_t now_ms = (int64_t)store_wall_ms(st);
 	json_t *items = json_array();
 	size_t i;
 
@@ -130,5 +136,5 @@ alert_list(store_t *st, int64_t now_ms, const char *kind)
 	}
 	if (kind == NULL || strcmp(kind, "disk") == 0)
 		s_disk_alerts(st, now_ms, items);
-	return json_pack("{s:o}", "items", items);
+	return rec_items(st, items, out, err);
 }

@@ -22,9 +22,10 @@
 
 #include "store.h"
 
-/* {"items": [{id, kind, site, subject, message, at}...]} at now_ms, grouped
- * by kind in alphabetical order, each kind in its own stable order (the
- * same at every replica); kind filters when not NULL. */
-json_t *alert_list(store_t *store, int64_t now_ms, const char *kind);
+/* GET /v1/alerts?kind=: {"items": [{id, kind, site, subject, message,
+ * at}...]} at the store's wall clock, grouped by kind in alphabetical
+ * order, each kind in its own stable order (the same at every replica);
+ * only those of kind when it is given (rec_list_fn). */
+int alert_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

@@ -5,7 +5,10 @@
 
 #include "cmd.h"
 #include "customer.h"
+#include "rec.h"
 #include "req.h"
+
+static json_t *s_prices(store_t *st, const char *sku);
 
 static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale",
 	NULL };
@@ -168,13 +171,12 @@ s_put_step(store_t *st, void *arg, err_t *err)
 	if (store_append_local(st, c->kind, c->id, "set", (json_t *)c->req,
 		NULL, err))
 		return -1;
-	if (strcmp(c->kind, PRODUCT_ENTITY) == 0)
-		c->out = catalog_product(st, c->id);
-	else if (strcmp(c->kind, PRICE_ENTITY) == 0)
-		c->out = catalog_prices(st, sku);
-	else
-		c->out = json_deep_copy(c->req);
 	c->created = 1;
+	if (strcmp(c->kind, PRODUCT_ENTITY) == 0)
+		return catalog_product(st, c->id, &c->out, err);
+	if (strcmp(c->kind, PRICE_ENTITY) == 0)
+		return rec_items(st, s_prices(st, sku), &c->out, err);
+	c->out = json_deep_copy(c->req);
 	return 0;
 }
 
@@ -247,39 +249,9 @@ s_product_row(sqlite3_stmt *s)
 	    sqlite3_column_int(s, 3));
 }
 
-json_t *
-catalog_product(store_t *st, const char *sku)
-{
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT sku, name, unit, active "
-	    "FROM products WHERE sku = ?");
-	json_t *o = NULL;
-
-	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-	if (store_row(st, s))
-		o = s_product_row(s);
-	sqlite3_reset(s);
-	if (o != NULL)
-		json_object_set_new(o, "prices", catalog_prices(st, sku));
-	return o;
-}
-
-json_t *
-catalog_products(store_t *st)
-{
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT sku, name, unit, active "
-	    "FROM products ORDER BY sku");
-	json_t *items = json_array();
-
-	while (store_row(st, s))
-		json_array_append_new(items, s_product_row(s));
-	sqlite3_reset(s);
-	return json_pack("{s:o}", "items", items);
-}
-
-json_t *
-catalog_prices(store_t *st, const char *sku)
+/* The prices of sku (of every sku when NULL), as an array. */
+static json_t *
+s_prices(store_t *st, const char *sku)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT tier, sku, amount, currency "
@@ -296,7 +268,46 @@ catalog_prices(store_t *st, const char *sku)
 			(json_int_t)sqlite3_column_int64(s, 2), "currency",
 			(const char *)sqlite3_column_text(s, 3)));
 	sqlite3_reset(s);
-	return json_pack("{s:o}", "items", items);
+	return items;
+}
+
+int
+catalog_product(store_t *st, const char *sku, json_t **out, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT sku, name, unit, active "
+	    "FROM products WHERE sku = ?");
+	json_t *o = NULL;
+
+	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+	if (store_row(st, s))
+		o = s_product_row(s);
+	sqlite3_reset(s);
+	if (o != NULL)
+		json_object_set_new(o, "prices",
+		    json_pack("{s:o}", "items", s_prices(st, sku)));
+	return rec_found(st, o, "product", sku, out, err);
+}
+
+int
+catalog_products(store_t *st, const json_t *query, json_t **out, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT sku, name, unit, active "
+	    "FROM products ORDER BY sku");
+	json_t *items = json_array();
+
+	(void)query; /* no filters */
+	while (store_row(st, s))
+		json_array_append_new(items, s_product_row(s));
+	sqlite3_reset(s);
+	return rec_items(st, items, out, err);
+}
+
+int
+catalog_prices(store_t *st, const json_t *query, json_t **out, err_t *err)
+{
+	return rec_items(st, s_prices(st, req_query(query, "sku")), out, err);
 }
 
 int

@@ -37,9 +37,16 @@ int catalog_put_price(store_t *store, const char *tier, const char *sku,
 int catalog_put_safety(store_t *store, const char *site, const char *sku,
     const json_t *req, json_t **out, err_t *err);
 
-json_t *catalog_product(store_t *store, const char *sku); /* or NULL */
-json_t *catalog_products(store_t *store);
-json_t *catalog_prices(store_t *store, const char *sku);
+/* GET /v1/products/{sku}: the product with its prices (rec_get_fn). */
+int catalog_product(store_t *store, const char *sku, json_t **out, err_t *err);
+
+/* GET /v1/products: every product (rec_list_fn, no filters). */
+int catalog_products(store_t *store, const json_t *query, json_t **out,
+    err_t *err);
+
+/* GET /v1/prices?sku=: every price, or those of sku (rec_list_fn). */
+int catalog_prices(store_t *store, const json_t *query, json_t **out,
+    err_t *err);
 
 /* Whether sku is in the catalog here. */
 int catalog_has(store_t *store, const char *sku);

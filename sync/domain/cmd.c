@@ -26,7 +26,7 @@ cmd_run(store_t *st, int (*fn)(store_t *, void *, err_t *), const json_t *req,
 }
 
 int
-cmd_create_op(store_t *st, const cmd_t *c, const char *what, const char *entity,
+cmd_create_op(store_t *st, cmd_t *c, const char *what, const char *entity,
     const char *kind, const char **id, char *idbuf, json_t *fields, err_t *err)
 {
 	if (*id == NULL) {
@@ -36,5 +36,6 @@ cmd_create_op(store_t *st, const cmd_t *c, const char *what, const char *entity,
 	if (store_append_local(st, entity, *id, kind, fields, NULL, err) ||
 	    idem_record(st, what, *id, c->req, err))
 		return -1;
+	c->created = 1;
 	return 0;
 }

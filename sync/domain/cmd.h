@@ -33,8 +33,9 @@ int cmd_run(store_t *store, int (*fn)(store_t *, void *, err_t *),
 /* Inside a create step: the record's id (the client's, *id, or when it is
  * NULL a new "SITE-NNNNNN" written into idbuf, OP_KEY_MAX + 1 bytes), the
  * op that creates it (entity, kind; fields borrowed), and the idempotency
- * record of c's request under what. *id ends up naming the id used. */
-int cmd_create_op(store_t *store, const cmd_t *c, const char *what,
+ * record of c's request under what. *id ends up naming the id used, and c
+ * is marked created. */
+int cmd_create_op(store_t *store, cmd_t *c, const char *what,
     const char *entity, const char *kind, const char **id, char *idbuf,
     json_t *fields, err_t *err);
 

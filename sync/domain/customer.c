@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "idem.h"
 #include "lww.h"
+#include "rec.h"
 #include "req.h"
 
 static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale",
@@ -249,8 +250,9 @@ s_column(json_t *o, const char *name, sqlite3_stmt *s, int i)
 	"id, name, phone, email, address, tier, " \
 	"credit_limit, currency, points, site"
 
-json_t *
-customer_get(store_t *st, const char *id)
+/* The customer id, or NULL when there is none (or a read failed). */
+static json_t *
+s_read(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = ?");
@@ -272,27 +274,25 @@ customer_get(store_t *st, const char *id)
 	return o;
 }
 
-json_t *
-customer_list(store_t *st, const char *q)
+int
+customer_get(store_t *st, const char *id, json_t **out, err_t *err)
 {
+	return rec_found(st, s_read(st, id), "customer", id, out, err);
+}
+
+int
+customer_list(store_t *st, const json_t *query, json_t **out, err_t *err)
+{
+	const char *q = req_query(query, "q");
+
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT " CUSTOMER_COLUMNS
 	    " FROM customers WHERE ?1 IS NULL OR instr(name, ?1) > 0 "
 	    "OR instr(phone, ?1) > 0 ORDER BY id");
-	json_t *items = json_array(), *ids = json_array(), *id;
-	size_t i;
 
 	if (q != NULL)
 		sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
-	while (store_row(st, s))
-		json_array_append_new(ids,
-		    json_string((const char *)sqlite3_column_text(s, 0)));
-	sqlite3_reset(s);
-	json_array_foreach(ids, i, id)
-		json_array_append_new(items,
-		    customer_get(st, json_string_value(id)));
-	json_decref(ids);
-	return json_pack("{s:o}", "items", items);
+	return rec_items_by_id(st, s, s_read, out, err);
 }
 
 void
@@ -352,10 +352,6 @@ s_create(store_t *st, void *arg, err_t *err)
 		return r > 0
 		    ? 0
 		    : -1; /* repeated create: same answer, nothing recorded */
-	if (id == NULL) {
-		store_new_id(st, idbuf, sizeof idbuf);
-		id = idbuf;
-	}
 	fields = s_op_fields(c->req);
 	if (s_check_set(json_object_get(fields, "set"), err)) {
 		json_decref(fields);
@@ -379,16 +375,11 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (points != 0)
 		json_object_set_new(fields, "points_delta",
 		    json_integer(points));
-	if (store_append_local(st, CUSTOMER_ENTITY, id, "create", fields, NULL,
-		err) ||
-	    idem_record(st, "customer", id, c->req, err)) {
-		json_decref(fields);
-		return -1;
-	}
+	r = cmd_create_op(st, c, "customer", CUSTOMER_ENTITY, "create", &id,
+		idbuf, fields, err) ||
+	    customer_get(st, id, &c->out, err);
 	json_decref(fields);
-	c->out = customer_get(st, id);
-	c->created = 1;
-	return 0;
+	return r ? -1 : 0;
 }
 
 int
@@ -432,9 +423,8 @@ s_patch(store_t *st, void *arg, err_t *err)
 	size_t i;
 	int rc = -1;
 
-	if ((c->out = customer_get(st, c->id)) == NULL)
-		return err_set(err, ERR_NOT_FOUND, "customer %s: not found",
-		    c->id);
+	if (customer_get(st, c->id, &c->out, err))
+		return -1;
 	json_decref(c->out);
 	c->out = NULL;
 	if (req_only(c->req, allowed, err) ||
@@ -478,8 +468,7 @@ s_patch(store_t *st, void *arg, err_t *err)
 	if (store_append_local(st, CUSTOMER_ENTITY, c->id, "update", fields,
 		NULL, err))
 		goto out;
-	c->out = customer_get(st, c->id);
-	rc = 0;
+	rc = customer_get(st, c->id, &c->out, err);
 out:
 	json_decref(fields);
 	return rc;

@@ -35,11 +35,14 @@ int customer_create(store_t *store, const json_t *req, json_t **out,
 int customer_patch(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
-/* The customer as JSON, or NULL when unknown here. */
-json_t *customer_get(store_t *store, const char *id);
+/* GET /v1/customers/{id}: the customer (rec_get_fn; 404 when unknown
+ * here). */
+int customer_get(store_t *store, const char *id, json_t **out, err_t *err);
 
-/* {"items": [...]}, optionally only those whose name or phone contains q. */
-json_t *customer_list(store_t *store, const char *q);
+/* GET /v1/customers?q=: {"items": [...]}, only those whose name or phone
+ * contains q when it is given (rec_list_fn). */
+int customer_list(store_t *store, const json_t *query, json_t **out,
+    err_t *err);
 
 /* Tier of a customer ("retail" when unknown). Writes into buf. */
 void customer_tier(store_t *store, const char *id, char *buf, size_t size);

@@ -51,14 +51,18 @@ idem_check(store_t *st, const char *what, const char *id, const json_t *req,
 
 int
 idem_replay(store_t *st, const char *what, const char *id, const json_t *req,
-    json_t *(*get)(store_t *, const char *), json_t **out, err_t *err)
+    rec_get_fn get, json_t **out, err_t *err)
 {
-	json_t *known;
+	json_t *known = NULL;
 	int r;
 
 	if (id == NULL)
 		return 0;
-	known = get(st, id);
+	if (get(st, id, &known, err) != 0) {
+		if (err->code != ERR_NOT_FOUND)
+			return -1;
+		err_clear(err);
+	}
 	r = idem_check(st, what, id, req, known != NULL, err);
 	if (r > 0)
 		*out = known;

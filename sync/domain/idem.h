@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "rec.h"
 #include "store.h"
 
 /* Inside a transaction, before creating `what` (entity name for messages)
@@ -23,10 +24,10 @@ int idem_check(store_t *store, const char *what, const char *id,
 
 /* The usual use of idem_check in a create: looks the record up with get
  * and returns 1 with *out = the recorded record (a retry: answer it), 0
- * when id is NULL or new, -1 with ERR_CONFLICT for a reused id. */
+ * when id is NULL or new, -1 with ERR_CONFLICT for a reused id or with
+ * get's error when the lookup failed otherwise than "not found". */
 int idem_replay(store_t *store, const char *what, const char *id,
-    const json_t *request, json_t *(*get)(store_t *, const char *),
-    json_t **out, err_t *err);
+    const json_t *request, rec_get_fn get, json_t **out, err_t *err);
 
 /* Inside the creating transaction: remembers the request for id, when the
  * client chose it (the request has an "id"); otherwise does nothing. */

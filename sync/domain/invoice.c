@@ -7,6 +7,7 @@
 #include "idem.h"
 #include "lifecycle.h"
 #include "order.h"
+#include "rec.h"
 #include "req.h"
 
 static int
@@ -99,8 +100,8 @@ s_rank(store_t *st, const char *id)
 	return (int)store_query_int(st, s, 0);
 }
 
-json_t *
-invoice_get(store_t *st, const char *id)
+int
+invoice_get(store_t *st, const char *id, json_t **out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT order_id, site, amount, "
@@ -121,7 +122,7 @@ invoice_get(store_t *st, const char *id)
 		json_object_set_new(o, "status",
 		    json_string(
 			lifecycle_name(&lifecycle_invoice, s_rank(st, id))));
-	return o;
+	return rec_found(st, o, "invoice", id, out, err);
 }
 
 static int
@@ -185,9 +186,8 @@ s_create(store_t *st, void *arg, err_t *err)
 		 err) ||
 	    idem_record(st, "invoice", id, c->req, err);
 	json_decref(f);
-	if (rc)
+	if (rc || invoice_get(st, id, &c->out, err))
 		return -1;
-	c->out = invoice_get(st, id);
 	c->created = 1;
 	return 0;
 }
@@ -205,11 +205,10 @@ s_transition(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "to", NULL };
 	const char *to;
-	json_t *inv = invoice_get(st, c->id);
+	json_t *inv;
 
-	if (inv == NULL)
-		return err_set(err, ERR_NOT_FOUND, "invoice %s: not found",
-		    c->id);
+	if (invoice_get(st, c->id, &inv, err))
+		return -1;
 	json_decref(inv);
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "to", REQ_ID_MAX, 1, &to, err) ||
@@ -218,8 +217,7 @@ s_transition(store_t *st, void *arg, err_t *err)
 	    store_append_local(st, INVOICE_ENTITY, c->id, "transition",
 		(json_t *)c->req, NULL, err))
 		return -1;
-	c->out = invoice_get(st, c->id);
-	return 0;
+	return invoice_get(st, c->id, &c->out, err);
 }
 
 int
@@ -229,9 +227,10 @@ invoice_transition(store_t *st, const char *id, const json_t *req, json_t **out,
 	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }
 
-json_t *
-invoice_receivables(store_t *st, int64_t now_ms)
+int
+invoice_receivables(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
+	int64_t now_ms = (int64_t)store_wall_ms(st);
 	static const char *const buckets[] = { "0-30", "31-60", "61-90",
 		"90+" };
 	sqlite3_stmt *s = store_stmt(st,
@@ -269,5 +268,8 @@ invoice_receivables(store_t *st, int64_t now_ms)
 			now_ms > sqlite3_column_int64(s, 6)));
 	}
 	sqlite3_reset(s);
-	return json_pack("{s:o, s:o}", "items", items, "totals", totals);
+	(void)query; /* no filters */
+	return rec_found(st,
+	    json_pack("{s:o, s:o}", "items", items, "totals", totals), "report",
+	    "receivables", out, err);
 }

@@ -34,10 +34,13 @@ int invoice_create(store_t *store, const json_t *req, json_t **out,
 int invoice_transition(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
-json_t *invoice_get(store_t *store, const char *id);
+/* GET /v1/invoices/{id} (rec_get_fn). */
+int invoice_get(store_t *store, const char *id, json_t **out, err_t *err);
 
-/* GET /v1/reports/receivables at now_ms: outstanding invoices with their
- * age bucket, and totals per bucket and currency. */
-json_t *invoice_receivables(store_t *store, int64_t now_ms);
+/* GET /v1/reports/receivables: outstanding invoices with their age bucket
+ * at the store's wall clock, and totals per bucket and currency
+ * (rec_list_fn, no filters). */
+int invoice_receivables(store_t *store, const json_t *query, json_t **out,
+    err_t *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* order: orders, lines, lifecycle, linked stock effects (see order.h). */
 #include "order.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -9,6 +10,7 @@
 #include "idem.h"
 #include "lifecycle.h"
 #include "payment.h"
+#include "rec.h"
 #include "req.h"
 #include "stock.h"
 
@@ -265,8 +267,8 @@ order_exposure(store_t *st, const char *customer)
 	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
 	    "WHERE p.order_id = o.id)), 0) FROM orders o "
 	    "JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.customer = ? AND o.on_account = 1 AND s.rank != " ORDER_SQL(
-		ORDER_RANK_CANCELLED));
+	    "WHERE o.customer = ? AND o.on_account = 1 "
+	    "AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED));
 
 	sqlite3_bind_text(s, 1, customer, -1, SQLITE_STATIC);
 	return store_query_int(st, s, 0);
@@ -287,8 +289,9 @@ s_opt_text(json_t *o, const char *name, sqlite3_stmt *s, int col)
 		    json_string((const char *)sqlite3_column_text(s, col)));
 }
 
-json_t *
-order_get(store_t *st, const char *id)
+/* The order id, or NULL when there is none (or a read failed). */
+static json_t *
+s_read(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT site, channel, customer, "
@@ -358,9 +361,18 @@ order_get(store_t *st, const char *id)
 	return o;
 }
 
-json_t *
-order_list(store_t *st, const char *status, const char *site, int64_t since_ms,
-    const char *customer)
+int
+order_get(store_t *st, const char *id, json_t **out, err_t *err)
+{
+	return rec_found(st, s_read(st, id), "order", id, out, err);
+}
+
+/* The orders in status rank `in` (all when < 0) of site (NULL: any; an order belongs
+ * to its own and its fulfilling site) created at since_ms or later, of
+ * customer (NULL: any). */
+static int
+s_list(store_t *st, int in, const char *site, int64_t since_ms,
+    const char *customer, json_t **out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT o.id, o.site, o.channel, "
@@ -374,12 +386,12 @@ order_list(store_t *st, const char *status, const char *site, int64_t since_ms,
 	    "ORDER BY o.created_hlc, o.id");
 	json_t *items = json_array();
 
-	if (status != NULL)
-		sqlite3_bind_int(s, 1,
-		    lifecycle_rank(&lifecycle_order, status));
+	if (in >= 0)
+		sqlite3_bind_int(s, 1, in);
 	if (site != NULL)
 		sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, since_ms << 16);
+	sqlite3_bind_int64(s, 3,
+	    (sqlite3_int64)hlc_pack((uint64_t)since_ms, 0));
 	if (customer != NULL)
 		sqlite3_bind_text(s, 4, customer, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
@@ -404,7 +416,43 @@ order_list(store_t *st, const char *status, const char *site, int64_t since_ms,
 		json_array_append_new(items, o);
 	}
 	sqlite3_reset(s);
-	return json_pack("{s:o}", "items", items);
+	return rec_items(st, items, out, err);
+}
+
+int
+order_list(store_t *st, const json_t *query, json_t **out, err_t *err)
+{
+	const char *status = req_query(query, "status");
+	const char *since = req_query(query, "since");
+	char *end = NULL;
+	long long since_ms = 0;
+	int rank = -1;
+
+	if (status != NULL &&
+	    (rank = lifecycle_rank(&lifecycle_order, status)) < 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "status: '%s' is not an order status", status);
+	if (since != NULL) {
+		since_ms = strtoll(since, &end, 10);
+		if (*end != '\0' || since_ms < 0 ||
+		    since_ms > (INT64_MAX >> HLC_COUNTER_BITS))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "since: '%s' is not a time in unix milliseconds",
+			    since);
+	}
+	return s_list(st, rank, req_query(query, "site"), since_ms,
+	    req_query(query, "customer"), out, err);
+}
+
+int
+order_of_customer(store_t *st, const char *customer, json_t **out, err_t *err)
+{
+	json_t *cust;
+
+	if (customer_get(st, customer, &cust, err))
+		return -1;
+	json_decref(cust);
+	return s_list(st, -1, NULL, 0, customer, out, err);
 }
 
 /* ---- commands ---- */
@@ -541,11 +589,12 @@ s_create(store_t *st, void *arg, err_t *err)
 	    s_check_lines(json_object_get(f, "lines"), 0, &total, err))
 		goto out;
 	if (customer != NULL) {
-		json_t *cust = customer_get(st, customer);
+		json_t *cust;
 
-		if (cust == NULL) {
-			err_set(err, ERR_NOT_FOUND, "customer: %s not found",
-			    customer);
+		if (customer_get(st, customer, &cust, err)) {
+			if (err->code == ERR_NOT_FOUND)
+				err_set(err, ERR_NOT_FOUND,
+				    "customer: %s not found", customer);
 			goto out;
 		}
 		json_decref(cust);
@@ -587,7 +636,8 @@ s_create(store_t *st, void *arg, err_t *err)
 			    "on_account: an order on account needs a customer");
 			goto out;
 		}
-		cust = customer_get(st, customer);
+		if (customer_get(st, customer, &cust, err))
+			goto out;
 		limit = json_integer_value(
 		    json_object_get(cust, "credit_limit"));
 		if (!json_is_integer(json_object_get(cust, "credit_limit")))
@@ -608,9 +658,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		lifecycle_rank(&lifecycle_order, status), err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))
 		goto out;
-	c->out = order_get(st, id);
-	c->created = 1;
-	rc = 0;
+	rc = order_get(st, id, &c->out, err);
 out:
 	json_decref(f);
 	return rc;
@@ -651,8 +699,7 @@ s_transition(store_t *st, void *arg, err_t *err)
 	    s_effects(st, c->id, channel, info.rank,
 		lifecycle_rank(&lifecycle_order, to), err))
 		return -1;
-	c->out = order_get(st, c->id);
-	return 0;
+	return order_get(st, c->id, &c->out, err);
 }
 
 int

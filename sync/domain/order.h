@@ -60,12 +60,19 @@ int order_create(store_t *store, const json_t *req, json_t **out, int *created,
 int order_transition(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
-/* The order with lines, total, paid, balance, status and history. */
-json_t *order_get(store_t *store, const char *id);
+/* GET /v1/orders/{id}: the order with lines, total, paid, balance, status
+ * and history (rec_get_fn). */
+int order_get(store_t *store, const char *id, json_t **out, err_t *err);
 
-/* GET /v1/orders?status=&site=&since=&customer= (since: unix ms). */
-json_t *order_list(store_t *store, const char *status, const char *site,
-    int64_t since_ms, const char *customer);
+/* GET /v1/orders?status=&site=&since=&customer= (since: unix ms; 400 for
+ * a status orders do not have or a since that is not a time;
+ * rec_list_fn). */
+int order_list(store_t *store, const json_t *query, json_t **out, err_t *err);
+
+/* GET /v1/customers/{id}/orders: the customer's orders (404 for a
+ * customer not known here; rec_get_fn). */
+int order_of_customer(store_t *store, const char *customer, json_t **out,
+    err_t *err);
 
 /* Fills info; returns 0, or -1 with ERR_NOT_FOUND naming field. */
 int order_lookup(store_t *store, const char *id, const char *field,

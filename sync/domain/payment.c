@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "idem.h"
 #include "order.h"
+#include "rec.h"
 #include "req.h"
 
 #define AMOUNT_MAX (INT64_C(1) << 50)
@@ -77,8 +78,9 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 	return 0;
 }
 
+/* The payment id, or NULL when there is none (or a read failed). */
 static json_t *
-s_get(store_t *st, const char *id)
+s_read(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT order_id, method, amount, "
@@ -96,6 +98,13 @@ s_get(store_t *st, const char *id)
 		    (json_int_t)hlc_ms((uint64_t)sqlite3_column_int64(s, 5)));
 	sqlite3_reset(s);
 	return o;
+}
+
+/* The payment id, for a retried create (rec_get_fn). */
+static int
+s_get(store_t *st, const char *id, json_t **out, err_t *err)
+{
+	return rec_found(st, s_read(st, id), "payment", id, out, err);
 }
 
 /* Adds the order's paid and balance as they stand now. */
@@ -173,8 +182,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	if (cmd_create_op(st, c, "payment", PAYMENT_ENTITY, "add", &id, idbuf,
 		f, err))
 		goto out;
-	c->out = s_with_order(st, s_get(st, id));
-	c->created = 1;
+	c->out = s_with_order(st, s_read(st, id));
 	rc = 0;
 out:
 	json_decref(f);
@@ -206,23 +214,16 @@ payment_create(store_t *st, const json_t *req, json_t **out, int *created,
 	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
-json_t *
-payment_list(store_t *st, const char *order)
+int
+payment_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
+	const char *order = req_query(query, "order");
+
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT id FROM payments "
 	    "WHERE ?1 IS NULL OR order_id = ?1 ORDER BY hlc, id");
-	json_t *ids = json_array(), *items = json_array(), *id;
-	size_t i;
 
 	if (order != NULL)
 		sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
-	while (store_row(st, s))
-		json_array_append_new(ids,
-		    json_string((const char *)sqlite3_column_text(s, 0)));
-	sqlite3_reset(s);
-	json_array_foreach(ids, i, id)
-		json_array_append_new(items, s_get(st, json_string_value(id)));
-	json_decref(ids);
-	return json_pack("{s:o}", "items", items);
+	return rec_items_by_id(st, s, s_read, out, err);
 }

@@ -34,7 +34,8 @@ int payment_create(store_t *store, const json_t *req, json_t **out,
 int payment_record_in(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 
-/* {"items": [...]} of an order's payments (all when order is NULL). */
-json_t *payment_list(store_t *store, const char *order);
+/* GET /v1/payments?order=: {"items": [...]} of an order's payments, or of
+ * all (rec_list_fn). */
+int payment_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "order.h"
+#include "rec.h"
+#include "req.h"
 #include "stock.h"
 
 /* Validates a YYYY-MM-DD day. */
@@ -18,24 +20,31 @@ s_day_valid(const char *d)
 	    m <= 12 && dd >= 1 && dd <= 31;
 }
 
-json_t *
-report_sales(store_t *st, const char *group, const char *from, const char *to,
-    err_t *err)
+int
+report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
+	const char *group = req_query(query, "group");
+	const char *from = req_query(query, "from");
+	const char *to = req_query(query, "to");
 	static const struct {
 		const char *name;
 		const char *sql;
 	} groups[] = {
-#define SALES(KEY)                                                                                             \
-	"SELECT " KEY " AS k, o.currency, count(DISTINCT o.id), "                                              \
-	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o "                                                 \
-	"JOIN order_status s ON s.order_id = o.id "                                                            \
-	"JOIN order_lines l ON l.order_id = o.id "                                                             \
-	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND s.rank != " ORDER_SQL(                        \
-	    ORDER_RANK_CANCELLED) " "                                                                          \
-				  "AND (?1 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
-				  "AND (?2 IS NULL OR date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
-				  "GROUP BY k, o.currency ORDER BY k, o.currency"
+/* SQL reads better as written than as clang-format would fold it. */
+/* clang-format off */
+#define SALES(KEY) \
+	"SELECT " KEY " AS k, o.currency, count(DISTINCT o.id), " \
+	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o " \
+	"JOIN order_status s ON s.order_id = o.id " \
+	"JOIN order_lines l ON l.order_id = o.id " \
+	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) \
+	" AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " " \
+	"AND (?1 IS NULL OR " \
+	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
+	"AND (?2 IS NULL OR " \
+	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
+	"GROUP BY k, o.currency ORDER BY k, o.currency"
+		/* clang-format on */
 		{ "site", SALES("o.site") },
 		{ "sku", SALES("l.sku") },
 		{ "customer", SALES("coalesce(o.customer, '(walk-in)')") },
@@ -52,20 +61,16 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 	for (i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		if (strcmp(groups[i].name, group) == 0)
 			break;
-	if (i == sizeof groups / sizeof groups[0]) {
-		err_set(err, ERR_BAD_REQUEST,
+	if (i == sizeof groups / sizeof groups[0])
+		return err_set(err, ERR_BAD_REQUEST,
 		    "group: '%s' is not one of site, sku, customer, day",
 		    group);
-		return NULL;
-	}
 	if ((from != NULL && !s_day_valid(from)) ||
-	    (to != NULL && !s_day_valid(to))) {
-		err_set(err, ERR_BAD_REQUEST,
+	    (to != NULL && !s_day_valid(to)))
+		return err_set(err, ERR_BAD_REQUEST,
 		    "%s: '%s' is not a YYYY-MM-DD day",
 		    from != NULL && !s_day_valid(from) ? "from" : "to",
 		    from != NULL && !s_day_valid(from) ? from : to);
-		return NULL;
-	}
 	s = store_stmt(st, groups[i].sql);
 	if (from != NULL)
 		sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
@@ -81,15 +86,21 @@ report_sales(store_t *st, const char *group, const char *from, const char *to,
 			(json_int_t)sqlite3_column_int64(s, 3), "total",
 			(json_int_t)sqlite3_column_int64(s, 4)));
 	sqlite3_reset(s);
-	return json_pack("{s:s, s:o}", "group", group, "items", items);
+	return rec_found(st,
+	    json_pack("{s:s, s:o}", "group", group, "items", items), "report",
+	    "sales", out, err);
 }
 
-json_t *
-report_stock(store_t *st)
+int
+report_stock(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
-	json_t *list = stock_list(st, NULL, NULL), *row;
+	json_t *list, *row;
 	sqlite3_stmt *s;
 	size_t i;
+
+	(void)query; /* no filters */
+	if (stock_list(st, NULL, &list, err))
+		return -1;
 
 	json_array_foreach(json_object_get(list, "items"), i, row) {
 		s = store_stmt(st,
@@ -106,5 +117,5 @@ report_stock(store_t *st)
 			    json_integer(sqlite3_column_int64(s, 0)));
 		sqlite3_reset(s);
 	}
-	return list;
+	return rec_found(st, list, "report", "stock", out, err);
 }

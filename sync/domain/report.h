@@ -13,11 +13,11 @@
 #include "store.h"
 
 /* GET /v1/reports/sales?group=site|sku|customer|day&from=&to= (days as
- * YYYY-MM-DD, inclusive). NULL with err on a bad group or date. */
-json_t *report_sales(store_t *store, const char *group, const char *from,
-    const char *to, err_t *err);
+ * YYYY-MM-DD, inclusive); 400 for a bad group or day (rec_list_fn). */
+int report_sales(store_t *store, const json_t *query, json_t **out, err_t *err);
 
-/* GET /v1/reports/stock: every position with safety stock beside it. */
-json_t *report_stock(store_t *store);
+/* GET /v1/reports/stock: every position with safety stock beside it
+ * (rec_list_fn, no filters). */
+int report_stock(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

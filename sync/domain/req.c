@@ -152,3 +152,11 @@ req_only(const json_t *obj, const char *const *allowed, err_t *err)
 	}
 	return 0;
 }
+
+const char *
+req_query(const json_t *query, const char *name)
+{
+	const char *v = json_string_value(json_object_get(query, name));
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}

@@ -44,4 +44,8 @@ int req_currency_valid(const char *code);
  * field is an error rather than silently ignored. */
 int req_only(const json_t *obj, const char *const *allowed, err_t *err);
 
+/* A list's filter: the value of name in query (an object of strings, from
+ * the URL), or NULL when it is absent or empty. Borrowed from query. */
+const char *req_query(const json_t *query, const char *name);
+
 #endif

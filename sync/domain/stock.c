@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "order.h"
+#include "rec.h"
 #include "req.h"
 
 #define SKU_MAX 64
@@ -327,24 +328,29 @@ stock_record(store_t *st, const json_t *req, json_t **out, int *created,
 	return cmd_run(st, s_record, req, NULL, NULL, out, created, err);
 }
 
-json_t *
-stock_list(store_t *st, const char *site, const char *sku)
+int
+stock_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
+	const char *site = req_query(query, "site");
+	const char *sku = req_query(query, "sku");
+
 	/* Reserved is derived: the lines of allocated or picked orders, at
 	 * their fulfilling site (order.h). */
 	sqlite3_stmt *s = store_stmt(st,
+	    /* clang-format off */
 	    "WITH res AS (SELECT o.fulfil_site AS site, l.sku AS sku, "
 	    "sum(l.qty) AS qty FROM orders o "
 	    "JOIN order_status os ON os.order_id = o.id "
 	    "JOIN order_lines l ON l.order_id = o.id "
-	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " ORDER_SQL(
-		ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
-				   "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
-				   "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
-				   "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
-				   "LEFT JOIN res ON res.site = k.site AND res.sku = k.sku "
-				   "WHERE (?1 IS NULL OR k.site = ?1) AND (?2 IS NULL OR k.sku = ?2) "
-				   "ORDER BY k.site, k.sku");
+	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
+	    ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
+	    "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
+	    "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "
+	    "FROM k LEFT JOIN stock st ON st.site = k.site AND st.sku = k.sku "
+	    "LEFT JOIN res ON res.site = k.site AND res.sku = k.sku "
+	    "WHERE (?1 IS NULL OR k.site = ?1) AND (?2 IS NULL OR k.sku = ?2) "
+	    "ORDER BY k.site, k.sku");
+	/* clang-format on */
 	json_t *items = json_array();
 
 	if (site != NULL)
@@ -363,7 +369,7 @@ stock_list(store_t *st, const char *site, const char *sku)
 			on_hand - reserved));
 	}
 	sqlite3_reset(s);
-	return json_pack("{s:o}", "items", items);
+	return rec_items(st, items, out, err);
 }
 
 /* The on-hand of sku at site as this replica knows it. */
@@ -480,14 +486,24 @@ s_count(store_t *st, void *arg, err_t *err)
 	return rc;
 }
 
+/* Transfers and counts always answer 201 (*created = 1), as they always
+ * have: a retry's movements tell by their ids that they were known. */
 int
-stock_transfer(store_t *st, const json_t *req, json_t **out, err_t *err)
+stock_transfer(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
 {
-	return cmd_run(st, s_transfer, req, NULL, NULL, out, NULL, err);
+	int rc = cmd_run(st, s_transfer, req, NULL, NULL, out, NULL, err);
+
+	*created = rc == 0;
+	return rc;
 }
 
 int
-stock_count(store_t *st, const json_t *req, json_t **out, err_t *err)
+stock_count(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
 {
-	return cmd_run(st, s_count, req, NULL, NULL, out, NULL, err);
+	int rc = cmd_run(st, s_count, req, NULL, NULL, out, NULL, err);
+
+	*created = rc == 0;
+	return rc;
 }

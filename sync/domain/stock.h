@@ -41,13 +41,15 @@ int stock_record_in(store_t *store, const json_t *request, json_t **out,
 /* POST /v1/stock/transfers {id?, sku, qty, to_site}: a transfer_out here
  * and a transfer_in at the destination, linked by ref = transfer id. */
 int stock_transfer(store_t *store, const json_t *request, json_t **out,
-    err_t *err);
+    int *created, err_t *err);
 
 /* POST /v1/stock/counts {id?, sku, counted}: records the difference to the
  * on-hand known here as a count movement (none when it matches). */
 int stock_count(store_t *store, const json_t *request, json_t **out,
-    err_t *err);
+    int *created, err_t *err);
 
-json_t *stock_list(store_t *store, const char *site, const char *sku);
+/* GET /v1/stock?site=&sku=: on hand, reserved and available per site and
+ * sku (rec_list_fn). */
+int stock_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

@@ -46,6 +46,7 @@
 #include "apply.h"
 #include "catalog.h"
 #include "customer.h"
+#include "domain_read.h"
 #include "harness.h"
 #include "hlc.h"
 #include "invoice.h"
@@ -482,37 +483,39 @@ s_view(store_t *st, size_t v, text_t *t)
 	const char *name = s_views[v];
 
 	if (strcmp(name, "stock_list") == 0) {
-		s_text_json(t, stock_list(st, NULL, NULL));
+		s_text_json(t, t_list(st, stock_list, NULL));
 	} else if (strcmp(name, "customer_list") == 0) {
-		s_text_json(t, customer_list(st, NULL));
+		s_text_json(t, t_list(st, customer_list, NULL));
 	} else if (strcmp(name, "order_list") == 0) {
-		s_text_json(t, order_list(st, NULL, NULL, 0, NULL));
+		s_text_json(t, t_list(st, order_list, NULL));
 	} else if (strcmp(name, "order_get") == 0) {
 		ids = s_ids(st,
 		    "SELECT id FROM orders UNION "
 		    "SELECT order_id FROM order_history ORDER BY 1");
 		json_array_foreach(ids, i, id) {
 			s_text_add(t, "%s: ", json_string_value(id));
-			s_text_json(t, order_get(st, json_string_value(id)));
+			s_text_json(t,
+			    t_get(st, order_get, json_string_value(id)));
 		}
 		json_decref(ids);
 	} else if (strcmp(name, "alert_list") == 0) {
-		s_text_json(t, alert_list(st, NOW_MS, NULL));
+		s_text_json(t, t_list(st, alert_list, NULL));
 	} else if (strcmp(name, "payment_list") == 0) {
-		s_text_json(t, payment_list(st, NULL));
+		s_text_json(t, t_list(st, payment_list, NULL));
 	} else if (strcmp(name, "invoice_get") == 0) {
 		ids = s_ids(st,
 		    "SELECT id FROM invoices UNION "
 		    "SELECT invoice_id FROM invoice_history ORDER BY 1");
 		json_array_foreach(ids, i, id) {
 			s_text_add(t, "%s: ", json_string_value(id));
-			s_text_json(t, invoice_get(st, json_string_value(id)));
+			s_text_json(t,
+			    t_get(st, invoice_get, json_string_value(id)));
 		}
 		json_decref(ids);
 	} else if (strcmp(name, "invoice_receivables") == 0) {
-		s_text_json(t, invoice_receivables(st, NOW_MS));
+		s_text_json(t, t_list(st, invoice_receivables, NULL));
 	} else if (strcmp(name, "case_list") == 0) {
-		s_text_json(t, case_list(st, NULL));
+		s_text_json(t, t_list(st, case_list, NULL));
 	} else if (strcmp(name, "case_get") == 0) {
 		ids = s_ids(st,
 		    "SELECT id FROM cases UNION "
@@ -520,13 +523,14 @@ s_view(store_t *st, size_t v, text_t *t)
 		    "SELECT case_id FROM case_comments ORDER BY 1");
 		json_array_foreach(ids, i, id) {
 			s_text_add(t, "%s: ", json_string_value(id));
-			s_text_json(t, case_get(st, json_string_value(id)));
+			s_text_json(t,
+			    t_get(st, case_get, json_string_value(id)));
 		}
 		json_decref(ids);
 	} else if (strcmp(name, "catalog_products") == 0) {
-		s_text_json(t, catalog_products(st));
+		s_text_json(t, t_list(st, catalog_products, NULL));
 	} else if (strcmp(name, "catalog_prices") == 0) {
-		s_text_json(t, catalog_prices(st, NULL));
+		s_text_json(t, t_list(st, catalog_prices, NULL));
 	}
 }
 
@@ -1428,7 +1432,7 @@ s_print_mix(const history_t *h)
 static int
 s_alerts_sorted(store_t *st)
 {
-	json_t *a = alert_list(st, NOW_MS, NULL), *items;
+	json_t *a = t_list(st, alert_list, NULL), *items;
 	size_t i;
 	int ok = 1;
 
@@ -1660,7 +1664,7 @@ s_dump(json_t *v)
 static int
 s_alerts(store_t *st, const char *kind, const char *subject)
 {
-	json_t *a = alert_list(st, NOW_MS, kind), *it;
+	json_t *a = t_list_where(st, alert_list, "kind", kind), *it;
 	size_t i;
 	int n = 0;
 
@@ -1695,7 +1699,7 @@ TEST(rule_lww_field_later_hlc_wins_tie_to_greater_origin)
 	s_add(&h, "HQ", 1, s_t(4, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:n}}", "set", "phone"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		c = customer_get(st, "C-1");
+		c = t_get(st, customer_get, "C-1");
 		CHECK_STR(json_string_value(json_object_get(c, "name")), "Cat");
 		CHECK_STR(json_string_value(json_object_get(c, "tier")), "vip");
 		CHECK(json_is_null(json_object_get(c, "phone")));
@@ -1733,7 +1737,7 @@ TEST(rule_or_set_concurrent_add_survives_remove)
 		"W001", 1),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		json_t *c = customer_get(st, "C-2");
+		json_t *c = t_get(st, customer_get, "C-2");
 
 		tags = s_dump(json_incref(json_object_get(c, "tags")));
 		json_decref(c);
@@ -1762,7 +1766,7 @@ TEST(rule_points_are_the_sum_of_deltas)
 	s_add(&h, "S001", 2, s_t(3, 0), CUSTOMER_ENTITY, "C-3", "update",
 	    json_pack("{s:i}", "points_delta", 7), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		c = customer_get(st, "C-3");
+		c = t_get(st, customer_get, "C-3");
 		CHECK_EQ_INT(json_integer_value(json_object_get(c, "points")),
 		    82);
 		json_decref(c);
@@ -1801,20 +1805,21 @@ TEST(rule_order_status_max_register_shipped_beats_cancelled)
 	s_add(&h, "S002", 2, s_t(2, 0), ORDER_ENTITY, "O-2", "transition",
 	    json_pack("{s:s}", "to", "cancelled"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		o = order_get(st, "O-1");
+		o = t_get(st, order_get, "O-1");
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
 		    "shipped");
 		CHECK_EQ_INT(json_array_size(json_object_get(o, "history")), 4);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
 		    1000);
 		json_decref(o);
-		o = order_get(st, "O-2");
+		o = t_get(st, order_get, "O-2");
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
 		    "cancelled");
 		json_decref(o);
 		CHECK_EQ_INT(s_alerts(st, "conflicting_transition", "O-1"), 1);
 		CHECK_EQ_INT(s_alerts(st, "conflicting_transition", "O-2"), 0);
-		a = alert_list(st, NOW_MS, "conflicting_transition");
+		a = t_list_where(st, alert_list, "kind",
+		    "conflicting_transition");
 		o = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(o, "id")),
 		    "conflicting_transition:S001:O-1");
@@ -1834,7 +1839,7 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 {
 	history_t h = { 0 };
 	store_t *st;
-	json_t *l, *a, *it;
+	json_t *l, *a, *it, *q;
 
 	s_add(&h, "S001", 1, s_t(1, 0), STOCK_ENTITY, "M-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
@@ -1861,7 +1866,9 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 		"delta", 4, "reason", "receipt"),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		l = stock_list(st, "S001", "SKU-A");
+		q = json_pack("{s:s, s:s}", "site", "S001", "sku", "SKU-A");
+		l = t_list(st, stock_list, q);
+		json_decref(q);
 		CHECK_EQ_INT(json_integer_value(json_object_get(
 				 json_array_get(json_object_get(l, "items"), 0),
 				 "on_hand")),
@@ -1874,7 +1881,7 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 			    "AND origin = 'S002' AND delta = -9"),
 			-1),
 		    1);
-		a = alert_list(st, NOW_MS, "negative_stock");
+		a = t_list_where(st, alert_list, "kind", "negative_stock");
 		CHECK_EQ_INT(json_array_size(json_object_get(a, "items")), 1);
 		it = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(it, "id")),
@@ -1928,17 +1935,17 @@ TEST(rule_payments_sum_and_concurrent_refunds_raise_over_refund)
 		"cash", "amount", -200, "currency", "CNY", "site", "S001"),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		o = order_get(st, "O-3");
+		o = t_get(st, order_get, "O-3");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
 		    -300);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance")),
 		    1300);
 		json_decref(o);
-		o = order_get(st, "O-4");
+		o = t_get(st, order_get, "O-4");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
 		    300);
 		json_decref(o);
-		a = alert_list(st, NOW_MS, "over_refund");
+		a = t_list_where(st, alert_list, "kind", "over_refund");
 		CHECK_EQ_INT(json_array_size(json_object_get(a, "items")), 1);
 		it = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(it, "subject")),
@@ -1987,18 +1994,18 @@ TEST(rule_head_office_price_product_safety_stock_last_writer_wins)
 		"amount", 90, "currency", "CNY"),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		got = s_dump(catalog_prices(st, "SKU-A"));
+		got = s_dump(t_list_where(st, catalog_prices, "sku", "SKU-A"));
 		CHECK_STR(got,
 		    "{\"items\":[{\"amount\":90,\"currency\":\"CNY\","
 		    "\"sku\":\"SKU-A\",\"tier\":\"member\"},{\"amount\":120,"
 		    "\"currency\":\"CNY\",\"sku\":\"SKU-A\",\"tier\":\"retail\"}]}");
 		free(got);
-		got = s_dump(catalog_products(st));
+		got = s_dump(t_list(st, catalog_products, NULL));
 		CHECK_STR(got,
 		    "{\"items\":[{\"active\":false,\"name\":\"Tea v2\","
 		    "\"sku\":\"SKU-A\",\"unit\":\"box\"}]}");
 		free(got);
-		a = alert_list(st, NOW_MS, "low_stock");
+		a = t_list_where(st, alert_list, "kind", "low_stock");
 		it = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(it, "message")),
 		    "S001 SKU-A available 0, below the safety stock 3");
@@ -2085,7 +2092,7 @@ TEST(rule_losing_movement_claim_leaves_no_row)
 		"delta", 3, "reason", "receipt"),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		got = s_dump(stock_list(st, NULL, NULL));
+		got = s_dump(t_list(st, stock_list, NULL));
 		CHECK_STR(got,
 		    "{\"items\":[{\"available\":5,\"on_hand\":5,"
 		    "\"reserved\":0,\"site\":\"S001\",\"sku\":\"SKU-A\"}]}");
@@ -2124,7 +2131,7 @@ TEST(order_create_tie_with_same_clock_transition)
 		"unit_price", 300),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		o = order_get(st, "O-T");
+		o = t_get(st, order_get, "O-T");
 		CHECK_STR(json_string_value(json_object_get(o, "site")),
 		    "S002");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
@@ -2150,7 +2157,7 @@ TEST(case_create_tie_goes_to_the_lower_origin)
 	s_add(&h, "S002", 1, s_t(1, 0), CASE_ENTITY, "K-T", "create",
 	    json_pack("{s:s, s:s}", "kind", "complaint", "site", "S002"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		c = case_get(st, "K-T");
+		c = t_get(st, case_get, "K-T");
 		CHECK_STR(json_string_value(json_object_get(c, "site")),
 		    "S001");
 		CHECK_STR(json_string_value(json_object_get(c, "kind")),
@@ -2174,7 +2181,7 @@ TEST(customer_create_tie_goes_to_the_lower_origin)
 	s_add(&h, "S002", 1, s_t(1, 0), CUSTOMER_ENTITY, "C-T", "create",
 	    json_pack("{s:{s:s}}", "set", "phone", "222"), 1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		c = customer_get(st, "C-T");
+		c = t_get(st, customer_get, "C-T");
 		CHECK_STR(json_string_value(json_object_get(c, "site")),
 		    "S001");
 		json_decref(c);
@@ -2201,7 +2208,7 @@ TEST(invoice_create_clash_goes_to_the_earlier_clock)
 		"S002", "amount", 900, "currency", "CNY", "due_days", 0),
 	    1);
 	if ((st = s_rule_run(&h)) != NULL) {
-		inv = invoice_get(st, "INV-T");
+		inv = t_get(st, invoice_get, "INV-T");
 		CHECK_EQ_INT(json_integer_value(json_object_get(inv, "amount")),
 		    100);
 		json_decref(inv);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "domain_read.h"
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
@@ -455,7 +456,7 @@ s_state(store_t *st)
 
 	if (f == NULL)
 		abort();
-	list = stock_list(st, NULL, NULL);
+	list = t_list(st, stock_list, NULL);
 	list_json = json_dumps(list, JSON_SORT_KEYS | JSON_COMPACT);
 	fprintf(f, "stock %s\n", list_json);
 	free(list_json);
@@ -590,7 +591,7 @@ s_run(int cross_site)
 
 	/* Correct: the converged stock is the model's. */
 	model = s_model(&h);
-	got = stock_list(rep[0], NULL, NULL);
+	got = t_list(rep[0], stock_list, NULL);
 	if (!json_equal(model, got)) {
 		model_json = json_dumps(model, JSON_SORT_KEYS | JSON_COMPACT);
 		got_json = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "domain_read.h"
 #include "harness.h"
 #include "hlc.h"
 #include "op.h"
@@ -92,7 +93,7 @@ s_query_text(store_t *st, const char *sql)
 static char *
 s_stock_json(store_t *st)
 {
-	json_t *list = stock_list(st, NULL, NULL);
+	json_t *list = t_list(st, stock_list, NULL);
 	char *s = json_dumps(list, JSON_SORT_KEYS | JSON_COMPACT);
 
 	json_decref(list);
@@ -103,7 +104,7 @@ s_stock_json(store_t *st)
 static int
 s_check_stock(const char *file, int line, store_t *st, const char *want)
 {
-	json_t *got = stock_list(st, NULL, NULL), *exp;
+	json_t *got = t_list(st, stock_list, NULL), *exp;
 	json_error_t jerr;
 	char *g;
 	int ok;
@@ -705,8 +706,8 @@ s_both_orders(const char *file, int line, const op_t *a, const op_t *b,
 	    s_ingest(y, b, &err), INGEST_APPLIED);
 	harness_check_int(file, line, "ingest a", "INGEST_APPLIED",
 	    s_ingest(y, a, &err), INGEST_APPLIED);
-	lx = stock_list(x, NULL, NULL);
-	ly = stock_list(y, NULL, NULL);
+	lx = t_list(x, stock_list, NULL);
+	ly = t_list(y, stock_list, NULL);
 	if (!json_equal(lx, ly)) {
 		char *sx = json_dumps(lx, JSON_SORT_KEYS | JSON_COMPACT);
 		char *sy = json_dumps(ly, JSON_SORT_KEYS | JSON_COMPACT);

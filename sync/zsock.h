@@ -1,0 +1,28 @@
+/*
+ * zsock: the two ends of the sync link, the hub's ROUTER and a node's
+ * DEALER, opened with the options they share, so that the two ends cannot
+ * drift apart: no lingering at close, messages up to ZSOCK_MAX_MSG bytes
+ * (a larger one drops the connection), and ZMTP heartbeats that drop a
+ * peer silent for ZSOCK_HEARTBEAT_TTL_MS.
+ *
+ * What only one end needs stays with it: the CURVE role and keys, the ZAP
+ * domain, ROUTER_MANDATORY and the send HWM at the hub (hub/server.c); the
+ * reconnect backoff and IMMEDIATE at a node (node/client.c).
+ */
+#ifndef BL_ZSOCK_H
+#define BL_ZSOCK_H
+
+#include "err.h"
+#include "proto.h"
+
+#define ZSOCK_MAX_MSG (PROTO_MAX_MSG + 1024) /* a message and its framing */
+#define ZSOCK_HEARTBEAT_IVL_MS 5000
+#define ZSOCK_HEARTBEAT_TTL_MS 15000
+
+/* Opens a socket of type (ZMQ_ROUTER, ZMQ_DEALER) in ctx, borrowed, with
+ * the shared options set. The caller owns the socket and closes it with
+ * zmq_close. NULL with err when libzmq cannot open it or refuses an
+ * option. */
+void *zsock_new(void *ctx, int type, err_t *err);
+
+#endif
