@@ -686,12 +686,17 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	/* Linger, message size and heartbeats as at every node (zsock.h). */
 	if ((srv->router = zsock_new(srv->ctx, ZMQ_ROUTER, err)) == NULL)
 		goto fail;
-	zmq_setsockopt(srv->router, ZMQ_CURVE_SERVER, &one, sizeof one);
-	zmq_setsockopt(srv->router, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
-	    KEYS_Z85_LEN);
-	zmq_setsockopt(srv->router, ZMQ_ZAP_DOMAIN, "branchline", 10);
-	zmq_setsockopt(srv->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-	zmq_setsockopt(srv->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	if (zsock_set(srv->router, ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER", &one,
+		sizeof one, err) ||
+	    zsock_set(srv->router, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY",
+		keys->secret_z85, KEYS_Z85_LEN, err) ||
+	    zsock_set(srv->router, ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN",
+		"branchline", 10, err) ||
+	    zsock_set(srv->router, ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY",
+		&one, sizeof one, err) ||
+	    zsock_set(srv->router, ZMQ_SNDHWM, "ZMQ_SNDHWM", &hwm, sizeof hwm,
+		err))
+		goto fail;
 	if (zmq_bind(srv->router, listen) != 0) {
 		err_set(err, ERR_UNAVAILABLE, "sync: bind %s: %s", listen,
 		    zmq_strerror(zmq_errno()));

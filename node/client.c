@@ -90,24 +90,29 @@ s_send(client_t *c)
 	return 0;
 }
 
-static uint64_t
-s_own_seq(client_t *c)
+/* The meta value name (0 when absent) into *out; -1, logged, when the
+ * store cannot be read (the caller leaves its step for the next event). */
+static int
+s_meta(store_t *st, const char *name, uint64_t *out)
 {
-	int64_t seq = 0;
+	int64_t v;
+	err_t err;
 
-	store_meta_get_int(c->store, "seq", &seq);
-	return (uint64_t)seq;
+	if (store_meta_get_int(st, name, 0, &v, &err)) {
+		log_warn("sync: %s", err.msg);
+		return -1;
+	}
+	*out = (uint64_t)v;
+	return 0;
 }
 
 static void
 s_hello(client_t *c)
 {
-	int64_t cursor = 0;
-
 	uint64_t stored = 0;
 
-	store_meta_get_int(c->store, "cursor", &cursor);
-	c->cursor = (uint64_t)cursor;
+	if (s_meta(c->store, "cursor", &c->cursor))
+		return;
 	/* What we hold, not the seq counter: after a restore the counter is
 	 * moved past what the hub holds before the lost ops are back, and the
 	 * hub sends back exactly those above what we hold. */
@@ -200,9 +205,11 @@ s_save_progress(client_t *c, uint64_t now)
 static void
 s_on_welcome(client_t *c, const proto_msg_t *m)
 {
-	uint64_t own = s_own_seq(c);
+	uint64_t own;
 	err_t err;
 
+	if (s_meta(c->store, "seq", &own))
+		return;
 	if (m->seq > own) {
 		/* Restored from an old backup: the hub holds ops of ours we
 		 * lost. Never reuse their seqs; they come back by pull. */
@@ -288,7 +295,8 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	}
 	/* Another session of this site (a `status` probe beside the daemon)
 	 * may have pulled further: the cursor never moves back. */
-	store_meta_get_int(c->store, "cursor", &durable);
+	if (store_meta_get_int(c->store, "cursor", 0, &durable, &err))
+		goto fail;
 	if ((uint64_t)durable > m->cursor)
 		m->cursor = (uint64_t)durable;
 	if (rc < 0 ||
@@ -331,6 +339,7 @@ s_on_dealer(void *sock, void *arg)
 	zmq_msg_t msg;
 	proto_msg_t m;
 	err_t err;
+	uint64_t own;
 
 	zmq_msg_init(&msg);
 	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0)
@@ -365,8 +374,8 @@ s_on_dealer(void *sock, void *arg)
 	}
 	/* In memory only: saved with the next ack or at the end (an idle
 	 * node must not fsync for every PONG). */
-	if (c->state == LINK_READY && c->acked >= s_own_seq(c) &&
-	    c->cursor >= c->welcome_head)
+	if (c->state == LINK_READY && s_meta(c->store, "seq", &own) == 0 &&
+	    c->acked >= own && c->cursor >= c->welcome_head)
 		c->last_sync_ms = hlc_wall_ms();
 	s_progress(c);
 out:
@@ -521,8 +530,11 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	cbw_init(&c->out);
 	snprintf(c->hub, sizeof c->hub, "%s", hub);
 	snprintf(c->site, sizeof c->site, "%s", store_site(store));
-	store_meta_get_int(store, "acked", &acked);
-	store_meta_get_int(store, "last_sync", &last_sync);
+	if (store_meta_get_int(store, "acked", 0, &acked, err) ||
+	    store_meta_get_int(store, "last_sync", 0, &last_sync, err)) {
+		free(c);
+		return NULL;
+	}
 	c->acked = c->acked_saved = (uint64_t)acked;
 	c->last_sync_ms = c->last_sync_saved = (uint64_t)last_sync;
 	c->ctx = zmq_ctx_new();
@@ -531,26 +543,41 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 		client_destroy(&c);
 		return NULL;
 	}
-	zmq_setsockopt(c->dealer, ZMQ_CURVE_SERVERKEY, hub_key, KEYS_Z85_LEN);
-	zmq_setsockopt(c->dealer, ZMQ_CURVE_PUBLICKEY, keys->public_z85,
-	    KEYS_Z85_LEN);
-	zmq_setsockopt(c->dealer, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
-	    KEYS_Z85_LEN);
-	zmq_setsockopt(c->dealer, ZMQ_IMMEDIATE, &one, sizeof one);
-	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-	zmq_setsockopt(c->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
-	    sizeof ivl_max);
 	snprintf(monitor_ep, sizeof monitor_ep, "inproc://monitor-%p",
 	    (void *)c);
-	zmq_socket_monitor(c->dealer, monitor_ep,
-	    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
-		ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-		ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-		ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-		ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-	c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
-	zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_connect(c->monitor, monitor_ep);
+	if (zsock_set(c->dealer, ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY",
+		hub_key, KEYS_Z85_LEN, err) ||
+	    zsock_set(c->dealer, ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY",
+		keys->public_z85, KEYS_Z85_LEN, err) ||
+	    zsock_set(c->dealer, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY",
+		keys->secret_z85, KEYS_Z85_LEN, err) ||
+	    zsock_set(c->dealer, ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", &one,
+		sizeof one, err) ||
+	    zsock_set(c->dealer, ZMQ_RECONNECT_IVL, "ZMQ_RECONNECT_IVL", &ivl,
+		sizeof ivl, err) ||
+	    zsock_set(c->dealer, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
+		&ivl_max, sizeof ivl_max, err)) {
+		client_destroy(&c);
+		return NULL;
+	}
+	/* The monitor tells connects, drops and refused handshakes. */
+	err_clear(err);
+	if (zmq_socket_monitor(c->dealer, monitor_ep,
+		ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+		    ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+		    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+		    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+		    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+	    (c->monitor = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
+	    zsock_set(c->monitor, ZMQ_LINGER, "ZMQ_LINGER", &zero, sizeof zero,
+		err) ||
+	    zmq_connect(c->monitor, monitor_ep) != 0) {
+		if (err->code == ERR_OK)
+			err_set(err, ERR_INTERNAL, "sync monitor %s: %s",
+			    monitor_ep, zmq_strerror(zmq_errno()));
+		client_destroy(&c);
+		return NULL;
+	}
 	if (zmq_connect(c->dealer, hub) != 0) {
 		err_set(err, ERR_BAD_REQUEST, "hub %s: %s", hub,
 		    zmq_strerror(zmq_errno()));
@@ -593,11 +620,10 @@ client_state(const client_t *c)
 int
 client_caught_up(const client_t *c)
 {
-	int64_t seq = 0;
+	uint64_t seq;
 
-	store_meta_get_int(c->store, "seq", &seq);
-	return c->state == LINK_READY && c->acked >= (uint64_t)seq &&
-	    c->cursor >= c->welcome_head;
+	return c->state == LINK_READY && s_meta(c->store, "seq", &seq) == 0 &&
+	    c->acked >= seq && c->cursor >= c->welcome_head;
 }
 
 const char *
@@ -623,15 +649,13 @@ client_status(client_t *c, json_t *status)
 {
 	static const char *const names[] = { "down", "connecting", "up",
 		"refused" };
-	int64_t seq = 0;
+	uint64_t seq = 0;
 
-	store_meta_get_int(c->store, "seq", &seq);
+	s_meta(c->store, "seq", &seq); /* logged; 0 waiting when unreadable */
 	json_object_set_new(status, "hub", json_string(c->hub));
 	json_object_set_new(status, "hub_link", json_string(names[c->state]));
 	json_object_set_new(status, "pending_push",
-	    json_integer(
-		(json_int_t)((uint64_t)seq > c->acked ? (uint64_t)seq - c->acked
-						      : 0)));
+	    json_integer((json_int_t)(seq > c->acked ? seq - c->acked : 0)));
 	json_object_set_new(status, "hub_head",
 	    json_integer((json_int_t)c->head));
 	json_object_set_new(status, "last_sync_ms",

@@ -278,10 +278,13 @@ s_status(const args_t *a)
 
 	if ((st = s_open(dir, &err)) == NULL)
 		return prog_fail(1, &err);
-	store_meta_get_int(st, "seq", &seq);
-	store_meta_get_int(st, "acked", &acked);
-	store_meta_get_int(st, "last_sync", &last_sync);
-	store_meta_get_int(st, "cursor", &cursor);
+	if (store_meta_get_int(st, "seq", 0, &seq, &err) ||
+	    store_meta_get_int(st, "acked", 0, &acked, &err) ||
+	    store_meta_get_int(st, "last_sync", 0, &last_sync, &err) ||
+	    store_meta_get_int(st, "cursor", 0, &cursor, &err)) {
+		store_close(&st);
+		return prog_fail(1, &err);
+	}
 	o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "site", store_site(st),
 	    "last_seq", (json_int_t)seq, "cursor", (json_int_t)cursor,
 	    "quarantined", (json_int_t)store_quarantine_count(st),

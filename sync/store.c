@@ -175,9 +175,9 @@ store_open(const char *path, store_side_t side, int create,
 		err_prefix(err, "open database %s", path);
 		goto fail;
 	}
-	if (store_meta_get_text(st, "site", st->site, sizeof st->site) < 0) {
-		err_set(err, ERR_INTERNAL, "open database %s: cannot read meta",
-		    path);
+	if (store_meta_get_text(st, "site", "", st->site, sizeof st->site,
+		err)) {
+		err_prefix(err, "open database %s", path);
 		goto fail;
 	}
 	return st;
@@ -245,10 +245,14 @@ store_site(store_t *st)
 int
 store_is_hq(store_t *st)
 {
-	char role[16] = "";
+	/* A failed read answers "no" and is kept, as store_row keeps it: the
+	 * command that asked cannot commit. */
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT value = 'hq' FROM meta WHERE name = 'role'");
+	int hq = store_row(st, s) && sqlite3_column_int(s, 0);
 
-	store_meta_get_text(st, "role", role, sizeof role);
-	return strcmp(role, "hq") == 0;
+	sqlite3_reset(s);
+	return hq;
 }
 
 uint64_t
@@ -418,42 +422,54 @@ store_query_int64(store_t *st, sqlite3_stmt *stmt, int64_t dflt, int64_t *out,
 
 /* ---- meta ---- */
 
-int
-store_meta_get_int(store_t *st, const char *name, int64_t *out)
+/* Steps the meta read s of name: 1 with a row, 0 without, -1 with err. */
+static int
+s_meta_row(store_t *st, sqlite3_stmt *s, const char *name, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT value FROM meta WHERE name = ?");
 	int rc;
 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
-		return 0;
-	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		return 1;
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 1 : -1;
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "read %s: %s", name,
+		    sqlite3_errmsg(st->db));
+	return 0;
 }
 
 int
-store_meta_get_text(store_t *st, const char *name, char *buf, size_t size)
+store_meta_get_int(store_t *st, const char *name, int64_t dflt, int64_t *out,
+    err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT value FROM meta WHERE name = ?");
-	int rc;
+	int r = s_meta_row(st, s, name, err);
 
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(s, 0);
+	*out = dflt;
+	if (r > 0) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return r < 0 ? -1 : 0;
+}
 
+int
+store_meta_get_text(store_t *st, const char *name, const char *dflt, char *buf,
+    size_t size, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT value FROM meta WHERE name = ?");
+	int r = s_meta_row(st, s, name, err);
+	const char *v;
+
+	snprintf(buf, size, "%s", dflt);
+	if (r > 0) {
+		v = (const char *)sqlite3_column_text(s, 0);
 		snprintf(buf, size, "%s", v ? v : "");
 		sqlite3_reset(s);
-		return 0;
 	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 1 : -1;
+	return r < 0 ? -1 : 0;
 }
 
 static int
@@ -509,12 +525,12 @@ store_begin(store_t *st, err_t *err)
 	if (s_exec(st, "BEGIN IMMEDIATE", err))
 		return err_prefix(err, "begin");
 	/* Re-read each time: another process may have written since. */
-	if (store_meta_get_int(st, "hlc", &last) < 0 ||
-	    store_meta_get_int(st, "seq", &seq) < 0 ||
-	    store_meta_get_int(st, "max_drift_ms", &drift) < 0) {
+	if (store_meta_get_int(st, "hlc", 0, &last, err) ||
+	    store_meta_get_int(st, "seq", 0, &seq, err) ||
+	    store_meta_get_int(st, "max_drift_ms", HLC_DEFAULT_MAX_DRIFT_MS,
+		&drift, err)) {
 		s_exec(st, "ROLLBACK", NULL);
-		return err_set(err, ERR_INTERNAL, "begin: cannot read meta: %s",
-		    sqlite3_errmsg(st->db));
+		return err_prefix(err, "begin");
 	}
 	hlc_init(&st->clock, (uint64_t)last, (uint64_t)drift);
 	st->next_seq = (uint64_t)seq + 1;

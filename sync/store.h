@@ -121,11 +121,12 @@ int store_begin(store_t *store, err_t *err);
 int store_commit(store_t *store, err_t *err);
 void store_rollback(store_t *store);
 
-/* Named values in meta. get_* return 0 and fill the output, or 1 when the
- * name is absent (output untouched), or -1 on a storage error. */
-int store_meta_get_int(store_t *store, const char *name, int64_t *out);
-int store_meta_get_text(store_t *store, const char *name, char *buf,
-    size_t size);
+/* Named values in meta. get_* return 0 with the value, or dflt when the
+ * name is absent, in the output; or -1 with err on a storage error. */
+int store_meta_get_int(store_t *store, const char *name, int64_t dflt,
+    int64_t *out, err_t *err);
+int store_meta_get_text(store_t *store, const char *name, const char *dflt,
+    char *buf, size_t size, err_t *err);
 int store_meta_set_int(store_t *store, const char *name, int64_t value,
     err_t *err);
 int store_meta_set_text(store_t *store, const char *name, const char *value,

@@ -4,11 +4,9 @@
 #include <stdint.h>
 #include <zmq.h>
 
-/* Sets option (name, for the message) of sock from value, borrowed; -1
- * with err when libzmq refuses it. */
-static int
-s_set(void *sock, int option, const char *name, const void *value, size_t size,
-    err_t *err)
+int
+zsock_set(void *sock, int option, const char *name, const void *value,
+    size_t size, err_t *err)
 {
 	if (zmq_setsockopt(sock, option, value, size) == 0)
 		return 0;
@@ -29,14 +27,14 @@ zsock_new(void *ctx, int type, err_t *err)
 		    zmq_strerror(zmq_errno()));
 		return NULL;
 	}
-	if (s_set(sock, ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger,
+	if (zsock_set(sock, ZMQ_LINGER, "ZMQ_LINGER", &linger, sizeof linger,
 		err) ||
-	    s_set(sock, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxsize,
+	    zsock_set(sock, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxsize,
 		sizeof maxsize, err) ||
-	    s_set(sock, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", &ivl,
+	    zsock_set(sock, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", &ivl,
 		sizeof ivl, err) ||
-	    s_set(sock, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT", &ttl,
-		sizeof ttl, err)) {
+	    zsock_set(sock, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT",
+		&ttl, sizeof ttl, err)) {
 		zmq_close(sock);
 		return NULL;
 	}

@@ -25,4 +25,9 @@
  * option. */
 void *zsock_new(void *ctx, int type, err_t *err);
 
+/* Sets option (name, for the message: "ZMQ_LINGER") of sock from value,
+ * borrowed; -1 with err when libzmq refuses it. */
+int zsock_set(void *sock, int option, const char *name, const void *value,
+    size_t size, err_t *err);
+
 #endif

@@ -112,10 +112,9 @@ h_status(call_t *c, json_t **out, err_t *err)
 	int64_t cursor = 0, seq = 0;
 	ckpt_health_t health;
 
-	if (store_meta_get_int(st, "cursor", &cursor) < 0 ||
-	    store_meta_get_int(st, "seq", &seq) < 0)
-		return err_set(err, ERR_INTERNAL,
-		    "status: reading the replica's cursor failed");
+	if (store_meta_get_int(st, "cursor", 0, &cursor, err) ||
+	    store_meta_get_int(st, "seq", 0, &seq, err))
+		return err_prefix(err, "status");
 	*out = json_pack("{s:s, s:s, s:I, s:I, s:I}", "site", store_site(st),
 	    "role", c->api->role, "cursor", (json_int_t)cursor, "last_seq",
 	    (json_int_t)seq, "quarantined",

@@ -168,7 +168,8 @@ s_create(store_t *st, void *arg, err_t *err)
 
 		/* The counter, or what came back from the hub if higher (a
 		 * site restored from an old backup never reuses a number). */
-		store_meta_get_int(st, "invoice_seq", &n);
+		if (store_meta_get_int(st, "invoice_seq", 0, &n, err))
+			return -1;
 		sqlite3_bind_text(q, 1, store_site(st), -1, SQLITE_STATIC);
 		known = store_query_int(st, q, 0);
 		if (known > n)

@@ -240,7 +240,8 @@ bench_write_workload(const char *node_dir, long n_orders, int seed)
 	sqlite3_exec(store_db(st), "PRAGMA synchronous = OFF", NULL, NULL,
 	    NULL);
 	api = api_new(NULL, st, "site");
-	store_meta_get_int(st, "seq", &before);
+	if (store_meta_get_int(st, "seq", 0, &before, &err))
+		bench_die("%s", err.msg);
 	for (i = 0; i < n_orders; i++) {
 		int lines = 1 + (int)((r = r * 1103515245 + 12345) >> 16) % 3,
 		    k;
@@ -289,7 +290,8 @@ bench_write_workload(const char *node_dir, long n_orders, int seed)
 		json_decref(req);
 		json_decref(out);
 	}
-	store_meta_get_int(st, "seq", &after);
+	if (store_meta_get_int(st, "seq", 0, &after, &err))
+		bench_die("%s", err.msg);
 	ops = (long)(after - before);
 	api_destroy(&api);
 	store_close(&st);

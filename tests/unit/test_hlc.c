@@ -322,7 +322,7 @@ TEST(store_clock_survives_a_restart_with_the_wall_gone_back)
 	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	REQUIRE_MSG(st != NULL, "reopen: %s", err.msg);
 	CHECK_STR(store_site(st), "S001");
-	CHECK_EQ_INT(store_meta_get_int(st, "hlc", &persisted), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "hlc", 0, &persisted, &err), 0);
 	CHECK_EQ_UINT((uint64_t)persisted, first.hlc);
 	store_set_wall(st, s_wall_past);
 	CHECK_EQ_INT(s_append(st, "S001-000002", &second, &err), 0);

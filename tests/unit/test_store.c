@@ -267,13 +267,13 @@ TEST(migrations_bring_a_node_to_its_latest_version)
 	st = store_open(path, STORE_NODE, 0, &apply_rules, &err);
 	REQUIRE_MSG(st != NULL, "reopen: %s", err.msg);
 	CHECK_EQ_INT(s_user_version(st), s_latest_for(SCHEMA_NODE));
-	CHECK_EQ_INT(store_meta_get_int(st, "probe", &v), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "probe", 0, &v, &err), 0);
 	CHECK_EQ_INT(v, 77);
 	CHECK_STR(store_site(st), "S001");
-	/* An absent name is reported as such and leaves the output alone. */
+	/* An absent name answers the default given. */
 	v = 5;
-	CHECK_EQ_INT(store_meta_get_int(st, "no such name", &v), 1);
-	CHECK_EQ_INT(v, 5);
+	CHECK_EQ_INT(store_meta_get_int(st, "no such name", -9, &v, &err), 0);
+	CHECK_EQ_INT(v, -9);
 	store_close(&st);
 }
 
@@ -408,7 +408,8 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	REQUIRE(st != NULL);
 	s_movement_op(&op, "S002", 7, hlc_pack(WALL0 + 300001, 0),
 	    "S002-000007", "S002", "A", 5, "receipt");
-	CHECK_EQ_INT(store_meta_get_int(st, "hlc", &hlc_before), 1);
+	CHECK_EQ_INT(store_meta_get_int(st, "hlc", -1, &hlc_before, &err), 0);
+	CHECK_EQ_INT(hlc_before, -1); /* never written */
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_EQ_INT(err.code, ERR_UNPROCESSABLE);
 	CHECK_STR(err.msg,
@@ -428,8 +429,8 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 0);
 	/* The refused clock did not leak into the persisted one. */
 	hlc_after = -2;
-	CHECK(store_meta_get_int(st, "hlc", &hlc_after) == 1 ||
-	    (uint64_t)hlc_after < op.hlc);
+	CHECK_EQ_INT(store_meta_get_int(st, "hlc", 0, &hlc_after, &err), 0);
+	CHECK((uint64_t)hlc_after < op.hlc);
 	/* Quarantined counts as received: again is a duplicate. */
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
 	CHECK_EQ_INT(store_quarantine_count(st), 1);
@@ -649,7 +650,7 @@ TEST(stock_record_refuses_bad_requests_naming_the_field)
 	json_decref(out);
 	json_decref(req);
 	before = s_stock_json(st);
-	CHECK_EQ_INT(store_meta_get_int(st, "seq", &seq_before), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "seq", 0, &seq_before, &err), 0);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		req = s_req(cases[i].req);
 		if (req == NULL)
@@ -673,7 +674,7 @@ TEST(stock_record_refuses_bad_requests_naming_the_field)
 	CHECK_STR(after, before);
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 1);
 	CHECK_EQ_INT(s_count(st, "op_log"), 1);
-	CHECK_EQ_INT(store_meta_get_int(st, "seq", &seq_after), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "seq", 0, &seq_after, &err), 0);
 	CHECK_EQ_INT(seq_after, seq_before);
 	free(before);
 	free(after);
@@ -809,7 +810,7 @@ TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
 	    "S001-000003", "S001", "A", 4, "receipt");
 	CHECK_EQ_INT(s_ingest(st, &back, &err), INGEST_APPLIED);
 	op_clear(&back);
-	CHECK_EQ_INT(store_meta_get_int(st, "seq", &seq), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "seq", 0, &seq, &err), 0);
 	CHECK_EQ_INT(seq, 3);
 	memset(&out, 0, sizeof out);
 	fields = json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",

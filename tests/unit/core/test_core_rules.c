@@ -92,10 +92,11 @@ static void
 s_note(store_t *st, const char *key, char *out, size_t size)
 {
 	char name[128];
+	err_t err;
 
 	snprintf(name, sizeof name, "note:%s", key);
-	out[0] = '\0';
-	store_meta_get_text(st, name, out, size);
+	if (store_meta_get_text(st, name, "", out, size, &err))
+		snprintf(out, size, "(unreadable: %s)", err.msg);
 }
 
 TEST(a_local_write_is_applied_by_the_given_rule_and_logged)
