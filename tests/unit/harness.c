@@ -282,6 +282,8 @@ main(int argc, char **argv)
 	qsort(s_tests, (size_t)s_ntests, sizeof s_tests[0], s_test_cmp);
 	s_seed = s_env_seed();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("# seed %llu (BL_SEED=N runs another)\n",
+	    (unsigned long long)s_seed);
 	for (i = 0; i < s_ntests; i++) {
 		if (!s_selected(s_tests[i].name, argc, argv))
 			continue;

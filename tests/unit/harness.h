@@ -24,7 +24,8 @@
  *
  * Randomness: harness_rand() is a deterministic generator reseeded before
  * every test from the run's seed, 12345 unless BL_SEED is set in the
- * environment; a failing test prints the seed that reproduces it.
+ * environment; the run prints its seed first, and a failing test prints
+ * the seed that reproduces it.
  *
  * Temporary directories made with harness_tmpdir() are removed when the
  * test passes and kept (and named) when it fails.

@@ -1,0 +1,76 @@
+/*
+ * test_domain_quarantine: ops that no replica may apply (a bad field, a
+ * clock too far ahead, an unknown entity or status) on one small history
+ * run by dh_rule_run (three orders and twice, the same state every time):
+ * each is quarantined with the same exact reason everywhere, raises an
+ * alert, is never applied, and does not block the ops behind it.
+ */
+#include <stdlib.h>
+
+#include "customer.h"
+#include "domain_harness.h"
+#include "harness.h"
+#include "hlc.h"
+#include "order.h"
+#include "stock.h"
+#include "store.h"
+
+/* Refused ops are quarantined with the same exact reason everywhere, never
+ * applied, and do not block the ops behind them. */
+TEST(rule_invalid_ops_quarantined_with_exact_reasons)
+{
+	dh_history_t h = { 0 };
+	store_t *st;
+	dh_text_t t = { NULL, 0, 0 };
+	char *got;
+
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "M-9", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", 0, "reason", "count"),
+	    0);
+	dh_add(&h, "S001", 2, hlc_pack(DH_WALL0 + 400000, 0), STOCK_ENTITY,
+	    "M-10", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", 1, "reason", "receipt"),
+	    0);
+	dh_add(&h, "S001", 3, dh_at(3, 0), STOCK_ENTITY, "M-11", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", 2, "reason", "receipt"),
+	    1);
+	dh_add(&h, "S002", 1, dh_at(1, 0), "widget", "W-1", "add",
+	    json_object(), 0);
+	dh_add(&h, "S002", 2, dh_at(2, 0), ORDER_ENTITY, "O-1", "transition",
+	    json_pack("{s:s}", "to", "teleported"), 0);
+	dh_add(&h, "W001", 1, dh_at(2, 0), CUSTOMER_ENTITY, "C-1", "update",
+	    json_pack("{s:{s:s}}", "set", "tier", "platinum"), 0);
+	if ((st = dh_rule_run(&h)) != NULL) {
+		dh_dump_sql(st,
+		    "SELECT origin, seq, reason FROM quarantine "
+		    "ORDER BY origin, seq",
+		    &t);
+		got = dh_text_take(&t);
+		CHECK_STR(got,
+		    "'S001'|1|'apply op S001/1: stock movement M-9: delta: must be "
+		    "non-zero and within ±1000000000'\n"
+		    "'S001'|2|'apply op S001/2: clock 400000 ms ahead (max 300000 "
+		    "ms)'\n"
+		    "'S002'|1|'apply op S002/1: unknown entity 'widget''\n"
+		    "'S002'|2|'apply op S002/2: order O-1: to: 'teleported' is not "
+		    "an order status'\n"
+		    "'W001'|1|'apply op W001/1: customer C-1: tier: 'platinum' is "
+		    "not one of retail, member, vip, wholesale'\n");
+		free(got);
+		CHECK_EQ_INT(dh_alerts(st, "quarantined", NULL), 5);
+		CHECK_EQ_INT(store_query_int(st,
+				 store_stmt(st, "SELECT count(*) FROM op_log"),
+				 -1),
+		    1);
+		CHECK_EQ_INT(store_query_int(st,
+				 store_stmt(st,
+				     "SELECT count(*) FROM customers"),
+				 -1),
+		    0);
+		store_close(&st);
+	}
+	dh_history_free(&h);
+}
