@@ -631,9 +631,9 @@ steps:
 
 	if (argc > 2 && strcmp(argv[2], "quick") == 0) {
 		/* Iterating on the sale path: stop here. */
-		printf("sale p50 %.3f ms p99 %.3f ms, propagation p50 %.3f ms "
-		       "p99 %.3f ms\n",
-		    p50, p99, prop50, prop99);
+		printf("sale p50 %.3f ms p99 %.3f ms, %lld bytes written, "
+		       "propagation p50 %.3f ms p99 %.3f ms\n",
+		    p50, p99, sale_bytes, prop50, prop99);
 		s_hub_stop();
 		return 0;
 	}
