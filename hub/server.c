@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "log.h"
 #include "proto.h"
+#include "text.h"
 #include "zsock.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -298,6 +299,28 @@ s_stream(server_t *srv, session_t *s)
 	return 0;
 }
 
+/* Keeps op, refused as a conflict, in a transaction of its own (its batch
+ * was rolled back), logs it and answers 409 with the reason: the node must
+ * not go on pushing a log that differs from the hub's. */
+static void
+s_keep_conflict(server_t *srv, session_t *s, const op_t *op,
+    const uint8_t *body, size_t len, const char *reason)
+{
+	char msg[PROTO_REASON_MAX + 1];
+	err_t err;
+
+	log_warn("site %s: push refused: %s", s->site, reason);
+	if (store_begin(srv->store, &err) ||
+	    store_conflict(srv->store, op, body, len, reason, &err) ||
+	    store_commit(srv->store, &err)) {
+		store_rollback(srv->store);
+		log_warn("site %s: keeping a conflicting op failed: %s",
+		    s->site, err.msg);
+	}
+	text_printf(msg, sizeof msg, "push: %s", reason);
+	s_send_error(srv, s, ERR_CONFLICT, msg);
+}
+
 /* Ingests a PUSH in one transaction: every op must come from the session's
  * site, in seq order with no gap; a bad op is quarantined, not fatal. */
 static void
@@ -310,6 +333,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	uint64_t held;
 	ingest_result_t res;
 	hub_vis_t vis;
+	ingest_from_t from;
 	int rc;
 	char reason[ERR_MSG_MAX];
 
@@ -338,29 +362,22 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			return;
 		}
 		err_clear(&why);
-		if (!store_may_write(srv->store, s->role, op.entity)) {
-			/* Refused but kept: it must not block what follows. */
-			snprintf(reason, sizeof reason,
-			    "apply op %s/%llu: a %s may not write %s (head office data)",
-			    op.origin, (unsigned long long)op.seq, s->role,
-			    op.entity);
-			log_warn("site %s: quarantined: %s", s->site, reason);
-			if (store_quarantine(srv->store, &op, body, len, reason,
-				&err)) {
-				op_clear(&op);
-				goto fail_internal;
-			}
-			if (op.seq > held)
-				held = op.seq;
-			op_clear(&op);
-			continue;
-		}
 		visibility_of(srv->store, &op, &vis);
-		if (store_ingest_visible(srv->store, &op, body, len, &vis.vis,
-			&res, &why)) {
+		from.role = s->role;
+		from.vis = &vis.vis;
+		if (store_ingest_from(srv->store, &op, body, len, &from, &res,
+			&why)) {
 			op_clear(&op);
 			err = why;
 			goto fail_internal;
+		}
+		if (res == INGEST_CONFLICT) {
+			/* The node's log is not the one the hub holds: nothing
+			 * of this batch is taken; the op stays on record. */
+			store_rollback(srv->store);
+			s_keep_conflict(srv, s, &op, body, len, why.msg);
+			op_clear(&op);
+			return;
 		}
 		if (res == INGEST_QUARANTINED)
 			log_warn("site %s: quarantined: %s", s->site, why.msg);

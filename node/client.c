@@ -291,6 +291,8 @@ s_on_ops(client_t *c, proto_msg_t *m)
 		}
 		if (res == INGEST_QUARANTINED)
 			log_warn("quarantined: %s", why.msg);
+		else if (res == INGEST_CONFLICT)
+			log_warn("refused: %s", why.msg);
 		op_clear(&op);
 	}
 	/* Another session of this site (a `status` probe beside the daemon)

@@ -1,7 +1,10 @@
 /* op: op envelope and its canonical CBOR form (see op.h). */
 #include "op.h"
 
+#include <sodium.h>
 #include <string.h>
+
+#include "text.h"
 
 #define OP_ARITY 7
 
@@ -73,15 +76,24 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 	return rc;
 }
 
-/* Whether s has no control characters (it may end up in a log line or an
- * ERROR reason, which are one line). */
+/* Reads the envelope text called name (origin, entity, key or kind) into
+ * dst, at most size - 1 bytes: UTF-8 (the reader checks that) without
+ * control characters (text_ok), since these end up in log lines and ERROR
+ * reasons, one line each. Errors name the field and the byte, e.g.
+ * "key: cbor: text at byte 10 is not UTF-8". */
 static int
-s_printable(const char *s)
+s_text(cbr_t *r, const char *name, char *dst, size_t size, err_t *err)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	size_t ok;
+
+	if (cbr_text_copy(r, dst, size, err))
+		return err_prefix(err, "%s", name);
+	ok = text_ok_len(dst);
+	if (dst[ok] != '\0')
+		return err_set(err, ERR_BAD_REQUEST,
+		    "%s: control character at byte %zu", name,
+		    r->pos - strlen(dst) + ok);
+	return 0;
 }
 
 static int
@@ -97,22 +109,15 @@ s_decode(cbr_t *r, op_t *op, err_t *err)
 		    OP_ARITY);
 		goto fail;
 	}
-	if (cbr_text_copy(r, op->origin, sizeof op->origin, err) ||
+	if (s_text(r, "origin", op->origin, sizeof op->origin, err) ||
 	    cbr_uint(r, &op->seq, err) || cbr_uint(r, &op->hlc, err) ||
-	    cbr_text_copy(r, op->entity, sizeof op->entity, err) ||
-	    cbr_text_copy(r, op->key, sizeof op->key, err) ||
-	    cbr_text_copy(r, op->kind, sizeof op->kind, err))
+	    s_text(r, "entity", op->entity, sizeof op->entity, err) ||
+	    s_text(r, "key", op->key, sizeof op->key, err) ||
+	    s_text(r, "kind", op->kind, sizeof op->kind, err))
 		goto fail_prefix;
 	if (!op_site_valid(op->origin)) {
 		err_set(err, ERR_BAD_REQUEST, "op: bad origin site id '%s'",
 		    op->origin);
-		goto fail;
-	}
-	if (!s_printable(op->entity) || !s_printable(op->key) ||
-	    !s_printable(op->kind)) {
-		err_set(err, ERR_BAD_REQUEST,
-		    "op %s/%llu: control character in entity, key or kind",
-		    op->origin, (unsigned long long)op->seq);
 		goto fail;
 	}
 	if (op->seq == 0) {
@@ -136,4 +141,10 @@ fail_prefix:
 fail:
 	op_clear(op);
 	return -1;
+}
+
+void
+op_hash(const uint8_t *body, size_t len, uint8_t out[OP_HASH_BYTES])
+{
+	crypto_generichash(out, OP_HASH_BYTES, body, len, NULL, 0);
 }

@@ -30,6 +30,7 @@
 #define OP_NAME_MAX 32	   /* bytes in an entity or kind name */
 #define OP_KEY_MAX 64	   /* bytes in a record key */
 #define OP_MAX_BYTES 65536 /* encoded size of one op */
+#define OP_HASH_BYTES 32   /* op_hash: BLAKE2b-256 */
 
 typedef struct {
 	char origin[OP_SITE_MAX + 1];
@@ -56,5 +57,10 @@ int op_decode(cbr_t *r, op_t *op, err_t *err);
 
 /* Checks that a site id is 1..OP_SITE_MAX bytes of [A-Za-z0-9_-]. */
 int op_site_valid(const char *site);
+
+/* An op's content hash, BLAKE2b-256 of its canonical bytes (body, len)
+ * into out. Two ops under one (origin, seq) are the same op only when
+ * their hashes are equal. */
+void op_hash(const uint8_t *body, size_t len, uint8_t out[OP_HASH_BYTES]);
 
 #endif

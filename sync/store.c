@@ -127,6 +127,22 @@ s_sql_hlc_ms(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 			(uint64_t)sqlite3_value_int64(argv[0])));
 }
 
+/* op_hash(body): an op's content hash, in SQL as in C (op.h). */
+static void
+s_sql_op_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint8_t h[OP_HASH_BYTES];
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	op_hash(sqlite3_value_blob(argv[0]),
+	    (size_t)sqlite3_value_bytes(argv[0]), h);
+	sqlite3_result_blob(ctx, h, sizeof h, SQLITE_TRANSIENT);
+}
+
 store_t *
 store_open(const char *path, store_side_t side, int create,
     const store_rules_t *rules, err_t *err)
@@ -160,9 +176,12 @@ store_open(const char *path, store_side_t side, int create,
 	sqlite3_extended_result_codes(st->db, 1);
 	if (sqlite3_create_function(st->db, "hlc_ms", 1,
 		SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-		s_sql_hlc_ms, NULL, NULL) != SQLITE_OK) {
-		err_set(err, ERR_INTERNAL, "open database %s: hlc_ms: %s", path,
-		    sqlite3_errmsg(st->db));
+		s_sql_hlc_ms, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(st->db, "op_hash", 1,
+		SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+		s_sql_op_hash, NULL, NULL) != SQLITE_OK) {
+		err_set(err, ERR_INTERNAL, "open database %s: functions: %s",
+		    path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	if (s_exec(st,
@@ -749,21 +768,49 @@ int
 store_ingest(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     ingest_result_t *result, err_t *err)
 {
-	return store_ingest_visible(st, op, body, len, NULL, result, err);
+	return store_ingest_from(st, op, body, len, NULL, result, err);
 }
 
-/* Whether op is held outside the log: quarantined, or (at a node) dropped
- * by retention with its identity kept. 1 or 0 in *known; -1 with err on a
- * storage error (taking it for new would apply it twice). Both tables are
- * nearly always empty or small; whether they are empty is looked at once a
- * transaction rather than once an op. */
+/* How a received op compares with what is held under its (origin, seq). */
+typedef enum {
+	HELD_NONE,  /* nothing: the op is new */
+	HELD_SAME,  /* the same op: a duplicate */
+	HELD_OTHER, /* a different op: a conflict */
+} held_t;
+
+/* Runs s, a cached query of one row whose column says whether the held op
+ * is the same, bound with (origin, seq) as ?1, ?2; adds its answer to
+ * *held. -1 with err on a storage error. */
 static int
-s_known_elsewhere(store_t *st, const op_t *op, int *known, err_t *err)
+s_held_in(store_t *st, sqlite3_stmt *s, const op_t *op, held_t *held,
+    err_t *err)
 {
-	sqlite3_stmt *s;
 	int64_t v;
 
-	*known = 0;
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	if (store_query_int64(st, s, -1, &v, err))
+		return -1;
+	if (v >= 0)
+		*held = v ? HELD_SAME : HELD_OTHER;
+	return 0;
+}
+
+/* What is held under op's (origin, seq) outside the log: quarantined (its
+ * bytes compared), or at a node dropped by retention with its identity
+ * kept (its hash compared; an identity kept without one counts as the
+ * same). -1 with err on a storage error (taking it for new would apply it
+ * twice). Both tables are nearly always empty or small; whether they are
+ * empty is looked at once a transaction rather than once an op. */
+static int
+s_held_elsewhere(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    held_t *held, err_t *err)
+{
+	sqlite3_stmt *s;
+	uint8_t hash[OP_HASH_BYTES];
+	int64_t v;
+
+	*held = HELD_NONE;
 	if (st->quarantine_empty < 0) {
 		if (store_query_int64(st,
 			store_stmt(st,
@@ -785,43 +832,120 @@ s_known_elsewhere(store_t *st, const op_t *op, int *known, err_t *err)
 	}
 	if (!st->quarantine_empty) {
 		s = store_stmt(st,
-		    "SELECT 1 FROM quarantine "
+		    "SELECT body = ?3 FROM quarantine "
 		    "WHERE origin = ?1 AND seq = ?2");
-		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-		if (store_query_int64(st, s, 0, &v, err))
+		sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+		if (s_held_in(st, s, op, held, err))
 			return -1;
-		*known |= v != 0;
 	}
-	if (!st->seen_empty && !*known) {
+	if (!st->seen_empty && *held == HELD_NONE) {
+		op_hash(body, len, hash);
 		s = store_stmt(st,
-		    "SELECT 1 FROM op_seen "
+		    "SELECT hash IS NULL OR hash = ?3 FROM op_seen "
 		    "WHERE origin = ?1 AND seq = ?2");
-		sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)op->seq);
-		if (store_query_int64(st, s, 0, &v, err))
+		sqlite3_bind_blob(s, 3, hash, sizeof hash, SQLITE_STATIC);
+		if (s_held_in(st, s, op, held, err))
 			return -1;
-		*known |= v != 0;
 	}
 	return 0;
 }
 
 int
-store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
-    size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err)
+store_conflict(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const char *reason, err_t *err)
 {
-	sqlite3_stmt *s;
-	err_t why;
-	int rc, known;
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT OR IGNORE INTO op_conflicts"
+	    "(origin, seq, hash, body, reason, at) "
+	    "VALUES (?, ?, ?, ?, ?, ?)");
+	uint8_t hash[OP_HASH_BYTES];
 
-	assert(st->in_txn);
-	if (s_known_elsewhere(st, op, &known, err))
-		return err_prefix(err, "ingest op %s/%llu", op->origin,
-		    (unsigned long long)op->seq);
-	if (known) {
+	op_hash(body, len, hash);
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_blob(s, 3, hash, sizeof hash, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (int64_t)st->wall_ms());
+	return store_step(st, s, "keep a conflicting op", err);
+}
+
+/* A different op under a held (origin, seq): refused, kept with why. */
+static int
+s_conflict(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    ingest_result_t *result, err_t *err)
+{
+	err_t why;
+
+	err_set(&why, ERR_CONFLICT,
+	    "op %s/%llu: differs from the op held under this seq (a restored "
+	    "or copied data folder, or a forgery)",
+	    op->origin, (unsigned long long)op->seq);
+	if (store_conflict(st, op, body, len, why.msg, err))
+		return -1;
+	*result = INGEST_CONFLICT;
+	if (err != NULL)
+		*err = why;
+	return 0;
+}
+
+/* An op from a role that may not write its entity: quarantined, unless
+ * its (origin, seq) is already in the log (then held elsewhere said
+ * nothing, and the log decides: same or conflict). */
+static int
+s_refuse_writer(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const char *role, ingest_result_t *result, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT body = ?3 FROM op_log WHERE origin = ?1 AND seq = ?2");
+	held_t held = HELD_NONE;
+	err_t why;
+
+	sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+	if (s_held_in(st, s, op, &held, err))
+		return -1;
+	if (held == HELD_OTHER)
+		return s_conflict(st, op, body, len, result, err);
+	if (held == HELD_SAME) {
 		*result = INGEST_DUPLICATE;
 		return 0;
 	}
+	err_set(&why, ERR_FORBIDDEN,
+	    "apply op %s/%llu: a %s may not write %s (head office data)",
+	    op->origin, (unsigned long long)op->seq, role, op->entity);
+	if (store_quarantine(st, op, body, len, why.msg, err))
+		return -1;
+	s_reserve_seq(st, op);
+	*result = INGEST_QUARANTINED;
+	if (err != NULL)
+		*err = why;
+	return 0;
+}
+
+int
+store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const ingest_from_t *from, ingest_result_t *result, err_t *err)
+{
+	const op_vis_t *vis = from != NULL ? from->vis : NULL;
+	sqlite3_stmt *s;
+	err_t why;
+	held_t held;
+	int rc;
+
+	assert(st->in_txn);
+	if (s_held_elsewhere(st, op, body, len, &held, err))
+		return err_prefix(err, "ingest op %s/%llu", op->origin,
+		    (unsigned long long)op->seq);
+	if (held == HELD_OTHER)
+		return s_conflict(st, op, body, len, result, err);
+	if (held == HELD_SAME) {
+		*result = INGEST_DUPLICATE;
+		return 0;
+	}
+	if (from != NULL && from->role != NULL &&
+	    !store_may_write(st, from->role, op->entity))
+		return s_refuse_writer(st, op, body, len, from->role, result,
+		    err);
 	/* Logging first doubles as the duplicate check: (origin, seq) is
 	 * unique. An op refused below is taken out of the log again. */
 	/* Who may receive it is kept at the hub only. */
@@ -852,6 +976,17 @@ store_ingest_visible(store_t *st, const op_t *op, const uint8_t *body,
 		    op->origin, (unsigned long long)op->seq,
 		    sqlite3_errmsg(st->db));
 	if (sqlite3_changes(st->db) == 0) {
+		/* Held in the log: the same bytes, or a conflict. */
+		s = store_stmt(st,
+		    "SELECT body = ?3 FROM op_log "
+		    "WHERE origin = ?1 AND seq = ?2");
+		sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+		held = HELD_NONE;
+		if (s_held_in(st, s, op, &held, err))
+			return err_prefix(err, "ingest op %s/%llu", op->origin,
+			    (unsigned long long)op->seq);
+		if (held == HELD_OTHER)
+			return s_conflict(st, op, body, len, result, err);
 		*result = INGEST_DUPLICATE;
 		return 0;
 	}
@@ -905,6 +1040,13 @@ store_quarantine_count(store_t *st)
 	    store_stmt(st, "SELECT count(*) FROM quarantine"), 0);
 }
 
+int64_t
+store_conflict_count(store_t *st)
+{
+	return store_query_int(st,
+	    store_stmt(st, "SELECT count(*) FROM op_conflicts"), 0);
+}
+
 /* ---- retention ---- */
 
 #define RETAIN_CHUNK 10000 /* log rows looked at per transaction */
@@ -916,9 +1058,9 @@ store_retain(store_t *st, uint64_t before_hlc, uint64_t *after_lsn,
 	/* Both over the same rows: other sites' ops of the stretch stamped
 	 * before the cut. */
 	static const char keep[] =
-	    "INSERT OR IGNORE INTO op_seen(origin, "
-	    "seq) SELECT origin, seq FROM op_log WHERE lsn > ?1 AND lsn <= ?2 "
-	    "AND origin != ?3 AND hlc < ?4";
+	    "INSERT OR IGNORE INTO op_seen(origin, seq, hash) "
+	    "SELECT origin, seq, op_hash(body) FROM op_log "
+	    "WHERE lsn > ?1 AND lsn <= ?2 AND origin != ?3 AND hlc < ?4";
 	static const char drop[] = "DELETE FROM op_log WHERE lsn > ?1 AND "
 				   "lsn <= ?2 AND origin != ?3 AND hlc < ?4";
 	sqlite3_stmt *s;

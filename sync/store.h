@@ -156,15 +156,28 @@ typedef enum {
 	INGEST_APPLIED,	    /* new, logged and applied */
 	INGEST_DUPLICATE,   /* already logged or quarantined: nothing done */
 	INGEST_QUARANTINED, /* new but refused; kept with the reason */
+	INGEST_CONFLICT,    /* another op holds its (origin, seq): refused,
+			       kept in op_conflicts with the reason */
 } ingest_result_t;
+#define INGEST_RESULTS (INGEST_CONFLICT + 1)
 
 /* Inside a transaction: takes an op received from elsewhere, with its exact
- * encoded bytes. Idempotent by (origin, seq), also for ops quarantined or
- * dropped by retention. An op whose clock is too far
- * ahead or that the merge rules refuse is quarantined with reason in err and
- * INGEST_QUARANTINED returned. -1 only on a storage failure. */
+ * encoded bytes. An op's identity is (origin, seq, content): the same op
+ * again is INGEST_DUPLICATE, also when it was quarantined or dropped by
+ * retention; a different op under a held (origin, seq) is never applied,
+ * kept in op_conflicts and INGEST_CONFLICT returned with the reason in err
+ * (ERR_CONFLICT). An op whose clock is too far ahead or that the merge
+ * rules refuse is quarantined with reason in err and INGEST_QUARANTINED
+ * returned. -1 only on a storage failure. */
 int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, ingest_result_t *result, err_t *err);
+
+/* Inside a transaction: keeps an op refused as a conflict (a different op
+ * holds its origin and seq) with its reason; idempotent by (origin, seq,
+ * content). Callers that refuse a whole batch record it this way in a
+ * transaction of its own. */
+int store_conflict(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, const char *reason, err_t *err);
 
 /* Inside a transaction: keeps a refused op with its reason, unapplied; it
  * still counts as received. Idempotent by (origin, seq). */
@@ -178,10 +191,19 @@ typedef struct {
 	const char *region; /* every site of this region; "*": all */
 } op_vis_t;
 
-/* store_ingest that also records who may receive the op (vis may be NULL:
- * everyone). At the hub only: nodes keep no such columns. */
-int store_ingest_visible(store_t *store, const op_t *op, const uint8_t *body,
-    size_t len, const op_vis_t *vis, ingest_result_t *result, err_t *err);
+/* Where an op comes from, as the hub knows it from the session. */
+typedef struct {
+	const char *role;    /* the sender's role, checked against the rule
+				table's writers (store_may_write) */
+	const op_vis_t *vis; /* who may receive it (NULL: everyone) */
+} ingest_from_t;
+
+/* store_ingest at the hub: after the identity checks, an op whose sender's
+ * role may not write its entity is quarantined ("apply op O/S: a ROLE may
+ * not write ENTITY (head office data)"), and who may receive it is
+ * recorded. Nodes keep no such columns. */
+int store_ingest_from(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, const ingest_from_t *from, ingest_result_t *result, err_t *err);
 
 /* Highest seq of origin this replica holds (logged or quarantined). */
 int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
@@ -189,6 +211,9 @@ int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
 
 /* Number of quarantined ops. */
 int64_t store_quarantine_count(store_t *store);
+
+/* Ops refused as conflicts (store_conflict). */
+int64_t store_conflict_count(store_t *store);
 
 /* Steps a write statement to completion and resets it: 0, or -1 with
  * ERR_INTERNAL "what: sqlite message". (A row is fine: UPSERT ... RETURNING.) */
@@ -221,8 +246,8 @@ int store_query_int64(store_t *store, sqlite3_stmt *stmt, int64_t dflt,
 /* Retention at a node: in one transaction of its own, looks at the next
  * stretch of the log after *after_lsn and drops other sites' ops stamped
  * before before_hlc, keeping the state they produced and their identity
- * (origin, seq, in op_seen) so a copy that comes again is still a
- * duplicate.
+ * (origin, seq and content hash, in op_seen) so a copy that comes again is
+ * still a duplicate, and a different op under its seq a conflict.
  * Own ops are never touched: the hub's recovery of a restored site, and the
  * audit of this site's own chain, depend on them. Returns 1 and moves
  * *after_lsn on (*dropped: ops dropped), 0 when the whole log has been

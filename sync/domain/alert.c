@@ -58,6 +58,9 @@ static const struct {
 	    "st.on_hand || ': more sold than recorded, count it', "
 	    "hlc_ms((SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
 	    "AND m.sku = st.sku)) FROM stock st WHERE st.on_hand < 0" },
+	{ "op_conflict",
+	  "SELECT origin, origin || '/' || seq, min(reason), min(at) "
+	  "FROM op_conflicts GROUP BY origin, seq" },
 	{ "over_refund",
 	    "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
 	    "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "

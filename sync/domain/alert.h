@@ -10,7 +10,9 @@
  * below the safety stock head office set), conflicting_transition (an order
  * both cancelled and shipped), over_refund (refunds above payments),
  * credit_limit (a customer owing more than the limit on account),
- * overdue_receivable, quarantined (an op refused, with its reason), and
+ * overdue_receivable, quarantined (an op refused, with its reason),
+ * op_conflict (a different op under an (origin, seq) already held: a
+ * restored or copied data folder, or a forgery; store.h), and
  * disk, about this replica's own machine rather than its ops (subject
  * checkpoint, wal_over_bound or disk_low; see ckpt.h).
  */

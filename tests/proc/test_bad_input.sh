@@ -59,6 +59,14 @@ check_eq "not applied" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=FUT
 check_eq "a replayed batch is acknowledged again" "PUSH_ACK" "$("$POKE" "$T/S002" replay)"
 check_eq "and held once: two ops, on hand 2" "2 2" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_log WHERE origin = 'S002'") $(http_get "$HUB_HTTP" '/v1/stock?site=S002&sku=POKE' | jq '.items[0].on_hand')"
+check_eq "another op under a held seq is refused" \
+	"ERROR 409 push: op S002/2: differs from the op held under this seq (a restored or copied data folder, or a forgery)" \
+	"$("$POKE" "$T/S002" rewrite)"
+check_eq "kept on record, not applied: on hand still 2" "1 2" \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_conflicts WHERE origin = 'S002' AND seq = 2") $(http_get "$HUB_HTTP" '/v1/stock?site=S002&sku=POKE' | jq '.items[0].on_hand')"
+check_eq "and alerted" "S002 S002/2" \
+	"$(http_get "$HUB_HTTP" '/v1/alerts?kind=op_conflict' | jq -r '.items[] | "\(.site) \(.subject)"')"
+check_eq "the site's honest next op is still taken" "PUSH_ACK" "$("$POKE" "$T/S002" next)"
 check_eq "nothing forged reached the hub" "" "$(http_get "$HUB_HTTP" '/v1/stock?sku=POKE' | jq -r '.items[] | select(.site != "S002") | .site')"
 check "the hub is still running" kill -0 "$HUB_PID"
 check "and a well-behaved node still syncs" "$NODE" sync --data "$T/S002"

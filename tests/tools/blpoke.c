@@ -55,8 +55,9 @@ s_reply(int print)
 	return m.type;
 }
 
+/* Appends a receipt of delta POKE at origin, as op origin/seq. */
 static void
-s_op(cbw_t *w, const char *origin, uint64_t seq)
+s_op(cbw_t *w, const char *origin, uint64_t seq, int delta)
 {
 	op_t op;
 
@@ -69,7 +70,7 @@ s_op(cbw_t *w, const char *origin, uint64_t seq)
 	    (unsigned long long)seq);
 	snprintf(op.kind, sizeof op.kind, "add");
 	op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", origin, "sku",
-	    "POKE", "delta", 1, "reason", "receipt");
+	    "POKE", "delta", delta, "reason", "receipt");
 	op_encode(&op, w, NULL);
 	op_clear(&op);
 }
@@ -120,7 +121,7 @@ main(int argc, char **argv)
 		proto_hello(&w, "S999", (uint64_t)store_schema_version(), 0, 0);
 	} else if (strcmp(c, "push-first") == 0) {
 		proto_push_begin(&w, 1);
-		s_op(&w, site, 1);
+		s_op(&w, site, 1, 1);
 	} else {
 		/* Cases after a valid HELLO. */
 		proto_hello(&w, site, (uint64_t)store_schema_version(), 0, 0);
@@ -131,22 +132,31 @@ main(int argc, char **argv)
 		}
 		if (strcmp(c, "forged-origin") == 0) {
 			proto_push_begin(&w, 1);
-			s_op(&w, "S999", 1);
+			s_op(&w, "S999", 1, 1);
 		} else if (strcmp(c, "replay") == 0) {
 			/* The same batch twice, as a retry after a lost ack
 			 * would: acknowledged twice, held once. (Seq 1 is
 			 * taken by the far-future case, which runs first.) */
 			proto_push_begin(&w, 2);
-			s_op(&w, site, 2);
-			s_op(&w, site, 3);
+			s_op(&w, site, 2, 1);
+			s_op(&w, site, 3, 1);
 			s_send(&w);
 			if (s_reply(0) != PROTO_PUSH_ACK) {
 				printf("no PUSH_ACK\n");
 				return 1;
 			}
+		} else if (strcmp(c, "rewrite") == 0) {
+			/* Another op under seq 2, held since the replay case:
+			 * what a restored or copied data folder, or a forger,
+			 * would send. */
+			proto_push_begin(&w, 1);
+			s_op(&w, site, 2, 9);
+		} else if (strcmp(c, "next") == 0) {
+			proto_push_begin(&w, 1);
+			s_op(&w, site, 4, 1);
 		} else if (strcmp(c, "gap") == 0) {
 			proto_push_begin(&w, 1);
-			s_op(&w, site, 1000);
+			s_op(&w, site, 1000, 1);
 		} else if (strcmp(c, "bad-op") == 0) {
 			proto_push_begin(&w, 1);
 			cbw_raw(&w, "\x83\x01\x02\x03", 4);

@@ -186,7 +186,7 @@ dh_open(const char *dir, const char *name)
  * adding to counts[INGEST_*]. Returns 0, or -1 after recording a failure. */
 int
 dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
-    size_t counts[3])
+    size_t counts[INGEST_RESULTS])
 {
 	size_t i, j;
 	err_t err;
@@ -552,7 +552,7 @@ dh_rule_run(const dh_history_t *h)
 	memset(snap, 0, sizeof snap);
 	memset(&again, 0, sizeof again);
 	for (k = 0; k < 3 && ok; k++) {
-		size_t counts[3] = { 0, 0, 0 };
+		size_t counts[INGEST_RESULTS] = { 0 };
 
 		for (i = 0; i < h->n; i++)
 			idx[i] = k == 1 ? h->n - 1 - i : i;
@@ -567,7 +567,7 @@ dh_rule_run(const dh_history_t *h)
 		}
 	}
 	if (ok) {
-		size_t counts[3] = { 0, 0, 0 };
+		size_t counts[INGEST_RESULTS] = { 0 };
 
 		for (i = 0; i < h->n; i++)
 			idx[i] = i;

@@ -109,7 +109,7 @@ store_t *dh_open(const char *dir, const char *name);
  * transaction, adding to counts[INGEST_*]. Returns 0, or -1 after recording
  * a failure (the failing transaction rolled back). */
 int dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
-    size_t counts[3]);
+    size_t counts[INGEST_RESULTS]);
 
 /* Shuffles v[0..n) with harness_rand(). */
 void dh_shuffle(size_t *v, size_t n);

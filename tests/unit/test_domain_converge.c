@@ -938,7 +938,7 @@ s_converge(int clash)
 	if (idx == NULL)
 		abort();
 	for (k = 0; k < N_REPLICAS && ok; k++) {
-		size_t counts[3] = { 0, 0, 0 }, fed = 0;
+		size_t counts[INGEST_RESULTS] = { 0 }, fed = 0;
 
 		if ((rep[k] = dh_open(dir, names[k])) == NULL) {
 			ok = 0;
@@ -1016,7 +1016,7 @@ s_converge(int clash)
 
 	/* Idempotent: everything once more changes nothing. */
 	{
-		size_t counts[3] = { 0, 0, 0 };
+		size_t counts[INGEST_RESULTS] = { 0 };
 
 		for (i = 0; i < n; i++)
 			idx[i] = i;

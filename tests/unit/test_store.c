@@ -396,6 +396,75 @@ TEST(ingest_is_idempotent)
 	store_close(&st);
 }
 
+/* An op's identity is (origin, seq, content): a different op under a held
+ * (origin, seq) is a conflict, wherever the held one is kept (the log, the
+ * quarantine, retention's identities), never a duplicate. */
+TEST(a_different_op_under_a_held_seq_is_a_conflict_not_a_duplicate)
+{
+	store_t *st = s_open(harness_tmpdir(), "node.db", STORE_NODE, "S009");
+	op_t op, other;
+	err_t err;
+	uint64_t before;
+
+	REQUIRE(st != NULL);
+	s_movement_op(&op, "S001", 1, hlc_pack(WALL0 - 1000, 0), "S001-000001",
+	    "S001", "A", 5, "receipt");
+	s_movement_op(&other, "S001", 1, hlc_pack(WALL0 - 1000, 0),
+	    "S001-000001", "S001", "A", 500, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
+	CHECK_EQ_INT(s_ingest(st, &other, &err), INGEST_CONFLICT);
+	CHECK_EQ_INT(err.code, ERR_CONFLICT);
+	CHECK_STR(err.msg,
+	    "op S001/1: differs from the op held under this seq (a restored "
+	    "or copied data folder, or a forgery)");
+	/* Kept once however often it comes; nothing of it applied. */
+	CHECK_EQ_INT(s_ingest(st, &other, &err), INGEST_CONFLICT);
+	CHECK_EQ_INT(store_conflict_count(st), 1);
+	CHECK_EQ_INT(s_count(st, "op_log"), 1);
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
+	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
+
+	/* Held in the quarantine: an op from too far ahead, then another
+	 * under its seq. */
+	op_clear(&op);
+	op_clear(&other);
+	s_movement_op(&op, "S001", 2, hlc_pack(WALL0 + 3600000, 0),
+	    "S001-000002", "S001", "A", 1, "receipt");
+	s_movement_op(&other, "S001", 2, hlc_pack(WALL0 - 900, 0),
+	    "S001-000002", "S001", "A", 1, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
+	CHECK_EQ_INT(s_ingest(st, &other, &err), INGEST_CONFLICT);
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
+	CHECK_EQ_INT(store_conflict_count(st), 2);
+
+	/* Held by retention as an identity with its content hash. */
+	op_clear(&op);
+	op_clear(&other);
+	s_movement_op(&op, "S001", 3, hlc_pack(WALL0 - 800, 0), "S001-000003",
+	    "S001", "B", 2, "receipt");
+	s_movement_op(&other, "S001", 3, hlc_pack(WALL0 - 800, 0),
+	    "S001-000003", "S001", "B", 3, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
+	{
+		uint64_t after = 0;
+		int64_t dropped = 0;
+
+		before = hlc_pack(WALL0, 0);
+		CHECK_EQ_INT(store_retain(st, before, &after, &dropped, &err),
+		    1);
+		CHECK_EQ_INT(dropped, 2); /* S001/1 and S001/3 */
+	}
+	CHECK_EQ_INT(s_count(st, "op_log"), 0);
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
+	CHECK_EQ_INT(s_ingest(st, &other, &err), INGEST_CONFLICT);
+	CHECK_EQ_INT(store_conflict_count(st), 3);
+	op_clear(&op);
+	op_clear(&other);
+	store_close(&st);
+}
+
 TEST(ingest_quarantines_an_op_from_too_far_ahead)
 {
 	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
