@@ -55,8 +55,9 @@ struct client {
 	uint64_t push_inflight; /* highest seq in the unacked PUSH, 0 */
 	uint64_t acked;		/* highest own seq the hub holds */
 	uint64_t acked_saved, acked_saved_ms; /* last written to meta */
-	uint64_t welcome_head; /* hub head announced at WELCOME */
-	uint64_t head;	       /* latest hub head seen */
+	uint64_t welcome_head;	/* hub head announced at WELCOME */
+	uint64_t reconcile_seq; /* hub holds our ops up to it, unvouched */
+	uint64_t head;		/* latest hub head seen */
 	uint64_t cursor;
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
@@ -109,20 +110,41 @@ s_meta(store_t *st, const char *name, uint64_t *out)
 static void
 s_hello(client_t *c)
 {
-	uint64_t stored = 0;
-
 	if (s_meta(c->store, "cursor", &c->cursor))
 		return;
-	/* What we hold, not the seq counter: after a restore the counter is
-	 * moved past what the hub holds before the lost ops are back, and the
-	 * hub sends back exactly those above what we hold. */
-	store_origin_max_seq(c->store, c->site, &stored, NULL);
-	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(), stored,
-	    c->cursor);
+	/* What the hub has confirmed, not what we hold: the hub sends back
+	 * every op of ours it holds above it, so that what we recorded
+	 * after a restore, or a copy's, is compared with what it holds
+	 * under the same seqs before we push (store_ingest renumbers ours
+	 * where they differ). */
+	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
+	    c->acked, c->cursor);
 	c->push_inflight = 0;
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
 		c->state = LINK_HELLO;
+}
+
+static void s_save_int(client_t *c, const char *name, uint64_t v);
+
+/* Whether what the hub holds of ours is known: after a WELCOME that said
+ * it holds more than we saw confirmed, once the pull has brought it all
+ * (the cursor reached the head of then). Then it is all confirmed. */
+static int
+s_reconciled(client_t *c)
+{
+	if (c->reconcile_seq == 0)
+		return 1;
+	if (c->cursor < c->welcome_head)
+		return 0;
+	log_info("our ops up to seq %llu compared with the hub's: pushing "
+		 "from there",
+	    (unsigned long long)c->reconcile_seq);
+	c->acked = c->reconcile_seq;
+	c->reconcile_seq = 0;
+	s_save_int(c, "acked", c->acked);
+	c->acked_saved = c->acked;
+	return 1;
 }
 
 /* Sends the next batch of own ops the hub has not acknowledged, if no push
@@ -135,7 +157,7 @@ s_push(client_t *c)
 	uint64_t last = 0;
 	cbw_t batch;
 
-	if (c->state != LINK_READY || c->push_inflight != 0)
+	if (c->state != LINK_READY || c->push_inflight != 0 || !s_reconciled(c))
 		return;
 	q = store_stmt(c->store,
 	    "SELECT seq, body FROM op_log "
@@ -210,23 +232,24 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 
 	if (s_meta(c->store, "seq", &own))
 		return;
-	if (m->seq > own) {
+	if (m->seq > own)
 		/* Restored from an old backup: the hub holds ops of ours we
 		 * lost. Never reuse their seqs; they come back by pull. */
 		log_warn(
 		    "hub holds our ops up to seq %llu, we have %llu: recovering them",
 		    (unsigned long long)m->seq, (unsigned long long)own);
-		if (store_begin(c->store, &err) ||
-		    store_meta_set_int(c->store, "seq", (int64_t)m->seq,
-			&err) ||
-		    store_commit(c->store, &err)) {
-			/* Going on could hand out their seqs again. */
-			store_rollback(c->store);
-			log_warn("recover seq: %s", err.msg);
-			c->state = LINK_DOWN;
-			c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
-			return;
-		}
+	/* From here our counter is past what the hub holds: new ids need no
+	 * tag any more (store.h). */
+	if (store_begin(c->store, &err) ||
+	    (m->seq > own &&
+		store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err)) ||
+	    store_confirmed(c->store, &err) || store_commit(c->store, &err)) {
+		/* Going on could hand out their seqs again. */
+		store_rollback(c->store);
+		log_warn("recover seq: %s", err.msg);
+		c->state = LINK_DOWN;
+		c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+		return;
 	}
 	if (m->head < c->cursor) {
 		/* The hub's log is shorter than what we pulled: it was restored
@@ -238,13 +261,25 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		c->cursor = 0;
 		s_save_int(c, "cursor", 0);
 	}
-	/* What the hub holds is what counts, even below our last ack (a hub
-	 * restored from backup): everything above it is pushed again. */
-	c->acked = m->seq;
-	s_save_int(c, "acked", c->acked);
-	c->acked_saved = c->acked;
 	c->welcome_head = m->head;
 	c->head = m->head;
+	if (m->seq > c->acked) {
+		/* The hub holds ops of ours we never saw confirmed (a lost
+		 * ack, a restored or copied data folder). They come back
+		 * with the pull; nothing is pushed until the cursor reaches
+		 * this head and each was compared with ours. */
+		c->reconcile_seq = m->seq;
+		log_info("hub holds our ops up to seq %llu, confirmed %llu: "
+			 "comparing them before we push",
+		    (unsigned long long)m->seq, (unsigned long long)c->acked);
+	} else {
+		/* What the hub holds is what counts, even below our last ack
+		 * (a hub restored from backup): the rest is pushed again. */
+		c->reconcile_seq = 0;
+		c->acked = m->seq;
+		s_save_int(c, "acked", c->acked);
+		c->acked_saved = c->acked;
+	}
 	c->state = LINK_READY;
 	c->refusal[0] = '\0';
 	log_info(
@@ -309,6 +344,8 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	c->head = m->head;
 	proto_pull(&c->out, c->cursor, 1);
 	s_send(c);
+	if (c->reconcile_seq != 0)
+		s_push(c); /* once what the hub holds of ours is here */
 	return;
 fail:
 	store_rollback(c->store);

@@ -2,10 +2,14 @@
 #include "store.h"
 
 #include <assert.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -35,6 +39,7 @@ struct store {
 	err_t read_err;	      /* the first failed read (store_row) */
 	int quarantine_empty; /* -1: not looked at in this transaction */
 	int seen_empty;	      /* op_seen, likewise */
+	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
 };
 
 static int
@@ -143,6 +148,86 @@ s_sql_op_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_blob(ctx, h, sizeof h, SQLITE_TRANSIENT);
 }
 
+/* ---- which copy of the data this is ---- */
+
+/* Where the database file lives: this machine (its machine id, or its
+ * host name), the file's device and inode, and when the file was created
+ * (where the file system keeps it; a restore in place may be given the
+ * inode of the file it replaces). A file put back from a backup, or a
+ * folder copied to another place or machine, lives elsewhere. */
+static void
+s_binding(const char *path, char *buf, size_t size)
+{
+	char machine[128] = "";
+	struct statx sb;
+	FILE *f;
+
+	if ((f = fopen("/etc/machine-id", "r")) != NULL) {
+		if (fgets(machine, sizeof machine, f) == NULL)
+			machine[0] = '\0';
+		fclose(f);
+	}
+	machine[strcspn(machine, "\r\n")] = '\0';
+	if (machine[0] == '\0' && gethostname(machine, sizeof machine) != 0)
+		snprintf(machine, sizeof machine, "?");
+	machine[sizeof machine - 1] = '\0';
+	memset(&sb, 0, sizeof sb);
+	if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_BTIME, &sb) != 0 ||
+	    !(sb.stx_mask & STATX_BTIME))
+		memset(&sb.stx_btime, 0, sizeof sb.stx_btime);
+	snprintf(buf, size, "%s:%u.%u:%llu:%lld.%09u", machine,
+	    sb.stx_dev_major, sb.stx_dev_minor, (unsigned long long)sb.stx_ino,
+	    (long long)sb.stx_btime.tv_sec, sb.stx_btime.tv_nsec);
+}
+
+/* A node's database bound elsewhere than it was is a restored or copied
+ * one: the seq counter and ids may have gone back to numbers the hub
+ * already holds. From now until the hub has told us what it holds
+ * (store_confirmed), new ids carry a random tag, so none can equal an id
+ * made before; the ops the hub holds under our seqs are compared when they
+ * come back (s_displace). Rebinds; logs what it found. */
+static int
+s_check_binding(store_t *st, err_t *err)
+{
+	char was[256], now[256], tag[STORE_TAG_MAX + 1];
+	uint8_t r[STORE_TAG_MAX / 2];
+	size_t i;
+
+	s_binding(st->path, now, sizeof now);
+	if (store_meta_get_text(st, "bound", "", was, sizeof was, err))
+		return -1;
+	if (strcmp(was, now) == 0)
+		return 0;
+	if (s_exec(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	/* Another process may have rebound it meanwhile. */
+	if (store_meta_get_text(st, "bound", "", was, sizeof was, err))
+		goto fail;
+	if (strcmp(was, now) != 0 && was[0] != '\0') {
+		if (sodium_init() < 0) {
+			err_set(err, ERR_INTERNAL, "libsodium init failed");
+			goto fail;
+		}
+		randombytes_buf(r, sizeof r);
+		for (i = 0; i < sizeof r; i++)
+			snprintf(tag + 2 * i, 3, "%02X", r[i]);
+		if (store_meta_set_text(st, "id_tag", tag, err) ||
+		    store_meta_set_int(st, "restored_at",
+			(int64_t)st->wall_ms(), err))
+			goto fail;
+		log_warn("%s: restored or copied (bound to %s, now %s): new "
+			 "ids carry %s until the hub confirms our sequence",
+		    st->path, was, now, tag);
+	}
+	if (store_meta_set_text(st, "bound", now, err) ||
+	    s_exec(st, "COMMIT", err))
+		goto fail;
+	return 0;
+fail:
+	s_exec(st, "ROLLBACK", NULL);
+	return err_prefix(err, "check binding");
+}
+
 store_t *
 store_open(const char *path, store_side_t side, int create,
     const store_rules_t *rules, err_t *err)
@@ -195,7 +280,9 @@ store_open(const char *path, store_side_t side, int create,
 		goto fail;
 	}
 	if (store_meta_get_text(st, "site", "", st->site, sizeof st->site,
-		err)) {
+		err) ||
+	    (st->site[0] != '\0' && side == STORE_NODE &&
+		s_check_binding(st, err))) {
 		err_prefix(err, "open database %s", path);
 		goto fail;
 	}
@@ -546,6 +633,8 @@ store_begin(store_t *st, err_t *err)
 	/* Re-read each time: another process may have written since. */
 	if (store_meta_get_int(st, "hlc", 0, &last, err) ||
 	    store_meta_get_int(st, "seq", 0, &seq, err) ||
+	    store_meta_get_text(st, "id_tag", "", st->id_tag, sizeof st->id_tag,
+		err) ||
 	    store_meta_get_int(st, "max_drift_ms", HLC_DEFAULT_MAX_DRIFT_MS,
 		&drift, err)) {
 		s_exec(st, "ROLLBACK", NULL);
@@ -715,12 +804,26 @@ store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
 	return 0;
 }
 
+int
+store_confirmed(store_t *st, err_t *err)
+{
+	assert(st->in_txn);
+	if (st->id_tag[0] == '\0')
+		return 0;
+	st->id_tag[0] = '\0';
+	return store_meta_set_text(st, "id_tag", "", err);
+}
+
 void
 store_new_id(store_t *st, char *buf, size_t size)
 {
 	assert(st->in_txn);
-	snprintf(buf, size, "%s-%06llu", st->site,
-	    (unsigned long long)st->next_seq);
+	if (st->id_tag[0] != '\0')
+		snprintf(buf, size, "%s-%s-%06llu", st->site, st->id_tag,
+		    (unsigned long long)st->next_seq);
+	else
+		snprintf(buf, size, "%s-%06llu", st->site,
+		    (unsigned long long)st->next_seq);
 }
 
 uint64_t
@@ -870,6 +973,100 @@ store_conflict(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return store_step(st, s, "keep a conflicting op", err);
 }
 
+/* Tables of the state that key rows by the op that made them (columns
+ * origin and seq): a renumbered op takes its rows along. Read from the
+ * schema, so the core needs no list of the domain's tables. */
+#define SEQ_TABLES_SQL                                                         \
+	"SELECT m.name FROM sqlite_master m WHERE m.type = 'table' "           \
+	"AND m.name NOT IN ('op_log', 'quarantine', 'op_seen', "               \
+	"'op_conflicts') AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) " \
+	"WHERE name = 'origin') AND EXISTS (SELECT 1 FROM "                    \
+	"pragma_table_info(m.name) WHERE name = 'seq') ORDER BY m.name"
+
+/* Renumbers this site's own op old, which the hub does not hold (it holds
+ * another op under that seq: this data folder was restored or copied), to
+ * the next free seq, with the state rows it keyed. Its ids and effects are
+ * unchanged, so nothing recorded is lost; it is pushed under its new seq. */
+static int
+s_displace(store_t *st, uint64_t old, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT body FROM op_log WHERE origin = ? AND seq = ?");
+	sqlite3_stmt *t = NULL;
+	uint64_t seq = st->next_seq;
+	op_t op;
+	cbr_t r;
+	cbw_t w;
+	char sql[256];
+	int rc = -1;
+
+	memset(&op, 0, sizeof op);
+	cbw_init(&w);
+	sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)old);
+	if (!store_row(st, s)) {
+		sqlite3_reset(s);
+		store_read_error(st, err);
+		return err_prefix(err, "renumber op %s/%llu", st->site,
+		    (unsigned long long)old);
+	}
+	cbr_init(&r, sqlite3_column_blob(s, 0),
+	    (size_t)sqlite3_column_bytes(s, 0));
+	if (op_decode(&r, &op, err)) {
+		sqlite3_reset(s);
+		return err_prefix(err, "renumber op %s/%llu", st->site,
+		    (unsigned long long)old);
+	}
+	sqlite3_reset(s);
+	op.seq = seq;
+	if (op_encode(&op, &w, err))
+		goto out;
+	s = store_stmt(st,
+	    "UPDATE op_log SET seq = ?3, body = ?4 "
+	    "WHERE origin = ?1 AND seq = ?2");
+	sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)old);
+	sqlite3_bind_int64(s, 3, (int64_t)seq);
+	sqlite3_bind_blob(s, 4, w.data, (int)w.len, SQLITE_STATIC);
+	if (store_step(st, s, "renumber an op", err))
+		goto out;
+	s = store_stmt(st, SEQ_TABLES_SQL);
+	while (store_row(st, s)) {
+		snprintf(sql, sizeof sql,
+		    "UPDATE \"%s\" SET seq = ?3 WHERE origin = ?1 AND seq = ?2",
+		    (const char *)sqlite3_column_text(s, 0));
+		if (sqlite3_prepare_v2(st->db, sql, -1, &t, NULL) != SQLITE_OK)
+			break;
+		sqlite3_bind_text(t, 1, st->site, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(t, 2, (int64_t)old);
+		sqlite3_bind_int64(t, 3, (int64_t)seq);
+		if (sqlite3_step(t) != SQLITE_DONE)
+			break;
+		sqlite3_finalize(t);
+		t = NULL;
+	}
+	sqlite3_reset(s);
+	if (t != NULL || store_read_error(st, err)) {
+		if (t != NULL)
+			err_set(err, ERR_INTERNAL, "renumber op %s/%llu: %s",
+			    st->site, (unsigned long long)old,
+			    sqlite3_errmsg(st->db));
+		sqlite3_finalize(t);
+		goto out;
+	}
+	st->next_seq++;
+	st->dirty = 1;
+	log_warn("op %s/%llu renumbered to %s/%llu: the hub holds another op "
+		 "under its seq (this data folder was restored or copied)",
+	    st->site, (unsigned long long)old, st->site,
+	    (unsigned long long)seq);
+	rc = 0;
+out:
+	op_clear(&op);
+	cbw_free(&w);
+	return rc;
+}
+
 /* A different op under a held (origin, seq): refused, kept with why. */
 static int
 s_conflict(store_t *st, const op_t *op, const uint8_t *body, size_t len,
@@ -985,6 +1182,15 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		if (s_held_in(st, s, op, &held, err))
 			return err_prefix(err, "ingest op %s/%llu", op->origin,
 			    (unsigned long long)op->seq);
+		if (held == HELD_OTHER && st->side == STORE_NODE &&
+		    strcmp(op->origin, st->site) == 0) {
+			/* The hub's op is the one under this seq: ours
+			 * moves to a new one, and the hub's is taken. */
+			if (s_displace(st, op->seq, err))
+				return -1;
+			return store_ingest_from(st, op, body, len, from,
+			    result, err);
+		}
 		if (held == HELD_OTHER)
 			return s_conflict(st, op, body, len, result, err);
 		*result = INGEST_DUPLICATE;

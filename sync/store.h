@@ -121,6 +121,16 @@ int store_begin(store_t *store, err_t *err);
 int store_commit(store_t *store, err_t *err);
 void store_rollback(store_t *store);
 
+/* A restored or copied node (store_open finds its database file bound
+ * elsewhere than it was) gives new ids a random tag of this many hex
+ * digits ("S001-1A2B3C4D-000101") until store_confirmed. */
+#define STORE_TAG_MAX 8
+
+/* The hub has told this node what it holds of the node's own ops, and the
+ * node's seq counter is past it: ids no longer need a tag. Inside a
+ * transaction. */
+int store_confirmed(store_t *store, err_t *err);
+
 /* Named values in meta. get_* return 0 with the value, or dflt when the
  * name is absent, in the output; or -1 with err on a storage error. */
 int store_meta_get_int(store_t *store, const char *name, int64_t dflt,

@@ -292,9 +292,8 @@ stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 		goto out;
 	}
 	if (id == NULL) {
-		/* A readable, globally unique id: site and its next op seq. */
-		snprintf(idbuf, sizeof idbuf, "%s-%06" PRIu64, store_site(st),
-		    store_next_seq(st));
+		/* A readable, globally unique id (store_new_id). */
+		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
 	}
 	if (store_append_local(st, STOCK_ENTITY, id, "add", fields, NULL, err))
