@@ -9,7 +9,8 @@
 #include "rec.h"
 #include "req.h"
 
-/* clang-format off: SQL reads better as written. */
+/* SQL reads better as written than as clang-format would fold it. */
+/* clang-format off */
 /* One query per kind; each row is (site, subject, message, at_ms). */
 static const struct {
 	const char *kind;
@@ -59,8 +60,8 @@ static const struct {
 	    "hlc_ms((SELECT max(hlc) FROM stock_movements m WHERE m.site = st.site "
 	    "AND m.sku = st.sku)) FROM stock st WHERE st.on_hand < 0" },
 	{ "op_conflict",
-	  "SELECT origin, origin || '/' || seq, min(reason), min(at) "
-	  "FROM op_conflicts GROUP BY origin, seq" },
+	    "SELECT origin, origin || '/' || seq, min(reason), min(at) "
+	    "FROM op_conflicts GROUP BY origin, seq" },
 	{ "over_refund",
 	    "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
 	    "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
