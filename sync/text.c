@@ -40,6 +40,15 @@ text_utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* Whether the UTF-8 sequence at p, k bytes long, is a control character
+ * (text.h): C0, DEL, or C1, which UTF-8 writes as C2 80 to C2 9F. */
+static int
+s_control(const unsigned char *p, size_t k)
+{
+	return (k == 1 && (p[0] < 0x20 || p[0] == 0x7F)) ||
+	    (k == 2 && p[0] == 0xC2 && p[1] <= 0x9F);
+}
+
 void
 text_clean(char *s)
 {
@@ -48,27 +57,35 @@ text_clean(char *s)
 
 	while (i < n) {
 		k = text_utf8_len(u + i, n - i);
-		if (k == 0 || u[i] < 0x20 || u[i] == 0x7F) {
+		if (k == 0) {
 			s[i++] = '?';
 			continue;
 		}
+		if (s_control(u + i, k))
+			memset(s + i, '?', k);
 		i += k;
 	}
 }
 
-int
-text_ok(const char *s)
+size_t
+text_ok_len(const char *s)
 {
 	size_t n = strlen(s), i = 0, k;
 	const unsigned char *u = (const unsigned char *)s;
 
 	while (i < n) {
-		if (u[i] < 0x20 || u[i] == 0x7F ||
-		    (k = text_utf8_len(u + i, n - i)) == 0)
-			return 0;
+		if ((k = text_utf8_len(u + i, n - i)) == 0 ||
+		    s_control(u + i, k))
+			break;
 		i += k;
 	}
-	return 1;
+	return i;
+}
+
+int
+text_ok(const char *s)
+{
+	return s[text_ok_len(s)] == '\0';
 }
 
 size_t

@@ -526,7 +526,7 @@ TEST(text_over_its_limit_is_refused)
 	cbw_str(&w, "add");
 	cbw_map(&w, 0);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text of 17 bytes at byte 1 exceeds the limit of 16");
+	    "op: origin: cbor: text of 17 bytes at byte 1 exceeds the limit of 16");
 	/* A 65-byte key, one over OP_KEY_MAX. */
 	memset(big, 'k', 65);
 	big[65] = '\0';
@@ -540,7 +540,7 @@ TEST(text_over_its_limit_is_refused)
 	cbw_str(&w, "add");
 	cbw_map(&w, 0);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op: cbor: text of 65 bytes at byte 10 exceeds the limit of 64");
+	    "op: key: cbor: text of 65 bytes at byte 10 exceeds the limit of 64");
 	/* Exactly 64 is fine. */
 	big[64] = '\0';
 	cbw_reset(&w);
@@ -780,7 +780,8 @@ TEST(non_shortest_encodings_are_refused)
 	DECODE_FAILS("\x87\x78\x04S001\x01\x01\x61"
 		     "e\x61k\x61"
 		     "a\xa0",
-	    16, ERR_BAD_REQUEST, "op: cbor: non-shortest encoding at byte 1");
+	    16, ERR_BAD_REQUEST,
+	    "op: origin: cbor: non-shortest encoding at byte 1");
 	/* The op array's own count. */
 	DECODE_FAILS("\x98\x07\x64S001", 7, ERR_BAD_REQUEST,
 	    "cbor: non-shortest encoding at byte 0");
@@ -960,7 +961,8 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 		     "01\x01\x01\x61"
 		     "e\x61k\x61"
 		     "a\xa0",
-	    15, ERR_BAD_REQUEST, "op: cbor: text with a NUL byte at byte 1");
+	    15, ERR_BAD_REQUEST,
+	    "op: origin: cbor: text with a NUL byte at byte 1");
 	/* Inside a field value and a field key. */
 	s_with_fields(&w,
 	    (const uint8_t *)"\xa1\x61x\x63"
@@ -989,7 +991,7 @@ TEST(text_with_nul_or_bad_utf8_is_refused)
 	DECODE_FAILS("\x87\x64S001\x01\x01\x61"
 		     "e\x62\xbd\xa1\x61"
 		     "a\xa0",
-	    17, ERR_BAD_REQUEST, "op: cbor: text at byte 10 is not UTF-8");
+	    17, ERR_BAD_REQUEST, "op: key: cbor: text at byte 10 is not UTF-8");
 }
 
 TEST(text_must_be_shortest_form_utf8_without_surrogates)
@@ -1093,7 +1095,8 @@ TEST(map_key_that_is_not_utf8_is_refused)
 }
 
 /* Entity, key and kind end up in log lines and ERROR reasons, which are one
- * line each: a control character in them is refused. */
+ * line each: a control character in them is refused, naming the field and
+ * the byte. */
 TEST(control_characters_in_names_are_refused)
 {
 	op_t op;
@@ -1104,14 +1107,98 @@ TEST(control_characters_in_names_are_refused)
 	cbw_init(&w);
 	REQUIRE_EQ_INT(op_encode(&op, &w, NULL), 0);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op S001/1: control character in entity, key or kind");
+	    "op: key: control character at byte 32");
 	op_clear(&op);
 	s_op_init(&op, json_object());
 	snprintf(op.kind, sizeof op.kind, "add\r");
 	cbw_reset(&w);
 	REQUIRE_EQ_INT(op_encode(&op, &w, NULL), 0);
 	DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
-	    "op S001/1: control character in entity, key or kind");
+	    "op: kind: control character at byte 43");
+	op_clear(&op);
+	cbw_free(&w);
+}
+
+/* Writes the op [origin, 1, 1, entity, key, kind, {}] into w, the texts as
+ * given, valid or not. Offsets with origin "S001": entity's header at byte
+ * 8; with entity "e", key's at 10; with key "k" too, kind's at 12. */
+static void
+s_envelope(cbw_t *w, const char *origin, const char *entity, const char *key,
+    const char *kind)
+{
+	cbw_reset(w);
+	cbw_array(w, 7);
+	cbw_str(w, origin);
+	cbw_uint(w, 1);
+	cbw_uint(w, 1);
+	cbw_str(w, entity);
+	cbw_str(w, key);
+	cbw_str(w, kind);
+	cbw_map(w, 0);
+}
+
+/* Every text of the envelope (origin, entity, key, kind) is checked as a
+ * field's text is, UTF-8 of bounded length, and for control characters (C0,
+ * DEL and C1) besides; the error names the field and the byte. */
+TEST(envelope_texts_are_refused_naming_the_field)
+{
+	static const struct {
+		const char *origin, *entity, *key, *kind, *msg;
+	} cases[] = {
+		{ "S\xff"
+		  "01",
+		    "e", "k", "a",
+		    "op: origin: cbor: text at byte 1 is not UTF-8" },
+		{ "S001", "\xc3", "k", "a",
+		    "op: entity: cbor: text at byte 8 is not UTF-8" },
+		{ "S001", "e", "\xbd\xa1", "a",
+		    "op: key: cbor: text at byte 10 is not UTF-8" },
+		{ "S001", "e", "k", "ad\xed\xa0\x80", /* a surrogate */
+		    "op: kind: cbor: text at byte 12 is not UTF-8" },
+		{ "S\x01", "e", "k", "a",
+		    "op: origin: control character at byte 3" },
+		{ "S001", "e\x7f", "k", "a",
+		    "op: entity: control character at byte 10" },
+		/* U+009B, CSI: a terminal's escape sequence in one character. */
+		{ "S001", "e",
+		    "K-\xc2\x9b"
+		    "31m",
+		    "a", "op: key: control character at byte 13" },
+		{ "S001", "e", "k", "a\tb",
+		    "op: kind: control character at byte 14" },
+		{ "S001", "entity-of-33-bytes-xxxxxxxxxxxxxx", "k", "a",
+		    "op: entity: cbor: text of 33 bytes at byte 8 exceeds the "
+		    "limit of 32" },
+		{ "S001", "e", "k", "kind-of-33-bytes-xxxxxxxxxxxxxxxx",
+		    "op: kind: cbor: text of 33 bytes at byte 12 exceeds the "
+		    "limit of 32" },
+	};
+	cbw_t w;
+	cbr_t r;
+	op_t op;
+	err_t err;
+	size_t i;
+
+	cbw_init(&w);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s_envelope(&w, cases[i].origin, cases[i].entity, cases[i].key,
+		    cases[i].kind);
+		CHECK_MSG(DECODE_FAILS(w.data, w.len, ERR_BAD_REQUEST,
+			      cases[i].msg),
+		    "case %zu", i);
+	}
+	/* Text that is not ASCII is welcome: a key in Chinese, with an
+	 * accent and a non-breaking space (U+00A0, just past C1). */
+	s_envelope(&w, "S001", "stock_movement",
+	    "\xe4\xbb\x93-\xc3\xa9\xc2\xa0"
+	    "1",
+	    "add");
+	cbr_init(&r, w.data, w.len);
+	err_clear(&err);
+	CHECK_MSG(op_decode(&r, &op, &err) == 0, "refused: %s", err.msg);
+	CHECK_STR(op.key,
+	    "\xe4\xbb\x93-\xc3\xa9\xc2\xa0"
+	    "1");
 	op_clear(&op);
 	cbw_free(&w);
 }
@@ -1140,4 +1227,25 @@ TEST(texts_are_cut_and_cleaned_whole_characters_at_a_time)
 	CHECK(text_ok("ok \xe4\xbb\x93"));
 	CHECK(!text_ok("tab\there"));
 	CHECK(!text_ok("\xed\xa0\x80"));
+}
+
+/* C1 controls (U+0080-U+009F) are control characters too: refused by
+ * text_ok, cleaned by text_clean; U+00A0 just after them is text. */
+TEST(c1_controls_are_not_text)
+{
+	char s[32];
+
+	CHECK(!text_ok("csi \xc2\x9b"
+		       "31m"));
+	CHECK(!text_ok("\xc2\x80"));
+	CHECK(text_ok("nbsp \xc2\xa0"));
+	CHECK_EQ_UINT(text_ok_len("ab\xc2\x9f"), 2);
+	CHECK_EQ_UINT(text_ok_len("ab\x7f"), 2);
+	CHECK_EQ_UINT(text_ok_len("ab\xff"), 2);
+	CHECK_EQ_UINT(text_ok_len("\xe4\xbb\x93"), 3);
+	snprintf(s, sizeof s,
+	    "a\xc2\x9b"
+	    "31m \xc2\xa0z");
+	text_clean(s);
+	CHECK_STR(s, "a??31m \xc2\xa0z");
 }
