@@ -73,11 +73,8 @@ s_init(const args_t *a)
 		err_set(&err, ERR_CONFLICT, "%s: already holds a hub", dir);
 		return prog_fail(1, &err);
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
-		return prog_fail(1, &err);
-	}
-	if (keys_generate(dir, HUB_KEY, pub, &err))
+	if (daemon_private_dir(dir, &err) ||
+	    keys_generate(dir, HUB_KEY, pub, &err))
 		return prog_fail(1, &err);
 	memset(&conf, 0, sizeof conf);
 	conf_set(&conf, "site", site);
@@ -294,6 +291,8 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	hub_run_t *h = arg;
 	int sync_port = -1, http_port = -1;
 
+	if (api_token_check(conf_get(&d->conf, "token", NULL), err))
+		return -1;
 	s_raise_fd_limit();
 	h->server = server_new(d->base, d->store, &d->keys,
 	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
@@ -358,6 +357,9 @@ main(int argc, char **argv)
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
 	};
 
+	/* Whatever a command creates in the data directory (databases, their
+	 * -wal and -shm, keys, config, ports) is for this user only. */
+	umask(077);
 	return prog_main("bl-hub", cmds, sizeof cmds / sizeof cmds[0], s_usage,
 	    argc, argv);
 }

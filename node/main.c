@@ -73,11 +73,8 @@ s_init(const args_t *a)
 		err_set(&err, ERR_CONFLICT, "%s: already holds a node", dir);
 		return prog_fail(1, &err);
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		err_set(&err, ERR_INTERNAL, "%s: %s", dir, strerror(errno));
-		return prog_fail(1, &err);
-	}
-	if (keys_generate(dir, NODE_KEY, pub, &err))
+	if (daemon_private_dir(dir, &err) ||
+	    keys_generate(dir, NODE_KEY, pub, &err))
 		return prog_fail(1, &err);
 	memset(&conf, 0, sizeof conf);
 	conf_set(&conf, "site", site);
@@ -381,7 +378,8 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	int http_port = -1;
 	long long days;
 
-	if (conf_get_int(&d->conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+	if (api_token_check(conf_get(&d->conf, "token", NULL), err) ||
+	    conf_get_int(&d->conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
 		&days, err))
 		return -1;
 	n->retain = retain_start(d->base, d->store, (int)days);
@@ -628,6 +626,9 @@ main(int argc, char **argv)
 	};
 
 	log_init("bl-node");
+	/* Whatever a command creates in the data directory (databases, their
+	 * -wal and -shm, keys, config, ports) is for this user only. */
+	umask(077);
 	if (argc >= 2 && cli_is_command(argv[1]))
 		return cli_run(argc - 1, argv + 1);
 	return prog_main("bl-node", cmds, sizeof cmds / sizeof cmds[0], s_usage,

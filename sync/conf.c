@@ -14,7 +14,9 @@
 int
 conf_load(const char *dir, conf_t *conf, err_t *err)
 {
-	char path[4096], line[CONF_VALUE_MAX + 80];
+	char path[4096], *line = NULL;
+	size_t cap = 0, n;
+	int lineno = 0, rc = 0;
 	FILE *f;
 
 	memset(conf, 0, sizeof *conf);
@@ -24,9 +26,12 @@ conf_load(const char *dir, conf_t *conf, err_t *err)
 		return err_set(err, ERR_INTERNAL, "read config %s: %s%s", path,
 		    strerror(errno),
 		    errno == ENOENT ? " (run init first)" : "");
-	while (fgets(line, sizeof line, f) != NULL) {
+	/* Whole lines, however long: a setting is taken whole or refused,
+	 * never cut (a cut token would be another token). */
+	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		char *eq;
 
+		lineno++;
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
@@ -34,10 +39,26 @@ conf_load(const char *dir, conf_t *conf, err_t *err)
 		if (eq == NULL)
 			continue;
 		*eq = '\0';
-		conf_set(conf, line, eq + 1);
+		if ((n = strlen(line)) >= sizeof conf->items[0].name)
+			rc = err_set(err, ERR_BAD_REQUEST,
+			    "read config %s: line %d: a name of %zu bytes, "
+			    "more than the %zu allowed",
+			    path, lineno, n, sizeof conf->items[0].name - 1);
+		else if ((n = strlen(eq + 1)) >= CONF_VALUE_MAX)
+			rc = err_set(err, ERR_BAD_REQUEST,
+			    "config %s: %zu bytes, more than the %d a setting may hold",
+			    line, n, CONF_VALUE_MAX - 1);
+		else if (conf_set(conf, line, eq + 1) != 0)
+			rc = err_set(err, ERR_BAD_REQUEST,
+			    "read config %s: more than %d settings", path,
+			    CONF_MAX);
 	}
+	if (rc == 0 && ferror(f))
+		rc = err_set(err, ERR_INTERNAL, "read config %s: %s", path,
+		    strerror(errno));
+	free(line);
 	fclose(f);
-	return 0;
+	return rc;
 }
 
 static int
@@ -164,7 +185,7 @@ conf_write_ports(const char *dir, int sync_port, int http_port, err_t *err)
 	if (http_port >= 0)
 		snprintf(text + n, sizeof text - (size_t)n, "http=%d\n",
 		    http_port);
-	return s_write_atomic(path, text, 0644, err);
+	return s_write_atomic(path, text, 0600, err);
 }
 
 int

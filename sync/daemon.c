@@ -1,8 +1,10 @@
 /* daemon: a program's daemon around its event loop (see daemon.h). */
 #include "daemon.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "prog.h"
@@ -49,6 +51,37 @@ s_checkpoints(store_t *st, const conf_t *conf, err_t *err)
 }
 
 int
+daemon_private_dir(const char *dir, err_t *err)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return err_set(err, ERR_INTERNAL, "%s: %s", dir,
+		    strerror(errno));
+	/* mkdir leaves an existing directory as it was, often 0755. */
+	if (chmod(dir, 0700) != 0)
+		return err_set(err, ERR_INTERNAL,
+		    "%s: cannot make it private (chmod 700): %s", dir,
+		    strerror(errno));
+	return 0;
+}
+
+/* Logs a warning when dir, the data directory, lets group or others in;
+ * -1 with err when it cannot be looked at. */
+static int
+s_check_private(const char *dir, err_t *err)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0)
+		return err_set(err, ERR_INTERNAL, "%s: %s", dir,
+		    strerror(errno));
+	if ((sb.st_mode & 077) != 0)
+		log_warn("%s: mode %03o lets other local users read customers' "
+			 "data; chmod 700 it",
+		    dir, (unsigned)(sb.st_mode & 0777));
+	return 0;
+}
+
+int
 daemon_run(const daemon_spec_t *spec, const args_t *args, void *arg)
 {
 	daemon_t d;
@@ -59,7 +92,7 @@ daemon_run(const daemon_spec_t *spec, const args_t *args, void *arg)
 	memset(&d, 0, sizeof d);
 	err_clear(&err);
 	d.dir = args_get(args, "data", ".");
-	if (conf_load(d.dir, &d.conf, &err) ||
+	if (conf_load(d.dir, &d.conf, &err) || s_check_private(d.dir, &err) ||
 	    keys_load(d.dir, spec->key, &d.keys, &err))
 		goto out;
 	for (o = spec->overrides; *o != NULL; o++)

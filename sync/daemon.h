@@ -6,6 +6,11 @@
  * The program plugs in what only it has through daemon_spec_t: how to open
  * its store, and a start and a stop hook for its sync end and its HTTP
  * API, so the core knows neither (the API lives above it, in sync/api).
+ *
+ * The data directory holds customers' names and phones: it is for the
+ * program's user only. init makes it 0700 (daemon_private_dir), the
+ * programs run under umask 077 so what they create in it is 0600, and run
+ * warns when the directory lets anyone else in.
  */
 #ifndef BL_DAEMON_H
 #define BL_DAEMON_H
@@ -45,11 +50,17 @@ typedef struct {
 	void (*stop)(void *arg);
 } daemon_spec_t;
 
+/* Makes dir, a data directory at init, for this user only: creates it
+ * 0700, or sets an existing one to 0700. -1 with err naming dir when it
+ * cannot. */
+int daemon_private_dir(const char *dir, err_t *err);
+
 /* Runs the program spec describes (the run command, args its options)
  * until SIGTERM or SIGINT, which are logged; a peer that hangs up never
  * raises SIGPIPE. The store gets its background checkpointer with the WAL
  * bound and low-disk level of the config (wal_bound_mb, disk_low_mb); one
- * that cannot start is logged and SQLite's autocheckpoint stays. Returns
+ * that cannot start is logged and SQLite's autocheckpoint stays. A data
+ * directory that group or others may enter is logged as a warning. Returns
  * the exit status: 0 after a stop signal, 1 after printing the failure
  * (prog_fail) of a bad config, missing keys or store, or a failed start.
  * spec and arg are borrowed. */

@@ -87,7 +87,7 @@ keys_generate(const char *dir, const char *name, char *public_z85, err_t *err)
 	if (s_write_file(path, sk_z85, 0600, err))
 		goto out;
 	snprintf(path, sizeof path, "%s/%s.pub", dir, name);
-	if (s_write_file(path, public_z85, 0644, err))
+	if (s_write_file(path, public_z85, 0600, err))
 		goto out;
 	rc = 0;
 out:

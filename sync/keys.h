@@ -2,7 +2,8 @@
  * keys: CURVE key pairs on disk.
  *
  * A key pair is generated here with libsodium and stored as two Z85 files in
- * the data directory: NAME.pub (0644) and NAME.key (0600, the secret). The
+ * the data directory: NAME.pub and NAME.key (the secret), both 0600 as
+ * everything in a data directory is (daemon.h), whatever the umask. The
  * secret never leaves the machine that generated it. In memory the secret
  * lives in sodium_malloc'd, guarded memory, wiped when freed.
  */

@@ -30,12 +30,16 @@
 #include "stock.h"
 
 #define API_MAX_BODY (1024 * 1024)
+#define API_TOKEN_HASH crypto_generichash_BYTES /* BLAKE2b-256 */
 
 struct api {
 	struct evhttp *http;
 	store_t *store;
 	char role[16];
-	char token[128];
+	/* The bearer token, kept as its hash only: has_token says whether
+	 * one was configured. Wiped by api_destroy. */
+	int has_token;
+	unsigned char token_hash[API_TOKEN_HASH];
 	api_status_fn status_fn;
 	api_write_fn write_fn;
 	api_alerts_fn alerts_fn;
@@ -131,13 +135,23 @@ static int
 h_alerts(call_t *c, json_t **out, err_t *err)
 {
 	const char *kind = req_query(c->query, "kind");
+	json_t *items, *it;
+	size_t i;
 
 	if (alert_list(c->store, c->query, out, err))
 		return -1;
-	if (c->api->alerts_fn != NULL &&
-	    (kind == NULL || strcmp(kind, "disk") == 0))
-		c->api->alerts_fn(c->api->hook_arg,
-		    json_object_get(*out, "items"));
+	if (c->api->alerts_fn == NULL)
+		return 0;
+	/* The program's own (a hub's sites' disks and twins), filtered by
+	 * kind as the domain's were. */
+	items = json_object_get(*out, "items");
+	c->api->alerts_fn(c->api->hook_arg, items);
+	for (i = json_array_size(items); kind != NULL && i-- > 0;) {
+		it = json_array_get(items, i);
+		if (strcmp(json_string_value(json_object_get(it, "kind")),
+			kind) != 0)
+			json_array_remove(items, i);
+	}
 	return 0;
 }
 
@@ -397,19 +411,69 @@ s_method(enum evhttp_cmd_type m)
 	}
 }
 
+/* The offset of the first of the n bytes of token outside visible ASCII
+ * (! to ~), or n when there is none. */
+static size_t
+s_token_bad_byte(const char *token, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)token[i] < '!' ||
+		    (unsigned char)token[i] > '~')
+			break;
+	return i;
+}
+
+/* BLAKE2b-256 of the n bytes of token into out: what the api keeps of its
+ * token, and what it compares a presented one by. */
+static void
+s_token_hash(const char *token, size_t n, unsigned char out[API_TOKEN_HASH])
+{
+	int rc = crypto_generichash(out, API_TOKEN_HASH,
+	    (const unsigned char *)token, n, NULL, 0);
+
+	assert(rc == 0); /* fails only on sizes out of BLAKE2b's range */
+	(void)rc;
+}
+
+/* Whether req may be served: always without a token; with one, only when
+ * it has exactly one Authorization header, and that reads "Bearer ", one
+ * space, then 1 to API_TOKEN_MAX bytes of visible ASCII whose hash is the
+ * token's. The syntax checks reveal nothing of the token; the one
+ * comparison that does is of two fixed-size hashes, in constant time, so
+ * neither the token's length nor how much of it matched shows in the
+ * timing. (libevent strips spaces and tabs around a header's value before
+ * we see it, as HTTP says: they are not part of the value.) */
 static int
 s_authorized(api_t *api, struct evhttp_request *req)
 {
-	const char *auth;
+	struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+	struct evkeyval *h;
+	const char *auth = NULL;
+	unsigned char presented[API_TOKEN_HASH];
+	size_t n;
+	int ok;
 
-	if (api->token[0] == '\0')
+	if (!api->has_token)
 		return 1;
-	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
-	/* Lengths first (not secret), then a constant-time comparison. */
-	return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
-	    strlen(auth + 7) == strlen(api->token) &&
-	    sodium_memcmp(auth + 7, api->token, strlen(api->token)) == 0;
+	TAILQ_FOREACH(h, headers, next) {
+		if (evutil_ascii_strcasecmp(h->key, "Authorization") != 0)
+			continue;
+		if (auth != NULL)
+			return 0; /* two of them: which would we believe? */
+		auth = h->value;
+	}
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	auth += 7;
+	n = strlen(auth);
+	if (n == 0 || n > API_TOKEN_MAX || s_token_bad_byte(auth, n) != n)
+		return 0;
+	s_token_hash(auth, n, presented);
+	ok = sodium_memcmp(presented, api->token_hash, API_TOKEN_HASH) == 0;
+	sodium_memzero(presented, sizeof presented);
+	return ok;
 }
 
 static void
@@ -528,6 +592,22 @@ api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg)
 }
 
 int
+api_token_check(const char *token, err_t *err)
+{
+	size_t n = token != NULL ? strlen(token) : 0, bad;
+
+	if (n > API_TOKEN_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "config token: %zu bytes, more than the %d allowed", n,
+		    API_TOKEN_MAX);
+	if ((bad = s_token_bad_byte(token, n)) != n)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "config token: byte %zu of %zu is not visible ASCII (! to ~)",
+		    bad + 1, n);
+	return 0;
+}
+
+int
 api_bind(api_t *api, const char *hostport, const char *token, int *bound_port,
     err_t *err)
 {
@@ -544,7 +624,15 @@ api_bind(api_t *api, const char *hostport, const char *token, int *bound_port,
 		return err_set(err, ERR_BAD_REQUEST,
 		    "http %s: binding beyond loopback needs token= in the config",
 		    hostport);
-	snprintf(api->token, sizeof api->token, "%s", token ? token : "");
+	if (api_token_check(token, err))
+		return -1;
+	api->has_token = token != NULL && token[0] != '\0';
+	if (api->has_token) {
+		if (sodium_init() < 0)
+			return err_set(err, ERR_INTERNAL,
+			    "http %s: libsodium init failed", hostport);
+		s_token_hash(token, strlen(token), api->token_hash);
+	}
 	bs = evhttp_bind_socket_with_handle(api->http, host, (uint16_t)port);
 	if (bs == NULL)
 		return err_set(err, ERR_UNAVAILABLE,
@@ -567,6 +655,7 @@ api_destroy(api_t **self_p)
 		return;
 	if ((*self_p)->http != NULL)
 		evhttp_free((*self_p)->http);
+	sodium_memzero((*self_p)->token_hash, sizeof(*self_p)->token_hash);
 	free(*self_p);
 	*self_p = NULL;
 }

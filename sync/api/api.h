@@ -8,7 +8,11 @@
  * a 4xx/5xx status; a bad request never changes anything.
  *
  * Bound to 127.0.0.1 by default. Binding any other address requires a token;
- * every request must then carry "Authorization: Bearer TOKEN".
+ * every request must then carry "Authorization: Bearer TOKEN", exactly: the
+ * scheme "Bearer", one space and the whole token, nothing before or after.
+ * A token is 1 to API_TOKEN_MAX bytes of visible ASCII (! to ~). The api
+ * keeps only its BLAKE2b hash and compares the hash of what a request
+ * presents with it in constant time, whatever the length presented.
  *
  * The api borrows the event base and the store; it owns its evhttp.
  */
@@ -36,6 +40,7 @@ typedef int (
     *api_get_fn)(void *arg, const json_t *query, json_t **out, err_t *err);
 
 #define API_GETS_MAX 4
+#define API_TOKEN_MAX 256 /* bytes in the API bearer token */
 
 /* With base NULL the api serves only api_call (the command line). */
 api_t *api_new(struct event_base *base, store_t *store, const char *role);
@@ -52,8 +57,14 @@ void api_set_alerts_hook(api_t *api, api_alerts_fn alerts);
 /* Serves GET path (exact; a literal that outlives the api) with fn(arg). */
 void api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg);
 
+/* Checks the config's API token (NULL or "" for none): -1 with err naming
+ * the setting when it is longer than API_TOKEN_MAX bytes or holds a byte
+ * outside visible ASCII. The daemons call it before they serve anything. */
+int api_token_check(const char *token, err_t *err);
+
 /* Binds HOST:PORT (port 0 picks one); *bound_port receives the real port.
- * token may be NULL or "" only for a loopback host. */
+ * token may be NULL or "" only for a loopback host; a token api_token_check
+ * refuses is refused here too. The api keeps the token's hash, not token. */
 int api_bind(api_t *api, const char *hostport, const char *token,
     int *bound_port, err_t *err);
 

@@ -65,5 +65,49 @@ check_eq "without the bearer token: 403" "403" "$(http_code "$NODE_HTTP" GET /v1
 check_eq "with a wrong token: 403" "403" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' "http://127.0.0.1:$NODE_HTTP/v1/status")"
 check_eq "with a longer wrong token: 403" "403" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-till-token-and-more' "http://127.0.0.1:$NODE_HTTP/v1/status")"
 check_eq "with the token: 200" "200" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-till-token' "http://127.0.0.1:$NODE_HTTP/v1/status")"
+
+# The token is kept and compared whole: a long one works only in full, its
+# first 127 bytes (all that used to be kept) do not, and the header is
+# "Bearer " and the token, nothing else.
+auth() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "http://127.0.0.1:$NODE_HTTP/v1/status"; }
+restart_s009() {
+	kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null
+	sed -i "s/^token=.*/token=$1/" "$T/S009/config"
+	node_start S009
+}
+long=$(printf 'A%.0s' $(seq 199))z
+restart_s009 "$long"
+check_eq "a 200-byte token: 200" "200" "$(auth -H "Authorization: Bearer $long")"
+check_eq "its first 127 bytes: 403" "403" "$(auth -H "Authorization: Bearer $(printf %.127s "$long")")"
+check_eq "all but its last byte: 403" "403" "$(auth -H "Authorization: Bearer $(printf %.199s "$long")")"
+check_eq "with a byte after it: 403" "403" "$(auth -H "Authorization: Bearer ${long}z")"
+check_eq "after two spaces: 403" "403" "$(auth -H "Authorization: Bearer  $long")"
+check_eq "under another scheme name: 403" "403" "$(auth -H "Authorization: bearer $long")"
+check_eq "alone, without the scheme: 403" "403" "$(auth -H "Authorization: $long")"
+check_eq "right, then a second Authorization header: 403" "403" \
+	"$(auth -H "Authorization: Bearer $long" -H "Authorization: Bearer wrong")"
+max=$(printf '~%.0s' $(seq 255))!
+restart_s009 "$max"
+check_eq "a token of 256 bytes, the limit: 200" "200" "$(auth -H "Authorization: Bearer $max")"
+# A token over the limit, or with a byte that is not visible ASCII, is a
+# config error: run says so in one line and exits 1 before serving (a run
+# that serves instead is stopped after 5 s: status 124).
+kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null
+rm -f "$T/S009/ports"
+sed -i "s/^token=.*/token=${max}x/" "$T/S009/config"
+out=$(timeout 5 "$NODE" run --data "$T/S009" 2>&1)
+check_eq "a 257-byte token: run exits 1" "1" "$?"
+check_eq "naming the setting in one line" "bl-node: run: config token: 257 bytes, more than the 256 allowed" "$out"
+check "and serving nothing" test ! -e "$T/S009/ports"
+sed -i "s/^token=.*/token=$(printf 'x%.0s' $(seq 600))/" "$T/S009/config"
+check_eq "a 600-byte token: the config refuses it whole, not cut" \
+	"bl-node: run: config token: 600 bytes, more than the 511 a setting may hold" "$(timeout 5 "$NODE" run --data "$T/S009" 2>&1)"
+sed -i "s/^token=.*/token=two words/" "$T/S009/config"
+check_eq "a space in the token" "bl-node: run: config token: byte 4 of 9 is not visible ASCII (! to ~)" "$(timeout 5 "$NODE" run --data "$T/S009" 2>&1)"
+printf 'token=tab\there\n' >> "$T/hub/config"
+out=$(timeout 5 "$HUB" run --data "$T/hub" 2>&1)
+check_eq "a tab in the hub's token: run exits 1" "1" "$?"
+check_eq "saying so" "bl-hub: run: config token: byte 4 of 8 is not visible ASCII (! to ~)" "$out"
+sed -i '/^token=/d' "$T/hub/config"
 check "the hub survived all of it" kill -0 "$HUB_PID"
 finish
