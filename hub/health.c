@@ -1,9 +1,11 @@
 /*
  * health: what each site last reported of its own machine (its database
  * and WAL sizes, free disk and first disk problem, carried by PING), and
- * when. Kept in memory: a site reports again within seconds of connecting,
- * so a hub restart loses nothing that matters. A hash of site ids, since
- * thousands of sites each report every few seconds.
+ * when; and the last time a second copy of its data folder tried to
+ * connect while one was connected (twin incarnations, server.c). Kept in
+ * memory: a site reports again within seconds of connecting, and a twin
+ * tries again, so a hub restart loses nothing that matters. A hash of site
+ * ids, since thousands of sites each report every few seconds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,12 @@ typedef struct entry {
 	char site[OP_SITE_MAX + 1];
 	proto_disk_t disk;
 	uint64_t at_ms;
-	uint64_t logged_ms; /* when its problem was last logged */
+	uint64_t logged_ms;	/* when its problem was last logged */
+	char twin[ERR_MSG_MAX]; /* the last twin refusal, "" when none */
+	uint64_t twin_ms, twin_logged_ms;
 } entry_t;
+
+#define HEALTH_TWIN_KEEP_MS (24 * 3600 * 1000) /* alerted this long */
 
 #define HEALTH_LOG_EVERY_MS (10 * 60 * 1000)
 
@@ -76,9 +82,9 @@ s_find(health_t *h, const char *site)
 	return NULL;
 }
 
-void
-health_report(health_t *h, const char *site, const proto_disk_t *disk,
-    uint64_t now_ms)
+/* The entry of site, made when there is none. */
+static entry_t *
+s_entry(health_t *h, const char *site)
 {
 	entry_t *e = s_find(h, site);
 
@@ -91,6 +97,30 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 		e->next = h->buckets[b];
 		h->buckets[b] = e;
 	}
+	return e;
+}
+
+void
+health_twin(health_t *h, const char *site, const char *reason, uint64_t now_ms)
+{
+	entry_t *e = s_entry(h, site);
+
+	snprintf(e->twin, sizeof e->twin, "%s", reason);
+	e->twin_ms = now_ms;
+	/* A twin retries with backoff; a line every few minutes says it. */
+	if (e->twin_logged_ms == 0 ||
+	    now_ms - e->twin_logged_ms >= HEALTH_LOG_EVERY_MS) {
+		log_warn("site %s: %s", site, reason);
+		e->twin_logged_ms = now_ms;
+	}
+}
+
+void
+health_report(health_t *h, const char *site, const proto_disk_t *disk,
+    uint64_t now_ms)
+{
+	entry_t *e = s_entry(h, site);
+
 	e->disk = *disk;
 	/* The peer's text goes into JSON and the log: no control characters
 	 * (it is UTF-8, the decoder saw to that). */
@@ -145,7 +175,7 @@ health_json(health_t *h, const char *site)
 
 void
 health_alerts(health_t *h, json_t *items,
-    int (*enrolled)(void *arg, const char *site), void *arg)
+    int (*enrolled)(void *arg, const char *site), void *arg, uint64_t now_ms)
 {
 	entry_t *e;
 	char id[64];
@@ -153,8 +183,20 @@ health_alerts(health_t *h, json_t *items,
 
 	for (i = 0; i < HEALTH_BUCKETS; i++)
 		for (e = h->buckets[i]; e != NULL; e = e->next) {
-			if (e->disk.problem[0] == '\0' ||
-			    !enrolled(arg, e->site))
+			if (!enrolled(arg, e->site))
+				continue;
+			if (e->twin[0] != '\0' &&
+			    now_ms - e->twin_ms < HEALTH_TWIN_KEEP_MS) {
+				snprintf(id, sizeof id,
+				    "twin_incarnation:%s:%s", e->site, e->site);
+				json_array_append_new(items,
+				    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
+					"id", id, "kind", "twin_incarnation",
+					"site", e->site, "subject", e->site,
+					"message", e->twin, "at",
+					(json_int_t)e->twin_ms));
+			}
+			if (e->disk.problem[0] == '\0')
 				continue;
 			snprintf(id, sizeof id, "disk:%s:reported", e->site);
 			json_array_append_new(items,

@@ -38,10 +38,16 @@ void health_forget(health_t *health, const char *site);
 /* {reported_ms, db_bytes, wal_bytes, free_bytes, problem} of site, or JSON
  * null before it has reported (new reference). */
 json_t *health_json(health_t *health, const char *site);
-/* Appends a "disk" alert for each site that reports a problem and is
- * still enrolled (enrolled(arg, site) says). */
+/* Records that a second copy of site's data folder was refused (reason,
+ * borrowed) at now_ms; logged now and then. */
+void health_twin(health_t *health, const char *site, const char *reason,
+    uint64_t now_ms);
+/* Appends, for each site still enrolled (enrolled(arg, site) says), a
+ * "disk" alert when it reports a problem and a "twin_incarnation" alert
+ * when a copy of its data folder was refused within the last day (at
+ * now_ms). */
 void health_alerts(health_t *health, json_t *items,
-    int (*enrolled)(void *arg, const char *site), void *arg);
+    int (*enrolled)(void *arg, const char *site), void *arg, uint64_t now_ms);
 
 /* Who may receive an op: the names, and op_vis_t pointing into them. */
 typedef struct {

@@ -26,6 +26,12 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define SESSION_IDLE_MS (120 * 1000)
+/* A session heard from within this is live (nodes PING every 2 s): a
+ * second copy of its site is refused while it is. */
+#define SESSION_LIVE_MS (7 * 1000)
+/* OPS batches a node may have in flight: what one session can pin in the
+ * hub's memory is at most this many batches of PROTO_BATCH_BYTES. */
+#define SESSION_CREDIT_MAX 8
 #define RID_MAX 256
 
 typedef enum {
@@ -41,6 +47,7 @@ typedef struct session {
 	char site[OP_SITE_MAX + 1];
 	char role[16]; /* from the registry at HELLO */
 	char region[64];
+	char incarnation[PROTO_INCARNATION_MAX + 1]; /* from HELLO */
 	session_state_t state;
 	uint64_t own_seq;  /* node's own max seq at HELLO */
 	uint64_t held_seq; /* the site's max seq the hub held then */
@@ -404,6 +411,42 @@ fail_internal:
 	s_send_error(srv, s, ERR_INTERNAL, "push: hub storage failure");
 }
 
+/* One live session per site. Another live session of the same
+ * incarnation (a restarted daemon whose old connection has not timed out)
+ * is replaced by s; one of another incarnation (a copy of the data folder
+ * running at the same time) makes s refused, naming both, alerted. Returns
+ * 1 when s was refused. */
+static int
+s_one_live_session(server_t *srv, session_t *s, const char *site,
+    const char *incarnation)
+{
+	char reason[PROTO_REASON_MAX + 1];
+	uint64_t now = hlc_wall_ms();
+	session_t *o;
+
+	for (o = srv->sessions; o != NULL; o = o->next) {
+		if (o == s || o->state != SESSION_READY || o->gone ||
+		    strcmp(o->site, site) != 0 ||
+		    now - o->last_rx_ms > SESSION_LIVE_MS)
+			continue;
+		if (strcmp(o->incarnation, incarnation) != 0) {
+			snprintf(reason, sizeof reason,
+			    "hello: site %s incarnation %s refused: incarnation "
+			    "%s of this site is connected (a copy of its data "
+			    "folder running at the same time?)",
+			    site, incarnation, o->incarnation);
+			health_twin(srv->health, site, reason, now);
+			s_send_error(srv, s, ERR_CONFLICT, reason);
+			return 1;
+		}
+		s_send_error(srv, o, ERR_CONFLICT,
+		    "session replaced by a newer one of this data folder");
+		o->gone = 1;
+		log_info("site %s: session replaced by a newer one", site);
+	}
+	return 0;
+}
+
 static void
 s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 {
@@ -439,10 +482,15 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s->state = SESSION_CLOSED;
 		return;
 	}
+	if (s_one_live_session(srv, s, site, msg->incarnation)) {
+		snprintf(s->site, sizeof s->site, "%s", site);
+		return;
+	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = (uint64_t)store_query_int(srv->store,
 	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
 	snprintf(s->site, sizeof s->site, "%s", site);
+	snprintf(s->incarnation, sizeof s->incarnation, "%s", msg->incarnation);
 	s->state = SESSION_READY;
 	s->own_seq = msg->seq;
 	s->held_seq = held;
@@ -496,8 +544,8 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			s->streaming = 1;
 		}
 		s->credit += msg->credit;
-		if (s->credit > 64)
-			s->credit = 64;
+		if (s->credit > SESSION_CREDIT_MAX)
+			s->credit = SESSION_CREDIT_MAX;
 		s_stream(srv, s);
 		break;
 	default:
@@ -658,7 +706,7 @@ s_enrolled(void *arg, const char *site)
 void
 server_alerts(server_t *srv, json_t *items)
 {
-	health_alerts(srv->health, items, s_enrolled, srv);
+	health_alerts(srv->health, items, s_enrolled, srv, hlc_wall_ms());
 }
 
 void

@@ -22,6 +22,7 @@
  *   any    disconnected   -> forget in-flight state         DOWN
  *   any    auth failed    -> record refusal                 REFUSED
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -35,9 +36,10 @@
 
 #define PULL_WINDOW 4 /* OPS batches in flight */
 #define PING_EVERY_MS 2000
-#define RETRY_HELLO_MS 1000
-#define PUSH_COALESCE_MS 3   /* writes within this go in one PUSH */
-#define ANSWER_WAIT_MS 30000 /* for a WELCOME or PUSH_ACK */
+#define RETRY_HELLO_MS 1000	 /* the first retry after an error */
+#define RETRY_HELLO_MAX_MS 15000 /* doubling up to this */
+#define PUSH_COALESCE_MS 3	 /* writes within this go in one PUSH */
+#define ANSWER_WAIT_MS 30000	 /* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 
 struct client {
@@ -61,6 +63,7 @@ struct client {
 	uint64_t cursor;
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
+	uint64_t retry_ms;	    /* the next wait after an error */
 	int64_t clock_offset_ms;
 	uint64_t last_sync_ms; /* last caught up; saved with acks */
 	uint64_t last_sync_saved;
@@ -118,11 +121,30 @@ s_hello(client_t *c)
 	 * under the same seqs before we push (store_ingest renumbers ours
 	 * where they differ). */
 	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
-	    c->acked, c->cursor);
+	    c->acked, c->cursor, store_incarnation(c->store));
 	c->push_inflight = 0;
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
 		c->state = LINK_HELLO;
+}
+
+/* Starts a session again later: after an error the wait doubles from
+ * RETRY_HELLO_MS up to RETRY_HELLO_MAX_MS, give or take a fifth at random,
+ * so that stores refused together (a hub restarting, a twin) do not all
+ * come back at once. A WELCOME resets it. */
+static void
+s_retry_later(client_t *c)
+{
+	uint64_t wait;
+
+	if (c->retry_ms < RETRY_HELLO_MS)
+		c->retry_ms = RETRY_HELLO_MS;
+	wait = c->retry_ms * 4 / 5 +
+	    randombytes_uniform((uint32_t)(c->retry_ms * 2 / 5 + 1));
+	c->retry_at_ms = hlc_wall_ms() + wait;
+	c->state = LINK_DOWN;
+	if (c->retry_ms < RETRY_HELLO_MAX_MS)
+		c->retry_ms *= 2;
 }
 
 static void s_save_int(client_t *c, const char *name, uint64_t v);
@@ -247,8 +269,7 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		/* Going on could hand out their seqs again. */
 		store_rollback(c->store);
 		log_warn("recover seq: %s", err.msg);
-		c->state = LINK_DOWN;
-		c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+		s_retry_later(c);
 		return;
 	}
 	if (m->head < c->cursor) {
@@ -263,6 +284,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	}
 	c->welcome_head = m->head;
 	c->head = m->head;
+	c->retry_ms = 0;
+	c->last_error[0] = '\0';
 	if (m->seq > c->acked) {
 		/* The hub holds ops of ours we never saw confirmed (a lost
 		 * ack, a restored or copied data folder). They come back
@@ -351,8 +374,7 @@ fail:
 	store_rollback(c->store);
 	log_warn("apply ops from hub: %s", err.msg);
 	/* Start over from the durable cursor. */
-	c->state = LINK_DOWN;
-	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+	s_retry_later(c);
 }
 
 static void
@@ -367,8 +389,7 @@ s_on_error(client_t *c, const proto_msg_t *m)
 	}
 	text_printf(c->last_error, sizeof c->last_error, "hub %s: error %d: %s",
 	    c->hub, m->status, m->reason);
-	c->state = LINK_DOWN;
-	c->retry_at_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+	s_retry_later(c);
 }
 
 static void
@@ -703,6 +724,9 @@ client_status(client_t *c, json_t *status)
 	    json_integer(c->clock_offset_ms));
 	if (c->refusal[0] != '\0')
 		json_object_set_new(status, "refusal", json_string(c->refusal));
+	if (c->last_error[0] != '\0' && c->state != LINK_READY)
+		json_object_set_new(status, "hub_error",
+		    json_string(c->last_error));
 }
 
 void

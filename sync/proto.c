@@ -19,7 +19,7 @@ static const char *const s_names[] = {
 
 /* Number of elements each message type has, type included. */
 static const size_t s_arity[] = {
-	[PROTO_HELLO] = 6,
+	[PROTO_HELLO] = 7,
 	[PROTO_WELCOME] = 4,
 	[PROTO_PUSH] = 2,
 	[PROTO_PUSH_ACK] = 2,
@@ -36,6 +36,16 @@ proto_type_name(int type)
 	if (type < PROTO_HELLO || type > PROTO_ERROR)
 		return "?";
 	return s_names[type];
+}
+
+/* Whether s is an incarnation: 1 to PROTO_INCARNATION_MAX upper-case hex
+ * digits (a HELLO of protocol 2 has none, and is refused as too old). */
+static int
+s_incarnation_valid(const char *s)
+{
+	size_t n = strspn(s, "0123456789ABCDEF");
+
+	return s[n] == '\0' && n >= 1 && n <= PROTO_INCARNATION_MAX;
 }
 
 static int
@@ -75,7 +85,9 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    "proto: unknown message type %llu",
 		    (unsigned long long)type);
 	msg->type = (proto_type_t)type;
-	if (n != s_arity[type])
+	/* A HELLO of protocol 2 (6 elements) still decodes, so that its
+	 * sender is told which side to upgrade. */
+	if (n != s_arity[type] && !(type == PROTO_HELLO && n == 6))
 		return err_set(err, ERR_BAD_REQUEST,
 		    "proto: %s with %zu elements, expected %zu", s_names[type],
 		    n, s_arity[type]);
@@ -85,7 +97,15 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    cbr_uint(r, &msg->version, err) ||
 		    cbr_uint(r, &msg->schema, err) ||
 		    cbr_uint(r, &msg->seq, err) ||
-		    cbr_uint(r, &msg->cursor, err);
+		    cbr_uint(r, &msg->cursor, err) ||
+		    (n == 7 &&
+			cbr_text_copy(r, msg->incarnation,
+			    sizeof msg->incarnation, err));
+		if (rc == 0 && n == 7 && !s_incarnation_valid(msg->incarnation))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: HELLO: incarnation is not 1 to %d "
+			    "hex digits",
+			    PROTO_INCARNATION_MAX);
 		break;
 	case PROTO_WELCOME:
 		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
@@ -155,16 +175,17 @@ proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 
 void
 proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
-    uint64_t cursor)
+    uint64_t cursor, const char *incarnation)
 {
 	cbw_reset(w);
-	cbw_array(w, 6);
+	cbw_array(w, 7);
 	cbw_uint(w, PROTO_HELLO);
 	cbw_str(w, site);
 	cbw_uint(w, PROTO_VERSION);
 	cbw_uint(w, schema);
 	cbw_uint(w, own_max_seq);
 	cbw_uint(w, cursor);
+	cbw_str(w, incarnation);
 }
 
 void

@@ -4,7 +4,8 @@
  * Every message is one ZeroMQ frame holding a CBOR array, deterministic
  * encoding, integers only:
  *
- *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor]
+ *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor,
+ *               incarnation]
  *   WELCOME  = [2, hub_site, held_seq, head]
  *   PUSH     = [3, [op, ...]]
  *   PUSH_ACK = [4, up_to_seq]
@@ -22,15 +23,25 @@
  * cursor with a credit of batches; the hub streams OPS while credit lasts,
  * including later ops as they arrive, and each OPS carries the cursor the
  * node reaches once it has applied the batch. A PULL on an open stream only
- * adds credit (the node sends one per batch applied). own_max_seq is the
- * highest seq of its own ops the node holds: the hub streams none of the
- * node's own ops back except those it holds above that (a node restored
- * from an old backup gets them back), and of other sites' ops only those
- * the node may see (hub/visibility.c). PING also reports the node's disk
- * (its database and WAL sizes, free space, 0 when unknown, and its first
- * disk problem or "", see ckpt.h), which the hub shows per site. ERROR
- * carries a 3-digit
- * status (see err.h) and a readable reason; 403 and 426 end the session.
+ * adds credit (the node sends one per batch applied).
+ *
+ * own_max_seq is the highest seq of its own ops the node saw the hub
+ * confirm: the hub streams none of the node's own ops back except those it
+ * holds above that, and of other sites' ops only those the node may see
+ * (hub/visibility.c). When held_seq is above own_max_seq (a lost ack, a
+ * data folder restored or copied), the node pushes nothing until those ops
+ * came back and were compared with its own under the same seqs (store.h:
+ * a different one of its own is renumbered).
+ *
+ * incarnation names the copy of the node's data folder (store.h): one live
+ * session per site; a second HELLO of the same incarnation replaces the
+ * first, one of another incarnation is refused (409) while the first
+ * lives, naming both.
+ *
+ * PING also reports the node's disk (its database and WAL sizes, free
+ * space, 0 when unknown, and its first disk problem or "", see ckpt.h),
+ * which the hub shows per site. ERROR carries a 3-digit status (see err.h)
+ * and a readable reason; 403 and 426 end the session.
  */
 #ifndef BL_PROTO_H
 #define BL_PROTO_H
@@ -41,7 +52,8 @@
 #include "err.h"
 #include "op.h"
 
-#define PROTO_VERSION 2			/* 2: PING reports the disk */
+#define PROTO_VERSION 3 /* 2: PING reports the disk; 3: HELLO incarnation */
+#define PROTO_INCARNATION_MAX 32	/* hex digits */
 #define PROTO_MAX_MSG (8 * 1024 * 1024) /* bytes in one message */
 #define PROTO_MAX_BATCH 2000		/* ops in one PUSH or OPS */
 #define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
@@ -72,16 +84,17 @@ typedef struct {
 	proto_type_t type;
 	char site[OP_SITE_MAX + 1]; /* HELLO: node site; WELCOME: hub site */
 	uint64_t version;	    /* HELLO */
-	uint64_t schema;	    /* HELLO */
-	uint64_t seq;		    /* HELLO own_max_seq, WELCOME held_seq,
+	char incarnation[PROTO_INCARNATION_MAX + 1]; /* HELLO */
+	uint64_t schema;			     /* HELLO */
+	uint64_t seq;	   /* HELLO own_max_seq, WELCOME held_seq,
 	                                 PUSH_ACK up_to_seq */
-	uint64_t cursor;	    /* HELLO, PULL; OPS cursor_after */
-	uint64_t head;		    /* WELCOME, OPS */
-	uint64_t credit;	    /* PULL */
-	uint64_t ms;		    /* PING sent_ms, PONG echoed_ms */
-	uint64_t hub_ms;	    /* PONG */
-	proto_disk_t disk;	    /* PING */
-	int status;		    /* ERROR */
+	uint64_t cursor;   /* HELLO, PULL; OPS cursor_after */
+	uint64_t head;	   /* WELCOME, OPS */
+	uint64_t credit;   /* PULL */
+	uint64_t ms;	   /* PING sent_ms, PONG echoed_ms */
+	uint64_t hub_ms;   /* PONG */
+	proto_disk_t disk; /* PING */
+	int status;	   /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
 	size_t nops; /* PUSH, OPS: ops in the batch */
 	size_t ops_left;
@@ -102,7 +115,7 @@ int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 /* Encoders: each resets w and writes one whole message (batches: the header;
  * the caller then appends exactly n op bodies with cbw_raw). */
 void proto_hello(cbw_t *w, const char *site, uint64_t schema,
-    uint64_t own_max_seq, uint64_t cursor);
+    uint64_t own_max_seq, uint64_t cursor, const char *incarnation);
 void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
     uint64_t head);
 void proto_push_begin(cbw_t *w, size_t n);

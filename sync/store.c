@@ -40,6 +40,7 @@ struct store {
 	int quarantine_empty; /* -1: not looked at in this transaction */
 	int seen_empty;	      /* op_seen, likewise */
 	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
+	char incarnation[STORE_INCARNATION_LEN + 1]; /* node: see store.h */
 };
 
 static int
@@ -180,37 +181,61 @@ s_binding(const char *path, char *buf, size_t size)
 	    (long long)sb.stx_btime.tv_sec, sb.stx_btime.tv_nsec);
 }
 
+/* Fills buf (size bytes, an odd number) with random upper-case hex. */
+static void
+s_random_hex(char *buf, size_t size)
+{
+	uint8_t r[32];
+	size_t i;
+
+	assert(size % 2 == 1 && size / 2 <= sizeof r);
+	randombytes_buf(r, size / 2);
+	for (i = 0; i < size / 2; i++)
+		snprintf(buf + 2 * i, 3, "%02X", r[i]);
+}
+
 /* A node's database bound elsewhere than it was is a restored or copied
  * one: the seq counter and ids may have gone back to numbers the hub
  * already holds. From now until the hub has told us what it holds
  * (store_confirmed), new ids carry a random tag, so none can equal an id
  * made before; the ops the hub holds under our seqs are compared when they
- * come back (s_displace). Rebinds; logs what it found. */
+ * come back (s_displace), and the copy gets an incarnation of its own (the
+ * hub lets one incarnation of a site in at a time). Rebinds; logs what it
+ * found. */
 static int
 s_check_binding(store_t *st, err_t *err)
 {
 	char was[256], now[256], tag[STORE_TAG_MAX + 1];
-	uint8_t r[STORE_TAG_MAX / 2];
-	size_t i;
 
 	s_binding(st->path, now, sizeof now);
-	if (store_meta_get_text(st, "bound", "", was, sizeof was, err))
+	if (store_meta_get_text(st, "bound", "", was, sizeof was, err) ||
+	    store_meta_get_text(st, "incarnation", "", st->incarnation,
+		sizeof st->incarnation, err))
 		return -1;
-	if (strcmp(was, now) == 0)
+	if (strcmp(was, now) == 0 && st->incarnation[0] != '\0')
 		return 0;
 	if (s_exec(st, "BEGIN IMMEDIATE", err))
 		return -1;
 	/* Another process may have rebound it meanwhile. */
 	if (store_meta_get_text(st, "bound", "", was, sizeof was, err))
 		goto fail;
-	if (strcmp(was, now) != 0 && was[0] != '\0') {
-		if (sodium_init() < 0) {
-			err_set(err, ERR_INTERNAL, "libsodium init failed");
+	if (store_meta_get_text(st, "incarnation", "", st->incarnation,
+		sizeof st->incarnation, err))
+		goto fail;
+	if (sodium_init() < 0) {
+		err_set(err, ERR_INTERNAL, "libsodium init failed");
+		goto fail;
+	}
+	if ((strcmp(was, now) != 0 && was[0] != '\0') ||
+	    st->incarnation[0] == '\0') {
+		/* A new copy of the data folder (or the first binding). */
+		s_random_hex(st->incarnation, sizeof st->incarnation);
+		if (store_meta_set_text(st, "incarnation", st->incarnation,
+			err))
 			goto fail;
-		}
-		randombytes_buf(r, sizeof r);
-		for (i = 0; i < sizeof r; i++)
-			snprintf(tag + 2 * i, 3, "%02X", r[i]);
+	}
+	if (strcmp(was, now) != 0 && was[0] != '\0') {
+		s_random_hex(tag, sizeof tag);
 		if (store_meta_set_text(st, "id_tag", tag, err) ||
 		    store_meta_set_int(st, "restored_at",
 			(int64_t)st->wall_ms(), err))
@@ -802,6 +827,12 @@ store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
 		return -1;
 	}
 	return 0;
+}
+
+const char *
+store_incarnation(const store_t *st)
+{
+	return st->incarnation;
 }
 
 int

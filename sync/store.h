@@ -126,6 +126,14 @@ void store_rollback(store_t *store);
  * digits ("S001-1A2B3C4D-000101") until store_confirmed. */
 #define STORE_TAG_MAX 8
 
+/* A node's incarnation: which copy of its data folder this is, hex digits
+ * made at the first binding and made anew when the database is found
+ * bound elsewhere (restored or copied). The hub allows one live session
+ * per site and refuses a second incarnation while one lives (proto.h).
+ * "" at the hub. Borrowed. */
+#define STORE_INCARNATION_LEN 16
+const char *store_incarnation(const store_t *store);
+
 /* The hub has told this node what it holds of the node's own ops, and the
  * node's seq counter is past it: ids no longer need a tag. Inside a
  * transaction. */

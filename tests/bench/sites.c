@@ -218,7 +218,7 @@ s_drive(sites_t *ss, int push, double timeout)
 		items[i].socket = ss->site[i].dealer;
 		items[i].events = ZMQ_POLLIN;
 		proto_hello(&w, ss->site[i].id,
-		    (uint64_t)store_schema_version(), 0, 0);
+		    (uint64_t)store_schema_version(), 0, 0, "B0");
 		s_send(&ss->site[i], &w);
 	}
 	while (left > 0) {

@@ -32,16 +32,19 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 {
 	switch (m->type) {
 	case PROTO_HELLO:
-		proto_hello(w, m->site, m->schema, m->seq, m->cursor);
+		proto_hello(w, m->site, m->schema, m->seq, m->cursor,
+		    m->incarnation);
 		/* proto_hello writes our version; the input's may differ. */
 		cbw_reset(w);
-		cbw_array(w, 6);
+		cbw_array(w, m->incarnation[0] != '\0' ? 7 : 6);
 		cbw_uint(w, PROTO_HELLO);
 		cbw_str(w, m->site);
 		cbw_uint(w, m->version);
 		cbw_uint(w, m->schema);
 		cbw_uint(w, m->seq);
 		cbw_uint(w, m->cursor);
+		if (m->incarnation[0] != '\0') /* protocol 3 on */
+			cbw_str(w, m->incarnation);
 		break;
 	case PROTO_WELCOME: proto_welcome(w, m->site, m->seq, m->head); break;
 	case PROTO_PUSH:
@@ -123,7 +126,7 @@ fuzz_seeds(fuzz_add_fn add)
 	op_encode(&op, &opw, NULL);
 	op_clear(&op);
 
-	proto_hello(&w, "S001", 4, 7, 12);
+	proto_hello(&w, "S001", 4, 7, 12, "0A1B2C3D4E5F6071");
 	add(w.data, w.len);
 	proto_welcome(&w, "HQ", 6, 900);
 	add(w.data, w.len);

@@ -1,7 +1,9 @@
 /*
  * test_proto: protocol messages. PING carries the node's disk and decodes
  * back to the same figures; a PING of protocol 1 (no disk) is refused with
- * an exact reason; texts too long for the wire are cut whole characters
+ * an exact reason; HELLO carries the data folder's incarnation, and a
+ * HELLO of protocol 2 (without one) still decodes so that its sender can
+ * be told to upgrade; texts too long for the wire are cut whole characters
  * at a time, so the receiver never sees broken UTF-8.
  */
 #include <string.h>
@@ -43,6 +45,43 @@ TEST(a_ping_of_protocol_1_is_refused_with_its_reason)
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_EQ_INT(err.code, ERR_BAD_REQUEST);
 	CHECK_STR(err.msg, "proto: PING with 2 elements, expected 6");
+	cbw_free(&w);
+}
+
+TEST(hello_carries_the_incarnation)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_hello(&w, "S001", 12, 40, 7000, "0A1B2C3D4E5F6071");
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_HELLO);
+	CHECK_STR(m.site, "S001");
+	CHECK_EQ_UINT(m.version, PROTO_VERSION);
+	CHECK_EQ_UINT(m.seq, 40);
+	CHECK_EQ_UINT(m.cursor, 7000);
+	CHECK_STR(m.incarnation, "0A1B2C3D4E5F6071");
+	/* Not upper-case hex digits, or none: refused. */
+	proto_hello(&w, "S001", 12, 40, 7000, "0a1b");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: HELLO: incarnation is not 1 to 32 hex digits");
+	proto_hello(&w, "S001", 12, 40, 7000, "");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	/* Protocol 2: six elements, no incarnation. */
+	cbw_reset(&w);
+	cbw_array(&w, 6);
+	cbw_uint(&w, PROTO_HELLO);
+	cbw_str(&w, "S001");
+	cbw_uint(&w, 2);
+	cbw_uint(&w, 12);
+	cbw_uint(&w, 40);
+	cbw_uint(&w, 7000);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_UINT(m.version, 2);
+	CHECK_STR(m.incarnation, "");
 	cbw_free(&w);
 }
 
