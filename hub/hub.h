@@ -70,6 +70,13 @@ server_t *server_new(struct event_base *base, store_t *store,
 /* Streams new ops to every session with credit (after a local write). */
 void server_notify(server_t *server);
 
+/* Retries quarantined ops (store_quarantine_retry: origin NULL for any,
+ * seq 0 for any, due_only for those refused for a clock ahead whose stamp
+ * has come), each as its origin's role and visibility have it; streams
+ * what was applied. The daemon does it with due_only every minute. */
+int server_quarantine_retry(server_t *server, const char *origin, uint64_t seq,
+    int due_only, int *applied, int *kept, err_t *err);
+
 /* GET /v1/sites: every enrolled site with its role, region, whether it is
  * connected now and its last disk report. */
 int server_sites(void *server, const json_t *query, json_t **out, err_t *err);

@@ -32,6 +32,8 @@
 /* OPS batches a node may have in flight: what one session can pin in the
  * hub's memory is at most this many batches of PROTO_BATCH_BYTES. */
 #define SESSION_CREDIT_MAX 8
+/* How often ops quarantined for a clock ahead are tried again. */
+#define QUARANTINE_RETRY_MS (60 * 1000)
 #define RID_MAX 256
 
 typedef enum {
@@ -67,7 +69,8 @@ struct server {
 	session_t *sessions;
 	cbw_t out; /* scratch for outgoing messages */
 	uint64_t ops_in, ops_out;
-	health_t *health; /* what sites report of their disks */
+	health_t *health;    /* what sites report of their disks */
+	uint64_t retried_ms; /* the quarantine's last automatic retry */
 };
 
 /* ---- ZAP ---- */
@@ -617,6 +620,50 @@ out:
 
 /* Once a second: close sessions of revoked sites, forget idle ones, retry
  * streams that stopped on a full queue. */
+/* Where a quarantined op came from, for its retry: its origin's role (the
+ * registry's; "" when the site is unknown, which no rule lets write) and
+ * who may receive it. */
+typedef struct {
+	server_t *srv;
+	char role[16];
+	hub_vis_t vis;
+} retry_from_t;
+
+static void
+s_retry_from(void *arg, const op_t *op, ingest_from_t *from)
+{
+	retry_from_t *r = arg;
+	sqlite3_stmt *q = store_stmt(r->srv->store,
+	    "SELECT role FROM sites WHERE id = ?");
+
+	r->role[0] = '\0';
+	sqlite3_bind_text(q, 1, op->origin, -1, SQLITE_STATIC);
+	if (store_row(r->srv->store, q))
+		snprintf(r->role, sizeof r->role, "%s",
+		    sqlite3_column_text(q, 0));
+	sqlite3_reset(q);
+	visibility_of(r->srv->store, op, &r->vis);
+	from->role = r->role;
+	from->vis = &r->vis.vis;
+}
+
+int
+server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
+    int due_only, int *applied, int *kept, err_t *err)
+{
+	retry_from_t r = { srv, "", { "", "", "", { NULL, NULL, NULL } } };
+
+	if (store_quarantine_retry(srv->store, origin, seq, due_only,
+		s_retry_from, &r, applied, kept, err))
+		return -1;
+	if (*applied > 0) {
+		log_info("quarantine: %d ops applied on retry, %d kept",
+		    *applied, *kept);
+		server_notify(srv);
+	}
+	return 0;
+}
+
 static void
 s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -625,6 +672,16 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = hlc_wall_ms();
 	(void)fd;
 	(void)what;
+	/* Ops refused for a clock ahead pass once real time reaches them. */
+	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS) {
+		int applied, kept;
+		err_t err;
+
+		srv->retried_ms = now;
+		if (server_quarantine_retry(srv, NULL, 0, 1, &applied, &kept,
+			&err))
+			log_warn("quarantine: retry: %s", err.msg);
+	}
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->gone || now - s->last_rx_ms > SESSION_IDLE_MS) {

@@ -36,10 +36,11 @@
 
 #define PULL_WINDOW 4 /* OPS batches in flight */
 #define PING_EVERY_MS 2000
-#define RETRY_HELLO_MS 1000	 /* the first retry after an error */
-#define RETRY_HELLO_MAX_MS 15000 /* doubling up to this */
-#define PUSH_COALESCE_MS 3	 /* writes within this go in one PUSH */
-#define ANSWER_WAIT_MS 30000	 /* for a WELCOME or PUSH_ACK */
+#define RETRY_HELLO_MS 1000		/* the first retry after an error */
+#define RETRY_HELLO_MAX_MS 15000	/* doubling up to this */
+#define QUARANTINE_RETRY_MS (60 * 1000) /* clock-ahead ops tried again */
+#define PUSH_COALESCE_MS 3		/* writes within this go in one PUSH */
+#define ANSWER_WAIT_MS 30000		/* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 
 struct client {
@@ -64,6 +65,7 @@ struct client {
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
 	uint64_t retry_ms;	    /* the next wait after an error */
+	uint64_t retried_ms;	    /* the quarantine's last retry */
 	int64_t clock_offset_ms;
 	uint64_t last_sync_ms; /* last caught up; saved with acks */
 	uint64_t last_sync_saved;
@@ -548,6 +550,19 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_send(c);
 		c->last_ping_ms = now;
 		s_push(c); /* retries a push whose send failed */
+	}
+	/* Ops refused for a clock ahead pass once real time reaches them. */
+	if (now - c->retried_ms >= QUARANTINE_RETRY_MS) {
+		int applied, kept;
+		err_t err;
+
+		c->retried_ms = now;
+		if (store_quarantine_retry(c->store, NULL, 0, 1, NULL, NULL,
+			&applied, &kept, &err))
+			log_warn("quarantine: retry: %s", err.msg);
+		else if (applied > 0)
+			log_info("quarantine: %d ops applied on retry, %d kept",
+			    applied, kept);
 	}
 	if (now - c->acked_saved_ms >= 5000 &&
 	    (c->acked != c->acked_saved ||

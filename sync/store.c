@@ -1277,6 +1277,109 @@ store_quarantine_count(store_t *st)
 	    store_stmt(st, "SELECT count(*) FROM quarantine"), 0);
 }
 
+/* The reason hlc_observe gives a stamp too far ahead ("clock N ms ahead
+ * (max M ms)"), as a LIKE pattern: the only refusal time can lift. */
+#define CLOCK_AHEAD_LIKE "%ms ahead (max %"
+
+/* A quarantined op read for a retry. */
+typedef struct {
+	uint8_t *body;
+	size_t len;
+} held_op_t;
+
+int
+store_quarantine_retry(store_t *st, const char *origin, uint64_t seq,
+    int due_only, store_from_fn from_of, void *arg, int *applied, int *kept,
+    err_t *err)
+{
+	sqlite3_stmt *s;
+	held_op_t *held = NULL;
+	ingest_from_t from;
+	ingest_result_t res;
+	size_t i, n = 0;
+	err_t why;
+	int rc = -1;
+
+	*applied = *kept = 0;
+	/* Nearly always empty: then no transaction (an idle replica writes
+	 * nothing). */
+	if (store_quarantine_count(st) == 0)
+		return store_read_error(st, err);
+	if ((held = calloc(STORE_RETRY_MAX, sizeof *held)) == NULL)
+		fatal("store: out of memory");
+	if (store_begin(st, err))
+		goto out;
+	/* Read first, then ingest: ingest writes the quarantine it reads. */
+	s = store_stmt(st,
+	    "SELECT body FROM quarantine WHERE "
+	    "(?1 IS NULL OR origin = ?1) AND (?2 = 0 OR seq = ?2) AND "
+	    "(?3 = 0 OR reason LIKE '" CLOCK_AHEAD_LIKE "') "
+	    "ORDER BY origin, seq LIMIT ?4");
+	if (origin != NULL)
+		sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_int(s, 3, due_only);
+	sqlite3_bind_int(s, 4, STORE_RETRY_MAX);
+	while (n < STORE_RETRY_MAX && store_row(st, s)) {
+		held[n].len = (size_t)sqlite3_column_bytes(s, 0);
+		if ((held[n].body = malloc(held[n].len + 1)) == NULL)
+			fatal("store: out of memory");
+		memcpy(held[n].body, sqlite3_column_blob(s, 0), held[n].len);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		op_t op;
+		cbr_t r;
+
+		cbr_init(&r, held[i].body, held[i].len);
+		if (op_decode(&r, &op, err))
+			goto fail;
+		if (due_only &&
+		    hlc_ms(op.hlc) > st->wall_ms() + st->clock.max_drift_ms) {
+			op_clear(&op);
+			continue;
+		}
+		s = store_stmt(st,
+		    "DELETE FROM quarantine WHERE origin = ? AND seq = ?");
+		sqlite3_bind_text(s, 1, op.origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)op.seq);
+		memset(&from, 0, sizeof from);
+		if (from_of != NULL)
+			from_of(arg, &op, &from);
+		st->quarantine_empty = -1;
+		if (store_step(st, s, "retry a quarantined op", err)) {
+			op_clear(&op);
+			goto fail;
+		}
+		if (store_ingest_from(st, &op, held[i].body, held[i].len,
+			from_of != NULL ? &from : NULL, &res, &why)) {
+			*err = why;
+			op_clear(&op);
+			goto fail;
+		}
+		if (res == INGEST_APPLIED)
+			(*applied)++;
+		else
+			(*kept)++;
+		op_clear(&op);
+	}
+	if (store_commit(st, err))
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	store_rollback(st);
+	*applied = *kept = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(held[i].body);
+	free(held);
+	return rc;
+}
+
 int64_t
 store_conflict_count(store_t *st)
 {

@@ -230,6 +230,22 @@ int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
 /* Number of quarantined ops. */
 int64_t store_quarantine_count(store_t *store);
 
+/* Fills from for op, quarantined and now retried, as its first ingest had
+ * it (the hub: the origin's role and who may receive it). */
+typedef void (*store_from_fn)(void *arg, const op_t *op, ingest_from_t *from);
+
+/* Retries quarantined ops in one transaction of its own: those of origin
+ * (NULL: any) and seq (0: any); with due_only, only those refused for a
+ * clock ahead whose stamp is within the bound now. Each is taken out and
+ * ingested again (from_of, may be NULL, says where it came from): *applied
+ * counts those applied now, *kept those quarantined again with their
+ * reason. At most STORE_RETRY_MAX a call. -1 with err on a storage error,
+ * nothing changed. */
+#define STORE_RETRY_MAX 1000
+int store_quarantine_retry(store_t *store, const char *origin, uint64_t seq,
+    int due_only, store_from_fn from_of, void *arg, int *applied, int *kept,
+    err_t *err);
+
 /* Ops refused as conflicts (store_conflict). */
 int64_t store_conflict_count(store_t *store);
 

@@ -23,10 +23,12 @@
 /* The fixed wall clock every store here reads. */
 #define WALL0 1700000000000ull
 
+static uint64_t s_wall_now = WALL0;
+
 static uint64_t
 s_wall(void)
 {
-	return WALL0;
+	return s_wall_now;
 }
 
 /* Opens a fresh store named name in dir with site id site (or none when
@@ -462,6 +464,52 @@ TEST(a_different_op_under_a_held_seq_is_a_conflict_not_a_duplicate)
 	CHECK_EQ_INT(store_conflict_count(st), 3);
 	op_clear(&op);
 	op_clear(&other);
+	store_close(&st);
+}
+
+/* An op refused for a clock ahead passes once real time has reached its
+ * stamp; one the rules refuse stays, with its reason, however often it is
+ * retried. */
+TEST(quarantined_ops_are_retried_when_their_stamp_comes)
+{
+	store_t *st = s_open(harness_tmpdir(), "node.db", STORE_NODE, "S009");
+	op_t op;
+	err_t err;
+	int applied = -1, kept = -1;
+
+	REQUIRE(st != NULL);
+	s_movement_op(&op, "S002", 1, hlc_pack(WALL0 + 3600000, 0),
+	    "S002-000001", "S002", "A", 5, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
+	op_clear(&op);
+	s_movement_op(&op, "S002", 2, hlc_pack(WALL0 - 1000, 0), "S002-000002",
+	    "S002", "A", 5, "stolen");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
+	op_clear(&op);
+	/* Not yet: nothing moves. */
+	CHECK_EQ_INT(store_quarantine_retry(st, NULL, 0, 1, NULL, NULL,
+			 &applied, &kept, &err),
+	    0);
+	CHECK_EQ_INT(applied, 0);
+	CHECK_EQ_INT(kept, 0);
+	CHECK_EQ_INT(store_quarantine_count(st), 2);
+	/* An hour later the clock's refusal is lifted, the rule's is not. */
+	s_wall_now = WALL0 + 3600000;
+	CHECK_EQ_INT(store_quarantine_retry(st, NULL, 0, 1, NULL, NULL,
+			 &applied, &kept, &err),
+	    0);
+	CHECK_EQ_INT(applied, 1);
+	CHECK_EQ_INT(kept, 0);
+	CHECK_STOCK(st,
+	    "{\"items\":[{\"site\":\"S002\",\"sku\":\"A\","
+	    "\"on_hand\":5,\"reserved\":0,\"available\":5}]}");
+	CHECK_EQ_INT(store_quarantine_retry(st, "S002", 2, 0, NULL, NULL,
+			 &applied, &kept, &err),
+	    0);
+	CHECK_EQ_INT(applied, 0);
+	CHECK_EQ_INT(kept, 1);
+	CHECK_EQ_INT(store_quarantine_count(st), 1);
+	s_wall_now = WALL0;
 	store_close(&st);
 }
 
