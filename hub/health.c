@@ -140,6 +140,14 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 	}
 }
 
+uint64_t
+health_last_heard(health_t *h, const char *site)
+{
+	entry_t *e = s_find(h, site);
+
+	return e != NULL ? e->at_ms : 0;
+}
+
 void
 health_forget(health_t *h, const char *site)
 {

@@ -33,6 +33,9 @@ void health_destroy(health_t **self_p);
 /* Records site's report (disk borrowed) at now_ms. */
 void health_report(health_t *health, const char *site, const proto_disk_t *disk,
     uint64_t now_ms);
+/* When site last reported (unix ms), 0 when it has not since the hub
+ * started. */
+uint64_t health_last_heard(health_t *health, const char *site);
 /* Forgets site's report (a revoked site). */
 void health_forget(health_t *health, const char *site);
 /* {reported_ms, db_bytes, wal_bytes, free_bytes, problem} of site, or JSON
@@ -81,8 +84,14 @@ int server_quarantine_retry(server_t *server, const char *origin, uint64_t seq,
  * connected now and its last disk report. */
 int server_sites(void *server, const json_t *query, json_t **out, err_t *err);
 
-/* Adds the sites' disk problems to GET /v1/alerts. */
+/* Adds the sites' disk problems, copies refused and silences to GET
+ * /v1/alerts. */
 void server_alerts(server_t *server, json_t *items);
+
+/* A store or warehouse not heard from for ms is alerted (silent_site);
+ * SERVER_SILENT_DEFAULT_MS unless the config's silent_after_min says. */
+#define SERVER_SILENT_DEFAULT_MS (60 * 60 * 1000)
+void server_set_silent_after(server_t *server, uint64_t ms);
 
 /* Fills the hub part of GET /v1/status. */
 void server_status(server_t *server, json_t *status);

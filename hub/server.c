@@ -71,6 +71,8 @@ struct server {
 	uint64_t ops_in, ops_out;
 	health_t *health;    /* what sites report of their disks */
 	uint64_t retried_ms; /* the quarantine's last automatic retry */
+	uint64_t started_ms; /* when this hub process started */
+	uint64_t silent_ms;  /* a site not heard from this long is alerted */
 };
 
 /* ---- ZAP ---- */
@@ -760,10 +762,59 @@ s_enrolled(void *arg, const char *site)
 	return s_site_active(arg, site, NULL);
 }
 
+/* Appends a silent_site alert for every active store or warehouse not
+ * heard from (a PING every few seconds while connected) for silent_ms; a
+ * hub that restarted counts from its start, as it cannot know better. */
+static void
+s_silent_alerts(server_t *srv, json_t *items, uint64_t now)
+{
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT id FROM sites WHERE revoked_at IS NULL AND role != 'hq' "
+	    "ORDER BY id");
+	char id[64], msg[160];
+	uint64_t heard, since;
+
+	while (store_row(srv->store, q)) {
+		const char *site = (const char *)sqlite3_column_text(q, 0);
+
+		heard = health_last_heard(srv->health, site);
+		since = heard > srv->started_ms ? heard : srv->started_ms;
+		if (now - since < srv->silent_ms)
+			continue;
+		if (heard == 0)
+			snprintf(msg, sizeof msg,
+			    "site %s not heard from since the hub started %llu "
+			    "min ago (alerted after %llu min)",
+			    site, (unsigned long long)((now - since) / 60000),
+			    (unsigned long long)(srv->silent_ms / 60000));
+		else
+			snprintf(msg, sizeof msg,
+			    "site %s silent for %llu min (alerted after %llu "
+			    "min)",
+			    site, (unsigned long long)((now - since) / 60000),
+			    (unsigned long long)(srv->silent_ms / 60000));
+		snprintf(id, sizeof id, "silent_site:%s:%s", site, site);
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,
+			"kind", "silent_site", "site", site, "subject", site,
+			"message", msg, "at", (json_int_t)since));
+	}
+	sqlite3_reset(q);
+}
+
 void
 server_alerts(server_t *srv, json_t *items)
 {
-	health_alerts(srv->health, items, s_enrolled, srv, hlc_wall_ms());
+	uint64_t now = hlc_wall_ms();
+
+	health_alerts(srv->health, items, s_enrolled, srv, now);
+	s_silent_alerts(srv, items, now);
+}
+
+void
+server_set_silent_after(server_t *srv, uint64_t ms)
+{
+	srv->silent_ms = ms;
 }
 
 void
@@ -796,6 +847,8 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	srv->base = base;
 	srv->store = store;
 	srv->health = health_new();
+	srv->started_ms = hlc_wall_ms();
+	srv->silent_ms = SERVER_SILENT_DEFAULT_MS;
 	cbw_init(&srv->out);
 	srv->ctx = zmq_ctx_new();
 	/* The ZAP handler must exist before the CURVE server accepts. */
