@@ -14,10 +14,12 @@
  * long as credit lasts and again whenever the log grows) and PING. A revoked
  * site's session is closed within a second and answered 403 from then on.
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "chain.h"
 #include "hub.h"
 #include "log.h"
 #include "proto.h"
@@ -50,6 +52,7 @@ typedef struct session {
 	char role[16]; /* from the registry at HELLO */
 	char region[64];
 	char incarnation[PROTO_INCARNATION_MAX + 1]; /* from HELLO */
+	uint8_t sign_pk[CHAIN_PK_BYTES];	     /* pinned, chain.h */
 	session_state_t state;
 	uint64_t own_seq;  /* node's own max seq at HELLO */
 	uint64_t held_seq; /* the site's max seq the hub held then */
@@ -333,6 +336,49 @@ s_keep_conflict(server_t *srv, session_t *s, const op_t *op,
 	s_send_error(srv, s, ERR_CONFLICT, msg);
 }
 
+/* Inside the push's transaction: the site's chain up to last, as the hub
+ * now holds it, must be what the site signed. Keeps the signature and
+ * returns 0; or rolls back, answers 403 and returns -1. */
+static int
+s_check_signature(server_t *srv, session_t *s, const proto_msg_t *msg,
+    uint64_t first, uint64_t last)
+{
+	uint8_t chain[CHAIN_BYTES], sig[CHAIN_SIG_BYTES];
+	char reason[PROTO_REASON_MAX + 1];
+	sqlite3_stmt *q;
+	err_t err;
+
+	if (store_chain_at(srv->store, s->site, last, chain, &err) ||
+	    sodium_hex2bin(sig, sizeof sig, msg->sig, PROTO_SIG_HEX, NULL, NULL,
+		NULL) != 0 ||
+	    !chain_verify(s->sign_pk, s->site, last, chain, sig)) {
+		store_rollback(srv->store);
+		snprintf(reason, sizeof reason,
+		    "push: ops %s/%llu-%llu: the signature does not match "
+		    "them (altered on the way, or not signed by %s's key)",
+		    s->site, (unsigned long long)first,
+		    (unsigned long long)last, s->site);
+		log_warn("site %s: %s", s->site, reason);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		return -1;
+	}
+	q = store_stmt(srv->store,
+	    "INSERT OR REPLACE INTO push_sigs(origin, seq, chain, sig, at) "
+	    "VALUES (?, ?, ?, ?, ?)");
+	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)last);
+	sqlite3_bind_blob(q, 3, chain, sizeof chain, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(q, 4, sig, sizeof sig, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 5, (int64_t)hlc_wall_ms());
+	if (store_step(srv->store, q, "keep a push signature", &err)) {
+		store_rollback(srv->store);
+		log_warn("site %s: push failed: %s", s->site, err.msg);
+		s_send_error(srv, s, ERR_INTERNAL, "push: hub storage failure");
+		return -1;
+	}
+	return 0;
+}
+
 /* Ingests a PUSH in one transaction: every op must come from the session's
  * site, in seq order with no gap; a bad op is quarantined, not fatal. */
 static void
@@ -342,7 +388,7 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	op_t op;
 	const uint8_t *body;
 	size_t len;
-	uint64_t held;
+	uint64_t held, first = 0, last = 0;
 	ingest_result_t res;
 	hub_vis_t vis;
 	ingest_from_t from;
@@ -374,6 +420,9 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			return;
 		}
 		err_clear(&why);
+		if (first == 0)
+			first = op.seq;
+		last = op.seq;
 		visibility_of(srv->store, &op, &vis);
 		from.role = s->role;
 		from.vis = &vis.vis;
@@ -404,6 +453,8 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 		s_send_error(srv, s, ERR_BAD_REQUEST, err.msg);
 		return;
 	}
+	if (msg->nops > 0 && s_check_signature(srv, s, msg, first, last))
+		return;
 	if (store_commit(srv->store, &err))
 		goto fail_internal;
 	proto_push_ack(&srv->out, held);
@@ -452,6 +503,59 @@ s_one_live_session(server_t *srv, session_t *s, const char *site,
 	return 0;
 }
 
+/* The site's signing key (hex, from its HELLO over the CURVE session that
+ * authenticated it) is pinned the first time and must be the same ever
+ * after: a key that changes could disown what was signed. 0, or -1 after
+ * answering 403. */
+static int
+s_pin_sign_key(server_t *srv, session_t *s, const char *site, const char *hex)
+{
+	char reason[PROTO_REASON_MAX + 1];
+	sqlite3_stmt *q;
+	err_t err;
+	int pinned = 0, same = 0;
+
+	if (sodium_hex2bin(s->sign_pk, sizeof s->sign_pk, hex,
+		PROTO_SIGN_KEY_HEX, NULL, NULL, NULL) != 0)
+		return -1; /* proto_decode checked it */
+	q = store_stmt(srv->store, "SELECT sign_key FROM sites WHERE id = ?");
+	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
+	if (store_row(srv->store, q) &&
+	    sqlite3_column_type(q, 0) != SQLITE_NULL) {
+		pinned = 1;
+		same = sqlite3_column_bytes(q, 0) == CHAIN_PK_BYTES &&
+		    memcmp(sqlite3_column_blob(q, 0), s->sign_pk,
+			CHAIN_PK_BYTES) == 0;
+	}
+	sqlite3_reset(q);
+	if (pinned && !same) {
+		snprintf(reason, sizeof reason,
+		    "hello: site %s signs with another key than the one pinned "
+		    "at its first connection (re-enroll the site)",
+		    site);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		s->state = SESSION_CLOSED;
+		return -1;
+	}
+	if (pinned)
+		return 0;
+	q = store_stmt(srv->store,
+	    "UPDATE sites SET sign_key = ? WHERE id = ?");
+	sqlite3_bind_blob(q, 1, s->sign_pk, CHAIN_PK_BYTES, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 2, site, -1, SQLITE_STATIC);
+	if (store_begin(srv->store, &err) ||
+	    store_step(srv->store, q, "pin a signing key", &err) ||
+	    store_commit(srv->store, &err)) {
+		store_rollback(srv->store);
+		log_warn("site %s: %s", site, err.msg);
+		s_send_error(srv, s, ERR_INTERNAL,
+		    "hello: hub storage failure");
+		return -1;
+	}
+	log_info("site %s: signing key pinned", site);
+	return 0;
+}
+
 static void
 s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 {
@@ -491,6 +595,8 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		snprintf(s->site, sizeof s->site, "%s", site);
 		return;
 	}
+	if (s_pin_sign_key(srv, s, site, msg->sign_key))
+		return;
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = (uint64_t)store_query_int(srv->store,
 	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "chain.h"
 #include "log.h"
 #include "node.h"
 #include "proto.h"
@@ -66,6 +67,8 @@ struct client {
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
 	uint64_t retry_ms;	    /* the next wait after an error */
 	uint64_t retried_ms;	    /* the quarantine's last retry */
+	uint8_t *sign_sk; /* signs our pushes (chain.h), sodium_malloc'd */
+	char sign_pk[PROTO_SIGN_KEY_HEX + 1]; /* its public key, hex */
 	int64_t clock_offset_ms;
 	uint64_t last_sync_ms; /* last caught up; saved with acks */
 	uint64_t last_sync_saved;
@@ -123,7 +126,7 @@ s_hello(client_t *c)
 	 * under the same seqs before we push (store_ingest renumbers ours
 	 * where they differ). */
 	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
-	    c->acked, c->cursor, store_incarnation(c->store));
+	    c->acked, c->cursor, store_incarnation(c->store), c->sign_pk);
 	c->push_inflight = 0;
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
@@ -150,6 +153,23 @@ s_retry_later(client_t *c)
 }
 
 static void s_save_int(client_t *c, const char *name, uint64_t v);
+
+/* Signs our chain up to seq (chain.h) into sig, hex: 0, or -1 logged
+ * (the push waits: an unsigned batch would be refused). */
+static int
+s_sign(client_t *c, uint64_t seq, char sig[PROTO_SIG_HEX + 1])
+{
+	uint8_t chain[CHAIN_BYTES], raw[CHAIN_SIG_BYTES];
+	err_t err;
+
+	if (store_chain_at(c->store, c->site, seq, chain, &err)) {
+		log_warn("push: %s", err.msg);
+		return -1;
+	}
+	chain_sign(c->sign_sk, c->site, seq, chain, raw);
+	sodium_bin2hex(sig, PROTO_SIG_HEX + 1, raw, sizeof raw);
+	return 0;
+}
 
 /* Whether what the hub holds of ours is known: after a WELCOME that said
  * it holds more than we saw confirmed, once the pull has brought it all
@@ -180,6 +200,7 @@ s_push(client_t *c)
 	size_t n = 0;
 	uint64_t last = 0;
 	cbw_t batch;
+	char sig[PROTO_SIG_HEX + 1];
 
 	if (c->state != LINK_READY || c->push_inflight != 0 || !s_reconciled(c))
 		return;
@@ -199,8 +220,8 @@ s_push(client_t *c)
 			break;
 	}
 	sqlite3_reset(q);
-	if (n > 0) {
-		proto_push_begin(&c->out, n);
+	if (n > 0 && s_sign(c, last, sig) == 0) {
+		proto_push_begin(&c->out, n, sig);
 		cbw_raw(&c->out, batch.data, batch.len);
 		if (s_send(c) == 0) {
 			c->push_inflight = last;
@@ -588,6 +609,7 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	const char *hub = conf_get(conf, "hub", NULL);
 	const char *hub_key = conf_get(conf, "hub_key", NULL);
 	int one = 1, zero = 0, ivl = 100, ivl_max = 5000;
+	uint8_t pk[CHAIN_PK_BYTES];
 	int64_t acked = 0, last_sync = 0;
 	struct timeval tick = { 0, 200 * 1000 };
 	char monitor_ep[64];
@@ -612,6 +634,11 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	}
 	c->acked = c->acked_saved = (uint64_t)acked;
 	c->last_sync_ms = c->last_sync_saved = (uint64_t)last_sync;
+	if (keys_sign_pair(keys, pk, &c->sign_sk, err)) {
+		free(c);
+		return NULL;
+	}
+	sodium_bin2hex(c->sign_pk, sizeof c->sign_pk, pk, sizeof pk);
 	c->ctx = zmq_ctx_new();
 	/* Linger, message size and heartbeats as at the hub (zsock.h). */
 	if ((c->dealer = zsock_new(c->ctx, ZMQ_DEALER, err)) == NULL) {
@@ -729,6 +756,8 @@ client_status(client_t *c, json_t *status)
 	s_meta(c->store, "seq", &seq); /* logged; 0 waiting when unreadable */
 	json_object_set_new(status, "hub", json_string(c->hub));
 	json_object_set_new(status, "hub_link", json_string(names[c->state]));
+	json_object_set_new(status, "caught_up",
+	    json_boolean(client_caught_up(c)));
 	json_object_set_new(status, "pending_push",
 	    json_integer((json_int_t)(seq > c->acked ? seq - c->acked : 0)));
 	json_object_set_new(status, "hub_head",
@@ -769,6 +798,7 @@ client_destroy(client_t **self_p)
 	if (c->ctx != NULL)
 		zmq_ctx_term(c->ctx);
 	cbw_free(&c->out);
+	sodium_free(c->sign_sk);
 	free(c);
 	*self_p = NULL;
 }

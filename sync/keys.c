@@ -145,3 +145,32 @@ keys_valid_z85(const char *text)
 		return 0;
 	return zmq_z85_decode(raw, text) != NULL;
 }
+
+int
+keys_sign_pair(const keypair_t *kp, uint8_t pk[32], uint8_t **sk, err_t *err)
+{
+	uint8_t *curve = sodium_malloc(crypto_box_SECRETKEYBYTES);
+	uint8_t *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+	static const uint8_t domain[crypto_generichash_KEYBYTES_MIN] =
+	    "BL-SIGN-1-CURVE:"; /* 16 bytes, no NUL */
+	int rc = -1;
+
+	*sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (curve == NULL || seed == NULL || *sk == NULL)
+		fatal("keys: out of secure memory");
+	if (kp->secret_z85 == NULL ||
+	    zmq_z85_decode(curve, kp->secret_z85) == NULL) {
+		err_set(err, ERR_INTERNAL, "keys: the secret key is not Z85");
+		sodium_free(*sk);
+		*sk = NULL;
+		goto out;
+	}
+	crypto_generichash(seed, crypto_sign_SEEDBYTES, curve,
+	    crypto_box_SECRETKEYBYTES, domain, sizeof domain);
+	crypto_sign_seed_keypair(pk, *sk, seed);
+	rc = 0;
+out:
+	sodium_free(curve);
+	sodium_free(seed);
+	return rc;
+}

@@ -10,6 +10,8 @@
 #ifndef BL_KEYS_H
 #define BL_KEYS_H
 
+#include <stdint.h>
+
 #include "err.h"
 
 #define KEYS_Z85_LEN 40 /* Z85 text of a 32-byte key */
@@ -33,6 +35,14 @@ int keys_load_public(const char *dir, const char *name, char *public_z85,
 
 /* Wipes and frees the secret; accepts a zeroed kp. */
 void keys_free(keypair_t *kp);
+
+/* The pair that signs the batches a node pushes (chain.h), derived from
+ * kp's CURVE secret (BLAKE2b-keyed, so neither key tells the other): pk
+ * gets the public key (32 bytes); *sk a sodium_malloc'd secret (64 bytes)
+ * the caller wipes and frees with sodium_free. -1 with err when kp's secret
+ * is not a Z85 key. */
+int keys_sign_pair(const keypair_t *kp, uint8_t pk[32], uint8_t **sk,
+    err_t *err);
 
 /* Whether text is a well-formed Z85 CURVE public key. */
 int keys_valid_z85(const char *text);

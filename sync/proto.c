@@ -19,9 +19,9 @@ static const char *const s_names[] = {
 
 /* Number of elements each message type has, type included. */
 static const size_t s_arity[] = {
-	[PROTO_HELLO] = 7,
+	[PROTO_HELLO] = 8,
 	[PROTO_WELCOME] = 4,
-	[PROTO_PUSH] = 2,
+	[PROTO_PUSH] = 3,
 	[PROTO_PUSH_ACK] = 2,
 	[PROTO_PULL] = 3,
 	[PROTO_OPS] = 4,
@@ -46,6 +46,13 @@ s_incarnation_valid(const char *s)
 	size_t n = strspn(s, "0123456789ABCDEF");
 
 	return s[n] == '\0' && n >= 1 && n <= PROTO_INCARNATION_MAX;
+}
+
+/* Whether s is exactly n lower-case hex digits. */
+static int
+s_hex_valid(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
 static int
@@ -98,20 +105,34 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    cbr_uint(r, &msg->schema, err) ||
 		    cbr_uint(r, &msg->seq, err) ||
 		    cbr_uint(r, &msg->cursor, err) ||
-		    (n == 7 &&
-			cbr_text_copy(r, msg->incarnation,
-			    sizeof msg->incarnation, err));
-		if (rc == 0 && n == 7 && !s_incarnation_valid(msg->incarnation))
+		    (n == 8 &&
+			(cbr_text_copy(r, msg->incarnation,
+			     sizeof msg->incarnation, err) ||
+			    cbr_text_copy(r, msg->sign_key,
+				sizeof msg->sign_key, err)));
+		if (rc == 0 && n == 8 && !s_incarnation_valid(msg->incarnation))
 			return err_set(err, ERR_BAD_REQUEST,
 			    "proto: HELLO: incarnation is not 1 to %d "
 			    "hex digits",
 			    PROTO_INCARNATION_MAX);
+		if (rc == 0 && n == 8 &&
+		    !s_hex_valid(msg->sign_key, PROTO_SIGN_KEY_HEX))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: HELLO: signing key is not %d hex digits",
+			    PROTO_SIGN_KEY_HEX);
 		break;
 	case PROTO_WELCOME:
 		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
 		    cbr_uint(r, &msg->seq, err) || cbr_uint(r, &msg->head, err);
 		break;
-	case PROTO_PUSH: rc = s_batch(r, msg, err); break;
+	case PROTO_PUSH:
+		rc = cbr_text_copy(r, msg->sig, sizeof msg->sig, err) ||
+		    s_batch(r, msg, err);
+		if (rc == 0 && !s_hex_valid(msg->sig, PROTO_SIG_HEX))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: PUSH: signature is not %d hex digits",
+			    PROTO_SIG_HEX);
+		break;
 	case PROTO_PUSH_ACK: rc = cbr_uint(r, &msg->seq, err); break;
 	case PROTO_PULL:
 		rc = cbr_uint(r, &msg->cursor, err) ||
@@ -175,10 +196,10 @@ proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 
 void
 proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
-    uint64_t cursor, const char *incarnation)
+    uint64_t cursor, const char *incarnation, const char *sign_key)
 {
 	cbw_reset(w);
-	cbw_array(w, 7);
+	cbw_array(w, 8);
 	cbw_uint(w, PROTO_HELLO);
 	cbw_str(w, site);
 	cbw_uint(w, PROTO_VERSION);
@@ -186,6 +207,7 @@ proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
 	cbw_uint(w, own_max_seq);
 	cbw_uint(w, cursor);
 	cbw_str(w, incarnation);
+	cbw_str(w, sign_key);
 }
 
 void
@@ -200,11 +222,12 @@ proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head)
 }
 
 void
-proto_push_begin(cbw_t *w, size_t n)
+proto_push_begin(cbw_t *w, size_t n, const char *sig)
 {
 	cbw_reset(w);
-	cbw_array(w, 2);
+	cbw_array(w, 3);
 	cbw_uint(w, PROTO_PUSH);
+	cbw_str(w, sig);
 	cbw_array(w, n);
 }
 

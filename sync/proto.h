@@ -5,9 +5,9 @@
  * encoding, integers only:
  *
  *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor,
- *               incarnation]
+ *               incarnation, sign_key]
  *   WELCOME  = [2, hub_site, held_seq, head]
- *   PUSH     = [3, [op, ...]]
+ *   PUSH     = [3, signature, [op, ...]]
  *   PUSH_ACK = [4, up_to_seq]
  *   PULL     = [5, cursor, credit]
  *   OPS      = [6, cursor_after, head, [op, ...]]
@@ -33,6 +33,10 @@
  * came back and were compared with its own under the same seqs (store.h:
  * a different one of its own is renumbered).
  *
+ * sign_key is the node's Ed25519 public key (chain.h), pinned by the hub
+ * at the site's first HELLO; signature is the node's over its chain up to
+ * the batch's last op, checked before the hub commits the batch.
+ *
  * incarnation names the copy of the node's data folder (store.h): one live
  * session per site; a second HELLO of the same incarnation replaces the
  * first, one of another incarnation is refused (409) while the first
@@ -53,7 +57,9 @@
 #include "op.h"
 
 #define PROTO_VERSION 3 /* 2: PING reports the disk; 3: HELLO incarnation */
-#define PROTO_INCARNATION_MAX 32	/* hex digits */
+#define PROTO_INCARNATION_MAX 32 /* hex digits */
+#define PROTO_SIGN_KEY_HEX 64	 /* an Ed25519 public key, lower-case hex */
+#define PROTO_SIG_HEX 128	 /* an Ed25519 signature, lower-case hex */
 #define PROTO_MAX_MSG (8 * 1024 * 1024) /* bytes in one message */
 #define PROTO_MAX_BATCH 2000		/* ops in one PUSH or OPS */
 #define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
@@ -85,6 +91,8 @@ typedef struct {
 	char site[OP_SITE_MAX + 1]; /* HELLO: node site; WELCOME: hub site */
 	uint64_t version;	    /* HELLO */
 	char incarnation[PROTO_INCARNATION_MAX + 1]; /* HELLO */
+	char sign_key[PROTO_SIGN_KEY_HEX + 1];	     /* HELLO */
+	char sig[PROTO_SIG_HEX + 1];		     /* PUSH */
 	uint64_t schema;			     /* HELLO */
 	uint64_t seq;	   /* HELLO own_max_seq, WELCOME held_seq,
 	                                 PUSH_ACK up_to_seq */
@@ -115,10 +123,11 @@ int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 /* Encoders: each resets w and writes one whole message (batches: the header;
  * the caller then appends exactly n op bodies with cbw_raw). */
 void proto_hello(cbw_t *w, const char *site, uint64_t schema,
-    uint64_t own_max_seq, uint64_t cursor, const char *incarnation);
+    uint64_t own_max_seq, uint64_t cursor, const char *incarnation,
+    const char *sign_key);
 void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
     uint64_t head);
-void proto_push_begin(cbw_t *w, size_t n);
+void proto_push_begin(cbw_t *w, size_t n, const char *sig);
 void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
 void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n);

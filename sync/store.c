@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "log.h"
 
 #define STORE_BUSY_MS 10000 /* the CLI and a daemon share the file */
@@ -41,6 +42,14 @@ struct store {
 	int seen_empty;	      /* op_seen, likewise */
 	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
 	char incarnation[STORE_INCARNATION_LEN + 1]; /* node: see store.h */
+	/* The chain value last computed (s_chain_of), so that a batch of
+	 * one site's ops in seq order reads none back; forgotten at
+	 * rollback. */
+	struct {
+		char origin[OP_SITE_MAX + 1];
+		uint64_t seq;
+		uint8_t value[CHAIN_BYTES];
+	} chain;
 };
 
 static int
@@ -702,6 +711,7 @@ store_commit(store_t *st, err_t *err)
 void
 store_rollback(store_t *st)
 {
+	st->chain.seq = 0;
 	if (!st->in_txn)
 		return;
 	if (!sqlite3_get_autocommit(st->db))
@@ -744,14 +754,154 @@ store_may_write(const store_t *st, const char *role, const char *entity)
 
 /* ---- the op log ---- */
 
+/* Whether this replica keeps origin's chain: the hub every site's, a node
+ * its own. */
+static int
+s_keeps_chain(const store_t *st, const char *origin)
+{
+	return st->side == STORE_HUB || strcmp(origin, st->site) == 0;
+}
+
+/* The chain value held for (origin, seq), from the log or the quarantine,
+ * or chain(0) for seq 0: 1 with it in out, 0 when none is held, -1 with
+ * err. */
+static int
+s_chain_held(store_t *st, const char *origin, uint64_t seq,
+    uint8_t out[CHAIN_BYTES], err_t *err)
+{
+	sqlite3_stmt *s;
+	int found = 0;
+
+	if (seq == 0) {
+		chain_start(origin, out);
+		return 1;
+	}
+	if (strcmp(st->chain.origin, origin) == 0 && st->chain.seq == seq &&
+	    seq != 0) {
+		memcpy(out, st->chain.value, CHAIN_BYTES);
+		return 1;
+	}
+	s = store_stmt(st,
+	    "SELECT chain FROM op_log WHERE origin = ?1 AND seq = ?2 "
+	    "UNION ALL SELECT chain FROM quarantine WHERE origin = ?1 AND "
+	    "seq = ?2 LIMIT 1");
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	if (store_row(st, s) && sqlite3_column_bytes(s, 0) == CHAIN_BYTES) {
+		memcpy(out, sqlite3_column_blob(s, 0), CHAIN_BYTES);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	return found;
+}
+
+/* chain(op's seq) for op (exact bytes body, len) into out, when this
+ * replica keeps its origin's chain and holds the one before: 1, else 0
+ * (the column stays NULL); -1 with err. */
+static int
+s_chain_of(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    uint8_t out[CHAIN_BYTES], err_t *err)
+{
+	uint8_t prev[CHAIN_BYTES];
+	int r;
+
+	if (!s_keeps_chain(st, op->origin))
+		return 0;
+	if ((r = s_chain_held(st, op->origin, op->seq - 1, prev, err)) <= 0)
+		return r;
+	chain_next(prev, body, len, out);
+	snprintf(st->chain.origin, sizeof st->chain.origin, "%s", op->origin);
+	st->chain.seq = op->seq;
+	memcpy(st->chain.value, out, CHAIN_BYTES);
+	return 1;
+}
+
+int
+store_chain_at(store_t *st, const char *origin, uint64_t seq,
+    uint8_t out[CHAIN_BYTES], err_t *err)
+{
+	int r = s_chain_held(st, origin, seq, out, err);
+
+	if (r == 0)
+		return err_set(err, ERR_INTERNAL,
+		    "chain of %s at seq %llu: not held here", origin,
+		    (unsigned long long)seq);
+	return r < 0 ? -1 : 0;
+}
+
+/* Recomputes this site's own chain from seq from on (ops of ours
+ * renumbered, or ours coming back from the hub in between): 0, or -1 with
+ * err. Rare, and over the ops not yet confirmed by the hub. */
+static int
+s_rechain(store_t *st, uint64_t from, err_t *err)
+{
+	sqlite3_stmt *s;
+	struct link {
+		int64_t seq;
+		uint8_t chain[CHAIN_BYTES];
+	} *links = NULL, *l;
+	uint8_t c[CHAIN_BYTES];
+	size_t n = 0, cap = 0, i;
+	int r, rc = -1;
+
+	if ((r = s_chain_held(st, st->site, from - 1, c, err)) <= 0)
+		return r;
+	/* Read all first: each update below writes the rows read. */
+	s = store_stmt(st,
+	    "SELECT seq, body FROM op_log WHERE origin = ? AND seq >= ? "
+	    "ORDER BY seq");
+	sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)from);
+	while (store_row(st, s)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((l = realloc(links, cap * sizeof *l)) == NULL)
+				fatal("store: out of memory");
+			links = l;
+		}
+		chain_next(c, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1), c);
+		links[n].seq = sqlite3_column_int64(s, 0);
+		memcpy(links[n].chain, c, CHAIN_BYTES);
+		n++;
+	}
+	sqlite3_reset(s);
+	st->chain.seq = 0;
+	if (store_read_error(st, err))
+		goto out;
+	for (i = 0; i < n; i++) {
+		s = store_stmt(st,
+		    "UPDATE op_log SET chain = ?3 WHERE origin = ?1 AND "
+		    "seq = ?2");
+		sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, links[i].seq);
+		sqlite3_bind_blob(s, 3, links[i].chain, CHAIN_BYTES,
+		    SQLITE_STATIC);
+		if (store_step(st, s, "rechain own ops", err))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(links);
+	return rc;
+}
+
 static int
 s_log_insert(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body) "
-	    "VALUES (?, ?, ?, ?, ?, ?)");
+	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	uint8_t chain[CHAIN_BYTES];
 	int rc;
+
+	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
+		return -1;
+	if (rc > 0)
+		sqlite3_bind_blob(s, 7, chain, CHAIN_BYTES, SQLITE_TRANSIENT);
 
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
@@ -869,9 +1019,16 @@ store_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     const char *reason, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "INSERT OR IGNORE INTO quarantine(origin, seq, body, reason, at) "
-	    "VALUES (?, ?, ?, ?, ?)");
+	    "INSERT OR IGNORE INTO quarantine(origin, seq, body, reason, at, "
+	    "chain) VALUES (?, ?, ?, ?, ?, ?)");
+	uint8_t chain[CHAIN_BYTES];
 	int rc;
+
+	/* A quarantined op is in its site's chain as much as any. */
+	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
+		return -1;
+	if (rc > 0)
+		sqlite3_bind_blob(s, 6, chain, CHAIN_BYTES, SQLITE_TRANSIENT);
 
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
@@ -1087,6 +1244,7 @@ s_displace(store_t *st, uint64_t old, err_t *err)
 	}
 	st->next_seq++;
 	st->dirty = 1;
+	st->chain.seq = 0;
 	log_warn("op %s/%llu renumbered to %s/%llu: the hub holds another op "
 		 "under its seq (this data folder was restored or copied)",
 	    st->site, (unsigned long long)old, st->site,
@@ -1156,6 +1314,7 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 {
 	const op_vis_t *vis = from != NULL ? from->vis : NULL;
 	sqlite3_stmt *s;
+	uint8_t chain[CHAIN_BYTES];
 	err_t why;
 	held_t held;
 	int rc;
@@ -1181,11 +1340,16 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	s = st->side == STORE_HUB
 	    ? store_stmt(st,
 		  "INSERT OR IGNORE INTO "
-		  "op_log(origin, seq, hlc, entity, key, body, vis_site, vis_site2, "
-		  "vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		  "op_log(origin, seq, hlc, entity, key, body, chain, vis_site, "
+		  "vis_site2, vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	    : store_stmt(st,
 		  "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
-		  "entity, key, body) VALUES (?, ?, ?, ?, ?, ?)");
+		  "entity, key, body, chain) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
+		return err_prefix(err, "ingest op %s/%llu", op->origin,
+		    (unsigned long long)op->seq);
+	if (rc > 0)
+		sqlite3_bind_blob(s, 7, chain, CHAIN_BYTES, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
@@ -1193,9 +1357,9 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	sqlite3_bind_text(s, 5, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 6, body, (int)len, SQLITE_STATIC);
 	if (vis != NULL) {
-		sqlite3_bind_text(s, 7, vis->site, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s, 8, vis->site2, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s, 9, vis->region, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 8, vis->site, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 9, vis->site2, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 10, vis->region, -1, SQLITE_TRANSIENT);
 	}
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
@@ -1204,7 +1368,9 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		    op->origin, (unsigned long long)op->seq,
 		    sqlite3_errmsg(st->db));
 	if (sqlite3_changes(st->db) == 0) {
-		/* Held in the log: the same bytes, or a conflict. */
+		/* Held in the log: the same bytes, or a conflict. What was
+		 * computed of its chain is not what is held. */
+		st->chain.seq = 0;
 		s = store_stmt(st,
 		    "SELECT body = ?3 FROM op_log "
 		    "WHERE origin = ?1 AND seq = ?2");
@@ -1234,6 +1400,10 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	    s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
+		/* One of ours back from the hub: the ones after it in our
+		 * chain follow it now. */
+		if (st->side == STORE_NODE && strcmp(op->origin, st->site) == 0)
+			return s_rechain(st, op->seq + 1, err);
 		return 0;
 	}
 	if (why.code == ERR_INTERNAL) {

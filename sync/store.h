@@ -223,6 +223,12 @@ typedef struct {
 int store_ingest_from(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, const ingest_from_t *from, ingest_result_t *result, err_t *err);
 
+/* The chain value (chain.h) of origin's log up to seq as held here (the
+ * hub keeps every site's, a node its own), 32 bytes into out; seq 0 gives
+ * chain(0). -1 with err when it is not held. */
+int store_chain_at(store_t *store, const char *origin, uint64_t seq,
+    uint8_t out[32], err_t *err);
+
 /* Highest seq of origin this replica holds (logged or quarantined). */
 int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
     err_t *err);

@@ -7,12 +7,15 @@
 #include "bench.h"
 
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "chain.h"
 #include "hlc.h"
+#include "keys.h"
 #include "proto.h"
 
 /* Encoded ops of one site, in seq order. */
@@ -20,7 +23,10 @@ struct site {
 	char id[OP_SITE_MAX + 1];
 	char pub[41], sec[41];
 	cbw_t ops;
-	size_t *off; /* start of op i in ops; off[n] = ops.len */
+	size_t *off;	 /* start of op i in ops; off[n] = ops.len */
+	uint8_t *chains; /* chain after op i (chain.h), 32 bytes each */
+	uint8_t *sign_sk;
+	char sign_pk[PROTO_SIGN_KEY_HEX + 1];
 	long n;
 	void *dealer;
 	long next;     /* first op not acknowledged */
@@ -58,6 +64,7 @@ s_generate(site_t *s, long n, unsigned seed)
 	unsigned r = seed;
 	long i = 0, sale = 0;
 	char key[64], order[64];
+	uint8_t c[CHAIN_BYTES];
 
 	cbw_init(&s->ops);
 	s->off = calloc((size_t)n + 8, sizeof *s->off);
@@ -117,6 +124,14 @@ s_generate(site_t *s, long n, unsigned seed)
 	}
 	s->n = i;
 	s->off[i] = s->ops.len;
+	/* Its chain, as bl-node keeps it, to sign each batch with. */
+	s->chains = malloc((size_t)s->n * CHAIN_BYTES);
+	chain_start(s->id, c);
+	for (i = 0; i < s->n; i++) {
+		chain_next(c, s->ops.data + s->off[i],
+		    s->off[i + 1] - s->off[i], c);
+		memcpy(s->chains + i * CHAIN_BYTES, c, CHAIN_BYTES);
+	}
 }
 
 sites_t *
@@ -139,6 +154,16 @@ sites_new(const char *hub_db, const char *prefix, int count, long ops_each,
 
 		snprintf(s->id, sizeof s->id, "%s%04d", prefix, i + 1);
 		zmq_curve_keypair(s->pub, s->sec);
+		{
+			keypair_t kp = { "", s->sec };
+			uint8_t pk[CHAIN_PK_BYTES];
+			err_t err;
+
+			if (keys_sign_pair(&kp, pk, &s->sign_sk, &err))
+				bench_die("%s", err.msg);
+			sodium_bin2hex(s->sign_pk, sizeof s->sign_pk, pk,
+			    sizeof pk);
+		}
 		snprintf(sql, sizeof sql,
 		    "INSERT INTO sites(id, role, pubkey, name, "
 		    "enrolled_at) VALUES ('%s', 'store', '%s', 'bench', 0)",
@@ -189,11 +214,16 @@ static void
 s_push_next(site_t *s, cbw_t *w)
 {
 	long k = s->next, end = s->next;
+	uint8_t sig[CHAIN_SIG_BYTES];
+	char hex[PROTO_SIG_HEX + 1];
 
 	while (end < s->n && end - k < PROTO_MAX_BATCH &&
 	    s->off[end] - s->off[k] < PROTO_BATCH_BYTES)
 		end++;
-	proto_push_begin(w, (size_t)(end - k));
+	chain_sign(s->sign_sk, s->id, (uint64_t)end,
+	    s->chains + (end - 1) * CHAIN_BYTES, sig);
+	sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
+	proto_push_begin(w, (size_t)(end - k), hex);
 	cbw_raw(w, s->ops.data + s->off[k], s->off[end] - s->off[k]);
 	s->inflight = end - k;
 	s_send(s, w);
@@ -218,7 +248,8 @@ s_drive(sites_t *ss, int push, double timeout)
 		items[i].socket = ss->site[i].dealer;
 		items[i].events = ZMQ_POLLIN;
 		proto_hello(&w, ss->site[i].id,
-		    (uint64_t)store_schema_version(), 0, 0, "B0");
+		    (uint64_t)store_schema_version(), 0, 0, "B0",
+		    ss->site[i].sign_pk);
 		s_send(&ss->site[i], &w);
 	}
 	while (left > 0) {
@@ -315,6 +346,8 @@ sites_free(sites_t *ss)
 	for (i = 0; i < ss->n; i++) {
 		cbw_free(&ss->site[i].ops);
 		free(ss->site[i].off);
+		free(ss->site[i].chains);
+		sodium_free(ss->site[i].sign_sk);
 	}
 	free(ss->site);
 	free(ss);

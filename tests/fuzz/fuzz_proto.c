@@ -26,6 +26,9 @@ s_fail(const char *what, const uint8_t *data, size_t size)
 	abort();
 }
 
+/* 64 lower-case hex digits: a signing key; two make a signature. */
+#define KEY64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 /* Re-encodes a decoded message (batch ops appended from ops). */
 static void
 s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
@@ -33,22 +36,24 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 	switch (m->type) {
 	case PROTO_HELLO:
 		proto_hello(w, m->site, m->schema, m->seq, m->cursor,
-		    m->incarnation);
+		    m->incarnation, m->sign_key);
 		/* proto_hello writes our version; the input's may differ. */
 		cbw_reset(w);
-		cbw_array(w, m->incarnation[0] != '\0' ? 7 : 6);
+		cbw_array(w, m->incarnation[0] != '\0' ? 8 : 6);
 		cbw_uint(w, PROTO_HELLO);
 		cbw_str(w, m->site);
 		cbw_uint(w, m->version);
 		cbw_uint(w, m->schema);
 		cbw_uint(w, m->seq);
 		cbw_uint(w, m->cursor);
-		if (m->incarnation[0] != '\0') /* protocol 3 on */
+		if (m->incarnation[0] != '\0') { /* protocol 3 on */
 			cbw_str(w, m->incarnation);
+			cbw_str(w, m->sign_key);
+		}
 		break;
 	case PROTO_WELCOME: proto_welcome(w, m->site, m->seq, m->head); break;
 	case PROTO_PUSH:
-		proto_push_begin(w, nops);
+		proto_push_begin(w, nops, m->sig);
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_PUSH_ACK: proto_push_ack(w, m->seq); break;
@@ -126,11 +131,11 @@ fuzz_seeds(fuzz_add_fn add)
 	op_encode(&op, &opw, NULL);
 	op_clear(&op);
 
-	proto_hello(&w, "S001", 4, 7, 12, "0A1B2C3D4E5F6071");
+	proto_hello(&w, "S001", 4, 7, 12, "0A1B2C3D4E5F6071", KEY64);
 	add(w.data, w.len);
 	proto_welcome(&w, "HQ", 6, 900);
 	add(w.data, w.len);
-	proto_push_begin(&w, 2);
+	proto_push_begin(&w, 2, KEY64 KEY64);
 	cbw_raw(&w, opw.data, opw.len);
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);

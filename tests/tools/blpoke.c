@@ -8,11 +8,13 @@
  * case needs one) and prints the hub's answer as one line: "ERROR 403 ..."
  * or the message type. Exits 0 when an answer came, 1 when none did.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "chain.h"
 #include "conf.h"
 #include "keys.h"
 #include "op.h"
@@ -20,6 +22,69 @@
 #include "store.h"
 
 static void *s_dealer;
+static uint8_t *s_sign_sk;		       /* keys_sign_pair */
+static char s_sign_pk[PROTO_SIGN_KEY_HEX + 1]; /* hex */
+
+/* The batch a case pushes: its ops' bytes and where each starts. */
+static cbw_t s_ops;
+static size_t s_off[8], s_nops;
+
+/* Starts the next op of the batch (its bytes follow in s_ops). */
+static void
+s_next_op(void)
+{
+	s_off[s_nops++] = s_ops.len;
+}
+
+/* The chain the hub holds of site up to seq (chain.h), from the hub's
+ * database named by BL_HUB_DB, as the site itself would know it from what
+ * it pushed; chain(0) for seq 0 or without one. */
+static void
+s_held_chain(const char *site, uint64_t seq, uint8_t out[CHAIN_BYTES])
+{
+	const char *path = getenv("BL_HUB_DB");
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	chain_start(site, out);
+	if (seq == 0 || path == NULL ||
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(db,
+		"SELECT chain FROM op_log WHERE origin = ?1 AND seq = ?2 "
+		"UNION ALL SELECT chain FROM quarantine WHERE origin = ?1 AND "
+		"seq = ?2",
+		-1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (int64_t)seq);
+		if (sqlite3_step(q) == SQLITE_ROW &&
+		    sqlite3_column_bytes(q, 0) == CHAIN_BYTES)
+			memcpy(out, sqlite3_column_blob(q, 0), CHAIN_BYTES);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+}
+
+/* Writes the PUSH of the batch, first op seq first, into w, signed as
+ * site would sign it (spoil: one bit of the signature flipped). */
+static void
+s_push_batch(cbw_t *w, const char *site, uint64_t first, int spoil)
+{
+	uint8_t chain[CHAIN_BYTES], sig[CHAIN_SIG_BYTES];
+	char hex[PROTO_SIG_HEX + 1];
+	size_t i, end;
+
+	s_held_chain(site, first - 1, chain);
+	for (i = 0; i < s_nops; i++) {
+		end = i + 1 < s_nops ? s_off[i + 1] : s_ops.len;
+		chain_next(chain, s_ops.data + s_off[i], end - s_off[i], chain);
+	}
+	chain_sign(s_sign_sk, site, first + s_nops - 1, chain, sig);
+	sig[0] ^= (uint8_t)(spoil != 0);
+	sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
+	proto_push_begin(w, s_nops, hex);
+	cbw_raw(w, s_ops.data, s_ops.len);
+}
 static char s_inc[PROTO_INCARNATION_MAX + 1] = "B10C";
 
 /* The incarnation of the node in dir (its node.db), so that the hub takes
@@ -122,6 +187,16 @@ main(int argc, char **argv)
 	}
 	site = conf_get(&conf, "site", "?");
 	s_read_incarnation(argv[1]);
+	{
+		uint8_t pk[CHAIN_PK_BYTES];
+
+		if (keys_sign_pair(&kp, pk, &s_sign_sk, &err)) {
+			fprintf(stderr, "blpoke: %s\n", err.msg);
+			return 1;
+		}
+		sodium_bin2hex(s_sign_pk, sizeof s_sign_pk, pk, sizeof pk);
+	}
+	cbw_init(&s_ops);
 	void *ctx = zmq_ctx_new();
 	s_dealer = zmq_socket(ctx, ZMQ_DEALER);
 	zmq_setsockopt(s_dealer, ZMQ_CURVE_SERVERKEY,
@@ -137,38 +212,42 @@ main(int argc, char **argv)
 		cbw_raw(&w, "\xff\x00garbage", 9);
 	} else if (strcmp(c, "truncated") == 0) {
 		proto_hello(&w, site, (uint64_t)store_schema_version(), 0, 0,
-		    s_inc);
+		    s_inc, s_sign_pk);
 		w.len -= 2;
 	} else if (strcmp(c, "huge-count") == 0) {
 		cbw_raw(&w, "\x9b\x00\x00\x00\x10\x00\x00\x00\x00", 9);
 	} else if (strcmp(c, "old-node") == 0) {
 		proto_hello(&w, site, (uint64_t)store_schema_version() - 1, 0,
-		    0, s_inc);
+		    0, s_inc, s_sign_pk);
 	} else if (strcmp(c, "other-site") == 0) {
 		proto_hello(&w, "S999", (uint64_t)store_schema_version(), 0, 0,
-		    s_inc);
+		    s_inc, s_sign_pk);
 	} else if (strcmp(c, "push-first") == 0) {
-		proto_push_begin(&w, 1);
-		s_op(&w, site, 1, 1);
+		s_next_op();
+		s_op(&s_ops, site, 1, 1);
+		s_push_batch(&w, site, 1, 0);
 	} else {
 		/* Cases after a valid HELLO. */
 		proto_hello(&w, site, (uint64_t)store_schema_version(), 0, 0,
-		    s_inc);
+		    s_inc, s_sign_pk);
 		s_send(&w);
 		if (s_reply(0) != PROTO_WELCOME) {
 			printf("no WELCOME\n");
 			return 1;
 		}
 		if (strcmp(c, "forged-origin") == 0) {
-			proto_push_begin(&w, 1);
-			s_op(&w, "S999", 1, 1);
+			s_next_op();
+			s_op(&s_ops, "S999", 1, 1);
+			s_push_batch(&w, "S999", 1, 0);
 		} else if (strcmp(c, "replay") == 0) {
 			/* The same batch twice, as a retry after a lost ack
 			 * would: acknowledged twice, held once. (Seq 1 is
 			 * taken by the far-future case, which runs first.) */
-			proto_push_begin(&w, 2);
-			s_op(&w, site, 2, 1);
-			s_op(&w, site, 3, 1);
+			s_next_op();
+			s_op(&s_ops, site, 2, 1);
+			s_next_op();
+			s_op(&s_ops, site, 3, 1);
+			s_push_batch(&w, site, 2, 0);
 			s_send(&w);
 			if (s_reply(0) != PROTO_PUSH_ACK) {
 				printf("no PUSH_ACK\n");
@@ -178,22 +257,28 @@ main(int argc, char **argv)
 			/* Another op under seq 2, held since the replay case:
 			 * what a restored or copied data folder, or a forger,
 			 * would send. */
-			proto_push_begin(&w, 1);
-			s_op(&w, site, 2, 9);
-		} else if (strcmp(c, "next") == 0) {
-			proto_push_begin(&w, 1);
-			s_op(&w, site, 4, 1);
+			s_next_op();
+			s_op(&s_ops, site, 2, 9);
+			s_push_batch(&w, site, 2, 0);
+		} else if (strcmp(c, "next") == 0 ||
+		    strcmp(c, "bad-signature") == 0) {
+			/* Seq 4 honestly signed, or with a signature that
+			 * does not match. */
+			s_next_op();
+			s_op(&s_ops, site, 4, 1);
+			s_push_batch(&w, site, 4, strcmp(c, "next") != 0);
 		} else if (strcmp(c, "gap") == 0) {
-			proto_push_begin(&w, 1);
-			s_op(&w, site, 1000, 1);
+			s_next_op();
+			s_op(&s_ops, site, 1000, 1);
+			s_push_batch(&w, site, 1000, 0);
 		} else if (strcmp(c, "bad-op") == 0) {
-			proto_push_begin(&w, 1);
-			cbw_raw(&w, "\x83\x01\x02\x03", 4);
+			s_next_op();
+			cbw_raw(&s_ops, "\x83\x01\x02\x03", 4);
+			s_push_batch(&w, site, 1, 0);
 		} else if (strcmp(c, "far-future") == 0) {
 			op_t op;
 
 			memset(&op, 0, sizeof op);
-			proto_push_begin(&w, 1);
 			snprintf(op.origin, sizeof op.origin, "%s", site);
 			op.seq = 1;
 			op.hlc = hlc_pack(hlc_wall_ms() + 3600 * 1000, 0);
@@ -203,8 +288,10 @@ main(int argc, char **argv)
 			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site",
 			    site, "sku", "FUTURE", "delta", 1, "reason",
 			    "receipt");
-			op_encode(&op, &w, NULL);
+			s_next_op();
+			op_encode(&op, &s_ops, NULL);
 			op_clear(&op);
+			s_push_batch(&w, site, 1, 0);
 		} else if (strcmp(c, "big-order") == 0) {
 			/* An order whose every line is within the limits
 			 * (qty 10^6, unit price 10^12) and whose total,
@@ -217,7 +304,6 @@ main(int argc, char **argv)
 			json_t *lines = json_array();
 
 			memset(&op, 0, sizeof op);
-			proto_push_begin(&w, 1);
 			snprintf(op.origin, sizeof op.origin, "%s", site);
 			op.seq = 1;
 			op.hlc = hlc_pack(hlc_wall_ms(), 0);
@@ -234,8 +320,10 @@ main(int argc, char **argv)
 			    "site", site, "channel", "store", "currency", "CNY",
 			    "fulfil_site", site, "status", "confirmed", "lines",
 			    lines);
-			op_encode(&op, &w, NULL);
+			s_next_op();
+			op_encode(&op, &s_ops, NULL);
 			op_clear(&op);
+			s_push_batch(&w, site, 1, 0);
 		} else {
 			fprintf(stderr, "blpoke: unknown case %s\n", c);
 			return 2;

@@ -48,6 +48,9 @@ TEST(a_ping_of_protocol_1_is_refused_with_its_reason)
 	cbw_free(&w);
 }
 
+/* 64 lower-case hex digits: a signing key. */
+#define KEY64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 TEST(hello_carries_the_incarnation)
 {
 	proto_msg_t m;
@@ -55,7 +58,7 @@ TEST(hello_carries_the_incarnation)
 	err_t err;
 
 	cbw_init(&w);
-	proto_hello(&w, "S001", 12, 40, 7000, "0A1B2C3D4E5F6071");
+	proto_hello(&w, "S001", 12, 40, 7000, "0A1B2C3D4E5F6071", KEY64);
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_INT(m.type, PROTO_HELLO);
 	CHECK_STR(m.site, "S001");
@@ -63,12 +66,17 @@ TEST(hello_carries_the_incarnation)
 	CHECK_EQ_UINT(m.seq, 40);
 	CHECK_EQ_UINT(m.cursor, 7000);
 	CHECK_STR(m.incarnation, "0A1B2C3D4E5F6071");
+	CHECK_STR(m.sign_key, KEY64);
+	/* A signing key that is not 64 lower-case hex digits: refused. */
+	proto_hello(&w, "S001", 12, 40, 7000, "0A1B", "abc");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: HELLO: signing key is not 64 hex digits");
 	/* Not upper-case hex digits, or none: refused. */
-	proto_hello(&w, "S001", 12, 40, 7000, "0a1b");
+	proto_hello(&w, "S001", 12, 40, 7000, "0a1b", KEY64);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg,
 	    "proto: HELLO: incarnation is not 1 to 32 hex digits");
-	proto_hello(&w, "S001", 12, 40, 7000, "");
+	proto_hello(&w, "S001", 12, 40, 7000, "", KEY64);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	/* Protocol 2: six elements, no incarnation. */
 	cbw_reset(&w);
