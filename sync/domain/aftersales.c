@@ -5,6 +5,7 @@
 
 #include "catalog.h"
 #include "cmd.h"
+#include "effect.h"
 #include "idem.h"
 #include "lifecycle.h"
 #include "lww.h"
@@ -366,6 +367,77 @@ case_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 
 /* ---- commands ---- */
 
+/* The qty of sku on the return and exchange cases of order other than
+ * self (NULL: none) that are still open: neither rejected nor completed
+ * (a completed one is counted by its return movements). */
+static int64_t
+s_pending(store_t *st, const char *order, const char *self, const char *sku)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT coalesce(sum(l.qty), 0) "
+	    "FROM cases c JOIN case_lines l ON l.case_id = c.id "
+	    "WHERE c.order_id = ?1 AND l.sku = ?2 AND c.id IS NOT ?3 "
+	    "AND c.site != '' AND c.kind IN ('return', 'exchange') "
+	    "AND NOT EXISTS (SELECT 1 FROM case_history h "
+	    "WHERE h.case_id = c.id AND h.status IN "
+	    "('rejected', 'completed', 'closed'))");
+
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	if (self != NULL)
+		sqlite3_bind_text(s, 3, self, -1, SQLITE_STATIC);
+	return store_query_int(st, s, 0);
+}
+
+/* Refuses (ERR_UNPROCESSABLE, naming the line and the quantities) lines
+ * of a return or exchange against order that would take back more of a
+ * sku than the order sold (effect_sold), with what earlier returns take:
+ * those recorded (effect_returned), the earlier lines of these lines and,
+ * when a case is opened (open = 1), the other cases still open; self is
+ * the case the lines are of (NULL when it is being opened). A merge can
+ * still bring more back than was sold; effect.h counts it at most once
+ * and GET /v1/alerts says so. */
+static int
+s_check_returnable(store_t *st, const char *order, const char *self,
+    const json_t *lines, int open, err_t *err)
+{
+	const json_t *l, *k;
+	size_t i, j;
+
+	json_array_foreach(lines, i, l) {
+		const char *sku = json_string_value(json_object_get(l, "sku"));
+		int64_t qty = json_integer_value(json_object_get(l, "qty"));
+		int64_t sold, earlier;
+
+		if (effect_sold(st, order, sku, &sold, err))
+			return -1;
+		earlier = effect_returned(st, order, sku) +
+		    (open ? s_pending(st, order, self, sku) : 0);
+		for (j = 0; j < i; j++) {
+			k = json_array_get(lines, j);
+			if (strcmp(json_string_value(json_object_get(k, "sku")),
+				sku) == 0)
+				earlier += json_integer_value(
+				    json_object_get(k, "qty"));
+		}
+		if (earlier + qty > sold)
+			return err_set(err, ERR_UNPROCESSABLE,
+			    "lines[%zu]: return of %lld %s exceeds what order %s sold: %lld sold, %lld on earlier returns",
+			    i, (long long)qty, sku, order, (long long)sold,
+			    (long long)earlier);
+	}
+	return store_read_error(st, err);
+}
+
+/* Whether a case of kind with lines puts goods back: a return or an
+ * exchange. */
+static int
+s_returns_goods(const char *kind)
+{
+	return kind != NULL &&
+	    (strcmp(kind, "return") == 0 || strcmp(kind, "exchange") == 0);
+}
+
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
@@ -406,6 +478,11 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		}
 	}
+	if (order != NULL &&
+	    s_returns_goods(json_string_value(json_object_get(f, "kind"))) &&
+	    s_check_returnable(st, order, NULL, json_object_get(f, "lines"), 1,
+		err))
+		goto out;
 	if (cmd_create_op(st, c, "case", CASE_ENTITY, "create", &id, idbuf, f,
 		err))
 		goto out;
@@ -432,16 +509,20 @@ case_create(store_t *st, const json_t *req, json_t **out, int *created,
 	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
-/* Return movements for the lines of a completed return or exchange. */
+/* Return movements for the lines of a completed return or exchange, each
+ * naming the case's order (if it has one), against which it counts
+ * (effect.h). */
 static int
 s_return_lines(store_t *st, const char *id, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT line, sku, qty FROM case_lines "
-	    "WHERE case_id = ? AND (SELECT kind FROM cases WHERE id = ?1) IN "
-	    "('return', 'exchange') ORDER BY line");
+	    "SELECT l.line, l.sku, l.qty, c.order_id "
+	    "FROM case_lines l JOIN cases c ON c.id = l.case_id "
+	    "WHERE l.case_id = ? AND c.kind IN ('return', 'exchange') "
+	    "ORDER BY l.line");
 	json_t *moves = json_array(), *m, *out;
 	char mid[OP_KEY_MAX + 1];
+	const char *order;
 	size_t i;
 	int created, rc = 0;
 
@@ -449,15 +530,23 @@ s_return_lines(store_t *st, const char *id, err_t *err)
 	while (store_row(st, s)) {
 		snprintf(mid, sizeof mid, "%s-ret-%d", id,
 		    sqlite3_column_int(s, 0));
-		json_array_append_new(moves,
-		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
-			(const char *)sqlite3_column_text(s, 1), "delta",
-			(json_int_t)sqlite3_column_int64(s, 2), "reason",
-			"return", "ref", id));
+		m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
+		    (const char *)sqlite3_column_text(s, 1), "delta",
+		    (json_int_t)sqlite3_column_int64(s, 2), "reason", "return",
+		    "ref", id);
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+			json_object_set_new(m, "order",
+			    json_string(
+				(const char *)sqlite3_column_text(s, 3)));
+		json_array_append_new(moves, m);
 	}
 	sqlite3_reset(s);
 	json_array_foreach(moves, i, m) {
-		if ((rc = stock_record_in(st, m, &out, &created, err)) != 0)
+		order = json_string_value(json_object_get(m, "order"));
+		rc = order != NULL
+		    ? stock_return_in(st, m, order, &out, &created, err)
+		    : stock_record_in(st, m, &out, &created, err);
+		if (rc != 0)
 			break;
 		json_decref(out);
 	}
@@ -472,28 +561,39 @@ s_change(store_t *st, void *arg, err_t *err)
 	static const char *const comment_allowed[] = { "text", "author", NULL };
 	static const char *const tr_allowed[] = { "to", NULL };
 	json_t *existing, *f = NULL;
-	const char *s1;
+	const char *s1, *order;
 	int rc = -1;
 
 	if (case_get(st, c->id, &existing, err))
 		return -1;
-	json_decref(existing);
 	if (strcmp(c->kind, "update") == 0) {
 		if (s_check_set(c->req, err))
-			return -1;
+			goto out;
 		f = json_pack("{s:O}", "set", c->req);
 	} else if (strcmp(c->kind, "comment") == 0) {
 		if (req_only(c->req, comment_allowed, err) ||
 		    req_text(c->req, "text", REQ_TEXT_MAX, 1, &s1, err) ||
 		    req_text(c->req, "author", REQ_ID_MAX, 0, &s1, err))
-			return -1;
+			goto out;
 		f = json_incref((json_t *)c->req);
 	} else {
 		if (req_only(c->req, tr_allowed, err) ||
 		    req_text(c->req, "to", REQ_ID_MAX, 1, &s1, err) ||
 		    lifecycle_check(&lifecycle_case, c->id, s_rank(st, c->id),
 			s1, err))
-			return -1;
+			goto out;
+		/* What was returned since the case was opened may leave
+		 * less to return than it asks. */
+		order = json_string_value(json_object_get(existing, "order"));
+		if (strcmp(s1, "completed") == 0 && order != NULL &&
+		    s_returns_goods(
+			json_string_value(json_object_get(existing, "kind"))) &&
+		    s_check_returnable(st, order, c->id,
+			json_object_get(existing, "lines"), 0, err)) {
+			err_prefix(err, "to: case %s cannot be completed",
+			    c->id);
+			goto out;
+		}
 		f = json_incref((json_t *)c->req);
 	}
 	if (store_append_local(st, CASE_ENTITY, c->id, c->kind, f, NULL, err))
@@ -503,6 +603,7 @@ s_change(store_t *st, void *arg, err_t *err)
 		goto out;
 	rc = case_get(st, c->id, &c->out, err);
 out:
+	json_decref(existing);
 	json_decref(f);
 	return rc;
 }

@@ -5,7 +5,14 @@
  * last-writer-wins fields; comments are immutable; its status is a
  * max-register over open < in_progress < rejected < completed < closed.
  * Completing a return or an exchange records, in the same transaction, the
- * return movements of its lines at the completing site.
+ * return movements of its lines at the completing site, each naming the
+ * case's order. A return or exchange against an order may not take back
+ * more of a sku than the order sold, less what earlier returns take: it
+ * is refused (422, "lines[0]: return of 50 TEA exceeds what order O-1
+ * sold: 2 sold, 2 on earlier returns") when the case is opened, and when
+ * it is completed ("to: case K-1 cannot be completed: lines[0]: ...").
+ * Returns at two sites that only a merge puts together count at most what
+ * was sold, with an alert (effect.h).
  *
  * Ops: entity "case", kind "create" {kind, site, order?, customer?,
  * description?, lines?: [{sku, qty}]}; "update" {set: {assignee?,

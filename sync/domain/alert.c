@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "effect.h"
 #include "invoice.h"
 #include "order.h"
 #include "rec.h"
@@ -11,7 +12,10 @@
 
 /* SQL reads better as written than as clang-format would fold it. */
 /* clang-format off */
-/* One query per kind; each row is (site, subject, message, at_ms). */
+/* One query per kind; each row is (site, subject, message, at_ms). Sums of
+ * money over many records are taken in floating point (total()), which
+ * never overflows: the condition is decided the same everywhere, and an
+ * amount beyond 2^53 is shown as "about N". */
 static const struct {
 	const char *kind;
 	const char *sql;
@@ -19,29 +23,27 @@ static const struct {
 	{ "conflicting_transition",
 	    "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
 	    "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
-	    "h.order_id = o.id AND h.rank = " ORDER_SQL(
-		ORDER_RANK_CANCELLED) ") || ' but ' || "
-				      "(SELECT status FROM order_history h WHERE h.order_id = o.id "
-				      "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
-				      "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
-				      "LIMIT 1) || ': goods left, open a return if needed', "
-				      "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
-				      "FROM orders o JOIN order_status s ON s.order_id = o.id "
-				      "WHERE s.rank > " ORDER_SQL(
-					  ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
-								"WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(
-								    ORDER_RANK_CANCELLED) ")" },
+	    "h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ") || ' but ' || "
+	    "(SELECT status FROM order_history h WHERE h.order_id = o.id "
+	    "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
+	    "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
+	    "LIMIT 1) || ': goods left, open a return if needed', "
+	    "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
+	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
+	    "WHERE s.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
+	    "WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ")" },
 	{ "credit_limit",
-	    "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || e.owed || "
+	    "SELECT c.site, c.id, 'customer ' || c.id || ' owes ' || "
+	    "(CASE WHEN abs(e.owed) < 9007199254740992 THEN CAST(e.owed AS INTEGER) "
+	    "ELSE printf('about %.0f', e.owed) END) || "
 	    "' on account, over the credit limit ' || c.credit_limit, e.at "
-	    "FROM customers c JOIN (SELECT o.customer, sum(o.total - "
-	    "(SELECT coalesce(sum(amount), 0) FROM payments p WHERE "
+	    "FROM customers c JOIN (SELECT o.customer, total(o.total - "
+	    "(SELECT total(amount) FROM payments p WHERE "
 	    "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
 	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(
-		ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
-				      "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
-				      "AND e.owed > c.credit_limit" },
+	    "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
+	    "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
+	    "AND e.owed > c.credit_limit" },
 	{ "low_stock",
 	    "SELECT ss.site, ss.sku, ss.site || ' ' || ss.sku || ' available ' || "
 	    "(coalesce(st.on_hand, 0) - coalesce(r.qty, 0)) || ', below the "
@@ -50,10 +52,10 @@ static const struct {
 	    "st.sku = ss.sku LEFT JOIN (SELECT o.fulfil_site AS site, l.sku, "
 	    "sum(l.qty) AS qty FROM orders o JOIN order_status s ON "
 	    "s.order_id = o.id JOIN order_lines l ON l.order_id = o.id "
-	    "WHERE s.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " ORDER_SQL(
-		ORDER_RANK_PICKED) ") GROUP BY 1, 2) r ON r.site = ss.site AND "
-				   "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
-				   "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
+	    "WHERE s.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
+	    ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2) r ON r.site = ss.site AND "
+	    "r.sku = ss.sku WHERE coalesce(st.on_hand, 0) >= 0 AND "
+	    "coalesce(st.on_hand, 0) - coalesce(r.qty, 0) < ss.qty" },
 	{ "negative_stock",
 	    "SELECT st.site, st.sku, st.site || ' ' || st.sku || ' on hand ' || "
 	    "st.on_hand || ': more sold than recorded, count it', "
@@ -64,16 +66,38 @@ static const struct {
 	    "FROM op_conflicts GROUP BY origin, seq" },
 	{ "over_refund",
 	    "SELECT o.site, o.id, 'order ' || o.id || ' refunded ' || "
-	    "(-p.paid) || ' more than was paid', p.at FROM orders o JOIN "
-	    "(SELECT order_id, sum(amount) AS paid, hlc_ms(max(hlc)) AS at "
+	    "(CASE WHEN abs(p.paid) < 9007199254740992 THEN CAST(-p.paid AS INTEGER) "
+	    "ELSE printf('about %.0f', -p.paid) END) || "
+	    "' more than was paid', p.at FROM orders o "
+	    "JOIN (SELECT order_id, total(amount) AS paid, hlc_ms(max(hlc)) AS at "
 	    "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
 	    "WHERE p.paid < 0" },
+	{ "over_return",
+	    "SELECT o.site, r.order_id || '/' || r.sku, 'order ' || r.order_id || "
+	    "': ' || r.returned || ' ' || r.sku || ' returned, ' || r.counted || "
+	    "' sold: ' || (r.returned - r.counted) || ' not put back in stock, "
+	    "check the returns', r.at FROM (SELECT order_id, sku, "
+	    "sum(delta) AS returned, sum(counted) AS counted, hlc_ms(max(hlc)) AS at "
+	    "FROM stock_movements WHERE effect = '" EFFECT_RETURN "' "
+	    "GROUP BY order_id, sku) r JOIN orders o ON o.id = r.order_id "
+	    "WHERE r.returned > r.counted ORDER BY r.order_id, r.sku" },
 	{ "overdue_receivable",
 	    "SELECT i.site, i.id, 'invoice ' || i.id || ' for order ' || "
 	    "i.order_id || ': ' || i.amount || ' ' || i.currency || ' overdue "
 	    "since ' || date(i.due_ms / 1000, 'unixepoch'), i.due_ms "
 	    "FROM invoices i WHERE i.due_ms < ?1 AND (SELECT max(rank) FROM "
 	    "invoice_history h WHERE h.invoice_id = i.id) = 0" },
+	{ "overpaid",
+	    "SELECT o.site, o.id, 'order ' || o.id || ' paid ' || "
+	    "(CASE WHEN abs(p.paid) < 9007199254740992 THEN CAST(p.paid AS INTEGER) "
+	    "ELSE printf('about %.0f', p.paid) END) || ' on a total of ' || "
+	    "o.total || ': refund ' || "
+	    "(CASE WHEN abs(p.paid) < 9007199254740992 "
+	    "THEN CAST(p.paid AS INTEGER) - o.total "
+	    "ELSE printf('about %.0f', p.paid - o.total) END), p.at "
+	    "FROM orders o JOIN (SELECT order_id, total(amount) AS paid, "
+	    "hlc_ms(max(hlc)) AS at FROM payments GROUP BY order_id) p "
+	    "ON p.order_id = o.id WHERE p.paid > o.total ORDER BY o.id" },
 	{ "quarantined",
 	    "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
 };

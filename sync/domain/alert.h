@@ -9,6 +9,11 @@
  * Kinds: negative_stock (oversold after a merge), low_stock (available
  * below the safety stock head office set), conflicting_transition (an order
  * both cancelled and shipped), over_refund (refunds above payments),
+ * overpaid (payments above the order's total, taken at two sites or
+ * twice: "order O-1 paid 6000 on a total of 3000: refund 3000"),
+ * over_return (returns against an order above what it sold of a sku,
+ * which count only up to it, effect.h: "order O-1: 4 TEA returned, 2
+ * sold: 2 not put back in stock, check the returns"),
  * credit_limit (a customer owing more than the limit on account),
  * overdue_receivable, quarantined (an op refused, with its reason),
  * op_conflict (a different op under an (origin, seq) already held: a

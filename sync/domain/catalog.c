@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "customer.h"
+#include "money.h"
 #include "rec.h"
 #include "req.h"
 
@@ -69,7 +70,8 @@ s_check_price(const json_t *f, err_t *err)
 	return req_only(f, allowed, err) ||
 	    req_enum(f, "tier", s_tiers, 1, &s, err) ||
 	    req_text(f, "sku", REQ_ID_MAX, 1, &s, err) ||
-	    req_int(f, "amount", 0, INT64_C(1) << 50, 1, 0, &n, err) ||
+	    /* A price is what an order line may carry (money.h). */
+	    req_int(f, "amount", 0, MONEY_PRICE_MAX, 1, 0, &n, err) ||
 	    req_currency(f, "currency", 1, &s, err);
 }
 

@@ -1,11 +1,13 @@
 /* invoice: invoices and receivables (see invoice.h). */
 #include "invoice.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "idem.h"
 #include "lifecycle.h"
+#include "money.h"
 #include "order.h"
 #include "rec.h"
 #include "req.h"
@@ -54,7 +56,8 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	if (req_only(f, create_fields, err) ||
 	    req_text(f, "order", REQ_ID_MAX, 1, &s1, err) ||
 	    req_text(f, "site", OP_SITE_MAX, 1, &s1, err) ||
-	    req_int(f, "amount", 0, INT64_C(1) << 60, 1, 0, &amount, err) ||
+	    money_req_int(f, "amount", 0, MONEY_TOTAL_MAX, "invoice", 1, 0,
+		&amount, err) ||
 	    req_currency(f, "currency", 1, &s1, err) ||
 	    req_int(f, "due_days", 0, 3650, 1, 0, &due, err))
 		return err_prefix(err, "invoice %s", op->key);
@@ -228,6 +231,12 @@ invoice_transition(store_t *st, const char *id, const json_t *req, json_t **out,
 	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
 }
 
+/* The totals of one currency's receivables per age bucket, exact. */
+typedef struct {
+	char currency[4];
+	money_sum_t bucket[4];
+} s_totals_t;
+
 int
 invoice_receivables(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
@@ -239,25 +248,36 @@ invoice_receivables(store_t *st, const json_t *query, json_t **out, err_t *err)
 	    "i.amount, i.currency, i.issued_ms, i.due_ms FROM invoices i "
 	    "WHERE (SELECT max(rank) FROM invoice_history h "
 	    "WHERE h.invoice_id = i.id) = 0 ORDER BY i.issued_ms, i.id");
-	json_t *items = json_array(), *totals = json_object();
+	json_t *items = json_array(), *totals = json_object(), *t;
+	s_totals_t *acc = NULL, *a;
+	size_t n = 0, i;
+	int b, rc = -1;
+	int64_t v;
+	char what[64];
 
+	(void)query; /* no filters */
 	while (store_row(st, s)) {
 		int64_t age = (now_ms - sqlite3_column_int64(s, 5)) / DAY_MS;
-		int b = age <= 30 ? 0 : age <= 60 ? 1 : age <= 90 ? 2 : 3;
 		const char *cur = (const char *)sqlite3_column_text(s, 4);
-		json_t *t = json_object_get(totals, cur);
 
-		if (t == NULL) {
-			t = json_pack("{s:I, s:I, s:I, s:I}", buckets[0],
-			    (json_int_t)0, buckets[1], (json_int_t)0,
-			    buckets[2], (json_int_t)0, buckets[3],
-			    (json_int_t)0);
-			json_object_set_new(totals, cur, t);
+		b = age <= 30 ? 0 : age <= 60 ? 1 : age <= 90 ? 2 : 3;
+		/* Few currencies: a linear search, in order of appearance. */
+		for (i = 0; i < n && strcmp(acc[i].currency, cur) != 0; i++)
+			;
+		if (i == n) {
+			if ((a = realloc(acc, (n + 1) * sizeof *acc)) == NULL) {
+				err_set(err, ERR_INTERNAL,
+				    "report receivables: out of memory");
+				sqlite3_reset(s);
+				goto out;
+			}
+			acc = a;
+			memset(&acc[n], 0, sizeof acc[n]);
+			snprintf(acc[n].currency, sizeof acc[n].currency, "%s",
+			    cur);
+			n++;
 		}
-		json_object_set_new(t, buckets[b],
-		    json_integer(
-			json_integer_value(json_object_get(t, buckets[b])) +
-			sqlite3_column_int64(s, 3)));
+		acc[i].bucket[b] += sqlite3_column_int64(s, 3);
 		json_array_append_new(items,
 		    json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:b}",
 			"invoice", (const char *)sqlite3_column_text(s, 0),
@@ -269,8 +289,28 @@ invoice_receivables(store_t *st, const json_t *query, json_t **out, err_t *err)
 			now_ms > sqlite3_column_int64(s, 6)));
 	}
 	sqlite3_reset(s);
-	(void)query; /* no filters */
-	return rec_found(st,
+	/* A total that does not fit is an error naming it, not a wrap. */
+	for (i = 0; i < n; i++) {
+		t = json_object();
+		json_object_set_new(totals, acc[i].currency, t);
+		for (b = 0; b < 4; b++) {
+			snprintf(what, sizeof what,
+			    "report receivables: %s %s days: total",
+			    acc[i].currency, buckets[b]);
+			if (money_fit(acc[i].bucket[b], what, &v, err))
+				goto out;
+			json_object_set_new(t, buckets[b], json_integer(v));
+		}
+	}
+	rc = rec_found(st,
 	    json_pack("{s:o, s:o}", "items", items, "totals", totals), "report",
 	    "receivables", out, err);
+	items = totals = NULL;
+out:
+	json_decref(items);
+	json_decref(totals);
+	free(acc);
+	if (rc)
+		*out = NULL;
+	return rc;
 }

@@ -26,7 +26,9 @@
 
 int invoice_apply(store_t *store, const op_t *op, err_t *err);
 
-/* POST /v1/invoices {id?, order, due_days?}: for the order's total. */
+/* POST /v1/invoices {id?, order, due_days?}: for the order's total (an
+ * amount over MONEY_TOTAL_MAX, of an order written before that limit, is
+ * refused with 422, as is such an invoice op of another site). */
 int invoice_create(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 
@@ -38,8 +40,9 @@ int invoice_transition(store_t *store, const char *id, const json_t *req,
 int invoice_get(store_t *store, const char *id, json_t **out, err_t *err);
 
 /* GET /v1/reports/receivables: outstanding invoices with their age bucket
- * at the store's wall clock, and totals per bucket and currency
- * (rec_list_fn, no filters). */
+ * at the store's wall clock, and totals per bucket and currency, summed
+ * exactly: 422 naming the currency and bucket whose total does not fit in
+ * int64 (rec_list_fn, no filters). */
 int invoice_receivables(store_t *store, const json_t *query, json_t **out,
     err_t *err);
 

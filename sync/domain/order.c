@@ -7,23 +7,24 @@
 #include "catalog.h"
 #include "cmd.h"
 #include "customer.h"
+#include "effect.h"
 #include "idem.h"
 #include "lifecycle.h"
+#include "money.h"
 #include "payment.h"
 #include "rec.h"
 #include "req.h"
 #include "stock.h"
 
-#define LINES_MAX 200
-#define QTY_MAX 1000000
-#define PRICE_MAX INT64_C(1000000000000)
-
 static const char *const s_channels[] = { "store", "online", "b2b", NULL };
 static const char *const s_initial[] = { "draft", "confirmed", "completed",
 	NULL };
 
-/* Checks lines [{sku, qty, unit_price}] and sums them into *total. With
- * prices_required = 0 a missing unit_price is allowed (to be quoted). */
+/* Checks lines [{sku, qty, unit_price}] against the limits of money.h and
+ * sums them into *total. With prices_required = 0 a missing unit_price is
+ * allowed (to be quoted). A local request and a remote op get the same
+ * checks: a line or a total over its limit is refused (ERR_UNPROCESSABLE)
+ * where it is written and quarantined where it arrives. */
 static int
 s_check_lines(const json_t *lines, int prices_required, int64_t *total,
     err_t *err)
@@ -33,29 +34,36 @@ s_check_lines(const json_t *lines, int prices_required, int64_t *total,
 	size_t i;
 	json_t *l;
 	const char *sku;
-	int64_t qty, price, sum = 0, amount;
+	int64_t qty, price;
+	money_sum_t sum = 0;
+	char text[MONEY_TEXT_MAX];
 
 	if (!json_is_array(lines) || json_array_size(lines) == 0 ||
-	    json_array_size(lines) > LINES_MAX)
+	    json_array_size(lines) > MONEY_LINES_MAX)
 		return err_set(err, ERR_BAD_REQUEST,
-		    "lines: must be an array of 1 to %d lines", LINES_MAX);
+		    "lines: must be an array of 1 to %d lines",
+		    MONEY_LINES_MAX);
 	json_array_foreach(lines, i, l) {
 		if (!json_is_object(l))
 			return err_set(err, ERR_BAD_REQUEST,
 			    "lines[%zu]: must be an object", i);
 		if (req_only(l, allowed, err) ||
 		    req_text(l, "sku", REQ_ID_MAX, 1, &sku, err) ||
-		    req_int(l, "qty", 1, QTY_MAX, 1, 0, &qty, err) ||
-		    req_int(l, "unit_price", 0, PRICE_MAX, prices_required, -1,
-			&price, err))
+		    money_req_int(l, "qty", 1, MONEY_QTY_MAX, "line", 1, 0,
+			&qty, err) ||
+		    money_req_int(l, "unit_price", 0, MONEY_PRICE_MAX, "unit",
+			prices_required, -1, &price, err))
 			return err_prefix(err, "lines[%zu]", i);
-		if (price >= 0 &&
-		    (__builtin_mul_overflow(qty, price, &amount) ||
-			__builtin_add_overflow(sum, amount, &sum)))
-			return err_set(err, ERR_BAD_REQUEST,
-			    "lines: total too large");
+		/* At most 10^18 a line and 200 lines: exact in 128 bits. */
+		if (price >= 0)
+			sum += (money_sum_t)qty * price;
 	}
-	*total = sum;
+	if (sum > MONEY_TOTAL_MAX)
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "lines: total %s exceeds the limit of %lld per order",
+		    money_text(sum, text, sizeof text),
+		    (long long)MONEY_TOTAL_MAX);
+	*total = (int64_t)sum;
 	return 0;
 }
 
@@ -211,20 +219,43 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 {
 	const json_t *f = op->fields;
 
-	if (strcmp(op->kind, "create") == 0)
-		return s_apply_create(st, op, err);
-	if (strcmp(op->kind, "transition") != 0)
+	if (strcmp(op->kind, "create") == 0) {
+		if (s_apply_create(st, op, err))
+			return -1;
+	} else if (strcmp(op->kind, "transition") == 0) {
+		if (s_check_transition(f, err))
+			return err_prefix(err, "order %s", op->key);
+		if (s_history_add(st, op,
+			json_string_value(json_object_get(f, "to")),
+			json_string_value(json_object_get(f, "tracking")),
+			json_string_value(json_object_get(f, "reason")), err))
+			return -1;
+	} else {
 		return err_set(err, ERR_BAD_REQUEST,
 		    "order %s: unknown kind '%s'", op->key, op->kind);
-	if (s_check_transition(f, err))
-		return err_prefix(err, "order %s", op->key);
-	return s_history_add(st, op,
-	    json_string_value(json_object_get(f, "to")),
-	    json_string_value(json_object_get(f, "tracking")),
-	    json_string_value(json_object_get(f, "reason")), err);
+	}
+	/* Its stock effects follow what the order now is (effect.h). */
+	return effect_sync(st, op->key, err);
 }
 
 /* ---- queries ---- */
+
+/* The exact sum of the payments of order id (each within
+ * MONEY_PAYMENT_MAX, but any number of them). A failed read is kept as
+ * store_row keeps it. */
+static money_sum_t
+s_paid(store_t *st, const char *id)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT amount FROM payments WHERE order_id = ?");
+	money_sum_t paid = 0;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (store_row(st, s))
+		paid += sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return paid;
+}
 
 int
 order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
@@ -232,7 +263,6 @@ order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT currency, customer, total, "
-	    "(SELECT coalesce(sum(amount), 0) FROM payments WHERE order_id = ?1), "
 	    "(SELECT max(rank) FROM order_history WHERE order_id = ?1) "
 	    "FROM orders WHERE id = ?1");
 	int found = 0;
@@ -247,31 +277,49 @@ order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
 			snprintf(info->customer, sizeof info->customer, "%s",
 			    sqlite3_column_text(s, 1));
 		info->total = sqlite3_column_int64(s, 2);
-		info->paid = sqlite3_column_int64(s, 3);
-		info->rank = sqlite3_column_type(s, 4) == SQLITE_NULL
+		info->rank = sqlite3_column_type(s, 3) == SQLITE_NULL
 		    ? -1
-		    : sqlite3_column_int(s, 4);
+		    : sqlite3_column_int(s, 3);
 	}
 	sqlite3_reset(s);
 	if (!found)
 		return err_set(err, ERR_NOT_FOUND, "%s: %s not found", field,
 		    id);
+	info->paid = s_paid(st, id);
+	info->balance = info->total - info->paid;
 	return 0;
 }
 
-int64_t
+money_sum_t
 order_exposure(store_t *st, const char *customer)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT coalesce(sum(o.total - "
-	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
-	    "WHERE p.order_id = o.id)), 0) FROM orders o "
+	    "SELECT o.id, o.total FROM orders o "
 	    "JOIN order_status s ON s.order_id = o.id "
 	    "WHERE o.customer = ? AND o.on_account = 1 "
 	    "AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED));
+	money_sum_t owed = 0;
 
 	sqlite3_bind_text(s, 1, customer, -1, SQLITE_STATIC);
-	return store_query_int(st, s, 0);
+	while (store_row(st, s))
+		owed += sqlite3_column_int64(s, 1) -
+		    s_paid(st, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return owed;
+}
+
+/* Narrows paid and balance (total - paid) of order id for the API: 0, or
+ * -1 with ERR_UNPROCESSABLE naming the order when one does not fit in
+ * int64 ("order O-1: paid: 9223372036854775808 exceeds the largest
+ * representable amount 9223372036854775807"). */
+static int
+s_fit_paid(const char *id, int64_t total, money_sum_t paid, int64_t *paid_out,
+    int64_t *balance_out, err_t *err)
+{
+	if (money_fit(paid, "paid", paid_out, err) ||
+	    money_fit(total - paid, "balance", balance_out, err))
+		return err_prefix(err, "order %s", id);
+	return 0;
 }
 
 /* Milliseconds of an hlc, the "at" of history entries. */
@@ -289,9 +337,46 @@ s_opt_text(json_t *o, const char *name, sqlite3_stmt *s, int col)
 		    json_string((const char *)sqlite3_column_text(s, col)));
 }
 
-/* The order id, or NULL when there is none (or a read failed). */
+/* The lines of order id, each with its amount. A line's qty and unit price
+ * were within the limits of money.h when its op was applied, so its amount
+ * is at most 10^18; it is still computed exactly and narrowed, so that a
+ * row that is not what the rules wrote is an error, not a wrapped amount.
+ * NULL with err when an amount does not fit. */
 static json_t *
-s_read(store_t *st, const char *id)
+s_lines(store_t *st, const char *id, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT line, sku, qty, unit_price FROM order_lines "
+	    "WHERE order_id = ? ORDER BY line");
+	json_t *lines = json_array(), *l;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	while (store_row(st, s)) {
+		l = json_pack("{s:i, s:s, s:I, s:I}", "line",
+		    sqlite3_column_int(s, 0), "sku",
+		    (const char *)sqlite3_column_text(s, 1), "qty",
+		    (json_int_t)sqlite3_column_int64(s, 2), "unit_price",
+		    (json_int_t)sqlite3_column_int64(s, 3));
+		json_array_append_new(lines, l);
+		if (money_json_set(l, "amount",
+			(money_sum_t)sqlite3_column_int64(s, 2) *
+			    sqlite3_column_int64(s, 3),
+			err)) {
+			err_prefix(err, "order %s: lines[%zu]", id,
+			    json_array_size(lines) - 1);
+			sqlite3_reset(s);
+			json_decref(lines);
+			return NULL;
+		}
+	}
+	sqlite3_reset(s);
+	return lines;
+}
+
+/* The order id into *out, or NULL when there is none (or a read failed):
+ * 0; -1 with err when one of its amounts does not fit in int64. */
+static int
+s_read(store_t *st, const char *id, json_t **out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT site, channel, customer, "
@@ -299,7 +384,9 @@ s_read(store_t *st, const char *id)
 	    "FROM orders WHERE id = ?");
 	json_t *o = NULL, *lines, *hist;
 	order_info_t info;
+	int64_t paid, balance;
 
+	*out = NULL;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id",
@@ -314,31 +401,19 @@ s_read(store_t *st, const char *id)
 		s_opt_text(o, "note", s, 6);
 	}
 	sqlite3_reset(s);
-	if (o == NULL)
-		return NULL;
-	order_lookup(st, id, "id", &info, NULL);
+	if (o == NULL || order_lookup(st, id, "id", &info, NULL))
+		goto done;
 	json_object_set_new(o, "status",
 	    json_string(info.rank >= 0
 		    ? lifecycle_name(&lifecycle_order, info.rank)
 		    : "draft"));
-	json_object_set_new(o, "paid", json_integer(info.paid));
-	json_object_set_new(o, "balance", json_integer(info.total - info.paid));
-
-	lines = json_array();
-	s = store_stmt(st,
-	    "SELECT line, sku, qty, unit_price FROM order_lines "
-	    "WHERE order_id = ? ORDER BY line");
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	while (store_row(st, s))
-		json_array_append_new(lines,
-		    json_pack("{s:i, s:s, s:I, s:I, s:I}", "line",
-			sqlite3_column_int(s, 0), "sku",
-			(const char *)sqlite3_column_text(s, 1), "qty",
-			(json_int_t)sqlite3_column_int64(s, 2), "unit_price",
-			(json_int_t)sqlite3_column_int64(s, 3), "amount",
-			(json_int_t)(sqlite3_column_int64(s, 2) *
-			    sqlite3_column_int64(s, 3))));
-	sqlite3_reset(s);
+	if (s_fit_paid(id, info.total, info.paid, &paid, &balance, err) ||
+	    (lines = s_lines(st, id, err)) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "paid", json_integer(paid));
+	json_object_set_new(o, "balance", json_integer(balance));
 	json_object_set_new(o, "lines", lines);
 
 	hist = json_array();
@@ -358,13 +433,21 @@ s_read(store_t *st, const char *id)
 	}
 	sqlite3_reset(s);
 	json_object_set_new(o, "history", hist);
-	return o;
+done:
+	*out = o;
+	return 0;
 }
 
 int
 order_get(store_t *st, const char *id, json_t **out, err_t *err)
 {
-	return rec_found(st, s_read(st, id), "order", id, out, err);
+	json_t *o;
+
+	if (s_read(st, id, &o, err)) {
+		*out = NULL;
+		return -1;
+	}
+	return rec_found(st, o, "order", id, out, err);
 }
 
 /* The orders in status rank `in` (all when < 0) of site (NULL: any; an order belongs
@@ -377,8 +460,7 @@ s_list(store_t *st, int in, const char *site, int64_t since_ms,
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT o.id, o.site, o.channel, "
 	    "o.customer, o.currency, o.total, s.rank, o.created_hlc, "
-	    "(SELECT coalesce(sum(amount), 0) FROM payments p "
-	    "WHERE p.order_id = o.id), o.fulfil_site "
+	    "o.fulfil_site "
 	    "FROM orders o LEFT JOIN order_status s ON s.order_id = o.id "
 	    "WHERE (?1 IS NULL OR s.rank = ?1) "
 	    "AND (?2 IS NULL OR o.site = ?2 OR o.fulfil_site = ?2) "
@@ -395,24 +477,34 @@ s_list(store_t *st, int in, const char *site, int64_t since_ms,
 	if (customer != NULL)
 		sqlite3_bind_text(s, 4, customer, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		int64_t total = sqlite3_column_int64(s, 5), paid, balance;
 		int rank = sqlite3_column_type(s, 6) == SQLITE_NULL
 		    ? 0
 		    : sqlite3_column_int(s, 6);
-		json_t *o = json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "id",
-		    (const char *)sqlite3_column_text(s, 0), "site",
-		    (const char *)sqlite3_column_text(s, 1), "channel",
-		    (const char *)sqlite3_column_text(s, 2), "fulfil_site",
-		    (const char *)sqlite3_column_text(s, 9), "currency",
-		    (const char *)sqlite3_column_text(s, 4), "total",
-		    (json_int_t)sqlite3_column_int64(s, 5), "paid",
-		    (json_int_t)sqlite3_column_int64(s, 8), "balance",
-		    (json_int_t)(sqlite3_column_int64(s, 5) -
-			sqlite3_column_int64(s, 8)),
-		    "status", lifecycle_name(&lifecycle_order, rank),
-		    "created_ms", s_ms(s, 7));
+		json_t *o;
+		err_t why;
+		int fits = s_fit_paid(id, total, s_paid(st, id), &paid,
+			       &balance, &why) == 0;
 
+		o = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "id",
+		    id, "site", (const char *)sqlite3_column_text(s, 1),
+		    "channel", (const char *)sqlite3_column_text(s, 2),
+		    "fulfil_site", (const char *)sqlite3_column_text(s, 8),
+		    "currency", (const char *)sqlite3_column_text(s, 4),
+		    "total", (json_int_t)total, "paid", (json_int_t)paid,
+		    "balance", (json_int_t)balance, "status",
+		    lifecycle_name(&lifecycle_order, rank), "created_ms",
+		    s_ms(s, 7));
 		s_opt_text(o, "customer", s, 3);
+		if (!fits) {
+			/* Listed, never left out: one order whose payments
+			 * cannot be shown must not blank everyone's list. */
+			json_object_set_new(o, "paid", json_null());
+			json_object_set_new(o, "balance", json_null());
+			json_object_set_new(o, "error", json_string(why.msg));
+		}
 		json_array_append_new(items, o);
 	}
 	sqlite3_reset(s);
@@ -457,16 +549,20 @@ order_of_customer(store_t *st, const char *customer, json_t **out, err_t *err)
 
 /* ---- commands ---- */
 
-/* Records one movement per line of order id at this site: goods leaving
- * (sign -1, reason sale) or coming back (sign +1, reason return). The ids
- * are derived from the order, so two sites doing the same are one fact. */
+/* Records one movement per line of order id: goods leaving this site
+ * (sign -1, reason sale, tag "out") or, when a cancellation takes them
+ * back (sign +1, reason return, tag "back"), coming back where they left.
+ * The ids are derived from the order (effect.h reads them so), so two
+ * sites doing the same are one fact. */
 static int
 s_move_lines(store_t *st, const char *id, const char *tag, int sign,
     const char *reason, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT line, sku, qty FROM order_lines "
-	    "WHERE order_id = ? ORDER BY line");
+	    "SELECT l.line, l.sku, l.qty, m.site "
+	    "FROM order_lines l LEFT JOIN stock_movements m "
+	    "ON m.id = l.order_id || '-out-' || l.line "
+	    "WHERE l.order_id = ? ORDER BY l.line");
 	json_t *moves = json_array(), *m, *out;
 	size_t i;
 	int created, rc = 0;
@@ -476,11 +572,15 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 	while (store_row(st, s)) {
 		snprintf(mid, sizeof mid, "%s-%s-%d", id, tag,
 		    sqlite3_column_int(s, 0));
-		json_array_append_new(moves,
-		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
-			(const char *)sqlite3_column_text(s, 1), "delta",
-			(json_int_t)(sign * sqlite3_column_int64(s, 2)),
-			"reason", reason, "ref", id));
+		m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
+		    (const char *)sqlite3_column_text(s, 1), "delta",
+		    (json_int_t)(sign * sqlite3_column_int64(s, 2)), "reason",
+		    reason, "ref", id);
+		if (sign > 0 && sqlite3_column_type(s, 3) != SQLITE_NULL)
+			json_object_set_new(m, "site",
+			    json_string(
+				(const char *)sqlite3_column_text(s, 3)));
+		json_array_append_new(moves, m);
 	}
 	sqlite3_reset(s);
 	json_array_foreach(moves, i, m) {
@@ -492,19 +592,21 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 	return rc;
 }
 
-/* Goods leave a store sale at confirmation, any other order at shipment. */
-static int
-s_leave_rank(const char *channel)
+int
+order_leave_rank(const char *channel)
 {
 	return strcmp(channel, "store") == 0 ? ORDER_RANK_CONFIRMED
 					     : ORDER_RANK_SHIPPED;
 }
 
+/* The movements a local move of order id from rank from to rank to
+ * records: its sale when its goods leave, their restock when a
+ * cancellation takes them back. */
 static int
 s_effects(store_t *st, const char *id, const char *channel, int from, int to,
     err_t *err)
 {
-	int leave = s_leave_rank(channel);
+	int leave = order_leave_rank(channel);
 
 	if (to == ORDER_RANK_CANCELLED)
 		return from >= leave
@@ -562,6 +664,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	char idbuf[OP_KEY_MAX + 1];
 	json_t *f, *lines, *l;
 	int64_t total, price, limit;
+	money_sum_t owed;
+	char text[MONEY_TEXT_MAX];
 	size_t i;
 	int rc = -1;
 
@@ -643,11 +747,11 @@ s_create(store_t *st, void *arg, err_t *err)
 		if (!json_is_integer(json_object_get(cust, "credit_limit")))
 			limit = 0;
 		json_decref(cust);
-		if (order_exposure(st, customer) + total > limit) {
+		owed = order_exposure(st, customer) + total;
+		if (owed > limit) {
 			err_set(err, ERR_UNPROCESSABLE,
-			    "on_account: customer %s would owe %lld, over the credit limit %lld",
-			    customer,
-			    (long long)(order_exposure(st, customer) + total),
+			    "on_account: customer %s would owe %s, over the credit limit %lld",
+			    customer, money_text(owed, text, sizeof text),
 			    (long long)limit);
 			goto out;
 		}

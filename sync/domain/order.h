@@ -10,9 +10,13 @@
  * Linked effects are written in the same transaction as their cause, as
  * ops of their own: goods leave (sale movements at the writing site) when
  * a store sale is confirmed, or when any other order ships; a confirmed
- * store sale that is cancelled takes its goods back. Reservations are
- * derived: an allocated or picked order reserves its lines at its
- * fulfilling site, and stops when it moves on or is cancelled.
+ * store sale that is cancelled records their restock where they left.
+ * What those movements count in on hand follows the order's merged
+ * status, not the arrival order (effect.h): a cancellation that loses to
+ * a completion leaves no restock behind, one that wins over a concurrent
+ * confirmation leaves no sale. Reservations are derived: an allocated or
+ * picked order reserves its lines at its fulfilling site, and stops when
+ * it moves on or is cancelled.
  *
  * Ops: entity "order", kind "create" {site, channel, customer?, currency,
  * fulfil_site, on_account, note?, status, lines: [{sku, qty, unit_price}]};
@@ -25,6 +29,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "money.h"
 #include "op.h"
 #include "store.h"
 
@@ -38,13 +43,16 @@
 #define ORDER_SQL_(n) #n
 #define ORDER_SQL(n) ORDER_SQL_(n)
 
-/* What payments and invoices need to know of an order. */
+/* What payments and invoices need to know of an order. Paid is the sum of
+ * any number of payments (a merge may bring many), so it and the balance
+ * are exact sums, narrowed where they are shown (money.h). */
 typedef struct {
 	char currency[4];
 	char customer[OP_KEY_MAX + 1];
-	int64_t total;
-	int64_t paid;
-	int rank; /* status rank, -1 without history yet */
+	int64_t total; /* at most MONEY_TOTAL_MAX for an order written now */
+	money_sum_t paid;
+	money_sum_t balance; /* total - paid */
+	int rank;	     /* status rank, -1 without history yet */
 } order_info_t;
 
 int order_apply(store_t *store, const op_t *op, err_t *err);
@@ -52,7 +60,11 @@ int order_apply(store_t *store, const op_t *op, err_t *err);
 /* POST /v1/orders {id?, channel, customer?, currency, lines, fulfil_site?,
  * status?, on_account?, note?, payments?: [{method, amount, id?}]}.
  * Idempotent by id. Payments given here are recorded in the same
- * transaction (a till sale: order, movements and payments at once). */
+ * transaction (a till sale: order, movements and payments at once). A line
+ * or a total over the limits of money.h is refused with ERR_UNPROCESSABLE
+ * ("lines[0]: qty: 2000000 exceeds the limit of 1000000 per line", "lines:
+ * total 5000000000000000000 exceeds the limit of 1000000000000000 per
+ * order"); so is a create op of another site, which is quarantined. */
 int order_create(store_t *store, const json_t *req, json_t **out, int *created,
     err_t *err);
 
@@ -61,12 +73,13 @@ int order_transition(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
 /* GET /v1/orders/{id}: the order with lines, total, paid, balance, status
- * and history (rec_get_fn). */
+ * and history (rec_get_fn); 422 naming the order when its paid or balance
+ * does not fit in int64 (money_fit). */
 int order_get(store_t *store, const char *id, json_t **out, err_t *err);
 
 /* GET /v1/orders?status=&site=&since=&customer= (since: unix ms; 400 for
- * a status orders do not have or a since that is not a time;
- * rec_list_fn). */
+ * a status orders do not have or a since that is not a time; 422 naming an
+ * order whose paid or balance does not fit in int64; rec_list_fn). */
 int order_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 /* GET /v1/customers/{id}/orders: the customer's orders (404 for a
@@ -78,7 +91,14 @@ int order_of_customer(store_t *store, const char *customer, json_t **out,
 int order_lookup(store_t *store, const char *id, const char *field,
     order_info_t *info, err_t *err);
 
-/* Outstanding balance of a customer's confirmed orders on account. */
-int64_t order_exposure(store_t *store, const char *customer);
+/* The status rank from which an order of channel has its goods gone: a
+ * store sale's at confirmation (the customer takes them at the till), any
+ * other order's at shipment. */
+int order_leave_rank(const char *channel);
+
+/* Outstanding balance of a customer's orders on account that are not
+ * cancelled, exact. A failed read counts as nothing and is kept as
+ * store_row keeps it (the transaction then does not commit). */
+money_sum_t order_exposure(store_t *store, const char *customer);
 
 #endif

@@ -5,11 +5,10 @@
 
 #include "cmd.h"
 #include "idem.h"
+#include "money.h"
 #include "order.h"
 #include "rec.h"
 #include "req.h"
-
-#define AMOUNT_MAX (INT64_C(1) << 50)
 
 static const char *const s_methods[] = { "cash", "card", "alipay", "wechat",
 	"bank_transfer", "gift_card", NULL };
@@ -25,7 +24,8 @@ s_check(const json_t *f, err_t *err)
 	if (req_only(f, allowed, err) ||
 	    req_text(f, "order", REQ_ID_MAX, 1, &s, err) ||
 	    req_enum(f, "method", s_methods, 1, &s, err) ||
-	    req_int(f, "amount", -AMOUNT_MAX, AMOUNT_MAX, 1, 0, &amount, err) ||
+	    req_int(f, "amount", -MONEY_PAYMENT_MAX, MONEY_PAYMENT_MAX, 1, 0,
+		&amount, err) ||
 	    req_currency(f, "currency", 1, &s, err) ||
 	    req_text(f, "site", OP_SITE_MAX, 1, &s, err))
 		return -1;
@@ -107,19 +107,30 @@ s_get(store_t *st, const char *id, json_t **out, err_t *err)
 	return rec_found(st, s_read(st, id), "payment", id, out, err);
 }
 
-/* Adds the order's paid and balance as they stand now. */
-static json_t *
-s_with_order(store_t *st, json_t *p)
+/* Adds the order's paid and balance as they stand now: 0, or -1 with err
+ * when the order is gone (a failed read) or its paid or balance does not
+ * fit in int64 (never left out silently). Takes p, also on failure. */
+static int
+s_with_order(store_t *st, json_t *p, json_t **out, err_t *err)
 {
+	const char *order;
 	order_info_t info;
 
-	if (order_lookup(st, json_string_value(json_object_get(p, "order")),
-		"order", &info, NULL) == 0) {
-		json_object_set_new(p, "order_paid", json_integer(info.paid));
-		json_object_set_new(p, "order_balance",
-		    json_integer(info.total - info.paid));
+	*out = NULL;
+	if (p == NULL)
+		return store_read_error(st, err)
+		    ? -1
+		    : err_set(err, ERR_INTERNAL, "payment: not read back");
+	order = json_string_value(json_object_get(p, "order"));
+	if (order_lookup(st, order, "order", &info, err) ||
+	    money_json_set(p, "order_paid", info.paid, err) ||
+	    money_json_set(p, "order_balance", info.balance, err)) {
+		err_prefix(err, "payment of order %s", order);
+		json_decref(p);
+		return -1;
 	}
-	return p;
+	*out = p;
+	return 0;
 }
 
 static int
@@ -134,6 +145,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	json_t *f;
 	order_info_t info;
 	int64_t amount;
+	char text[MONEY_TEXT_MAX];
 	int rc = -1;
 
 	if (req_only(c->req, allowed, err) ||
@@ -142,9 +154,9 @@ s_create(store_t *st, void *arg, err_t *err)
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "payment", id, c->req, s_get, &c->out, err)) !=
 	    0) {
-		if (r > 0)
-			s_with_order(st, c->out);
-		return r > 0 ? 0 : -1;
+		if (r < 0)
+			return -1;
+		return s_with_order(st, c->out, &c->out, err);
 	}
 	f = json_deep_copy(c->req);
 	json_object_del(f, "id");
@@ -166,23 +178,24 @@ s_create(store_t *st, void *arg, err_t *err)
 		    order);
 		goto out;
 	}
-	if (amount > 0 && amount > info.total - info.paid) {
+	if (amount > 0 && amount > info.balance) {
 		err_set(err, ERR_UNPROCESSABLE,
-		    "amount: %lld exceeds the balance %lld of order %s",
-		    (long long)amount, (long long)(info.total - info.paid),
-		    order);
+		    "amount: %lld exceeds the balance %s of order %s",
+		    (long long)amount,
+		    money_text(info.balance, text, sizeof text), order);
 		goto out;
 	}
 	if (amount < 0 && -amount > info.paid) {
 		err_set(err, ERR_UNPROCESSABLE,
-		    "amount: refund of %lld exceeds the %lld paid on order %s",
-		    (long long)-amount, (long long)info.paid, order);
+		    "amount: refund of %lld exceeds the %s paid on order %s",
+		    (long long)-amount,
+		    money_text(info.paid, text, sizeof text), order);
 		goto out;
 	}
 	if (cmd_create_op(st, c, "payment", PAYMENT_ENTITY, "add", &id, idbuf,
-		f, err))
+		f, err) ||
+	    s_with_order(st, s_read(st, id), &c->out, err))
 		goto out;
-	c->out = s_with_order(st, s_read(st, id));
 	rc = 0;
 out:
 	json_decref(f);

@@ -1,8 +1,10 @@
 /* report: sales and stock reports (see report.h). */
 #include "report.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "money.h"
 #include "order.h"
 #include "rec.h"
 #include "req.h"
@@ -20,6 +22,53 @@ s_day_valid(const char *d)
 	    m <= 12 && dd >= 1 && dd <= 31;
 }
 
+/* One group of the sales report as its rows come: the group's key and
+ * currency (NULL before the first row), its orders, and its quantity and
+ * amount summed exactly. */
+typedef struct {
+	char *key;
+	char *currency;
+	int64_t orders;
+	money_sum_t qty;
+	money_sum_t total;
+} s_group_t;
+
+/* Appends group g (if any) to items as {name: key, currency, orders, qty,
+ * total} and empties it: 0, or -1 with ERR_UNPROCESSABLE naming the group
+ * when its qty or total does not fit in int64. */
+static int
+s_group_end(s_group_t *g, const char *name, json_t *items, err_t *err)
+{
+	char what[160];
+	int64_t qty, total;
+	int rc = 0;
+
+	if (g->key == NULL)
+		return 0;
+	snprintf(what, sizeof what, "report sales: %s %s, %s", name, g->key,
+	    g->currency);
+	if (money_fit(g->qty, "qty", &qty, err) ||
+	    money_fit(g->total, "total", &total, err))
+		rc = err_prefix(err, "%s", what);
+	else
+		json_array_append_new(items,
+		    json_pack("{s:s, s:s, s:I, s:I, s:I}", name, g->key,
+			"currency", g->currency, "orders",
+			(json_int_t)g->orders, "qty", (json_int_t)qty, "total",
+			(json_int_t)total));
+	free(g->key);
+	free(g->currency);
+	memset(g, 0, sizeof *g);
+	return rc;
+}
+
+/*
+ * The SQL gives one row per group, currency and order: an order's lines in
+ * a group sum to at most the order's total, which fits (money.h), so SQLite
+ * never overflows. The groups' sums over their orders have no such bound:
+ * they are summed here, exactly, and a group whose total does not fit in
+ * int64 is an error that names it, never a wrapped or a missing row.
+ */
 int
 report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
@@ -33,8 +82,8 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 /* SQL reads better as written than as clang-format would fold it. */
 /* clang-format off */
 #define SALES(KEY) \
-	"SELECT " KEY " AS k, o.currency, count(DISTINCT o.id), " \
-	"sum(l.qty), sum(l.qty * l.unit_price) FROM orders o " \
+	"SELECT " KEY " AS k, o.currency, sum(l.qty), " \
+	"sum(l.qty * l.unit_price) FROM orders o " \
 	"JOIN order_status s ON s.order_id = o.id " \
 	"JOIN order_lines l ON l.order_id = o.id " \
 	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) \
@@ -43,7 +92,7 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
 	"AND (?2 IS NULL OR " \
 	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') <= ?2) " \
-	"GROUP BY k, o.currency ORDER BY k, o.currency"
+	"GROUP BY k, o.currency, o.id ORDER BY k, o.currency"
 		/* clang-format on */
 		{ "site", SALES("o.site") },
 		{ "sku", SALES("l.sku") },
@@ -54,7 +103,9 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	};
 	sqlite3_stmt *s;
 	json_t *items;
+	s_group_t g;
 	size_t i;
+	int failed = 0;
 
 	if (group == NULL)
 		group = "site";
@@ -77,15 +128,40 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	if (to != NULL)
 		sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
 	items = json_array();
-	while (store_row(st, s))
-		json_array_append_new(items,
-		    json_pack("{s:s, s:s, s:I, s:I, s:I}", group,
-			(const char *)sqlite3_column_text(s, 0), "currency",
-			(const char *)sqlite3_column_text(s, 1), "orders",
-			(json_int_t)sqlite3_column_int64(s, 2), "qty",
-			(json_int_t)sqlite3_column_int64(s, 3), "total",
-			(json_int_t)sqlite3_column_int64(s, 4)));
+	memset(&g, 0, sizeof g);
+	while (store_row(st, s)) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		const char *cur = (const char *)sqlite3_column_text(s, 1);
+
+		key = key != NULL ? key : "";
+		cur = cur != NULL ? cur : "";
+		if (g.key == NULL || strcmp(g.key, key) != 0 ||
+		    strcmp(g.currency, cur) != 0) {
+			if (s_group_end(&g, group, items, err)) {
+				failed = 1;
+				break;
+			}
+			g.key = strdup(key);
+			g.currency = strdup(cur);
+			if (g.key == NULL || g.currency == NULL) {
+				err_set(err, ERR_INTERNAL,
+				    "report sales: out of memory");
+				failed = 1;
+				break;
+			}
+		}
+		g.orders++;
+		g.qty += sqlite3_column_int64(s, 2);
+		g.total += sqlite3_column_int64(s, 3);
+	}
 	sqlite3_reset(s);
+	if (failed || s_group_end(&g, group, items, err)) {
+		free(g.key);
+		free(g.currency);
+		json_decref(items);
+		*out = NULL;
+		return -1;
+	}
 	return rec_found(st,
 	    json_pack("{s:s, s:o}", "group", group, "items", items), "report",
 	    "sales", out, err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "effect.h"
 #include "log.h"
 #include "order.h"
 #include "rec.h"
@@ -38,6 +39,7 @@ typedef struct {
 	long long delta;
 	const char *reason;
 	const char *ref;
+	const char *order; /* a return against this order (effect.h) */
 } movement_t;
 
 /* Checks a movement's fields; the same rules hold for a local request and a
@@ -51,7 +53,8 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	if (req_text(f, "site", OP_SITE_MAX, 1, &m->site, err) ||
 	    req_text(f, "sku", SKU_MAX, 1, &m->sku, err) ||
 	    req_text(f, "reason", 32, 1, &m->reason, err) ||
-	    req_text(f, "ref", REF_MAX, 0, &m->ref, err))
+	    req_text(f, "ref", REF_MAX, 0, &m->ref, err) ||
+	    req_text(f, "order", REQ_ID_MAX, 0, &m->order, err))
 		return -1;
 	if (!op_site_valid(m->site))
 		return err_set(err, ERR_BAD_REQUEST,
@@ -77,6 +80,9 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	    (s_reasons[i].sign < 0 && m->delta > 0))
 		return err_set(err, ERR_BAD_REQUEST, "delta: a %s must be %s",
 		    m->reason, s_reasons[i].sign > 0 ? "positive" : "negative");
+	if (m->order != NULL && strcmp(m->reason, "return") != 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "order: only a return names the order it is against");
 	return 0;
 }
 
@@ -100,15 +106,20 @@ s_add_on_hand(store_t *st, const char *site, const char *sku, long long delta,
 	return 0;
 }
 
-/* Inserts the movement of op unless its id is taken: 1 inserted, 0 taken,
- * -1 on a storage failure. */
+/* Inserts the movement of op unless its id is taken, counting its delta
+ * until effect_sync says otherwise: 1 inserted, 0 taken, -1 on a storage
+ * failure. effect and order say which order it is an effect of (NULL:
+ * none). */
 static int
-s_insert_movement(store_t *st, const op_t *op, const movement_t *m, err_t *err)
+s_insert_movement(store_t *st, const op_t *op, const movement_t *m,
+    const char *effect, const char *order, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "INSERT INTO stock_movements"
-	    "(id, site, sku, delta, reason, ref, hlc, origin, seq) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING");
+	    "(id, site, sku, delta, reason, ref, hlc, origin, seq, "
+	    "order_id, effect, counted) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?4) "
+	    "ON CONFLICT(id) DO NOTHING");
 	int rc;
 
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
@@ -121,6 +132,10 @@ s_insert_movement(store_t *st, const op_t *op, const movement_t *m, err_t *err)
 	sqlite3_bind_int64(s, 7, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 8, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, (int64_t)op->seq);
+	if (effect != NULL) {
+		sqlite3_bind_text(s, 10, order, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 11, effect, -1, SQLITE_STATIC);
+	}
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
@@ -129,15 +144,15 @@ s_insert_movement(store_t *st, const op_t *op, const movement_t *m, err_t *err)
 	return sqlite3_changes(store_db(st)) > 0;
 }
 
-/* Removes movement id and its effect on (site, sku); a position only it
- * made goes too, or the state would depend on arrival order. */
+/* Removes movement id and what it counted at (site, sku); a position only
+ * it made goes too, or the state would depend on arrival order. */
 static int
 s_undo_movement(store_t *st, const char *id, const char *site, const char *sku,
-    long long delta, err_t *err)
+    long long counted, err_t *err)
 {
 	sqlite3_stmt *s;
 
-	if (s_add_on_hand(st, site, sku, -delta, err))
+	if (s_add_on_hand(st, site, sku, -counted, err))
 		return -1;
 	s = store_stmt(st, "DELETE FROM stock_movements WHERE id = ?");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -152,57 +167,111 @@ s_undo_movement(store_t *st, const char *id, const char *site, const char *sku,
 	return store_step(st, s, "undo stock position", err);
 }
 
+/* The id of op is taken by another movement. The one with the lower (hlc,
+ * origin) is the fact: *undone = 0 when that is the one held (nothing
+ * done), 1 when it is op's and the held one was undone, its order (if it
+ * was an effect of one) copied into undone_order. */
+static int
+s_claim(store_t *st, const op_t *op, int *undone, char *undone_order,
+    size_t size, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT site, sku, counted, hlc, origin, "
+	    "order_id FROM stock_movements WHERE id = ?");
+	char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
+	long long counted;
+	uint64_t hlc;
+	int older;
+
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
+		    op->key, sqlite3_errmsg(store_db(st)));
+	}
+	hlc = (uint64_t)sqlite3_column_int64(s, 3);
+	older = hlc < op->hlc ||
+	    (hlc == op->hlc &&
+		strcmp((const char *)sqlite3_column_text(s, 4), op->origin) <=
+		    0);
+	snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
+	snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
+	counted = sqlite3_column_int64(s, 2);
+	if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+		snprintf(undone_order, size, "%s", sqlite3_column_text(s, 5));
+	sqlite3_reset(s);
+	*undone = !older;
+	return older ? 0
+		     : s_undo_movement(st, op->key, site, sku, counted, err);
+}
+
 int
 stock_apply(store_t *st, const op_t *op, err_t *err)
 {
 	movement_t m;
-	sqlite3_stmt *s;
-	int rc;
+	const char *effect, *order;
+	char undone_order[OP_KEY_MAX + 1] = "";
+	int rc, undone;
 
 	if (strcmp(op->kind, "add") != 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
 	if (s_movement_parse(op->fields, &m, err))
 		return err_prefix(err, "stock movement %s", op->key);
+	effect = effect_of(op->key, m.reason, m.ref, m.order, &order);
 	for (;;) {
 		/* The common case, a new id, costs one insert. */
-		rc = s_insert_movement(st, op, &m, err);
+		rc = s_insert_movement(st, op, &m, effect, order, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1)
-			return s_add_on_hand(st, m.site, m.sku, m.delta, err);
-		/* The id is taken. The movement with the lower (hlc, origin)
-		 * is the fact; if that is this op, the other is undone. */
-		s = store_stmt(st,
-		    "SELECT site, sku, delta, hlc, origin "
-		    "FROM stock_movements WHERE id = ?");
-		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_ROW) {
-			sqlite3_reset(s);
-			return err_set(err, ERR_INTERNAL,
-			    "stock movement %s: %s", op->key,
-			    sqlite3_errmsg(store_db(st)));
-		}
-		{
-			uint64_t hlc = (uint64_t)sqlite3_column_int64(s, 3);
-			const char *origin = (const char *)
-			    sqlite3_column_text(s, 4);
-			int older = hlc < op->hlc ||
-			    (hlc == op->hlc && strcmp(origin, op->origin) <= 0);
-			char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
-			long long delta = sqlite3_column_int64(s, 2);
-
-			snprintf(site, sizeof site, "%s",
-			    sqlite3_column_text(s, 0));
-			snprintf(sku, sizeof sku, "%s",
-			    sqlite3_column_text(s, 1));
-			sqlite3_reset(s);
-			if (older)
-				return 0;
-			if (s_undo_movement(st, op->key, site, sku, delta, err))
-				return -1;
-		}
+			break;
+		if (s_claim(st, op, &undone, undone_order, sizeof undone_order,
+			err))
+			return -1;
+		if (!undone)
+			return 0;
 	}
+	if (s_add_on_hand(st, m.site, m.sku, m.delta, err))
+		return -1;
+	/* What it and the one it replaced count follows their orders. */
+	if (undone_order[0] != '\0' &&
+	    (effect == NULL || strcmp(undone_order, order) != 0) &&
+	    effect_sync(st, undone_order, err))
+		return -1;
+	return effect != NULL ? effect_sync(st, order, err) : 0;
+}
+
+int
+stock_recount(store_t *st, const char *id, int64_t counted, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT site, sku, counted FROM "
+	    "stock_movements WHERE id = ?");
+	char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
+	int64_t was = 0;
+	int found;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if ((found = store_row(st, s)) != 0) {
+		snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
+		snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
+		was = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (!found)
+		return store_read_error(st, err)
+		    ? -1
+		    : err_set(err, ERR_INTERNAL,
+			  "recount stock movement %s: not recorded", id);
+	s = store_stmt(st,
+	    "UPDATE stock_movements SET counted = ? "
+	    "WHERE id = ?");
+	sqlite3_bind_int64(s, 1, counted);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	if (store_step(st, s, "recount stock movement", err))
+		return -1;
+	return s_add_on_hand(st, site, sku, counted - was, err);
 }
 
 /* Builds the JSON of recorded movement id, or NULL if there is none. */
@@ -210,8 +279,9 @@ static json_t *
 s_movement_json(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT site, sku, delta, reason, "
-	    "ref, origin, hlc FROM stock_movements WHERE id = ?");
+	    "SELECT site, sku, delta, reason, ref, origin, hlc, "
+	    "CASE WHEN effect = '" EFFECT_RETURN "' THEN order_id END "
+	    "FROM stock_movements WHERE id = ?");
 	json_t *o = NULL;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -227,17 +297,27 @@ s_movement_json(store_t *st, const char *id)
 			json_object_set_new(o, "ref",
 			    json_string(
 				(const char *)sqlite3_column_text(s, 4)));
+		if (sqlite3_column_type(s, 7) != SQLITE_NULL)
+			json_object_set_new(o, "order",
+			    json_string(
+				(const char *)sqlite3_column_text(s, 7)));
 	}
 	sqlite3_reset(s);
 	return o;
+}
+
+/* Whether two optional texts are the same (both absent, or equal). */
+static int
+s_same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 /* Whether a recorded movement says the same as a request repeating its id. */
 static int
 s_same_movement(const json_t *rec, const movement_t *m)
 {
-	const char *ref = json_string_value(json_object_get(rec, "ref"));
-
 	return strcmp(json_string_value(json_object_get(rec, "site")),
 		   m->site) == 0 &&
 	    strcmp(json_string_value(json_object_get(rec, "sku")), m->sku) ==
@@ -245,13 +325,16 @@ s_same_movement(const json_t *rec, const movement_t *m)
 	    json_integer_value(json_object_get(rec, "delta")) == m->delta &&
 	    strcmp(json_string_value(json_object_get(rec, "reason")),
 		m->reason) == 0 &&
-	    ((ref == NULL && m->ref == NULL) ||
-		(ref != NULL && m->ref != NULL && strcmp(ref, m->ref) == 0));
+	    s_same_text(json_string_value(json_object_get(rec, "ref")),
+		m->ref) &&
+	    s_same_text(json_string_value(json_object_get(rec, "order")),
+		m->order);
 }
 
-int
-stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
-    err_t *err)
+/* stock_record_in, for a return against order when it is not NULL. */
+static int
+s_record_in(store_t *st, const json_t *req, const char *order, json_t **out,
+    int *created, err_t *err)
 {
 	json_t *fields = NULL, *rec;
 	const char *id = NULL;
@@ -277,6 +360,8 @@ stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 	if (json_object_get(req, "ref") != NULL &&
 	    !json_is_null(json_object_get(req, "ref")))
 		json_object_set(fields, "ref", json_object_get(req, "ref"));
+	if (order != NULL)
+		json_object_set_new(fields, "order", json_string(order));
 	if (s_movement_parse(fields, &m, err))
 		goto out;
 	if (id != NULL && (rec = s_movement_json(st, id)) != NULL) {
@@ -304,6 +389,20 @@ stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 out:
 	json_decref(fields);
 	return rc;
+}
+
+int
+stock_record_in(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	return s_record_in(st, req, NULL, out, created, err);
+}
+
+int
+stock_return_in(store_t *st, const json_t *req, const char *order, json_t **out,
+    int *created, err_t *err)
+{
+	return s_record_in(st, req, order, out, created, err);
 }
 
 static int
@@ -458,7 +557,7 @@ s_count(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "sku", "counted", NULL };
 	const char *id, *sku;
-	int64_t counted, diff;
+	int64_t counted, on_hand, diff;
 	json_t *moves;
 	int rc;
 
@@ -467,7 +566,12 @@ s_count(store_t *st, void *arg, err_t *err)
 	    req_text(c->req, "sku", SKU_MAX, 1, &sku, err) ||
 	    req_int(c->req, "counted", 0, DELTA_MAX, 1, 0, &counted, err))
 		return -1;
-	diff = counted - s_on_hand(st, store_site(st), sku);
+	/* On hand is a sum of movements: checked, not assumed small. */
+	on_hand = s_on_hand(st, store_site(st), sku);
+	if (__builtin_sub_overflow(counted, on_hand, &diff))
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "counted: %lld less the %lld on hand cannot be represented",
+		    (long long)counted, (long long)on_hand);
 	c->out = json_pack("{s:s, s:s, s:I, s:I}", "site", store_site(st),
 	    "sku", sku, "counted", (json_int_t)counted, "adjustment",
 	    (json_int_t)diff);

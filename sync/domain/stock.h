@@ -2,18 +2,28 @@
  * stock: stock movements and on-hand per (site, sku).
  *
  * A movement is an immutable fact keyed by its id (grow-only set); on-hand
- * is the sum of a site's movements of a sku (a PN-counter), maintained in the
- * same transaction as each movement. On-hand may go negative after a merge:
- * a recorded sale is never refused at merge time.
+ * is the sum of what a site's movements of a sku count (a PN-counter),
+ * maintained in the same transaction as each movement. On-hand may go
+ * negative after a merge: a recorded sale is never refused at merge time.
  *
  * Two different ops claiming the same movement id (two sites reusing a
  * client id) resolve deterministically: the op with the lower (hlc, origin)
  * is the movement, the other is ignored, whatever the arrival order.
+ *
+ * A movement an order caused (its sale, the restock of its cancellation,
+ * a return against it) counts in on hand what the order's merged state
+ * says, which may be less than its delta (effect.h): on hand is the sum of
+ * what the movements count, and this module keeps it so.
+ *
+ * Op: entity "stock_movement", kind "add", fields {site, sku, delta,
+ * reason, ref?, order?}; order only on a return, naming the order it is
+ * against.
  */
 #ifndef BL_STOCK_H
 #define BL_STOCK_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "op.h"
@@ -31,12 +41,21 @@ int stock_apply(store_t *store, const op_t *op, err_t *err);
 int stock_record(store_t *store, const json_t *request, json_t **out,
     int *created, err_t *err);
 
-/* Returns {"items":[{site, sku, on_hand, reserved, available}...]} for the
- * given site and/or sku filters (NULL for all), sorted by site then sku. */
 /* The same inside a transaction the caller opened (and commits or rolls
  * back), for writes that go together: an import, a sale and its movements. */
 int stock_record_in(store_t *store, const json_t *request, json_t **out,
     int *created, err_t *err);
+
+/* stock_record_in for a return against order (after-sales cases): the
+ * movement names the order, and counts at most what the order sold
+ * (effect.h). *out shows the order. */
+int stock_return_in(store_t *store, const json_t *request, const char *order,
+    json_t **out, int *created, err_t *err);
+
+/* Inside a transaction: makes recorded movement id count counted in on
+ * hand, moving its (site, sku) by the difference (effect_sync). 0, or -1
+ * with err (ERR_INTERNAL) when storage fails or id is not recorded. */
+int stock_recount(store_t *store, const char *id, int64_t counted, err_t *err);
 
 /* POST /v1/stock/transfers {id?, sku, qty, to_site}: a transfer_out here
  * and a transfer_in at the destination, linked by ref = transfer id. */

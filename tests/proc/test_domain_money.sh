@@ -95,4 +95,65 @@ everywhere "no overdue receivable is left" "" '/v1/alerts?kind=overdue_receivabl
 at hub "receivables keep the two unpaid invoices" "S001-INV-000001 S002-INV-000001" \
 	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
 site_down S001 S002 W001
+
+# ---- limits: no order makes a sum overflow (sync/domain/money.h) ----
+# Two orders whose totals each fit in int64, but not their sum, once made
+# head office's sales report by sku fail with nothing to show for the real
+# stores' sales. Such an order is now over the limit of an order: refused
+# where it is written, quarantined where another site's op brings it; the
+# reports keep every other row, summed exactly.
+POKE="$BL_BIN/tests/tools/blpoke"
+L='{"sku":"BOX","qty":1000000,"unit_price":1000000000000}'
+BIG="\"channel\":\"store\",\"currency\":\"CNY\",\"status\":\"confirmed\",\"lines\":[$L,$L,$L,$L,$L]"
+site_up S001 S002
+seq1=$(jqr "$(get S001 /v1/status)" .last_seq)
+seq2=$(jqr "$(get S002 /v1/status)" .last_seq)
+# refused DESC SITE BODY MESSAGE: POST /v1/orders BODY at SITE is a 422
+# with MESSAGE.
+refused() {
+	call POST "$2" /v1/orders "$3"
+	check_eq "$1" "422 $4" "$CODE $(jqr "$BODY" .error.message)"
+}
+refused "S001 refuses an order of 5 x 10^18, over the limit of an order" S001 \
+	"{\"id\":\"BIG-1\",$BIG}" \
+	"lines: total 5000000000000000000 exceeds the limit of 1000000000000000 per order"
+refused "S002 refuses the second one alike" S002 "{\"id\":\"BIG-2\",$BIG}" \
+	"lines: total 5000000000000000000 exceeds the limit of 1000000000000000 per order"
+refused "a line over the qty limit" S001 \
+	'{"channel":"store","currency":"CNY","lines":[{"sku":"BOX","qty":1000001,"unit_price":1}]}' \
+	"lines[0]: qty: 1000001 exceeds the limit of 1000000 per line"
+refused "a line over the unit price limit" S001 \
+	'{"channel":"store","currency":"CNY","lines":[{"sku":"BOX","qty":1,"unit_price":1000000000001}]}' \
+	"lines[0]: unit_price: 1000000000001 exceeds the limit of 1000000000000 per unit"
+check_eq "S001 recorded none of them" "$seq1" "$(jqr "$(get S001 /v1/status)" .last_seq)"
+check_eq "S002 recorded none of them" "$seq2" "$(jqr "$(get S002 /v1/status)" .last_seq)"
+call POST S002 /v1/orders '{"id":"MAX-1","channel":"b2b","currency":"CNY","status":"confirmed","lines":[{"sku":"BOX","qty":1000,"unit_price":1000000000000}]}'
+check_eq "an order of exactly the limit, 10^15, is taken" "201 1000000000000000" \
+	"$CODE $(jqr "$BODY" .total)"
+site_down S001 S002
+sync_all
+
+# The same order as an op of another site: an old or forged node's push.
+node_init S003
+check_eq "S003 pushes an order create of 5 x 10^18: acknowledged" "PUSH_ACK" \
+	"$("$POKE" "$T/S003" big-order)"
+at hub "head office quarantines it with its reason" \
+	"apply op S003/1: order BIG-S003: lines: total 5000000000000000000 exceeds the limit of 1000000000000000 per order" \
+	'/v1/alerts?kind=quarantined' '[.items[].message]|join(" ")'
+call GET hub /v1/orders/BIG-S003
+check_eq "and never applies it" "404 order BIG-S003: not found" \
+	"$CODE $(jqr "$BODY" .error.message)"
+
+site_up S001 S002
+call GET hub '/v1/reports/sales?group=sku'
+check_eq "head office's sales by sku: every store's sales, exact" \
+	"200 BOX:CNY:4:1023:1000000000002300" \
+	"$CODE $(jqr "$BODY" '[.items[]|"\(.sku):\(.currency):\(.orders):\(.qty):\(.total)"]|join(" ")')"
+at hub "head office's sales by site" \
+	"S001:2:17:1700 S002:2:1006:1000000000000600" '/v1/reports/sales?group=site' \
+	'[.items[]|"\(.site):\(.orders):\(.qty):\(.total)"]|join(" ")'
+at S002 "S002's own sales by sku" "BOX:CNY:3:1016:1000000000001600" \
+	'/v1/reports/sales?group=sku' \
+	'[.items[]|"\(.sku):\(.currency):\(.orders):\(.qty):\(.total)"]|join(" ")'
+site_down S001 S002
 finish

@@ -144,6 +144,30 @@ dh_add(dh_history_t *h, const char *origin, uint64_t seq, uint64_t hlc,
 	return g;
 }
 
+json_t *
+dh_order_fields(const char *site, const char *channel, const char *status,
+    const char *sku, int64_t qty, int64_t price)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:I, s:I}]}",
+	    "site", site, "channel", channel, "currency", "CNY", "fulfil_site",
+	    site, "status", status, "lines", "sku", sku, "qty", (json_int_t)qty,
+	    "unit_price", (json_int_t)price);
+}
+
+json_t *
+dh_move_fields(const char *site, const char *sku, int64_t delta,
+    const char *reason, const char *ref, const char *order)
+{
+	json_t *f = json_pack("{s:s, s:s, s:I, s:s}", "site", site, "sku", sku,
+	    "delta", (json_int_t)delta, "reason", reason);
+
+	if (ref != NULL)
+		json_object_set_new(f, "ref", json_string(ref));
+	if (order != NULL)
+		json_object_set_new(f, "order", json_string(order));
+	return f;
+}
+
 void
 dh_history_free(dh_history_t *h)
 {
@@ -182,6 +206,17 @@ dh_open(const char *dir, const char *name)
 	return st;
 }
 
+/* The check run after each ingest transaction (dh_check_each_merge). */
+static dh_check_fn s_check;
+static void *s_check_arg;
+
+void
+dh_check_each_merge(dh_check_fn fn, void *arg)
+{
+	s_check = fn;
+	s_check_arg = arg;
+}
+
 /* Ingests the ops idx[0..n) of h in that order, BATCH per transaction,
  * adding to counts[INGEST_*]. Returns 0, or -1 after recording a failure. */
 int
@@ -211,6 +246,8 @@ dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
 		}
 		if (store_commit(st, &err))
 			return CHECK_MSG(0, "store_commit: %s", err.msg) - 1;
+		if (s_check != NULL)
+			s_check(st, s_check_arg);
 	}
 	return 0;
 }
@@ -352,6 +389,15 @@ dh_dump_sql(store_t *st, const char *sql, dh_text_t *t)
 	}
 	CHECK_MSG(rc == SQLITE_DONE, "step %s: %s", sql, sqlite3_errmsg(db));
 	sqlite3_finalize(s);
+}
+
+char *
+dh_rows(store_t *st, const char *sql)
+{
+	dh_text_t t = { NULL, 0, 0 };
+
+	dh_dump_sql(st, sql, &t);
+	return dh_text_take(&t);
 }
 
 /* The first column of sql's rows as a JSON array of strings. */
@@ -617,4 +663,43 @@ dh_alerts(store_t *st, const char *kind, const char *subject)
 			n++;
 	json_decref(a);
 	return n;
+}
+
+/* The message of the alert of kind about subject, or NULL. */
+char *
+dh_alert_message(store_t *st, const char *kind, const char *subject)
+{
+	json_t *a = t_list_where(st, alert_list, "kind", kind), *it;
+	char *msg = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(a, "items"), i, it)
+		if (msg == NULL &&
+		    strcmp(json_string_value(json_object_get(it, "subject")),
+			subject) == 0 &&
+		    (msg = strdup(json_string_value(
+			 json_object_get(it, "message")))) == NULL)
+			abort();
+	json_decref(a);
+	return msg;
+}
+
+/* On hand of sku at site, 0 without a position. */
+int64_t
+dh_on_hand(store_t *st, const char *site, const char *sku)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT on_hand FROM stock WHERE site = ? AND sku = ?");
+
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	return store_query_int(st, s, 0);
+}
+
+/* The quarantined ops of st, one line each. */
+char *
+dh_quarantined(store_t *st)
+{
+	return dh_rows(st,
+	    "SELECT origin, seq, reason FROM quarantine ORDER BY origin, seq");
 }

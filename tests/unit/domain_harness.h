@@ -98,6 +98,17 @@ void dh_history_free(dh_history_t *h);
  * hour before DH_WALL0), with the given logical counter. */
 uint64_t dh_at(uint64_t minute, uint32_t counter);
 
+/* The fields of an order create: site's order of one line, qty x sku at
+ * price, of channel ("store", "online", "b2b"), fulfilled at site, created
+ * in status. Caller owns (dh_add takes it). */
+json_t *dh_order_fields(const char *site, const char *channel,
+    const char *status, const char *sku, int64_t qty, int64_t price);
+
+/* The fields of a stock movement at site; ref and order (a return against
+ * it) may be NULL. Caller owns (dh_add takes it). */
+json_t *dh_move_fields(const char *site, const char *sku, int64_t delta,
+    const char *reason, const char *ref, const char *order);
+
 /* ---- replicas ---- */
 
 /* Opens a new node replica dir/name.db whose own site is name, on the fixed
@@ -106,10 +117,18 @@ uint64_t dh_at(uint64_t minute, uint32_t counter);
 store_t *dh_open(const char *dir, const char *name);
 
 /* Ingests the ops idx[0..n) of h into st in that order, a few hundred per
- * transaction, adding to counts[INGEST_*]. Returns 0, or -1 after recording
- * a failure (the failing transaction rolled back). */
+ * transaction, adding to counts[INGEST_*], and runs the check of
+ * dh_check_each_merge after each. Returns 0, or -1 after recording a
+ * failure (the failing transaction rolled back). */
 int dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
     size_t counts[INGEST_RESULTS]);
+
+/* A check of a replica's state that must hold after every merge: once
+ * set, dh_ingest runs fn(st, arg) after each transaction it commits (a
+ * merge of a few hundred ops, in whatever order it was given them). NULL
+ * stops it. */
+typedef void (*dh_check_fn)(store_t *st, void *arg);
+void dh_check_each_merge(dh_check_fn fn, void *arg);
 
 /* Shuffles v[0..n) with harness_rand(). */
 void dh_shuffle(size_t *v, size_t n);
@@ -141,6 +160,9 @@ const char *dh_part(const dh_snapshot_t *snap, const char *name);
  * '|'-separated (NULL, 12, 'text', x'0a'). A failing query is recorded. */
 void dh_dump_sql(store_t *st, const char *sql, dh_text_t *t);
 
+/* The rows of sql on st as dh_dump_sql prints them (caller frees). */
+char *dh_rows(store_t *st, const char *sql);
+
 /* Checks that texts x (of an) and y (of bn) are identical; a difference
  * names what differs, its first differing line in each and the seed.
  * Returns 1 when equal. */
@@ -168,5 +190,16 @@ char *dh_dump(json_t *v);
 /* The number of alerts of kind on st about subject (any subject when
  * NULL). */
 int dh_alerts(store_t *st, const char *kind, const char *subject);
+
+/* The message of the alert of kind about subject on st (caller frees), or
+ * NULL when there is none. */
+char *dh_alert_message(store_t *st, const char *kind, const char *subject);
+
+/* On hand of sku at site on st, 0 when it has no position. */
+int64_t dh_on_hand(store_t *st, const char *site, const char *sku);
+
+/* The ops st quarantined, one line each by origin and seq:
+ * 'ORIGIN'|SEQ|'REASON' (caller frees). */
+char *dh_quarantined(store_t *st);
 
 #endif

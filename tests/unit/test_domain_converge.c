@@ -7,14 +7,28 @@
  * across origins): stock movements (some ids claimed by several origins),
  * customers (LWW fields, add-wins tags with the add instances the writer
  * had seen, points), head-office products, prices and safety stock, orders
- * and their transitions (cancelled against shipped included), payments and
- * refunds, invoices, after-sales cases, and a few ops every replica must
- * quarantine. Four replicas take their canonical bytes in four random
+ * and their transitions (cancelled against shipped included) with the
+ * sale and restock movements the moving site records as it sees the order,
+ * payments and refunds, invoices, after-sales cases with the return
+ * movements of their completion, and a few ops every replica must
+ * quarantine; and, played on purpose, the races of issue 10: a
+ * cancellation that loses to a completion, one that wins over a till's
+ * confirmation, one sale returned at two sites, one order paid in full at
+ * two sites. Four replicas take their canonical bytes in four random
  * orders with random duplicates, two of them first in partial subsets.
- * Every replicated table and every API view (domain_harness.h's snapshot)
- * must then be byte-identical, and equal to a model for on-hand, points,
- * order status and the quarantine; ingesting everything again must change
- * nothing.
+ *
+ * After every merge (each ingest transaction) of every replica, the merged
+ * state must not contradict itself (effect.h): on hand is what the
+ * movements count; a sale counts while its order's final status says the
+ * goods are out, a restock never once the order is known; returns count
+ * oldest first up to what their order sold, at most that per order and
+ * sku; every order paid over its total has its overpaid alert, and every
+ * return beyond what was sold its over_return alert, with their exact
+ * texts. At the end every replicated table and every API view
+ * (domain_harness.h's snapshot) must be byte-identical, and equal to a
+ * model for on-hand (effects included), points, order status and the
+ * quarantine; every order's sales take out what its final status says;
+ * ingesting everything again must change nothing.
  *
  * The second test runs the same property with creates that reuse existing
  * ids, some by two origins at one clock value. It found the clashing-create
@@ -134,15 +148,48 @@ typedef struct {
 #define CLASH_INVOICES 4
 #define CLASH_CASES 8
 
+/* What a movement is to the order it names (effect.h). */
+#define EFF_NONE 0
+#define EFF_SALE 1
+#define EFF_RESTOCK 2
+#define EFF_RETURN 3
+
 /* A valid movement op, for the on-hand model. */
 typedef struct {
 	char id[OP_KEY_MAX + 1];
 	uint64_t hlc;
 	int origin;
-	int site;
+	int site; /* index into s_origins (a movement at head office: HQ) */
 	int sku;
 	long long delta;
+	int effect; /* EFF_* */
+	int order;  /* index into orders when effect is not EFF_NONE */
 } move_t;
+
+/* What the model knows of an order: the create that defines it (its
+ * lowest (hlc, origin)) and where its first sale movement took its goods
+ * from (-1: none yet). */
+typedef struct {
+	uint64_t hlc;
+	int origin;
+	int channel; /* index into s_channels */
+	int n;	     /* lines */
+	int sku[3];
+	int qty[3];
+	int out_site;
+	unsigned reached; /* bit r: some op of the history moved it to rank r */
+	long long total;
+} gen_order_t;
+
+/* A case as the generator last created it: returns goods (a return or an
+ * exchange) or not, of qty x sku (qty 0: no lines), against order (-1:
+ * none). */
+typedef struct {
+	int returns;
+	int order;
+	int sku;
+	int qty;
+} gen_case_t;
 
 typedef struct {
 	dh_history_t h;
@@ -156,6 +203,9 @@ typedef struct {
 	size_t n_tag_adds, cap_tag_adds;
 	move_t *moves;
 	size_t n_moves, cap_moves;
+	gen_order_t *ord; /* one per orders.v */
+	gen_case_t *cas;  /* one per cases.v */
+	size_t cap_ord, cap_cas;
 } gen_t;
 
 /* The next clock value of origin o: the wall advances with the step, with
@@ -224,6 +274,42 @@ s_new_id(gen_t *g, int o, const char *what, char *buf, size_t size)
 	    (unsigned long long)(g->seq[o] + 1));
 }
 
+/* The index of origin name in s_origins. */
+static int
+s_origin_index(const char *name)
+{
+	int o;
+
+	for (o = 0; o < N_ORIGINS; o++)
+		if (strcmp(s_origins[o], name) == 0)
+			return o;
+	abort();
+}
+
+/* Records valid movement op of origin o for the model. */
+static void
+s_move_add(gen_t *g, const dh_op_t *op, int o, int site, int sku,
+    long long delta, int effect, int order)
+{
+	move_t *m;
+
+	if (g->n_moves == g->cap_moves) {
+		g->cap_moves = g->cap_moves * 2 + 64;
+		g->moves = realloc(g->moves, g->cap_moves * sizeof *g->moves);
+		if (g->moves == NULL)
+			abort();
+	}
+	m = &g->moves[g->n_moves++];
+	snprintf(m->id, sizeof m->id, "%s", op->op.key);
+	m->hlc = op->op.hlc;
+	m->origin = o;
+	m->site = site;
+	m->sku = sku;
+	m->delta = delta;
+	m->effect = effect;
+	m->order = order;
+}
+
 static void
 s_gen_move(gen_t *g, int o)
 {
@@ -239,7 +325,6 @@ s_gen_move(gen_t *g, int o)
 	int sku = (int)harness_rand_below(N_SKUS);
 	json_t *f;
 	dh_op_t *op;
-	move_t *m;
 
 	if (harness_rand_below(8) == 0) {
 		/* A shared id names one (site, sku) wherever it is claimed,
@@ -258,19 +343,7 @@ s_gen_move(gen_t *g, int o)
 	if (harness_rand_below(3) == 0)
 		json_object_set_new(f, "ref", json_string("REF-1"));
 	op = s_emit(g, o, STOCK_ENTITY, key, "add", f, 1);
-	if (g->n_moves == g->cap_moves) {
-		g->cap_moves = g->cap_moves * 2 + 64;
-		g->moves = realloc(g->moves, g->cap_moves * sizeof *g->moves);
-		if (g->moves == NULL)
-			abort();
-	}
-	m = &g->moves[g->n_moves++];
-	snprintf(m->id, sizeof m->id, "%s", key);
-	m->hlc = op->op.hlc;
-	m->origin = o;
-	m->site = site;
-	m->sku = sku;
-	m->delta = delta;
+	s_move_add(g, op, o, site, sku, delta, EFF_NONE, -1);
 }
 
 /* A random "set" object of customer fields (possibly empty). */
@@ -436,24 +509,99 @@ s_gen_catalog(gen_t *g)
 	}
 }
 
-static void
-s_gen_order_create(gen_t *g, int o)
+/* Whether an order of channel in status rank has had its goods leave
+ * (effect.h, SPEC §4): a store sale from confirmed on, any other order
+ * from shipped on, unless cancelled. The model's own copy of the rule. */
+static int
+s_left(int channel, int rank)
 {
-	static const char *const initial[] = { "draft", "confirmed",
-		"completed" };
+	int cancelled = lifecycle_rank(&lifecycle_order, "cancelled");
+
+	return rank != cancelled &&
+	    rank >= lifecycle_rank(&lifecycle_order,
+			strcmp(s_channels[channel], "store") == 0 ? "confirmed"
+								  : "shipped");
+}
+
+/* The create of order oi by origin o at hlc: it defines the order when it
+ * is the earliest by (hlc, origin) (store.h's rule for clashing creates). */
+static void
+s_order_claim(gen_t *g, size_t oi, uint64_t hlc, int o, const gen_order_t *c)
+{
+	gen_order_t *x = &g->ord[oi];
+
+	if (x->origin >= 0 &&
+	    (x->hlc < hlc ||
+		(x->hlc == hlc &&
+		    strcmp(s_origins[x->origin], s_origins[o]) <= 0)))
+		return;
+	x->hlc = hlc;
+	x->origin = o;
+	x->channel = c->channel;
+	x->n = c->n;
+	memcpy(x->sku, c->sku, sizeof x->sku);
+	memcpy(x->qty, c->qty, sizeof x->qty);
+	x->total = c->total;
+}
+
+/* The movements a site (origin o) records for every line of order oi, as
+ * order.c does: a sale ("out", at o) or a cancellation's restock ("back",
+ * where its goods left). */
+static void
+s_gen_effect(gen_t *g, int o, size_t oi, int effect)
+{
+	gen_order_t *x = &g->ord[oi];
+	char key[2 * OP_KEY_MAX]; /* the generator's ids are short */
+	int l, sign = effect == EFF_SALE ? -1 : 1, site;
+	dh_op_t *op;
+
+	if (x->out_site < 0 && effect == EFF_SALE)
+		x->out_site = o;
+	site = effect == EFF_SALE || x->out_site < 0 ? o : x->out_site;
+	for (l = 0; l < x->n; l++) {
+		snprintf(key, sizeof key, "%s-%s-%d", g->orders.v[oi].id,
+		    effect == EFF_SALE ? "out" : "back", l + 1);
+		op = s_emit(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "site",
+			s_origins[site], "sku", s_skus[x->sku[l]], "delta",
+			(json_int_t)(sign * x->qty[l]), "reason",
+			effect == EFF_SALE ? "sale" : "return", "ref",
+			g->orders.v[oi].id),
+		    1);
+		s_move_add(g, op, o, site, x->sku[l], sign * x->qty[l], effect,
+		    (int)oi);
+	}
+}
+
+/* A create of an order of channel in status by origin o, of a new id or,
+ * when may_reuse and the history reuses ids, of an existing one; returns
+ * its index in orders. */
+static size_t
+s_order_create(gen_t *g, int o, int channel, const char *status, int may_reuse)
+{
 	char key[OP_KEY_MAX + 1];
-	const char *status = PICK(initial);
 	json_t *f, *lines = json_array();
 	rec_t *cust = s_rec_pick(&g->customers), *rec;
-	uint64_t i, n = 1 + harness_rand_below(3);
+	gen_order_t c;
+	dh_op_t *op;
+	size_t oi, n_before;
+	int i;
 
-	for (i = 0; i < n; i++)
+	memset(&c, 0, sizeof c);
+	c.n = 1 + (int)harness_rand_below(3);
+	for (i = 0; i < c.n; i++) {
+		long long price = 100 + (long long)harness_rand_below(1900);
+
+		c.sku[i] = (int)harness_rand_below(N_SKUS);
+		c.qty[i] = 1 + (int)harness_rand_below(5);
+		c.total += c.qty[i] * price;
 		json_array_append_new(lines,
-		    json_pack("{s:s, s:I, s:I}", "sku", PICK(s_skus), "qty",
-			(json_int_t)(1 + harness_rand_below(5)), "unit_price",
-			(json_int_t)(100 + harness_rand_below(1900))));
+		    json_pack("{s:s, s:I, s:I}", "sku", s_skus[c.sku[i]], "qty",
+			(json_int_t)c.qty[i], "unit_price", (json_int_t)price));
+	}
+	c.channel = channel;
 	f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "site", s_origins[o],
-	    "channel", PICK(s_channels), "currency", "CNY", "fulfil_site",
+	    "channel", s_channels[c.channel], "currency", "CNY", "fulfil_site",
 	    PICK(s_sites), "status", status, "lines", lines);
 	if (cust != NULL && harness_rand_below(2)) {
 		json_object_set_new(f, "customer", json_string(cust->id));
@@ -462,47 +610,117 @@ s_gen_order_create(gen_t *g, int o)
 	}
 	if (harness_rand_below(4) == 0)
 		json_object_set_new(f, "note", json_string("ring twice"));
-	if ((g->clash & CLASH_ORDERS) && g->orders.n > 0 &&
+	if (may_reuse && (g->clash & CLASH_ORDERS) && g->orders.n > 0 &&
 	    harness_rand_below(5) == 0) {
 		rec = s_rec_pick(&g->orders);
 	} else {
 		s_new_id(g, o, "O", key, sizeof key);
 		rec = s_rec_add(&g->orders, key, -1);
+		if (g->orders.n > g->cap_ord) {
+			g->cap_ord = g->orders.cap;
+			g->ord = realloc(g->ord, g->cap_ord * sizeof *g->ord);
+			if (g->ord == NULL)
+				abort();
+		}
+		memset(&g->ord[g->orders.n - 1], 0, sizeof *g->ord);
+		g->ord[g->orders.n - 1].origin = -1;
+		g->ord[g->orders.n - 1].out_site = -1;
 	}
+	oi = (size_t)(rec - g->orders.v);
+	g->ord[oi].reached |= 1u << lifecycle_rank(&lifecycle_order, status);
 	if (lifecycle_rank(&lifecycle_order, status) > rec->value)
 		rec->value = lifecycle_rank(&lifecycle_order, status);
-	s_twin(g, s_emit(g, o, ORDER_ENTITY, rec->id, "create", f, 1),
-	    CLASH_ORDERS);
+	op = s_emit(g, o, ORDER_ENTITY, rec->id, "create", f, 1);
+	s_order_claim(g, oi, op->op.hlc, o, &c);
+	n_before = g->h.n;
+	s_twin(g, op, CLASH_ORDERS);
+	if (g->h.n > n_before) { /* the twin: the same order, another origin */
+		op = &g->h.ops[g->h.n - 1];
+		s_order_claim(g, oi, op->op.hlc, s_origin_index(op->op.origin),
+		    &c);
+	}
+	/* A sale taken at the till leaves with its creation. */
+	if (s_left(c.channel, lifecycle_rank(&lifecycle_order, status)))
+		s_gen_effect(g, o, oi, EFF_SALE);
+	return oi;
 }
 
 static void
-s_gen_order_transition(gen_t *g, int o)
+s_gen_order_create(gen_t *g, int o)
 {
-	rec_t *rec = s_rec_pick(&g->orders);
-	uint64_t r = harness_rand_below(10);
-	const char *to = r < 3 ? "cancelled"
-	    : r < 6
-	    ? "shipped"
-	    : lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
+	static const char *const initial[] = { "draft", "confirmed",
+		"completed" };
+	int channel = (int)harness_rand_below(NELEM(s_channels));
+
+	s_order_create(g, o, channel, PICK(initial), 1);
+}
+
+/* The status of order x as a site moving it sees it: mostly the latest,
+ * max, now and then one it had before (sites move orders concurrently),
+ * never one it never had, so that a site that sees its goods gone saw the
+ * sale that took them. */
+static int
+s_seen(const gen_order_t *x, int max)
+{
+	int r, pick;
+
+	if (harness_rand_below(3) != 0)
+		return max;
+	pick = (int)harness_rand_below(
+	    (uint64_t)__builtin_popcount(x->reached));
+	for (r = 0; r <= max; r++)
+		if ((x->reached >> r & 1u) && pick-- == 0)
+			return r;
+	return max;
+}
+
+/* A move of order oi to status to by origin o, who has seen it in rank
+ * seen, with the movements order.c records for that move as o sees it. */
+static void
+s_order_move(gen_t *g, int o, size_t oi, const char *to, int seen)
+{
+	rec_t *rec = &g->orders.v[oi];
 	json_t *f = json_pack("{s:s}", "to", to);
+	int rank = lifecycle_rank(&lifecycle_order, to);
+	int cancelled = lifecycle_rank(&lifecycle_order, "cancelled");
+	int channel = g->ord[oi].channel;
 
 	if (strcmp(to, "shipped") == 0 && harness_rand_below(2))
 		json_object_set_new(f, "tracking", json_string("SF123"));
 	if (strcmp(to, "cancelled") == 0 && harness_rand_below(2))
 		json_object_set_new(f, "reason", json_string("customer asked"));
-	if (lifecycle_rank(&lifecycle_order, to) > rec->value)
-		rec->value = lifecycle_rank(&lifecycle_order, to);
+	if (rank > rec->value)
+		rec->value = rank;
+	g->ord[oi].reached |= 1u << rank;
 	s_emit(g, o, ORDER_ENTITY, rec->id, "transition", f, 1);
+	if (rank == cancelled && s_left(channel, seen) && seen < cancelled)
+		s_gen_effect(g, o, oi, EFF_RESTOCK);
+	else if (rank != cancelled && !s_left(channel, seen) &&
+	    s_left(channel, rank))
+		s_gen_effect(g, o, oi, EFF_SALE);
 }
 
+/* A move of an order by origin o, who has seen it up to some rank (not
+ * always all there is: sites move orders concurrently). */
 static void
-s_gen_payment(gen_t *g, int o)
+s_gen_order_transition(gen_t *g, int o)
+{
+	size_t oi = (size_t)harness_rand_below(g->orders.n);
+	uint64_t r = harness_rand_below(10);
+	const char *to = r < 3 ? "cancelled"
+	    : r < 6
+	    ? "shipped"
+	    : lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
+
+	s_order_move(g, o, oi, to,
+	    s_seen(&g->ord[oi], (int)g->orders.v[oi].value));
+}
+
+/* A payment (a refund when amount < 0) of origin o for order oi. */
+static void
+s_pay(gen_t *g, int o, size_t oi, long long amount)
 {
 	char key[OP_KEY_MAX + 1];
-	rec_t *order = s_rec_pick(&g->orders);
-	json_int_t amount = harness_rand_below(5) == 0
-	    ? -(json_int_t)(100 + harness_rand_below(6000))
-	    : (json_int_t)(100 + harness_rand_below(5000));
 
 	if (harness_rand_below(6) == 0)
 		snprintf(key, sizeof key, "PAY-%02d",
@@ -510,10 +728,21 @@ s_gen_payment(gen_t *g, int o)
 	else
 		s_new_id(g, o, "P", key, sizeof key);
 	s_emit(g, o, PAYMENT_ENTITY, key, "add",
-	    json_pack("{s:s, s:s, s:I, s:s, s:s}", "order", order->id, "method",
-		PICK(s_methods), "amount", amount, "currency", "CNY", "site",
-		s_origins[o]),
+	    json_pack("{s:s, s:s, s:I, s:s, s:s}", "order", g->orders.v[oi].id,
+		"method", PICK(s_methods), "amount", (json_int_t)amount,
+		"currency", "CNY", "site", s_origins[o]),
 	    1);
+}
+
+static void
+s_gen_payment(gen_t *g, int o)
+{
+	size_t oi = (size_t)harness_rand_below(g->orders.n);
+
+	s_pay(g, o, oi,
+	    harness_rand_below(5) == 0
+		? -(long long)(100 + harness_rand_below(6000))
+		: (long long)(100 + harness_rand_below(5000)));
 }
 
 static void
@@ -545,43 +774,112 @@ s_gen_invoice(gen_t *g, int o)
 	    1);
 }
 
-static void
-s_gen_case(gen_t *g, int o)
+/* A create by origin o of case kind, against order (-1: none), of qty x
+ * sku (qty 0: no lines), of a new id or, when may_reuse and the history
+ * reuses ids, of an existing one; returns its index in cases. */
+static size_t
+s_case_open(gen_t *g, int o, const char *kind, int order, int sku, int qty,
+    int may_reuse)
 {
 	char key[OP_KEY_MAX + 1];
 	rec_t *rec;
+	gen_case_t c = { 0, order, sku, qty };
+	json_t *f;
+
+	if (may_reuse && (g->clash & CLASH_CASES) && g->cases.n > 0 &&
+	    harness_rand_below(5) == 0) {
+		rec = s_rec_pick(&g->cases);
+	} else {
+		s_new_id(g, o, "K", key, sizeof key);
+		rec = s_rec_add(&g->cases, key, 0);
+		if (g->cases.n > g->cap_cas) {
+			g->cap_cas = g->cases.cap;
+			g->cas = realloc(g->cas, g->cap_cas * sizeof *g->cas);
+			if (g->cas == NULL)
+				abort();
+		}
+	}
+	c.returns = strcmp(kind, "return") == 0 ||
+	    strcmp(kind, "exchange") == 0;
+	f = json_pack("{s:s, s:s}", "kind", kind, "site", s_origins[o]);
+	if (order >= 0)
+		json_object_set_new(f, "order",
+		    json_string(g->orders.v[order].id));
+	if (g->customers.n > 0 && harness_rand_below(2))
+		json_object_set_new(f, "customer",
+		    json_string(s_rec_pick(&g->customers)->id));
+	if (harness_rand_below(2))
+		json_object_set_new(f, "description",
+		    json_string("screen cracked"));
+	if (qty > 0)
+		json_object_set_new(f, "lines",
+		    json_pack("[{s:s, s:I}]", "sku", s_skus[sku], "qty",
+			(json_int_t)qty));
+	g->cas[rec - g->cases.v] = c;
+	s_twin(g, s_emit(g, o, CASE_ENTITY, rec->id, "create", f, 1),
+	    CLASH_CASES);
+	return (size_t)(rec - g->cases.v);
+}
+
+/* A move of case ci to status to by origin o; completing a return puts
+ * its goods back at o, against its order (aftersales.c), which counts
+ * them as far as the order sold. */
+static void
+s_case_move(gen_t *g, int o, size_t ci, const char *to)
+{
+	const gen_case_t *x = &g->cas[ci];
+	const char *id = g->cases.v[ci].id;
+	char mid[2 * OP_KEY_MAX]; /* the generator's ids are short */
+	json_t *f;
+	dh_op_t *op;
+
+	s_emit(g, o, CASE_ENTITY, id, "transition",
+	    json_pack("{s:s}", "to", to), 1);
+	if (strcmp(to, "completed") != 0 || !x->returns || x->qty == 0)
+		return;
+	snprintf(mid, sizeof mid, "%s-ret-1", id);
+	f = json_pack("{s:s, s:s, s:I, s:s, s:s}", "site", s_origins[o], "sku",
+	    s_skus[x->sku], "delta", (json_int_t)x->qty, "reason", "return",
+	    "ref", id);
+	if (x->order >= 0)
+		json_object_set_new(f, "order",
+		    json_string(g->orders.v[x->order].id));
+	op = s_emit(g, o, STOCK_ENTITY, mid, "add", f, 1);
+	s_move_add(g, op, o, o, x->sku, x->qty,
+	    x->order >= 0 ? EFF_RETURN : EFF_NONE, x->order);
+}
+
+static void
+s_gen_case(gen_t *g, int o)
+{
 	uint64_t r = harness_rand_below(4);
+	const char *kind;
+	int order = -1, sku = 0, qty = 0;
+	size_t ci;
 	json_t *f;
 
 	if (g->cases.n == 0 || r == 0) {
-		if ((g->clash & CLASH_CASES) && g->cases.n > 0 &&
-		    harness_rand_below(5) == 0) {
-			rec = s_rec_pick(&g->cases);
-		} else {
-			s_new_id(g, o, "K", key, sizeof key);
-			rec = s_rec_add(&g->cases, key, 0);
+		kind = harness_rand_below(2) ? "return" : PICK(s_case_kinds);
+		if (g->orders.n > 0 && harness_rand_below(3) != 0)
+			order = (int)(g->orders.n - 1 -
+			    harness_rand_below(
+				g->orders.n < 6 ? g->orders.n : 6));
+		if (harness_rand_below(3) != 0) {
+			/* Mostly a sku of the order's. */
+			sku = order >= 0 && harness_rand_below(4) != 0
+			    ? g->ord[order].sku[harness_rand_below(
+				  (uint64_t)g->ord[order].n)]
+			    : (int)harness_rand_below(N_SKUS);
+			qty = 1 + (int)harness_rand_below(3);
 		}
-		f = json_pack("{s:s, s:s}", "kind", PICK(s_case_kinds), "site",
-		    s_origins[o]);
-		if (g->orders.n > 0 && harness_rand_below(2))
-			json_object_set_new(f, "order",
-			    json_string(s_rec_pick(&g->orders)->id));
-		if (g->customers.n > 0 && harness_rand_below(2))
-			json_object_set_new(f, "customer",
-			    json_string(s_rec_pick(&g->customers)->id));
-		if (harness_rand_below(2))
-			json_object_set_new(f, "description",
-			    json_string("screen cracked"));
-		if (harness_rand_below(2))
-			json_object_set_new(f, "lines",
-			    json_pack("[{s:s, s:I}]", "sku", PICK(s_skus),
-				"qty",
-				(json_int_t)(1 + harness_rand_below(3))));
-		s_twin(g, s_emit(g, o, CASE_ENTITY, rec->id, "create", f, 1),
-		    CLASH_CASES);
+		s_case_open(g, o, kind, order, sku, qty, 1);
 		return;
 	}
-	rec = s_rec_pick(&g->cases);
+	/* Mostly one of the latest cases, so that returns are completed
+	 * while their orders are recent. */
+	ci = harness_rand_below(2) ? (size_t)harness_rand_below(g->cases.n)
+				   : g->cases.n - 1 -
+		(size_t)harness_rand_below(g->cases.n < 4 ? g->cases.n : 4);
 	if (r == 1) {
 		json_t *set = json_object();
 
@@ -596,7 +894,7 @@ s_gen_case(gen_t *g, int o)
 			json_object_set_new(set, "rating",
 			    json_integer(
 				(json_int_t)(1 + harness_rand_below(5))));
-		s_emit(g, o, CASE_ENTITY, rec->id, "update",
+		s_emit(g, o, CASE_ENTITY, g->cases.v[ci].id, "update",
 		    json_pack("{s:o}", "set", set), 1);
 	} else if (r == 2) {
 		f = json_pack("{s:s}", "text",
@@ -604,10 +902,60 @@ s_gen_case(gen_t *g, int o)
 					  : "parts ordered");
 		if (harness_rand_below(2))
 			json_object_set_new(f, "author", json_string("ana"));
-		s_emit(g, o, CASE_ENTITY, rec->id, "comment", f, 1);
+		s_emit(g, o, CASE_ENTITY, g->cases.v[ci].id, "comment", f, 1);
 	} else {
-		s_emit(g, o, CASE_ENTITY, rec->id, "transition",
-		    json_pack("{s:s}", "to", PICK(s_case_status)), 1);
+		s_case_move(g, o, ci,
+		    harness_rand_below(2) ? "completed" : PICK(s_case_status));
+	}
+}
+
+/* The races of issue 10, played on purpose (the random mix makes them
+ * too rarely to count on): two sites a and b, each writing what it knows
+ * (b may be head office).
+ *   lost cancellation  a's store sale, confirmed: b completes it while a
+ *                      cancels it (restocking);
+ *   won cancellation   a's draft store sale: b cancels it while a's till
+ *                      confirms it (its sale);
+ *   double return      a's completed store sale: a returns all but one of
+ *                      a line, b all of it, later;
+ *   double charge      a's completed store sale paid in full at a and at
+ *                      b. */
+static void
+s_gen_race(gen_t *g)
+{
+	int a = (int)harness_rand_below(N_SITES);
+	int b = (a + 1 + (int)harness_rand_below(N_ORIGINS - 1)) % N_ORIGINS;
+	int confirmed = lifecycle_rank(&lifecycle_order, "confirmed");
+	size_t oi, c1, c2;
+	const gen_order_t *x;
+
+	switch (harness_rand_below(4)) {
+	case 0:
+		oi = s_order_create(g, a, 0, "confirmed", 0);
+		s_order_move(g, b, oi, "completed", confirmed);
+		s_order_move(g, a, oi, "cancelled", confirmed);
+		break;
+	case 1:
+		oi = s_order_create(g, a, 0, "draft", 0);
+		s_order_move(g, b, oi, "cancelled", 0);
+		s_order_move(g, a, oi, "confirmed", 0);
+		break;
+	case 2:
+		oi = s_order_create(g, a, 0, "completed", 0);
+		x = &g->ord[oi];
+		c1 = s_case_open(g, a, "return", (int)oi, x->sku[0],
+		    x->qty[0] > 1 ? x->qty[0] - 1 : 1, 0);
+		c2 = s_case_open(g, b, "exchange", (int)oi, x->sku[0],
+		    x->qty[0], 0);
+		s_case_move(g, a, c1, "completed");
+		g->step += 30; /* b's completion is the later, by the clock */
+		s_case_move(g, b, c2, "completed");
+		break;
+	default:
+		oi = s_order_create(g, a, 0, "completed", 0);
+		s_pay(g, a, oi, g->ord[oi].total);
+		s_pay(g, b, oi, g->ord[oi].total);
+		break;
 	}
 }
 
@@ -713,6 +1061,8 @@ s_generate(gen_t *g, size_t n, int clash)
 
 		if (r < 15) {
 			s_gen_invalid(g, o);
+		} else if (r < 25 && g->customers.n > 0) {
+			s_gen_race(g);
 		} else if (o == HQ && r < 500) {
 			s_gen_catalog(g);
 		} else if (r < 300 || g->customers.n == 0) {
@@ -728,7 +1078,7 @@ s_generate(gen_t *g, size_t n, int clash)
 			s_gen_order_transition(g, o);
 		} else if (r < 830) {
 			s_gen_payment(g, o);
-		} else if (r < 900) {
+		} else if (r < 870) {
 			s_gen_invoice(g, o);
 		} else {
 			s_gen_case(g, o);
@@ -746,6 +1096,8 @@ s_gen_free(gen_t *g)
 	free(g->cases.v);
 	free(g->tag_adds);
 	free(g->moves);
+	free(g->ord);
+	free(g->cas);
 	memset(g, 0, sizeof *g);
 }
 
@@ -757,16 +1109,65 @@ s_rec_cmp(const void *a, const void *b)
 	return strcmp(((const rec_t *)a)->id, ((const rec_t *)b)->id);
 }
 
+/* Whether move a is older than move b by (hlc, origin), then id. */
+static int
+s_move_older(const move_t *a, const move_t *b)
+{
+	int c;
+
+	if (a->hlc != b->hlc)
+		return a->hlc < b->hlc;
+	c = strcmp(s_origins[a->origin], s_origins[b->origin]);
+	return c != 0 ? c < 0 : strcmp(a->id, b->id) < 0;
+}
+
+static int
+s_return_cmp(const void *x, const void *y)
+{
+	const move_t *a = *(const move_t *const *)x;
+	const move_t *b = *(const move_t *const *)y;
+
+	if (a->order != b->order)
+		return a->order < b->order ? -1 : 1;
+	if (a->sku != b->sku)
+		return a->sku < b->sku ? -1 : 1;
+	return s_move_older(a, b) ? -1 : s_move_older(b, a);
+}
+
+/* What the order of move m sold of its sku: its lines' qty while its goods
+ * are out by its final status (the model's max rank). */
+static long long
+s_model_sold(const gen_t *g, const move_t *m)
+{
+	const gen_order_t *x = &g->ord[m->order];
+	long long sold = 0;
+	int l;
+
+	if (!s_left(x->channel, (int)g->orders.v[m->order].value))
+		return 0;
+	for (l = 0; l < x->n; l++)
+		if (x->sku[l] == m->sku)
+			sold += x->qty[l];
+	return sold;
+}
+
 /* What "SELECT site, sku, on_hand FROM stock WHERE on_hand != 0" should
- * show: per movement id the op with the lowest (hlc, origin) counts. */
+ * show: per movement id the op with the lowest (hlc, origin) is the
+ * movement, and it counts by effect.h's rules, here written again from
+ * the generator's knowledge of every order: a sale while its order's goods
+ * are out, a restock never, returns oldest first up to what was sold. */
 static char *
 s_model_stock(const gen_t *g)
 {
-	long long on_hand[N_SITES][N_SKUS];
+	static const int by_name[N_ORIGINS] = { HQ, 0, 1, 2 };
+	long long on_hand[N_ORIGINS][N_SKUS], room = 0;
+	const move_t **ret = malloc((g->n_moves + 1) * sizeof *ret);
 	dh_text_t t = { NULL, 0, 0 };
-	size_t i, j;
+	size_t i, j, n_ret = 0;
 	int s, k;
 
+	if (ret == NULL)
+		abort();
 	memset(on_hand, 0, sizeof on_hand);
 	for (i = 0; i < g->n_moves; i++) {
 		const move_t *m = &g->moves[i];
@@ -782,14 +1183,34 @@ s_model_stock(const gen_t *g)
 					s_origins[m->origin]) < 0)))
 				wins = 0;
 		}
-		if (wins)
+		if (!wins)
+			continue;
+		if (m->effect == EFF_NONE)
 			on_hand[m->site][m->sku] += m->delta;
+		else if (m->effect == EFF_SALE &&
+		    s_left(g->ord[m->order].channel,
+			(int)g->orders.v[m->order].value))
+			on_hand[m->site][m->sku] += m->delta;
+		else if (m->effect == EFF_RETURN)
+			ret[n_ret++] = m;
 	}
-	for (s = 0; s < N_SITES; s++)
-		for (k = 0; k < N_SKUS; k++)
+	qsort(ret, n_ret, sizeof *ret, s_return_cmp);
+	for (i = 0; i < n_ret; i++) {
+		long long c;
+
+		if (i == 0 || ret[i]->order != ret[i - 1]->order ||
+		    ret[i]->sku != ret[i - 1]->sku)
+			room = s_model_sold(g, ret[i]);
+		c = ret[i]->delta < room ? ret[i]->delta : room;
+		room -= c;
+		on_hand[ret[i]->site][ret[i]->sku] += c;
+	}
+	free(ret);
+	for (i = 0; i < N_ORIGINS; i++)
+		for (s = by_name[i], k = 0; k < N_SKUS; k++)
 			if (on_hand[s][k] != 0)
-				dh_text_add(&t, "'%s'|'%s'|%lld\n", s_sites[s],
-				    s_skus[k], on_hand[s][k]);
+				dh_text_add(&t, "'%s'|'%s'|%lld\n",
+				    s_origins[s], s_skus[k], on_hand[s][k]);
 	return dh_text_take(&t);
 }
 
@@ -910,6 +1331,194 @@ s_alerts_sorted(store_t *st)
 	return ok;
 }
 
+/* ---- invariants: merged state never contradicts itself ---- */
+
+/* SQL reads better as written than as clang-format would fold it. */
+/* clang-format off */
+
+/* In SQL: whether order o's goods are out (effect.h) by its final status,
+ * the highest rank of its history, and what the order of id order sold of
+ * sku: its lines' qty while its goods are out, 0 otherwise. */
+#define CANCELLED ORDER_SQL(ORDER_RANK_CANCELLED)
+#define RANK_SQL(o)                                     \
+	"(SELECT max(rank) FROM order_history h WHERE " \
+	"h.order_id = " o ".id)"
+#define GONE_SQL(o)                                                       \
+	"(" RANK_SQL(o) " != " CANCELLED " AND " RANK_SQL(o) " >= (CASE " o \
+	".channel WHEN 'store' THEN " ORDER_SQL(ORDER_RANK_CONFIRMED)         \
+	" ELSE " ORDER_SQL(ORDER_RANK_SHIPPED) " END))"
+#define SOLD_SQL(order, sku)                                              \
+	"(SELECT CASE WHEN " GONE_SQL("so") " THEN (SELECT coalesce("      \
+	"sum(l.qty), 0) FROM order_lines l WHERE l.order_id = so.id AND " \
+	"l.sku = " sku ") ELSE 0 END FROM orders so WHERE so.id = " order ")"
+
+/* A query with what it is about. */
+typedef struct {
+	const char *what;
+	const char *sql;
+} named_sql_t;
+
+/* Each query lists what breaks its invariant: it must list nothing. */
+static const named_sql_t s_invariants[] = {
+	{ "on hand of every position is the sum of what its movements count",
+	    "SELECT s.site, s.sku, s.on_hand, m.c FROM stock s LEFT JOIN "
+	    "(SELECT site, sku, sum(counted) AS c FROM stock_movements "
+	    "GROUP BY site, sku) m ON m.site = s.site AND m.sku = s.sku "
+	    "WHERE m.c IS NULL OR m.c != s.on_hand UNION ALL "
+	    "SELECT site, sku, NULL, sum(counted) FROM stock_movements m "
+	    "WHERE NOT EXISTS (SELECT 1 FROM stock s WHERE s.site = m.site "
+	    "AND s.sku = m.sku) GROUP BY site, sku" },
+	{ "a movement no order held here caused counts its delta",
+	    "SELECT id, effect, delta, counted FROM stock_movements "
+	    "WHERE counted != delta AND (effect IS NULL OR order_id NOT IN "
+	    "(SELECT id FROM orders))" },
+	{ "an order's sales count while its final status says its goods are "
+	  "out, its restocks never",
+	    "SELECT m.id, m.effect, m.delta, m.counted, o.channel, "
+	    RANK_SQL("o") " FROM stock_movements m JOIN orders o "
+	    "ON o.id = m.order_id WHERE m.effect IN ('sale', 'restock') "
+	    "AND m.counted != CASE WHEN m.effect = 'sale' AND " GONE_SQL("o")
+	    " THEN m.delta ELSE 0 END" },
+	{ "returns against an order count oldest first up to what it sold",
+	    "WITH r AS (SELECT m.id, m.order_id, m.sku, m.delta, m.counted, "
+	    "coalesce(sum(m.counted) OVER (PARTITION BY m.order_id, m.sku "
+	    "ORDER BY m.hlc, m.origin, m.id ROWS BETWEEN UNBOUNDED PRECEDING "
+	    "AND 1 PRECEDING), 0) AS before FROM stock_movements m "
+	    "WHERE m.effect = 'return' AND m.order_id IN (SELECT id FROM "
+	    "orders)) SELECT r.id, r.delta, r.counted, r.before, "
+	    SOLD_SQL("r.order_id", "r.sku") " AS sold FROM r "
+	    "WHERE r.counted != max(0, min(r.delta, sold - r.before))" },
+	{ "what is returned per order and sku counts at most what was sold",
+	    "SELECT m.order_id, m.sku, sum(m.counted), "
+	    SOLD_SQL("m.order_id", "m.sku") " AS sold FROM stock_movements m "
+	    "JOIN orders o ON o.id = m.order_id WHERE m.effect = 'return' "
+	    "GROUP BY m.order_id, m.sku HAVING sum(m.counted) > sold" },
+};
+
+/* The alerts every order paid over its total, and every return beyond
+ * what was sold, must raise, in alert_list's order, as "'ID'|'MESSAGE'"
+ * lines; computed here from the payments, lines and statuses. */
+static const named_sql_t s_alerts_due[] = {
+	{ "overpaid",
+	    "SELECT 'overpaid:' || o.site || ':' || o.id, 'order ' || o.id || "
+	    "' paid ' || p.paid || ' on a total of ' || o.total || "
+	    "': refund ' || (p.paid - o.total) FROM orders o JOIN (SELECT "
+	    "order_id, sum(amount) AS paid FROM payments GROUP BY order_id) p "
+	    "ON p.order_id = o.id WHERE p.paid > o.total ORDER BY o.id" },
+	{ "over_return",
+	    "WITH r AS (SELECT m.order_id, m.sku, sum(m.delta) AS n, "
+	    SOLD_SQL("m.order_id", "m.sku") " AS sold FROM stock_movements m "
+	    "WHERE m.effect = 'return' GROUP BY m.order_id, m.sku) "
+	    "SELECT 'over_return:' || o.site || ':' || r.order_id || '/' || "
+	    "r.sku, 'order ' || r.order_id || ': ' || r.n || ' ' || r.sku || "
+	    "' returned, ' || r.sold || ' sold: ' || (r.n - r.sold) || "
+	    "' not put back in stock, check the returns' FROM r JOIN orders o "
+	    "ON o.id = r.order_id WHERE r.n > r.sold "
+	    "ORDER BY r.order_id, r.sku" },
+};
+
+/* Once the whole history is in (and no create reused an id, which may
+ * swap an order's lines after its sale movements were written): every
+ * order's sale movements take out exactly what its final status says. */
+static const char s_final_effects[] =
+    "WITH k AS (SELECT order_id, sku FROM order_lines UNION SELECT "
+    "order_id, sku FROM stock_movements WHERE effect IN ('sale', "
+    "'restock') AND order_id IN (SELECT id FROM orders)) "
+    "SELECT k.order_id, k.sku, " SOLD_SQL("k.order_id", "k.sku") " AS sold, "
+    "(SELECT coalesce(sum(counted), 0) FROM stock_movements m WHERE "
+    "m.order_id = k.order_id AND m.sku = k.sku AND m.effect IN ('sale', "
+    "'restock')) AS c FROM k WHERE c != -sold";
+/* clang-format on */
+
+/* Checks that sql lists nothing on st; fails with what it lists. */
+static int
+s_none(store_t *st, const char *what, const char *sql)
+{
+	char *got = dh_rows(st, sql);
+	int ok = CHECK_MSG(got[0] == '\0', "%s (seed %llu): broken by %.600s",
+	    what, (unsigned long long)harness_seed(), got);
+
+	free(got);
+	return ok;
+}
+
+/* The alerts of kind st lists, as "'ID'|'MESSAGE'" lines. */
+static char *
+s_alert_lines(store_t *st, const char *kind)
+{
+	json_t *a = t_list_where(st, alert_list, "kind", kind), *it;
+	dh_text_t t = { NULL, 0, 0 };
+	size_t i;
+
+	json_array_foreach(json_object_get(a, "items"), i, it)
+		dh_text_add(&t, "'%s'|'%s'\n",
+		    json_string_value(json_object_get(it, "id")),
+		    json_string_value(json_object_get(it, "message")));
+	json_decref(a);
+	return dh_text_take(&t);
+}
+
+/* The invariants, after every merge of every replica (dh_ingest runs it
+ * after each transaction, in whatever order and subset the replica is
+ * being fed). After the first failure of a run (*failed, an int set to 0
+ * at its start) it stays quiet: one broken invariant would otherwise fail
+ * every merge after it. */
+static void
+s_check_invariants(store_t *st, void *arg)
+{
+	int *failed = arg;
+	char *want, *got;
+	size_t i;
+
+	for (i = 0; i < NELEM(s_invariants) && !*failed; i++)
+		*failed = !s_none(st, s_invariants[i].what,
+		    s_invariants[i].sql);
+	for (i = 0; i < NELEM(s_alerts_due) && !*failed; i++) {
+		want = dh_rows(st, s_alerts_due[i].sql);
+		got = s_alert_lines(st, s_alerts_due[i].what);
+		*failed = !dh_same_text(s_alerts_due[i].what, "alert_list", got,
+		    "due", want);
+		free(want);
+		free(got);
+	}
+}
+
+/* What the history must have made for the invariants to mean something:
+ * the races they are about. Each query counts one; it must count some. */
+static const named_sql_t s_races[] = {
+	{ "a cancellation that lost, its restock uncounted",
+	    "SELECT count(*) FROM stock_movements m JOIN order_status s "
+	    "ON s.order_id = m.order_id WHERE m.effect = 'restock' AND "
+	    "s.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) },
+	{ "a cancellation that won over a sale",
+	    "SELECT count(*) FROM stock_movements m JOIN order_status s "
+	    "ON s.order_id = m.order_id WHERE m.effect = 'sale' AND "
+	    "s.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) },
+	{ "a sale returned twice beyond what it sold",
+	    "SELECT count(*) FROM (SELECT 1 FROM stock_movements "
+	    "WHERE effect = 'return' GROUP BY order_id, sku "
+	    "HAVING count(*) > 1 AND sum(counted) < sum(delta))" },
+	{ "a return counted in part",
+	    "SELECT count(*) FROM stock_movements WHERE effect = 'return' "
+	    "AND counted > 0 AND counted < delta" },
+	{ "an order paid over its total",
+	    "SELECT count(*) FROM orders o WHERE o.total < (SELECT "
+	    "sum(amount) FROM payments p WHERE p.order_id = o.id)" },
+};
+
+/* Checks that the history made every race of s_races. */
+static void
+s_check_races_happened(store_t *st)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(s_races); i++)
+		CHECK_MSG(store_query_int(st, store_stmt(st, s_races[i].sql),
+			      0) > 0,
+		    "the history made no %s (seed %llu)", s_races[i].what,
+		    (unsigned long long)harness_seed());
+}
+
 /* ---- the property ---- */
 
 /* Generates a history, feeds it to N_REPLICAS replicas in different orders
@@ -926,10 +1535,11 @@ s_converge(int clash)
 	gen_t g;
 	size_t *idx = NULL, n, total, i, k, round;
 	const char *alerts;
-	int ok = 1;
+	int ok = 1, broken = 0;
 
 	memset(snap, 0, sizeof snap);
 	memset(&again, 0, sizeof again);
+	dh_check_each_merge(s_check_invariants, &broken);
 	s_generate(&g, N_OPS, clash);
 	n = g.h.n;
 	CHECK(g.h.n_invalid > 10);
@@ -1013,6 +1623,11 @@ s_converge(int clash)
 	CHECK(
 	    strstr(dh_part(&snap[0], "customer_list"), "\"tags\":[\"") != NULL);
 	CHECK(s_alerts_sorted(rep[0]));
+	s_check_races_happened(rep[0]);
+	if (!clash)
+		s_none(rep[0],
+		    "every order's sales take out what its final status says",
+		    s_final_effects);
 
 	/* Idempotent: everything once more changes nothing. */
 	{
@@ -1028,6 +1643,7 @@ s_converge(int clash)
 		}
 	}
 out:
+	dh_check_each_merge(NULL, NULL);
 	for (k = 0; k < N_REPLICAS; k++) {
 		store_close(&rep[k]);
 		dh_snapshot_free(&snap[k]);

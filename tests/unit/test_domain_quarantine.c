@@ -21,7 +21,6 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
-	dh_text_t t = { NULL, 0, 0 };
 	char *got;
 
 	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "M-9", "add",
@@ -44,11 +43,7 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 	dh_add(&h, "W001", 1, dh_at(2, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:s}}", "set", "tier", "platinum"), 0);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		dh_dump_sql(st,
-		    "SELECT origin, seq, reason FROM quarantine "
-		    "ORDER BY origin, seq",
-		    &t);
-		got = dh_text_take(&t);
+		got = dh_quarantined(st);
 		CHECK_STR(got,
 		    "'S001'|1|'apply op S001/1: stock movement M-9: delta: must be "
 		    "non-zero and within ±1000000000'\n"

@@ -3,7 +3,8 @@
  * hand-picked history run by dh_rule_run (three orders and twice, the same
  * state every time) and then checked against what the rule says: on-hand
  * is a PN-counter over the movements that win their id, it may go negative
- * (with an alert), and a claim of a movement id that loses leaves no row.
+ * (with an alert), a claim of a movement id that loses leaves no row, and
+ * only a return names the order it is against (effect.h).
  */
 #include <stdlib.h>
 
@@ -98,6 +99,36 @@ TEST(rule_losing_movement_claim_leaves_no_row)
 		    "{\"items\":[{\"available\":5,\"on_hand\":5,"
 		    "\"reserved\":0,\"site\":\"S001\",\"sku\":\"SKU-A\"}]}");
 		free(got);
+		store_close(&st);
+	}
+	dh_history_free(&h);
+}
+
+/* Only a return names the order it is against (effect.h); any other
+ * movement that does is refused everywhere. A return whose order this
+ * replica does not hold (a neighbour's, SPEC §5) counts as written. */
+TEST(rule_only_a_return_names_an_order_and_counts_as_written_without_it)
+{
+	dh_history_t h = { 0 };
+	store_t *st;
+	char *got;
+
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "M-1", "add",
+	    dh_move_fields("S001", "SKU-A", 5, "receipt", NULL, "O-9"), 0);
+	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "K-9-ret-1", "add",
+	    dh_move_fields("S001", "SKU-A", 3, "return", "K-9", "O-9"), 1);
+	if ((st = dh_rule_run(&h)) != NULL) {
+		got = dh_quarantined(st);
+		CHECK_STR(got,
+		    "'S001'|1|'apply op S001/1: stock movement M-1: order: "
+		    "only a return names the order it is against'\n");
+		free(got);
+		got = dh_rows(st,
+		    "SELECT id, order_id, effect, delta, counted "
+		    "FROM stock_movements");
+		CHECK_STR(got, "'K-9-ret-1'|'O-9'|'return'|3|3\n");
+		free(got);
+		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), 3);
 		store_close(&st);
 	}
 	dh_history_free(&h);

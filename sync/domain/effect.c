@@ -1,0 +1,190 @@
+/* effect: the stock effects of orders (see effect.h). */
+#include "effect.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "order.h"
+#include "req.h"
+#include "stock.h"
+
+/* Whether id is ref followed by tag and a line number ("O-1" "-out-" "2"):
+ * the ids order.c derives for an order's movements. */
+static int
+s_derived(const char *id, const char *ref, const char *tag)
+{
+	size_t n = strlen(ref), t = strlen(tag);
+	const char *p;
+
+	if (strncmp(id, ref, n) != 0 || strncmp(id + n, tag, t) != 0 ||
+	    id[n + t] == '\0')
+		return 0;
+	for (p = id + n + t; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+const char *
+effect_of(const char *id, const char *reason, const char *ref,
+    const char *order, const char **order_out)
+{
+	*order_out = NULL;
+	if (order != NULL) {
+		*order_out = order;
+		return EFFECT_RETURN;
+	}
+	if (ref == NULL)
+		return NULL;
+	*order_out = ref;
+	if (strcmp(reason, "sale") == 0 && s_derived(id, ref, "-out-"))
+		return EFFECT_SALE;
+	if (strcmp(reason, "return") == 0 && s_derived(id, ref, "-back-"))
+		return EFFECT_RESTOCK;
+	*order_out = NULL;
+	return NULL;
+}
+
+int
+effect_goods_left(const char *channel, int rank)
+{
+	return rank != ORDER_RANK_CANCELLED &&
+	    rank >= order_leave_rank(channel);
+}
+
+/* Whether order is held here (*left: whether its goods left). 1 held, 0
+ * not, -1 with err on a failed read. */
+static int
+s_order(store_t *st, const char *order, int *left, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT channel, (SELECT max(rank) "
+	    "FROM order_history h WHERE h.order_id = o.id) "
+	    "FROM orders o WHERE o.id = ?");
+	int held = 0;
+
+	*left = 0;
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		held = 1;
+		*left = sqlite3_column_type(s, 1) != SQLITE_NULL &&
+		    effect_goods_left((const char *)sqlite3_column_text(s, 0),
+			sqlite3_column_int(s, 1));
+	}
+	sqlite3_reset(s);
+	return store_read_error(st, err) ? -1 : held;
+}
+
+/* A movement whose counted changes. */
+typedef struct {
+	char id[OP_KEY_MAX + 1];
+	int64_t counted;
+} recount_t;
+
+/* What each linked movement of order should count, in the order effect.h
+ * says returns are counted (by sku, then oldest first); those that count
+ * otherwise now are added to *v (*n of them, caller frees). */
+static int
+s_plan(store_t *st, const char *order, int held, int left, recount_t **v,
+    size_t *n, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT m.id, m.sku, m.delta, m.counted, m.effect, "
+	    "(SELECT coalesce(sum(l.qty), 0) FROM order_lines l "
+	    "WHERE l.order_id = m.order_id AND l.sku = m.sku) "
+	    "FROM stock_movements m WHERE m.order_id = ? "
+	    "ORDER BY m.sku, m.hlc, m.origin, m.id");
+	char sku[REQ_ID_MAX + 1] = "";
+	int64_t room = 0, want;
+	size_t cap = 0;
+
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	while (store_row(st, s)) {
+		const char *msku = (const char *)sqlite3_column_text(s, 1);
+		const char *effect = (const char *)sqlite3_column_text(s, 4);
+		int64_t delta = sqlite3_column_int64(s, 2);
+
+		if (!held) {
+			want = delta;
+		} else if (strcmp(effect, EFFECT_SALE) == 0) {
+			want = left ? delta : 0;
+		} else if (strcmp(effect, EFFECT_RETURN) == 0) {
+			/* What the order sold of this sku, less what older
+			 * returns of it already put back. */
+			if (strcmp(msku, sku) != 0) {
+				snprintf(sku, sizeof sku, "%s", msku);
+				room = left ? sqlite3_column_int64(s, 5) : 0;
+			}
+			want = delta < room ? delta : room;
+			room -= want;
+		} else {
+			want = 0;
+		}
+		if (want == sqlite3_column_int64(s, 3))
+			continue;
+		if (*n == cap) {
+			cap = cap * 2 + 8;
+			if ((*v = realloc(*v, cap * sizeof **v)) == NULL)
+				abort();
+		}
+		snprintf((*v)[*n].id, sizeof(*v)[*n].id, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		(*v)[(*n)++].counted = want;
+	}
+	sqlite3_reset(s);
+	return store_read_error(st, err);
+}
+
+int
+effect_sync(store_t *st, const char *order, err_t *err)
+{
+	recount_t *v = NULL;
+	size_t n = 0, i;
+	int held, left, rc = -1;
+
+	if ((held = s_order(st, order, &left, err)) < 0 ||
+	    s_plan(st, order, held, left, &v, &n, err))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (stock_recount(st, v[i].id, v[i].counted, err))
+			goto out;
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+int
+effect_sold(store_t *st, const char *order, const char *sku, int64_t *sold,
+    err_t *err)
+{
+	sqlite3_stmt *s;
+	int left, held = s_order(st, order, &left, err);
+
+	*sold = 0;
+	if (held < 0)
+		return -1;
+	if (!held)
+		return err_set(err, ERR_NOT_FOUND, "order: %s not found",
+		    order);
+	if (!left)
+		return 0;
+	s = store_stmt(st,
+	    "SELECT coalesce(sum(qty), 0) FROM "
+	    "order_lines WHERE order_id = ? AND sku = ?");
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	return store_query_int64(st, s, 0, sold, err);
+}
+
+int64_t
+effect_returned(store_t *st, const char *order, const char *sku)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT coalesce(sum(delta), 0) FROM stock_movements "
+	    "WHERE order_id = ? AND effect = '" EFFECT_RETURN "' AND sku = ?");
+
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);
+	return store_query_int(st, s, 0);
+}
