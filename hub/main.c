@@ -1,5 +1,6 @@
 /*
- * bl-hub: head office. Commands: init, key, enroll, revoke, run.
+ * bl-hub: head office. Commands: init, key, enroll, revoke, run, backup,
+ * restore.
  *
  * Every failure prints one line, "bl-hub: COMMAND: what: why", and exits 1
  * (runtime) or 2 (bad usage).
@@ -14,9 +15,11 @@
 
 #include "apply.h"
 #include "args.h"
+#include "backup.h"
 #include "daemon.h"
 #include "hub.h"
 #include "log.h"
+#include "operator.h"
 #include "prog.h"
 
 static void
@@ -49,6 +52,55 @@ s_begin(const char *dir, err_t *err)
 	if (st != NULL && store_begin(st, err))
 		store_close(&st);
 	return st;
+}
+
+/* audit [--site ID]: every site's log against its chain and signatures
+ * (operator.h). */
+static int
+s_audit(const args_t *a)
+{
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = operator_audit(st, a, 1);
+	store_close(&st);
+	return rc;
+}
+
+static int
+s_quarantine_list(const args_t *a)
+{
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = operator_quarantine_list(st, a);
+	store_close(&st);
+	return rc;
+}
+
+/* quarantine retry: each op as its origin would send it (its role, who may
+ * receive it); a running hub streams what was applied within a second. */
+static int
+s_quarantine_retry(const args_t *a)
+{
+	store_t *st;
+	hub_from_t from;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	memset(&from, 0, sizeof from);
+	from.store = st;
+	rc = operator_quarantine_retry(st, a, hub_from_of, &from);
+	store_close(&st);
+	return rc;
 }
 
 static int
@@ -283,16 +335,21 @@ s_raise_fd_limit(void)
 	}
 }
 
+/* The setting run checks before it opens anything: the API token. */
+static int
+s_check(const conf_t *conf, err_t *err)
+{
+	return api_token_check(conf_get(conf, "token", NULL), err);
+}
+
 /* Starts the sync endpoint and the API over the daemon's store, keeping
- * both in arg (a hub_run_t) for s_stop. */
+ * both in arg (a hub_run_t) for s_stop. The token is checked (s_check). */
 static int
 s_start(daemon_t *d, void *arg, err_t *err)
 {
 	hub_run_t *h = arg;
 	int sync_port = -1, http_port = -1;
 
-	if (api_token_check(conf_get(&d->conf, "token", NULL), err))
-		return -1;
 	s_raise_fd_limit();
 	h->server = server_new(d->base, d->store, &d->keys,
 	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
@@ -326,10 +383,24 @@ static int
 s_run(const args_t *a)
 {
 	static const daemon_spec_t spec = { HUB_KEY, { "listen", "http", NULL },
-		s_open, s_start, s_stop };
+		s_check, s_open, s_start, s_stop };
 	hub_run_t h = { NULL, NULL };
 
 	return daemon_run(&spec, a, &h);
+}
+
+/* ---- backup and restore (backup.h) ---- */
+
+static int
+s_backup(const args_t *a)
+{
+	return backup_cmd(a, HUB_DB);
+}
+
+static int
+s_restore(const args_t *a)
+{
+	return backup_restore_cmd(a, HUB_DB, STORE_HUB);
 }
 
 static void
@@ -340,12 +411,17 @@ s_usage(void)
 	    "       bl-hub key    --data DIR\n"
 	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
 	    "       bl-hub revoke --data DIR --site ID\n"
-	    "       bl-hub run    --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n");
+	    "       bl-hub run    --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n"
+	    "       bl-hub backup --data DIR --to FILE [--force]   (while the hub runs)\n"
+	    "       bl-hub restore --data DIR --from FILE   (the hub stopped)\n"
+	    "       bl-hub audit  --data DIR [--site ID]   (every site's log against what it signed)\n"
+	    "       bl-hub quarantine list|retry --data DIR [--origin SITE] [--seq N]\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	static const char *const force_flag[] = { "force", NULL };
 	static const prog_cmd_t cmds[] = {
 		{ "init", s_init, { "data", "listen", "http", "site", NULL },
 		    NULL },
@@ -355,6 +431,13 @@ main(int argc, char **argv)
 		    NULL },
 		{ "revoke", s_revoke, { "data", "site", NULL }, NULL },
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
+		{ "backup", s_backup, { "data", "to", NULL }, force_flag },
+		{ "restore", s_restore, { "data", "from", NULL }, NULL },
+		{ "audit", s_audit, { "data", "site", NULL }, NULL },
+		{ "quarantine list", s_quarantine_list,
+		    { "data", "origin", NULL }, NULL },
+		{ "quarantine retry", s_quarantine_retry,
+		    { "data", "origin", "seq", NULL }, NULL },
 	};
 
 	/* Whatever a command creates in the data directory (databases, their

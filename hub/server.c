@@ -627,6 +627,11 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	}
 	switch (msg->type) {
 	case PROTO_HELLO: s_on_hello(srv, s, msg, site); break;
+	case PROTO_BYE:
+		/* Gone now, not when the heartbeat notices. */
+		s->gone = 1;
+		log_debug("site %s: session ended", s->site);
+		break;
 	case PROTO_PING:
 		/* Only a site that said HELLO and is still enrolled. */
 		if (s->state == SESSION_READY)
@@ -728,41 +733,16 @@ out:
 
 /* Once a second: close sessions of revoked sites, forget idle ones, retry
  * streams that stopped on a full queue. */
-/* Where a quarantined op came from, for its retry: its origin's role (the
- * registry's; "" when the site is unknown, which no rule lets write) and
- * who may receive it. */
-typedef struct {
-	server_t *srv;
-	char role[16];
-	hub_vis_t vis;
-} retry_from_t;
-
-static void
-s_retry_from(void *arg, const op_t *op, ingest_from_t *from)
-{
-	retry_from_t *r = arg;
-	sqlite3_stmt *q = store_stmt(r->srv->store,
-	    "SELECT role FROM sites WHERE id = ?");
-
-	r->role[0] = '\0';
-	sqlite3_bind_text(q, 1, op->origin, -1, SQLITE_STATIC);
-	if (store_row(r->srv->store, q))
-		snprintf(r->role, sizeof r->role, "%s",
-		    sqlite3_column_text(q, 0));
-	sqlite3_reset(q);
-	visibility_of(r->srv->store, op, &r->vis);
-	from->role = r->role;
-	from->vis = &r->vis.vis;
-}
-
 int
 server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
     int due_only, int *applied, int *kept, err_t *err)
 {
-	retry_from_t r = { srv, "", { "", "", "", { NULL, NULL, NULL } } };
+	hub_from_t r;
 
+	memset(&r, 0, sizeof r);
+	r.store = srv->store;
 	if (store_quarantine_retry(srv->store, origin, seq, due_only,
-		s_retry_from, &r, applied, kept, err))
+		hub_from_of, &r, applied, kept, err))
 		return -1;
 	if (*applied > 0) {
 		log_info("quarantine: %d ops applied on retry, %d kept",

@@ -790,6 +790,17 @@ client_destroy(client_t **self_p)
 	zev_destroy(&c->dealer_ev);
 	zev_destroy(&c->monitor_ev);
 	if (c->dealer != NULL) {
+		/* Tell the hub the session ends, and give that a moment to
+		 * leave: a next session of this site is not a twin then. */
+		if (c->connected && c->state != LINK_REFUSED) {
+			int linger = 200;
+
+			proto_bye(&c->out);
+			zmq_setsockopt(c->dealer, ZMQ_LINGER, &linger,
+			    sizeof linger);
+			zmq_send(c->dealer, c->out.data, c->out.len,
+			    ZMQ_DONTWAIT);
+		}
 		zmq_socket_monitor(c->dealer, NULL, 0);
 		zmq_close(c->dealer);
 	}

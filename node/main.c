@@ -1,6 +1,6 @@
 /*
  * bl-node: a store's or warehouse's replica. Commands: init, key, run,
- * sync, status, and for people at the site: stock, move.
+ * sync, status, backup, restore, and for people at the site: stock, move.
  *
  * Every failure prints one line, "bl-node: COMMAND: what: why", and exits 1
  * (runtime) or 2 (bad usage).
@@ -10,15 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "apply.h"
 #include "args.h"
+#include "backup.h"
 #include "daemon.h"
 #include "log.h"
 #include "node.h"
+#include "operator.h"
 #include "prog.h"
+#include "runlock.h"
 #include "stock.h"
 
 static store_t *
@@ -105,6 +109,49 @@ s_key(const args_t *a)
 		return prog_fail(1, &err);
 	printf("%s\n", pub);
 	return 0;
+}
+
+/* audit: this store's own log against its chain (operator.h). */
+static int
+s_audit(const args_t *a)
+{
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = operator_audit(st, a, 0);
+	store_close(&st);
+	return rc;
+}
+
+static int
+s_quarantine_list(const args_t *a)
+{
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = operator_quarantine_list(st, a);
+	store_close(&st);
+	return rc;
+}
+
+static int
+s_quarantine_retry(const args_t *a)
+{
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = operator_quarantine_retry(st, a, NULL, NULL);
+	store_close(&st);
+	return rc;
 }
 
 /* Opens what every networked command needs: config, keys, store. */
@@ -201,11 +248,94 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	return 0;
 }
 
+/* ---- beside a running daemon ---- */
+
+/* A daemon serving the data directory has the one session to the hub a
+ * site may hold: sync and status ask it over its HTTP API instead of
+ * opening a second one, which the hub would take for the same data folder
+ * reconnecting and swap for the daemon's. */
+
+#define DAEMON_POLL_MS 100    /* between two questions to the daemon */
+#define DAEMON_ANSWER_MS 2000 /* for one answer */
+
+static void
+s_nap(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Asks the daemon serving dir (process pid, -1 unknown) for its status,
+ * again every DAEMON_POLL_MS while it does not answer (it may be
+ * starting) until wait_ms have passed; a refusal (a wrong token) is
+ * final. 0 with *out (caller owns), or -1
+ * with err "daemon of DIR (process PID): GET URL: why". */
+static int
+s_daemon_status(const char *dir, long pid, int wait_ms, json_t **out,
+    err_t *err)
+{
+	uint64_t until = hlc_wall_ms() + (uint64_t)wait_ms;
+
+	while (daemon_ask(dir, "/v1/status", DAEMON_ANSWER_MS, out, err)) {
+		if (err->code != ERR_UNAVAILABLE || hlc_wall_ms() >= until) {
+			if (pid > 0)
+				return err_prefix(err,
+				    "daemon of %s (process %ld)", dir, pid);
+			return err_prefix(err, "daemon of %s", dir);
+		}
+		s_nap(DAEMON_POLL_MS);
+	}
+	return 0;
+}
+
+/* bl-node sync beside the daemon: waits until it reports itself caught up
+ * (client_caught_up), refused, or timeout seconds, with the reasons a
+ * round of our own gives. */
+static int
+s_sync_by_daemon(const char *dir, long pid, int timeout)
+{
+	uint64_t until = hlc_wall_ms() + (uint64_t)timeout * 1000;
+	const char *hub, *link, *why;
+	json_t *o;
+	err_t err;
+
+	err_clear(&err);
+	for (;;) {
+		if (s_daemon_status(dir, pid, timeout * 1000, &o, &err))
+			return prog_fail(1, &err);
+		if (json_is_true(json_object_get(o, "caught_up"))) {
+			json_decref(o);
+			return 0;
+		}
+		if (json_object_get(o, "refusal") != NULL ||
+		    hlc_wall_ms() >= until)
+			break;
+		json_decref(o);
+		s_nap(DAEMON_POLL_MS);
+	}
+	hub = json_string_value(json_object_get(o, "hub")) ?: "?";
+	link = json_string_value(json_object_get(o, "hub_link")) ?: "";
+	if ((why = json_string_value(json_object_get(o, "refusal"))) != NULL ||
+	    (why = json_string_value(json_object_get(o, "hub_error"))) != NULL)
+		err_set(&err, ERR_UNAVAILABLE, "%s", why);
+	else if (strcmp(link, "down") == 0)
+		err_set(&err, ERR_UNAVAILABLE, "hub %s: no reply within %d s",
+		    hub, timeout);
+	else
+		err_set(&err, ERR_UNAVAILABLE,
+		    "hub %s: not caught up within %d s", hub, timeout);
+	json_decref(o);
+	return prog_fail(1, &err);
+}
+
 static int
 s_sync(const args_t *a)
 {
+	const char *dir = args_get(a, "data", ".");
 	int timeout = atoi(args_get(a, "timeout", "10")), caught_up = 0;
 	char why[ERR_MSG_MAX] = "";
+	long pid;
 	err_t err;
 
 	if (timeout <= 0) {
@@ -213,8 +343,11 @@ s_sync(const args_t *a)
 		    "--timeout: must be a positive number of seconds");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if (s_round(args_get(a, "data", "."), timeout, &caught_up, why,
-		sizeof why, NULL) != 0 ||
+	if (runlock_holder(dir, &pid, &err))
+		return prog_fail(1, &err);
+	if (pid != 0)
+		return s_sync_by_daemon(dir, pid, timeout);
+	if (s_round(dir, timeout, &caught_up, why, sizeof why, NULL) != 0 ||
 	    !caught_up) {
 		err_set(&err, ERR_UNAVAILABLE, "%s", why);
 		return prog_fail(1, &err);
@@ -262,86 +395,130 @@ s_print_disk(const json_t *disk)
 		printf("warning        %s\n", json_string_value(w));
 }
 
+/* Status without a daemon: the replica's counters, and a short round of
+ * our own to tell whether the hub is reachable (it syncs, too). *out is
+ * the caller's. */
 static int
-s_status(const args_t *a)
+s_status_here(const char *dir, json_t **out, err_t *err)
 {
-	const char *dir = args_get(a, "data", ".");
 	store_t *st;
-	json_t *o;
-	int64_t seq = 0, acked = 0, last_sync = 0, cursor = 0;
+	json_t *o, *link;
+	int64_t seq = 0, last_sync = 0, cursor = 0;
 	int caught_up = 0;
 	char why[ERR_MSG_MAX] = "";
-	err_t err;
 
-	if ((st = s_open(dir, &err)) == NULL)
-		return prog_fail(1, &err);
-	if (store_meta_get_int(st, "seq", 0, &seq, &err) ||
-	    store_meta_get_int(st, "acked", 0, &acked, &err) ||
-	    store_meta_get_int(st, "last_sync", 0, &last_sync, &err) ||
-	    store_meta_get_int(st, "cursor", 0, &cursor, &err)) {
+	if ((st = s_open(dir, err)) == NULL)
+		return -1;
+	if (store_meta_get_int(st, "seq", 0, &seq, err) ||
+	    store_meta_get_int(st, "last_sync", 0, &last_sync, err) ||
+	    store_meta_get_int(st, "cursor", 0, &cursor, err)) {
 		store_close(&st);
-		return prog_fail(1, &err);
+		return -1;
 	}
 	o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "site", store_site(st),
 	    "last_seq", (json_int_t)seq, "cursor", (json_int_t)cursor,
 	    "quarantined", (json_int_t)store_quarantine_count(st),
 	    "last_sync_ms", (json_int_t)last_sync);
-	if (s_disk(dir, st, o, &err)) {
+	if (s_disk(dir, st, o, err)) {
 		json_decref(o);
 		store_close(&st);
-		return prog_fail(1, &err);
+		return -1;
 	}
 	store_close(&st);
-	/* Probe the hub: a short round tells reachable or not (and syncs). */
-	{
-		json_t *link = json_object();
+	link = json_object();
+	s_round(dir, 2, &caught_up, why, sizeof why, link);
+	json_object_update(o, link);
+	json_decref(link);
+	json_object_set_new(o, "hub_reachable",
+	    json_boolean(caught_up ||
+		strcmp(json_string_value(json_object_get(o, "hub_link")) ?: "",
+		    "up") == 0));
+	if (!caught_up && why[0] != '\0')
+		json_object_set_new(o, "hub_problem", json_string(why));
+	*out = o;
+	return 0;
+}
 
-		s_round(dir, 2, &caught_up, why, sizeof why, link);
-		json_object_update(o, link);
-		json_decref(link);
-		json_object_set_new(o, "hub_reachable",
-		    json_boolean(caught_up ||
-			strcmp(json_string_value(json_object_get(o, "hub_link"))
-				?: "",
-			    "up") == 0));
-		if (!caught_up && why[0] != '\0')
-			json_object_set_new(o, "hub_problem", json_string(why));
-		(void)acked;
+/* Status from the daemon serving dir (process pid): its own view, with
+ * the fields the command adds. *out is the caller's. */
+static int
+s_status_by_daemon(const char *dir, long pid, json_t **out, err_t *err)
+{
+	const char *problem;
+	json_t *o;
+
+	if (s_daemon_status(dir, pid, DAEMON_ANSWER_MS, &o, err))
+		return -1;
+	if (pid > 0)
+		json_object_set_new(o, "daemon_pid", json_integer(pid));
+	json_object_set_new(o, "hub_reachable",
+	    json_boolean(
+		strcmp(json_string_value(json_object_get(o, "hub_link")) ?: "",
+		    "up") == 0));
+	problem = json_string_value(json_object_get(o, "refusal"));
+	if (problem == NULL)
+		problem = json_string_value(json_object_get(o, "hub_error"));
+	if (problem != NULL)
+		json_object_set_new(o, "hub_problem", json_string(problem));
+	*out = o;
+	return 0;
+}
+
+static void
+s_print_status(const json_t *o)
+{
+	int64_t last_sync = json_integer_value(
+	    json_object_get(o, "last_sync_ms"));
+	int64_t pid = json_integer_value(json_object_get(o, "daemon_pid"));
+
+	printf("site           %s\n",
+	    json_string_value(json_object_get(o, "site")));
+	if (pid != 0)
+		printf("daemon         running (process %lld)\n",
+		    (long long)pid);
+	printf("hub            %s (%s)\n",
+	    json_string_value(json_object_get(o, "hub")),
+	    json_is_true(json_object_get(o, "hub_reachable")) ? "reachable"
+							      : "unreachable");
+	if (json_object_get(o, "hub_problem"))
+		printf("hub problem    %s\n",
+		    json_string_value(json_object_get(o, "hub_problem")));
+	if (last_sync > 0) {
+		time_t t = (time_t)(last_sync / 1000);
+		char stamp[32];
+
+		strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC",
+		    gmtime(&t));
+		printf("last sync      %s\n", stamp);
+	} else {
+		printf("last sync      never\n");
 	}
+	printf("waiting push   %lld ops\n",
+	    (long long)json_integer_value(json_object_get(o, "pending_push")));
+	printf("quarantined    %lld ops\n",
+	    (long long)json_integer_value(json_object_get(o, "quarantined")));
+	s_print_disk(json_object_get(o, "disk"));
+}
+
+static int
+s_status(const args_t *a)
+{
+	const char *dir = args_get(a, "data", ".");
+	json_t *o;
+	long pid;
+	err_t err;
+
+	if (runlock_holder(dir, &pid, &err) ||
+	    (pid != 0 ? s_status_by_daemon(dir, pid, &o, &err)
+		      : s_status_here(dir, &o, &err)))
+		return prog_fail(1, &err);
 	if (args_has(a, "json")) {
 		char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 		printf("%s\n", text);
 		free(text);
 	} else {
-		printf("site           %s\n",
-		    json_string_value(json_object_get(o, "site")));
-		printf("hub            %s (%s)\n",
-		    json_string_value(json_object_get(o, "hub")),
-		    json_is_true(json_object_get(o, "hub_reachable"))
-			? "reachable"
-			: "unreachable");
-		if (json_object_get(o, "hub_problem"))
-			printf("hub problem    %s\n",
-			    json_string_value(
-				json_object_get(o, "hub_problem")));
-		if (last_sync > 0) {
-			time_t t = (time_t)(last_sync / 1000);
-			char stamp[32];
-
-			strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC",
-			    gmtime(&t));
-			printf("last sync      %s\n", stamp);
-		} else {
-			printf("last sync      never\n");
-		}
-		printf("waiting push   %lld ops\n",
-		    (long long)json_integer_value(
-			json_object_get(o, "pending_push")));
-		printf("quarantined    %lld ops\n",
-		    (long long)json_integer_value(
-			json_object_get(o, "quarantined")));
-		s_print_disk(json_object_get(o, "disk"));
+		s_print_status(o);
 	}
 	json_decref(o);
 	return 0;
@@ -369,8 +546,23 @@ s_api_wrote(void *client)
 	client_wrote(client);
 }
 
+/* The settings run checks before it opens anything: the API token and
+ * the retention. */
+static int
+s_check(const conf_t *conf, err_t *err)
+{
+	long long days;
+
+	if (api_token_check(conf_get(conf, "token", NULL), err) ||
+	    conf_get_int(conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+		&days, err))
+		return -1;
+	return 0;
+}
+
 /* Starts retention, the link to the hub and the API over the daemon's
- * store, keeping them in arg (a node_run_t) for s_stop. */
+ * store, keeping them in arg (a node_run_t) for s_stop. The settings are
+ * checked (s_check). */
 static int
 s_start(daemon_t *d, void *arg, err_t *err)
 {
@@ -378,8 +570,7 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	int http_port = -1;
 	long long days;
 
-	if (api_token_check(conf_get(&d->conf, "token", NULL), err) ||
-	    conf_get_int(&d->conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
+	if (conf_get_int(&d->conf, "retain_days", RETAIN_DEFAULT_DAYS, 0, 36500,
 		&days, err))
 		return -1;
 	n->retain = retain_start(d->base, d->store, (int)days);
@@ -412,11 +603,25 @@ s_stop(void *arg)
 static int
 s_run(const args_t *a)
 {
-	static const daemon_spec_t spec = { NODE_KEY, { "http", NULL }, s_open,
-		s_start, s_stop };
+	static const daemon_spec_t spec = { NODE_KEY, { "http", NULL }, s_check,
+		s_open, s_start, s_stop };
 	node_run_t n = { NULL, NULL, NULL };
 
 	return daemon_run(&spec, a, &n);
+}
+
+/* ---- backup and restore (backup.h) ---- */
+
+static int
+s_backup(const args_t *a)
+{
+	return backup_cmd(a, NODE_DB);
+}
+
+static int
+s_restore(const args_t *a)
+{
+	return backup_restore_cmd(a, NODE_DB, STORE_NODE);
 }
 
 /* ---- for people at the site ---- */
@@ -601,6 +806,10 @@ s_usage(void)
 	    "       bl-node run    --data DIR [--http HOST:PORT]\n"
 	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"
 	    "       bl-node status --data DIR [--json]\n"
+	    "       bl-node backup --data DIR --to FILE [--force]   (while the daemon runs)\n"
+	    "       bl-node restore --data DIR --from FILE   (the daemon stopped)\n"
+	    "       bl-node audit  --data DIR   (this store's own log against its chain)\n"
+	    "       bl-node quarantine list|retry --data DIR [--origin SITE] [--seq N]\n"
 	    "       bl-node move   --data DIR --sku SKU --delta N --reason REASON [--id ID] [--ref TEXT]\n"
 	    "       bl-node import --data DIR --file FILE|-   (JSON lines of movements, all or nothing)\n"
 	    "       bl-node prune  --data DIR [--days N]   (drop other sites' ops older than N days)\n");
@@ -611,6 +820,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const json_flag[] = { "json", NULL };
+	static const char *const force_flag[] = { "force", NULL };
 	static const prog_cmd_t cmds[] = {
 		{ "init", s_init,
 		    { "data", "site", "hub", "hub-key", "http", NULL }, NULL },
@@ -618,6 +828,13 @@ main(int argc, char **argv)
 		{ "run", s_run, { "data", "http", NULL }, NULL },
 		{ "sync", s_sync, { "data", "timeout", NULL }, NULL },
 		{ "status", s_status, { "data", NULL }, json_flag },
+		{ "backup", s_backup, { "data", "to", NULL }, force_flag },
+		{ "restore", s_restore, { "data", "from", NULL }, NULL },
+		{ "audit", s_audit, { "data", NULL }, NULL },
+		{ "quarantine list", s_quarantine_list,
+		    { "data", "origin", NULL }, NULL },
+		{ "quarantine retry", s_quarantine_retry,
+		    { "data", "origin", "seq", NULL }, NULL },
 		{ "move", s_move,
 		    { "data", "sku", "delta", "reason", "id", "ref", NULL },
 		    NULL },

@@ -19,7 +19,8 @@ typedef struct {
 	const char *const *flags; /* options without one, or NULL */
 } prog_cmd_t;
 
-/* Runs the command argv[1] names, with argv[2..] parsed against its
+/* Runs the command argv[1] names (or argv[1] and argv[2], for a name of
+ * two words: "quarantine retry"), with the rest parsed against its
  * options; prints usage() and returns 2 when there is none or it is
  * unknown. Every command requires --data. name is the program's
  * ("bl-hub"), a literal. */

@@ -15,6 +15,7 @@ static const char *const s_names[] = {
 	[PROTO_PING] = "PING",
 	[PROTO_PONG] = "PONG",
 	[PROTO_ERROR] = "ERROR",
+	[PROTO_BYE] = "BYE",
 };
 
 /* Number of elements each message type has, type included. */
@@ -28,12 +29,13 @@ static const size_t s_arity[] = {
 	[PROTO_PING] = 6,
 	[PROTO_PONG] = 3,
 	[PROTO_ERROR] = 3,
+	[PROTO_BYE] = 1,
 };
 
 const char *
 proto_type_name(int type)
 {
-	if (type < PROTO_HELLO || type > PROTO_ERROR)
+	if (type < PROTO_HELLO || type > PROTO_BYE)
 		return "?";
 	return s_names[type];
 }
@@ -87,7 +89,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST, "proto: empty message");
 	if (cbr_uint(r, &type, err))
 		return err_prefix(err, "proto: message type");
-	if (type < PROTO_HELLO || type > PROTO_ERROR)
+	if (type < PROTO_HELLO || type > PROTO_BYE)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "proto: unknown message type %llu",
 		    (unsigned long long)type);
@@ -163,6 +165,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 			    (unsigned long long)status);
 		msg->status = (int)status;
 		break;
+	case PROTO_BYE: break;
 	}
 	if (rc)
 		return err_prefix(err, "proto: %s", s_names[type]);
@@ -290,6 +293,14 @@ proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms)
 	cbw_uint(w, PROTO_PONG);
 	cbw_uint(w, echoed_ms);
 	cbw_uint(w, hub_ms);
+}
+
+void
+proto_bye(cbw_t *w)
+{
+	cbw_reset(w);
+	cbw_array(w, 1);
+	cbw_uint(w, PROTO_BYE);
 }
 
 void

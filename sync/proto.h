@@ -15,6 +15,7 @@
  *               disk_problem]
  *   PONG     = [8, echoed_ms, hub_wall_ms]
  *   ERROR    = [9, status, reason]
+ *   BYE      = [10]
  *
  * A session: the node sends HELLO; the hub answers WELCOME with the highest
  * seq of this site it holds (held_seq) and its log head, or ERROR. The node
@@ -41,6 +42,10 @@
  * session per site; a second HELLO of the same incarnation replaces the
  * first, one of another incarnation is refused (409) while the first
  * lives, naming both.
+ *
+ * BYE: the node ends its session (a one-shot sync done, a daemon
+ * stopping); the hub forgets it at once, so that the next session of the
+ * site, of another copy of its data folder too, is not taken for a twin.
  *
  * PING also reports the node's disk (its database and WAL sizes, free
  * space, 0 when unknown, and its first disk problem or "", see ckpt.h),
@@ -75,6 +80,7 @@ typedef enum {
 	PROTO_PING,
 	PROTO_PONG,
 	PROTO_ERROR,
+	PROTO_BYE,
 } proto_type_t;
 
 /* A node's disk, as PING reports it. */
@@ -134,6 +140,7 @@ void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
 void proto_error(cbw_t *w, int status, const char *reason);
+void proto_bye(cbw_t *w);
 
 /* Name of a message type for logs ("HELLO"), "?" when unknown. */
 const char *proto_type_name(int type);

@@ -65,6 +65,7 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 	case PROTO_PING: proto_ping(w, m->ms, &m->disk); break;
 	case PROTO_PONG: proto_pong(w, m->ms, m->hub_ms); break;
 	case PROTO_ERROR: proto_error(w, m->status, m->reason); break;
+	case PROTO_BYE: proto_bye(w); break;
 	}
 }
 

@@ -39,6 +39,21 @@ check_match() {
 	fi
 }
 
+# check_refused DESCRIPTION TEXT COMMAND...: passes when the command exits 1
+# and prints exactly TEXT (its one-line failure, stdout and stderr).
+check_refused() {
+	desc=$1
+	want=$2
+	shift 2
+	got=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: expected exit 1 and [$want], got exit $rc and [$got]"
+	fi
+}
+
 # port DIR NAME: the port a daemon wrote to DIR/ports.
 port() { sed -n "s/^$2=//p" "$1/ports"; }
 

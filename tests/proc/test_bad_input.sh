@@ -47,7 +47,7 @@ check_match "the node is still serving" '"site":"S001"' "$(http_get "$P" /v1/sta
 # The network: raw bytes at the ZeroMQ port, then misbehaving CURVE peers.
 exec 3<> "/dev/tcp/127.0.0.1/$HUB_SYNC" && printf '\377\377\377garbage that is not ZMTP\n' >&3 && exec 3>&-
 check_eq "garbage CBOR" "ERROR 400 proto: cbor: indefinite length at byte 0" "$("$POKE" "$T/S002" garbage)"
-check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 16" "$("$POKE" "$T/S002" truncated)"
+check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 28" "$("$POKE" "$T/S002" truncated)"
 check_eq "a 2^36-element array header" "ERROR 400 proto: cbor: array of 68719476736 items at byte 0 exceeds the 0 bytes left" "$("$POKE" "$T/S002" huge-count)"
 check_eq "PUSH before HELLO" "ERROR 400 send HELLO first" "$("$POKE" "$T/S002" push-first)"
 check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol ([0-9]+) schema [0-9]+, hub protocol \1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
@@ -59,6 +59,14 @@ check_eq "an op an hour ahead is acknowledged" "PUSH_ACK" "$("$POKE" "$T/S002" f
 check_match "and quarantined with its reason" "^apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)$" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT reason FROM quarantine WHERE origin = 'S002'")"
 check_eq "not applied" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=FUTURE')"
+check_match "bl-hub quarantine list shows it with its reason" \
+	"^S002/1 [0-9-]+ [0-9:]+ UTC: apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)\$" \
+	"$("$HUB" quarantine list --data "$T/hub" --origin S002 | head -n 1)"
+check_eq "a retry before its time keeps it" "retried 1: 0 applied, 1 still quarantined" \
+	"$("$HUB" quarantine retry --data "$T/hub" --origin S002 --seq 1)"
+check_eq "an unknown verb is a usage error" "2" \
+	"$("$HUB" quarantine purge --data "$T/hub" > /dev/null 2>&1; echo $?)"
+check_eq "a store's quarantine is empty" "0 quarantined" "$("$NODE" quarantine list --data "$T/S002")"
 check_eq "a replayed batch is acknowledged again" "PUSH_ACK" "$("$POKE" "$T/S002" replay)"
 check_eq "and held once: two ops, on hand 2" "2 2" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_log WHERE origin = 'S002'") $(http_get "$HUB_HTTP" '/v1/stock?site=S002&sku=POKE' | jq '.items[0].on_hand')"

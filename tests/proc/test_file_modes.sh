@@ -31,7 +31,8 @@ node.db-shm 600
 node.db-wal 600
 node.key 600
 node.pub 600
-ports 600" "$(modes "$T/S001")"
+ports 600
+run.lock 600" "$(modes "$T/S001")"
 check_eq "the hub's too" ". 700
 config 600
 hub.db 600
@@ -39,7 +40,8 @@ hub.db-shm 600
 hub.db-wal 600
 hub.key 600
 hub.pub 600
-ports 600" "$(modes "$T/hub")"
+ports 600
+run.lock 600" "$(modes "$T/hub")"
 check_eq "nothing in either is open to group or others" "" \
 	"$(find "$T/hub" "$T/S001" -perm /077)"
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "apply.h"
 #include "chain.h"
 #include "conf.h"
 #include "keys.h"
@@ -87,28 +88,24 @@ s_push_batch(cbw_t *w, const char *site, uint64_t first, int spoil)
 }
 static char s_inc[PROTO_INCARNATION_MAX + 1] = "B10C";
 
-/* The incarnation of the node in dir (its node.db), so that the hub takes
- * this session for that node's; "B10C" when it cannot be read. */
+/* The incarnation of the node in dir (its node.db, opened as the node
+ * opens it: a first open makes it), so that the hub takes this session
+ * for that node's. */
 static void
 s_read_incarnation(const char *dir)
 {
 	char path[4096];
-	sqlite3 *db;
-	sqlite3_stmt *s;
+	store_t *st;
+	err_t err;
 
 	snprintf(path, sizeof path, "%s/node.db", dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-		SQLITE_OK &&
-	    sqlite3_prepare_v2(db,
-		"SELECT value FROM meta WHERE name = 'incarnation'", -1, &s,
-		NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW &&
-		    sqlite3_column_text(s, 0) != NULL)
-			snprintf(s_inc, sizeof s_inc, "%s",
-			    sqlite3_column_text(s, 0));
-		sqlite3_finalize(s);
+	if ((st = store_open(path, STORE_NODE, 0, &apply_rules, &err)) ==
+	    NULL) {
+		fprintf(stderr, "blpoke: %s\n", err.msg);
+		exit(1);
 	}
-	sqlite3_close(db);
+	snprintf(s_inc, sizeof s_inc, "%s", store_incarnation(st));
+	store_close(&st);
 }
 
 static int
