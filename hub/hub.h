@@ -101,7 +101,7 @@ int server_sites(void *server, const json_t *query, json_t **out, err_t *err);
 void server_alerts(server_t *server, json_t *items);
 
 /* A store or warehouse not heard from for ms is alerted (silent_site);
- * SERVER_SILENT_DEFAULT_MS unless the config's silent_after_min says. */
+ * SERVER_SILENT_DEFAULT_MS unless the config's silent_after_s says. */
 #define SERVER_SILENT_DEFAULT_MS (60 * 60 * 1000)
 void server_set_silent_after(server_t *server, uint64_t ms);
 

@@ -349,12 +349,19 @@ s_start(daemon_t *d, void *arg, err_t *err)
 {
 	hub_run_t *h = arg;
 	int sync_port = -1, http_port = -1;
+	long long silent;
 
+	/* A store or warehouse not heard from this long is alerted. */
+	if (conf_get_int(&d->conf, "silent_after_s",
+		SERVER_SILENT_DEFAULT_MS / 1000, 5, 365LL * 86400, &silent,
+		err))
+		return -1;
 	s_raise_fd_limit();
 	h->server = server_new(d->base, d->store, &d->keys,
 	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
 	if (h->server == NULL)
 		return -1;
+	server_set_silent_after(h->server, (uint64_t)silent * 1000);
 	h->api = api_new(d->base, d->store, "hq");
 	api_set_hooks(h->api, s_status, s_wrote, h->server);
 	api_set_alerts_hook(h->api, s_alerts);

@@ -848,6 +848,22 @@ s_enrolled(void *arg, const char *site)
 	return s_site_active(arg, site, NULL);
 }
 
+/* A duration for people: "2 h 5 min", "12 min", "40 s". */
+static void
+s_duration(uint64_t ms, char *buf, size_t size)
+{
+	uint64_t s = ms / 1000;
+
+	if (s >= 3600)
+		snprintf(buf, size, "%llu h %llu min",
+		    (unsigned long long)(s / 3600),
+		    (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, size, "%llu min", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, size, "%llu s", (unsigned long long)s);
+}
+
 /* Appends a silent_site alert for every active store or warehouse not
  * heard from (a PING every few seconds while connected) for silent_ms; a
  * hub that restarted counts from its start, as it cannot know better. */
@@ -857,9 +873,10 @@ s_silent_alerts(server_t *srv, json_t *items, uint64_t now)
 	sqlite3_stmt *q = store_stmt(srv->store,
 	    "SELECT id FROM sites WHERE revoked_at IS NULL AND role != 'hq' "
 	    "ORDER BY id");
-	char id[64], msg[160];
+	char id[64], msg[200], for_[32], after[32];
 	uint64_t heard, since;
 
+	s_duration(srv->silent_ms, after, sizeof after);
 	while (store_row(srv->store, q)) {
 		const char *site = (const char *)sqlite3_column_text(q, 0);
 
@@ -867,18 +884,12 @@ s_silent_alerts(server_t *srv, json_t *items, uint64_t now)
 		since = heard > srv->started_ms ? heard : srv->started_ms;
 		if (now - since < srv->silent_ms)
 			continue;
-		if (heard == 0)
-			snprintf(msg, sizeof msg,
-			    "site %s not heard from since the hub started %llu "
-			    "min ago (alerted after %llu min)",
-			    site, (unsigned long long)((now - since) / 60000),
-			    (unsigned long long)(srv->silent_ms / 60000));
-		else
-			snprintf(msg, sizeof msg,
-			    "site %s silent for %llu min (alerted after %llu "
-			    "min)",
-			    site, (unsigned long long)((now - since) / 60000),
-			    (unsigned long long)(srv->silent_ms / 60000));
+		s_duration(now - since, for_, sizeof for_);
+		snprintf(msg, sizeof msg,
+		    heard == 0 ? "site %s not heard from since the hub started "
+				 "%s ago (alerted after %s)"
+			       : "site %s silent for %s (alerted after %s)",
+		    site, for_, after);
 		snprintf(id, sizeof id, "silent_site:%s:%s", site, site);
 		json_array_append_new(items,
 		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id,

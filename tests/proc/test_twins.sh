@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 hub_init
+echo "silent_after_s=5" >> "$T/hub/config"
 hub_start
 node_init S001
 node_init S002
@@ -61,6 +62,11 @@ same_as_hub() { [ "$(own_log "$T/hub/hub.db")" = "$(own_log "$T/$1/node.db")" ];
 check "the first copy holds exactly the hub's ops of S001" eventually 10 same_as_hub S001
 check_eq "the hub holds S001's 7 ops once each, seqs 1-7" "7 7 1 7" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || min(seq) || ' ' || max(seq) FROM op_log WHERE origin = 'S001'")"
+silent() { http_get "$HUB_HTTP" '/v1/alerts?kind=silent_site' | jq -r '[.items[] | .site] | join(" ")'; }
+silent_s002() { [ "$(silent)" = "S002" ]; }
+check "the hub alerts on S002, not heard from for 5 s, not on S001" eventually 15 silent_s002
+check_match "saying so" "^site S002 not heard from since the hub started [0-9]+ (s|min) ago \\(alerted after 5 s\\)$" \
+	"$(http_get "$HUB_HTTP" '/v1/alerts?kind=silent_site' | jq -r '.items[0].message')"
 check "S002 pulls everything" "$NODE" sync --data "$T/S002"
 check_eq "S002 counts every sale of both copies once" "2" \
 	"$("$NODE" stock list --data "$T/S002" --site S001 --json | jq '.items[0].on_hand')"
