@@ -68,13 +68,13 @@ void visibility_of(store_t *store, const op_t *op, hub_vis_t *vis);
  * origin's role in the registry ("" for a site not enrolled, which no rule
  * lets write) and who may receive it. */
 typedef struct {
-	store_t *store; /* borrowed */
 	char role[16];
 	hub_vis_t vis;
 } hub_from_t;
 
-/* store_from_fn over a hub_from_t (arg). */
-void hub_from_of(void *arg, const op_t *op, ingest_from_t *from);
+/* store_from_fn over a hub_from_t (arg), which holds what from points to. */
+void hub_from_of(void *arg, store_t *store, const op_t *op,
+    ingest_from_t *from);
 
 /* Starts the sync endpoint on `listen` in base's loop: binds the ZAP
  * handler first, then the CURVE ROUTER. *bound_port gets the real port.

@@ -54,53 +54,29 @@ s_begin(const char *dir, err_t *err)
 	return st;
 }
 
-/* audit [--site ID]: every site's log against its chain and signatures
- * (operator.h). */
+/* audit [--site ID]: every site's log against its chain and signatures;
+ * quarantine list|retry (operator.h), a retry taking each op as its origin
+ * would send it (hub_from_of): a running hub streams what was applied
+ * within a second. */
 static int
 s_audit(const args_t *a)
 {
-	store_t *st;
-	err_t err;
-	int rc;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	rc = operator_audit(st, a, 1);
-	store_close(&st);
-	return rc;
+	return operator_audit(a, s_open, 1);
 }
 
 static int
 s_quarantine_list(const args_t *a)
 {
-	store_t *st;
-	err_t err;
-	int rc;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	rc = operator_quarantine_list(st, a);
-	store_close(&st);
-	return rc;
+	return operator_quarantine_list(a, s_open);
 }
 
-/* quarantine retry: each op as its origin would send it (its role, who may
- * receive it); a running hub streams what was applied within a second. */
 static int
 s_quarantine_retry(const args_t *a)
 {
-	store_t *st;
 	hub_from_t from;
-	err_t err;
-	int rc;
 
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
 	memset(&from, 0, sizeof from);
-	from.store = st;
-	rc = operator_quarantine_retry(st, a, hub_from_of, &from);
-	store_close(&st);
-	return rc;
+	return operator_quarantine_retry(a, s_open, hub_from_of, &from);
 }
 
 static int

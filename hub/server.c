@@ -740,7 +740,6 @@ server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
 	hub_from_t r;
 
 	memset(&r, 0, sizeof r);
-	r.store = srv->store;
 	if (store_quarantine_retry(srv->store, origin, seq, due_only,
 		hub_from_of, &r, applied, kept, err))
 		return -1;

@@ -158,19 +158,19 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 }
 
 void
-hub_from_of(void *arg, const op_t *op, ingest_from_t *from)
+hub_from_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from)
 {
 	hub_from_t *r = arg;
-	sqlite3_stmt *q = store_stmt(r->store,
+	sqlite3_stmt *q = store_stmt(store,
 	    "SELECT role FROM sites WHERE id = ?");
 
 	r->role[0] = '\0';
 	sqlite3_bind_text(q, 1, op->origin, -1, SQLITE_STATIC);
-	if (store_row(r->store, q))
+	if (store_row(store, q))
 		snprintf(r->role, sizeof r->role, "%s",
 		    sqlite3_column_text(q, 0));
 	sqlite3_reset(q);
-	visibility_of(r->store, op, &r->vis);
+	visibility_of(store, op, &r->vis);
 	from->role = r->role;
 	from->vis = &r->vis.vis;
 }

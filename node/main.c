@@ -111,47 +111,24 @@ s_key(const args_t *a)
 	return 0;
 }
 
-/* audit: this store's own log against its chain (operator.h). */
+/* audit: this store's own log against its chain; quarantine list|retry
+ * (operator.h). */
 static int
 s_audit(const args_t *a)
 {
-	store_t *st;
-	err_t err;
-	int rc;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	rc = operator_audit(st, a, 0);
-	store_close(&st);
-	return rc;
+	return operator_audit(a, s_open, 0);
 }
 
 static int
 s_quarantine_list(const args_t *a)
 {
-	store_t *st;
-	err_t err;
-	int rc;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	rc = operator_quarantine_list(st, a);
-	store_close(&st);
-	return rc;
+	return operator_quarantine_list(a, s_open);
 }
 
 static int
 s_quarantine_retry(const args_t *a)
 {
-	store_t *st;
-	err_t err;
-	int rc;
-
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	rc = operator_quarantine_retry(st, a, NULL, NULL);
-	store_close(&st);
-	return rc;
+	return operator_quarantine_retry(a, s_open, NULL, NULL);
 }
 
 /* Opens what every networked command needs: config, keys, store. */

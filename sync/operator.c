@@ -10,13 +10,18 @@
 #include "prog.h"
 
 int
-operator_audit(store_t *st, const args_t *a, int signed_)
+operator_audit(const args_t *a, operator_open_fn open, int signed_)
 {
-	int broken = 0;
+	int broken = 0, rc;
+	store_t *st;
 	err_t err;
 
-	if (audit_run(st, args_get(a, "site", NULL), signed_, stdout, &broken,
-		&err))
+	if ((st = open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = audit_run(st, args_get(a, "site", NULL), signed_, stdout, &broken,
+	    &err);
+	store_close(&st);
+	if (rc)
 		return prog_fail(1, &err);
 	return broken > 0 ? 1 : 0;
 }
@@ -52,19 +57,28 @@ s_list(store_t *st, const char *origin)
 }
 
 int
-operator_quarantine_list(store_t *st, const args_t *a)
+operator_quarantine_list(const args_t *a, operator_open_fn open)
 {
-	return s_list(st, args_get(a, "origin", NULL));
+	store_t *st;
+	err_t err;
+	int rc;
+
+	if ((st = open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = s_list(st, args_get(a, "origin", NULL));
+	store_close(&st);
+	return rc;
 }
 
 int
-operator_quarantine_retry(store_t *st, const args_t *a, store_from_fn from_of,
-    void *arg)
+operator_quarantine_retry(const args_t *a, operator_open_fn open,
+    store_from_fn from_of, void *arg)
 {
+	store_t *st = NULL;
 	const char *seq_text = args_get(a, "seq", NULL);
 	char *end = NULL;
 	uint64_t seq = 0;
-	int applied, kept;
+	int applied, kept, rc;
 	err_t err;
 
 	if (seq_text != NULL) {
@@ -75,8 +89,12 @@ operator_quarantine_retry(store_t *st, const args_t *a, store_from_fn from_of,
 			return prog_fail(PROG_EXIT_USAGE, &err);
 		}
 	}
-	if (store_quarantine_retry(st, args_get(a, "origin", NULL), seq, 0,
-		from_of, arg, &applied, &kept, &err))
+	if ((st = open(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	rc = store_quarantine_retry(st, args_get(a, "origin", NULL), seq, 0,
+	    from_of, arg, &applied, &kept, &err);
+	store_close(&st);
+	if (rc)
 		return prog_fail(1, &err);
 	printf("retried %d: %d applied, %d still quarantined\n", applied + kept,
 	    applied, kept);

@@ -52,6 +52,8 @@ struct store {
 	} chain;
 };
 
+static int s_backfill_chains(store_t *st, err_t *err);
+
 static int
 s_exec(store_t *st, const char *sql, err_t *err)
 {
@@ -316,7 +318,8 @@ store_open(const char *path, store_side_t side, int create,
 	if (store_meta_get_text(st, "site", "", st->site, sizeof st->site,
 		err) ||
 	    (st->site[0] != '\0' && side == STORE_NODE &&
-		s_check_binding(st, err))) {
+		s_check_binding(st, err)) ||
+	    (st->site[0] != '\0' && s_backfill_chains(st, err))) {
 		err_prefix(err, "open database %s", path);
 		goto fail;
 	}
@@ -831,11 +834,11 @@ store_chain_at(store_t *st, const char *origin, uint64_t seq,
 	return r < 0 ? -1 : 0;
 }
 
-/* Recomputes this site's own chain from seq from on (ops of ours
- * renumbered, or ours coming back from the hub in between): 0, or -1 with
- * err. Rare, and over the ops not yet confirmed by the hub. */
+/* Recomputes origin's chain from seq from on, in the log and the
+ * quarantine (ops of ours renumbered, or ours coming back from the hub in
+ * between; a log kept before chains were): 0, or -1 with err. */
 static int
-s_rechain(store_t *st, uint64_t from, err_t *err)
+s_rechain_origin(store_t *st, const char *origin, uint64_t from, err_t *err)
 {
 	sqlite3_stmt *s;
 	struct link {
@@ -846,13 +849,14 @@ s_rechain(store_t *st, uint64_t from, err_t *err)
 	size_t n = 0, cap = 0, i;
 	int r, rc = -1;
 
-	if ((r = s_chain_held(st, st->site, from - 1, c, err)) <= 0)
+	if ((r = s_chain_held(st, origin, from - 1, c, err)) <= 0)
 		return r;
 	/* Read all first: each update below writes the rows read. */
 	s = store_stmt(st,
-	    "SELECT seq, body FROM op_log WHERE origin = ? AND seq >= ? "
-	    "ORDER BY seq");
-	sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
+	    "SELECT seq, body FROM op_log WHERE origin = ?1 AND seq >= ?2 "
+	    "UNION ALL SELECT seq, body FROM quarantine WHERE origin = ?1 "
+	    "AND seq >= ?2 ORDER BY 1");
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)from);
 	while (store_row(st, s)) {
 		if (n == cap) {
@@ -871,20 +875,88 @@ s_rechain(store_t *st, uint64_t from, err_t *err)
 	st->chain.seq = 0;
 	if (store_read_error(st, err))
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < 2 * n; i++) {
 		s = store_stmt(st,
-		    "UPDATE op_log SET chain = ?3 WHERE origin = ?1 AND "
-		    "seq = ?2");
-		sqlite3_bind_text(s, 1, st->site, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, links[i].seq);
-		sqlite3_bind_blob(s, 3, links[i].chain, CHAIN_BYTES,
+		    i < n
+			? "UPDATE op_log SET chain = ?3 WHERE origin = ?1 AND "
+			  "seq = ?2"
+			: "UPDATE quarantine SET chain = ?3 WHERE origin = ?1 "
+			  "AND seq = ?2");
+		sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, links[i % n].seq);
+		sqlite3_bind_blob(s, 3, links[i % n].chain, CHAIN_BYTES,
 		    SQLITE_STATIC);
-		if (store_step(st, s, "rechain own ops", err))
+		if (store_step(st, s, "rechain", err))
 			goto out;
 	}
 	rc = 0;
 out:
 	free(links);
+	return rc;
+}
+
+/* This site's own chain from seq from on. */
+static int
+s_rechain(store_t *st, uint64_t from, err_t *err)
+{
+	return s_rechain_origin(st, st->site, from, err);
+}
+
+/* Chains what was logged before chains were kept (the hub: every origin;
+ * a node: its own), once, in one transaction, at open. */
+static int
+s_backfill_chains(store_t *st, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT origin, min(seq) FROM (SELECT origin, seq FROM op_log "
+	    "WHERE chain IS NULL UNION ALL SELECT origin, seq FROM "
+	    "quarantine WHERE chain IS NULL) WHERE ?1 OR origin = ?2 "
+	    "GROUP BY origin");
+	char(*origins)[OP_SITE_MAX + 1] = NULL;
+	uint64_t *from = NULL;
+	size_t n = 0, i;
+	int64_t done;
+	int rc = -1;
+
+	/* Once per database: the scan below reads the whole log. */
+	if (store_meta_get_int(st, "chains_complete", 0, &done, err))
+		return -1;
+	if (done)
+		return 0;
+	sqlite3_bind_int(s, 1, st->side == STORE_HUB);
+	sqlite3_bind_text(s, 2, st->site, -1, SQLITE_STATIC);
+	while (store_row(st, s)) {
+		if ((origins = realloc(origins, (n + 1) * sizeof *origins)) ==
+			NULL ||
+		    (from = realloc(from, (n + 1) * sizeof *from)) == NULL)
+			fatal("store: out of memory");
+		snprintf(origins[n], sizeof origins[n], "%s",
+		    sqlite3_column_text(s, 0));
+		from[n] = (uint64_t)sqlite3_column_int64(s, 1);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		goto out;
+	if (n > 0)
+		log_info("%s: chaining the ops of %zu sites logged before "
+			 "chains were kept",
+		    st->path, n);
+	if (store_begin(st, err))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (s_rechain_origin(st, origins[i], from[i], err)) {
+			store_rollback(st);
+			goto out;
+		}
+	if (store_meta_set_int(st, "chains_complete", 1, err)) {
+		store_rollback(st);
+		goto out;
+	}
+	rc = store_commit(st, err);
+out:
+	free(origins);
+	free(from);
 	return rc;
 }
 
@@ -1518,7 +1590,7 @@ store_quarantine_retry(store_t *st, const char *origin, uint64_t seq,
 		sqlite3_bind_int64(s, 2, (int64_t)op.seq);
 		memset(&from, 0, sizeof from);
 		if (from_of != NULL)
-			from_of(arg, &op, &from);
+			from_of(arg, st, &op, &from);
 		st->quarantine_empty = -1;
 		if (store_step(st, s, "retry a quarantined op", err)) {
 			op_clear(&op);

@@ -238,7 +238,8 @@ int64_t store_quarantine_count(store_t *store);
 
 /* Fills from for op, quarantined and now retried, as its first ingest had
  * it (the hub: the origin's role and who may receive it). */
-typedef void (*store_from_fn)(void *arg, const op_t *op, ingest_from_t *from);
+typedef void (*store_from_fn)(void *arg, store_t *store, const op_t *op,
+    ingest_from_t *from);
 
 /* Retries quarantined ops in one transaction of its own: those of origin
  * (NULL: any) and seq (0: any); with due_only, only those refused for a

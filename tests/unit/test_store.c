@@ -513,6 +513,48 @@ TEST(quarantined_ops_are_retried_when_their_stamp_comes)
 	store_close(&st);
 }
 
+/* The hub chains every site's ops as it takes them; a log kept before
+ * chains were (chain NULL) is chained once at the next open, to the same
+ * values. */
+TEST(chains_are_kept_and_backfilled_at_open)
+{
+	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
+	char path[4200], *before, *after;
+	op_t op;
+	err_t err;
+	uint64_t i;
+
+	REQUIRE(st != NULL);
+	for (i = 1; i <= 3; i++) {
+		s_movement_op(&op, "S001", i, hlc_pack(WALL0 - 1000 + i, 0),
+		    i == 1	 ? "M-1"
+			: i == 2 ? "M-2"
+				 : "M-3",
+		    "S001", "A", 1, "receipt");
+		CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
+		op_clear(&op);
+	}
+	before = s_query_text(st,
+	    "SELECT group_concat(hex(chain), ',') FROM "
+	    "(SELECT chain FROM op_log WHERE origin = 'S001' ORDER BY seq)");
+	CHECK_EQ_INT((int)strlen(before), 3 * 64 + 2);
+	REQUIRE(sqlite3_exec(store_db(st),
+		    "UPDATE op_log SET chain = NULL; UPDATE meta SET value = 0 "
+		    "WHERE name = 'chains_complete'",
+		    NULL, NULL, NULL) == SQLITE_OK);
+	snprintf(path, sizeof path, "%s", store_path(st));
+	store_close(&st);
+	st = store_open(path, STORE_HUB, 0, &apply_rules, &err);
+	REQUIRE_MSG(st != NULL, "reopen: %s", err.msg);
+	after = s_query_text(st,
+	    "SELECT group_concat(hex(chain), ',') FROM "
+	    "(SELECT chain FROM op_log WHERE origin = 'S001' ORDER BY seq)");
+	CHECK_STR(after, before);
+	free(before);
+	free(after);
+	store_close(&st);
+}
+
 TEST(ingest_quarantines_an_op_from_too_far_ahead)
 {
 	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
