@@ -1347,6 +1347,20 @@ s_conflict(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return 0;
 }
 
+/* Keeps op refused for why in the quarantine; its seq stays taken. */
+static int
+s_quarantined(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const err_t *why, ingest_result_t *result, err_t *err)
+{
+	if (store_quarantine(st, op, body, len, why->msg, err))
+		return -1;
+	s_reserve_seq(st, op);
+	*result = INGEST_QUARANTINED;
+	if (err != NULL)
+		*err = *why;
+	return 0;
+}
+
 /* An op from a role that may not write its entity: quarantined, unless
  * its (origin, seq) is already in the log (then held elsewhere said
  * nothing, and the log decides: same or conflict). */
@@ -1371,13 +1385,7 @@ s_refuse_writer(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	err_set(&why, ERR_FORBIDDEN,
 	    "apply op %s/%llu: a %s may not write %s (head office data)",
 	    op->origin, (unsigned long long)op->seq, role, op->entity);
-	if (store_quarantine(st, op, body, len, why.msg, err))
-		return -1;
-	s_reserve_seq(st, op);
-	*result = INGEST_QUARANTINED;
-	if (err != NULL)
-		*err = why;
-	return 0;
+	return s_quarantined(st, op, body, len, &why, result, err);
 }
 
 int
@@ -1490,13 +1498,7 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		return -1;
 	err_prefix(&why, "apply op %s/%llu", op->origin,
 	    (unsigned long long)op->seq);
-	if (store_quarantine(st, op, body, len, why.msg, err))
-		return -1;
-	s_reserve_seq(st, op);
-	*result = INGEST_QUARANTINED;
-	if (err != NULL)
-		*err = why;
-	return 0;
+	return s_quarantined(st, op, body, len, &why, result, err);
 }
 
 int
