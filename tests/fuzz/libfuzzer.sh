@@ -3,7 +3,7 @@
 # (`make fuzz`). Each tests/fuzz/fuzz_*.c is compiled with
 # -fsanitize=fuzzer,address,undefined together with the library sources
 # (sync/, sync/domain/, sync/api/ and build/schema.c) and run for
-# BL_FUZZ_SECONDS (default 60).
+# BL_FUZZ_SECONDS (default 60); BL_FUZZ_ONLY=NAME runs that target alone.
 #
 # The working corpus of a target lives in build/fuzz/NAME/corpus and starts
 # from tests/fuzz/corpus/NAME/ plus the target's built-in seeds (written by
@@ -57,6 +57,7 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
+	[ -n "${BL_FUZZ_ONLY:-}" ] && [ "$name" != "$BL_FUZZ_ONLY" ] && continue
 	dir="$out/$name"
 	mkdir -p "$dir/corpus"
 	echo "== $name: building"
