@@ -261,6 +261,14 @@ s_stream(server_t *srv, session_t *s)
 		return 0;
 	head = (uint64_t)store_query_int(srv->store,
 	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	/* Nothing more for a site revoked since its last batch: revoke acts
+	 * when it returns, not at the next tick. */
+	if (s->sent < head && !s_site_active(srv, s->site, NULL)) {
+		health_forget(srv->health, s->site);
+		s->state = SESSION_CLOSED;
+		s_send_error(srv, s, ERR_FORBIDDEN, "site revoked");
+		return 0;
+	}
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
 		/* What this site may see (visibility.c): head office all. */

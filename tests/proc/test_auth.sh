@@ -29,7 +29,13 @@ check_match "saying the handshake failed" "^bl-node: sync: hub tcp://127.0.0.1:[
 node_start S001
 up() { http_get "$NODE_HTTP" /v1/status | grep -q '"hub_link":"up"'; }
 check "the S001 daemon is connected" eventually 10 up
-check_match "revoke answers" "^revoked S001$" "$("$HUB" revoke --data "$T/hub" --site S001)"
+# Head office writes the moment revoke returns: nothing more reaches the
+# revoked site, not even before the hub's next tick.
+check_match "revoke answers" "^revoked S001$" "$("$HUB" revoke --data "$T/hub" --site S001 &&
+	curl -s -o /dev/null -X PUT "http://127.0.0.1:$HUB_HTTP/v1/products/AFTER" -d '{"name":"After","unit":"pc"}')"
+sleep 2
+check_eq "an op written after revoke returned never reaches the revoked site" "" \
+	"$(http_get "$NODE_HTTP" /v1/products/AFTER | jq -r '.sku // ""')"
 refused() { http_get "$NODE_HTTP" /v1/status | grep -q '"hub_link":"refused"'; }
 check "the open connection is refused within seconds" eventually 5 refused
 http_post "$NODE_HTTP" /v1/stock/movements '{"sku":"Y","delta":5,"reason":"receipt"}' > /dev/null
