@@ -746,11 +746,33 @@ client_hub(const client_t *c)
 	return c->hub;
 }
 
+/* Whether this machine's clock is off from head office's by more than the
+ * hub lets an op be ahead (then what it stamps is held at the hub): 1 with
+ * the problem in buf, else 0. */
+static int
+s_clock_problem(const client_t *c, char *buf, size_t size)
+{
+	int64_t off = c->clock_offset_ms;
+
+	if (off >= -HLC_DEFAULT_MAX_DRIFT_MS && off <= HLC_DEFAULT_MAX_DRIFT_MS)
+		return 0;
+	snprintf(buf, size,
+	    "this machine's clock is %lld s %s head office's (at most %d s "
+	    "either way): %s; set the clock right",
+	    (long long)(off < 0 ? -off : off) / 1000,
+	    off < 0 ? "ahead of" : "behind", HLC_DEFAULT_MAX_DRIFT_MS / 1000,
+	    off < 0 ? "the sales recorded here are held at head office until "
+		      "real time reaches them"
+		    : "what head office sends is held here");
+	return 1;
+}
+
 void
 client_status(client_t *c, json_t *status)
 {
 	static const char *const names[] = { "down", "connecting", "up",
 		"refused" };
+	char problem[ERR_MSG_MAX];
 	uint64_t seq = 0;
 
 	s_meta(c->store, "seq", &seq); /* logged; 0 waiting when unreadable */
@@ -766,11 +788,28 @@ client_status(client_t *c, json_t *status)
 	    json_integer((json_int_t)c->last_sync_ms));
 	json_object_set_new(status, "clock_offset_ms",
 	    json_integer(c->clock_offset_ms));
+	if (s_clock_problem(c, problem, sizeof problem))
+		json_object_set_new(status, "clock_problem",
+		    json_string(problem));
 	if (c->refusal[0] != '\0')
 		json_object_set_new(status, "refusal", json_string(c->refusal));
 	if (c->last_error[0] != '\0' && c->state != LINK_READY)
 		json_object_set_new(status, "hub_error",
 		    json_string(c->last_error));
+}
+
+void
+client_alerts(client_t *c, json_t *items)
+{
+	char problem[ERR_MSG_MAX], id[64];
+
+	if (!s_clock_problem(c, problem, sizeof problem))
+		return;
+	snprintf(id, sizeof id, "clock:%s:%s", c->site, c->site);
+	json_array_append_new(items,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "kind",
+		"clock", "site", c->site, "subject", c->site, "message",
+		problem, "at", (json_int_t)c->last_rx_ms));
 }
 
 void

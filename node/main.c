@@ -460,6 +460,9 @@ s_print_status(const json_t *o)
 	if (json_object_get(o, "hub_problem"))
 		printf("hub problem    %s\n",
 		    json_string_value(json_object_get(o, "hub_problem")));
+	if (json_object_get(o, "clock_problem"))
+		printf("CLOCK PROBLEM  %s\n",
+		    json_string_value(json_object_get(o, "clock_problem")));
 	if (last_sync > 0) {
 		time_t t = (time_t)(last_sync / 1000);
 		char stamp[32];
@@ -537,6 +540,12 @@ s_check(const conf_t *conf, err_t *err)
 	return 0;
 }
 
+static void
+s_api_alerts(void *arg, json_t *items)
+{
+	client_alerts(arg, items);
+}
+
 /* Starts retention, the link to the hub and the API over the daemon's
  * store, keeping them in arg (a node_run_t) for s_stop. The settings are
  * checked (s_check). */
@@ -556,6 +565,7 @@ s_start(daemon_t *d, void *arg, err_t *err)
 		return -1;
 	n->api = api_new(d->base, d->store, "site");
 	api_set_hooks(n->api, s_api_status, s_api_wrote, n->client);
+	api_set_alerts_hook(n->api, s_api_alerts);
 	if (api_bind(n->api, conf_get(&d->conf, "http", NODE_DEFAULT_HTTP),
 		conf_get(&d->conf, "token", NULL), &http_port, err) ||
 	    conf_write_ports(d->dir, -1, http_port, err))

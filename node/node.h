@@ -59,6 +59,10 @@ const char *client_last_error(const client_t *client);
 /* The hub endpoint; borrowed. */
 const char *client_hub(const client_t *client);
 
+/* Adds this node's own alerts to GET /v1/alerts: "clock" when its clock is
+ * off from head office's by more than an op may be ahead (items borrowed). */
+void client_alerts(client_t *client, json_t *items);
+
 /* Adds the link's part of GET /v1/status. */
 void client_status(client_t *client, json_t *status);
 
