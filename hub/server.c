@@ -31,9 +31,11 @@
 /* A session heard from within this is live (nodes PING every 2 s): a
  * second copy of its site is refused while it is. */
 #define SESSION_LIVE_MS (7 * 1000)
-/* OPS batches a node may have in flight: what one session can pin in the
- * hub's memory is at most this many batches of PROTO_BATCH_BYTES. */
+/* OPS batches a node may have in flight, and their size: what one
+ * connection can pin in the hub's memory (a reader that never reads) is
+ * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. */
 #define SESSION_CREDIT_MAX 8
+#define OPS_BATCH_BYTES (256 * 1024)
 /* How often ops quarantined for a clock ahead are tried again. */
 #define QUARANTINE_RETRY_MS (60 * 1000)
 #define RID_MAX 256
@@ -296,7 +298,7 @@ s_stream(server_t *srv, session_t *s)
 			last = (uint64_t)sqlite3_column_int64(q, 0);
 			n++;
 			bytes = batch.len;
-			if (bytes >= PROTO_BATCH_BYTES)
+			if (bytes >= OPS_BATCH_BYTES)
 				break;
 		}
 		sqlite3_reset(q);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "apply.h"
@@ -264,6 +265,17 @@ main(int argc, char **argv)
 			s_next_op();
 			s_op(&s_ops, site, 4, 1);
 			s_push_batch(&w, site, 4, strcmp(c, "next") != 0);
+		} else if (strcmp(c, "stall") == 0) {
+			/* A reader that asks for everything and never reads:
+			 * what it pins in the hub's memory must stay bounded.
+			 * Prints PULLED and holds the connection 20 s. */
+			proto_pull(&w, 0, 1000);
+			s_send(&w);
+			printf("PULLED\n");
+			fflush(stdout);
+			sleep(20);
+			cbw_free(&w);
+			return 0;
 		} else if (strcmp(c, "gap") == 0) {
 			s_next_op();
 			s_op(&s_ops, site, 1000, 1);
