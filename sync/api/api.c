@@ -391,9 +391,14 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 	}
 	json_decref(*out);
 	text_clean(err.msg);
+	status = err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
+	/* A till is told; whoever keeps the machine must see it too (a full
+	 * disk, a failed read). */
+	if (status >= 500)
+		log_warn("%s %s: %d %s", method, path, status, err.msg);
 	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
 	    s_code_name(err.code), "message", err.msg);
-	return err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
+	return status;
 }
 
 /* ---- HTTP ---- */
