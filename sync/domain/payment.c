@@ -47,6 +47,15 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 		    "payment %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check(f, err))
 		return err_prefix(err, "payment %s", op->key);
+	/* A site takes only its own payments: one recorded elsewhere in its
+	 * name is a forgery, refused wherever it arrives. */
+	if (strcmp(json_string_value(json_object_get(f, "site")), op->origin) !=
+	    0)
+		return err_set(err, ERR_FORBIDDEN,
+		    "payment %s: recorded at %s but written by %s (a site "
+		    "records only its own payments)",
+		    op->key, json_string_value(json_object_get(f, "site")),
+		    op->origin);
 	/* Two ops claiming one id: the lower (hlc, origin) is the payment. */
 	s = store_stmt(st,
 	    "INSERT INTO payments(id, order_id, method, amount, "

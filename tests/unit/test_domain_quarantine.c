@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "hlc.h"
 #include "order.h"
+#include "payment.h"
 #include "stock.h"
 #include "store.h"
 
@@ -42,6 +43,11 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 	    json_pack("{s:s}", "to", "teleported"), 0);
 	dh_add(&h, "W001", 1, dh_at(2, 0), CUSTOMER_ENTITY, "C-1", "update",
 	    json_pack("{s:{s:s}}", "set", "tier", "platinum"), 0);
+	/* A refund labelled as another site's. */
+	dh_add(&h, "W001", 2, dh_at(3, 0), PAYMENT_ENTITY, "P-9", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-1", "method",
+		"cash", "amount", -500, "currency", "CNY", "site", "S001"),
+	    0);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		got = dh_quarantined(st);
 		CHECK_STR(got,
@@ -53,9 +59,11 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 		    "'S002'|2|'apply op S002/2: order O-1: to: 'teleported' is not "
 		    "an order status'\n"
 		    "'W001'|1|'apply op W001/1: customer C-1: tier: 'platinum' is "
-		    "not one of retail, member, vip, wholesale'\n");
+		    "not one of retail, member, vip, wholesale'\n"
+		    "'W001'|2|'apply op W001/2: payment P-9: recorded at S001 but "
+		    "written by W001 (a site records only its own payments)'\n");
 		free(got);
-		CHECK_EQ_INT(dh_alerts(st, "quarantined", NULL), 5);
+		CHECK_EQ_INT(dh_alerts(st, "quarantined", NULL), 6);
 		CHECK_EQ_INT(store_query_int(st,
 				 store_stmt(st, "SELECT count(*) FROM op_log"),
 				 -1),
