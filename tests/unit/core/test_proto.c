@@ -3,7 +3,8 @@
  * back to the same figures; a PING of protocol 1 (no disk) is refused with
  * an exact reason; HELLO carries the data folder's incarnation, and a
  * HELLO of protocol 2 (without one) still decodes so that its sender can
- * be told to upgrade; texts too long for the wire are cut whole characters
+ * be told to upgrade; PUSH carries its batch's signature, checked for
+ * shape; BYE ends a session; texts too long for the wire are cut whole characters
  * at a time, so the receiver never sees broken UTF-8.
  */
 #include <string.h>
@@ -90,6 +91,30 @@ TEST(hello_carries_the_incarnation)
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_UINT(m.version, 2);
 	CHECK_STR(m.incarnation, "");
+	cbw_free(&w);
+}
+
+TEST(push_carries_its_signature)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_push_begin(&w, 0, KEY64 KEY64);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_PUSH);
+	CHECK_STR(m.sig, KEY64 KEY64);
+	CHECK_EQ_UINT(m.nops, 0);
+	/* Not 128 lower-case hex digits: refused. */
+	proto_push_begin(&w, 0, KEY64);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: PUSH: signature is not 128 hex digits");
+	/* BYE has nothing more. */
+	proto_bye(&w);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_BYE);
+	CHECK_STR(proto_type_name(PROTO_BYE), "BYE");
 	cbw_free(&w);
 }
 
