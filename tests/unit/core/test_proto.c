@@ -4,8 +4,8 @@
  * an exact reason; HELLO carries the data folder's incarnation, and a
  * HELLO of protocol 2 (without one) still decodes so that its sender can
  * be told to upgrade; PUSH carries its batch's signature, checked for
- * shape; BYE ends a session; texts too long for the wire are cut whole characters
- * at a time, so the receiver never sees broken UTF-8.
+ * shape; BYE ends a session; texts too long for the wire are cut whole
+ * characters at a time, so the receiver never sees broken UTF-8.
  */
 #include <string.h>
 
