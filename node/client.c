@@ -747,7 +747,8 @@ client_hub(const client_t *c)
 }
 
 /* Whether this machine's clock is off from head office's by more than the
- * hub lets an op be ahead (then what it stamps is held at the hub): 1 with
+ * hub lets an op be ahead (then what it stamps of last-writer-wins claims
+ * waits at the hub, store.h): 1 with
  * the problem in buf, else 0. */
 static int
 s_clock_problem(const client_t *c, char *buf, size_t size)
@@ -761,9 +762,10 @@ s_clock_problem(const client_t *c, char *buf, size_t size)
 	    "either way): %s; set the clock right",
 	    (long long)(off < 0 ? -off : off) / 1000,
 	    off < 0 ? "ahead of" : "behind", HLC_DEFAULT_MAX_DRIFT_MS / 1000,
-	    off < 0 ? "the sales recorded here are held at head office until "
-		      "real time reaches them"
-		    : "what head office sends is held here");
+	    off < 0 ? "changes to customers and cases made here wait at head "
+		      "office until real time reaches them (sales, payments "
+		      "and stock pass)"
+		    : "customer and case changes from head office wait here");
 	return 1;
 }
 

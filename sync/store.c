@@ -747,6 +747,25 @@ s_apply(store_t *st, const op_t *op, err_t *err)
 	return r->apply(st, op, err);
 }
 
+/* Whether op's stamp may be applied now (store.h): 0 when it is within
+ * the clock's bound (the clock observes it) or decides no last-writer-wins
+ * claim (the clock stays where it is), -1 with why when it must wait. */
+static int
+s_clock_admits(store_t *st, const op_t *op, err_t *why)
+{
+	const store_rule_t *r = s_rule(st, op->entity);
+
+	if (hlc_observe(&st->clock, op->hlc, st->wall_ms(), why) == 0)
+		return 0;
+	if (r != NULL && !r->lww) {
+		log_info("op %s/%llu applied with its stamp ahead: %s",
+		    op->origin, (unsigned long long)op->seq, why->msg);
+		err_clear(why);
+		return 0;
+	}
+	return -1;
+}
+
 int
 store_may_write(const store_t *st, const char *role, const char *entity)
 {
@@ -1476,8 +1495,7 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	err_clear(&why);
 	/* A rule checks before it writes (store_apply_fn), so a refusal leaves
 	 * nothing to undo but the log row. */
-	if (hlc_observe(&st->clock, op->hlc, st->wall_ms(), &why) == 0 &&
-	    s_apply(st, op, &why) == 0) {
+	if (s_clock_admits(st, op, &why) == 0 && s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		/* One of ours back from the hub: the ones after it in our

@@ -44,6 +44,14 @@ typedef enum {
  * ERR_UNPROCESSABLE naming the field) has written nothing and the store
  * quarantines a refused remote op; ERR_INTERNAL means storage failed
  * mid-way and the transaction is rolled back.
+ *
+ * A stamp ahead of the receiver's clock by more than its bound (hlc.h)
+ * decides only last-writer-wins claims, which it would win unfairly: an op
+ * of a rule marked lww is held in the quarantine until real time reaches
+ * its stamp. Every other op (events, sums, max-registers, and creates,
+ * whose earliest stamp wins) is applied at once, so no sale, payment or
+ * movement ever waits for a clock; the receiver's own clock is not pulled
+ * forward by it.
  */
 typedef int (*store_apply_fn)(store_t *store, const op_t *op, err_t *err);
 
@@ -51,6 +59,7 @@ typedef struct {
 	const char *entity;
 	store_apply_fn apply;
 	int hq_only; /* head-office data: the hq role writes it */
+	int lww;     /* its ops claim last-writer-wins registers */
 } store_rule_t;
 
 typedef struct {

@@ -10,15 +10,16 @@
 #include "stock.h"
 
 static const store_rule_t s_rules[] = {
-	{ STOCK_ENTITY, stock_apply, 0 },
-	{ CUSTOMER_ENTITY, customer_apply, 0 },
-	{ PRODUCT_ENTITY, catalog_apply_product, 1 },
-	{ PRICE_ENTITY, catalog_apply_price, 1 },
-	{ SAFETY_ENTITY, catalog_apply_safety, 1 },
-	{ ORDER_ENTITY, order_apply, 0 },
-	{ PAYMENT_ENTITY, payment_apply, 0 },
-	{ INVOICE_ENTITY, invoice_apply, 0 },
-	{ CASE_ENTITY, case_apply, 0 },
+	/* entity, rule, hq_only, lww (store.h) */
+	{ STOCK_ENTITY, stock_apply, 0, 0 },
+	{ CUSTOMER_ENTITY, customer_apply, 0, 1 },
+	{ PRODUCT_ENTITY, catalog_apply_product, 1, 1 },
+	{ PRICE_ENTITY, catalog_apply_price, 1, 1 },
+	{ SAFETY_ENTITY, catalog_apply_safety, 1, 1 },
+	{ ORDER_ENTITY, order_apply, 0, 0 },
+	{ PAYMENT_ENTITY, payment_apply, 0, 0 },
+	{ INVOICE_ENTITY, invoice_apply, 0, 0 },
+	{ CASE_ENTITY, case_apply, 0, 1 },
 };
 
 const store_rules_t apply_rules = { s_rules,

@@ -58,7 +58,7 @@ check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements
 check_eq "an op an hour ahead is acknowledged" "PUSH_ACK" "$("$POKE" "$T/S002" far-future)"
 check_match "and quarantined with its reason" "^apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)$" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT reason FROM quarantine WHERE origin = 'S002'")"
-check_eq "not applied" '{"items":[]}' "$(http_get "$HUB_HTTP" '/v1/stock?sku=FUTURE')"
+check_eq "not applied" "404" "$(http_code "$HUB_HTTP" GET /v1/customers/FUTURE-1)"
 check_match "bl-hub quarantine list shows it with its reason" \
 	"^S002/1 [0-9-]+ [0-9:]+ UTC: apply op S002/1: clock 3[56][0-9]{5} ms ahead \(max 300000 ms\)\$" \
 	"$("$HUB" quarantine list --data "$T/hub" --origin S002 | head -n 1)"

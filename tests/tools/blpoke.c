@@ -291,12 +291,13 @@ main(int argc, char **argv)
 			snprintf(op.origin, sizeof op.origin, "%s", site);
 			op.seq = 1;
 			op.hlc = hlc_pack(hlc_wall_ms() + 3600 * 1000, 0);
-			snprintf(op.entity, sizeof op.entity, "stock_movement");
-			snprintf(op.key, sizeof op.key, "future-1");
-			snprintf(op.kind, sizeof op.kind, "add");
-			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site",
-			    site, "sku", "FUTURE", "delta", 1, "reason",
-			    "receipt");
+			/* A name change: a last-writer-wins claim, which
+			 * waits for its stamp (a sale would not). */
+			snprintf(op.entity, sizeof op.entity, "customer");
+			snprintf(op.key, sizeof op.key, "FUTURE-1");
+			snprintf(op.kind, sizeof op.kind, "update");
+			op.fields = json_pack("{s:{s:s}}", "set", "name",
+			    "Future");
 			s_next_op();
 			op_encode(&op, &s_ops, NULL);
 			op_clear(&op);

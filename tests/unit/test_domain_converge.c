@@ -1025,17 +1025,28 @@ s_gen_invalid(gen_t *g, int o)
 		break;
 	case 10: s_emit(g, o, "widget", key, "add", json_object(), 0); break;
 	case 11:
-		/* Far ahead of every replica's wall; the origin's clock is
-		 * left alone. */
+		/* Far ahead of every replica's wall, the origin's clock left
+		 * alone: a customer's field change waits (store.h)... */
 		seq = ++g->seq[o];
 		dh_add(&g->h, s_origins[o], seq,
 		    hlc_pack(DH_WALL0 + HLC_DEFAULT_MAX_DRIFT_MS + 1 +
 			    harness_rand_below(100000),
 			0),
-		    STOCK_ENTITY, key, "add",
-		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-			"SKU-A", "delta", 5, "reason", "receipt"),
-		    0);
+		    CUSTOMER_ENTITY, key, "update",
+		    json_pack("{s:{s:s}}", "set", "name", "Ahead"), 0);
+		/* ...a movement as far ahead is applied all the same. */
+		s_new_id(g, o, "MA", key, sizeof key);
+		seq = ++g->seq[o];
+		s_move_add(g,
+		    dh_add(&g->h, s_origins[o], seq,
+			hlc_pack(DH_WALL0 + HLC_DEFAULT_MAX_DRIFT_MS + 1 +
+				harness_rand_below(100000),
+			    0),
+			STOCK_ENTITY, key, "add",
+			json_pack("{s:s, s:s, s:i, s:s}", "site", s_origins[o],
+			    "sku", s_skus[0], "delta", 5, "reason", "receipt"),
+			1),
+		    o, o, 0, 5, EFF_NONE, -1);
 		break;
 	case 12:
 		s_emit(g, o, PRODUCT_ENTITY, "SKU-A", "set",

@@ -28,11 +28,9 @@ TEST(rule_invalid_ops_quarantined_with_exact_reasons)
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", 0, "reason", "count"),
 	    0);
-	dh_add(&h, "S001", 2, hlc_pack(DH_WALL0 + 400000, 0), STOCK_ENTITY,
-	    "M-10", "add",
-	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		"delta", 1, "reason", "receipt"),
-	    0);
+	/* A name change stamped ahead waits (a sale would not: store.h). */
+	dh_add(&h, "S001", 2, hlc_pack(DH_WALL0 + 400000, 0), CUSTOMER_ENTITY,
+	    "C-2", "update", json_pack("{s:{s:s}}", "set", "name", "Ada"), 0);
 	dh_add(&h, "S001", 3, dh_at(3, 0), STOCK_ENTITY, "M-11", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", 2, "reason", "receipt"),

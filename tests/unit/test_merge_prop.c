@@ -3,8 +3,9 @@
  *
  * A generator makes ~2000 stock movement ops from four origins, each with its
  * own seq and hybrid clock (clocks that sometimes tie across origins), some
- * movement ids claimed by several origins, and a few ops every replica must
- * quarantine (zero delta, unknown entity, clock far ahead). Their canonical
+ * movement ids claimed by several origins, a few ops every replica must
+ * quarantine (zero delta, unknown entity) and a few stamped far ahead, which
+ * every replica applies all the same (store.h). Their canonical
  * bytes are then fed to replicas:
  *
  *   commutative  four stores, four random orders with random duplicates,
@@ -174,12 +175,12 @@ s_generate(history_t *h, int cross_site)
 			snprintf(op.entity, sizeof op.entity, "no_such_entity");
 			g->valid = 0;
 		} else if (roll < 4) {
-			/* Far ahead of every replica's wall; the origin's own
-			 * clock is left alone. */
+			/* Far ahead of every replica's wall: applied all the
+			 * same (a movement claims no last-writer-wins
+			 * register, store.h); no clock is pulled forward. */
 			op.hlc = hlc_pack(WALL0 + HLC_DEFAULT_MAX_DRIFT_MS + 1 +
 				harness_rand_below(100000),
 			    0);
-			g->valid = 0;
 		}
 		g->hlc = op.hlc;
 		op.fields = json_pack("{s:s, s:s, s:I, s:s}", "site", g->site,

@@ -31,8 +31,8 @@ s_note_apply(store_t *st, const op_t *op, err_t *err)
 }
 
 static const store_rule_t s_rules[] = {
-	{ "note", s_note_apply, 0 },
-	{ "hq_note", s_note_apply, 1 },
+	{ "note", s_note_apply, 0, 1 },
+	{ "hq_note", s_note_apply, 1, 1 },
 };
 static const store_rules_t s_test_rules = { s_rules, 2 };
 
