@@ -76,6 +76,35 @@ typedef struct {
 void hub_from_of(void *arg, store_t *store, const op_t *op,
     ingest_from_t *from);
 
+/* How a hub restored from a backup takes its own ops back (hub/recover.c).
+ * recover_new derives the hub's signing key from keys (borrowed) and
+ * holds the store's writes when meta recovering says so; the caller owns
+ * the result (recover_destroy). Each call returns 0, or -1 with err. */
+typedef struct recover recover_t;
+recover_t *recover_new(store_t *store, const keypair_t *keys, err_t *err);
+void recover_destroy(recover_t **self_p);
+/* The hub's Ed25519 public key, which its own chain is signed with. */
+const uint8_t *recover_sign_pk(const recover_t *recover);
+/* Signs the hub's own chain up to its head (at least every
+ * PROTO_SIGN_EVERY ops), in a transaction of its own. */
+int recover_sign(recover_t *recover, err_t *err);
+/* Re-reads meta recovering (bl-hub recover --done may have ended it) and
+ * ends the wait once every site reported; holds or lifts writes. */
+int recover_tick(recover_t *recover, err_t *err);
+/* Whether writes are held for a recovery. */
+int recover_recovering(const recover_t *recover);
+/* Records that site has reported what it holds of our ops (its RELAY was
+ * taken); ends the recovery when it was the last. */
+int recover_reported(recover_t *recover, const char *site, err_t *err);
+/* Adds recovering (and recover_waiting: whom) to a status object. */
+void recover_status(recover_t *recover, json_t *status);
+/* For bl-hub restore: the store (a restored hub's) waits for its sites. */
+int recover_mark_restored(store_t *store, err_t *err);
+/* For bl-hub recover: describes the recovery into buf, and with done ends
+ * it first. */
+int recover_describe(store_t *store, int done, char *buf, size_t size,
+    err_t *err);
+
 /* Starts the sync endpoint on `listen` in base's loop: binds the ZAP
  * handler first, then the CURVE ROUTER. *bound_port gets the real port.
  * Borrows base, store and keys. NULL with err on failure. */

@@ -380,10 +380,47 @@ s_backup(const args_t *a)
 	return backup_cmd(a, HUB_DB);
 }
 
+/* A restored hub waits for its sites before it writes (recover.c). */
 static int
 s_restore(const args_t *a)
 {
-	return backup_restore_cmd(a, HUB_DB, STORE_HUB);
+	store_t *st;
+	err_t err;
+	int rc = backup_restore_cmd(a, HUB_DB, STORE_HUB);
+
+	if (rc != 0)
+		return rc;
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
+	    recover_mark_restored(st, &err)) {
+		store_close(&st);
+		fprintf(stderr, "bl-hub: restore: %s\n", err.msg);
+		return 1;
+	}
+	store_close(&st);
+	printf("head office writes nothing of its own until every site has "
+	       "reported (bl-hub recover)\n");
+	return 0;
+}
+
+/* bl-hub recover [--done]: whom a restored hub waits for; --done ends the
+ * wait (the running daemon sees it within a second). */
+static int
+s_recover(const args_t *a)
+{
+	char line[512];
+	store_t *st;
+	err_t err;
+
+	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
+	    recover_describe(st, args_has(a, "done"), line, sizeof line,
+		&err)) {
+		store_close(&st);
+		fprintf(stderr, "bl-hub: recover: %s\n", err.msg);
+		return 1;
+	}
+	store_close(&st);
+	printf("%s\n", line);
+	return 0;
 }
 
 static void
@@ -398,6 +435,7 @@ s_usage(void)
 	    "       bl-hub backup --data DIR --to FILE [--force]   (while the hub runs)\n"
 	    "       bl-hub restore --data DIR --from FILE   (the hub stopped)\n"
 	    "       bl-hub audit  --data DIR [--site ID]   (every site's log against what it signed)\n"
+	    "       bl-hub recover --data DIR [--done]   (a restored hub: whom it waits for)\n"
 	    "       bl-hub quarantine list|retry --data DIR [--origin SITE] [--seq N]\n");
 }
 
@@ -405,6 +443,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const force_flag[] = { "force", NULL };
+	static const char *const done_flag[] = { "done", NULL };
 	static const prog_cmd_t cmds[] = {
 		{ "init", s_init, { "data", "listen", "http", "site", NULL },
 		    NULL },
@@ -416,6 +455,7 @@ main(int argc, char **argv)
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
 		{ "backup", s_backup, { "data", "to", NULL }, force_flag },
 		{ "restore", s_restore, { "data", "from", NULL }, NULL },
+		{ "recover", s_recover, { "data", NULL }, done_flag },
 		{ "audit", s_audit, { "data", "site", NULL }, NULL },
 		{ "quarantine list", s_quarantine_list,
 		    { "data", "origin", NULL }, NULL },

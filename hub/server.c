@@ -14,6 +14,7 @@
  * long as credit lasts and again whenever the log grows) and PING. A revoked
  * site's session is closed within a second and answered 403 from then on.
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "chain.h"
 #include "hub.h"
 #include "log.h"
+#include "peer.h"
 #include "proto.h"
 #include "text.h"
 #include "zsock.h"
@@ -36,6 +38,16 @@
  * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. */
 #define SESSION_CREDIT_MAX 8
 #define OPS_BATCH_BYTES (256 * 1024)
+/* A session that was sent OPS and has returned no credit (PULL) for this
+ * long is stalled: it is ended and its connection cut (peer.h), which
+ * frees what it pinned. A node PULLs after each batch it applies, within
+ * seconds; this allows a batch of 256 kB over a link of 40 kbit/s. Tests
+ * shorten it with BL_TEST_SESSION_STALL_MS. */
+#define SESSION_STALL_MS (60 * 1000)
+/* Connections waiting to be accepted (libzmq's default is 100): a hub
+ * restart sees every site reconnect at once. The kernel caps it at
+ * net.core.somaxconn. */
+#define SYNC_BACKLOG 4096
 /* How often ops quarantined for a clock ahead are tried again. */
 #define QUARANTINE_RETRY_MS (60 * 1000)
 #define RID_MAX 256
@@ -63,6 +75,9 @@ typedef struct session {
 	int streaming;	   /* a PULL has opened the stream */
 	int gone;	   /* peer unreachable: dropped at next tick */
 	uint64_t last_rx_ms;
+	uint64_t waiting_ms; /* OPS sent since, no PULL yet; 0: none */
+	peer_t *peer;	     /* its connection, to cut it (peer.h) */
+	int peer_warned;     /* a failure to note it was logged */
 } session_t;
 
 struct server {
@@ -78,6 +93,9 @@ struct server {
 	uint64_t retried_ms; /* the quarantine's last automatic retry */
 	uint64_t started_ms; /* when this hub process started */
 	uint64_t silent_ms;  /* a site not heard from this long is alerted */
+	uint64_t stall_ms;   /* SESSION_STALL_MS, or the test's */
+	uint64_t cut, stalled; /* connections cut; of them, stalled */
+	recover_t *recover;    /* our signatures; a restored hub's wait */
 };
 
 /* ---- ZAP ---- */
@@ -201,6 +219,7 @@ s_session(server_t *srv, const uint8_t *rid, size_t len, int create)
 		fatal("hub: out of memory");
 	memcpy(s->rid, rid, len);
 	s->rid_len = len;
+	s->peer = peer_new();
 	s->next = srv->sessions;
 	srv->sessions = s;
 	return s;
@@ -214,6 +233,7 @@ s_session_drop(server_t *srv, session_t *gone)
 	for (p = &srv->sessions; *p != NULL; p = &(*p)->next) {
 		if (*p == gone) {
 			*p = gone->next;
+			peer_destroy(&gone->peer);
 			free(gone);
 			return;
 		}
@@ -246,15 +266,60 @@ s_send_error(server_t *srv, session_t *s, int status, const char *reason)
 	s_send(srv, s);
 }
 
+/* Ends session s (dropped at the next tick) and cuts its connection
+ * (peer.h), so that libzmq frees what it still holds for it; why, for the
+ * log line, says what for. A connection already gone is no failure. */
+static void
+s_cut(server_t *srv, session_t *s, const char *why)
+{
+	const char *site = s->site[0] ? s->site : "?";
+	err_t err;
+
+	s->gone = 1;
+	if (peer_cut(s->peer, &err) == 0) {
+		srv->cut++;
+		log_info("site %s: %s: connection %s cut", site, why,
+		    peer_name(s->peer));
+	} else if (err.code == ERR_NOT_FOUND) {
+		log_info("site %s: %s: %s", site, why, err.msg);
+	} else {
+		log_warn("site %s: %s: %s", site, why, err.msg);
+	}
+}
+
 /* Sends OPS batches while the session has credit and the log has ops it
  * has not seen. A node's own ops are not echoed back, except those the hub
  * held above what the node had at HELLO (a node restored from an old
  * backup gets them back; what it pushes later comes after them). */
+/* The latest signature over our own chain at or below seq (proto.h, OPS):
+ * its seq in *sig_seq and hex in sig, or 0 and "". */
+static void
+s_own_sig(server_t *srv, uint64_t seq, uint64_t *sig_seq,
+    char sig[PROTO_SIG_HEX + 1])
+{
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT seq, sig FROM push_sigs WHERE origin = ? AND seq <= ? "
+	    "ORDER BY seq DESC LIMIT 1");
+
+	*sig_seq = 0;
+	sig[0] = '\0';
+	sqlite3_bind_text(q, 1, store_site(srv->store), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)seq);
+	if (seq > 0 && store_row(srv->store, q) &&
+	    sqlite3_column_bytes(q, 1) == CHAIN_SIG_BYTES) {
+		*sig_seq = (uint64_t)sqlite3_column_int64(q, 0);
+		sodium_bin2hex(sig, PROTO_SIG_HEX + 1,
+		    sqlite3_column_blob(q, 1), CHAIN_SIG_BYTES);
+	}
+	sqlite3_reset(q);
+}
+
 static int
 s_stream(server_t *srv, session_t *s)
 {
 	sqlite3_stmt *q;
-	uint64_t head, last;
+	uint64_t head, last, own_max, sig_seq;
+	char sig[PROTO_SIG_HEX + 1];
 	size_t n, bytes;
 	cbw_t batch;
 	int rc;
@@ -269,14 +334,15 @@ s_stream(server_t *srv, session_t *s)
 		health_forget(srv->health, s->site);
 		s->state = SESSION_CLOSED;
 		s_send_error(srv, s, ERR_FORBIDDEN, "site revoked");
+		s_cut(srv, s, "revoked");
 		return 0;
 	}
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
 		/* What this site may see (visibility.c): head office all. */
 		q = store_stmt(srv->store,
-		    "SELECT lsn, body FROM op_log "
-		    "WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
+		    "SELECT lsn, body, CASE origin WHEN ?8 THEN seq END "
+		    "FROM op_log WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
 		    "seq > ?5)) AND (?6 = 'hq' OR (vis_site IS NULL AND "
 		    "vis_site2 IS NULL AND vis_region IS NULL) OR vis_site = ?2 "
 		    "OR vis_site2 = ?2 OR vis_region = '*' OR vis_region = ?7) "
@@ -288,7 +354,10 @@ s_stream(server_t *srv, session_t *s)
 		sqlite3_bind_int64(q, 5, (int64_t)s->held_seq);
 		sqlite3_bind_text(q, 6, s->role, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 7, s->region, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 8, store_site(srv->store), -1,
+		    SQLITE_STATIC);
 		cbw_reset(&batch);
+		own_max = 0;
 		n = 0;
 		bytes = 0;
 		last = head;
@@ -296,6 +365,9 @@ s_stream(server_t *srv, session_t *s)
 			cbw_raw(&batch, sqlite3_column_blob(q, 1),
 			    (size_t)sqlite3_column_bytes(q, 1));
 			last = (uint64_t)sqlite3_column_int64(q, 0);
+			if (sqlite3_column_type(q, 2) == SQLITE_INTEGER &&
+			    (uint64_t)sqlite3_column_int64(q, 2) > own_max)
+				own_max = (uint64_t)sqlite3_column_int64(q, 2);
 			n++;
 			bytes = batch.len;
 			if (bytes >= OPS_BATCH_BYTES)
@@ -312,29 +384,44 @@ s_stream(server_t *srv, session_t *s)
 		 * everything up to head (the LIMIT also ends in DONE). */
 		if (rc == SQLITE_DONE && n < PROTO_MAX_BATCH)
 			last = head;
-		proto_ops_begin(&srv->out, last, head, n);
+		s_own_sig(srv, own_max, &sig_seq, sig);
+		proto_ops_begin(&srv->out, last, head, sig_seq, sig, n);
 		cbw_raw(&srv->out, batch.data, batch.len);
 		if (s_send(srv, s) != 0)
 			break; /* queue full or peer gone: resume later */
 		s->sent = last;
 		s->credit--;
 		srv->ops_out += n;
+		if (s->waiting_ms == 0)
+			s->waiting_ms = hlc_wall_ms();
 	}
 	cbw_free(&batch);
 	return 0;
 }
 
+/* A signed batch as the hub takes it (proto.h): PUSH carries the
+ * session's site's own ops, RELAY ops of the hub's own given back by a
+ * node. */
+typedef struct {
+	const char *what;	  /* "push" or "relay", for messages */
+	const char *origin;	  /* every op's */
+	const char *not_origin;	  /* why an op of another origin is refused */
+	const uint8_t *pk;	  /* the key its chain is signed with */
+	const char *role;	  /* the origin's, for the merge rules */
+	void (*ack)(cbw_t *w, uint64_t up_to_seq);
+} batch_t;
+
 /* Keeps op, refused as a conflict, in a transaction of its own (its batch
  * was rolled back), logs it and answers 409 with the reason: the node must
- * not go on pushing a log that differs from the hub's. */
+ * not go on sending a log that differs from the hub's. */
 static void
-s_keep_conflict(server_t *srv, session_t *s, const op_t *op,
-    const uint8_t *body, size_t len, const char *reason)
+s_keep_conflict(server_t *srv, session_t *s, const batch_t *b,
+    const op_t *op, const uint8_t *body, size_t len, const char *reason)
 {
 	char msg[PROTO_REASON_MAX + 1];
 	err_t err;
 
-	log_warn("site %s: push refused: %s", s->site, reason);
+	log_warn("site %s: %s refused: %s", s->site, b->what, reason);
 	if (store_begin(srv->store, &err) ||
 	    store_conflict(srv->store, op, body, len, reason, &err) ||
 	    store_commit(srv->store, &err)) {
@@ -342,32 +429,32 @@ s_keep_conflict(server_t *srv, session_t *s, const op_t *op,
 		log_warn("site %s: keeping a conflicting op failed: %s",
 		    s->site, err.msg);
 	}
-	text_printf(msg, sizeof msg, "push: %s", reason);
+	text_printf(msg, sizeof msg, "%s: %s", b->what, reason);
 	s_send_error(srv, s, ERR_CONFLICT, msg);
 }
 
-/* Inside the push's transaction: the site's chain up to last, as the hub
- * now holds it, must be what the site signed. Keeps the signature and
+/* Inside the batch's transaction: the origin's chain up to last, as the
+ * hub now holds it, must be what its key signed. Keeps the signature and
  * returns 0; or rolls back, answers 403 and returns -1. */
 static int
-s_check_signature(server_t *srv, session_t *s, const proto_msg_t *msg,
-    uint64_t first, uint64_t last)
+s_check_signature(server_t *srv, session_t *s, const batch_t *b,
+    const proto_msg_t *msg, uint64_t first, uint64_t last)
 {
 	uint8_t chain[CHAIN_BYTES], sig[CHAIN_SIG_BYTES];
 	char reason[PROTO_REASON_MAX + 1];
 	sqlite3_stmt *q;
 	err_t err;
 
-	if (store_chain_at(srv->store, s->site, last, chain, &err) ||
+	if (store_chain_at(srv->store, b->origin, last, chain, &err) ||
 	    sodium_hex2bin(sig, sizeof sig, msg->sig, PROTO_SIG_HEX, NULL, NULL,
 		NULL) != 0 ||
-	    !chain_verify(s->sign_pk, s->site, last, chain, sig)) {
+	    !chain_verify(b->pk, b->origin, last, chain, sig)) {
 		store_rollback(srv->store);
 		snprintf(reason, sizeof reason,
-		    "push: ops %s/%llu-%llu: the signature does not match "
+		    "%s: ops %s/%llu-%llu: the signature does not match "
 		    "them (altered on the way, or not signed by %s's key)",
-		    s->site, (unsigned long long)first,
-		    (unsigned long long)last, s->site);
+		    b->what, b->origin, (unsigned long long)first,
+		    (unsigned long long)last, b->origin);
 		log_warn("site %s: %s", s->site, reason);
 		s_send_error(srv, s, ERR_FORBIDDEN, reason);
 		return -1;
@@ -375,24 +462,27 @@ s_check_signature(server_t *srv, session_t *s, const proto_msg_t *msg,
 	q = store_stmt(srv->store,
 	    "INSERT OR REPLACE INTO push_sigs(origin, seq, chain, sig, at) "
 	    "VALUES (?, ?, ?, ?, ?)");
-	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, b->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (int64_t)last);
 	sqlite3_bind_blob(q, 3, chain, sizeof chain, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(q, 4, sig, sizeof sig, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 5, (int64_t)hlc_wall_ms());
-	if (store_step(srv->store, q, "keep a push signature", &err)) {
+	if (store_step(srv->store, q, "keep a batch signature", &err)) {
 		store_rollback(srv->store);
-		log_warn("site %s: push failed: %s", s->site, err.msg);
-		s_send_error(srv, s, ERR_INTERNAL, "push: hub storage failure");
+		log_warn("site %s: %s failed: %s", s->site, b->what, err.msg);
+		snprintf(reason, sizeof reason, "%s: hub storage failure",
+		    b->what);
+		s_send_error(srv, s, ERR_INTERNAL, reason);
 		return -1;
 	}
 	return 0;
 }
 
-/* Ingests a PUSH in one transaction: every op must come from the session's
- * site, in seq order with no gap; a bad op is quarantined, not fatal. */
-static void
-s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
+/* Ingests a signed batch in one transaction: every op of b's origin, in
+ * seq order with no gap; a bad op is quarantined, not fatal. Answers with
+ * b's ack; 0 then, else -1 (the answer was an ERROR). */
+static int
+s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b)
 {
 	err_t err, why;
 	op_t op;
@@ -408,33 +498,33 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	err_clear(&err);
 	if (store_begin(srv->store, &err))
 		goto fail_internal;
-	store_origin_max_seq(srv->store, s->site, &held, &err);
+	store_origin_max_seq(srv->store, b->origin, &held, &err);
 	while ((rc = proto_next_op(msg, &op, &body, &len, &err)) == 1) {
-		if (strcmp(op.origin, s->site) != 0) {
-			snprintf(reason, sizeof reason,
-			    "push: op %s/%llu: origin is not the authenticated site %s",
-			    op.origin, (unsigned long long)op.seq, s->site);
+		if (strcmp(op.origin, b->origin) != 0) {
+			snprintf(reason, sizeof reason, "%s: op %s/%llu: %s",
+			    b->what, op.origin, (unsigned long long)op.seq,
+			    b->not_origin);
 			op_clear(&op);
 			store_rollback(srv->store);
 			s_send_error(srv, s, ERR_FORBIDDEN, reason);
-			return;
+			return -1;
 		}
 		if (op.seq > held + 1) {
 			snprintf(reason, sizeof reason,
-			    "push: op %s/%llu: gap, the hub holds up to %llu",
-			    op.origin, (unsigned long long)op.seq,
+			    "%s: op %s/%llu: gap, the hub holds up to %llu",
+			    b->what, op.origin, (unsigned long long)op.seq,
 			    (unsigned long long)held);
 			op_clear(&op);
 			store_rollback(srv->store);
 			s_send_error(srv, s, ERR_CONFLICT, reason);
-			return;
+			return -1;
 		}
 		err_clear(&why);
 		if (first == 0)
 			first = op.seq;
 		last = op.seq;
 		visibility_of(srv->store, &op, &vis);
-		from.role = s->role;
+		from.role = b->role;
 		from.vis = &vis.vis;
 		if (store_ingest_from(srv->store, &op, body, len, &from, &res,
 			&why)) {
@@ -446,9 +536,9 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 			/* The node's log is not the one the hub holds: nothing
 			 * of this batch is taken; the op stays on record. */
 			store_rollback(srv->store);
-			s_keep_conflict(srv, s, &op, body, len, why.msg);
+			s_keep_conflict(srv, s, b, &op, body, len, why.msg);
 			op_clear(&op);
-			return;
+			return -1;
 		}
 		if (res == INGEST_QUARANTINED)
 			log_warn("site %s: quarantined: %s", s->site, why.msg);
@@ -461,20 +551,58 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	if (rc < 0) {
 		store_rollback(srv->store);
 		s_send_error(srv, s, ERR_BAD_REQUEST, err.msg);
-		return;
+		return -1;
 	}
-	if (msg->nops > 0 && s_check_signature(srv, s, msg, first, last))
-		return;
+	if (msg->nops > 0 && s_check_signature(srv, s, b, msg, first, last))
+		return -1;
 	if (store_commit(srv->store, &err))
 		goto fail_internal;
-	proto_push_ack(&srv->out, held);
+	b->ack(&srv->out, held);
 	s_send(srv, s);
 	server_notify(srv);
-	return;
+	return 0;
 fail_internal:
 	store_rollback(srv->store);
-	log_warn("site %s: push failed: %s", s->site, err.msg);
-	s_send_error(srv, s, ERR_INTERNAL, "push: hub storage failure");
+	log_warn("site %s: %s failed: %s", s->site, b->what, err.msg);
+	snprintf(reason, sizeof reason, "%s: hub storage failure", b->what);
+	s_send_error(srv, s, ERR_INTERNAL, reason);
+	return -1;
+}
+
+/* A PUSH: the session's site's own ops. */
+static void
+s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
+{
+	char not_origin[64];
+	batch_t b = { "push", s->site, not_origin, s->sign_pk, s->role,
+		proto_push_ack };
+
+	snprintf(not_origin, sizeof not_origin,
+	    "origin is not the authenticated site %s", s->site);
+	s_on_batch(srv, s, msg, &b);
+}
+
+/* A RELAY: ops of ours a node gives back to a hub restored from a backup
+ * (proto.h), proven by our own signature; taken, it is the node's report
+ * (recover.c). */
+static void
+s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
+{
+	const char *own = store_site(srv->store);
+	char not_origin[64];
+	batch_t b = { "relay", own, not_origin,
+		recover_sign_pk(srv->recover), "hq", proto_relay_ack };
+	err_t err;
+
+	snprintf(not_origin, sizeof not_origin,
+	    "not an op of this hub's own (%s)", own);
+	if (s_on_batch(srv, s, msg, &b))
+		return;
+	if (msg->nops > 0)
+		log_info("site %s gave back %zu ops of ours", s->site,
+		    msg->nops);
+	else if (recover_reported(srv->recover, s->site, &err))
+		log_warn("%s", err.msg); /* it reports again next time */
 }
 
 /* One live session per site. Another live session of the same
@@ -507,8 +635,12 @@ s_one_live_session(server_t *srv, session_t *s, const char *site,
 		}
 		s_send_error(srv, o, ERR_CONFLICT,
 		    "session replaced by a newer one of this data folder");
-		o->gone = 1;
 		log_info("site %s: session replaced by a newer one", site);
+		/* And its connection, unless the newer one came on it. */
+		if (peer_same(o->peer, s->peer))
+			o->gone = 1;
+		else
+			s_cut(srv, o, "replaced");
 	}
 	return 0;
 }
@@ -570,7 +702,7 @@ static void
 s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 {
 	char reason[PROTO_REASON_MAX + 1];
-	uint64_t held = 0, head;
+	uint64_t held = 0, head, hub_seq = 0;
 	int schema = store_schema_version();
 
 	if (strcmp(msg->site, site) != 0) {
@@ -618,7 +750,10 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	s->sent = msg->cursor;
 	s->credit = 0;
 	s->streaming = 0;
-	proto_welcome(&srv->out, store_site(srv->store), held, head);
+	store_origin_max_seq(srv->store, store_site(srv->store), &hub_seq,
+	    NULL);
+	proto_welcome(&srv->out, store_site(srv->store), held, head, hub_seq,
+	    recover_recovering(srv->recover));
 	s_send(srv, s);
 	log_info(
 	    "site %s connected: holds seq %llu, hub holds %llu, cursor %llu of %llu",
@@ -658,9 +793,15 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			s->state = SESSION_CLOSED;
 			s_send_error(srv, s, ERR_FORBIDDEN,
 			    "push: site revoked");
+			s_cut(srv, s, "revoked");
 			break;
 		}
 		s_on_push(srv, s, msg);
+		break;
+	case PROTO_RELAY:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		s_on_relay(srv, s, msg);
 		break;
 	case PROTO_PULL:
 		if (s->state != SESSION_READY)
@@ -670,6 +811,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			s->streaming = 1;
 		}
 		s->credit += msg->credit;
+		s->waiting_ms = 0; /* not stalled (SESSION_STALL_MS) */
 		if (s->credit > SESSION_CREDIT_MAX)
 			s->credit = SESSION_CREDIT_MAX;
 		s_stream(srv, s);
@@ -725,8 +867,19 @@ s_on_router(void *sock, void *arg)
 		s->state = SESSION_START;
 		s->streaming = 0;
 		s->credit = 0;
+		s->waiting_ms = 0;
 	}
 	s->last_rx_ms = hlc_wall_ms();
+	/* The connection it came on, to cut it later (peer.h). One gone
+	 * already has nothing to cut; libzmq not saying is worth a line. */
+	err_clear(&err);
+	if (peer_note(s->peer, &body, &err) != 0 &&
+	    err.code == ERR_NOT_FOUND) {
+		log_debug("site %s: %s", site, err.msg);
+	} else if (err.code != ERR_OK && !s->peer_warned) {
+		log_warn("site %s: %s", site, err.msg);
+		s->peer_warned = 1;
+	}
 	err_clear(&err);
 	if (proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &msg,
 		&err)) {
@@ -761,6 +914,47 @@ server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
 	return 0;
 }
 
+/* A session sent OPS that has returned no credit for srv->stall_ms reads
+ * no more, or too slowly to be served: it is ended and its connection cut,
+ * which frees the batches libzmq still holds for it. 1 when it was. */
+static int
+s_stalled(server_t *srv, session_t *s, uint64_t now)
+{
+	if (s->waiting_ms == 0 || now < s->waiting_ms ||
+	    now - s->waiting_ms < srv->stall_ms)
+		return 0;
+	log_warn("site %s: stalled: no PULL for %llu ms since OPS were sent "
+		 "(limit %llu ms): session ended",
+	    s->site, (unsigned long long)(now - s->waiting_ms),
+	    (unsigned long long)srv->stall_ms);
+	srv->stalled++;
+	s_cut(srv, s, "stalled");
+	return 1;
+}
+
+/* SESSION_STALL_MS, or what a test sets in BL_TEST_SESSION_STALL_MS
+ * (logged, as nothing else should set it). */
+static uint64_t
+s_stall_limit(void)
+{
+	const char *v = getenv("BL_TEST_SESSION_STALL_MS");
+	char *end;
+	unsigned long long ms;
+
+	if (v == NULL)
+		return SESSION_STALL_MS;
+	errno = 0;
+	ms = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || ms == 0) {
+		log_warn("BL_TEST_SESSION_STALL_MS=%s: not a count of ms, "
+			 "stall limit stays %d ms",
+		    v, SESSION_STALL_MS);
+		return SESSION_STALL_MS;
+	}
+	log_info("stall limit %llu ms (BL_TEST_SESSION_STALL_MS)", ms);
+	return ms;
+}
+
 static void
 s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -769,6 +963,15 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = hlc_wall_ms();
 	(void)fd;
 	(void)what;
+	/* What a CLI wrote of ours gets signed; `bl-hub recover --done`
+	 * ends a wait. */
+	{
+		err_t err;
+
+		if (recover_tick(srv->recover, &err) ||
+		    recover_sign(srv->recover, &err))
+			log_warn("%s", err.msg);
+	}
 	/* Ops refused for a clock ahead pass once real time reaches them. */
 	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS) {
 		int applied, kept;
@@ -782,9 +985,13 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
 		if (s->gone || now - s->last_rx_ms > SESSION_IDLE_MS) {
+			if (!s->gone)
+				s_cut(srv, s, "idle");
 			s_session_drop(srv, s);
 			continue;
 		}
+		if (s_stalled(srv, s, now))
+			continue;
 		if (s->state == SESSION_CLOSED || s->site[0] == '\0')
 			continue;
 		if (!s_site_active(srv, s->site, NULL)) {
@@ -795,6 +1002,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 			health_forget(srv->health, s->site);
 			s->state = SESSION_CLOSED;
 			s_send_error(srv, s, ERR_FORBIDDEN, reason);
+			s_cut(srv, s, "revoked");
 			continue;
 		}
 		s_stream(srv, s);
@@ -806,6 +1014,11 @@ void
 server_notify(server_t *srv)
 {
 	session_t *s;
+	err_t err;
+
+	/* What we wrote is signed before it is streamed. */
+	if (recover_sign(srv->recover, &err))
+		log_warn("%s", err.msg);
 
 	for (s = srv->sessions; s != NULL; s = s->next)
 		s_stream(srv, s);
@@ -936,6 +1149,11 @@ server_status(server_t *srv, json_t *status)
 	    json_integer((json_int_t)srv->ops_in));
 	json_object_set_new(status, "ops_sent",
 	    json_integer((json_int_t)srv->ops_out));
+	json_object_set_new(status, "connections_cut",
+	    json_integer((json_int_t)srv->cut));
+	json_object_set_new(status, "sessions_stalled",
+	    json_integer((json_int_t)srv->stalled));
+	recover_status(srv->recover, status);
 }
 
 server_t *
@@ -943,7 +1161,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
     const char *listen, int *bound_port, err_t *err)
 {
 	server_t *srv = calloc(1, sizeof *srv);
-	int one = 1, hwm = 1000;
+	int one = 1, hwm = 1000, backlog = SYNC_BACKLOG;
 	char endpoint[256], *colon;
 	size_t size = sizeof endpoint;
 	struct timeval second = { 1, 0 };
@@ -955,7 +1173,11 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	srv->health = health_new();
 	srv->started_ms = hlc_wall_ms();
 	srv->silent_ms = SERVER_SILENT_DEFAULT_MS;
+	srv->stall_ms = s_stall_limit();
 	cbw_init(&srv->out);
+	if ((srv->recover = recover_new(store, keys, err)) == NULL ||
+	    recover_sign(srv->recover, err))
+		goto fail;
 	srv->ctx = zmq_ctx_new();
 	/* The ZAP handler must exist before the CURVE server accepts. */
 	srv->zap = zmq_socket(srv->ctx, ZMQ_REP);
@@ -976,7 +1198,9 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	    zsock_set(srv->router, ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY",
 		&one, sizeof one, err) ||
 	    zsock_set(srv->router, ZMQ_SNDHWM, "ZMQ_SNDHWM", &hwm, sizeof hwm,
-		err))
+		err) ||
+	    zsock_set(srv->router, ZMQ_BACKLOG, "ZMQ_BACKLOG", &backlog,
+		sizeof backlog, err))
 		goto fail;
 	if (zmq_bind(srv->router, listen) != 0) {
 		err_set(err, ERR_UNAVAILABLE, "sync: bind %s: %s", listen,
@@ -1021,6 +1245,7 @@ server_destroy(server_t **self_p)
 		zmq_ctx_term(srv->ctx);
 	cbw_free(&srv->out);
 	health_destroy(&srv->health);
+	recover_destroy(&srv->recover);
 	free(srv);
 	*self_p = NULL;
 }

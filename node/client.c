@@ -14,6 +14,7 @@
  *   DOWN   handshake ok   -> send HELLO                     HELLO
  *   HELLO  WELCOME        -> push unacked, PULL with credit READY
  *   READY  PUSH_ACK       -> record ack, push more          READY
+ *   READY  RELAY_ACK      -> give the hub more of its own   READY
  *   READY  OPS            -> apply + cursor in one txn, PULL 1 more  READY
  *   READY  local write    -> push if nothing in flight      READY
  *   any    PONG           -> note clock offset              same
@@ -54,10 +55,14 @@ struct client {
 	struct event *tick;
 	struct event *push_soon; /* coalesces writes into one PUSH */
 	link_state_t state;
-	int connected;		/* CURVE session established */
-	int tcp_connects;	/* TCP connects since last handshake */
-	uint64_t push_inflight; /* highest seq in the unacked PUSH, 0 */
-	uint64_t acked;		/* highest own seq the hub holds */
+	int connected;			/* CURVE session established */
+	int tcp_connects;		/* TCP connects since last handshake */
+	uint64_t push_inflight;		/* highest seq in the unacked PUSH, 0 */
+	char hub_site[OP_SITE_MAX + 1]; /* the hub's own site, at WELCOME */
+	uint64_t relay_from;		/* the hub holds its own ops to here */
+	int relay_inflight;		/* a RELAY unanswered */
+	int relay_report;		/* a restored hub waits for our RELAY */
+	uint64_t acked;			/* highest own seq the hub holds */
 	uint64_t acked_saved, acked_saved_ms; /* last written to meta */
 	uint64_t welcome_head;	/* hub head announced at WELCOME */
 	uint64_t reconcile_seq; /* hub holds our ops up to it, unvouched */
@@ -128,6 +133,7 @@ s_hello(client_t *c)
 	proto_hello(&c->out, c->site, (uint64_t)store_schema_version(),
 	    c->acked, c->cursor, store_incarnation(c->store), c->sign_pk);
 	c->push_inflight = 0;
+	c->relay_inflight = 0;
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
 		c->state = LINK_HELLO;
@@ -269,6 +275,51 @@ s_save_progress(client_t *c, uint64_t now)
 	log_warn("save sync progress: %s", err.msg);
 }
 
+/* Gives a hub that lacks ops of its own we hold (restored from a backup)
+ * the next batch of them (relay.c); a hub still recovering hears from us
+ * once we have nothing more, by an empty RELAY (proto.h). */
+static void
+s_relay(client_t *c)
+{
+	char no_sig[PROTO_SIG_HEX + 1]; /* an empty batch signs nothing */
+	uint64_t last = 0;
+	size_t n = 0;
+	err_t err;
+	int rc;
+
+	if (c->relay_inflight || c->hub_site[0] == '\0')
+		return;
+	rc = relay_next(c->store, c->hub_site, c->relay_from, &c->out, &last,
+	    &n, &err);
+	if (rc < 0) {
+		log_warn("%s", err.msg);
+		return;
+	}
+	if (rc == 0 && !c->relay_report)
+		return;
+	if (rc == 0) {
+		memset(no_sig, '0', PROTO_SIG_HEX);
+		no_sig[PROTO_SIG_HEX] = '\0';
+		proto_relay_begin(&c->out, 0, no_sig);
+		c->relay_report = 0;
+	} else
+		log_warn("hub %s lacks ops of its own we hold: giving back "
+			 "%s/%llu-%llu",
+		    c->hub, c->hub_site, (unsigned long long)c->relay_from + 1,
+		    (unsigned long long)last);
+	if (s_send(c) == 0)
+		c->relay_inflight = 1;
+}
+
+static void
+s_on_relay_ack(client_t *c, const proto_msg_t *m)
+{
+	c->relay_inflight = 0;
+	if (m->seq > c->relay_from)
+		c->relay_from = m->seq;
+	s_relay(c);
+}
+
 static void
 s_on_welcome(client_t *c, const proto_msg_t *m)
 {
@@ -335,6 +386,10 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	s_push(c);
 	proto_pull(&c->out, c->cursor, PULL_WINDOW);
 	s_send(c);
+	snprintf(c->hub_site, sizeof c->hub_site, "%s", m->site);
+	c->relay_from = m->hub_seq;
+	c->relay_report = m->recovering;
+	s_relay(c);
 }
 
 static void
@@ -361,7 +416,9 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	int64_t durable = 0;
 	int rc;
 
-	if (store_begin(c->store, &err))
+	if (store_begin(c->store, &err) ||
+	    (m->sig_seq > 0 &&
+		relay_keep_sig(c->store, m->sig_seq, m->sig, &err)))
 		goto fail;
 	while ((rc = proto_next_op(m, &op, &body, &len, &err)) == 1) {
 		err_clear(&why);
@@ -445,6 +502,10 @@ s_on_dealer(void *sock, void *arg)
 		if (c->state == LINK_READY)
 			s_on_ops(c, &m);
 		break;
+	case PROTO_RELAY_ACK:
+		if (c->state == LINK_READY)
+			s_on_relay_ack(c, &m);
+		break;
 	case PROTO_PONG:
 		c->clock_offset_ms = (int64_t)m.hub_ms -
 		    (int64_t)(m.ms + (c->last_rx_ms - m.ms) / 2);
@@ -509,6 +570,7 @@ s_on_monitor(void *sock, void *arg)
 		if (c->state != LINK_REFUSED)
 			c->state = LINK_DOWN;
 		c->push_inflight = 0;
+		c->relay_inflight = 0;
 		/* A hub that drops us right after TCP connects, before any
 		 * handshake, is most likely refusing our CURVE hello: a hint
 		 * for the report, not a refusal (it may be a relay in front of
@@ -724,8 +786,10 @@ client_caught_up(const client_t *c)
 {
 	uint64_t seq;
 
+	/* A restored hub has what we hold of its own, and our report. */
 	return c->state == LINK_READY && s_meta(c->store, "seq", &seq) == 0 &&
-	    c->acked >= seq && c->cursor >= c->welcome_head;
+	    c->acked >= seq && c->cursor >= c->welcome_head &&
+	    !c->relay_inflight && !c->relay_report;
 }
 
 const char *

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "codec.h"
 #include "conf.h"
 #include "keys.h"
 #include "store.h"
@@ -81,6 +82,16 @@ int retain_pass(store_t *store, int days, int64_t *dropped, err_t *err);
  * days 0 keeps everything (returns NULL). Borrows base and store. */
 retain_t *retain_start(struct event_base *base, store_t *store, int days);
 void retain_stop(retain_t **self_p);
+
+/* What a node gives back to a hub restored from a backup (relay.c). */
+/* Keeps the hub's signature (hex) over its own chain at seq, in the
+ * caller's transaction. 0, or -1 with err. */
+int relay_keep_sig(store_t *store, uint64_t seq, const char *hex, err_t *err);
+/* Builds in w (reset) the next RELAY of the hub's own ops (origin hub)
+ * above from: 1 with *last its last seq and *n its ops, 0 when there is
+ * none to give, -1 with err. */
+int relay_next(store_t *store, const char *hub, uint64_t from, cbw_t *w,
+    uint64_t *last, size_t *n, err_t *err);
 
 /* The commands for people (cli.c): whether noun is one, its usage lines,
  * and running argv = {noun, verb, options...}; returns the exit status. */

@@ -16,26 +16,30 @@ static const char *const s_names[] = {
 	[PROTO_PONG] = "PONG",
 	[PROTO_ERROR] = "ERROR",
 	[PROTO_BYE] = "BYE",
+	[PROTO_RELAY] = "RELAY",
+	[PROTO_RELAY_ACK] = "RELAY_ACK",
 };
 
 /* Number of elements each message type has, type included. */
 static const size_t s_arity[] = {
 	[PROTO_HELLO] = 8,
-	[PROTO_WELCOME] = 4,
+	[PROTO_WELCOME] = 6,
 	[PROTO_PUSH] = 3,
 	[PROTO_PUSH_ACK] = 2,
 	[PROTO_PULL] = 3,
-	[PROTO_OPS] = 4,
+	[PROTO_OPS] = 6,
 	[PROTO_PING] = 6,
 	[PROTO_PONG] = 3,
 	[PROTO_ERROR] = 3,
 	[PROTO_BYE] = 1,
+	[PROTO_RELAY] = 3,
+	[PROTO_RELAY_ACK] = 2,
 };
 
 const char *
 proto_type_name(int type)
 {
-	if (type < PROTO_HELLO || type > PROTO_BYE)
+	if (type < PROTO_HELLO || type > PROTO_RELAY_ACK)
 		return "?";
 	return s_names[type];
 }
@@ -75,7 +79,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 {
 	cbr_t *r = &msg->reader;
 	size_t n;
-	uint64_t type, status;
+	uint64_t type, status, recovering;
 	int rc = 0;
 
 	memset(msg, 0, sizeof *msg);
@@ -89,7 +93,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST, "proto: empty message");
 	if (cbr_uint(r, &type, err))
 		return err_prefix(err, "proto: message type");
-	if (type < PROTO_HELLO || type > PROTO_BYE)
+	if (type < PROTO_HELLO || type > PROTO_RELAY_ACK)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "proto: unknown message type %llu",
 		    (unsigned long long)type);
@@ -125,24 +129,46 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		break;
 	case PROTO_WELCOME:
 		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
-		    cbr_uint(r, &msg->seq, err) || cbr_uint(r, &msg->head, err);
+		    cbr_uint(r, &msg->seq, err) ||
+		    cbr_uint(r, &msg->head, err) ||
+		    cbr_uint(r, &msg->hub_seq, err) ||
+		    cbr_uint(r, &recovering, err);
+		if (rc == 0 && recovering > 1)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: WELCOME: recovering is %llu, not 0 or 1",
+			    (unsigned long long)recovering);
+		msg->recovering = (int)recovering;
 		break;
 	case PROTO_PUSH:
+	case PROTO_RELAY:
 		rc = cbr_text_copy(r, msg->sig, sizeof msg->sig, err) ||
 		    s_batch(r, msg, err);
 		if (rc == 0 && !s_hex_valid(msg->sig, PROTO_SIG_HEX))
 			return err_set(err, ERR_BAD_REQUEST,
-			    "proto: PUSH: signature is not %d hex digits",
-			    PROTO_SIG_HEX);
+			    "proto: %s: signature is not %d hex digits",
+			    s_names[type], PROTO_SIG_HEX);
 		break;
-	case PROTO_PUSH_ACK: rc = cbr_uint(r, &msg->seq, err); break;
+	case PROTO_PUSH_ACK:
+	case PROTO_RELAY_ACK: rc = cbr_uint(r, &msg->seq, err); break;
 	case PROTO_PULL:
 		rc = cbr_uint(r, &msg->cursor, err) ||
 		    cbr_uint(r, &msg->credit, err);
 		break;
 	case PROTO_OPS:
 		rc = cbr_uint(r, &msg->cursor, err) ||
-		    cbr_uint(r, &msg->head, err) || s_batch(r, msg, err);
+		    cbr_uint(r, &msg->head, err) ||
+		    cbr_uint(r, &msg->sig_seq, err) ||
+		    cbr_text_copy(r, msg->sig, sizeof msg->sig, err) ||
+		    s_batch(r, msg, err);
+		if (rc == 0 && (msg->sig_seq == 0) != (msg->sig[0] == '\0'))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: OPS: a signature needs its seq and a seq "
+			    "its signature");
+		if (rc == 0 && msg->sig[0] != '\0' &&
+		    !s_hex_valid(msg->sig, PROTO_SIG_HEX))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: OPS: signature is not %d hex digits",
+			    PROTO_SIG_HEX);
 		break;
 	case PROTO_PING:
 		rc = cbr_uint(r, &msg->ms, err) ||
@@ -171,7 +197,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		return err_prefix(err, "proto: %s", s_names[type]);
 	/* A batch is checked to the end by proto_next_op. */
 	if (msg->type != PROTO_PUSH && msg->type != PROTO_OPS &&
-	    cbr_end(r, err))
+	    msg->type != PROTO_RELAY && cbr_end(r, err))
 		return err_prefix(err, "proto: %s", s_names[type]);
 	return 0;
 }
@@ -214,33 +240,61 @@ proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
 }
 
 void
-proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head)
+proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head,
+    uint64_t hub_seq, int recovering)
 {
 	cbw_reset(w);
-	cbw_array(w, 4);
+	cbw_array(w, 6);
 	cbw_uint(w, PROTO_WELCOME);
 	cbw_str(w, hub_site);
 	cbw_uint(w, held_seq);
 	cbw_uint(w, head);
+	cbw_uint(w, hub_seq);
+	cbw_uint(w, recovering ? 1 : 0);
 }
 
-void
-proto_push_begin(cbw_t *w, size_t n, const char *sig)
+/* A signed batch's header: PUSH and RELAY have one shape. */
+static void
+s_signed_begin(cbw_t *w, proto_type_t type, size_t n, const char *sig)
 {
 	cbw_reset(w);
 	cbw_array(w, 3);
-	cbw_uint(w, PROTO_PUSH);
+	cbw_uint(w, type);
 	cbw_str(w, sig);
 	cbw_array(w, n);
 }
 
 void
-proto_push_ack(cbw_t *w, uint64_t up_to_seq)
+proto_push_begin(cbw_t *w, size_t n, const char *sig)
+{
+	s_signed_begin(w, PROTO_PUSH, n, sig);
+}
+
+void
+proto_relay_begin(cbw_t *w, size_t n, const char *sig)
+{
+	s_signed_begin(w, PROTO_RELAY, n, sig);
+}
+
+static void
+s_ack(cbw_t *w, proto_type_t type, uint64_t up_to_seq)
 {
 	cbw_reset(w);
 	cbw_array(w, 2);
-	cbw_uint(w, PROTO_PUSH_ACK);
+	cbw_uint(w, type);
 	cbw_uint(w, up_to_seq);
+}
+
+void
+proto_push_ack(cbw_t *w, uint64_t up_to_seq)
+{
+	s_ack(w, PROTO_PUSH_ACK, up_to_seq);
+}
+
+void
+proto_relay_ack(cbw_t *w, uint64_t up_to_seq)
+{
+	s_ack(w, PROTO_RELAY_ACK, up_to_seq);
 }
 
 void
@@ -254,13 +308,16 @@ proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit)
 }
 
 void
-proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n)
+proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
+    uint64_t sig_seq, const char *sig, size_t n)
 {
 	cbw_reset(w);
-	cbw_array(w, 4);
+	cbw_array(w, 6);
 	cbw_uint(w, PROTO_OPS);
 	cbw_uint(w, cursor_after);
 	cbw_uint(w, head);
+	cbw_uint(w, sig_seq);
+	cbw_str(w, sig);
 	cbw_array(w, n);
 }
 

@@ -6,16 +6,18 @@
  *
  *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor,
  *               incarnation, sign_key]
- *   WELCOME  = [2, hub_site, held_seq, head]
+ *   WELCOME  = [2, hub_site, held_seq, head, hub_seq, recovering]
  *   PUSH     = [3, signature, [op, ...]]
  *   PUSH_ACK = [4, up_to_seq]
  *   PULL     = [5, cursor, credit]
- *   OPS      = [6, cursor_after, head, [op, ...]]
+ *   OPS      = [6, cursor_after, head, sig_seq, signature, [op, ...]]
  *   PING     = [7, sent_ms, db_bytes, wal_bytes, disk_free_bytes,
  *               disk_problem]
  *   PONG     = [8, echoed_ms, hub_wall_ms]
  *   ERROR    = [9, status, reason]
  *   BYE      = [10]
+ *   RELAY    = [11, signature, [op, ...]]
+ *   RELAY_ACK= [12, up_to_seq]
  *
  * A session: the node sends HELLO; the hub answers WELCOME with the highest
  * seq of this site it holds (held_seq) and its log head, or ERROR. The node
@@ -43,6 +45,21 @@
  * first, one of another incarnation is refused (409) while the first
  * lives, naming both.
  *
+ * A restored hub gets its own ops back from the nodes (RELAY). The hub
+ * signs its own chain as it writes (chain.h: at least every
+ * PROTO_SIGN_EVERY of its ops and at its head); an OPS batch carries the
+ * hub's signature over its own chain up to sig_seq, the highest op of its
+ * own in the batch it has signed (0 and "" when none), and the node keeps
+ * it. WELCOME gives hub_seq, the highest op of its own the hub holds, and
+ * recovering, 1 after `bl-hub restore` until every site has reported. A
+ * node holding ops of the hub's above hub_seq sends them back in RELAY
+ * batches, in seq order with no gap, each ending at an op the hub signed
+ * and carrying that signature; the hub checks chain and signature before
+ * it takes them and answers RELAY_ACK. While the hub is recovering, the
+ * node always sends a RELAY, empty when it holds nothing more: that is its
+ * report. The hub writes nothing of its own until every site reported
+ * (hub/recover.c), so it never reuses a seq of its own.
+ *
  * BYE: the node ends its session (a one-shot sync done, a daemon
  * stopping); the hub forgets it at once, so that the next session of the
  * site, of another copy of its data folder too, is not taken for a twin.
@@ -61,7 +78,10 @@
 #include "err.h"
 #include "op.h"
 
-#define PROTO_VERSION 3 /* 2: PING reports the disk; 3: HELLO incarnation */
+/* 2: PING reports the disk; 3: HELLO incarnation; 4: RELAY, the hub's
+ * signatures in OPS */
+#define PROTO_VERSION 4
+#define PROTO_SIGN_EVERY 512 /* the hub signs its chain at least this often */
 #define PROTO_INCARNATION_MAX 32 /* hex digits */
 #define PROTO_SIGN_KEY_HEX 64	 /* an Ed25519 public key, lower-case hex */
 #define PROTO_SIG_HEX 128	 /* an Ed25519 signature, lower-case hex */
@@ -81,6 +101,8 @@ typedef enum {
 	PROTO_PONG,
 	PROTO_ERROR,
 	PROTO_BYE,
+	PROTO_RELAY,
+	PROTO_RELAY_ACK,
 } proto_type_t;
 
 /* A node's disk, as PING reports it. */
@@ -98,19 +120,22 @@ typedef struct {
 	uint64_t version;	    /* HELLO */
 	char incarnation[PROTO_INCARNATION_MAX + 1]; /* HELLO */
 	char sign_key[PROTO_SIGN_KEY_HEX + 1];	     /* HELLO */
-	char sig[PROTO_SIG_HEX + 1];		     /* PUSH */
-	uint64_t schema;			     /* HELLO */
-	uint64_t seq;	   /* HELLO own_max_seq, WELCOME held_seq,
-	                                 PUSH_ACK up_to_seq */
-	uint64_t cursor;   /* HELLO, PULL; OPS cursor_after */
-	uint64_t head;	   /* WELCOME, OPS */
-	uint64_t credit;   /* PULL */
-	uint64_t ms;	   /* PING sent_ms, PONG echoed_ms */
-	uint64_t hub_ms;   /* PONG */
-	proto_disk_t disk; /* PING */
-	int status;	   /* ERROR */
+	char sig[PROTO_SIG_HEX + 1]; /* PUSH, RELAY; OPS: "" or one */
+	uint64_t schema;	     /* HELLO */
+	uint64_t seq;		     /* HELLO own_max_seq, WELCOME held_seq,
+	                                 PUSH_ACK and RELAY_ACK up_to_seq */
+	uint64_t hub_seq;	     /* WELCOME */
+	int recovering;		     /* WELCOME */
+	uint64_t sig_seq;	     /* OPS: 0 when sig is "" */
+	uint64_t cursor;	     /* HELLO, PULL; OPS cursor_after */
+	uint64_t head;		     /* WELCOME, OPS */
+	uint64_t credit;	     /* PULL */
+	uint64_t ms;		     /* PING sent_ms, PONG echoed_ms */
+	uint64_t hub_ms;	     /* PONG */
+	proto_disk_t disk;	     /* PING */
+	int status;		     /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
-	size_t nops; /* PUSH, OPS: ops in the batch */
+	size_t nops; /* PUSH, OPS, RELAY: ops in the batch */
 	size_t ops_left;
 	cbr_t reader; /* positioned at the next op */
 } proto_msg_t;
@@ -132,11 +157,14 @@ void proto_hello(cbw_t *w, const char *site, uint64_t schema,
     uint64_t own_max_seq, uint64_t cursor, const char *incarnation,
     const char *sign_key);
 void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
-    uint64_t head);
+    uint64_t head, uint64_t hub_seq, int recovering);
 void proto_push_begin(cbw_t *w, size_t n, const char *sig);
 void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
-void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head, size_t n);
+void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
+    uint64_t sig_seq, const char *sig, size_t n);
+void proto_relay_begin(cbw_t *w, size_t n, const char *sig);
+void proto_relay_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
 void proto_error(cbw_t *w, int status, const char *reason);

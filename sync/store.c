@@ -42,6 +42,7 @@ struct store {
 	int seen_empty;	      /* op_seen, likewise */
 	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
 	char incarnation[STORE_INCARNATION_LEN + 1]; /* node: see store.h */
+	char hold[ERR_MSG_MAX]; /* "" or why local writes are held */
 	/* The chain value last computed (s_chain_of), so that a batch of
 	 * one site's ops in seq order reads none back; forgotten at
 	 * rollback. */
@@ -1019,6 +1020,8 @@ store_append_local(store_t *st, const char *entity, const char *key,
 
 	assert(st->in_txn);
 	memset(&op, 0, sizeof op);
+	if (st->hold[0] != '\0')
+		return err_set(err, ERR_UNAVAILABLE, "%s", st->hold);
 	if (strlen(entity) > OP_NAME_MAX || strlen(kind) > OP_NAME_MAX)
 		return err_set(err, ERR_BAD_REQUEST, "op: name too long");
 	if (key[0] == '\0' || strlen(key) > OP_KEY_MAX)
@@ -1068,6 +1071,12 @@ store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
 		return -1;
 	}
 	return 0;
+}
+
+void
+store_hold_writes(store_t *st, const char *reason)
+{
+	snprintf(st->hold, sizeof st->hold, "%s", reason);
 }
 
 const char *

@@ -143,6 +143,12 @@ void store_rollback(store_t *store);
 #define STORE_INCARNATION_LEN 16
 const char *store_incarnation(const store_t *store);
 
+/* Holds every local write: store_append_local then fails with
+ * ERR_UNAVAILABLE and reason (copied, "operation: object: cause"), until
+ * a hold with "" lifts it. A restored hub holds its writes so as not to
+ * reuse a seq of its own (hub/recover.c). */
+void store_hold_writes(store_t *store, const char *reason);
+
 /* The hub has told this node what it holds of the node's own ops, and the
  * node's seq counter is past it: ids no longer need a tag. Inside a
  * transaction. */

@@ -51,15 +51,24 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 			cbw_str(w, m->sign_key);
 		}
 		break;
-	case PROTO_WELCOME: proto_welcome(w, m->site, m->seq, m->head); break;
+	case PROTO_WELCOME:
+		proto_welcome(w, m->site, m->seq, m->head, m->hub_seq,
+		    m->recovering);
+		break;
 	case PROTO_PUSH:
 		proto_push_begin(w, nops, m->sig);
 		cbw_raw(w, ops->data, ops->len);
 		break;
+	case PROTO_RELAY:
+		proto_relay_begin(w, nops, m->sig);
+		cbw_raw(w, ops->data, ops->len);
+		break;
 	case PROTO_PUSH_ACK: proto_push_ack(w, m->seq); break;
+	case PROTO_RELAY_ACK: proto_relay_ack(w, m->seq); break;
 	case PROTO_PULL: proto_pull(w, m->cursor, m->credit); break;
 	case PROTO_OPS:
-		proto_ops_begin(w, m->cursor, m->head, nops);
+		proto_ops_begin(w, m->cursor, m->head, m->sig_seq, m->sig,
+		    nops);
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_PING: proto_ping(w, m->ms, &m->disk); break;
@@ -134,7 +143,12 @@ fuzz_seeds(fuzz_add_fn add)
 
 	proto_hello(&w, "S001", 4, 7, 12, "0A1B2C3D4E5F6071", KEY64);
 	add(w.data, w.len);
-	proto_welcome(&w, "HQ", 6, 900);
+	proto_welcome(&w, "HQ", 6, 900, 3, 1);
+	add(w.data, w.len);
+	proto_relay_begin(&w, 1, KEY64 KEY64);
+	cbw_raw(&w, opw.data, opw.len);
+	add(w.data, w.len);
+	proto_relay_ack(&w, 3);
 	add(w.data, w.len);
 	proto_push_begin(&w, 2, KEY64 KEY64);
 	cbw_raw(&w, opw.data, opw.len);
@@ -144,7 +158,7 @@ fuzz_seeds(fuzz_add_fn add)
 	add(w.data, w.len);
 	proto_pull(&w, 12, 4);
 	add(w.data, w.len);
-	proto_ops_begin(&w, 13, 900, 1);
+	proto_ops_begin(&w, 13, 900, 3, KEY64 KEY64, 1);
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);
 	{

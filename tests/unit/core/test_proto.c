@@ -4,7 +4,9 @@
  * an exact reason; HELLO carries the data folder's incarnation, and a
  * HELLO of protocol 2 (without one) still decodes so that its sender can
  * be told to upgrade; PUSH carries its batch's signature, checked for
- * shape; BYE ends a session; texts too long for the wire are cut whole
+ * shape; WELCOME, OPS and RELAY carry what a restored hub needs to get
+ * its own ops back (the hub's seq, whether it is recovering, its
+ * signatures); BYE ends a session; texts too long for the wire are cut whole
  * characters at a time, so the receiver never sees broken UTF-8.
  */
 #include <string.h>
@@ -115,6 +117,62 @@ TEST(push_carries_its_signature)
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_INT(m.type, PROTO_BYE);
 	CHECK_STR(proto_type_name(PROTO_BYE), "BYE");
+	cbw_free(&w);
+}
+
+TEST(a_restored_hub_gets_its_own_ops_back)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_welcome(&w, "HQ", 6, 900, 41, 1);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_STR(m.site, "HQ");
+	CHECK_EQ_UINT(m.seq, 6);
+	CHECK_EQ_UINT(m.head, 900);
+	CHECK_EQ_UINT(m.hub_seq, 41);
+	CHECK_EQ_INT(m.recovering, 1);
+	/* recovering is a flag. */
+	cbw_reset(&w);
+	cbw_array(&w, 6);
+	cbw_uint(&w, PROTO_WELCOME);
+	cbw_str(&w, "HQ");
+	cbw_uint(&w, 6);
+	cbw_uint(&w, 900);
+	cbw_uint(&w, 41);
+	cbw_uint(&w, 2);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: WELCOME: recovering is 2, not 0 or 1");
+	/* OPS: the hub's latest signature of its own chain, or none. */
+	proto_ops_begin(&w, 13, 900, 40, KEY64 KEY64, 0);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_UINT(m.sig_seq, 40);
+	CHECK_STR(m.sig, KEY64 KEY64);
+	proto_ops_begin(&w, 13, 900, 0, "", 0);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_UINT(m.sig_seq, 0);
+	CHECK_STR(m.sig, "");
+	proto_ops_begin(&w, 13, 900, 40, "", 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: OPS: a signature needs its seq and a seq its signature");
+	proto_ops_begin(&w, 13, 900, 40, KEY64, 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: OPS: signature is not 128 hex digits");
+	/* RELAY is shaped as PUSH; RELAY_ACK as PUSH_ACK. */
+	proto_relay_begin(&w, 0, KEY64 KEY64);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_RELAY);
+	CHECK_STR(proto_type_name(PROTO_RELAY), "RELAY");
+	proto_relay_begin(&w, 0, "x");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: RELAY: signature is not 128 hex digits");
+	proto_relay_ack(&w, 41);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_RELAY_ACK);
+	CHECK_EQ_UINT(m.seq, 41);
 	cbw_free(&w);
 }
 

@@ -1,0 +1,7 @@
+-- A hub restored from a backup (bl-hub restore) writes nothing of its own
+-- until every enrolled site has reported what it holds of the hub's own
+-- ops (hub/recover.c): who has, since the restore.
+CREATE TABLE recover_reports (
+	site    TEXT PRIMARY KEY,
+	at      INTEGER NOT NULL        -- unix ms
+) WITHOUT ROWID;
