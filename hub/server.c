@@ -761,6 +761,70 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	    (unsigned long long)msg->cursor, (unsigned long long)head);
 }
 
+/* Anti-entropy (proto.h): the hub's digest of the same range of the
+ * session's own ops. Only a site's own: it holds them all. */
+static void
+s_on_digest(server_t *srv, session_t *s, const proto_msg_t *msg)
+{
+	char chain[PROTO_CHAIN_HEX + 1], reason[PROTO_REASON_MAX + 1];
+	uint64_t count = 0;
+	err_t err;
+
+	if (strcmp(msg->site, s->site) != 0) {
+		snprintf(reason, sizeof reason,
+		    "digest: %s: only a site's own ops are compared",
+		    msg->site);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		return;
+	}
+	if (store_digest(srv->store, s->site, msg->lo, msg->hi, &count, chain,
+		&err)) {
+		log_warn("site %s: %s", s->site, err.msg);
+		s_send_error(srv, s, ERR_INTERNAL,
+		    "digest: hub storage failure");
+		return;
+	}
+	proto_digest(&srv->out, s->site, msg->lo, msg->hi, count, chain);
+	s_send(srv, s);
+}
+
+/* Anti-entropy: one op of the session's own the node lacks, sent back
+ * as an OPS batch that leaves its cursor where the stream has it. */
+static void
+s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
+{
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT body FROM op_log WHERE origin = ? AND seq = ?");
+	uint64_t head = (uint64_t)store_query_int(srv->store,
+	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	char reason[PROTO_REASON_MAX + 1];
+	size_t n = 0;
+	cbw_t op;
+
+	if (strcmp(msg->site, s->site) != 0) {
+		snprintf(reason, sizeof reason,
+		    "fetch: %s: only a site's own ops are given back",
+		    msg->site);
+		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+		return;
+	}
+	cbw_init(&op);
+	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)msg->lo);
+	if (store_row(srv->store, q)) {
+		cbw_raw(&op, sqlite3_column_blob(q, 0),
+		    (size_t)sqlite3_column_bytes(q, 0));
+		n = 1;
+	}
+	sqlite3_reset(q);
+	proto_ops_begin(&srv->out, s->sent, head, 0, "", n);
+	cbw_raw(&srv->out, op.data, op.len);
+	cbw_free(&op);
+	s_send(srv, s);
+	log_info("site %s: gave back its op %s/%llu%s", s->site, s->site,
+	    (unsigned long long)msg->lo, n ? "" : " (not held here either)");
+}
+
 /* The session table: what each message does in each state. */
 static void
 s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
@@ -802,6 +866,16 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		if (s->state != SESSION_READY)
 			goto need_hello;
 		s_on_relay(srv, s, msg);
+		break;
+	case PROTO_DIGEST:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		s_on_digest(srv, s, msg);
+		break;
+	case PROTO_FETCH:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		s_on_fetch(srv, s, msg);
 		break;
 	case PROTO_PULL:
 		if (s->state != SESSION_READY)

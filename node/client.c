@@ -15,6 +15,8 @@
  *   HELLO  WELCOME        -> push unacked, PULL with credit READY
  *   READY  PUSH_ACK       -> record ack, push more          READY
  *   READY  RELAY_ACK      -> give the hub more of its own   READY
+ *   READY  caught up      -> DIGEST of our ops (entropy.c)  READY
+ *   READY  DIGEST         -> bisect, push again or FETCH    READY
  *   READY  OPS            -> apply + cursor in one txn, PULL 1 more  READY
  *   READY  local write    -> push if nothing in flight      READY
  *   any    PONG           -> note clock offset              same
@@ -44,6 +46,7 @@
 #define PUSH_COALESCE_MS 3		/* writes within this go in one PUSH */
 #define ANSWER_WAIT_MS 30000		/* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
+#define ENTROPY_EVERY_MS (60 * 60 * 1000) /* anti-entropy, once caught up */
 
 struct client {
 	struct event_base *base;
@@ -62,7 +65,10 @@ struct client {
 	uint64_t relay_from;		/* the hub holds its own ops to here */
 	int relay_inflight;		/* a RELAY unanswered */
 	int relay_report;		/* a restored hub waits for our RELAY */
-	uint64_t acked;			/* highest own seq the hub holds */
+	entropy_t *entropy;		/* our ops against the hub's */
+	uint64_t entropy_ms; /* its last start, 0: this session's due */
+	int fetching;	     /* an OPS answering FETCH is due */
+	uint64_t acked;	     /* highest own seq the hub holds */
 	uint64_t acked_saved, acked_saved_ms; /* last written to meta */
 	uint64_t welcome_head;	/* hub head announced at WELCOME */
 	uint64_t reconcile_seq; /* hub holds our ops up to it, unvouched */
@@ -134,6 +140,9 @@ s_hello(client_t *c)
 	    c->acked, c->cursor, store_incarnation(c->store), c->sign_pk);
 	c->push_inflight = 0;
 	c->relay_inflight = 0;
+	c->fetching = 0;
+	c->entropy_ms = 0;
+	entropy_reset(c->entropy);
 	c->hello_ms = hlc_wall_ms();
 	if (s_send(c) == 0)
 		c->state = LINK_HELLO;
@@ -472,6 +481,74 @@ s_on_error(client_t *c, const proto_msg_t *m)
 	s_retry_later(c);
 }
 
+/* Pushes our op seq again, alone and signed: the hub lacks it
+ * (anti-entropy). The hub's PUSH_ACK answers it. */
+static void
+s_push_one(client_t *c, uint64_t seq)
+{
+	sqlite3_stmt *q = store_stmt(c->store,
+	    "SELECT body FROM op_log WHERE origin = ? AND seq = ?");
+	char sig[PROTO_SIG_HEX + 1];
+	cbw_t op;
+
+	cbw_init(&op);
+	sqlite3_bind_text(q, 1, c->site, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)seq);
+	if (store_row(c->store, q))
+		cbw_raw(&op, sqlite3_column_blob(q, 0),
+		    (size_t)sqlite3_column_bytes(q, 0));
+	sqlite3_reset(q);
+	if (op.len > 0 && s_sign(c, seq, sig) == 0) {
+		proto_push_begin(&c->out, 1, sig);
+		cbw_raw(&c->out, op.data, op.len);
+		s_send(c);
+	}
+	cbw_free(&op);
+}
+
+/* Sends the next DIGEST of anti-entropy, starting a check when this
+ * session has caught up and none ran for ENTROPY_EVERY_MS. */
+static void
+s_entropy(client_t *c, uint64_t now)
+{
+	uint64_t own;
+	err_t err;
+	int rc;
+
+	if (c->state != LINK_READY || c->fetching)
+		return;
+	if ((c->entropy_ms == 0 || now - c->entropy_ms >= ENTROPY_EVERY_MS) &&
+	    !entropy_busy(c->entropy) && s_meta(c->store, "seq", &own) == 0 &&
+	    c->acked >= own && c->cursor >= c->welcome_head &&
+	    c->push_inflight == 0) {
+		c->entropy_ms = now;
+		entropy_start(c->entropy, c->acked);
+	}
+	if ((rc = entropy_next(c->entropy, c->store, &c->out, &err)) < 0)
+		log_warn("anti-entropy: %s", err.msg);
+	else if (rc > 0)
+		s_send(c);
+}
+
+static void
+s_on_digest(client_t *c, const proto_msg_t *m)
+{
+	entropy_step_t step;
+	err_t err;
+
+	if (entropy_on_digest(c->entropy, c->store, m, &step, &err)) {
+		log_warn("anti-entropy: %s", err.msg);
+		return;
+	}
+	if (step.kind == ENTROPY_PUSH)
+		s_push_one(c, step.seq);
+	else if (step.kind == ENTROPY_FETCH) {
+		proto_fetch(&c->out, c->site, step.seq);
+		if (s_send(c) == 0)
+			c->fetching = 1;
+	}
+}
+
 static void
 s_on_dealer(void *sock, void *arg)
 {
@@ -499,8 +576,19 @@ s_on_dealer(void *sock, void *arg)
 			s_on_push_ack(c, &m);
 		break;
 	case PROTO_OPS:
-		if (c->state == LINK_READY)
+		/* The answer to FETCH leaves the cursor where it is; the
+		 * stream's batches always move it. */
+		if (c->state == LINK_READY && c->fetching &&
+		    m.cursor <= c->cursor) {
 			s_on_ops(c, &m);
+			c->fetching = 0;
+			entropy_on_fetched(c->entropy);
+		} else if (c->state == LINK_READY)
+			s_on_ops(c, &m);
+		break;
+	case PROTO_DIGEST:
+		if (c->state == LINK_READY)
+			s_on_digest(c, &m);
 		break;
 	case PROTO_RELAY_ACK:
 		if (c->state == LINK_READY)
@@ -521,6 +609,7 @@ s_on_dealer(void *sock, void *arg)
 	if (c->state == LINK_READY && s_meta(c->store, "seq", &own) == 0 &&
 	    c->acked >= own && c->cursor >= c->welcome_head)
 		c->last_sync_ms = hlc_wall_ms();
+	s_entropy(c, hlc_wall_ms());
 	s_progress(c);
 out:
 	zmq_msg_close(&msg);
@@ -571,6 +660,8 @@ s_on_monitor(void *sock, void *arg)
 			c->state = LINK_DOWN;
 		c->push_inflight = 0;
 		c->relay_inflight = 0;
+		c->fetching = 0;
+		entropy_reset(c->entropy);
 		/* A hub that drops us right after TCP connects, before any
 		 * handshake, is most likely refusing our CURVE hello: a hint
 		 * for the report, not a refusal (it may be a relay in front of
@@ -689,6 +780,7 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	cbw_init(&c->out);
 	snprintf(c->hub, sizeof c->hub, "%s", hub);
 	snprintf(c->site, sizeof c->site, "%s", store_site(store));
+	c->entropy = entropy_new(c->site);
 	if (store_meta_get_int(store, "acked", 0, &acked, err) ||
 	    store_meta_get_int(store, "last_sync", 0, &last_sync, err)) {
 		free(c);
@@ -786,10 +878,12 @@ client_caught_up(const client_t *c)
 {
 	uint64_t seq;
 
-	/* A restored hub has what we hold of its own, and our report. */
+	/* A restored hub has what we hold of its own, and our report; our
+	 * ops were compared with the hub's. */
 	return c->state == LINK_READY && s_meta(c->store, "seq", &seq) == 0 &&
 	    c->acked >= seq && c->cursor >= c->welcome_head &&
-	    !c->relay_inflight && !c->relay_report;
+	    !c->relay_inflight && !c->relay_report && c->entropy_ms != 0 &&
+	    !entropy_busy(c->entropy);
 }
 
 const char *
@@ -843,6 +937,7 @@ client_status(client_t *c, json_t *status)
 
 	s_meta(c->store, "seq", &seq); /* logged; 0 waiting when unreadable */
 	json_object_set_new(status, "hub", json_string(c->hub));
+	entropy_status(c->entropy, status);
 	json_object_set_new(status, "hub_link", json_string(names[c->state]));
 	json_object_set_new(status, "caught_up",
 	    json_boolean(client_caught_up(c)));
@@ -888,6 +983,7 @@ client_destroy(client_t **self_p)
 	c = *self_p;
 	if (c->acked != c->acked_saved || c->last_sync_ms != c->last_sync_saved)
 		s_save_progress(c, hlc_wall_ms());
+	entropy_destroy(&c->entropy);
 	if (c->tick != NULL)
 		event_free(c->tick);
 	if (c->push_soon != NULL)

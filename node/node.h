@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "conf.h"
 #include "keys.h"
+#include "proto.h"
 #include "store.h"
 
 #define NODE_DEFAULT_HTTP "127.0.0.1:7411"
@@ -92,6 +93,30 @@ int relay_keep_sig(store_t *store, uint64_t seq, const char *hex, err_t *err);
  * none to give, -1 with err. */
 int relay_next(store_t *store, const char *hub, uint64_t from, cbw_t *w,
     uint64_t *last, size_t *n, err_t *err);
+
+/* Anti-entropy of this node's own ops with the hub's (entropy.c). The
+ * client drives it: entropy_start with the seq the hub confirmed,
+ * entropy_next builds the next DIGEST into w (1, or 0 when nothing is due,
+ * -1 with err), entropy_on_digest reads the hub's answer into a step to
+ * take. */
+typedef struct entropy entropy_t;
+typedef struct {
+	enum { ENTROPY_NONE, ENTROPY_PUSH, ENTROPY_FETCH } kind;
+	uint64_t seq; /* the op to push again or fetch */
+} entropy_step_t;
+entropy_t *entropy_new(const char *site);
+void entropy_destroy(entropy_t **self_p);
+void entropy_start(entropy_t *entropy, uint64_t acked);
+/* The link dropped: nothing is in flight any more. */
+void entropy_reset(entropy_t *entropy);
+int entropy_busy(const entropy_t *entropy);
+int entropy_next(entropy_t *entropy, store_t *store, cbw_t *w, err_t *err);
+int entropy_on_digest(entropy_t *entropy, store_t *store, const proto_msg_t *m,
+    entropy_step_t *step, err_t *err);
+/* The OPS that answered a FETCH was applied. */
+void entropy_on_fetched(entropy_t *entropy);
+/* Adds "entropy": {pushed_again, fetched, diverged, checking}. */
+void entropy_status(const entropy_t *entropy, json_t *status);
 
 /* The commands for people (cli.c): whether noun is one, its usage lines,
  * and running argv = {noun, verb, options...}; returns the exit status. */

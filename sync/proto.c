@@ -18,6 +18,8 @@ static const char *const s_names[] = {
 	[PROTO_BYE] = "BYE",
 	[PROTO_RELAY] = "RELAY",
 	[PROTO_RELAY_ACK] = "RELAY_ACK",
+	[PROTO_DIGEST] = "DIGEST",
+	[PROTO_FETCH] = "FETCH",
 };
 
 /* Number of elements each message type has, type included. */
@@ -34,12 +36,14 @@ static const size_t s_arity[] = {
 	[PROTO_BYE] = 1,
 	[PROTO_RELAY] = 3,
 	[PROTO_RELAY_ACK] = 2,
+	[PROTO_DIGEST] = 6,
+	[PROTO_FETCH] = 3,
 };
 
 const char *
 proto_type_name(int type)
 {
-	if (type < PROTO_HELLO || type > PROTO_RELAY_ACK)
+	if (type < PROTO_HELLO || type > PROTO_FETCH)
 		return "?";
 	return s_names[type];
 }
@@ -93,7 +97,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST, "proto: empty message");
 	if (cbr_uint(r, &type, err))
 		return err_prefix(err, "proto: message type");
-	if (type < PROTO_HELLO || type > PROTO_RELAY_ACK)
+	if (type < PROTO_HELLO || type > PROTO_FETCH)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "proto: unknown message type %llu",
 		    (unsigned long long)type);
@@ -192,6 +196,29 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		msg->status = (int)status;
 		break;
 	case PROTO_BYE: break;
+	case PROTO_DIGEST:
+		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
+		    cbr_uint(r, &msg->lo, err) || cbr_uint(r, &msg->hi, err) ||
+		    cbr_uint(r, &msg->count, err) ||
+		    cbr_text_copy(r, msg->chain, sizeof msg->chain, err);
+		if (rc == 0 &&
+		    (msg->lo > msg->hi || msg->lo == 0 ||
+			msg->count > msg->hi - msg->lo + 1))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: DIGEST: %llu ops in seqs %llu-%llu",
+			    (unsigned long long)msg->count,
+			    (unsigned long long)msg->lo,
+			    (unsigned long long)msg->hi);
+		if (rc == 0 && msg->chain[0] != '\0' &&
+		    !s_hex_valid(msg->chain, PROTO_CHAIN_HEX))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: DIGEST: chain is not %d hex digits",
+			    PROTO_CHAIN_HEX);
+		break;
+	case PROTO_FETCH:
+		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
+		    cbr_uint(r, &msg->lo, err);
+		break;
 	}
 	if (rc)
 		return err_prefix(err, "proto: %s", s_names[type]);
@@ -368,4 +395,28 @@ proto_error(cbw_t *w, int status, const char *reason)
 	cbw_uint(w, PROTO_ERROR);
 	cbw_uint(w, (uint64_t)status);
 	s_text_cut(w, reason);
+}
+
+void
+proto_digest(cbw_t *w, const char *origin, uint64_t lo, uint64_t hi,
+    uint64_t count, const char *chain)
+{
+	cbw_reset(w);
+	cbw_array(w, 6);
+	cbw_uint(w, PROTO_DIGEST);
+	cbw_str(w, origin);
+	cbw_uint(w, lo);
+	cbw_uint(w, hi);
+	cbw_uint(w, count);
+	cbw_str(w, chain);
+}
+
+void
+proto_fetch(cbw_t *w, const char *origin, uint64_t seq)
+{
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_FETCH);
+	cbw_str(w, origin);
+	cbw_uint(w, seq);
 }

@@ -18,6 +18,8 @@
  *   BYE      = [10]
  *   RELAY    = [11, signature, [op, ...]]
  *   RELAY_ACK= [12, up_to_seq]
+ *   DIGEST   = [13, origin, lo, hi, count, chain]
+ *   FETCH    = [14, origin, seq]
  *
  * A session: the node sends HELLO; the hub answers WELCOME with the highest
  * seq of this site it holds (held_seq) and its log head, or ERROR. The node
@@ -60,6 +62,15 @@
  * report. The hub writes nothing of its own until every site reported
  * (hub/recover.c), so it never reuses a seq of its own.
  *
+ * Anti-entropy (node/entropy.c): a node sends DIGEST of its own ops with
+ * seq in [lo, hi]: how many it holds and its chain at hi (hex, "" when it
+ * does not hold hi); the hub answers DIGEST with its own figures for the
+ * same range. The node bisects where they differ, down to one seq: an op
+ * the hub lacks is pushed again (a PUSH of that op alone, signed), one the
+ * node lacks it asks for with FETCH, which the hub answers with an OPS
+ * batch of that op (cursor unchanged). Agreeing ranges cost a count and a
+ * lookup on each side.
+ *
  * BYE: the node ends its session (a one-shot sync done, a daemon
  * stopping); the hub forgets it at once, so that the next session of the
  * site, of another copy of its data folder too, is not taken for a twin.
@@ -85,6 +96,7 @@
 #define PROTO_INCARNATION_MAX 32 /* hex digits */
 #define PROTO_SIGN_KEY_HEX 64	 /* an Ed25519 public key, lower-case hex */
 #define PROTO_SIG_HEX 128	 /* an Ed25519 signature, lower-case hex */
+#define PROTO_CHAIN_HEX 64	 /* a chain value (chain.h), lower-case hex */
 #define PROTO_MAX_MSG (8 * 1024 * 1024) /* bytes in one message */
 #define PROTO_MAX_BATCH 2000		/* ops in one PUSH or OPS */
 #define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
@@ -103,6 +115,8 @@ typedef enum {
 	PROTO_BYE,
 	PROTO_RELAY,
 	PROTO_RELAY_ACK,
+	PROTO_DIGEST,
+	PROTO_FETCH,
 } proto_type_t;
 
 /* A node's disk, as PING reports it. */
@@ -120,20 +134,22 @@ typedef struct {
 	uint64_t version;	    /* HELLO */
 	char incarnation[PROTO_INCARNATION_MAX + 1]; /* HELLO */
 	char sign_key[PROTO_SIGN_KEY_HEX + 1];	     /* HELLO */
-	char sig[PROTO_SIG_HEX + 1]; /* PUSH, RELAY; OPS: "" or one */
-	uint64_t schema;	     /* HELLO */
-	uint64_t seq;		     /* HELLO own_max_seq, WELCOME held_seq,
+	char sig[PROTO_SIG_HEX + 1];	 /* PUSH, RELAY; OPS: "" or one */
+	uint64_t schema;		 /* HELLO */
+	uint64_t seq;			 /* HELLO own_max_seq, WELCOME held_seq,
 	                                 PUSH_ACK and RELAY_ACK up_to_seq */
-	uint64_t hub_seq;	     /* WELCOME */
-	int recovering;		     /* WELCOME */
-	uint64_t sig_seq;	     /* OPS: 0 when sig is "" */
-	uint64_t cursor;	     /* HELLO, PULL; OPS cursor_after */
-	uint64_t head;		     /* WELCOME, OPS */
-	uint64_t credit;	     /* PULL */
-	uint64_t ms;		     /* PING sent_ms, PONG echoed_ms */
-	uint64_t hub_ms;	     /* PONG */
-	proto_disk_t disk;	     /* PING */
-	int status;		     /* ERROR */
+	uint64_t hub_seq;		 /* WELCOME */
+	int recovering;			 /* WELCOME */
+	uint64_t sig_seq;		 /* OPS: 0 when sig is "" */
+	uint64_t lo, hi, count;		 /* DIGEST; FETCH: its seq in lo */
+	char chain[PROTO_CHAIN_HEX + 1]; /* DIGEST: "" or a chain value */
+	uint64_t cursor;		 /* HELLO, PULL; OPS cursor_after */
+	uint64_t head;			 /* WELCOME, OPS */
+	uint64_t credit;		 /* PULL */
+	uint64_t ms;			 /* PING sent_ms, PONG echoed_ms */
+	uint64_t hub_ms;		 /* PONG */
+	proto_disk_t disk;		 /* PING */
+	int status;			 /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
 	size_t nops; /* PUSH, OPS, RELAY: ops in the batch */
 	size_t ops_left;
@@ -165,6 +181,9 @@ void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
     uint64_t sig_seq, const char *sig, size_t n);
 void proto_relay_begin(cbw_t *w, size_t n, const char *sig);
 void proto_relay_ack(cbw_t *w, uint64_t up_to_seq);
+void proto_digest(cbw_t *w, const char *origin, uint64_t lo, uint64_t hi,
+    uint64_t count, const char *chain);
+void proto_fetch(cbw_t *w, const char *origin, uint64_t seq);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
 void proto_error(cbw_t *w, int status, const char *reason);

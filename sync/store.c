@@ -854,6 +854,37 @@ store_chain_at(store_t *st, const char *origin, uint64_t seq,
 	return r < 0 ? -1 : 0;
 }
 
+int
+store_digest(store_t *st, const char *origin, uint64_t lo, uint64_t hi,
+    uint64_t *count, char chain_hex[65], err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT count(*) FROM op_log WHERE origin = ? AND seq BETWEEN ? "
+	    "AND ?");
+	uint8_t c[CHAIN_BYTES];
+	int r;
+
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)lo);
+	sqlite3_bind_int64(s, 3, (int64_t)hi);
+	*count = (uint64_t)store_query_int(st, s, 0);
+	chain_hex[0] = '\0';
+	if (store_read_error(st, err))
+		return err_prefix(err, "digest of %s/%llu-%llu", origin,
+		    (unsigned long long)lo, (unsigned long long)hi);
+	/* Only a held op's chain says anything (the quarantine's too). */
+	s = store_stmt(st, "SELECT 1 FROM op_log WHERE origin = ? AND seq = ?");
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)hi);
+	if (store_query_int(st, s, 0) == 0)
+		return store_read_error(st, err);
+	if ((r = s_chain_held(st, origin, hi, c, err)) < 0)
+		return -1;
+	if (r > 0)
+		sodium_bin2hex(chain_hex, 2 * CHAIN_BYTES + 1, c, CHAIN_BYTES);
+	return 0;
+}
+
 /* Recomputes origin's chain from seq from on, in the log and the
  * quarantine (ops of ours renumbered, or ours coming back from the hub in
  * between; a log kept before chains were): 0, or -1 with err. */

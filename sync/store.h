@@ -244,6 +244,13 @@ int store_ingest_from(store_t *store, const op_t *op, const uint8_t *body,
 int store_chain_at(store_t *store, const char *origin, uint64_t seq,
     uint8_t out[32], err_t *err);
 
+/* A range digest of origin's log (proto.h, DIGEST): how many of its ops
+ * with seq in [lo, hi] the log holds, into *count, and its chain at hi as
+ * lower-case hex into chain_hex (65 bytes), "" when hi is not held. An
+ * index count and a lookup. 0, or -1 with err. */
+int store_digest(store_t *store, const char *origin, uint64_t lo, uint64_t hi,
+    uint64_t *count, char chain_hex[65], err_t *err);
+
 /* Highest seq of origin this replica holds (logged or quarantined). */
 int store_origin_max_seq(store_t *store, const char *origin, uint64_t *out,
     err_t *err);

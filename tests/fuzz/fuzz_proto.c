@@ -65,6 +65,10 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		break;
 	case PROTO_PUSH_ACK: proto_push_ack(w, m->seq); break;
 	case PROTO_RELAY_ACK: proto_relay_ack(w, m->seq); break;
+	case PROTO_DIGEST:
+		proto_digest(w, m->site, m->lo, m->hi, m->count, m->chain);
+		break;
+	case PROTO_FETCH: proto_fetch(w, m->site, m->lo); break;
 	case PROTO_PULL: proto_pull(w, m->cursor, m->credit); break;
 	case PROTO_OPS:
 		proto_ops_begin(w, m->cursor, m->head, m->sig_seq, m->sig,
@@ -149,6 +153,10 @@ fuzz_seeds(fuzz_add_fn add)
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);
 	proto_relay_ack(&w, 3);
+	add(w.data, w.len);
+	proto_digest(&w, "S001", 1, 900, 899, KEY64);
+	add(w.data, w.len);
+	proto_fetch(&w, "S001", 42);
 	add(w.data, w.len);
 	proto_push_begin(&w, 2, KEY64 KEY64);
 	cbw_raw(&w, opw.data, opw.len);

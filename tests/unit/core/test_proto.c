@@ -6,8 +6,9 @@
  * be told to upgrade; PUSH carries its batch's signature, checked for
  * shape; WELCOME, OPS and RELAY carry what a restored hub needs to get
  * its own ops back (the hub's seq, whether it is recovering, its
- * signatures); BYE ends a session; texts too long for the wire are cut whole
- * characters at a time, so the receiver never sees broken UTF-8.
+ * signatures); DIGEST and FETCH carry anti-entropy; BYE ends a session;
+ * texts too long for the wire are cut whole characters at a time, so the
+ * receiver never sees broken UTF-8.
  */
 #include <string.h>
 
@@ -173,6 +174,45 @@ TEST(a_restored_hub_gets_its_own_ops_back)
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_INT(m.type, PROTO_RELAY_ACK);
 	CHECK_EQ_UINT(m.seq, 41);
+	cbw_free(&w);
+}
+
+TEST(digest_and_fetch_compare_a_sites_own_ops)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_digest(&w, "S001", 1, 900, 899, KEY64);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_DIGEST);
+	CHECK_STR(m.site, "S001");
+	CHECK_EQ_UINT(m.lo, 1);
+	CHECK_EQ_UINT(m.hi, 900);
+	CHECK_EQ_UINT(m.count, 899);
+	CHECK_STR(m.chain, KEY64);
+	proto_digest(&w, "S001", 5, 5, 0, "");
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_STR(m.chain, "");
+	/* More ops than seqs, an empty range, seq 0, a short chain. */
+	proto_digest(&w, "S001", 5, 6, 3, "");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: DIGEST: 3 ops in seqs 5-6");
+	proto_digest(&w, "S001", 7, 6, 0, "");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: DIGEST: 0 ops in seqs 7-6");
+	proto_digest(&w, "S001", 0, 6, 0, "");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: DIGEST: 0 ops in seqs 0-6");
+	proto_digest(&w, "S001", 1, 6, 6, "abc");
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: DIGEST: chain is not 64 hex digits");
+	proto_fetch(&w, "S001", 42);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_FETCH);
+	CHECK_EQ_UINT(m.lo, 42);
+	CHECK_STR(proto_type_name(PROTO_FETCH), "FETCH");
 	cbw_free(&w);
 }
 
