@@ -52,6 +52,12 @@ check_eq "a 2^36-element array header" "ERROR 400 proto: cbor: array of 68719476
 check_eq "PUSH before HELLO" "ERROR 400 send HELLO first" "$("$POKE" "$T/S002" push-first)"
 check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol ([0-9]+) schema [0-9]+, hub protocol \1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
 check_eq "claiming another site" "ERROR 403 hello: site S999 claimed, but this key is enrolled as S002" "$("$POKE" "$T/S002" other-site)"
+check_match "giving head office an op of its own it did not sign" \
+	"^ERROR 403 relay: ops HQ/[0-9]+-[0-9]+: the signature does not match them \(altered on the way, or not signed by HQ's key\)$" \
+	"$("$POKE" "$T/S002" relay-forged)"
+check_eq "and it is not taken" "404" "$(http_code "$HUB_HTTP" GET /v1/products/FORGED)"
+check_eq "giving head office another site's op as its own" \
+	"ERROR 403 relay: op S999/1: not an op of this hub's own (HQ)" "$("$POKE" "$T/S002" relay-other)"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
 check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 0, expected 7" "$("$POKE" "$T/S002" bad-op)"

@@ -67,10 +67,15 @@ s_held_chain(const char *site, uint64_t seq, uint8_t out[CHAIN_BYTES])
 	sqlite3_close(db);
 }
 
-/* Writes the PUSH of the batch, first op seq first, into w, signed as
- * site would sign it (spoil: one bit of the signature flipped). */
+/* What WELCOME said: the hub's own site and the highest op of its own. */
+static char s_hub_site[OP_SITE_MAX + 1];
+static uint64_t s_hub_seq;
+
+/* Writes the PUSH (or RELAY) of the batch, first op seq first, into w,
+ * signed as site would sign it, with this node's key (spoil: one bit of
+ * the signature flipped). */
 static void
-s_push_batch(cbw_t *w, const char *site, uint64_t first, int spoil)
+s_signed_batch(cbw_t *w, const char *site, uint64_t first, int spoil, int relay)
 {
 	uint8_t chain[CHAIN_BYTES], sig[CHAIN_SIG_BYTES];
 	char hex[PROTO_SIG_HEX + 1];
@@ -84,8 +89,17 @@ s_push_batch(cbw_t *w, const char *site, uint64_t first, int spoil)
 	chain_sign(s_sign_sk, site, first + s_nops - 1, chain, sig);
 	sig[0] ^= (uint8_t)(spoil != 0);
 	sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
-	proto_push_begin(w, s_nops, hex);
+	if (relay)
+		proto_relay_begin(w, s_nops, hex);
+	else
+		proto_push_begin(w, s_nops, hex);
 	cbw_raw(w, s_ops.data, s_ops.len);
+}
+
+static void
+s_push_batch(cbw_t *w, const char *site, uint64_t first, int spoil)
+{
+	s_signed_batch(w, site, first, spoil, 0);
 }
 static char s_inc[PROTO_INCARNATION_MAX + 1] = "B10C";
 
@@ -133,6 +147,10 @@ s_reply(int print)
 	if (proto_decode(buf, (size_t)n, &m, &err)) {
 		printf("undecodable answer: %s\n", err.msg);
 		return -1;
+	}
+	if (m.type == PROTO_WELCOME) {
+		snprintf(s_hub_site, sizeof s_hub_site, "%s", m.site);
+		s_hub_seq = m.hub_seq;
 	}
 	if (print) {
 		if (m.type == PROTO_ERROR)
@@ -233,7 +251,30 @@ main(int argc, char **argv)
 			printf("no WELCOME\n");
 			return 1;
 		}
-		if (strcmp(c, "forged-origin") == 0) {
+		if (strcmp(c, "relay-forged") == 0) {
+			/* A product as if head office had written it next,
+			 * given back to the hub as its own: signed with this
+			 * node's key, not the hub's. */
+			op_t op;
+
+			memset(&op, 0, sizeof op);
+			snprintf(op.origin, sizeof op.origin, "%s", s_hub_site);
+			op.seq = s_hub_seq + 1;
+			op.hlc = (uint64_t)1 << 40;
+			snprintf(op.entity, sizeof op.entity, "product");
+			snprintf(op.key, sizeof op.key, "FORGED");
+			snprintf(op.kind, sizeof op.kind, "set");
+			op.fields = json_pack("{s:s}", "name", "Forged");
+			s_next_op();
+			op_encode(&op, &s_ops, NULL);
+			op_clear(&op);
+			s_signed_batch(&w, s_hub_site, s_hub_seq + 1, 0, 1);
+		} else if (strcmp(c, "relay-other") == 0) {
+			/* Another site's op given back as the hub's own. */
+			s_next_op();
+			s_op(&s_ops, "S999", 1, 1);
+			s_signed_batch(&w, "S999", 1, 0, 1);
+		} else if (strcmp(c, "forged-origin") == 0) {
 			s_next_op();
 			s_op(&s_ops, "S999", 1, 1);
 			s_push_batch(&w, "S999", 1, 0);
