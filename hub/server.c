@@ -761,22 +761,32 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	    (unsigned long long)msg->cursor, (unsigned long long)head);
 }
 
+/* Anti-entropy covers a site's own ops (it holds them all): 0, or -1
+ * after answering 403 for another origin. */
+static int
+s_only_own(server_t *srv, session_t *s, const char *what, const char *origin)
+{
+	char reason[PROTO_REASON_MAX + 1];
+
+	if (strcmp(origin, s->site) == 0)
+		return 0;
+	snprintf(reason, sizeof reason,
+	    "%s: %s: anti-entropy covers only a site's own ops", what, origin);
+	s_send_error(srv, s, ERR_FORBIDDEN, reason);
+	return -1;
+}
+
 /* Anti-entropy (proto.h): the hub's digest of the same range of the
  * session's own ops. Only a site's own: it holds them all. */
 static void
 s_on_digest(server_t *srv, session_t *s, const proto_msg_t *msg)
 {
-	char chain[PROTO_CHAIN_HEX + 1], reason[PROTO_REASON_MAX + 1];
+	char chain[PROTO_CHAIN_HEX + 1];
 	uint64_t count = 0;
 	err_t err;
 
-	if (strcmp(msg->site, s->site) != 0) {
-		snprintf(reason, sizeof reason,
-		    "digest: %s: only a site's own ops are compared",
-		    msg->site);
-		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+	if (s_only_own(srv, s, "digest", msg->site))
 		return;
-	}
 	if (store_digest(srv->store, s->site, msg->lo, msg->hi, &count, chain,
 		&err)) {
 		log_warn("site %s: %s", s->site, err.msg);
@@ -797,17 +807,11 @@ s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
 	    "SELECT body FROM op_log WHERE origin = ? AND seq = ?");
 	uint64_t head = (uint64_t)store_query_int(srv->store,
 	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
-	char reason[PROTO_REASON_MAX + 1];
 	size_t n = 0;
 	cbw_t op;
 
-	if (strcmp(msg->site, s->site) != 0) {
-		snprintf(reason, sizeof reason,
-		    "fetch: %s: only a site's own ops are given back",
-		    msg->site);
-		s_send_error(srv, s, ERR_FORBIDDEN, reason);
+	if (s_only_own(srv, s, "fetch", msg->site))
 		return;
-	}
 	cbw_init(&op);
 	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (int64_t)msg->lo);

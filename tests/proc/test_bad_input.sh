@@ -58,6 +58,10 @@ check_match "giving head office an op of its own it did not sign" \
 check_eq "and it is not taken" "404" "$(http_code "$HUB_HTTP" GET /v1/products/FORGED)"
 check_eq "giving head office another site's op as its own" \
 	"ERROR 403 relay: op S999/1: not an op of this hub's own (HQ)" "$("$POKE" "$T/S002" relay-other)"
+check_eq "comparing another site's ops" \
+	"ERROR 403 digest: S001: anti-entropy covers only a site's own ops" "$("$POKE" "$T/S002" digest-other)"
+check_eq "fetching another site's op" \
+	"ERROR 403 fetch: S001: anti-entropy covers only a site's own ops" "$("$POKE" "$T/S002" fetch-other)"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
 check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 0, expected 7" "$("$POKE" "$T/S002" bad-op)"

@@ -269,6 +269,11 @@ main(int argc, char **argv)
 			op_encode(&op, &s_ops, NULL);
 			op_clear(&op);
 			s_signed_batch(&w, s_hub_site, s_hub_seq + 1, 0, 1);
+		} else if (strcmp(c, "digest-other") == 0) {
+			/* Another site's ops are not ours to compare. */
+			proto_digest(&w, "S001", 1, 10, 10, "");
+		} else if (strcmp(c, "fetch-other") == 0) {
+			proto_fetch(&w, "S001", 1);
 		} else if (strcmp(c, "relay-other") == 0) {
 			/* Another site's op given back as the hub's own. */
 			s_next_op();
