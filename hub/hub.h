@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "args.h"
 #include "conf.h"
 #include "keys.h"
 #include "proto.h"
@@ -93,9 +94,11 @@ int recover_sign(recover_t *recover, err_t *err);
 int recover_tick(recover_t *recover, err_t *err);
 /* Whether writes are held for a recovery. */
 int recover_recovering(const recover_t *recover);
-/* Records that site has reported what it holds of our ops (its RELAY was
- * taken); ends the recovery when it was the last. */
-int recover_reported(recover_t *recover, const char *site, err_t *err);
+/* Records that site has reported what it holds of our ops (its empty
+ * RELAY was taken), having seen our ops up to seen; ends the recovery when
+ * nothing more is awaited. */
+int recover_reported(recover_t *recover, const char *site, uint64_t seen,
+    err_t *err);
 /* Adds recovering (and recover_waiting: whom) to a status object. */
 void recover_status(recover_t *recover, json_t *status);
 /* For bl-hub restore: the store (a restored hub's) waits for its sites. */
@@ -138,5 +141,105 @@ void server_set_silent_after(server_t *server, uint64_t ms);
 void server_status(server_t *server, json_t *status);
 
 void server_destroy(server_t **self_p);
+
+/* ---- head office's console, its users and reports ---- */
+
+/* The console bl-hub run serves at / on its HTTP port (console.c): its
+ * pages, its login and the API's guard, plus GET /v1/sites/sync. Config:
+ * console (yes|no), console_dir, console_chartjs, cookie_secure and the
+ * login's settings (login_conf_read). console_check checks them before
+ * the daemon opens anything; console_new borrows everything it is given
+ * and plugs itself into api (the caller destroys the api first). */
+#define CONSOLE_CHARTJS_DEFAULT "/usr/share/javascript/chart.js/chart.min.js"
+typedef struct console console_t;
+int console_check(const conf_t *conf, err_t *err);
+console_t *console_new(store_t *store, server_t *server, api_t *api,
+    const conf_t *conf, uint64_t silent_after_ms, err_t *err);
+void console_destroy(console_t **self_p);
+
+/* Head office's console users (users.c): a name of 1-USERS_NAME_MAX of
+ * A-Z a-z 0-9 . _ - @, a role (viewer, manager) and a password of
+ * USERS_PASSWORD_MIN to USERS_PASSWORD_MAX bytes, kept as
+ * crypto_pwhash_str. Each returns 0, or -1 with err. */
+#define USERS_NAME_MAX 64
+#define USERS_PASSWORD_MIN 8
+#define USERS_PASSWORD_MAX 1024
+int users_name_valid(const char *name);
+int users_add(store_t *store, const char *name, const char *role,
+    const char *password, err_t *err);
+int users_remove(store_t *store, const char *name, err_t *err);
+/* {"items": [{name, role, created_ms}]} into *out (caller owns). */
+int users_list(store_t *store, json_t **out, err_t *err);
+/* name's role into role ("" when there is no such user). */
+int users_role(store_t *store, const char *name, char *role, size_t size,
+    err_t *err);
+/* 0 with name's role when password is name's; -1 with ERR_FORBIDDEN
+ * "login: wrong user name or password" when it is not, or there is no
+ * such user (which costs as much time). */
+int users_check(store_t *store, const char *name, const char *password,
+    char *role, size_t size, err_t *err);
+/* bl-hub user add|list|remove. */
+int users_cmd_add(const args_t *args);
+int users_cmd_list(const args_t *args);
+int users_cmd_remove(const args_t *args);
+
+/* The console's sessions and its limit on failed logins (login.c). */
+#define LOGIN_TOKEN_HEX 64 /* a session or CSRF token: 256 bits, hex */
+#define LOGIN_IDLE_DEFAULT_S 1800
+#define LOGIN_MAX_DEFAULT_S (12 * 3600)
+#define LOGIN_FAILURES_DEFAULT 5
+#define LOGIN_LOCKOUT_DEFAULT_S 300
+typedef struct login login_t;
+typedef struct {
+	long long idle_s;	/* session_idle_s: ends unused this long */
+	long long max_s;	/* session_max_s: ends this long after login */
+	long long max_failures; /* login_max_failures within login_lockout_s */
+	long long lockout_s;	/* login_lockout_s */
+} login_conf_t;
+typedef struct {
+	char user[USERS_NAME_MAX + 1];
+	char role[16];
+	char csrf[LOGIN_TOKEN_HEX + 1];
+} login_who_t;
+/* The login's settings from conf; -1 with err naming a bad one. */
+int login_conf_read(const conf_t *conf, login_conf_t *lc, err_t *err);
+login_t *login_new(store_t *store, const login_conf_t *conf);
+void login_destroy(login_t **self_p);
+long long login_max_s(const login_t *login);
+/* Logs name in from addr at now: 0 with a new session, its token into
+ * cookie (size bytes, at least LOGIN_TOKEN_HEX + 1) and who; -1 with
+ * err: ERR_FORBIDDEN for a wrong name or password, and with *retry_s > 0
+ * when name or addr failed too often (nothing checked), ERR_INTERNAL. */
+int login_open(login_t *login, const char *addr, const char *name,
+    const char *password, uint64_t now, char *cookie, size_t size,
+    login_who_t *who, long long *retry_s, err_t *err);
+/* The session of cookie (NULL: none) at now, into who: -1 with
+ * ERR_FORBIDDEN when there is none, it expired or its user is gone. */
+int login_find(login_t *login, const char *cookie, uint64_t now,
+    login_who_t *who, err_t *err);
+void login_close(login_t *login, const char *cookie);
+/* Whether presented (NULL: none) is who's CSRF token. */
+int login_csrf_ok(const login_who_t *who, const char *presented);
+
+/* GET /v1/sites/sync (sitesync.c): every site's sync health into *out
+ * (caller owns); server NULL on the command line. */
+int sitesync_list(store_t *store, server_t *server, uint64_t silent_after_ms,
+    uint64_t now, json_t **out, err_t *err);
+
+/* bl-hub report sales|stock|receivables|alerts|sites (reportcmd.c). */
+int reportcmd_sales(const args_t *args);
+int reportcmd_stock(const args_t *args);
+int reportcmd_receivables(const args_t *args);
+int reportcmd_alerts(const args_t *args);
+int reportcmd_sites(const args_t *args);
+
+/* What the commands for people share (cmdline.c): the hub's store in
+ * dir (caller owns; NULL with err), a time in UTC for people
+ * ("2026-11-30 20:13:20", "-" for 0), and money in major units of its
+ * currency ("87.50" for 8750 CNY, ISO 4217's minor units). */
+store_t *hub_open(const char *dir, err_t *err);
+void hub_format_ms(uint64_t ms, char *buf, size_t size);
+void hub_format_money(int64_t minor, const char *currency, char *buf,
+    size_t size);
 
 #endif

@@ -10,11 +10,12 @@
  *
  * And after `bl-hub restore` (recover_mark_restored), meta recovering is
  * 1: the store holds every write of the hub's own (store_hold_writes)
- * until each enrolled, unrevoked site other than head office has reported
- * (recover_reported, when its RELAY is taken), or an operator ends the
- * wait (`bl-hub recover --done` sets recovering to 0; the daemon reads it
- * at each tick). Reports are kept in recover_reports, so a hub restarted
- * meanwhile does not wait for them again. The sign key lives in
+ * until each enrolled, unrevoked site but the hub itself has reported
+ * (recover_reported, when its empty RELAY is taken) and the hub holds
+ * every seq of its own a site reported having seen, or an operator ends
+ * the wait (`bl-hub recover --done` sets recovering to 0; the daemon reads
+ * it at each tick). Reports are kept in recover_reports, so a hub
+ * restarted meanwhile does not wait for them again. The sign key lives in
  * sodium_malloc and is wiped by recover_destroy.
  */
 #include <sodium.h>
@@ -39,12 +40,13 @@ static int
 s_waiting(store_t *st, char *buf, size_t size, int *n, err_t *err)
 {
 	sqlite3_stmt *q = store_stmt(st,
-	    "SELECT id FROM sites WHERE revoked_at IS NULL AND role != 'hq' "
+	    "SELECT id FROM sites WHERE revoked_at IS NULL AND id != ?1 "
 	    "AND id NOT IN (SELECT site FROM recover_reports) ORDER BY id");
 	size_t len = 0;
 
 	buf[0] = '\0';
 	*n = 0;
+	sqlite3_bind_text(q, 1, store_site(st), -1, SQLITE_STATIC);
 	while (store_row(st, q)) {
 		if (++*n <= 5 && len < size) {
 			snprintf(buf + len, size - len, "%s%s",
@@ -157,94 +159,129 @@ fail:
 	    (unsigned long long)max);
 }
 
-/* Holds our writes while recovering, naming whom we wait for. */
-static void
-s_hold(recover_t *rc, const char *waiting)
+/* What a recovery still waits for, as "waiting for S001, S002 to
+ * reconnect" or "its ops 41-57, seen by S002, have not come back from a
+ * store", into buf; "" when nothing (it may end). */
+static int
+s_awaited(store_t *st, char *buf, size_t size, err_t *err)
 {
-	char reason[ERR_MSG_MAX];
+	char waiting[128], who[OP_SITE_MAX + 1] = "";
+	uint64_t held = 0, seen = 0;
+	sqlite3_stmt *q;
+	int n = 0;
 
-	snprintf(reason, sizeof reason,
-	    "write: head office is recovering from a backup: waiting for %s "
-	    "to reconnect (bl-hub recover --done ends the wait)",
-	    waiting);
-	store_hold_writes(rc->store, reason);
+	buf[0] = '\0';
+	if (s_waiting(st, waiting, sizeof waiting, &n, err))
+		return -1;
+	if (n > 0) {
+		snprintf(buf, size, "waiting for %s to reconnect", waiting);
+		return 0;
+	}
+	q = store_stmt(st,
+	    "SELECT site, seen FROM recover_reports ORDER BY seen DESC, site "
+	    "LIMIT 1");
+	if (store_row(st, q)) {
+		snprintf(who, sizeof who, "%s", sqlite3_column_text(q, 0));
+		seen = (uint64_t)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (store_read_error(st, err) ||
+	    store_origin_max_seq(st, store_site(st), &held, err))
+		return err_prefix(err, "recover: what is awaited");
+	if (seen > held)
+		snprintf(buf, size,
+		    "its ops %llu-%llu, seen by %s, have not come back from a "
+		    "store",
+		    (unsigned long long)held + 1, (unsigned long long)seen,
+		    who);
+	return 0;
+}
+
+/* Ends the recovery: our writes go on from the seqs we hold. */
+static int
+s_end(store_t *st, err_t *err)
+{
+	if (store_begin(st, err) ||
+	    store_meta_set_int(st, "recovering", 0, err) ||
+	    store_commit(st, err)) {
+		store_rollback(st);
+		return err_prefix(err, "recover: end");
+	}
+	return 0;
 }
 
 int
 recover_tick(recover_t *rc, err_t *err)
 {
-	char waiting[128];
+	char awaited[160], reason[ERR_MSG_MAX];
 	int64_t on = 0;
-	int n = 0;
 
 	if (store_meta_get_int(rc->store, "recovering", 0, &on, err))
 		return err_prefix(err, "recover");
-	if (on && s_waiting(rc->store, waiting, sizeof waiting, &n, err))
+	if (on && s_awaited(rc->store, awaited, sizeof awaited, err))
 		return -1;
-	if (on && n == 0) {
-		/* Every site has reported: our seqs are all back. */
-		if (store_begin(rc->store, err) ||
-		    store_meta_set_int(rc->store, "recovering", 0, err) ||
-		    store_commit(rc->store, err)) {
-			store_rollback(rc->store);
-			return err_prefix(err, "recover: end");
-		}
+	if (on && awaited[0] == '\0') {
+		/* Every site has reported, and we hold what they saw. */
+		if (s_end(rc->store, err))
+			return -1;
 		log_info("recovered from a backup: every site has reported; "
 			 "head office writes again");
 		on = 0;
 	}
-	if (on)
-		s_hold(rc, waiting);
-	else if (rc->recovering) {
+	if (on) {
+		snprintf(reason, sizeof reason,
+		    "write: head office is recovering from a backup: %s "
+		    "(bl-hub recover --done ends the wait)",
+		    awaited);
+		store_hold_writes(rc->store, reason);
+		if (!rc->recovering)
+			log_warn("restored from a backup: head office writes "
+				 "nothing of its own meanwhile: %s",
+			    awaited);
+	} else if (rc->recovering) {
 		store_hold_writes(rc->store, "");
 		log_info("recovery from a backup ended: head office writes "
 			 "again");
 	}
-	if (on && !rc->recovering)
-		log_warn(
-		    "restored from a backup: head office writes nothing of "
-		    "its own until %s have reported what they hold",
-		    waiting);
 	rc->recovering = on != 0;
 	return 0;
 }
 
 int
-recover_reported(recover_t *rc, const char *site, err_t *err)
+recover_reported(recover_t *rc, const char *site, uint64_t seen, err_t *err)
 {
 	sqlite3_stmt *q;
 
 	if (!rc->recovering)
 		return 0;
 	q = store_stmt(rc->store,
-	    "INSERT OR IGNORE INTO recover_reports(site, at) VALUES (?, ?)");
+	    "INSERT OR REPLACE INTO recover_reports(site, at, seen) "
+	    "VALUES (?, ?, ?)");
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (int64_t)hlc_wall_ms());
+	sqlite3_bind_int64(q, 3, (int64_t)seen);
 	if (store_begin(rc->store, err) ||
 	    store_step(rc->store, q, "keep a site's report", err) ||
 	    store_commit(rc->store, err)) {
 		store_rollback(rc->store);
 		return err_prefix(err, "recover: site %s reported", site);
 	}
-	log_info("recover: site %s has reported", site);
+	log_info("recover: site %s has reported (it saw our ops up to %llu)",
+	    site, (unsigned long long)seen);
 	return recover_tick(rc, err);
 }
 
 void
 recover_status(recover_t *rc, json_t *status)
 {
-	char waiting[128];
-	int n = 0;
+	char awaited[160];
 	err_t err;
 
-	if (!rc->recovering) {
-		json_object_set_new(status, "recovering", json_false());
-		return;
-	}
-	json_object_set_new(status, "recovering", json_true());
-	if (s_waiting(rc->store, waiting, sizeof waiting, &n, &err) == 0)
+	json_object_set_new(status, "recovering", json_boolean(rc->recovering));
+	if (rc->recovering &&
+	    s_awaited(rc->store, awaited, sizeof awaited, &err) == 0)
 		json_object_set_new(status, "recover_waiting",
-		    json_string(waiting));
+		    json_string(awaited));
 }
 
 int
@@ -264,9 +301,8 @@ recover_mark_restored(store_t *store, err_t *err)
 int
 recover_describe(store_t *store, int done, char *buf, size_t size, err_t *err)
 {
-	char waiting[128];
+	char awaited[160];
 	int64_t on = 0;
-	int n = 0;
 
 	if (store_meta_get_int(store, "recovering", 0, &on, err))
 		return err_prefix(err, "recover");
@@ -274,22 +310,19 @@ recover_describe(store_t *store, int done, char *buf, size_t size, err_t *err)
 		snprintf(buf, size, "not recovering from a backup");
 		return 0;
 	}
-	if (s_waiting(store, waiting, sizeof waiting, &n, err))
+	if (s_awaited(store, awaited, sizeof awaited, err))
 		return -1;
 	if (!done) {
-		snprintf(buf, size, "recovering from a backup: waiting for %s",
-		    waiting);
+		snprintf(buf, size, "recovering from a backup: %s",
+		    awaited[0] ? awaited : "ending");
 		return 0;
 	}
-	if (store_begin(store, err) ||
-	    store_meta_set_int(store, "recovering", 0, err) ||
-	    store_commit(store, err)) {
-		store_rollback(store);
-		return err_prefix(err, "recover: end");
-	}
+	if (s_end(store, err))
+		return -1;
 	snprintf(buf, size,
-	    "recovery ended by hand; %s had not reported (their ops of head "
-	    "office's come back as conflicts if any were lost)",
-	    n ? waiting : "no site");
+	    "recovery ended by hand (%s): head office writes again from the "
+	    "seqs it holds; a store that saw others keeps them and reports "
+	    "each as a conflict (op_conflict)",
+	    awaited[0] ? awaited : "nothing awaited");
 	return 0;
 }

@@ -14,6 +14,7 @@
  * long as credit lasts and again whenever the log grows) and PING. A revoked
  * site's session is closed within a second and answered 403 from then on.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -35,22 +36,31 @@
 #define SESSION_LIVE_MS (7 * 1000)
 /* OPS batches a node may have in flight, and their size: what one
  * connection can pin in the hub's memory (a reader that never reads) is
- * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. */
+ * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. A batch
+ * stays in flight until a PULL's cursor reaches past it, so a node that
+ * sends PULLs without reading gains no credit (s_on_credit). */
 #define SESSION_CREDIT_MAX 8
 #define OPS_BATCH_BYTES (256 * 1024)
-/* A session that was sent OPS and has returned no credit (PULL) for this
- * long is stalled: it is ended and its connection cut (peer.h), which
- * frees what it pinned. A node PULLs after each batch it applies, within
- * seconds; this allows a batch of 256 kB over a link of 40 kbit/s. Tests
- * shorten it with BL_TEST_SESSION_STALL_MS. */
+/* A session with OPS in flight that has acknowledged none of them (a
+ * PULL whose cursor reaches past one) for this long is stalled: it is
+ * ended and its connection cut (peer.h), which frees what it pinned. A
+ * node PULLs after each batch it applies, within seconds; this allows a
+ * batch of 256 kB over a link of 40 kbit/s. Tests shorten it with
+ * BL_TEST_SESSION_STALL_MS. */
 #define SESSION_STALL_MS (60 * 1000)
 /* Connections waiting to be accepted (libzmq's default is 100): a hub
  * restart sees every site reconnect at once. The kernel caps it at
- * net.core.somaxconn. */
+ * net.core.somaxconn. (libzmq's ZMQ_MAX_SOCKETS counts sockets, of which
+ * the hub has two; what bounds its connections is the descriptor limit,
+ * which bl-hub run raises.) */
 #define SYNC_BACKLOG 4096
 /* How often ops quarantined for a clock ahead are tried again. */
 #define QUARANTINE_RETRY_MS (60 * 1000)
 #define RID_MAX 256
+/* DIGESTs a session may send at once, then one more every
+ * DIGEST_EVERY_MS: an honest check needs about 2 log2(n) per hole. */
+#define DIGEST_BURST 256
+#define DIGEST_EVERY_MS 100
 
 typedef enum {
 	SESSION_START,	/* connected, no HELLO yet */
@@ -75,9 +85,13 @@ typedef struct session {
 	int streaming;	   /* a PULL has opened the stream */
 	int gone;	   /* peer unreachable: dropped at next tick */
 	uint64_t last_rx_ms;
-	uint64_t waiting_ms; /* OPS sent since, no PULL yet; 0: none */
-	peer_t *peer;	     /* its connection, to cut it (peer.h) */
-	int peer_warned;     /* a failure to note it was logged */
+	uint64_t waiting_ms; /* OPS in flight since, none acked; 0: none */
+	uint64_t inflight[SESSION_CREDIT_MAX]; /* cursor_after of each */
+	int ninflight;			       /* OPS not acked yet */
+	peer_t *peer;	    /* its connection, to cut it (peer.h) */
+	int peer_warned;    /* a failure to note it was logged */
+	uint64_t digest_ms; /* DIGESTs answered: the last refill */
+	unsigned digests;   /* and how many of the burst are spent */
 } session_t;
 
 struct server {
@@ -89,11 +103,11 @@ struct server {
 	session_t *sessions;
 	cbw_t out; /* scratch for outgoing messages */
 	uint64_t ops_in, ops_out;
-	health_t *health;    /* what sites report of their disks */
-	uint64_t retried_ms; /* the quarantine's last automatic retry */
-	uint64_t started_ms; /* when this hub process started */
-	uint64_t silent_ms;  /* a site not heard from this long is alerted */
-	uint64_t stall_ms;   /* SESSION_STALL_MS, or the test's */
+	health_t *health;      /* what sites report of their disks */
+	uint64_t retried_ms;   /* the quarantine's last automatic retry */
+	uint64_t started_ms;   /* when this hub process started */
+	uint64_t silent_ms;    /* a site not heard from this long is alerted */
+	uint64_t stall_ms;     /* SESSION_STALL_MS, or the test's */
 	uint64_t cut, stalled; /* connections cut; of them, stalled */
 	recover_t *recover;    /* our signatures; a restored hub's wait */
 };
@@ -287,6 +301,30 @@ s_cut(server_t *srv, session_t *s, const char *why)
 	}
 }
 
+/* A PULL: the node has applied every batch up to cursor, which leave the
+ * in-flight list, and asks for credit more batches. It never has more than
+ * SESSION_CREDIT_MAX in flight, counted by what it acknowledged, not by
+ * what it asked: a reader that PULLs without reading pins no more. Only an
+ * acknowledgement restarts the stall clock (SESSION_STALL_MS). */
+static void
+s_on_credit(session_t *s, uint64_t cursor, uint64_t credit)
+{
+	int acked = 0;
+
+	while (acked < s->ninflight && s->inflight[acked] <= cursor)
+		acked++;
+	memmove(s->inflight, s->inflight + acked,
+	    (size_t)(s->ninflight - acked) * sizeof *s->inflight);
+	s->ninflight -= acked;
+	if (acked > 0)
+		s->waiting_ms = s->ninflight > 0 ? hlc_wall_ms() : 0;
+	if (credit > SESSION_CREDIT_MAX)
+		credit = SESSION_CREDIT_MAX;
+	s->credit += credit;
+	if (s->credit > (uint64_t)(SESSION_CREDIT_MAX - s->ninflight))
+		s->credit = (uint64_t)(SESSION_CREDIT_MAX - s->ninflight);
+}
+
 /* Sends OPS batches while the session has credit and the log has ops it
  * has not seen. A node's own ops are not echoed back, except those the hub
  * held above what the node had at HELLO (a node restored from an old
@@ -392,6 +430,8 @@ s_stream(server_t *srv, session_t *s)
 		s->sent = last;
 		s->credit--;
 		srv->ops_out += n;
+		assert(s->ninflight < SESSION_CREDIT_MAX);
+		s->inflight[s->ninflight++] = last;
 		if (s->waiting_ms == 0)
 			s->waiting_ms = hlc_wall_ms();
 	}
@@ -403,20 +443,20 @@ s_stream(server_t *srv, session_t *s)
  * session's site's own ops, RELAY ops of the hub's own given back by a
  * node. */
 typedef struct {
-	const char *what;	  /* "push" or "relay", for messages */
-	const char *origin;	  /* every op's */
-	const char *not_origin;	  /* why an op of another origin is refused */
-	const uint8_t *pk;	  /* the key its chain is signed with */
-	const char *role;	  /* the origin's, for the merge rules */
-	void (*ack)(cbw_t *w, uint64_t up_to_seq);
+	const char *what;	/* "push" or "relay", for messages */
+	const char *origin;	/* every op's */
+	const char *not_origin; /* why an op of another origin is refused */
+	const uint8_t *pk;	/* the key its chain is signed with */
+	const char *role;	/* the origin's, for the merge rules */
+	int relay;		/* RELAY: a conflict is not recorded */
 } batch_t;
 
 /* Keeps op, refused as a conflict, in a transaction of its own (its batch
  * was rolled back), logs it and answers 409 with the reason: the node must
  * not go on sending a log that differs from the hub's. */
 static void
-s_keep_conflict(server_t *srv, session_t *s, const batch_t *b,
-    const op_t *op, const uint8_t *body, size_t len, const char *reason)
+s_keep_conflict(server_t *srv, session_t *s, const batch_t *b, const op_t *op,
+    const uint8_t *body, size_t len, const char *reason)
 {
 	char msg[PROTO_REASON_MAX + 1];
 	err_t err;
@@ -479,10 +519,12 @@ s_check_signature(server_t *srv, session_t *s, const batch_t *b,
 }
 
 /* Ingests a signed batch in one transaction: every op of b's origin, in
- * seq order with no gap; a bad op is quarantined, not fatal. Answers with
- * b's ack; 0 then, else -1 (the answer was an ERROR). */
+ * seq order with no gap; a bad op is quarantined, not fatal. 0 with the
+ * highest seq of the origin now held in *up_to (the caller answers), or
+ * -1 after answering ERROR. */
 static int
-s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b)
+s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
+    uint64_t *up_to)
 {
 	err_t err, why;
 	op_t op;
@@ -496,9 +538,9 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b)
 	char reason[ERR_MSG_MAX];
 
 	err_clear(&err);
-	if (store_begin(srv->store, &err))
+	if (store_begin(srv->store, &err) ||
+	    store_origin_max_seq(srv->store, b->origin, &held, &err))
 		goto fail_internal;
-	store_origin_max_seq(srv->store, b->origin, &held, &err);
 	while ((rc = proto_next_op(msg, &op, &body, &len, &err)) == 1) {
 		if (strcmp(op.origin, b->origin) != 0) {
 			snprintf(reason, sizeof reason, "%s: op %s/%llu: %s",
@@ -532,6 +574,18 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b)
 			err = why;
 			goto fail_internal;
 		}
+		if (res == INGEST_CONFLICT && b->relay) {
+			/* Nothing proves it ours (its signature covers a chain
+			 * we do not hold): refused, not kept. */
+			store_rollback(srv->store);
+			snprintf(reason, sizeof reason,
+			    "relay: op %s/%llu: differs from the op of ours "
+			    "held under this seq",
+			    op.origin, (unsigned long long)op.seq);
+			s_send_error(srv, s, ERR_CONFLICT, reason);
+			op_clear(&op);
+			return -1;
+		}
 		if (res == INGEST_CONFLICT) {
 			/* The node's log is not the one the hub holds: nothing
 			 * of this batch is taken; the op stays on record. */
@@ -557,8 +611,7 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b)
 		return -1;
 	if (store_commit(srv->store, &err))
 		goto fail_internal;
-	b->ack(&srv->out, held);
-	s_send(srv, s);
+	*up_to = held;
 	server_notify(srv);
 	return 0;
 fail_internal:
@@ -574,35 +627,41 @@ static void
 s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 {
 	char not_origin[64];
-	batch_t b = { "push", s->site, not_origin, s->sign_pk, s->role,
-		proto_push_ack };
+	batch_t b = { "push", s->site, not_origin, s->sign_pk, s->role, 0 };
+	uint64_t held;
 
 	snprintf(not_origin, sizeof not_origin,
 	    "origin is not the authenticated site %s", s->site);
-	s_on_batch(srv, s, msg, &b);
+	if (s_on_batch(srv, s, msg, &b, &held))
+		return;
+	proto_push_ack(&srv->out, held);
+	s_send(srv, s);
 }
 
 /* A RELAY: ops of ours a node gives back to a hub restored from a backup
- * (proto.h), proven by our own signature; taken, it is the node's report
- * (recover.c). */
+ * (proto.h), proven by our own signature; an empty one is the node's
+ * report, with the highest seq of ours it has seen (recover.c). */
 static void
 s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
 {
 	const char *own = store_site(srv->store);
 	char not_origin[64];
-	batch_t b = { "relay", own, not_origin,
-		recover_sign_pk(srv->recover), "hq", proto_relay_ack };
+	batch_t b = { "relay", own, not_origin, recover_sign_pk(srv->recover),
+		"hq", 1 };
+	uint64_t held;
 	err_t err;
 
 	snprintf(not_origin, sizeof not_origin,
 	    "not an op of this hub's own (%s)", own);
-	if (s_on_batch(srv, s, msg, &b))
+	if (s_on_batch(srv, s, msg, &b, &held))
 		return;
 	if (msg->nops > 0)
 		log_info("site %s gave back %zu ops of ours", s->site,
 		    msg->nops);
-	else if (recover_reported(srv->recover, s->site, &err))
-		log_warn("%s", err.msg); /* it reports again next time */
+	else if (recover_reported(srv->recover, s->site, msg->hub_seq, &err))
+		log_warn("%s", err.msg); /* it reports again */
+	proto_relay_ack(&srv->out, held, recover_recovering(srv->recover));
+	s_send(srv, s);
 }
 
 /* One live session per site. Another live session of the same
@@ -782,11 +841,29 @@ static void
 s_on_digest(server_t *srv, session_t *s, const proto_msg_t *msg)
 {
 	char chain[PROTO_CHAIN_HEX + 1];
-	uint64_t count = 0;
+	uint64_t count = 0, now = hlc_wall_ms(), refill;
 	err_t err;
 
 	if (s_only_own(srv, s, "digest", msg->site))
 		return;
+	/* A digest costs a count over the range: a burst, then a pace. */
+	refill = (now - s->digest_ms) / DIGEST_EVERY_MS;
+	if (refill > 0) {
+		s->digests = refill >= s->digests
+		    ? 0
+		    : s->digests - (unsigned)refill;
+		s->digest_ms = now;
+	}
+	if (s->digests >= DIGEST_BURST) {
+		char reason[PROTO_REASON_MAX + 1];
+
+		snprintf(reason, sizeof reason,
+		    "digest: more than %d at once: one more every %d ms",
+		    DIGEST_BURST, DIGEST_EVERY_MS);
+		s_send_error(srv, s, ERR_UNAVAILABLE, reason);
+		return;
+	}
+	s->digests++;
 	if (store_digest(srv->store, s->site, msg->lo, msg->hi, &count, chain,
 		&err)) {
 		log_warn("site %s: %s", s->site, err.msg);
@@ -888,10 +965,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			s->sent = msg->cursor;
 			s->streaming = 1;
 		}
-		s->credit += msg->credit;
-		s->waiting_ms = 0; /* not stalled (SESSION_STALL_MS) */
-		if (s->credit > SESSION_CREDIT_MAX)
-			s->credit = SESSION_CREDIT_MAX;
+		s_on_credit(s, msg->cursor, msg->credit);
 		s_stream(srv, s);
 		break;
 	default:
@@ -946,13 +1020,13 @@ s_on_router(void *sock, void *arg)
 		s->streaming = 0;
 		s->credit = 0;
 		s->waiting_ms = 0;
+		s->ninflight = 0;
 	}
 	s->last_rx_ms = hlc_wall_ms();
 	/* The connection it came on, to cut it later (peer.h). One gone
 	 * already has nothing to cut; libzmq not saying is worth a line. */
 	err_clear(&err);
-	if (peer_note(s->peer, &body, &err) != 0 &&
-	    err.code == ERR_NOT_FOUND) {
+	if (peer_note(s->peer, &body, &err) != 0 && err.code == ERR_NOT_FOUND) {
 		log_debug("site %s: %s", site, err.msg);
 	} else if (err.code != ERR_OK && !s->peer_warned) {
 		log_warn("site %s: %s", site, err.msg);
@@ -992,18 +1066,19 @@ server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
 	return 0;
 }
 
-/* A session sent OPS that has returned no credit for srv->stall_ms reads
- * no more, or too slowly to be served: it is ended and its connection cut,
- * which frees the batches libzmq still holds for it. 1 when it was. */
+/* A session that has acknowledged none of its OPS in flight for
+ * srv->stall_ms reads no more, or too slowly to be served: it is ended and
+ * its connection cut, which frees the batches libzmq still holds for it.
+ * 1 when it was. */
 static int
 s_stalled(server_t *srv, session_t *s, uint64_t now)
 {
 	if (s->waiting_ms == 0 || now < s->waiting_ms ||
 	    now - s->waiting_ms < srv->stall_ms)
 		return 0;
-	log_warn("site %s: stalled: no PULL for %llu ms since OPS were sent "
+	log_warn("site %s: stalled: %d OPS batches unacknowledged for %llu ms "
 		 "(limit %llu ms): session ended",
-	    s->site, (unsigned long long)(now - s->waiting_ms),
+	    s->site, s->ninflight, (unsigned long long)(now - s->waiting_ms),
 	    (unsigned long long)srv->stall_ms);
 	srv->stalled++;
 	s_cut(srv, s, "stalled");

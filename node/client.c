@@ -47,6 +47,7 @@
 #define ANSWER_WAIT_MS 30000		/* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 #define ENTROPY_EVERY_MS (60 * 60 * 1000) /* anti-entropy, once caught up */
+#define RELAY_AGAIN_MS 5000 /* a recovering hub hears from us this often */
 
 struct client {
 	struct event_base *base;
@@ -65,6 +66,9 @@ struct client {
 	uint64_t relay_from;		/* the hub holds its own ops to here */
 	int relay_inflight;		/* a RELAY unanswered */
 	int relay_report;		/* a restored hub waits for our RELAY */
+	int hub_recovering;		/* as WELCOME or RELAY_ACK said */
+	int relay_stopped;		/* the hub refused a RELAY: not again */
+	uint64_t relay_ms;		/* the last RELAY sent */
 	entropy_t *entropy;		/* our ops against the hub's */
 	uint64_t entropy_ms; /* its last start, 0: this session's due */
 	int fetching;	     /* an OPS answering FETCH is due */
@@ -296,7 +300,7 @@ s_relay(client_t *c)
 	err_t err;
 	int rc;
 
-	if (c->relay_inflight || c->hub_site[0] == '\0')
+	if (c->relay_inflight || c->relay_stopped || c->hub_site[0] == '\0')
 		return;
 	rc = relay_next(c->store, c->hub_site, c->relay_from, &c->out, &last,
 	    &n, &err);
@@ -307,23 +311,33 @@ s_relay(client_t *c)
 	if (rc == 0 && !c->relay_report)
 		return;
 	if (rc == 0) {
+		uint64_t seen = 0;
+
+		if (relay_seen(c->store, c->hub_site, &seen, &err)) {
+			log_warn("%s", err.msg);
+			return;
+		}
 		memset(no_sig, '0', PROTO_SIG_HEX);
 		no_sig[PROTO_SIG_HEX] = '\0';
-		proto_relay_begin(&c->out, 0, no_sig);
-		c->relay_report = 0;
+		proto_relay_begin(&c->out, 0, no_sig, seen);
 	} else
 		log_warn("hub %s lacks ops of its own we hold: giving back "
 			 "%s/%llu-%llu",
 		    c->hub, c->hub_site, (unsigned long long)c->relay_from + 1,
 		    (unsigned long long)last);
-	if (s_send(c) == 0)
+	if (s_send(c) == 0) {
 		c->relay_inflight = 1;
+		c->relay_ms = hlc_wall_ms();
+		if (rc == 0)
+			c->relay_report = 0;
+	}
 }
 
 static void
 s_on_relay_ack(client_t *c, const proto_msg_t *m)
 {
 	c->relay_inflight = 0;
+	c->hub_recovering = m->recovering;
 	if (m->seq > c->relay_from)
 		c->relay_from = m->seq;
 	s_relay(c);
@@ -398,6 +412,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	snprintf(c->hub_site, sizeof c->hub_site, "%s", m->site);
 	c->relay_from = m->hub_seq;
 	c->relay_report = m->recovering;
+	c->hub_recovering = m->recovering;
+	c->relay_stopped = 0;
 	s_relay(c);
 }
 
@@ -470,6 +486,16 @@ static void
 s_on_error(client_t *c, const proto_msg_t *m)
 {
 	log_warn("hub %s: error %d: %s", c->hub, m->status, m->reason);
+	if (c->relay_inflight && strncmp(m->reason, "relay:", 6) == 0) {
+		/* The hub's history of its own differs from what we hold
+		 * (it wrote again under seqs we saw), or it refuses what we
+		 * gave: nothing more of it this session; our other traffic
+		 * goes on. */
+		c->relay_inflight = 0;
+		c->relay_report = 0;
+		c->relay_stopped = 1;
+		return;
+	}
 	if (m->status == ERR_FORBIDDEN || m->status == ERR_UPGRADE) {
 		text_printf(c->refusal, sizeof c->refusal, "hub %s refused: %s",
 		    c->hub, m->reason);
@@ -724,6 +750,13 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_send(c);
 		c->last_ping_ms = now;
 		s_push(c); /* retries a push whose send failed */
+	}
+	/* A hub still recovering may lack seqs another store has given back
+	 * since: what we hold above them, and our report, again. */
+	if (c->state == LINK_READY && c->hub_recovering &&
+	    now - c->relay_ms >= RELAY_AGAIN_MS) {
+		c->relay_report = 1;
+		s_relay(c);
 	}
 	/* Ops refused for a clock ahead pass once real time reaches them. */
 	if (now - c->retried_ms >= QUARANTINE_RETRY_MS) {

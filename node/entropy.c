@@ -10,7 +10,10 @@
  * the hub lacks (lost with a disk, or deleted) is pushed again, one the
  * node lacks is fetched back. Two different ops under one seq cannot be
  * repaired here: that is logged and counted as a divergence (the hub
- * keeps such an op as a conflict when it is pushed). One request is in
+ * keeps such an op as a conflict when it is pushed). Ranges are taken in
+ * seq order, so the first divergence is found first; as a chain covers
+ * every op before it, ranges past a divergence are compared by count
+ * only, and each divergence is reported once a check. One request is in
  * flight at a time; pending ranges wait on a small stack, deepest first,
  * so a check of n ops needs about log2(n) round trips per hole.
  */
@@ -29,10 +32,11 @@ struct entropy {
 		uint64_t lo, hi;
 	} stack[ENTROPY_STACK];
 	int n;
-	int inflight;	  /* a DIGEST or FETCH unanswered */
-	uint64_t pushed;  /* ops given to the hub again */
-	uint64_t fetched; /* ops got back */
-	uint64_t diverged;
+	int inflight;	      /* a DIGEST or FETCH unanswered */
+	uint64_t pushed;      /* ops given to the hub again */
+	uint64_t fetched;     /* ops got back */
+	uint64_t diverged;    /* ops that differ, in the last check */
+	uint64_t diverged_at; /* the first of them this check, 0: none */
 };
 
 entropy_t *
@@ -68,6 +72,8 @@ entropy_start(entropy_t *e, uint64_t acked)
 {
 	e->n = 0;
 	e->inflight = 0;
+	e->diverged = 0;
+	e->diverged_at = 0;
 	s_want(e, 1, acked);
 }
 
@@ -115,7 +121,10 @@ entropy_on_digest(entropy_t *e, store_t *st, const proto_msg_t *m,
 		return 0;
 	if (store_digest(st, e->site, m->lo, m->hi, &count, chain, err))
 		return -1;
-	if (count == m->count && strcmp(chain, m->chain) == 0)
+	/* Past a divergence every chain differs: counts tell holes. */
+	if (count == m->count &&
+	    ((e->diverged_at != 0 && m->lo > e->diverged_at) ||
+		strcmp(chain, m->chain) == 0))
 		return 0; /* this range agrees */
 	if (m->lo < m->hi) {
 		mid = m->lo + (m->hi - m->lo) / 2;
@@ -141,6 +150,8 @@ entropy_on_digest(entropy_t *e, store_t *st, const proto_msg_t *m,
 			 "us: not repaired here",
 		    e->site, (unsigned long long)m->lo);
 		e->diverged++;
+		if (e->diverged_at == 0)
+			e->diverged_at = m->lo;
 	}
 	return 0;
 }

@@ -88,6 +88,9 @@ void retain_stop(retain_t **self_p);
 /* Keeps the hub's signature (hex) over its own chain at seq, in the
  * caller's transaction. 0, or -1 with err. */
 int relay_keep_sig(store_t *store, uint64_t seq, const char *hex, err_t *err);
+/* The highest seq of the hub's own (origin hub) seen here: held, dropped
+ * by retention or quarantined. 0, or -1 with err. */
+int relay_seen(store_t *store, const char *hub, uint64_t *seen, err_t *err);
 /* Builds in w (reset) the next RELAY of the hub's own ops (origin hub)
  * above from: 1 with *last its last seq and *n its ops, 0 when there is
  * none to give, -1 with err. */

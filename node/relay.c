@@ -38,6 +38,22 @@ relay_keep_sig(store_t *st, uint64_t seq, const char *hex, err_t *err)
 }
 
 int
+relay_seen(store_t *st, const char *hub, uint64_t *seen, err_t *err)
+{
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE "
+	    "origin = ?1 UNION ALL SELECT max(seq) FROM op_seen WHERE "
+	    "origin = ?1 UNION ALL SELECT max(seq) FROM quarantine WHERE "
+	    "origin = ?1)");
+
+	sqlite3_bind_text(q, 1, hub, -1, SQLITE_STATIC);
+	*seen = (uint64_t)store_query_int(st, q, 0);
+	if (store_read_error(st, err))
+		return err_prefix(err, "the hub's ops seen here");
+	return 0;
+}
+
+int
 relay_next(store_t *st, const char *hub, uint64_t from, cbw_t *w,
     uint64_t *last, size_t *n, err_t *err)
 {
@@ -78,9 +94,14 @@ relay_next(store_t *st, const char *hub, uint64_t from, cbw_t *w,
 	sqlite3_reset(q);
 	rc = store_read_error(st, err);
 	if (rc == 0 && *n > 0) {
-		proto_relay_begin(w, *n, sig);
+		uint64_t seen = 0;
+
+		if ((rc = relay_seen(st, hub, &seen, err)) != 0)
+			goto out;
+		proto_relay_begin(w, *n, sig, seen);
 		cbw_raw(w, ops.data, len);
 	}
+out:
 	cbw_free(&ops);
 	if (rc)
 		return err_prefix(err, "relay the hub's ops above %llu",

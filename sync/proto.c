@@ -34,8 +34,8 @@ static const size_t s_arity[] = {
 	[PROTO_PONG] = 3,
 	[PROTO_ERROR] = 3,
 	[PROTO_BYE] = 1,
-	[PROTO_RELAY] = 3,
-	[PROTO_RELAY_ACK] = 2,
+	[PROTO_RELAY] = 4,
+	[PROTO_RELAY_ACK] = 3,
 	[PROTO_DIGEST] = 6,
 	[PROTO_FETCH] = 3,
 };
@@ -146,14 +146,23 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 	case PROTO_PUSH:
 	case PROTO_RELAY:
 		rc = cbr_text_copy(r, msg->sig, sizeof msg->sig, err) ||
+		    (type == PROTO_RELAY && cbr_uint(r, &msg->hub_seq, err)) ||
 		    s_batch(r, msg, err);
 		if (rc == 0 && !s_hex_valid(msg->sig, PROTO_SIG_HEX))
 			return err_set(err, ERR_BAD_REQUEST,
 			    "proto: %s: signature is not %d hex digits",
 			    s_names[type], PROTO_SIG_HEX);
 		break;
-	case PROTO_PUSH_ACK:
-	case PROTO_RELAY_ACK: rc = cbr_uint(r, &msg->seq, err); break;
+	case PROTO_PUSH_ACK: rc = cbr_uint(r, &msg->seq, err); break;
+	case PROTO_RELAY_ACK:
+		rc = cbr_uint(r, &msg->seq, err) ||
+		    cbr_uint(r, &recovering, err);
+		if (rc == 0 && recovering > 1)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: RELAY_ACK: recovering is %llu, not 0 or 1",
+			    (unsigned long long)recovering);
+		msg->recovering = (int)recovering;
+		break;
 	case PROTO_PULL:
 		rc = cbr_uint(r, &msg->cursor, err) ||
 		    cbr_uint(r, &msg->credit, err);
@@ -280,48 +289,44 @@ proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head,
 	cbw_uint(w, recovering ? 1 : 0);
 }
 
-/* A signed batch's header: PUSH and RELAY have one shape. */
-static void
-s_signed_begin(cbw_t *w, proto_type_t type, size_t n, const char *sig)
+void
+proto_push_begin(cbw_t *w, size_t n, const char *sig)
 {
 	cbw_reset(w);
 	cbw_array(w, 3);
-	cbw_uint(w, type);
+	cbw_uint(w, PROTO_PUSH);
 	cbw_str(w, sig);
 	cbw_array(w, n);
 }
 
 void
-proto_push_begin(cbw_t *w, size_t n, const char *sig)
-{
-	s_signed_begin(w, PROTO_PUSH, n, sig);
-}
-
-void
-proto_relay_begin(cbw_t *w, size_t n, const char *sig)
-{
-	s_signed_begin(w, PROTO_RELAY, n, sig);
-}
-
-static void
-s_ack(cbw_t *w, proto_type_t type, uint64_t up_to_seq)
+proto_relay_begin(cbw_t *w, size_t n, const char *sig, uint64_t seen)
 {
 	cbw_reset(w);
-	cbw_array(w, 2);
-	cbw_uint(w, type);
-	cbw_uint(w, up_to_seq);
+	cbw_array(w, 4);
+	cbw_uint(w, PROTO_RELAY);
+	cbw_str(w, sig);
+	cbw_uint(w, seen);
+	cbw_array(w, n);
 }
 
 void
 proto_push_ack(cbw_t *w, uint64_t up_to_seq)
 {
-	s_ack(w, PROTO_PUSH_ACK, up_to_seq);
+	cbw_reset(w);
+	cbw_array(w, 2);
+	cbw_uint(w, PROTO_PUSH_ACK);
+	cbw_uint(w, up_to_seq);
 }
 
 void
-proto_relay_ack(cbw_t *w, uint64_t up_to_seq)
+proto_relay_ack(cbw_t *w, uint64_t up_to_seq, int recovering)
 {
-	s_ack(w, PROTO_RELAY_ACK, up_to_seq);
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_RELAY_ACK);
+	cbw_uint(w, up_to_seq);
+	cbw_uint(w, recovering ? 1 : 0);
 }
 
 void

@@ -16,8 +16,8 @@
  *   PONG     = [8, echoed_ms, hub_wall_ms]
  *   ERROR    = [9, status, reason]
  *   BYE      = [10]
- *   RELAY    = [11, signature, [op, ...]]
- *   RELAY_ACK= [12, up_to_seq]
+ *   RELAY    = [11, signature, seen, [op, ...]]
+ *   RELAY_ACK= [12, up_to_seq, recovering]
  *   DIGEST   = [13, origin, lo, hi, count, chain]
  *   FETCH    = [14, origin, seq]
  *
@@ -57,9 +57,13 @@
  * node holding ops of the hub's above hub_seq sends them back in RELAY
  * batches, in seq order with no gap, each ending at an op the hub signed
  * and carrying that signature; the hub checks chain and signature before
- * it takes them and answers RELAY_ACK. While the hub is recovering, the
- * node always sends a RELAY, empty when it holds nothing more: that is its
- * report. The hub writes nothing of its own until every site reported
+ * it takes them and answers RELAY_ACK. Every RELAY also says the highest
+ * seq of the hub's own the node has seen (held, dropped by retention, or
+ * quarantined). While the hub is recovering, the node always sends a
+ * RELAY, empty when it holds nothing more: that is its report, and it
+ * sends one again every few seconds until a RELAY_ACK says the hub is
+ * recovering no more. The hub writes nothing of its own until every site
+ * has reported and it holds every seq of its own a site has seen
  * (hub/recover.c), so it never reuses a seq of its own.
  *
  * Anti-entropy (node/entropy.c): a node sends DIGEST of its own ops with
@@ -90,8 +94,8 @@
 #include "op.h"
 
 /* 2: PING reports the disk; 3: HELLO incarnation; 4: RELAY, the hub's
- * signatures in OPS */
-#define PROTO_VERSION 4
+ * signatures in OPS; 5: DIGEST and FETCH, what RELAY saw */
+#define PROTO_VERSION 5
 #define PROTO_SIGN_EVERY 512 /* the hub signs its chain at least this often */
 #define PROTO_INCARNATION_MAX 32 /* hex digits */
 #define PROTO_SIGN_KEY_HEX 64	 /* an Ed25519 public key, lower-case hex */
@@ -138,8 +142,8 @@ typedef struct {
 	uint64_t schema;		 /* HELLO */
 	uint64_t seq;			 /* HELLO own_max_seq, WELCOME held_seq,
 	                                 PUSH_ACK and RELAY_ACK up_to_seq */
-	uint64_t hub_seq;		 /* WELCOME */
-	int recovering;			 /* WELCOME */
+	uint64_t hub_seq;		 /* WELCOME; RELAY: seen */
+	int recovering;			 /* WELCOME, RELAY_ACK */
 	uint64_t sig_seq;		 /* OPS: 0 when sig is "" */
 	uint64_t lo, hi, count;		 /* DIGEST; FETCH: its seq in lo */
 	char chain[PROTO_CHAIN_HEX + 1]; /* DIGEST: "" or a chain value */
@@ -179,8 +183,8 @@ void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
 void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
     uint64_t sig_seq, const char *sig, size_t n);
-void proto_relay_begin(cbw_t *w, size_t n, const char *sig);
-void proto_relay_ack(cbw_t *w, uint64_t up_to_seq);
+void proto_relay_begin(cbw_t *w, size_t n, const char *sig, uint64_t seen);
+void proto_relay_ack(cbw_t *w, uint64_t up_to_seq, int recovering);
 void proto_digest(cbw_t *w, const char *origin, uint64_t lo, uint64_t hi,
     uint64_t count, const char *chain);
 void proto_fetch(cbw_t *w, const char *origin, uint64_t seq);

@@ -858,9 +858,11 @@ int
 store_digest(store_t *st, const char *origin, uint64_t lo, uint64_t hi,
     uint64_t *count, char chain_hex[65], err_t *err)
 {
+	/* What is quarantined is held as much (its seq is taken). */
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT count(*) FROM op_log WHERE origin = ? AND seq BETWEEN ? "
-	    "AND ?");
+	    "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND seq "
+	    "BETWEEN ?2 AND ?3) + (SELECT count(*) FROM quarantine WHERE "
+	    "origin = ?1 AND seq BETWEEN ?2 AND ?3)");
 	uint8_t c[CHAIN_BYTES];
 	int r;
 
@@ -872,12 +874,6 @@ store_digest(store_t *st, const char *origin, uint64_t lo, uint64_t hi,
 	if (store_read_error(st, err))
 		return err_prefix(err, "digest of %s/%llu-%llu", origin,
 		    (unsigned long long)lo, (unsigned long long)hi);
-	/* Only a held op's chain says anything (the quarantine's too). */
-	s = store_stmt(st, "SELECT 1 FROM op_log WHERE origin = ? AND seq = ?");
-	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)hi);
-	if (store_query_int(st, s, 0) == 0)
-		return store_read_error(st, err);
 	if ((r = s_chain_held(st, origin, hi, c, err)) < 0)
 		return -1;
 	if (r > 0)

@@ -60,11 +60,11 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_RELAY:
-		proto_relay_begin(w, nops, m->sig);
+		proto_relay_begin(w, nops, m->sig, m->hub_seq);
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_PUSH_ACK: proto_push_ack(w, m->seq); break;
-	case PROTO_RELAY_ACK: proto_relay_ack(w, m->seq); break;
+	case PROTO_RELAY_ACK: proto_relay_ack(w, m->seq, m->recovering); break;
 	case PROTO_DIGEST:
 		proto_digest(w, m->site, m->lo, m->hi, m->count, m->chain);
 		break;
@@ -149,10 +149,10 @@ fuzz_seeds(fuzz_add_fn add)
 	add(w.data, w.len);
 	proto_welcome(&w, "HQ", 6, 900, 3, 1);
 	add(w.data, w.len);
-	proto_relay_begin(&w, 1, KEY64 KEY64);
+	proto_relay_begin(&w, 1, KEY64 KEY64, 9);
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);
-	proto_relay_ack(&w, 3);
+	proto_relay_ack(&w, 3, 1);
 	add(w.data, w.len);
 	proto_digest(&w, "S001", 1, 900, 899, KEY64);
 	add(w.data, w.len);

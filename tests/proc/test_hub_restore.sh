@@ -6,6 +6,10 @@
 # waits for), so it never reuses a seq of its own; then it writes again,
 # after them. Every replica ends with the same catalog, prices and stock,
 # and per origin exactly the ops recorded, each once, with no conflict.
+# Then a second restore, where the only store that saw head office's
+# latest op has dropped it (retention): head office waits, naming the op
+# and who saw it, until told to stop; what it then writes under that seq
+# reaches the store as a conflict, kept and alerted, never silently.
 . "$(dirname "$0")/lib.sh"
 
 put() { curl -sS --max-time 5 -X PUT "http://127.0.0.1:$HUB_HTTP$1" -d "$2"; }
@@ -43,7 +47,7 @@ check_eq "it writes nothing of its own meanwhile" "503" "$(put_code /v1/products
 check_eq "and says whom it waits for" \
 	"write: head office is recovering from a backup: waiting for S001, S002 to reconnect (bl-hub recover --done ends the wait)" \
 	"$(jq -r .error.message "$T/put.out")"
-check_eq "bl-hub recover names them" "recovering from a backup: waiting for S001, S002" \
+check_eq "bl-hub recover names them" "recovering from a backup: waiting for S001, S002 to reconnect" \
 	"$("$HUB" recover --data "$T/hub")"
 
 check "S001 reconnects" "$NODE" sync --data "$T/S001"
@@ -52,7 +56,7 @@ check_eq "and TEA's new price" "1500" \
 	"$(http_get "$HUB_HTTP" '/v1/prices?sku=TEA' | jq '.items[] | select(.tier == "retail") | .amount')"
 check_eq "and pushed its count again" "7" \
 	"$(http_get "$HUB_HTTP" '/v1/stock?site=S001&sku=TEA' | jq '.items[0].on_hand')"
-check_eq "head office still waits for S002" "recovering from a backup: waiting for S002" \
+check_eq "head office still waits for S002" "recovering from a backup: waiting for S002 to reconnect" \
 	"$("$HUB" recover --data "$T/hub")"
 check_eq "still writing nothing" "503" "$(put_code /v1/products/JAM '{"name":"Jam"}')"
 
@@ -79,4 +83,30 @@ catalog() { sqlite3 "$1" "SELECT group_concat(sku || '=' || name, ',') FROM (SEL
 check_eq "S001's catalog is head office's" "$(catalog "$T/hub/hub.db")" "$(catalog "$T/S001/node.db")"
 check_eq "S002's catalog is head office's" "$(catalog "$T/hub/hub.db")" "$(catalog "$T/S002/node.db")"
 check_eq "with JAM in it" "CAKE=Moon cake,JAM=Jam,TEA=Green tea" "$(catalog "$T/S002/node.db")"
+
+# The second restore.
+check "a second backup" "$HUB" backup --data "$T/hub" --to "$T/hub2.bak"
+put /v1/products/FIG '{"name":"Fig"}' > /dev/null
+FIG_SEQ=$(sqlite3 "$T/hub/hub.db" "SELECT seq FROM op_log WHERE origin = 'HQ' AND key = 'FIG'")
+check "S001 pulls FIG" "$NODE" sync --data "$T/S001"
+check "S001 drops other sites' ops (retention)" "$NODE" prune --data "$T/S001" --days 0
+hub_stop
+"$HUB" restore --data "$T/hub" --from "$T/hub2.bak" > /dev/null
+hub_start
+check "S001 reconnects and reports" "$NODE" sync --data "$T/S001"
+check "S002 reconnects and reports" "$NODE" sync --data "$T/S002"
+check_eq "head office waits for the op S001 saw" \
+	"recovering from a backup: its ops $FIG_SEQ-$FIG_SEQ, seen by S001, have not come back from a store" \
+	"$("$HUB" recover --data "$T/hub")"
+check_eq "and writes nothing of its own" "503" "$(put_code /v1/products/PLUM '{"name":"Plum"}')"
+check_match "until told to stop waiting" "^recovery ended by hand \(its ops $FIG_SEQ-$FIG_SEQ, seen by S001" \
+	"$("$HUB" recover --data "$T/hub" --done)"
+writes() { [ "$(put_code /v1/products/PLUM '{"name":"Plum"}')" = 200 ]; }
+check "then it writes again" eventually 5 writes
+check_eq "under the seq S001 saw" "$FIG_SEQ" \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT seq FROM op_log WHERE origin = 'HQ' AND key = 'PLUM'")"
+"$NODE" sync --data "$T/S001" > /dev/null 2>&1
+check_eq "which S001 keeps as a conflict" "HQ|$FIG_SEQ" \
+	"$(sqlite3 "$T/S001/node.db" "SELECT origin || '|' || seq FROM op_conflicts")"
+check_match "and alerts" '"kind":"op_conflict"' "$("$NODE" alerts --data "$T/S001" --json)"
 finish

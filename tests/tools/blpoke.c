@@ -90,7 +90,7 @@ s_signed_batch(cbw_t *w, const char *site, uint64_t first, int spoil, int relay)
 	sig[0] ^= (uint8_t)(spoil != 0);
 	sodium_bin2hex(hex, sizeof hex, sig, sizeof sig);
 	if (relay)
-		proto_relay_begin(w, s_nops, hex);
+		proto_relay_begin(w, s_nops, hex, first + s_nops - 1);
 	else
 		proto_push_begin(w, s_nops, hex);
 	cbw_raw(w, s_ops.data, s_ops.len);

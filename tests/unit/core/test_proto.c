@@ -163,17 +163,19 @@ TEST(a_restored_hub_gets_its_own_ops_back)
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg, "proto: OPS: signature is not 128 hex digits");
 	/* RELAY is shaped as PUSH; RELAY_ACK as PUSH_ACK. */
-	proto_relay_begin(&w, 0, KEY64 KEY64);
+	proto_relay_begin(&w, 0, KEY64 KEY64, 57);
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_INT(m.type, PROTO_RELAY);
+	CHECK_EQ_UINT(m.hub_seq, 57); /* the hub's own ops seen */
 	CHECK_STR(proto_type_name(PROTO_RELAY), "RELAY");
-	proto_relay_begin(&w, 0, "x");
+	proto_relay_begin(&w, 0, "x", 57);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg, "proto: RELAY: signature is not 128 hex digits");
-	proto_relay_ack(&w, 41);
+	proto_relay_ack(&w, 41, 1);
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_INT(m.type, PROTO_RELAY_ACK);
 	CHECK_EQ_UINT(m.seq, 41);
+	CHECK_EQ_INT(m.recovering, 1);
 	cbw_free(&w);
 }
 
