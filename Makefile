@@ -130,7 +130,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 test-run: $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
 	build/san/bl-node build/san/tests/tools/blpoke \
-	build/san/tests/tools/blrelay
+	build/san/tests/tools/blrelay build/san/tests/tools/blmangle
 	@tests/run.sh
 
 demo: deps

@@ -16,6 +16,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,9 @@
  * the hub has two; what bounds its connections is the descriptor limit,
  * which bl-hub run raises.) */
 #define SYNC_BACKLOG 4096
+/* After a connection is cut, how long before the memory it held, freed
+ * meanwhile by libzmq, is given back to the system (malloc_trim). */
+#define TRIM_AFTER_MS 2000
 /* How often ops quarantined for a clock ahead are tried again. */
 #define QUARANTINE_RETRY_MS (60 * 1000)
 #define RID_MAX 256
@@ -109,6 +113,7 @@ struct server {
 	uint64_t silent_ms;    /* a site not heard from this long is alerted */
 	uint64_t stall_ms;     /* SESSION_STALL_MS, or the test's */
 	uint64_t cut, stalled; /* connections cut; of them, stalled */
+	uint64_t trim_ms;      /* when to give freed memory back, 0: no */
 	recover_t *recover;    /* our signatures; a restored hub's wait */
 };
 
@@ -292,6 +297,8 @@ s_cut(server_t *srv, session_t *s, const char *why)
 	s->gone = 1;
 	if (peer_cut(s->peer, &err) == 0) {
 		srv->cut++;
+		if (srv->trim_ms == 0)
+			srv->trim_ms = hlc_wall_ms() + TRIM_AFTER_MS;
 		log_info("site %s: %s: connection %s cut", site, why,
 		    peer_name(s->peer));
 	} else if (err.code == ERR_NOT_FOUND) {
@@ -423,7 +430,8 @@ s_stream(server_t *srv, session_t *s)
 		if (rc == SQLITE_DONE && n < PROTO_MAX_BATCH)
 			last = head;
 		s_own_sig(srv, own_max, &sig_seq, sig);
-		proto_ops_begin(&srv->out, last, head, sig_seq, sig, n);
+		proto_ops_begin(&srv->out, s->sent, last, head, sig_seq, sig,
+		    n);
 		cbw_raw(&srv->out, batch.data, batch.len);
 		if (s_send(srv, s) != 0)
 			break; /* queue full or peer gone: resume later */
@@ -898,7 +906,8 @@ s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
 		n = 1;
 	}
 	sqlite3_reset(q);
-	proto_ops_begin(&srv->out, s->sent, head, 0, "", n);
+	/* From and to the same cursor: the node tells it from the stream. */
+	proto_ops_begin(&srv->out, s->sent, s->sent, head, 0, "", n);
 	cbw_raw(&srv->out, op.data, op.len);
 	cbw_free(&op);
 	s_send(srv, s);
@@ -927,7 +936,11 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		if (s->state == SESSION_READY)
 			health_report(srv->health, s->site, &msg->disk,
 			    hlc_wall_ms());
-		proto_pong(&srv->out, msg->ms, hlc_wall_ms());
+		/* The head lets the node tell a stalled stream (proto.h). */
+		proto_pong(&srv->out, msg->ms, hlc_wall_ms(),
+		    (uint64_t)store_query_int(srv->store,
+			store_stmt(srv->store, "SELECT max(lsn) FROM op_log"),
+			0));
 		s_send(srv, s);
 		break;
 	case PROTO_PUSH:
@@ -961,9 +974,14 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	case PROTO_PULL:
 		if (s->state != SESSION_READY)
 			goto need_hello;
-		if (!s->streaming) {
+		if (!s->streaming || msg->restart) {
+			/* Go back to the node's cursor (proto.h): what was in
+			 * flight is lost or will be dropped. */
 			s->sent = msg->cursor;
 			s->streaming = 1;
+			s->credit = 0;
+			s->ninflight = 0;
+			s->waiting_ms = 0;
 		}
 		s_on_credit(s, msg->cursor, msg->credit);
 		s_stream(srv, s);
@@ -1124,6 +1142,12 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		if (recover_tick(srv->recover, &err) ||
 		    recover_sign(srv->recover, &err))
 			log_warn("%s", err.msg);
+	}
+	/* What cut connections held is freed as libzmq closes them, and
+	 * malloc keeps it for later: give it back to the system. */
+	if (srv->trim_ms != 0 && now >= srv->trim_ms) {
+		srv->trim_ms = 0;
+		malloc_trim(0);
 	}
 	/* Ops refused for a clock ahead pass once real time reaches them. */
 	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS) {

@@ -44,10 +44,11 @@
 #define RETRY_HELLO_MAX_MS 15000	/* doubling up to this */
 #define QUARANTINE_RETRY_MS (60 * 1000) /* clock-ahead ops tried again */
 #define PUSH_COALESCE_MS 3		/* writes within this go in one PUSH */
-#define ANSWER_WAIT_MS 30000		/* for a WELCOME or PUSH_ACK */
+#define ANSWER_WAIT_MS 10000		/* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 #define ENTROPY_EVERY_MS (60 * 60 * 1000) /* anti-entropy, once caught up */
 #define RELAY_AGAIN_MS 5000 /* a recovering hub hears from us this often */
+#define PULL_STALL_MS 3000  /* behind the hub's head without a batch: again */
 
 struct client {
 	struct event_base *base;
@@ -69,6 +70,7 @@ struct client {
 	int hub_recovering;		/* as WELCOME or RELAY_ACK said */
 	int relay_stopped;		/* the hub refused a RELAY: not again */
 	uint64_t relay_ms;		/* the last RELAY sent */
+	uint64_t pulled_ms;		/* the stream last moved or restarted */
 	entropy_t *entropy;		/* our ops against the hub's */
 	uint64_t entropy_ms; /* its last start, 0: this session's due */
 	int fetching;	     /* an OPS answering FETCH is due */
@@ -407,8 +409,9 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	    c->hub, m->site, (unsigned long long)m->seq,
 	    (unsigned long long)m->head, (unsigned long long)c->cursor);
 	s_push(c);
-	proto_pull(&c->out, c->cursor, PULL_WINDOW);
+	proto_pull(&c->out, c->cursor, PULL_WINDOW, 1);
 	s_send(c);
+	c->pulled_ms = hlc_wall_ms();
 	snprintf(c->hub_site, sizeof c->hub_site, "%s", m->site);
 	c->relay_from = m->hub_seq;
 	c->relay_report = m->recovering;
@@ -429,10 +432,30 @@ s_on_push_ack(client_t *c, const proto_msg_t *m)
 	s_push(c);
 }
 
-/* Applies one OPS batch and moves the cursor in the same transaction. */
+/* Asks the hub to stream anew from our cursor (proto.h, go-back-N): a
+ * batch was lost, or credit was. At most once per PULL_STALL_MS. */
+static void
+s_pull_again(client_t *c, const char *why)
+{
+	uint64_t now = hlc_wall_ms();
+
+	if (now - c->pulled_ms < PULL_STALL_MS)
+		return;
+	log_info("hub %s: pulling again from cursor %llu: %s", c->hub,
+	    (unsigned long long)c->cursor, why);
+	proto_pull(&c->out, c->cursor, PULL_WINDOW, 1);
+	if (s_send(c) == 0)
+		c->pulled_ms = now;
+}
+
+/* Applies one OPS batch and moves the cursor in the same transaction. A
+ * batch of the stream that does not follow on from our cursor is dropped
+ * (go-back-N, proto.h); the answer to FETCH (from and after the same) is
+ * applied where it stands and asks no credit. */
 static void
 s_on_ops(client_t *c, proto_msg_t *m)
 {
+	int fetched = m->cursor_from == m->cursor;
 	err_t err, why;
 	op_t op;
 	const uint8_t *body;
@@ -441,6 +464,18 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	int64_t durable = 0;
 	int rc;
 
+	if (!fetched && m->cursor_from != c->cursor) {
+		log_debug("hub %s: batch from cursor %llu dropped (ours: %llu)",
+		    c->hub, (unsigned long long)m->cursor_from,
+		    (unsigned long long)c->cursor);
+		if (m->cursor_from > c->cursor)
+			s_pull_again(c, "a batch was lost on the way");
+		return;
+	}
+	if (fetched && c->fetching) {
+		c->fetching = 0;
+		entropy_on_fetched(c->entropy);
+	}
 	if (store_begin(c->store, &err) ||
 	    (m->sig_seq > 0 &&
 		relay_keep_sig(c->store, m->sig_seq, m->sig, &err)))
@@ -464,14 +499,19 @@ s_on_ops(client_t *c, proto_msg_t *m)
 		goto fail;
 	if ((uint64_t)durable > m->cursor)
 		m->cursor = (uint64_t)durable;
+	else if (fetched)
+		m->cursor = c->cursor;
 	if (rc < 0 ||
 	    store_meta_set_int(c->store, "cursor", (int64_t)m->cursor, &err) ||
 	    store_commit(c->store, &err))
 		goto fail;
 	c->cursor = m->cursor;
 	c->head = m->head;
-	proto_pull(&c->out, c->cursor, 1);
-	s_send(c);
+	if (!fetched) {
+		c->pulled_ms = hlc_wall_ms();
+		proto_pull(&c->out, c->cursor, 1, 0);
+		s_send(c);
+	}
 	if (c->reconcile_seq != 0)
 		s_push(c); /* once what the hub holds of ours is here */
 	return;
@@ -602,14 +642,7 @@ s_on_dealer(void *sock, void *arg)
 			s_on_push_ack(c, &m);
 		break;
 	case PROTO_OPS:
-		/* The answer to FETCH leaves the cursor where it is; the
-		 * stream's batches always move it. */
-		if (c->state == LINK_READY && c->fetching &&
-		    m.cursor <= c->cursor) {
-			s_on_ops(c, &m);
-			c->fetching = 0;
-			entropy_on_fetched(c->entropy);
-		} else if (c->state == LINK_READY)
+		if (c->state == LINK_READY)
 			s_on_ops(c, &m);
 		break;
 	case PROTO_DIGEST:
@@ -623,6 +656,13 @@ s_on_dealer(void *sock, void *arg)
 	case PROTO_PONG:
 		c->clock_offset_ms = (int64_t)m.hub_ms -
 		    (int64_t)(m.ms + (c->last_rx_ms - m.ms) / 2);
+		/* Behind the hub and nothing moving: batches or credit were
+		 * lost on the way (proto.h). */
+		if (m.head > c->head)
+			c->head = m.head;
+		if (c->state == LINK_READY && c->head > c->cursor &&
+		    c->last_rx_ms - c->pulled_ms >= PULL_STALL_MS)
+			s_pull_again(c, "no batch while the hub is ahead");
 		break;
 	case PROTO_ERROR: s_on_error(c, &m); break;
 	default:

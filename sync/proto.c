@@ -28,10 +28,10 @@ static const size_t s_arity[] = {
 	[PROTO_WELCOME] = 6,
 	[PROTO_PUSH] = 3,
 	[PROTO_PUSH_ACK] = 2,
-	[PROTO_PULL] = 3,
-	[PROTO_OPS] = 6,
+	[PROTO_PULL] = 4,
+	[PROTO_OPS] = 7,
 	[PROTO_PING] = 6,
-	[PROTO_PONG] = 3,
+	[PROTO_PONG] = 4,
 	[PROTO_ERROR] = 3,
 	[PROTO_BYE] = 1,
 	[PROTO_RELAY] = 4,
@@ -83,7 +83,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 {
 	cbr_t *r = &msg->reader;
 	size_t n;
-	uint64_t type, status, recovering;
+	uint64_t type, status, recovering, restart;
 	int rc = 0;
 
 	memset(msg, 0, sizeof *msg);
@@ -165,10 +165,17 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		break;
 	case PROTO_PULL:
 		rc = cbr_uint(r, &msg->cursor, err) ||
-		    cbr_uint(r, &msg->credit, err);
+		    cbr_uint(r, &msg->credit, err) ||
+		    cbr_uint(r, &restart, err);
+		if (rc == 0 && restart > 1)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: PULL: restart is %llu, not 0 or 1",
+			    (unsigned long long)restart);
+		msg->restart = (int)restart;
 		break;
 	case PROTO_OPS:
-		rc = cbr_uint(r, &msg->cursor, err) ||
+		rc = cbr_uint(r, &msg->cursor_from, err) ||
+		    cbr_uint(r, &msg->cursor, err) ||
 		    cbr_uint(r, &msg->head, err) ||
 		    cbr_uint(r, &msg->sig_seq, err) ||
 		    cbr_text_copy(r, msg->sig, sizeof msg->sig, err) ||
@@ -193,7 +200,8 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		break;
 	case PROTO_PONG:
 		rc = cbr_uint(r, &msg->ms, err) ||
-		    cbr_uint(r, &msg->hub_ms, err);
+		    cbr_uint(r, &msg->hub_ms, err) ||
+		    cbr_uint(r, &msg->head, err);
 		break;
 	case PROTO_ERROR:
 		rc = cbr_uint(r, &status, err) ||
@@ -330,22 +338,24 @@ proto_relay_ack(cbw_t *w, uint64_t up_to_seq, int recovering)
 }
 
 void
-proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit)
+proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit, int restart)
 {
 	cbw_reset(w);
-	cbw_array(w, 3);
+	cbw_array(w, 4);
 	cbw_uint(w, PROTO_PULL);
 	cbw_uint(w, cursor);
 	cbw_uint(w, credit);
+	cbw_uint(w, restart ? 1 : 0);
 }
 
 void
-proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
-    uint64_t sig_seq, const char *sig, size_t n)
+proto_ops_begin(cbw_t *w, uint64_t cursor_from, uint64_t cursor_after,
+    uint64_t head, uint64_t sig_seq, const char *sig, size_t n)
 {
 	cbw_reset(w);
-	cbw_array(w, 6);
+	cbw_array(w, 7);
 	cbw_uint(w, PROTO_OPS);
+	cbw_uint(w, cursor_from);
 	cbw_uint(w, cursor_after);
 	cbw_uint(w, head);
 	cbw_uint(w, sig_seq);
@@ -375,13 +385,14 @@ proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk)
 }
 
 void
-proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms)
+proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms, uint64_t head)
 {
 	cbw_reset(w);
-	cbw_array(w, 3);
+	cbw_array(w, 4);
 	cbw_uint(w, PROTO_PONG);
 	cbw_uint(w, echoed_ms);
 	cbw_uint(w, hub_ms);
+	cbw_uint(w, head);
 }
 
 void

@@ -9,11 +9,12 @@
  *   WELCOME  = [2, hub_site, held_seq, head, hub_seq, recovering]
  *   PUSH     = [3, signature, [op, ...]]
  *   PUSH_ACK = [4, up_to_seq]
- *   PULL     = [5, cursor, credit]
- *   OPS      = [6, cursor_after, head, sig_seq, signature, [op, ...]]
+ *   PULL     = [5, cursor, credit, restart]
+ *   OPS      = [6, cursor_from, cursor_after, head, sig_seq, signature,
+ *               [op, ...]]
  *   PING     = [7, sent_ms, db_bytes, wal_bytes, disk_free_bytes,
  *               disk_problem]
- *   PONG     = [8, echoed_ms, hub_wall_ms]
+ *   PONG     = [8, echoed_ms, hub_wall_ms, head]
  *   ERROR    = [9, status, reason]
  *   BYE      = [10]
  *   RELAY    = [11, signature, seen, [op, ...]]
@@ -26,9 +27,17 @@
  * then PUSHes its ops above held_seq in order; the hub commits each batch and
  * answers PUSH_ACK with the highest seq it now holds. The node PULLs from its
  * cursor with a credit of batches; the hub streams OPS while credit lasts,
- * including later ops as they arrive, and each OPS carries the cursor the
- * node reaches once it has applied the batch. A PULL on an open stream only
- * adds credit (the node sends one per batch applied).
+ * including later ops as they arrive, and each OPS carries the cursor it
+ * follows on from and the one the node reaches once it has applied it. A
+ * PULL on an open stream adds credit (the node sends one per batch
+ * applied) and says how far the node has applied.
+ *
+ * The stream is go-back-N: a node applies only a batch that follows on from
+ * its cursor and drops any other (a duplicate, or one after a lost batch).
+ * When it sees a batch beyond its cursor, or no progress while PONG says
+ * the hub's head is ahead (lost batches, or lost PULLs whose credit the hub
+ * never got), it PULLs again with restart 1: the hub streams anew from the
+ * node's cursor with that credit and forgets what it had in flight.
  *
  * own_max_seq is the highest seq of its own ops the node saw the hub
  * confirm: the hub streams none of the node's own ops back except those it
@@ -148,7 +157,9 @@ typedef struct {
 	uint64_t lo, hi, count;		 /* DIGEST; FETCH: its seq in lo */
 	char chain[PROTO_CHAIN_HEX + 1]; /* DIGEST: "" or a chain value */
 	uint64_t cursor;		 /* HELLO, PULL; OPS cursor_after */
-	uint64_t head;			 /* WELCOME, OPS */
+	uint64_t cursor_from;		 /* OPS */
+	int restart;			 /* PULL */
+	uint64_t head;			 /* WELCOME, OPS, PONG */
 	uint64_t credit;		 /* PULL */
 	uint64_t ms;			 /* PING sent_ms, PONG echoed_ms */
 	uint64_t hub_ms;		 /* PONG */
@@ -180,16 +191,16 @@ void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
     uint64_t head, uint64_t hub_seq, int recovering);
 void proto_push_begin(cbw_t *w, size_t n, const char *sig);
 void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
-void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit);
-void proto_ops_begin(cbw_t *w, uint64_t cursor_after, uint64_t head,
-    uint64_t sig_seq, const char *sig, size_t n);
+void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit, int restart);
+void proto_ops_begin(cbw_t *w, uint64_t cursor_from, uint64_t cursor_after,
+    uint64_t head, uint64_t sig_seq, const char *sig, size_t n);
 void proto_relay_begin(cbw_t *w, size_t n, const char *sig, uint64_t seen);
 void proto_relay_ack(cbw_t *w, uint64_t up_to_seq, int recovering);
 void proto_digest(cbw_t *w, const char *origin, uint64_t lo, uint64_t hi,
     uint64_t count, const char *chain);
 void proto_fetch(cbw_t *w, const char *origin, uint64_t seq);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
-void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms);
+void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms, uint64_t head);
 void proto_error(cbw_t *w, int status, const char *reason);
 void proto_bye(cbw_t *w);
 

@@ -69,14 +69,14 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		proto_digest(w, m->site, m->lo, m->hi, m->count, m->chain);
 		break;
 	case PROTO_FETCH: proto_fetch(w, m->site, m->lo); break;
-	case PROTO_PULL: proto_pull(w, m->cursor, m->credit); break;
+	case PROTO_PULL: proto_pull(w, m->cursor, m->credit, m->restart); break;
 	case PROTO_OPS:
-		proto_ops_begin(w, m->cursor, m->head, m->sig_seq, m->sig,
-		    nops);
+		proto_ops_begin(w, m->cursor_from, m->cursor, m->head,
+		    m->sig_seq, m->sig, nops);
 		cbw_raw(w, ops->data, ops->len);
 		break;
 	case PROTO_PING: proto_ping(w, m->ms, &m->disk); break;
-	case PROTO_PONG: proto_pong(w, m->ms, m->hub_ms); break;
+	case PROTO_PONG: proto_pong(w, m->ms, m->hub_ms, m->head); break;
 	case PROTO_ERROR: proto_error(w, m->status, m->reason); break;
 	case PROTO_BYE: proto_bye(w); break;
 	}
@@ -164,9 +164,9 @@ fuzz_seeds(fuzz_add_fn add)
 	add(w.data, w.len);
 	proto_push_ack(&w, 7);
 	add(w.data, w.len);
-	proto_pull(&w, 12, 4);
+	proto_pull(&w, 12, 4, 1);
 	add(w.data, w.len);
-	proto_ops_begin(&w, 13, 900, 3, KEY64 KEY64, 1);
+	proto_ops_begin(&w, 12, 13, 900, 3, KEY64 KEY64, 1);
 	cbw_raw(&w, opw.data, opw.len);
 	add(w.data, w.len);
 	{
@@ -176,7 +176,7 @@ fuzz_seeds(fuzz_add_fn add)
 		proto_ping(&w, 1795637577320ull, &disk);
 	}
 	add(w.data, w.len);
-	proto_pong(&w, 1795637577320ull, 1795637577330ull);
+	proto_pong(&w, 1795637577320ull, 1795637577330ull, 900);
 	add(w.data, w.len);
 	proto_error(&w, 403, "site S001 revoked");
 	add(w.data, w.len);

@@ -315,7 +315,7 @@ main(int argc, char **argv)
 			/* A reader that asks for everything and never reads:
 			 * what it pins in the hub's memory must stay bounded.
 			 * Prints PULLED and holds the connection 20 s. */
-			proto_pull(&w, 0, 1000);
+			proto_pull(&w, 0, 1000, 0);
 			s_send(&w);
 			printf("PULLED\n");
 			fflush(stdout);

@@ -147,19 +147,19 @@ TEST(a_restored_hub_gets_its_own_ops_back)
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg, "proto: WELCOME: recovering is 2, not 0 or 1");
 	/* OPS: the hub's latest signature of its own chain, or none. */
-	proto_ops_begin(&w, 13, 900, 40, KEY64 KEY64, 0);
+	proto_ops_begin(&w, 12, 13, 900, 40, KEY64 KEY64, 0);
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_UINT(m.sig_seq, 40);
 	CHECK_STR(m.sig, KEY64 KEY64);
-	proto_ops_begin(&w, 13, 900, 0, "", 0);
+	proto_ops_begin(&w, 12, 13, 900, 0, "", 0);
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_EQ_UINT(m.sig_seq, 0);
 	CHECK_STR(m.sig, "");
-	proto_ops_begin(&w, 13, 900, 40, "", 0);
+	proto_ops_begin(&w, 12, 13, 900, 40, "", 0);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg,
 	    "proto: OPS: a signature needs its seq and a seq its signature");
-	proto_ops_begin(&w, 13, 900, 40, KEY64, 0);
+	proto_ops_begin(&w, 12, 13, 900, 40, KEY64, 0);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg, "proto: OPS: signature is not 128 hex digits");
 	/* RELAY is shaped as PUSH; RELAY_ACK as PUSH_ACK. */
