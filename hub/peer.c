@@ -46,8 +46,7 @@ peer_destroy(peer_t **self_p)
 /* The numeric host of an address ("10.0.0.5", "::1") into host; -1 when
  * getnameinfo cannot say. */
 static int
-s_host(const struct sockaddr_storage *a, socklen_t len, char *host,
-    size_t size)
+s_host(const struct sockaddr_storage *a, socklen_t len, char *host, size_t size)
 {
 	return getnameinfo((const struct sockaddr *)a, len, host,
 		   (socklen_t)size, NULL, 0, NI_NUMERICHOST) == 0
@@ -85,8 +84,8 @@ s_same_addr(const struct sockaddr_storage *a, socklen_t alen,
 		const struct sockaddr_in6 *y = (const void *)b;
 
 		return x->sin6_port == y->sin6_port &&
-		    memcmp(&x->sin6_addr, &y->sin6_addr,
-			sizeof x->sin6_addr) == 0;
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) ==
+		    0;
 	}
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
@@ -169,8 +168,7 @@ int
 peer_same(const peer_t *a, const peer_t *b)
 {
 	return a->fd >= 0 && b->fd >= 0 && a->fd == b->fd &&
-	    s_same_addr(&a->remote, a->remote_len, &b->remote,
-		b->remote_len) &&
+	    s_same_addr(&a->remote, a->remote_len, &b->remote, b->remote_len) &&
 	    s_same_addr(&a->local, a->local_len, &b->local, b->local_len);
 }
 
