@@ -54,6 +54,15 @@ build/schema.c: $(SCHEMA) schema/embed.sh
 	@echo "  GEN     $@"
 	@sh schema/embed.sh schema > $@.tmp && mv $@.tmp $@
 
+# The console's files (hub/console/), compiled into bl-hub as a header that
+# hub/console.c includes.
+CONSOLE_FILES := $(wildcard hub/console/*.html hub/console/*.css hub/console/*.js)
+build/console_files.h: $(CONSOLE_FILES) hub/console/embed.sh
+	@mkdir -p build
+	@echo "  GEN     $@"
+	@sh hub/console/embed.sh $(CONSOLE_FILES) > $@.tmp && mv $@.tmp $@
+build/rel/hub/console.o build/san/hub/console.o: build/console_files.h
+
 # $(1): variant dir, $(2): extra flags
 define variant
 $(1)/sync/%.o: sync/%.c | build/schema.c
@@ -130,7 +139,8 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 test-run: $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
 	build/san/bl-node build/san/tests/tools/blpoke \
-	build/san/tests/tools/blrelay build/san/tests/tools/blmangle
+	build/san/tests/tools/blrelay build/san/tests/tools/blmangle \
+	build/san/tests/tools/blforge build/san/tests/tools/blswarm
 	@tests/run.sh
 
 demo: deps
@@ -159,3 +169,39 @@ format:
 
 clean:
 	rm -rf build bin
+
+# ---- install ----
+# make install [PREFIX=/usr/local] [DESTDIR=]: the release binaries, the
+# systemd units (hardened; they run as the user branchline, which
+# sysusers.d creates, in /var/lib/branchline, which tmpfiles.d makes), the
+# console's files, the README and example configs, where Debian puts each: PREFIX=/usr for a package, the default
+# /usr/local for a machine's own.
+.PHONY: install
+PREFIX ?= /usr/local
+INSTALL ?= install
+BINDIR = $(PREFIX)/bin
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
+SHAREDIR = $(PREFIX)/share/branchline
+DOCDIR = $(PREFIX)/share/doc/branchline
+# The binaries installed: the release build, unless INSTALL_FROM names
+# another folder holding bl-hub and bl-node (the test installs build/san).
+INSTALL_FROM ?= bin
+install: $(INSTALL_FROM)/bl-hub $(INSTALL_FROM)/bl-node
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(SHAREDIR)/console \
+		$(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(INSTALL_FROM)/bl-hub $(INSTALL_FROM)/bl-node $(DESTDIR)$(BINDIR)/
+	for u in bl-hub bl-node; do \
+		sed 's|@BINDIR@|$(BINDIR)|g; s|@DOCDIR@|$(DOCDIR)|g' \
+			deploy/$$u.service.in > $(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	$(INSTALL) -m 0644 deploy/branchline.sysusers $(DESTDIR)$(SYSUSERSDIR)/branchline.conf
+	$(INSTALL) -m 0644 deploy/branchline.tmpfiles $(DESTDIR)$(TMPFILESDIR)/branchline.conf
+	$(INSTALL) -m 0644 $(CONSOLE_FILES) $(DESTDIR)$(SHAREDIR)/console/
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 deploy/hub.config.example $(DESTDIR)$(DOCDIR)/examples/hub.config
+	$(INSTALL) -m 0644 deploy/node.config.example $(DESTDIR)$(DOCDIR)/examples/node.config

@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages Branchline builds and tests with, only those
-# that are missing. Runs apt-get through sudo when not root.
+# that are missing. libjs-chart.js is what the hub's console draws charts
+# with (served from /usr/share/javascript/chart.js); chromium is the
+# headless browser the console's test renders it in, fonts-noto-cjk lets it
+# draw the Chinese labels, and python3 reads its DOM and the reports' CSV
+# back. Runs apt-get through sudo when not root.
 # Called by `make` whenever pkg-config cannot find one of our libraries.
 set -eu
 
 PACKAGES="build-essential pkg-config libzmq3-dev libsodium-dev libcbor-dev
-libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps clang-format"
+libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps clang-format
+libjs-chart.js chromium fonts-noto-cjk python3"
 
 missing=""
 for p in $PACKAGES; do

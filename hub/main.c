@@ -20,6 +20,7 @@
 #include "hub.h"
 #include "log.h"
 #include "operator.h"
+#include "own.h"
 #include "prog.h"
 
 static void
@@ -94,7 +95,14 @@ s_init(const args_t *a)
 	s_db_path(dir, path, sizeof path);
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST,
-		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	/* Every replica tells head office by its id (own.h). */
+	if (!own_is_hq(site)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site '%s': head office's id begins with " OWN_HQ_PREFIX,
+		    site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (access(path, F_OK) == 0) {
@@ -172,13 +180,24 @@ s_enroll(const args_t *a)
 	}
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST,
-		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (strcmp(role, "store") != 0 && strcmp(role, "warehouse") != 0 &&
 	    strcmp(role, "hq") != 0) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--role '%s': must be store, warehouse or hq", role);
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	/* Ids beginning with HQ are head office's, and only theirs: every
+	 * replica grants head office's rights by the id (own.h). */
+	if (own_is_hq(site) != (strcmp(role, "hq") == 0)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    strcmp(role, "hq") == 0
+			? "--site '%s': a head office id begins with " OWN_HQ_PREFIX
+			: "--site '%s': ids beginning with " OWN_HQ_PREFIX
+			  " are kept for head office (--role hq)",
+		    site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (!keys_valid_z85(key)) {
@@ -277,7 +296,36 @@ s_revoke(const args_t *a)
 typedef struct {
 	server_t *server;
 	api_t *api;
+	struct event *waiting; /* retries ops that waited for their order */
+	store_t *store;	       /* the daemon's, borrowed */
+	console_t *console;    /* the console at / (hub.h) */
 } hub_run_t;
+
+/* Every second: ops quarantined until their order is held (own.h), as
+ * their sites' roles and visibility have them, taken up again once it is;
+ * what passes is streamed. */
+static void
+s_on_waiting(evutil_socket_t fd, short what, void *arg)
+{
+	hub_run_t *h = arg;
+	hub_from_t from;
+	int applied = 0, kept = 0;
+	err_t err;
+
+	(void)fd;
+	(void)what;
+	memset(&from, 0, sizeof from);
+	if (own_retry_arrived(h->store, hub_from_of, &from, &applied, &kept,
+		&err))
+		log_warn("quarantine: ops waiting for their order: %s",
+		    err.msg);
+	else if (applied + kept > 0)
+		log_info("quarantine: %d ops that waited for their order "
+			 "applied, %d refused",
+		    applied, kept);
+	if (applied > 0)
+		server_notify(h->server);
+}
 
 /* The API's hooks; arg is the server. */
 static void
@@ -299,23 +347,42 @@ s_wrote(void *server)
 }
 
 /* One connection per site: lift the soft descriptor limit (often 1024) to
- * the hard one so thousands of sites can stay connected. */
+ * the hard one so thousands of sites can stay connected, and say how many
+ * it is. A hub that cannot is still a hub: the failure is logged. */
 static void
 s_raise_fd_limit(void)
 {
 	struct rlimit rl;
+	unsigned long long was;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("descriptors: read the limit: %s", strerror(errno));
+		return;
 	}
+	was = (unsigned long long)rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("descriptors: raise the limit from %llu to "
+				 "%llu: %s",
+			    was, (unsigned long long)rl.rlim_max,
+			    strerror(errno));
+			return;
+		}
+	}
+	if ((unsigned long long)rl.rlim_cur == was)
+		log_info("descriptors: limit %llu, the hard limit", was);
+	else
+		log_info("descriptors: limit %llu, raised from %llu",
+		    (unsigned long long)rl.rlim_cur, was);
 }
 
 /* The setting run checks before it opens anything: the API token. */
 static int
 s_check(const conf_t *conf, err_t *err)
 {
-	return api_token_check(conf_get(conf, "token", NULL), err);
+	return api_token_check(conf_get(conf, "token", NULL), err) ||
+	    console_check(conf, err);
 }
 
 /* Starts the sync endpoint and the API over the daemon's store, keeping
@@ -338,10 +405,19 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	if (h->server == NULL)
 		return -1;
 	server_set_silent_after(h->server, (uint64_t)silent * 1000);
+	h->store = d->store;
+	h->waiting = event_new(d->base, -1, EV_PERSIST, s_on_waiting, h);
+	if (h->waiting == NULL ||
+	    event_add(h->waiting, &(struct timeval){ 1, 0 }) != 0)
+		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
 	h->api = api_new(d->base, d->store, "hq");
 	api_set_hooks(h->api, s_status, s_wrote, h->server);
 	api_set_alerts_hook(h->api, s_alerts);
 	api_add_get(h->api, "/v1/sites", server_sites, h->server);
+	/* The console at /, and GET /v1/sites/sync (hub.h). */
+	if ((h->console = console_new(d->store, h->server, h->api, &d->conf,
+		 (uint64_t)silent * 1000, err)) == NULL)
+		return -1;
 	if (api_bind(h->api, conf_get(&d->conf, "http", HUB_DEFAULT_HTTP),
 		conf_get(&d->conf, "token", NULL), &http_port, err) ||
 	    conf_write_ports(d->dir, sync_port, http_port, err))
@@ -357,7 +433,11 @@ s_stop(void *arg)
 {
 	hub_run_t *h = arg;
 
+	if (h->waiting != NULL)
+		event_free(h->waiting);
+	h->waiting = NULL;
 	api_destroy(&h->api);
+	console_destroy(&h->console);
 	server_destroy(&h->server);
 }
 
@@ -367,7 +447,7 @@ s_run(const args_t *a)
 {
 	static const daemon_spec_t spec = { HUB_KEY, { "listen", "http", NULL },
 		s_check, s_open, s_start, s_stop };
-	hub_run_t h = { NULL, NULL };
+	hub_run_t h = { NULL, NULL, NULL, NULL, NULL };
 
 	return daemon_run(&spec, a, &h);
 }
@@ -436,7 +516,12 @@ s_usage(void)
 	    "       bl-hub restore --data DIR --from FILE   (the hub stopped)\n"
 	    "       bl-hub audit  --data DIR [--site ID]   (every site's log against what it signed)\n"
 	    "       bl-hub recover --data DIR [--done]   (a restored hub: whom it waits for)\n"
-	    "       bl-hub quarantine list|retry --data DIR [--origin SITE] [--seq N]\n");
+	    "       bl-hub quarantine list|retry --data DIR [--origin SITE] [--seq N]\n"
+	    "       bl-hub user add --data DIR --name NAME --role viewer|manager   (password from the terminal or stdin)\n"
+	    "       bl-hub user list --data DIR [--json]\n"
+	    "       bl-hub user remove --data DIR --name NAME\n"
+	    "       bl-hub report sales|stock|receivables|alerts|sites --data DIR [--format table|json|csv] [--bom]\n"
+	    "              [--group site|sku|customer|day] [--from YYYY-MM-DD] [--to YYYY-MM-DD]   (sales)\n");
 }
 
 int
@@ -444,6 +529,8 @@ main(int argc, char **argv)
 {
 	static const char *const force_flag[] = { "force", NULL };
 	static const char *const done_flag[] = { "done", NULL };
+	static const char *const json_flag[] = { "json", NULL };
+	static const char *const bom_flag[] = { "bom", NULL };
 	static const prog_cmd_t cmds[] = {
 		{ "init", s_init, { "data", "listen", "http", "site", NULL },
 		    NULL },
@@ -461,6 +548,28 @@ main(int argc, char **argv)
 		    { "data", "origin", NULL }, NULL },
 		{ "quarantine retry", s_quarantine_retry,
 		    { "data", "origin", "seq", NULL }, NULL },
+		/* Head office's console users and reports (hub.h). */
+		{ "user add", users_cmd_add, { "data", "name", "role", NULL },
+		    NULL },
+		{ "user list", users_cmd_list, { "data", NULL }, json_flag },
+		{ "user remove", users_cmd_remove, { "data", "name", NULL },
+		    NULL },
+		{ "report sales", reportcmd_sales,
+		    { "data", "group", "from", "to", "format", NULL },
+		    bom_flag },
+		/* --group, --from and --to are refused by name (reportcmd.c). */
+		{ "report stock", reportcmd_stock,
+		    { "data", "format", "group", "from", "to", NULL },
+		    bom_flag },
+		{ "report receivables", reportcmd_receivables,
+		    { "data", "format", "group", "from", "to", NULL },
+		    bom_flag },
+		{ "report alerts", reportcmd_alerts,
+		    { "data", "format", "group", "from", "to", NULL },
+		    bom_flag },
+		{ "report sites", reportcmd_sites,
+		    { "data", "format", "group", "from", "to", NULL },
+		    bom_flag },
 	};
 
 	/* Whatever a command creates in the data directory (databases, their

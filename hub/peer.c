@@ -48,10 +48,10 @@ peer_destroy(peer_t **self_p)
 static int
 s_host(const struct sockaddr_storage *a, socklen_t len, char *host, size_t size)
 {
-	return getnameinfo((const struct sockaddr *)a, len, host,
-		   (socklen_t)size, NULL, 0, NI_NUMERICHOST) == 0
-	    ? 0
-	    : -1;
+	if (getnameinfo((const struct sockaddr *)a, len, host, (socklen_t)size,
+		NULL, 0, NI_NUMERICHOST) != 0)
+		return -1;
+	return 0;
 }
 
 static unsigned
@@ -82,10 +82,10 @@ s_same_addr(const struct sockaddr_storage *a, socklen_t alen,
 	if (a->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a;
 		const struct sockaddr_in6 *y = (const void *)b;
+		size_t n = sizeof x->sin6_addr;
 
 		return x->sin6_port == y->sin6_port &&
-		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) ==
-		    0;
+		    memcmp(&x->sin6_addr, &y->sin6_addr, n) == 0;
 	}
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
@@ -100,12 +100,10 @@ s_ends(int fd, struct sockaddr_storage *local, socklen_t *local_len,
 	*remote_len = sizeof *remote;
 	if (getsockname(fd, (struct sockaddr *)local, local_len) != 0)
 		return err_set(err, ERR_NOT_FOUND,
-		    "peer: descriptor %d: getsockname: %s", fd,
-		    strerror(errno));
+		    "descriptor %d: getsockname: %s", fd, strerror(errno));
 	if (getpeername(fd, (struct sockaddr *)remote, remote_len) != 0)
 		return err_set(err, ERR_NOT_FOUND,
-		    "peer: descriptor %d: getpeername: %s", fd,
-		    strerror(errno));
+		    "descriptor %d: getpeername: %s", fd, strerror(errno));
 	return 0;
 }
 
@@ -124,12 +122,13 @@ peer_note(peer_t *p, const zmq_msg_t *msg, err_t *err)
 	if (fd < 0) {
 		p->fd = -1;
 		return err_set(err, ERR_INTERNAL,
-		    "peer: message: libzmq gives no source descriptor (%s)",
+		    "note connection: libzmq gives no source descriptor "
+		    "(ZMQ_SRCFD: %s)",
 		    zmq_strerror(zmq_errno()));
 	}
 	if (s_ends(fd, &local, &local_len, &remote, &remote_len, err) != 0) {
 		p->fd = -1;
-		return -1;
+		return err_prefix(err, "note connection");
 	}
 	if (fd == p->fd &&
 	    s_same_addr(&remote, remote_len, &p->remote, p->remote_len) &&
@@ -138,8 +137,8 @@ peer_note(peer_t *p, const zmq_msg_t *msg, err_t *err)
 	if (s_host(&remote, remote_len, host, sizeof host) != 0) {
 		p->fd = -1;
 		return err_set(err, ERR_INTERNAL,
-		    "peer: descriptor %d: its remote address has no numeric "
-		    "form",
+		    "note connection: descriptor %d: remote address with no "
+		    "numeric form",
 		    fd);
 	}
 	/* The message may have waited in libzmq while its connection closed
@@ -149,8 +148,8 @@ peer_note(peer_t *p, const zmq_msg_t *msg, err_t *err)
 	if (said != NULL && strcmp(said, host) != 0) {
 		p->fd = -1;
 		return err_set(err, ERR_NOT_FOUND,
-		    "peer: descriptor %d: now connected to %s, the message "
-		    "came from %s",
+		    "note connection: descriptor %d: now connected to %s, "
+		    "the message came from %s",
 		    fd, host, said);
 	}
 	p->fd = fd;

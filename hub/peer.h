@@ -3,7 +3,8 @@
  *
  * libzmq's ROUTER has no call that drops one peer: what the hub queued for
  * a peer that stopped reading (up to its session's credit of OPS batches)
- * stays in the hub's memory as long as the peer's TCP connection lives. So
+ * stays in the hub's memory and its kernel's send buffer as long as the
+ * peer's TCP connection lives. So
  * the hub notes, at each message of a session, the connection it came on:
  * the descriptor libzmq read it from (zmq_msg_get ZMQ_SRCFD, from the
  * metadata libzmq's stream engine puts on every message) and both ends'
@@ -16,9 +17,12 @@
  * (for another peer's connection, a database file) at any time. peer_cut
  * therefore first checks that it is still a socket with the same local and
  * remote address:port, and otherwise cuts nothing: a reused descriptor of
- * another connection is never cut. What remains is the instant between
- * that check and the shutdown, in which libzmq's I/O thread would have to
- * close the connection and accept another on the same number.
+ * another connection is never cut. A message may also have waited in
+ * libzmq while its connection closed and the number went to another:
+ * peer_note checks the address libzmq saw when it accepted the connection
+ * (the message's Peer-Address) against the descriptor's. What remains is
+ * a new connection from the same host on the same number within that
+ * wait, and the instant between peer_cut's check and the shutdown.
  *
  * All calls are made from the hub's event loop thread.
  */
@@ -42,9 +46,10 @@ peer_t *peer_new(void);
 void peer_destroy(peer_t **self_p);
 
 /* Notes the connection msg (borrowed, a frame as zmq_msg_recv gave it) came
- * in on. 0; or -1 with err ("peer: ...: cause") when libzmq does not say
- * or the connection is already gone, and then the peer knows no connection
- * (peer_cut cuts nothing). */
+ * in on. 0; or -1 with err, and then the peer knows no connection
+ * (peer_cut cuts nothing): ERR_NOT_FOUND when the connection is already
+ * gone ("note connection: descriptor 12: getpeername: ..."), ERR_INTERNAL
+ * when libzmq does not say which it is. */
 int peer_note(peer_t *peer, const zmq_msg_t *msg, err_t *err);
 
 /* Whether a and b noted the same connection (none noted: no). */

@@ -12,7 +12,11 @@
  * must say HELLO first; then it may PUSH (ingested in one transaction and
  * acknowledged only after commit), PULL (credit for OPS batches, streamed as
  * long as credit lasts and again whenever the log grows) and PING. A revoked
- * site's session is closed within a second and answered 403 from then on.
+ * site's session is closed within a second (at once when there is something
+ * to stream to it), answered 403 and its connection cut (peer.h). So is the
+ * connection of a session replaced by a newer one of its site, of one that
+ * has acknowledged none of its OPS in flight for SESSION_STALL_MS, and of
+ * one silent for SESSION_IDLE_MS: what libzmq queued for it is freed.
  */
 #include <assert.h>
 #include <errno.h>
@@ -30,6 +34,12 @@
 #include "text.h"
 #include "zsock.h"
 
+#ifdef __SANITIZE_ADDRESS__
+/* The sanitizer's allocator's malloc_trim (sanitizer/allocator_interface.h,
+ * which GCC does not ship). */
+void __sanitizer_purge_allocator(void);
+#endif
+
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define SESSION_IDLE_MS (120 * 1000)
 /* A session heard from within this is live (nodes PING every 2 s): a
@@ -39,9 +49,14 @@
  * connection can pin in the hub's memory (a reader that never reads) is
  * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. A batch
  * stays in flight until a PULL's cursor reaches past it, so a node that
- * sends PULLs without reading gains no credit (s_on_credit). */
+ * sends PULLs without reading gains no credit (s_on_credit). A PULL with
+ * restart forgets what was in flight, so whatever a peer sends, libzmq
+ * queues at most SESSION_QUEUE_MAX messages for it (ZMQ_SNDHWM; a send
+ * beyond is refused and retried later), besides the one it is sending:
+ * about 4 MB of OPS. */
 #define SESSION_CREDIT_MAX 8
 #define OPS_BATCH_BYTES (256 * 1024)
+#define SESSION_QUEUE_MAX (2 * SESSION_CREDIT_MAX)
 /* A session with OPS in flight that has acknowledged none of them (a
  * PULL whose cursor reaches past one) for this long is stalled: it is
  * ended and its connection cut (peer.h), which frees what it pinned. A
@@ -1064,8 +1079,6 @@ out:
 	zmq_msg_close(&body);
 }
 
-/* Once a second: close sessions of revoked sites, forget idle ones, retry
- * streams that stopped on a full queue. */
 int
 server_quarantine_retry(server_t *srv, const char *origin, uint64_t seq,
     int due_only, int *applied, int *kept, err_t *err)
@@ -1126,6 +1139,9 @@ s_stall_limit(void)
 	return ms;
 }
 
+/* Once a second: close sessions of revoked sites, forget idle ones, cut
+ * stalled ones, retry streams that stopped on a full queue, sign what we
+ * wrote, and retry the quarantine when due. */
 static void
 s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1147,7 +1163,11 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	 * malloc keeps it for later: give it back to the system. */
 	if (srv->trim_ms != 0 && now >= srv->trim_ms) {
 		srv->trim_ms = 0;
+#ifdef __SANITIZE_ADDRESS__
+		__sanitizer_purge_allocator(); /* it ignores malloc_trim */
+#else
 		malloc_trim(0);
+#endif
 	}
 	/* Ops refused for a clock ahead pass once real time reaches them. */
 	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS) {
@@ -1338,7 +1358,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
     const char *listen, int *bound_port, err_t *err)
 {
 	server_t *srv = calloc(1, sizeof *srv);
-	int one = 1, hwm = 1000, backlog = SYNC_BACKLOG;
+	int one = 1, hwm = SESSION_QUEUE_MAX, backlog = SYNC_BACKLOG;
 	char endpoint[256], *colon;
 	size_t size = sizeof endpoint;
 	struct timeval second = { 1, 0 };

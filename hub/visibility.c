@@ -6,9 +6,10 @@
  * invoices go to the site that created the order and the site that fulfils
  * it; a case to the site that opened it and its order's fulfilling site.
  * Stock movements go to every site of the moving site's region, and a
- * warehouse's to every site. Head office receives everything. Anything the
- * hub cannot place (an order it has not seen) goes to everyone: shown too
- * widely rather than lost.
+ * warehouse's to every site; a transfer's out leg also to the site it is
+ * sent to, which records its receipt. Head office receives everything.
+ * Anything the hub cannot place (an order it has not seen) goes to
+ * everyone: shown too widely rather than lost.
  */
 #include <string.h>
 
@@ -94,6 +95,9 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 	memset(v, 0, sizeof *v);
 	if (strcmp(op->entity, "stock_movement") == 0) {
 		s_stock(st, s_field(op, "site"), v);
+		/* A transfer's out leg also goes to its destination, whose
+		 * node records the receipt (stock.c). */
+		snprintf(v->site2, sizeof v->site2, "%s", s_field(op, "to"));
 		restricted = 1;
 	} else if (strcmp(op->entity, "order") == 0) {
 		if (strcmp(op->kind, "create") == 0) {

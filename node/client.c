@@ -71,6 +71,7 @@ struct client {
 	int relay_stopped;		/* the hub refused a RELAY: not again */
 	uint64_t relay_ms;		/* the last RELAY sent */
 	uint64_t pulled_ms;		/* the stream last moved or restarted */
+	uint64_t asked_ms;		/* the last DIGEST or FETCH sent */
 	entropy_t *entropy;		/* our ops against the hub's */
 	uint64_t entropy_ms; /* its last start, 0: this session's due */
 	int fetching;	     /* an OPS answering FETCH is due */
@@ -592,8 +593,10 @@ s_entropy(client_t *c, uint64_t now)
 	}
 	if ((rc = entropy_next(c->entropy, c->store, &c->out, &err)) < 0)
 		log_warn("anti-entropy: %s", err.msg);
-	else if (rc > 0)
+	else if (rc > 0) {
+		c->asked_ms = now;
 		s_send(c);
+	}
 }
 
 static void
@@ -610,6 +613,7 @@ s_on_digest(client_t *c, const proto_msg_t *m)
 		s_push_one(c, step.seq);
 	else if (step.kind == ENTROPY_FETCH) {
 		proto_fetch(&c->out, c->site, step.seq);
+		c->asked_ms = hlc_wall_ms();
 		if (s_send(c) == 0)
 			c->fetching = 1;
 	}
@@ -774,12 +778,17 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->connected && c->state == LINK_DOWN && now >= c->retry_at_ms)
 		s_hello(c);
-	/* A WELCOME or PUSH_ACK that never came (the hub could not queue it):
-	 * start the session over rather than wait for the link to drop. */
+	/* An answer that never came (lost on the way, or the hub could not
+	 * queue it): start the session over rather than wait for the link
+	 * to drop. Every request is safe to ask again. */
 	if (c->connected &&
 	    ((c->state == LINK_HELLO && now - c->hello_ms > ANSWER_WAIT_MS) ||
 		(c->state == LINK_READY && c->push_inflight != 0 &&
-		    now - c->push_ms > ANSWER_WAIT_MS))) {
+		    now - c->push_ms > ANSWER_WAIT_MS) ||
+		(c->state == LINK_READY && c->relay_inflight &&
+		    now - c->relay_ms > ANSWER_WAIT_MS) ||
+		(c->state == LINK_READY && entropy_waiting(c->entropy) &&
+		    now - c->asked_ms > ANSWER_WAIT_MS))) {
 		log_warn("hub %s: no answer within %d s: starting over", c->hub,
 		    ANSWER_WAIT_MS / 1000);
 		s_hello(c);

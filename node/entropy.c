@@ -84,6 +84,12 @@ entropy_reset(entropy_t *e)
 }
 
 int
+entropy_waiting(const entropy_t *e)
+{
+	return e->inflight;
+}
+
+int
 entropy_busy(const entropy_t *e)
 {
 	return e->inflight || e->n > 0;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "node.h"
 #include "operator.h"
+#include "own.h"
 #include "prog.h"
 #include "runlock.h"
 #include "stock.h"
@@ -59,7 +60,7 @@ s_init(const args_t *a)
 	}
 	if (!op_site_valid(site)) {
 		err_set(&err, ERR_BAD_REQUEST,
-		    "--site '%s': use 1-16 of A-Z a-z 0-9 _ -", site);
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if (strncmp(hub, "tcp://", 6) != 0) {
@@ -146,6 +147,25 @@ s_open_all(const char *dir, conf_t *conf, keypair_t *keys, store_t **st,
 	return 0;
 }
 
+/* Ops quarantined until their order is held (own.h) are taken up again
+ * once it is: here after a sync round, in the daemon every second. Returns
+ * how many were applied (what they made this site record is to push). */
+static int
+s_retry_waiting(store_t *st)
+{
+	int applied = 0, kept = 0;
+	err_t err;
+
+	if (own_retry_arrived(st, NULL, NULL, &applied, &kept, &err))
+		log_warn("quarantine: ops waiting for their order: %s",
+		    err.msg);
+	else if (applied + kept > 0)
+		log_info("quarantine: %d ops that waited for their order "
+			 "applied, %d refused",
+		    applied, kept);
+	return applied;
+}
+
 /* ---- sync: one round, then exit ---- */
 
 typedef struct {
@@ -219,6 +239,7 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 		client_status(c, status);
 	event_free(timer);
 	client_destroy(&c);
+	s_retry_waiting(st);
 	event_base_free(o.base);
 	store_close(&st);
 	keys_free(&keys);
@@ -511,7 +532,20 @@ typedef struct {
 	retain_t *retain;
 	client_t *client;
 	api_t *api;
+	struct event *waiting; /* retries ops that waited for their order */
+	store_t *store;	       /* the daemon's, borrowed */
 } node_run_t;
+
+static void
+s_on_waiting(evutil_socket_t fd, short what, void *arg)
+{
+	node_run_t *n = arg;
+
+	(void)fd;
+	(void)what;
+	if (s_retry_waiting(n->store) > 0)
+		client_wrote(n->client);
+}
 
 /* The API's hooks; arg is the client. */
 static void
@@ -563,6 +597,11 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	n->client = client_new(d->base, d->store, &d->conf, &d->keys, err);
 	if (n->client == NULL)
 		return -1;
+	n->store = d->store;
+	n->waiting = event_new(d->base, -1, EV_PERSIST, s_on_waiting, n);
+	if (n->waiting == NULL ||
+	    event_add(n->waiting, &(struct timeval){ 1, 0 }) != 0)
+		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
 	n->api = api_new(d->base, d->store, "site");
 	api_set_hooks(n->api, s_api_status, s_api_wrote, n->client);
 	api_set_alerts_hook(n->api, s_api_alerts);
@@ -581,6 +620,9 @@ s_stop(void *arg)
 {
 	node_run_t *n = arg;
 
+	if (n->waiting != NULL)
+		event_free(n->waiting);
+	n->waiting = NULL;
 	api_destroy(&n->api);
 	retain_stop(&n->retain);
 	client_destroy(&n->client);
@@ -592,7 +634,7 @@ s_run(const args_t *a)
 {
 	static const daemon_spec_t spec = { NODE_KEY, { "http", NULL }, s_check,
 		s_open, s_start, s_stop };
-	node_run_t n = { NULL, NULL, NULL };
+	node_run_t n = { NULL, NULL, NULL, NULL, NULL };
 
 	return daemon_run(&spec, a, &n);
 }

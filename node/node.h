@@ -113,6 +113,8 @@ void entropy_start(entropy_t *entropy, uint64_t acked);
 /* The link dropped: nothing is in flight any more. */
 void entropy_reset(entropy_t *entropy);
 int entropy_busy(const entropy_t *entropy);
+/* Whether a DIGEST or FETCH waits for its answer. */
+int entropy_waiting(const entropy_t *entropy);
 int entropy_next(entropy_t *entropy, store_t *store, cbw_t *w, err_t *err);
 int entropy_on_digest(entropy_t *entropy, store_t *store, const proto_msg_t *m,
     entropy_step_t *step, err_t *err);

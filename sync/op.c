@@ -48,7 +48,7 @@ op_site_valid(const char *site)
 		char c = site[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			(c >= '0' && c <= '9') || c == '_' || c == '-'))
+			(c >= '0' && c <= '9') || c == '_'))
 			return 0;
 	}
 	return 1;

@@ -55,7 +55,9 @@ int op_encode(const op_t *op, cbw_t *w, err_t *err);
  * r->pos after it, which is what callers store and forward. */
 int op_decode(cbr_t *r, op_t *op, err_t *err);
 
-/* Checks that a site id is 1..OP_SITE_MAX bytes of [A-Za-z0-9_-]. */
+/* Checks that a site id is 1..OP_SITE_MAX bytes of [A-Za-z0-9_]. No '-':
+ * it separates a record id's site from the rest ("S001-000123"), so the
+ * site that owns an id is what comes before its first '-' (own.h). */
 int op_site_valid(const char *site);
 
 /* An op's content hash, BLAKE2b-256 of its canonical bytes (body, len)

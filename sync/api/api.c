@@ -51,6 +51,12 @@ struct api {
 		void *arg;
 	} gets[API_GETS_MAX];
 	int ngets;
+	/* The hub's console: who may call without a token, and its pages
+	 * (api.h). */
+	api_guard_fn guard_fn;
+	void *guard_arg;
+	api_page_fn page_fn;
+	void *page_arg;
 };
 
 static const char *
@@ -508,12 +514,35 @@ s_dispatch(struct evhttp_request *req, void *arg)
 	json_error_t jerr;
 	size_t n = evbuffer_get_length(in);
 	char msg[ERR_MSG_MAX];
-	int status;
+	int status, authorized;
 
-	if (!s_authorized(api, req)) {
+	if (api->page_fn != NULL && path != NULL &&
+	    strncmp(path, "/v1/", 4) != 0) {
+		api->page_fn(api->page_arg, req);
+		return;
+	}
+	authorized = s_authorized(api, req);
+	if (!authorized &&
+	    (api->guard_fn == NULL ||
+		evhttp_find_header(evhttp_request_get_input_headers(req),
+		    "Authorization") != NULL)) {
 		s_error_reply(req, 403, "forbidden",
 		    "authorization: missing or wrong bearer token");
 		return;
+	}
+	/* What no token authorized, the guard decides (api.h). */
+	if (api->guard_fn != NULL && !(api->has_token && authorized)) {
+		err_t gerr;
+
+		err_clear(&gerr);
+		status = api->guard_fn(api->guard_arg, req, api->has_token,
+		    evhttp_request_get_command(req) != EVHTTP_REQ_GET, &gerr);
+		if (status != 0) {
+			s_error_reply(req, status,
+			    status == 401 ? "unauthorized" : "forbidden",
+			    gerr.msg);
+			return;
+		}
 	}
 	TAILQ_INIT(&q);
 	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
@@ -584,6 +613,26 @@ void
 api_set_alerts_hook(api_t *api, api_alerts_fn alerts)
 {
 	api->alerts_fn = alerts;
+}
+
+void
+api_set_guard(api_t *api, api_guard_fn fn, void *arg)
+{
+	api->guard_fn = fn;
+	api->guard_arg = arg;
+}
+
+void
+api_set_pages(api_t *api, api_page_fn fn, void *arg)
+{
+	api->page_fn = fn;
+	api->page_arg = arg;
+}
+
+int
+api_locked(const api_t *api)
+{
+	return api->has_token;
 }
 
 void

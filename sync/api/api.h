@@ -20,6 +20,7 @@
 #define BL_API_H
 
 #include <event2/event.h>
+#include <event2/http.h>
 #include <jansson.h>
 
 #include "err.h"
@@ -56,6 +57,29 @@ void api_set_alerts_hook(api_t *api, api_alerts_fn alerts);
 
 /* Serves GET path (exact; a literal that outlives the api) with fn(arg). */
 void api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg);
+
+/*
+ * The hub's console (hub/console.c) plugs in here. A guard decides every
+ * request under /v1/ that a bearer token did not authorize: one without
+ * an Authorization header when a token is configured (locked 1), and
+ * every request when none is (locked 0). It returns 0 to serve it, or
+ * the HTTP status to refuse it with (401, 403) and why in err. A request
+ * presenting a wrong token is refused 403 before any guard, as without
+ * one, so integrations see the same API whatever the console does.
+ * writes says whether the method changes anything (not GET).
+ */
+typedef int (*api_guard_fn)(void *arg, struct evhttp_request *req, int locked,
+    int writes, err_t *err);
+void api_set_guard(api_t *api, api_guard_fn fn, void *arg);
+
+/* Answers every HTTP request whose path is not under /v1/ (the console's
+ * pages and its login) with fn(arg, req), which must reply; without it
+ * such a path is a 404 as any unknown resource. */
+typedef void (*api_page_fn)(void *arg, struct evhttp_request *req);
+void api_set_pages(api_t *api, api_page_fn fn, void *arg);
+
+/* Whether the API asks for a token (api_bind was given one). */
+int api_locked(const api_t *api);
 
 /* Checks the config's API token (NULL or "" for none): -1 with err naming
  * the setting when it is longer than API_TOKEN_MAX bytes or holds a byte

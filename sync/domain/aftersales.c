@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "lww.h"
 #include "order.h"
+#include "own.h"
 #include "rec.h"
 #include "req.h"
 #include "stock.h"
@@ -104,6 +105,18 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 
 	if (s_check_create(f, err))
 		return err_prefix(err, "case %s", op->key);
+	/* Opened here, under its own id, about an order it is a party to
+	 * (own.h): its returns count against that order. */
+	if (own_here(op, "case", "site", "a site opens only its own cases",
+		err) ||
+	    own_create(op, "case", err))
+		return -1;
+	if (json_object_get(f, "order") != NULL &&
+	    own_order_party(st, op,
+		json_string_value(json_object_get(f, "order")),
+		OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "open a case on it", err))
+		return own_waiting(err) ? -1
+					: err_prefix(err, "case %s", op->key);
 	/* The earliest create defines the case, whatever arrives first. */
 	s = store_stmt(st,
 	    "INSERT INTO cases(id, kind, order_id, customer, site, "
@@ -203,6 +216,25 @@ s_apply_update(store_t *st, const op_t *op, err_t *err)
 	return 0;
 }
 
+/* Whether op may change its case (own.h): the site that opened it (its
+ * id's), and head office but for a transition, whose completion records
+ * the returns at the site that writes it. */
+static int
+s_may_change(const op_t *op, err_t *err)
+{
+	int tr = strcmp(op->kind, "transition") == 0;
+
+	if (own_in(op->key, op->origin) || (!tr && own_is_hq(op->origin)))
+		return 0;
+	return err_set(err, ERR_FORBIDDEN,
+	    "case %s: %s may not %s it: only the site that opened it%s may",
+	    op->key, op->origin,
+	    tr					   ? "move"
+		: strcmp(op->kind, "comment") == 0 ? "comment on"
+						   : "update",
+	    tr ? "" : " or head office");
+}
+
 int
 case_apply(store_t *st, const op_t *op, err_t *err)
 {
@@ -214,6 +246,11 @@ case_apply(store_t *st, const op_t *op, err_t *err)
 
 	if (strcmp(op->kind, "create") == 0)
 		return s_apply_create(st, op, err);
+	if ((strcmp(op->kind, "update") == 0 ||
+		strcmp(op->kind, "comment") == 0 ||
+		strcmp(op->kind, "transition") == 0) &&
+	    s_may_change(op, err))
+		return -1;
 	if (strcmp(op->kind, "update") == 0)
 		return s_apply_update(st, op, err);
 	if (strcmp(op->kind, "comment") == 0) {
@@ -446,14 +483,16 @@ s_create(store_t *st, void *arg, err_t *err)
 	static const char *const allowed[] = { "id", "kind", "order",
 		"customer", "description", "lines", "assignee", NULL };
 	const char *id, *order, *assignee;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	order_info_t info;
 	json_t *f, *l;
 	size_t i;
 	int rc = -1;
 
+	/* Scoped by this site; its return movements' ids add "-ret-N". */
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", 48, 0, &id, err) ||
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, OP_KEY_MAX - 8, scoped, &id, err) ||
 	    req_text(c->req, "assignee", REQ_ID_MAX, 0, &assignee, err))
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */

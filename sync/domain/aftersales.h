@@ -1,7 +1,10 @@
 /*
  * aftersales: after-sales cases — returns, exchanges, complaints, repairs.
  *
- * A case is opened at any site. Its assignee, resolution and rating are
+ * A case is opened at any site, under its own id; one naming an order only
+ * by a party to it (its creator or fulfilling site) or head office. The
+ * site that opened it moves it; it and head office update and comment on
+ * it (own.h). Its assignee, resolution and rating are
  * last-writer-wins fields; comments are immutable; its status is a
  * max-register over open < in_progress < rejected < completed < closed.
  * Completing a return or an exchange records, in the same transaction, the

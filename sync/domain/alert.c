@@ -76,10 +76,12 @@ static const struct {
 	    "SELECT o.site, r.order_id || '/' || r.sku, 'order ' || r.order_id || "
 	    "': ' || r.returned || ' ' || r.sku || ' returned, ' || r.counted || "
 	    "' sold: ' || (r.returned - r.counted) || ' not put back in stock, "
-	    "check the returns', r.at FROM (SELECT order_id, sku, "
-	    "sum(delta) AS returned, sum(counted) AS counted, hlc_ms(max(hlc)) AS at "
-	    "FROM stock_movements WHERE effect = '" EFFECT_RETURN "' "
-	    "GROUP BY order_id, sku) r JOIN orders o ON o.id = r.order_id "
+	    "check the returns', r.at FROM (SELECT m.order_id, m.sku, "
+	    "sum(m.delta) AS returned, sum(m.counted) AS counted, "
+	    "hlc_ms(max(m.hlc)) AS at FROM stock_movements m "
+	    "JOIN orders po ON po.id = m.order_id "
+	    "WHERE m.effect = '" EFFECT_RETURN "' AND " EFFECT_PARTY_SQL("m", "po")
+	    " GROUP BY m.order_id, m.sku) r JOIN orders o ON o.id = r.order_id "
 	    "WHERE r.returned > r.counted ORDER BY r.order_id, r.sku" },
 	{ "overdue_receivable",
 	    "SELECT i.site, i.id, 'invoice ' || i.id || ' for order ' || "

@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "idem.h"
 #include "lww.h"
+#include "own.h"
 #include "rec.h"
 #include "req.h"
 
@@ -95,6 +96,12 @@ customer_apply(store_t *st, const op_t *op, err_t *err)
 	if (!create && strcmp(op->kind, "update") != 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "customer %s: unknown kind '%s'", op->key, op->kind);
+	/* A customer's shared fields may be changed anywhere (a member card
+	 * works at every store), but it is created, and so owned, only under
+	 * its creating site's id: no other site's create can take it over
+	 * (own.h). */
+	if (create && own_create(op, "customer", err))
+		return -1;
 	set = json_object_get(f, "set");
 	if (set != NULL && s_check_set(set, err))
 		return err_prefix(err, "customer %s", op->key);
@@ -335,14 +342,15 @@ s_create(store_t *st, void *arg, err_t *err)
 		"address", "tier", "credit_limit", "currency", "tags", "points",
 		NULL };
 	json_t *fields, *tags;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	const char *id, *name;
 	int64_t points;
 	size_t i;
 	json_t *t;
 
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err) ||
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, REQ_ID_MAX, scoped, &id, err) ||
 	    req_text(c->req, "name", REQ_TEXT_MAX, 1, &name, err) ||
 	    req_int(c->req, "points", 0, INT64_C(1) << 40, 0, 0, &points, err))
 		return -1;

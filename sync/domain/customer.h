@@ -1,7 +1,9 @@
 /*
  * customer: customers and their tiers, tags and loyalty points.
  *
- * Created at any site. Each field (name, phone, email, address, tier,
+ * Created at any site, under its own id; that site owns it for good
+ * (customers.site, never changed: another site's create of its id is
+ * refused, own.h). Any site may change the rest. Each field (name, phone, email, address, tier,
  * credit_limit, currency) is a last-writer-wins register; points are a
  * counter of deltas; tags are an add-wins observed-remove set: a removal
  * takes away only the additions its site had seen, so a tag added

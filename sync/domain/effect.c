@@ -5,17 +5,22 @@
 #include <string.h>
 
 #include "order.h"
+#include "own.h"
 #include "req.h"
 #include "stock.h"
 
-/* Whether id is ref followed by tag and a line number ("O-1" "-out-" "2"):
- * the ids order.c derives for an order's movements. */
+/* Whether id is ref followed by tag and a line number ("O-1" "-out-" "2"),
+ * or that after site and '-' ("W001-" "O-1" "-out-" "2"): the ids order.c
+ * derives for an order's movements at the site that records them. */
 static int
-s_derived(const char *id, const char *ref, const char *tag)
+s_derived(const char *id, const char *site, const char *ref, const char *tag)
 {
-	size_t n = strlen(ref), t = strlen(tag);
+	size_t n = strlen(ref), t = strlen(tag), k = strlen(site);
 	const char *p;
 
+	if (strncmp(id, site, k) == 0 && id[k] == '-' &&
+	    strncmp(id + k + 1, ref, n) == 0)
+		id += k + 1;
 	if (strncmp(id, ref, n) != 0 || strncmp(id + n, tag, t) != 0 ||
 	    id[n + t] == '\0')
 		return 0;
@@ -26,7 +31,7 @@ s_derived(const char *id, const char *ref, const char *tag)
 }
 
 const char *
-effect_of(const char *id, const char *reason, const char *ref,
+effect_of(const char *id, const char *site, const char *reason, const char *ref,
     const char *order, const char **order_out)
 {
 	*order_out = NULL;
@@ -37,9 +42,9 @@ effect_of(const char *id, const char *reason, const char *ref,
 	if (ref == NULL)
 		return NULL;
 	*order_out = ref;
-	if (strcmp(reason, "sale") == 0 && s_derived(id, ref, "-out-"))
+	if (strcmp(reason, "sale") == 0 && s_derived(id, site, ref, "-out-"))
 		return EFFECT_SALE;
-	if (strcmp(reason, "return") == 0 && s_derived(id, ref, "-back-"))
+	if (strcmp(reason, "return") == 0 && s_derived(id, site, ref, "-back-"))
 		return EFFECT_RESTOCK;
 	*order_out = NULL;
 	return NULL;
@@ -52,27 +57,50 @@ effect_goods_left(const char *channel, int rank)
 	    rank >= order_leave_rank(channel);
 }
 
-/* Whether order is held here (*left: whether its goods left). 1 held, 0
- * not, -1 with err on a failed read. */
+/* An order as effect_sync needs it. */
+typedef struct {
+	int left;		      /* its goods left */
+	char site[OP_SITE_MAX + 1];   /* where it was created */
+	char fulfil[OP_SITE_MAX + 1]; /* where it is fulfilled */
+} s_order_t;
+
+/* Whether order is held here (*o filled). 1 held, 0 not, -1 with err on a
+ * failed read. */
 static int
-s_order(store_t *st, const char *order, int *left, err_t *err)
+s_order(store_t *st, const char *order, s_order_t *o, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT channel, (SELECT max(rank) "
-	    "FROM order_history h WHERE h.order_id = o.id) "
+	    "FROM order_history h WHERE h.order_id = o.id), site, fulfil_site "
 	    "FROM orders o WHERE o.id = ?");
 	int held = 0;
 
-	*left = 0;
+	memset(o, 0, sizeof *o);
 	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
 		held = 1;
-		*left = sqlite3_column_type(s, 1) != SQLITE_NULL &&
+		o->left = sqlite3_column_type(s, 1) != SQLITE_NULL &&
 		    effect_goods_left((const char *)sqlite3_column_text(s, 0),
 			sqlite3_column_int(s, 1));
+		snprintf(o->site, sizeof o->site, "%s",
+		    sqlite3_column_text(s, 2));
+		snprintf(o->fulfil, sizeof o->fulfil, "%s",
+		    sqlite3_column_text(s, 3));
 	}
 	sqlite3_reset(s);
 	return store_read_error(st, err) ? -1 : held;
+}
+
+/* Whether a movement of effect at site is an effect of order o (invariant
+ * 5): a sale or restock at its fulfilling site, a return at one of its
+ * parties or head office. */
+static int
+s_party(const s_order_t *o, const char *effect, const char *site)
+{
+	if (strcmp(effect, EFFECT_RETURN) != 0)
+		return strcmp(site, o->fulfil) == 0;
+	return strcmp(site, o->site) == 0 || strcmp(site, o->fulfil) == 0 ||
+	    own_is_hq(site);
 }
 
 /* A movement whose counted changes. */
@@ -85,15 +113,16 @@ typedef struct {
  * says returns are counted (by sku, then oldest first); those that count
  * otherwise now are added to *v (*n of them, caller frees). */
 static int
-s_plan(store_t *st, const char *order, int held, int left, recount_t **v,
-    size_t *n, err_t *err)
+s_plan(store_t *st, const char *order, int held, const s_order_t *o,
+    recount_t **v, size_t *n, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT m.id, m.sku, m.delta, m.counted, m.effect, "
 	    "(SELECT coalesce(sum(l.qty), 0) FROM order_lines l "
-	    "WHERE l.order_id = m.order_id AND l.sku = m.sku) "
+	    "WHERE l.order_id = m.order_id AND l.sku = m.sku), m.site "
 	    "FROM stock_movements m WHERE m.order_id = ? "
 	    "ORDER BY m.sku, m.hlc, m.origin, m.id");
+	int left = o->left;
 	char sku[REQ_ID_MAX + 1] = "";
 	int64_t room = 0, want;
 	size_t cap = 0;
@@ -104,7 +133,9 @@ s_plan(store_t *st, const char *order, int held, int left, recount_t **v,
 		const char *effect = (const char *)sqlite3_column_text(s, 4);
 		int64_t delta = sqlite3_column_int64(s, 2);
 
-		if (!held) {
+		if (!held ||
+		    !s_party(o, effect,
+			(const char *)sqlite3_column_text(s, 6))) {
 			want = delta;
 		} else if (strcmp(effect, EFFECT_SALE) == 0) {
 			want = left ? delta : 0;
@@ -140,10 +171,11 @@ effect_sync(store_t *st, const char *order, err_t *err)
 {
 	recount_t *v = NULL;
 	size_t n = 0, i;
-	int held, left, rc = -1;
+	s_order_t o;
+	int held, rc = -1;
 
-	if ((held = s_order(st, order, &left, err)) < 0 ||
-	    s_plan(st, order, held, left, &v, &n, err))
+	if ((held = s_order(st, order, &o, err)) < 0 ||
+	    s_plan(st, order, held, &o, &v, &n, err))
 		goto out;
 	for (i = 0; i < n; i++)
 		if (stock_recount(st, v[i].id, v[i].counted, err))
@@ -159,7 +191,8 @@ effect_sold(store_t *st, const char *order, const char *sku, int64_t *sold,
     err_t *err)
 {
 	sqlite3_stmt *s;
-	int left, held = s_order(st, order, &left, err);
+	s_order_t o;
+	int held = s_order(st, order, &o, err);
 
 	*sold = 0;
 	if (held < 0)
@@ -167,7 +200,7 @@ effect_sold(store_t *st, const char *order, const char *sku, int64_t *sold,
 	if (!held)
 		return err_set(err, ERR_NOT_FOUND, "order: %s not found",
 		    order);
-	if (!left)
+	if (!o.left)
 		return 0;
 	s = store_stmt(st,
 	    "SELECT coalesce(sum(qty), 0) FROM "
@@ -181,8 +214,10 @@ int64_t
 effect_returned(store_t *st, const char *order, const char *sku)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT coalesce(sum(delta), 0) FROM stock_movements "
-	    "WHERE order_id = ? AND effect = '" EFFECT_RETURN "' AND sku = ?");
+	    "SELECT coalesce(sum(m.delta), 0) FROM stock_movements m "
+	    "JOIN orders o ON o.id = m.order_id WHERE m.order_id = ? "
+	    "AND m.effect = '" EFFECT_RETURN "' AND m.sku = ? "
+	    "AND " EFFECT_PARTY_SQL("m", "o"));
 
 	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, sku, -1, SQLITE_STATIC);

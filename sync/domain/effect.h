@@ -27,6 +27,13 @@
  *      first by (hlc, origin, id) until they reach what it sold; beyond
  *      that they count nothing, and GET /v1/alerts says so (over_return).
  *
+ *   5. Only the order's parties record its effects (own.h): its sales and
+ *      restocks are recorded by its fulfilling site (order.c), its returns
+ *      by its creating or fulfilling site or head office (aftersales.c).
+ *      A movement that names the order from any other site is that site's
+ *      own business: it counts its delta, as one no order caused (rule 2),
+ *      and takes nothing of what the order sold from the parties' returns.
+ *
  * Each counted is a function of the movement and of the ops of its order
  * (and, for a return, of the other returns against that order), never of
  * arrival order, so every replica that has seen the same ops counts the
@@ -40,6 +47,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "own.h"
 #include "store.h"
 
 /* How a movement is linked to an order, as stored in
@@ -48,13 +56,20 @@
 #define EFFECT_RESTOCK "restock"
 #define EFFECT_RETURN "return"
 
-/* Which effect of which order a movement is, from its fields: a return
- * that names its order (order, not NULL), or a sale or restock by its id
- * (ref-out-N with reason sale, ref-back-N with reason return). Returns the
- * effect (EFFECT_*) with *order pointing into order or ref (borrowed), or
- * NULL for a movement no order caused. */
-const char *effect_of(const char *id, const char *reason, const char *ref,
-    const char *order, const char **order_out);
+/* Which effect of which order a movement at site is, from its fields: a
+ * return that names its order (order, not NULL), or a sale or restock by
+ * its id (ref-out-N with reason sale, ref-back-N with reason return, or
+ * either after "SITE-" when the site that records it is not the order's
+ * creator, order.c). Returns the effect (EFFECT_*) with *order pointing
+ * into order or ref (borrowed), or NULL for a movement no order caused. */
+const char *effect_of(const char *id, const char *site, const char *reason,
+    const char *ref, const char *order, const char **order_out);
+
+/* In SQL: whether return movement m (a table alias) was recorded by a party
+ * of its order o (invariant 5). */
+#define EFFECT_PARTY_SQL(m, o)                        \
+	"(" m ".site = " o ".site OR " m ".site = " o \
+	".fulfil_site OR " OWN_HQ_SQL(m ".site") ")"
 
 /* Recounts every movement linked to order and moves on hand by the
  * differences (invariants 1 to 4). Called when the order's ops or its

@@ -9,6 +9,7 @@
 #include "lifecycle.h"
 #include "money.h"
 #include "order.h"
+#include "own.h"
 #include "rec.h"
 #include "req.h"
 
@@ -48,6 +49,12 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 			return err_set(err, ERR_BAD_REQUEST,
 			    "invoice %s: to: '%s' is not an invoice status",
 			    op->key, s1);
+		/* Its issuer (its id's site) or head office settles it. */
+		if (!own_in(op->key, op->origin) && !own_is_hq(op->origin))
+			return err_set(err, ERR_FORBIDDEN,
+			    "invoice %s: %s may not mark it %s: only its "
+			    "issuing site or head office may",
+			    op->key, op->origin, s1);
 		return s_history(st, op, s1, err);
 	}
 	if (strcmp(op->kind, "create") != 0)
@@ -61,6 +68,17 @@ invoice_apply(store_t *st, const op_t *op, err_t *err)
 	    req_currency(f, "currency", 1, &s1, err) ||
 	    req_int(f, "due_days", 0, 3650, 1, 0, &due, err))
 		return err_prefix(err, "invoice %s", op->key);
+	/* Issued under its own id by a party to the order (own.h). */
+	if (own_here(op, "invoice", "site",
+		"a site issues only its own invoices", err) ||
+	    own_create(op, "invoice", err))
+		return -1;
+	if (own_order_party(st, op,
+		json_string_value(json_object_get(f, "order")),
+		OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "invoice it", err))
+		return own_waiting(err)
+		    ? -1
+		    : err_prefix(err, "invoice %s", op->key);
 	/* Two creates of one id (a client id reused at two sites): the lower
 	 * (hlc, origin) is the invoice, whatever the arrival order. */
 	s = store_stmt(st,
@@ -136,14 +154,15 @@ s_create(store_t *st, void *arg, err_t *err)
 	static const char *const allowed[] = { "id", "order", "due_days",
 		NULL };
 	const char *id, *order;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	order_info_t info;
 	int64_t due, n = 0;
 	json_t *f;
 	int rc;
 
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err) ||
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, REQ_ID_MAX, scoped, &id, err) ||
 	    req_text(c->req, "order", REQ_ID_MAX, 1, &order, err) ||
 	    req_int(c->req, "due_days", 0, 3650, 0, 30, &due, err))
 		return -1;

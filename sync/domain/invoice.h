@@ -2,7 +2,9 @@
  * invoice: invoices for orders, and receivables.
  *
  * An invoice is numbered by the site that issues it ("S001-INV-000001",
- * from that site's own counter, so numbers never clash across sites). Its
+ * from that site's own counter, so numbers never clash across sites): a
+ * party to its order (its creator or fulfilling site) or head office;
+ * its issuer or head office marks it paid or void (own.h). Its
  * status is a max-register over issued < paid < void (a void after payment
  * is a credit note). Receivables are the issued, unpaid invoices, aged by
  * days since issue into 0-30, 31-60, 61-90 and 90+ buckets; one past its

@@ -1,6 +1,7 @@
 /* order: orders, lines, lifecycle, linked stock effects (see order.h). */
 #include "order.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,14 @@
 #include "idem.h"
 #include "lifecycle.h"
 #include "money.h"
+#include "own.h"
 #include "payment.h"
 #include "rec.h"
 #include "req.h"
 #include "stock.h"
+
+static int s_own(store_t *st, const op_t *op, int create, err_t *err);
+static int s_effects_here(store_t *st, const char *id, err_t *err);
 
 static const char *const s_channels[] = { "store", "online", "b2b", NULL };
 static const char *const s_initial[] = { "draft", "confirmed", "completed",
@@ -128,6 +133,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 
 	if (s_check_create(f, &total, err))
 		return err_prefix(err, "order %s", op->key);
+	if (s_own(st, op, 1, err))
+		return -1;
 	/* One statement decides: insert, or replace a create that loses to
 	 * this one by (hlc, origin), or leave a winner in place. */
 	s = store_stmt(st,
@@ -214,6 +221,51 @@ s_check_transition(const json_t *f, err_t *err)
 	return 0;
 }
 
+/* Who moves an order to each status (own.h), by rank: its creator or
+ * head office decide it (confirm, cancel), its fulfilling site handles the
+ * goods (allocate, pick, ship), and any of them may record that it was
+ * delivered or completed. */
+static const struct {
+	unsigned who;
+	const char *act;
+} s_movers[] = {
+	{ OWN_CREATOR | OWN_HQ, "move it to draft" },
+	{ OWN_CREATOR | OWN_HQ, "confirm it" },
+	{ OWN_FULFILLER, "allocate it" },
+	{ OWN_FULFILLER, "pick it" },
+	{ OWN_CREATOR | OWN_HQ, "cancel it" },
+	{ OWN_FULFILLER, "ship it" },
+	{ OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "mark it delivered" },
+	{ OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "complete it" },
+};
+
+/* Whether op (checked) may do what it does to its order (own.h): a create
+ * under its own id, as its own order, short enough for the ids of its
+ * movements; a transition by the party s_movers names. */
+static int
+s_own(store_t *st, const op_t *op, int create, err_t *err)
+{
+	int rank;
+
+	if (create) {
+		if (own_create(op, "order", err) ||
+		    own_here(op, "order", "site",
+			"a site creates only its own orders", err))
+			return -1;
+		if (strlen(op->key) > ORDER_ID_MAX)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "order %s: id: at most %d bytes (its movements' "
+			    "ids are made from it)",
+			    op->key, ORDER_ID_MAX);
+		return 0;
+	}
+	rank = lifecycle_rank(&lifecycle_order,
+	    json_string_value(json_object_get(op->fields, "to")));
+	assert(rank >= 0 && rank < (int)(sizeof s_movers / sizeof *s_movers));
+	return own_order_party(st, op, op->key, s_movers[rank].who,
+	    s_movers[rank].act, err);
+}
+
 int
 order_apply(store_t *st, const op_t *op, err_t *err)
 {
@@ -225,6 +277,8 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 	} else if (strcmp(op->kind, "transition") == 0) {
 		if (s_check_transition(f, err))
 			return err_prefix(err, "order %s", op->key);
+		if (s_own(st, op, 0, err))
+			return -1;
 		if (s_history_add(st, op,
 			json_string_value(json_object_get(f, "to")),
 			json_string_value(json_object_get(f, "tracking")),
@@ -235,7 +289,14 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 		    "order %s: unknown kind '%s'", op->key, op->kind);
 	}
 	/* Its stock effects follow what the order now is (effect.h). */
-	return effect_sync(st, op->key, err);
+	if (effect_sync(st, op->key, err))
+		return -1;
+	/* At the fulfilling site's node, another site's op that makes the
+	 * goods leave, or cancels what had left, is recorded there, in the
+	 * same transaction (its own ops record theirs in the command). */
+	if (strcmp(op->origin, store_site(st)) == 0 || store_is_hq(st))
+		return 0;
+	return s_effects_here(st, op->key, err);
 }
 
 /* ---- queries ---- */
@@ -549,20 +610,32 @@ order_of_customer(store_t *st, const char *customer, json_t **out, err_t *err)
 
 /* ---- commands ---- */
 
-/* Records one movement per line of order id: goods leaving this site
- * (sign -1, reason sale, tag "out") or, when a cancellation takes them
- * back (sign +1, reason return, tag "back"), coming back where they left.
- * The ids are derived from the order (effect.h reads them so), so two
- * sites doing the same are one fact. */
+/* The id of the movement this site records for line of order id with tag
+ * ("out", "back"): "ORDER-out-1" when the order is this site's own, else
+ * "SITE-ORDER-out-1", so that it is in this site's namespace (own.h) and
+ * one fact however often it is recorded (effect.h reads both). */
+static void
+s_effect_id(store_t *st, const char *id, const char *tag, int line, char *buf,
+    size_t size)
+{
+	if (own_in(id, store_site(st)))
+		snprintf(buf, size, "%s-%s-%d", id, tag, line);
+	else
+		snprintf(buf, size, "%s-%s-%s-%d", store_site(st), id, tag,
+		    line);
+}
+
+/* Records, for each line of order id that has none yet, one movement here:
+ * goods leaving (sign -1, reason sale, tag "out") or coming back when a
+ * cancellation takes them back (sign +1, reason return, tag "back"). */
 static int
 s_move_lines(store_t *st, const char *id, const char *tag, int sign,
     const char *reason, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT l.line, l.sku, l.qty, m.site "
-	    "FROM order_lines l LEFT JOIN stock_movements m "
-	    "ON m.id = l.order_id || '-out-' || l.line "
-	    "WHERE l.order_id = ? ORDER BY l.line");
+	    "SELECT line, sku, qty FROM order_lines "
+	    "WHERE order_id = ? ORDER BY line");
+	sqlite3_stmt *q;
 	json_t *moves = json_array(), *m, *out;
 	size_t i;
 	int created, rc = 0;
@@ -570,26 +643,35 @@ s_move_lines(store_t *st, const char *id, const char *tag, int sign,
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		snprintf(mid, sizeof mid, "%s-%s-%d", id, tag,
-		    sqlite3_column_int(s, 0));
+		s_effect_id(st, id, tag, sqlite3_column_int(s, 0), mid,
+		    sizeof mid);
 		m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
 		    (const char *)sqlite3_column_text(s, 1), "delta",
 		    (json_int_t)(sign * sqlite3_column_int64(s, 2)), "reason",
 		    reason, "ref", id);
-		if (sign > 0 && sqlite3_column_type(s, 3) != SQLITE_NULL)
-			json_object_set_new(m, "site",
-			    json_string(
-				(const char *)sqlite3_column_text(s, 3)));
 		json_array_append_new(moves, m);
 	}
 	sqlite3_reset(s);
 	json_array_foreach(moves, i, m) {
+		int64_t held;
+
+		/* Recorded once: a line whose movement is there (even of
+		 * lines an earlier create of the id defined) is left. */
+		q = store_stmt(st,
+		    "SELECT count(*) FROM stock_movements WHERE id = ?");
+		sqlite3_bind_text(q, 1,
+		    json_string_value(json_object_get(m, "id")), -1,
+		    SQLITE_STATIC);
+		if ((rc = store_query_int64(st, q, 0, &held, err)) != 0)
+			break;
+		if (held > 0)
+			continue;
 		if ((rc = stock_record_in(st, m, &out, &created, err)) != 0)
 			break;
 		json_decref(out);
 	}
 	json_decref(moves);
-	return rc;
+	return rc != 0 ? -1 : store_read_error(st, err);
 }
 
 int
@@ -599,21 +681,42 @@ order_leave_rank(const char *channel)
 					     : ORDER_RANK_SHIPPED;
 }
 
-/* The movements a local move of order id from rank from to rank to
- * records: its sale when its goods leave, their restock when a
- * cancellation takes them back. */
+/* The movements order id's merged state asks of this site, when it is the
+ * order's fulfilling site (the goods are its own: own.h): its sale once
+ * its goods have left, their restock when it is cancelled after they had.
+ * Each is recorded once (s_move_lines); what they count follows the
+ * order's final state (effect.h). Elsewhere nothing. */
 static int
-s_effects(store_t *st, const char *id, const char *channel, int from, int to,
-    err_t *err)
+s_effects_here(store_t *st, const char *id, err_t *err)
 {
-	int leave = order_leave_rank(channel);
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT o.channel, o.fulfil_site = ?2, (SELECT max(rank) FROM "
+	    "order_history h WHERE h.order_id = o.id), (SELECT count(*) FROM "
+	    "stock_movements m WHERE m.order_id = o.id AND m.effect = "
+	    "'" EFFECT_SALE "' AND m.site = ?2) FROM orders o WHERE o.id = ?1");
+	char channel[16] = "";
+	int here = 0, rank = -1, sold = 0;
 
-	if (to == ORDER_RANK_CANCELLED)
-		return from >= leave
-		    ? s_move_lines(st, id, "back", 1, "return", err)
-		    : 0;
-	if (from < leave && to >= leave)
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, store_site(st), -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		snprintf(channel, sizeof channel, "%s",
+		    sqlite3_column_text(s, 0));
+		here = sqlite3_column_int(s, 1);
+		rank = sqlite3_column_type(s, 2) == SQLITE_NULL
+		    ? -1
+		    : sqlite3_column_int(s, 2);
+		sold = sqlite3_column_int(s, 3) > 0;
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	if (!here || rank < 0)
+		return 0;
+	if (effect_goods_left(channel, rank))
 		return s_move_lines(st, id, "out", -1, "sale", err);
+	if (rank == ORDER_RANK_CANCELLED && sold)
+		return s_move_lines(st, id, "back", 1, "return", err);
 	return 0;
 }
 
@@ -661,7 +764,7 @@ s_create(store_t *st, void *arg, err_t *err)
 		"currency", "lines", "fulfil_site", "status", "on_account",
 		"note", "payments", NULL };
 	const char *id, *customer, *currency, *status, *channel;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	json_t *f, *lines, *l;
 	int64_t total, price, limit;
 	money_sum_t owed;
@@ -669,9 +772,11 @@ s_create(store_t *st, void *arg, err_t *err)
 	size_t i;
 	int rc = -1;
 
-	/* Shorter than other ids: movement ids are derived from it. */
+	/* Scoped by this site, and shorter than other ids: movement ids are
+	 * derived from it. */
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", 48, 0, &id, err))
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, ORDER_ID_MAX, scoped, &id, err))
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "order", id, c->req, order_get, &c->out,
@@ -758,8 +863,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	}
 	if (cmd_create_op(st, c, "order", ORDER_ENTITY, "create", &id, idbuf, f,
 		err) ||
-	    s_effects(st, id, channel, 0,
-		lifecycle_rank(&lifecycle_order, status), err) ||
+	    s_effects_here(st, id, err) ||
 	    s_pay(st, id, currency, json_object_get(c->req, "payments"), err))
 		goto out;
 	rc = order_get(st, id, &c->out, err);
@@ -781,8 +885,6 @@ s_transition(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	order_info_t info;
 	const char *to;
-	char channel[16] = "";
-	sqlite3_stmt *s;
 
 	if (order_lookup(st, c->id, "order", &info, err))
 		return -1;
@@ -792,16 +894,10 @@ s_transition(store_t *st, void *arg, err_t *err)
 	if (lifecycle_check(&lifecycle_order, c->id,
 		info.rank < 0 ? 0 : info.rank, to, err))
 		return -1;
-	s = store_stmt(st, "SELECT channel FROM orders WHERE id = ?");
-	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-	if (store_row(st, s))
-		snprintf(channel, sizeof channel, "%s",
-		    sqlite3_column_text(s, 0));
-	sqlite3_reset(s);
+	/* The rule refuses a move this site may not make (s_movers). */
 	if (store_append_local(st, ORDER_ENTITY, c->id, "transition",
 		(json_t *)c->req, NULL, err) ||
-	    s_effects(st, c->id, channel, info.rank,
-		lifecycle_rank(&lifecycle_order, to), err))
+	    s_effects_here(st, c->id, err))
 		return -1;
 	return order_get(st, c->id, &c->out, err);
 }

@@ -7,10 +7,18 @@
  * it has seen (lifecycle.h), so a cancellation concurrent with a shipment
  * resolves to shipped everywhere; GET /v1/alerts reports the conflict.
  *
+ * Who writes what (own.h): the order is created under its site's own id;
+ * its creator or head office confirms and cancels it, its fulfilling site
+ * allocates, picks and ships it, any of the three records it delivered or
+ * completed. A move by anyone else is refused wherever it arrives.
+ *
  * Linked effects are written in the same transaction as their cause, as
- * ops of their own: goods leave (sale movements at the writing site) when
- * a store sale is confirmed, or when any other order ships; a confirmed
- * store sale that is cancelled records their restock where they left.
+ * ops of their own, by the order's fulfilling site, whose goods they are:
+ * its sale movements when the goods leave (a store sale confirmed, any
+ * other order shipped), their restock when it is cancelled after they had
+ * left; in the command that makes the move there, or, when another site
+ * made it, in the transaction that applies that site's op at the
+ * fulfilling site's node.
  * What those movements count in on hand follows the order's merged
  * status, not the arrival order (effect.h): a cancellation that loses to
  * a completion leaves no restock behind, one that wins over a concurrent
@@ -34,6 +42,9 @@
 #include "store.h"
 
 #define ORDER_ENTITY "order"
+/* The longest order id: "SITE-ORDER-back-200", a movement its fulfilling
+ * site derives from it, must be an op key (OP_KEY_MAX). */
+#define ORDER_ID_MAX (OP_KEY_MAX - OP_SITE_MAX - 1 - 9)
 #define ORDER_RANK_CONFIRMED 1
 #define ORDER_RANK_ALLOCATED 2
 #define ORDER_RANK_PICKED 3
@@ -59,7 +70,8 @@ int order_apply(store_t *store, const op_t *op, err_t *err);
 
 /* POST /v1/orders {id?, channel, customer?, currency, lines, fulfil_site?,
  * status?, on_account?, note?, payments?: [{method, amount, id?}]}.
- * Idempotent by id. Payments given here are recorded in the same
+ * Idempotent by id (scoped by this site, own_scope; the full id at most
+ * ORDER_ID_MAX bytes). Payments given here are recorded in the same
  * transaction (a till sale: order, movements and payments at once). A line
  * or a total over the limits of money.h is refused with ERR_UNPROCESSABLE
  * ("lines[0]: qty: 2000000 exceeds the limit of 1000000 per line", "lines:

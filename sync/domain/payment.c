@@ -7,6 +7,7 @@
 #include "idem.h"
 #include "money.h"
 #include "order.h"
+#include "own.h"
 #include "rec.h"
 #include "req.h"
 
@@ -47,15 +48,20 @@ payment_apply(store_t *st, const op_t *op, err_t *err)
 		    "payment %s: unknown kind '%s'", op->key, op->kind);
 	if (s_check(f, err))
 		return err_prefix(err, "payment %s", op->key);
-	/* A site takes only its own payments: one recorded elsewhere in its
-	 * name is a forgery, refused wherever it arrives. */
-	if (strcmp(json_string_value(json_object_get(f, "site")), op->origin) !=
-	    0)
-		return err_set(err, ERR_FORBIDDEN,
-		    "payment %s: recorded at %s but written by %s (a site "
-		    "records only its own payments)",
-		    op->key, json_string_value(json_object_get(f, "site")),
-		    op->origin);
+	/* A site takes only its own payments, under its own ids, on orders
+	 * it is a party to (own.h): anything else is a forgery, refused
+	 * wherever it arrives. */
+	if (own_here(op, "payment", "site",
+		"a site records only its own payments", err) ||
+	    own_create(op, "payment", err))
+		return -1;
+	if (own_order_party(st, op,
+		json_string_value(json_object_get(f, "order")),
+		OWN_CREATOR | OWN_FULFILLER | OWN_HQ,
+		"take a payment or refund on it", err))
+		return own_waiting(err)
+		    ? -1
+		    : err_prefix(err, "payment %s", op->key);
 	/* Two ops claiming one id: the lower (hlc, origin) is the payment. */
 	s = store_stmt(st,
 	    "INSERT INTO payments(id, order_id, method, amount, "
@@ -150,7 +156,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	static const char *const allowed[] = { "id", "order", "method",
 		"amount", "currency", NULL };
 	const char *id, *order;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	json_t *f;
 	order_info_t info;
 	int64_t amount;
@@ -158,7 +164,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	int rc = -1;
 
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", REQ_ID_MAX, 0, &id, err))
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, REQ_ID_MAX, scoped, &id, err))
 		return -1;
 	/* A retry answers what was recorded; a reused id is refused. */
 	if ((r = idem_replay(st, "payment", id, c->req, s_get, &c->out, err)) !=

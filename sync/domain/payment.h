@@ -2,7 +2,9 @@
  * payment: payments and refunds against orders.
  *
  * A payment is an immutable fact keyed by its id; a refund is a payment
- * with a negative amount. An order's paid amount is the sum of its payments
+ * with a negative amount. It is recorded at the site that writes it, under
+ * its own id, on an order that site is a party to (its creator or its
+ * fulfilling site) or by head office (own.h). An order's paid amount is the sum of its payments
  * (computed when read, so it is the same whatever order they arrived in),
  * and split payments are simply several payments. A refund larger than
  * what was paid is refused where it is written; when only a merge produces

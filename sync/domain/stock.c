@@ -9,6 +9,7 @@
 #include "effect.h"
 #include "log.h"
 #include "order.h"
+#include "own.h"
 #include "rec.h"
 #include "req.h"
 
@@ -39,8 +40,16 @@ typedef struct {
 	long long delta;
 	const char *reason;
 	const char *ref;
-	const char *order; /* a return against this order (effect.h) */
+	const char *order;    /* a return against this order (effect.h) */
+	const char *to;	      /* a transfer_out's destination */
+	const char *transfer; /* the transfer_out a transfer_in receives */
 } movement_t;
+
+/* A transfer's legs: the out leg "T-to-DEST" at the sender names its
+ * destination in its id; the destination's receipt "DEST-T-in" names that
+ * out leg (own.h: a site receives only what is sent to it). */
+#define TO_TAG "-to-"
+#define IN_TAG "-in"
 
 /* Checks a movement's fields; the same rules hold for a local request and a
  * remote op, so every replica accepts or refuses the same movements. */
@@ -54,7 +63,9 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	    req_text(f, "sku", SKU_MAX, 1, &m->sku, err) ||
 	    req_text(f, "reason", 32, 1, &m->reason, err) ||
 	    req_text(f, "ref", REF_MAX, 0, &m->ref, err) ||
-	    req_text(f, "order", REQ_ID_MAX, 0, &m->order, err))
+	    req_text(f, "order", REQ_ID_MAX, 0, &m->order, err) ||
+	    req_text(f, "to", OP_SITE_MAX, 0, &m->to, err) ||
+	    req_text(f, "transfer", OP_KEY_MAX, 0, &m->transfer, err))
 		return -1;
 	if (!op_site_valid(m->site))
 		return err_set(err, ERR_BAD_REQUEST,
@@ -83,6 +94,92 @@ s_movement_parse(const json_t *f, movement_t *m, err_t *err)
 	if (m->order != NULL && strcmp(m->reason, "return") != 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "order: only a return names the order it is against");
+	if (m->to != NULL && strcmp(m->reason, "transfer_out") != 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to: only a transfer_out names its destination");
+	if (m->to != NULL && !op_site_valid(m->to))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to: '%s' is not a site id", m->to);
+	if (m->to != NULL && strcmp(m->to, m->site) == 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "to: a transfer goes to another site");
+	if (m->to != NULL && own_is_hq(m->to))
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "to: %s is head office, which receives no transfers",
+		    m->to);
+	if (m->transfer != NULL && strcmp(m->reason, "transfer_in") != 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "transfer: only a transfer_in names the transfer it "
+		    "receives");
+	return 0;
+}
+
+/* The last "-to-" in id, or NULL. */
+static const char *
+s_last_to(const char *id)
+{
+	const char *at = strstr(id, TO_TAG), *next;
+
+	while (at != NULL && (next = strstr(at + 1, TO_TAG)) != NULL)
+		at = next;
+	return at;
+}
+
+/* Who may write movement m as op (own.h): its site's own, under its own
+ * ids; a transfer's out leg is "REF-to-DEST", its receipt "DEST-REF-in"
+ * at DEST, naming an out leg addressed to DEST. Decided from the op alone,
+ * so the same everywhere, at sites that never see the other leg too. */
+static int
+s_movement_own(const op_t *op, const movement_t *m, err_t *err)
+{
+	char want[2 * OP_KEY_MAX + 8];
+	size_t n;
+
+	if (own_create(op, "stock movement", err) ||
+	    own_here(op, "stock movement", "site",
+		"a site moves only its own stock", err))
+		return -1;
+	if (m->to != NULL) {
+		if (m->ref == NULL)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "stock movement %s: ref: a transfer_out to %s "
+			    "names its transfer",
+			    op->key, m->to);
+		snprintf(want, sizeof want, "%s" TO_TAG "%s", m->ref, m->to);
+		if (strcmp(op->key, want) != 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "stock movement %s: a transfer_out to %s has the "
+			    "id %s",
+			    op->key, m->to, want);
+		/* Its receipt's id must fit too. */
+		n = strlen(m->to) + 1 + strlen(m->ref) + strlen(IN_TAG);
+		if (n > OP_KEY_MAX)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "stock movement %s: its receipt's id %s-%s" IN_TAG
+			    " would be %zu bytes (max %d)",
+			    op->key, m->to, m->ref, n, OP_KEY_MAX);
+	}
+	if (m->transfer != NULL) {
+		const char *at = s_last_to(m->transfer);
+		int stem;
+
+		if (at == NULL || strcmp(at + strlen(TO_TAG), op->origin) != 0)
+			return err_set(err, ERR_FORBIDDEN,
+			    "stock movement %s: receives transfer %s, which "
+			    "is not addressed to %s (a site receives only what "
+			    "is sent to it)",
+			    op->key, m->transfer, op->origin);
+		stem = (int)(at - m->transfer);
+		snprintf(want, sizeof want, "%s-%.*s" IN_TAG, op->origin, stem,
+		    m->transfer);
+		if (m->ref == NULL || (int)strlen(m->ref) != stem ||
+		    strncmp(m->ref, m->transfer, (size_t)stem) != 0 ||
+		    strcmp(op->key, want) != 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "stock movement %s: the receipt of transfer %s has "
+			    "ref %.*s and the id %s",
+			    op->key, m->transfer, stem, m->transfer, want);
+	}
 	return 0;
 }
 
@@ -167,21 +264,22 @@ s_undo_movement(store_t *st, const char *id, const char *site, const char *sku,
 	return store_step(st, s, "undo stock position", err);
 }
 
-/* The id of op is taken by another movement. The one with the lower (hlc,
- * origin) is the fact: *undone = 0 when that is the one held (nothing
- * done), 1 when it is op's and the held one was undone, its order (if it
- * was an effect of one) copied into undone_order. */
+/* The id of op is taken by another movement (of its own site: own.h). The
+ * one with the lower (hlc, origin, seq) is the fact: *undone = 0 when that
+ * is the one held (nothing done), 1 when it is op's and the held one was
+ * undone, its order (if it was an effect of one) copied into
+ * undone_order. */
 static int
 s_claim(store_t *st, const op_t *op, int *undone, char *undone_order,
     size_t size, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT site, sku, counted, hlc, origin, "
-	    "order_id FROM stock_movements WHERE id = ?");
+	    "order_id, seq FROM stock_movements WHERE id = ?");
 	char site[OP_SITE_MAX + 1], sku[SKU_MAX + 1];
 	long long counted;
 	uint64_t hlc;
-	int older;
+	int older, c;
 
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_ROW) {
@@ -190,10 +288,12 @@ s_claim(store_t *st, const op_t *op, int *undone, char *undone_order,
 		    op->key, sqlite3_errmsg(store_db(st)));
 	}
 	hlc = (uint64_t)sqlite3_column_int64(s, 3);
+	c = strcmp((const char *)sqlite3_column_text(s, 4), op->origin);
 	older = hlc < op->hlc ||
 	    (hlc == op->hlc &&
-		strcmp((const char *)sqlite3_column_text(s, 4), op->origin) <=
-		    0);
+		(c < 0 ||
+		    (c == 0 &&
+			(uint64_t)sqlite3_column_int64(s, 6) <= op->seq)));
 	snprintf(site, sizeof site, "%s", sqlite3_column_text(s, 0));
 	snprintf(sku, sizeof sku, "%s", sqlite3_column_text(s, 1));
 	counted = sqlite3_column_int64(s, 2);
@@ -203,6 +303,38 @@ s_claim(store_t *st, const op_t *op, int *undone, char *undone_order,
 	*undone = !older;
 	return older ? 0
 		     : s_undo_movement(st, op->key, site, sku, counted, err);
+}
+
+/* At the destination's node, applying another site's transfer_out to it:
+ * records its receipt, "DEST-REF-in", in the same transaction, once (its
+ * id says whether it is there). Until then the goods are in transit. The
+ * hub and the other sites record nothing: the receipt comes from the
+ * destination like any of its movements. */
+static int
+s_receive(store_t *st, const op_t *op, const movement_t *m, err_t *err)
+{
+	char id[OP_KEY_MAX + 1];
+	sqlite3_stmt *s;
+	json_t *f;
+	int64_t held;
+	int rc;
+
+	if (m->to == NULL || strcmp(m->to, store_site(st)) != 0 ||
+	    strcmp(op->origin, store_site(st)) == 0 || store_is_hq(st))
+		return 0;
+	snprintf(id, sizeof id, "%s-%s" IN_TAG, m->to, m->ref);
+	s = store_stmt(st, "SELECT count(*) FROM stock_movements WHERE id = ?");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (store_query_int64(st, s, 0, &held, err))
+		return -1;
+	if (held > 0)
+		return 0;
+	f = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "site", m->to, "sku",
+	    m->sku, "delta", (json_int_t)-m->delta, "reason", "transfer_in",
+	    "ref", m->ref, "transfer", op->key);
+	rc = store_append_local(st, STOCK_ENTITY, id, "add", f, NULL, err);
+	json_decref(f);
+	return rc;
 }
 
 int
@@ -218,7 +350,9 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
 	if (s_movement_parse(op->fields, &m, err))
 		return err_prefix(err, "stock movement %s", op->key);
-	effect = effect_of(op->key, m.reason, m.ref, m.order, &order);
+	if (s_movement_own(op, &m, err))
+		return -1;
+	effect = effect_of(op->key, m.site, m.reason, m.ref, m.order, &order);
 	for (;;) {
 		/* The common case, a new id, costs one insert. */
 		rc = s_insert_movement(st, op, &m, effect, order, err);
@@ -239,7 +373,9 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 	    (effect == NULL || strcmp(undone_order, order) != 0) &&
 	    effect_sync(st, undone_order, err))
 		return -1;
-	return effect != NULL ? effect_sync(st, order, err) : 0;
+	if (effect != NULL && effect_sync(st, order, err))
+		return -1;
+	return s_receive(st, op, &m, err);
 }
 
 int
@@ -338,7 +474,7 @@ s_record_in(store_t *st, const json_t *req, const char *order, json_t **out,
 {
 	json_t *fields = NULL, *rec;
 	const char *id = NULL;
-	char idbuf[OP_KEY_MAX + 1];
+	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	movement_t m;
 	int rc = -1;
 
@@ -347,7 +483,9 @@ s_record_in(store_t *st, const json_t *req, const char *order, json_t **out,
 	if (!json_is_object(req))
 		return err_set(err, ERR_BAD_REQUEST,
 		    "stock movement: body must be a JSON object");
-	if (req_text(req, "id", OP_KEY_MAX, 0, &id, err))
+	/* A client's id is scoped by this site (own.h). */
+	if (req_text(req, "id", OP_KEY_MAX, 0, &id, err) ||
+	    own_scope(st, id, OP_KEY_MAX, scoped, &id, err))
 		return -1;
 	fields = json_pack("{s:O?, s:O?, s:O?}", "sku",
 	    json_object_get(req, "sku"), "delta", json_object_get(req, "delta"),
@@ -360,6 +498,8 @@ s_record_in(store_t *st, const json_t *req, const char *order, json_t **out,
 	if (json_object_get(req, "ref") != NULL &&
 	    !json_is_null(json_object_get(req, "ref")))
 		json_object_set(fields, "ref", json_object_get(req, "ref"));
+	if (json_object_get(req, "to") != NULL)
+		json_object_set(fields, "to", json_object_get(req, "to"));
 	if (order != NULL)
 		json_object_set_new(fields, "order", json_string(order));
 	if (s_movement_parse(fields, &m, err))
@@ -503,6 +643,9 @@ s_record_all(store_t *st, json_t *moves, cmd_t *c, err_t *err)
 	return 0;
 }
 
+/* A transfer records its out leg here, "T-to-DEST", naming the
+ * destination; the destination's node records the receipt, "DEST-T-in",
+ * when it applies it (s_receive). Until then the goods are in transit. */
 static int
 s_transfer(store_t *st, void *arg, err_t *err)
 {
@@ -517,7 +660,7 @@ s_transfer(store_t *st, void *arg, err_t *err)
 	int rc;
 
 	if (req_only(c->req, allowed, err) ||
-	    req_text(c->req, "id", 48, 0, &id, err) ||
+	    req_text(c->req, "id", OP_KEY_MAX, 0, &id, err) ||
 	    req_text(c->req, "sku", SKU_MAX, 1, &sku, err) ||
 	    req_int(c->req, "qty", 1, DELTA_MAX, 1, 0, &qty, err) ||
 	    req_text(c->req, "to_site", OP_SITE_MAX, 1, &to, err))
@@ -528,24 +671,27 @@ s_transfer(store_t *st, void *arg, err_t *err)
 	if (strcmp(to, store_site(st)) == 0)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "to_site: a transfer goes to another site");
+	/* The legs' ids are made from the transfer's: it leaves room for
+	 * "-to-DEST" (and "DEST-" ... "-in", as long). */
+	if (own_scope(st, id, OP_KEY_MAX - strlen(TO_TAG) - strlen(to), idbuf,
+		&id, err))
+		return -1;
 	if (id == NULL) {
 		store_new_id(st, idbuf, sizeof idbuf);
 		id = idbuf;
 	}
-	/* Cut, the two legs' ids could collide: refuse instead. */
-	if (snprintf(out_id, sizeof out_id, "%s-out", id) >=
+	if (snprintf(out_id, sizeof out_id, "%s" TO_TAG "%s", id, to) >=
 		(int)sizeof out_id ||
-	    snprintf(in_id, sizeof in_id, "%s-in", id) >= (int)sizeof in_id)
+	    snprintf(in_id, sizeof in_id, "%s-%s" IN_TAG, to, id) >=
+		(int)sizeof in_id)
 		return err_set(err, ERR_BAD_REQUEST,
-		    "id: at most %d bytes for a transfer (its legs add -out, -in)",
-		    OP_KEY_MAX - 4);
-	moves = json_pack(
-	    "[{s:s, s:s, s:I, s:s, s:s}, {s:s, s:s, s:s, s:I, s:s, s:s}]", "id",
-	    out_id, "sku", sku, "delta", (json_int_t)-qty, "reason",
-	    "transfer_out", "ref", id, "id", in_id, "site", to, "sku", sku,
-	    "delta", (json_int_t)qty, "reason", "transfer_in", "ref", id);
-	c->out = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "sku", sku,
-	    "qty", (json_int_t)qty, "from_site", store_site(st), "to_site", to);
+		    "id: %s: too long for a transfer to %s", id, to);
+	moves = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:s}]", "id", out_id,
+	    "sku", sku, "delta", (json_int_t)-qty, "reason", "transfer_out",
+	    "ref", id, "to", to);
+	c->out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "id", id,
+	    "sku", sku, "qty", (json_int_t)qty, "from_site", store_site(st),
+	    "to_site", to, "status", "in_transit", "receipt", in_id);
 	rc = s_record_all(st, moves, c, err);
 	json_decref(moves);
 	return rc;

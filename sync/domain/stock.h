@@ -6,9 +6,20 @@
  * maintained in the same transaction as each movement. On-hand may go
  * negative after a merge: a recorded sale is never refused at merge time.
  *
- * Two different ops claiming the same movement id (two sites reusing a
- * client id) resolve deterministically: the op with the lower (hlc, origin)
- * is the movement, the other is ignored, whatever the arrival order.
+ * A site moves only its own stock, under its own ids (own.h): a
+ * movement's site is its origin and its id is in its origin's namespace;
+ * anything else is refused wherever it arrives. Two ops of one site
+ * claiming the same movement id (a restored site recording again)
+ * resolve deterministically: the op with the lower (hlc, origin, seq) is
+ * the movement, the other is ignored, whatever the arrival order.
+ *
+ * A transfer is two movements, each written by the site it moves: the
+ * sender's out leg "T-to-DEST" (reason transfer_out, ref T, to DEST),
+ * which the hub also sends to DEST, and DEST's receipt "DEST-T-in"
+ * (reason transfer_in, ref T, transfer "T-to-DEST"), which DEST's node
+ * records in the transaction that applies the out leg; until then the
+ * goods are in transit. A receipt names the out leg it receives, whose id
+ * names its destination: a site can receive only what is sent to it.
  *
  * A movement an order caused (its sale, the restock of its cancellation,
  * a return against it) counts in on hand what the order's merged state
@@ -16,8 +27,9 @@
  * what the movements count, and this module keeps it so.
  *
  * Op: entity "stock_movement", kind "add", fields {site, sku, delta,
- * reason, ref?, order?}; order only on a return, naming the order it is
- * against.
+ * reason, ref?, order?, to?, transfer?}; order only on a return, naming
+ * the order it is against; to only on a transfer_out, transfer only on a
+ * transfer_in.
  */
 #ifndef BL_STOCK_H
 #define BL_STOCK_H
@@ -35,9 +47,11 @@
 int stock_apply(store_t *store, const op_t *op, err_t *err);
 
 /* Records a movement written at this site from a request object
- * {id?, site?, sku, delta, reason, ref?}. Idempotent by id: a repeat
- * returns the recorded movement with *created = 0. On success *out is a new
- * JSON object of the movement (caller owns). Runs its own transaction. */
+ * {id?, site?, sku, delta, reason, ref?}; a client's id is scoped by this
+ * site (own_scope), and a site other than this one is refused (403).
+ * Idempotent by id: a repeat returns the recorded movement with *created
+ * = 0. On success *out is a new JSON object of the movement (caller owns).
+ * Runs its own transaction. */
 int stock_record(store_t *store, const json_t *request, json_t **out,
     int *created, err_t *err);
 
@@ -57,8 +71,10 @@ int stock_return_in(store_t *store, const json_t *request, const char *order,
  * with err (ERR_INTERNAL) when storage fails or id is not recorded. */
 int stock_recount(store_t *store, const char *id, int64_t counted, err_t *err);
 
-/* POST /v1/stock/transfers {id?, sku, qty, to_site}: a transfer_out here
- * and a transfer_in at the destination, linked by ref = transfer id. */
+/* POST /v1/stock/transfers {id?, sku, qty, to_site}: the out leg here; the
+ * destination records its receipt when it gets it. *out is {id, sku, qty,
+ * from_site, to_site, status: "in_transit", receipt (the id the
+ * destination will record), movements: [the out leg]}. */
 int stock_transfer(store_t *store, const json_t *request, json_t **out,
     int *created, err_t *err);
 

@@ -32,7 +32,7 @@ expect_error "delta zero" '{"sku":"TEA","delta":0,"reason":"receipt"}' 400 "delt
 expect_error "a sale adding stock" '{"sku":"TEA","delta":3,"reason":"sale"}' 400 "delta: a sale must be negative"
 expect_error "unknown reason" '{"sku":"TEA","delta":3,"reason":"gift"}' 400 "reason: 'gift' is not one of receipt, sale, return, adjustment, transfer_out, transfer_in, count"
 expect_error "bad site id" '{"site":"no such site!","sku":"TEA","delta":3,"reason":"receipt"}' 400 "site: 'no such site!' is not a site id"
-expect_error "id reused for another movement" '{"id":"ok-1","sku":"TEA","delta":6,"reason":"receipt"}' 409 "stock movement ok-1: id already used for a different movement"
+expect_error "id reused for another movement" '{"id":"ok-1","sku":"TEA","delta":6,"reason":"receipt"}' 409 "stock movement S001-ok-1: id already used for a different movement"
 check_eq "unknown path is 404" "404" "$(http_code "$P" GET /v1/nothing)"
 check_eq "wrong method is 405" "405" "$(http_code "$P" DELETE /v1/stock)"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$P/v1/products/%FF")

@@ -75,11 +75,12 @@ ok_cli "stock count"
 check_match "stock count prints the adjustment" '^adjustment +-3$' "$OUT"
 cli stock transfer --data "$D" --sku TEA --qty 4 --to S002 --json
 ok_cli "stock transfer --json"
-check_eq "stock transfer --json: out here, in at S002" \
-	"S001:-4:transfer_out S002:4:transfer_in" \
-	"$(jqr "$OUT" '[.movements[]|"\(.site):\(.delta):\(.reason)"]|join(" ")')"
+check_eq "stock transfer --json: the out leg here, in transit until S002 records its receipt" \
+	"S001:-4:transfer_out in_transit true" \
+	"$(jqr "$OUT" '"\([.movements[]|"\(.site):\(.delta):\(.reason)"]|join(" ")) \(.status) \(.receipt == "S002-\(.id)-in")"')"
+TRANSFER=$(jqr "$OUT" .id)
 cli stock list --data "$D" --sku TEA --json
-check_eq "S001 has 11 TEA, S002 4" "S001:11 S002:4" \
+check_eq "S001 has 11 TEA; S002's 4 are in transit" "S001:11" \
 	"$(jqr "$OUT" '[.items[]|"\(.site):\(.on_hand)"]|join(" ")')"
 
 # ---- a return: case open, case move --to completed ----
@@ -129,6 +130,9 @@ check_eq "the hub shows the case completed" completed \
 cli stock list --data "$T/S002" --site S002 --json
 check_eq "S002 sees the 4 TEA transferred to it" "S002:TEA:4" \
 	"$(jqr "$OUT" '[.items[]|"\(.site):\(.sku):\(.on_hand)"]|join(" ")')"
+check_eq "S002 recorded the receipt itself, naming S001's out leg" \
+	"S002-$TRANSFER-in S002 transfer_in 4 $TRANSFER" \
+	"$(sqlite3 -separator ' ' "$T/S002/node.db" "SELECT m.id, l.origin, m.reason, m.delta, m.ref FROM stock_movements m JOIN op_log l ON l.key = m.id WHERE m.site = 'S002'")"
 
 # ---- bad commands ----
 before=$(sqlite3 "$D/node.db" "SELECT value FROM meta WHERE name = 'seq'")

@@ -28,32 +28,32 @@ sync_all
 # ---- credit limit: each store alone stays under it; together they do not ----
 hub_stop
 site_up S001 S002
-call POST S001 /v1/orders '{"id":"ACC-1","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":7}]}'
+call POST S001 /v1/orders '{"id":"ACC-1","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":7}]}'
 check_eq "S001 sells 700 on account (quoted at the wholesale price)" "201 700" "$CODE $(jqr "$BODY" .total)"
-call POST S001 /v1/orders '{"id":"ACC-2","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":4}]}'
+call POST S001 /v1/orders '{"id":"ACC-2","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":4}]}'
 check_eq "S001 refuses 400 more on account: over the limit it knows" \
-	"422 on_account: customer B2B-1 would owe 1100, over the credit limit 1000" \
+	"422 on_account: customer S001-B2B-1 would owe 1100, over the credit limit 1000" \
 	"$CODE $(jqr "$BODY" .error.message)"
-call POST S002 /v1/orders '{"id":"ACC-3","channel":"b2b","customer":"B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":6}]}'
+call POST S002 /v1/orders '{"id":"ACC-3","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":6}]}'
 check_eq "S002, offline, sells 600 on account: under the limit as far as it knows" "201 600" "$CODE $(jqr "$BODY" .total)"
 check_eq "no credit alert at S002 yet" "" "$(jqr "$(get S002 '/v1/alerts?kind=credit_limit')" '[.items[].subject]|join(" ")')"
 
 # ---- refunds: each store refunds less than was paid, together more ----
-call POST S001 /v1/payments '{"id":"REF-1","order":"PAID-1","method":"card","amount":-800,"currency":"CNY"}'
+call POST S001 /v1/payments '{"id":"REF-1","order":"S001-PAID-1","method":"card","amount":-800,"currency":"CNY"}'
 check_eq "S001 refunds 800 of the 1000 paid" "201 200" "$CODE $(jqr "$BODY" .order_paid)"
-call POST S002 /v1/payments '{"id":"REF-2","order":"PAID-1","method":"cash","amount":-700,"currency":"CNY"}'
+call POST S002 /v1/payments '{"id":"REF-2","order":"S001-PAID-1","method":"cash","amount":-700,"currency":"CNY"}'
 check_eq "S002, offline, refunds 700 of the 1000 it knows" "201 300" "$CODE $(jqr "$BODY" .order_paid)"
-call POST S002 /v1/payments '{"id":"REF-3","order":"PAID-1","method":"cash","amount":-400,"currency":"CNY"}'
+call POST S002 /v1/payments '{"id":"REF-3","order":"S001-PAID-1","method":"cash","amount":-400,"currency":"CNY"}'
 check_eq "S002 refuses a refund above what is paid" \
-	"422 amount: refund of 400 exceeds the 300 paid on order PAID-1" \
+	"422 amount: refund of 400 exceeds the 300 paid on order S001-PAID-1" \
 	"$CODE $(jqr "$BODY" .error.message)"
 
 # ---- invoices: numbered per issuing site ----
-call POST S001 /v1/invoices '{"order":"ACC-1"}'
+call POST S001 /v1/invoices '{"order":"S001-ACC-1"}'
 check_eq "S001 issues its first invoice" "201 S001-INV-000001 700 issued" "$CODE $(jqr "$BODY" '"\(.id) \(.amount) \(.status)"')"
-call POST S001 /v1/invoices '{"order":"PAID-1","due_days":0}'
+call POST S001 /v1/invoices '{"order":"S001-PAID-1","due_days":0}'
 check_eq "S001 issues its second, due at once" "201 S001-INV-000002" "$CODE $(jqr "$BODY" .id)"
-call POST S002 /v1/invoices '{"order":"ACC-3"}'
+call POST S002 /v1/invoices '{"order":"S002-ACC-3"}'
 check_eq "S002 numbers its own invoices" "201 S002-INV-000001" "$CODE $(jqr "$BODY" .id)"
 call POST S002 /v1/invoices '{"order":"NOPE"}'
 check_eq "an invoice for an unknown order" "404 order: NOPE not found" "$CODE $(jqr "$BODY" .error.message)"
@@ -66,14 +66,14 @@ site_down S001 S002
 hub_start
 sync_all
 site_up S001 S002 W001
-at hub "only head office's merge reveals the credit limit" "B2B-1:customer B2B-1 owes 1300 on account, over the credit limit 1000" \
+at hub "only head office's merge reveals the credit limit" "S001-B2B-1:customer S001-B2B-1 owes 1300 on account, over the credit limit 1000" \
 	'/v1/alerts?kind=credit_limit' '[.items[]|"\(.subject):\(.message)"]|join(" ")'
 at "S001 S002" "each store sees only its own orders on account: no alert" "" \
 	'/v1/alerts?kind=credit_limit' '[.items[]|.subject]|join(" ")'
-at "S001 S002 hub" "the merge reveals the over-refund" "PAID-1:-500" \
+at "S001 S002 hub" "the merge reveals the over-refund" "S001-PAID-1:-500" \
 	'/v1/alerts?kind=over_refund' '[.items[]|"\(.subject):\(.message|capture("refunded (?<n>[0-9]+)").n|"-"+.)"]|join(" ")'
-at "S001 S002 hub" "paid on PAID-1 is the sum of payment and refunds" "-500" /v1/orders/PAID-1 .paid
-unseen W001 "PAID-1" /v1/orders/PAID-1
+at "S001 S002 hub" "paid on S001-PAID-1 is the sum of payment and refunds" "-500" /v1/orders/S001-PAID-1 .paid
+unseen W001 "S001-PAID-1" /v1/orders/S001-PAID-1
 at hub "head office sees every invoice" "S001-INV-000001 S001-INV-000002 S002-INV-000001" \
 	/v1/reports/receivables '[.items[].invoice]|sort|join(" ")'
 at S001 "S001 sees the invoices of its orders" "S001-INV-000001 S001-INV-000002" \

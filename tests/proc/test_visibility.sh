@@ -35,7 +35,7 @@ done
 "$NODE" customer add --data "$T/S1" --id C-SOUTH --name "Chen" > /dev/null
 "$NODE" order create --data "$T/N1" --id O-N1W1 --channel online --currency CNY --line TEA:2 \
 	--fulfil-site W1 --status confirmed > /dev/null
-"$NODE" payment take --data "$T/N1" --order O-N1W1 --method card --amount 200 --currency CNY > /dev/null
+"$NODE" payment take --data "$T/N1" --order N1-O-N1W1 --method card --amount 200 --currency CNY > /dev/null
 "$NODE" order create --data "$T/N2" --id O-N2 --channel store --currency CNY --line TEA:1 \
 	--status completed > /dev/null
 sync_round
@@ -46,17 +46,17 @@ check_eq "S1 knows the south and the warehouse, not the north" "S1 W1" "$(stock_
 check_eq "W1 (a warehouse in the south) knows the south" "S1 W1" "$(stock_sites W1)"
 check_eq "the hub knows every site's stock" "N1 N2 S1 W1" \
 	"$(http_get "$HUB_HTTP" /v1/stock | jq -r '[.items[].site]|unique|join(" ")')"
-check_eq "N1's order is at N1 (created it)" yes "$(has_order N1 O-N1W1)"
-check_eq "and at W1 (fulfils it)" yes "$(has_order W1 O-N1W1)"
-check_eq "not at N2" no "$(has_order N2 O-N1W1)"
-check_eq "not at S1" no "$(has_order S1 O-N1W1)"
-check_eq "W1 sees its payment" "200" "$("$NODE" order show O-N1W1 --data "$T/W1" --json | jq .paid)"
+check_eq "N1's order is at N1 (created it)" yes "$(has_order N1 N1-O-N1W1)"
+check_eq "and at W1 (fulfils it)" yes "$(has_order W1 N1-O-N1W1)"
+check_eq "not at N2" no "$(has_order N2 N1-O-N1W1)"
+check_eq "not at S1" no "$(has_order S1 N1-O-N1W1)"
+check_eq "W1 sees its payment" "200" "$("$NODE" order show N1-O-N1W1 --data "$T/W1" --json | jq .paid)"
 check_eq "N2's till sale stays at N2" "yes no no no" \
-	"$(has_order N2 O-N2) $(has_order N1 O-N2) $(has_order S1 O-N2) $(has_order W1 O-N2)"
-check_eq "the hub has both orders" "O-N1W1 O-N2" \
+	"$(has_order N2 N2-O-N2) $(has_order N1 N2-O-N2) $(has_order S1 N2-O-N2) $(has_order W1 N2-O-N2)"
+check_eq "the hub has both orders" "N1-O-N1W1 N2-O-N2" \
 	"$(http_get "$HUB_HTTP" /v1/orders | jq -r '[.items[].id]|sort|join(" ")')"
 check_eq "a customer made in the south works in the north" "Chen" \
-	"$("$NODE" customer show C-SOUTH --data "$T/N1" --json | jq -r .name)"
+	"$("$NODE" customer show S1-C-SOUTH --data "$T/N1" --json | jq -r .name)"
 check_eq "the catalog is everywhere" "Tea Tea Tea Tea" \
 	"$(for s in N1 N2 S1 W1; do "$NODE" product show TEA --data "$T/$s" --json | jq -r .name; done | paste -sd' ')"
 # N2's till sale moved N2's stock: the north sees it, the south does not.

@@ -172,7 +172,7 @@ s_op(cbw_t *w, const char *origin, uint64_t seq, int delta)
 	op.seq = seq;
 	op.hlc = (uint64_t)1 << 40;
 	snprintf(op.entity, sizeof op.entity, "stock_movement");
-	snprintf(op.key, sizeof op.key, "poke-%s-%llu", origin,
+	snprintf(op.key, sizeof op.key, "%s-poke-%llu", origin,
 	    (unsigned long long)seq);
 	snprintf(op.kind, sizeof op.kind, "add");
 	op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site", origin, "sku",

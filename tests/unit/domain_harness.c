@@ -22,6 +22,7 @@
 #include "hlc.h"
 #include "invoice.h"
 #include "order.h"
+#include "own.h"
 #include "payment.h"
 #include "stock.h"
 
@@ -206,6 +207,16 @@ dh_open(const char *dir, const char *name)
 	return st;
 }
 
+/* Ops taken up again once their order was held: applied, refused. */
+static size_t s_waited[2];
+
+void
+dh_waited(size_t *applied, size_t *refused)
+{
+	*applied = s_waited[0];
+	*refused = s_waited[1];
+}
+
 /* The check run after each ingest transaction (dh_check_each_merge). */
 static dh_check_fn s_check;
 static void *s_check_arg;
@@ -226,6 +237,7 @@ dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
 	size_t i, j;
 	err_t err;
 	ingest_result_t res;
+	int applied, kept;
 
 	for (i = 0; i < n; i += BATCH) {
 		if (store_begin(st, &err))
@@ -246,6 +258,16 @@ dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
 		}
 		if (store_commit(st, &err))
 			return CHECK_MSG(0, "store_commit: %s", err.msg) - 1;
+		/* As the daemons do: what waited for its order is taken up
+		 * again once the order is held (own.h). */
+		applied = kept = 0;
+		if (own_retry_arrived(st, NULL, NULL, &applied, &kept, &err))
+			return CHECK_MSG(0, "own_retry_arrived: %s", err.msg) -
+			    1;
+		counts[INGEST_QUARANTINED] -= (size_t)applied;
+		counts[INGEST_APPLIED] += (size_t)applied;
+		s_waited[0] += (size_t)applied;
+		s_waited[1] += (size_t)kept;
 		if (s_check != NULL)
 			s_check(st, s_check_arg);
 	}

@@ -117,11 +117,18 @@ json_t *dh_move_fields(const char *site, const char *sku, int64_t delta,
 store_t *dh_open(const char *dir, const char *name);
 
 /* Ingests the ops idx[0..n) of h into st in that order, a few hundred per
- * transaction, adding to counts[INGEST_*], and runs the check of
- * dh_check_each_merge after each. Returns 0, or -1 after recording a
- * failure (the failing transaction rolled back). */
+ * transaction, adding to counts[INGEST_*]; after each, as the daemons do,
+ * retries the ops that waited for an order now held (own_retry_arrived:
+ * one applied then moves from QUARANTINED to APPLIED) and runs the check
+ * of dh_check_each_merge. Returns 0, or -1 after recording a failure (the
+ * failing transaction rolled back). */
 int dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
     size_t counts[INGEST_RESULTS]);
+
+/* How many ops, over every dh_ingest of the test so far, waited for their
+ * order and, once it was held, were applied (*applied) or refused
+ * (*refused). */
+void dh_waited(size_t *applied, size_t *refused);
 
 /* A check of a replica's state that must hold after every merge: once
  * set, dh_ingest runs fn(st, arg) after each transaction it commits (a

@@ -4,18 +4,32 @@
  *
  * A generator makes a few thousand ops from S001, S002, W001 and HQ (each
  * with its own seq and hybrid clock; clocks interleave and sometimes tie
- * across origins): stock movements (some ids claimed by several origins),
- * customers (LWW fields, add-wins tags with the add instances the writer
- * had seen, points), head-office products, prices and safety stock, orders
- * and their transitions (cancelled against shipped included) with the
- * sale and restock movements the moving site records as it sees the order,
- * payments and refunds, invoices, after-sales cases with the return
- * movements of their completion, and a few ops every replica must
- * quarantine; and, played on purpose, the races of issue 10: a
- * cancellation that loses to a completion, one that wins over a till's
- * confirmation, one sale returned at two sites, one order paid in full at
- * two sites. Four replicas take their canonical bytes in four random
- * orders with random duplicates, two of them first in partial subsets.
+ * across origins), every one written by whom the ownership rules let
+ * write it (own.h): stock movements of each site's own stock (some ids
+ * recorded again by their site, some returns naming an order the site is
+ * no party to, its own business), customers (created under their site's
+ * ids, their shared fields changed anywhere: LWW fields, add-wins tags
+ * with the add instances the writer had seen, points), head-office
+ * products, prices and safety stock, orders and their transitions by the
+ * party that makes each (the creator or head office confirms and cancels,
+ * the fulfilling site ships; cancelled against shipped included) with the
+ * sale and restock movements the fulfilling site records once it sees
+ * them, payments and refunds and invoices by the order's parties, after-
+ * sales cases with the return movements their site records at their
+ * completion; a few ops every replica must quarantine; the forgeries of
+ * the ownership issue, which every replica must quarantine too, the same
+ * reason everywhere (a move of an order by a site that may not make it, a
+ * payment on an order of a site no party to it, another site's stock
+ * moved, a create under another site's id with a clock that would win,
+ * the receipt of a transfer sent elsewhere, another site's case or
+ * invoice changed, a move of an order that never comes); and, played on
+ * purpose, the races of issue 10: a cancellation that loses to a
+ * completion, one that wins over a till's confirmation, one sale returned
+ * by two of its parties, one order paid in full by two. Four replicas
+ * take their canonical bytes in four random orders with random
+ * duplicates, two of them first in partial subsets; an op that arrives
+ * before the order it needs waits for it and is taken up again once the
+ * order is held, as the daemons do (domain_harness.h).
  *
  * After every merge (each ingest transaction) of every replica, the merged
  * state must not contradict itself (effect.h): on hand is what the
@@ -31,13 +45,16 @@
  * ingesting everything again must change nothing.
  *
  * The second test runs the same property with creates that reuse existing
- * ids, some by two origins at one clock value. It found the clashing-create
- * bugs whose smallest reproductions are the *_tie_* and *_clash_* tests of
- * test_domain_customer.c, test_domain_order.c and test_domain_case.c.
+ * ids: a site's own again (the earliest still defines the record), and
+ * another site's, some at the same clock value, some at a clock that would
+ * win: forgeries, refused everywhere. Before ownership it found the
+ * clashing-create bugs of test_domain_customer.c, test_domain_order.c and
+ * test_domain_case.c.
  *
  * A failure names the table or view that differs, its first differing line
  * and the seed; BL_SEED=N replays it.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +65,14 @@
 #include "customer.h"
 #include "domain_harness.h"
 #include "domain_read.h"
+#include "effect.h"
 #include "harness.h"
 #include "hlc.h"
 #include "invoice.h"
 #include "lifecycle.h"
 #include "op.h"
 #include "order.h"
+#include "own.h"
 #include "payment.h"
 #include "stock.h"
 #include "store.h"
@@ -141,8 +160,10 @@ typedef struct {
 	uint64_t seq;
 } tag_add_t;
 
-/* Which creates may reuse the id of an existing record (another origin's
- * or their own), as two tills given the same client id would. */
+/* Which creates may reuse the id of an existing record, as a till given a
+ * used client id would: the site's own (a later create of its own id,
+ * which changes nothing of what the earliest defines) or another site's,
+ * a forgery every replica refuses (own.h). */
 #define CLASH_CUSTOMERS 1
 #define CLASH_ORDERS 2
 #define CLASH_INVOICES 4
@@ -162,21 +183,24 @@ typedef struct {
 	int site; /* index into s_origins (a movement at head office: HQ) */
 	int sku;
 	long long delta;
-	int effect; /* EFF_* */
+	int effect; /* EFF_*: EFF_NONE also for a site no party to the order */
 	int order;  /* index into orders when effect is not EFF_NONE */
 } move_t;
 
 /* What the model knows of an order: the create that defines it (its
- * lowest (hlc, origin)) and where its first sale movement took its goods
- * from (-1: none yet). */
+ * lowest (hlc, origin)), its parties, and what its fulfilling site has
+ * recorded of its goods. */
 typedef struct {
 	uint64_t hlc;
-	int origin;
+	int origin;  /* of the defining create, -1 before one */
+	int owner;   /* the site whose id it is: its creator */
+	int fulfil;  /* its fulfilling site */
 	int channel; /* index into s_channels */
 	int n;	     /* lines */
 	int sku[3];
 	int qty[3];
-	int out_site;
+	int sold;	  /* the fulfilling site recorded its sale */
+	int restocked;	  /* ... and the restock of its cancellation */
 	unsigned reached; /* bit r: some op of the history moved it to rank r */
 	long long total;
 } gen_order_t;
@@ -239,9 +263,22 @@ s_emit(gen_t *g, int o, const char *entity, const char *key, const char *kind,
 	    kind, fields, valid);
 }
 
+/* Emits a forgery of origin o with its next seq and a tiny clock, one
+ * that would win every (hlc, origin) tie-break of creates: refused
+ * everywhere all the same (own.h). fields taken. */
+static void
+s_forge(gen_t *g, int o, const char *entity, const char *key, const char *kind,
+    json_t *fields)
+{
+	uint64_t seq = ++g->seq[o];
+
+	dh_add(&g->h, s_origins[o], seq, 1 + harness_rand_below(1000), entity,
+	    key, kind, fields, 0);
+}
+
 /* Now and then, when g->clash has mask, makes another origin create the
- * same record at the same clock value as op (two tills given one client id
- * at once): its own site, no tags or points of its own. */
+ * same record at the same clock value as op (a site trying to take it
+ * over): a forgery every replica refuses. */
 static void
 s_twin(gen_t *g, const dh_op_t *op, int mask)
 {
@@ -258,12 +295,9 @@ s_twin(gen_t *g, const dh_op_t *op, int mask)
 	f = json_deep_copy(op->op.fields);
 	if (json_object_get(f, "site") != NULL)
 		json_object_set_new(f, "site", json_string(s_origins[o2]));
-	json_object_del(f, "tags_add");
-	json_object_del(f, "tags_remove");
-	json_object_del(f, "points_delta");
 	g->last[o2] = hlc;
 	dh_add(&g->h, s_origins[o2], ++g->seq[o2], hlc, entity, key, "create",
-	    f, 1);
+	    f, 0);
 }
 
 /* A record id of origin o, unique: "S001-O000042". */
@@ -284,6 +318,50 @@ s_origin_index(const char *name)
 		if (strcmp(s_origins[o], name) == 0)
 			return o;
 	abort();
+}
+
+/* The origin whose namespace id is in ("S001-..."). */
+static int
+s_owner(const char *id)
+{
+	char site[OP_SITE_MAX + 1];
+	size_t n = strcspn(id, "-");
+
+	snprintf(site, sizeof site, "%.*s", (int)n, id);
+	return s_origin_index(site);
+}
+
+/* Whether origin o is a party to order oi: its creator, its fulfilling
+ * site or head office (own.h). */
+static int
+s_party(const gen_t *g, size_t oi, int o)
+{
+	return o == g->ord[oi].owner || o == g->ord[oi].fulfil || o == HQ;
+}
+
+/* A party to order oi, picked: o when it is one. */
+static int
+s_a_party(const gen_t *g, size_t oi, int o)
+{
+	static const int hq = HQ;
+	const int pick[3] = { g->ord[oi].owner, g->ord[oi].fulfil, hq };
+
+	return s_party(g, oi, o) ? o : pick[harness_rand_below(3)];
+}
+
+/* Who may move order oi to rank (order.c's s_movers): 1 when o may. */
+static int
+s_may_move(const gen_t *g, size_t oi, int o, int rank)
+{
+	const gen_order_t *x = &g->ord[oi];
+	int creator = o == x->owner || o == HQ;
+
+	if (rank == ORDER_RANK_ALLOCATED || rank == ORDER_RANK_PICKED ||
+	    rank == ORDER_RANK_SHIPPED)
+		return o == x->fulfil;
+	if (rank >= ORDER_RANK_SHIPPED) /* delivered, completed */
+		return creator || o == x->fulfil;
+	return creator; /* draft, confirmed, cancelled */
 }
 
 /* Records valid movement op of origin o for the model. */
@@ -310,6 +388,10 @@ s_move_add(gen_t *g, const dh_op_t *op, int o, int site, int sku,
 	m->order = order;
 }
 
+/* A movement of origin o's own stock under its own id. Now and then an id
+ * it records again (a shared one, which names one sku); now and then a
+ * return naming an order o is no party to, which is o's own business and
+ * counts as written (effect.h). */
 static void
 s_gen_move(gen_t *g, int o)
 {
@@ -321,29 +403,37 @@ s_gen_move(gen_t *g, int o)
 	int sign = s_reasons[r].sign ? s_reasons[r].sign
 				     : (harness_rand_below(2) ? 1 : -1);
 	long long delta = sign * (1 + (long long)harness_rand_below(20));
-	int site = (int)harness_rand_below(N_SITES);
 	int sku = (int)harness_rand_below(N_SKUS);
 	json_t *f;
 	dh_op_t *op;
+	size_t oi;
 
 	if (harness_rand_below(8) == 0) {
-		/* A shared id names one (site, sku) wherever it is claimed,
-		 * so that a claim which loses leaves no row of its own. */
+		/* A shared id names one sku wherever it is claimed, so that
+		 * a claim which loses leaves no row of its own. */
 		int k = (int)harness_rand_below(N_SHARED_MOVES);
 
-		snprintf(key, sizeof key, "MV-%02d", k);
-		site = k % N_SITES;
+		snprintf(key, sizeof key, "%s-MV-%02d", s_origins[o], k);
 		sku = k % N_SKUS;
 	} else {
 		s_new_id(g, o, "M", key, sizeof key);
 	}
-	f = json_pack("{s:s, s:s, s:I, s:s}", "site", s_sites[site], "sku",
+	f = json_pack("{s:s, s:s, s:I, s:s}", "site", s_origins[o], "sku",
 	    s_skus[sku], "delta", (json_int_t)delta, "reason",
 	    s_reasons[r].name);
-	if (harness_rand_below(3) == 0)
+	if (g->orders.n > 0 && harness_rand_below(30) == 0 &&
+	    !s_party(g, oi = (size_t)harness_rand_below(g->orders.n), o)) {
+		json_object_set_new(f, "reason", json_string("return"));
+		json_object_set_new(f, "delta",
+		    json_integer(delta < 0 ? -delta : delta));
+		json_object_set_new(f, "order",
+		    json_string(g->orders.v[oi].id));
+		delta = delta < 0 ? -delta : delta;
+	} else if (harness_rand_below(3) == 0) {
 		json_object_set_new(f, "ref", json_string("REF-1"));
+	}
 	op = s_emit(g, o, STOCK_ENTITY, key, "add", f, 1);
-	s_move_add(g, op, o, site, sku, delta, EFF_NONE, -1);
+	s_move_add(g, op, o, o, sku, delta, EFF_NONE, -1);
 }
 
 /* A random "set" object of customer fields (possibly empty). */
@@ -385,11 +475,16 @@ s_customer_set(int create)
 	return set;
 }
 
+/* A customer op of origin o: a create of its own, or a change of any
+ * customer's shared fields, tags and points (a member card works at every
+ * store). With CLASH_CUSTOMERS a create now and then reuses an existing
+ * id: o's own again, or another site's, a forgery refused everywhere. */
 static void
 s_gen_customer(gen_t *g, int o)
 {
 	char key[OP_KEY_MAX + 1];
 	int create = g->customers.n == 0 || harness_rand_below(4) == 0;
+	int valid = 1;
 	size_t ci;
 	json_t *f = json_object(), *adds = NULL, *rms = NULL;
 	int64_t delta = 0;
@@ -400,6 +495,7 @@ s_gen_customer(gen_t *g, int o)
 	if (create && (g->clash & CLASH_CUSTOMERS) && g->customers.n > 0 &&
 	    harness_rand_below(4) == 0) {
 		ci = (size_t)harness_rand_below(g->customers.n);
+		valid = s_owner(g->customers.v[ci].id) == o;
 	} else if (create) {
 		s_new_id(g, o, "C", key, sizeof key);
 		s_rec_add(&g->customers, key, 0);
@@ -442,6 +538,14 @@ s_gen_customer(gen_t *g, int o)
 	if (harness_rand_below(3) == 0) {
 		delta = (int64_t)harness_rand_below(401) - 150;
 		json_object_set_new(f, "points_delta", json_integer(delta));
+	}
+	if (!valid) {
+		/* Another site's id: a forgery, with a clock that would win
+		 * the tie-break of creates; nothing of it counts. */
+		s_forge(g, o, CUSTOMER_ENTITY, g->customers.v[ci].id, "create",
+		    f);
+		json_decref(adds);
+		return;
 	}
 	op = s_emit(g, o, CUSTOMER_ENTITY, g->customers.v[ci].id,
 	    create ? "create" : "update", f, 1);
@@ -544,48 +648,69 @@ s_order_claim(gen_t *g, size_t oi, uint64_t hlc, int o, const gen_order_t *c)
 	x->total = c->total;
 }
 
-/* The movements a site (origin o) records for every line of order oi, as
- * order.c does: a sale ("out", at o) or a cancellation's restock ("back",
- * where its goods left). */
+/* The movements the fulfilling site of order oi records for every line,
+ * as order.c does when it sees the order's goods leave (EFF_SALE) or a
+ * cancellation after they had (EFF_RESTOCK): at its own site, under
+ * "ORDER-out-N" when the order is its own, else "SITE-ORDER-out-N". */
 static void
-s_gen_effect(gen_t *g, int o, size_t oi, int effect)
+s_gen_effect(gen_t *g, size_t oi, int effect)
 {
 	gen_order_t *x = &g->ord[oi];
+	const char *id = g->orders.v[oi].id;
 	char key[2 * OP_KEY_MAX]; /* the generator's ids are short */
-	int l, sign = effect == EFF_SALE ? -1 : 1, site;
+	int l, sign = effect == EFF_SALE ? -1 : 1, f = x->fulfil;
 	dh_op_t *op;
 
-	if (x->out_site < 0 && effect == EFF_SALE)
-		x->out_site = o;
-	site = effect == EFF_SALE || x->out_site < 0 ? o : x->out_site;
 	for (l = 0; l < x->n; l++) {
-		snprintf(key, sizeof key, "%s-%s-%d", g->orders.v[oi].id,
-		    effect == EFF_SALE ? "out" : "back", l + 1);
-		op = s_emit(g, o, STOCK_ENTITY, key, "add",
-		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "site",
-			s_origins[site], "sku", s_skus[x->sku[l]], "delta",
+		if (f == x->owner)
+			snprintf(key, sizeof key, "%s-%s-%d", id,
+			    effect == EFF_SALE ? "out" : "back", l + 1);
+		else
+			snprintf(key, sizeof key, "%s-%s-%s-%d", s_origins[f],
+			    id, effect == EFF_SALE ? "out" : "back", l + 1);
+		op = s_emit(g, f, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "site", s_origins[f],
+			"sku", s_skus[x->sku[l]], "delta",
 			(json_int_t)(sign * x->qty[l]), "reason",
-			effect == EFF_SALE ? "sale" : "return", "ref",
-			g->orders.v[oi].id),
+			effect == EFF_SALE ? "sale" : "return", "ref", id),
 		    1);
-		s_move_add(g, op, o, site, x->sku[l], sign * x->qty[l], effect,
+		s_move_add(g, op, f, f, x->sku[l], sign * x->qty[l], effect,
 		    (int)oi);
 	}
 }
 
-/* A create of an order of channel in status by origin o, of a new id or,
- * when may_reuse and the history reuses ids, of an existing one; returns
- * its index in orders. */
+/* What order oi's fulfilling site records once it sees an op move the
+ * order to rank: its sale when that makes the goods leave, their restock
+ * when it cancels an order whose sale it recorded; once each. */
+static void
+s_fulfil_sees(gen_t *g, size_t oi, int rank)
+{
+	gen_order_t *x = &g->ord[oi];
+
+	if (!x->sold && s_left(x->channel, rank)) {
+		x->sold = 1;
+		s_gen_effect(g, oi, EFF_SALE);
+	} else if (x->sold && !x->restocked && rank == ORDER_RANK_CANCELLED) {
+		x->restocked = 1;
+		s_gen_effect(g, oi, EFF_RESTOCK);
+	}
+}
+
+/* A create of an order of channel in status by origin o, fulfilled at
+ * fulfil (-1: any site), of a new id or, when may_reuse and the history
+ * reuses ids, of an existing one: o's own again (the same parties), or
+ * another site's, a forgery; returns its index in orders. */
 static size_t
-s_order_create(gen_t *g, int o, int channel, const char *status, int may_reuse)
+s_order_create(gen_t *g, int o, int channel, const char *status, int may_reuse,
+    int fulfil)
 {
 	char key[OP_KEY_MAX + 1];
 	json_t *f, *lines = json_array();
 	rec_t *cust = s_rec_pick(&g->customers), *rec;
 	gen_order_t c;
 	dh_op_t *op;
-	size_t oi, n_before;
-	int i;
+	size_t oi;
+	int i, reuse = 0;
 
 	memset(&c, 0, sizeof c);
 	c.n = 1 + (int)harness_rand_below(3);
@@ -600,19 +725,10 @@ s_order_create(gen_t *g, int o, int channel, const char *status, int may_reuse)
 			(json_int_t)c.qty[i], "unit_price", (json_int_t)price));
 	}
 	c.channel = channel;
-	f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "site", s_origins[o],
-	    "channel", s_channels[c.channel], "currency", "CNY", "fulfil_site",
-	    PICK(s_sites), "status", status, "lines", lines);
-	if (cust != NULL && harness_rand_below(2)) {
-		json_object_set_new(f, "customer", json_string(cust->id));
-		if (harness_rand_below(3) == 0)
-			json_object_set_new(f, "on_account", json_true());
-	}
-	if (harness_rand_below(4) == 0)
-		json_object_set_new(f, "note", json_string("ring twice"));
 	if (may_reuse && (g->clash & CLASH_ORDERS) && g->orders.n > 0 &&
 	    harness_rand_below(5) == 0) {
 		rec = s_rec_pick(&g->orders);
+		reuse = 1;
 	} else {
 		s_new_id(g, o, "O", key, sizeof key);
 		rec = s_rec_add(&g->orders, key, -1);
@@ -624,24 +740,35 @@ s_order_create(gen_t *g, int o, int channel, const char *status, int may_reuse)
 		}
 		memset(&g->ord[g->orders.n - 1], 0, sizeof *g->ord);
 		g->ord[g->orders.n - 1].origin = -1;
-		g->ord[g->orders.n - 1].out_site = -1;
+		g->ord[g->orders.n - 1].owner = o;
+		g->ord[g->orders.n - 1].fulfil = fulfil >= 0
+		    ? fulfil
+		    : s_origin_index(PICK(s_sites));
 	}
 	oi = (size_t)(rec - g->orders.v);
+	f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "site", s_origins[o],
+	    "channel", s_channels[c.channel], "currency", "CNY", "fulfil_site",
+	    s_origins[g->ord[oi].fulfil], "status", status, "lines", lines);
+	if (cust != NULL && harness_rand_below(2)) {
+		json_object_set_new(f, "customer", json_string(cust->id));
+		if (harness_rand_below(3) == 0)
+			json_object_set_new(f, "on_account", json_true());
+	}
+	if (harness_rand_below(4) == 0)
+		json_object_set_new(f, "note", json_string("ring twice"));
+	if (reuse && g->ord[oi].owner != o) {
+		/* Another site's order: a forgery; nothing of it counts. */
+		s_forge(g, o, ORDER_ENTITY, rec->id, "create", f);
+		return oi;
+	}
 	g->ord[oi].reached |= 1u << lifecycle_rank(&lifecycle_order, status);
 	if (lifecycle_rank(&lifecycle_order, status) > rec->value)
 		rec->value = lifecycle_rank(&lifecycle_order, status);
 	op = s_emit(g, o, ORDER_ENTITY, rec->id, "create", f, 1);
 	s_order_claim(g, oi, op->op.hlc, o, &c);
-	n_before = g->h.n;
 	s_twin(g, op, CLASH_ORDERS);
-	if (g->h.n > n_before) { /* the twin: the same order, another origin */
-		op = &g->h.ops[g->h.n - 1];
-		s_order_claim(g, oi, op->op.hlc, s_origin_index(op->op.origin),
-		    &c);
-	}
 	/* A sale taken at the till leaves with its creation. */
-	if (s_left(c.channel, lifecycle_rank(&lifecycle_order, status)))
-		s_gen_effect(g, o, oi, EFF_SALE);
+	s_fulfil_sees(g, oi, lifecycle_rank(&lifecycle_order, status));
 	return oi;
 }
 
@@ -652,39 +779,20 @@ s_gen_order_create(gen_t *g, int o)
 		"completed" };
 	int channel = (int)harness_rand_below(NELEM(s_channels));
 
-	s_order_create(g, o, channel, PICK(initial), 1);
+	s_order_create(g, o, channel, PICK(initial), 1, -1);
 }
 
-/* The status of order x as a site moving it sees it: mostly the latest,
- * max, now and then one it had before (sites move orders concurrently),
- * never one it never had, so that a site that sees its goods gone saw the
- * sale that took them. */
-static int
-s_seen(const gen_order_t *x, int max)
-{
-	int r, pick;
-
-	if (harness_rand_below(3) != 0)
-		return max;
-	pick = (int)harness_rand_below(
-	    (uint64_t)__builtin_popcount(x->reached));
-	for (r = 0; r <= max; r++)
-		if ((x->reached >> r & 1u) && pick-- == 0)
-			return r;
-	return max;
-}
-
-/* A move of order oi to status to by origin o, who has seen it in rank
- * seen, with the movements order.c records for that move as o sees it. */
+/* A move of order oi to status to by origin o, who may make it (a forged
+ * move is s_gen_invalid's), and what its fulfilling site records once it
+ * sees it. */
 static void
-s_order_move(gen_t *g, int o, size_t oi, const char *to, int seen)
+s_order_move(gen_t *g, int o, size_t oi, const char *to)
 {
 	rec_t *rec = &g->orders.v[oi];
 	json_t *f = json_pack("{s:s}", "to", to);
 	int rank = lifecycle_rank(&lifecycle_order, to);
-	int cancelled = lifecycle_rank(&lifecycle_order, "cancelled");
-	int channel = g->ord[oi].channel;
 
+	assert(s_may_move(g, oi, o, rank));
 	if (strcmp(to, "shipped") == 0 && harness_rand_below(2))
 		json_object_set_new(f, "tracking", json_string("SF123"));
 	if (strcmp(to, "cancelled") == 0 && harness_rand_below(2))
@@ -693,15 +801,11 @@ s_order_move(gen_t *g, int o, size_t oi, const char *to, int seen)
 		rec->value = rank;
 	g->ord[oi].reached |= 1u << rank;
 	s_emit(g, o, ORDER_ENTITY, rec->id, "transition", f, 1);
-	if (rank == cancelled && s_left(channel, seen) && seen < cancelled)
-		s_gen_effect(g, o, oi, EFF_RESTOCK);
-	else if (rank != cancelled && !s_left(channel, seen) &&
-	    s_left(channel, rank))
-		s_gen_effect(g, o, oi, EFF_SALE);
+	s_fulfil_sees(g, oi, rank);
 }
 
-/* A move of an order by origin o, who has seen it up to some rank (not
- * always all there is: sites move orders concurrently). */
+/* A move of an order by a party that may make it: mostly o, else whoever
+ * makes that move (the fulfilling site ships). */
 static void
 s_gen_order_transition(gen_t *g, int o)
 {
@@ -711,19 +815,29 @@ s_gen_order_transition(gen_t *g, int o)
 	    : r < 6
 	    ? "shipped"
 	    : lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
+	int rank = lifecycle_rank(&lifecycle_order, to);
 
-	s_order_move(g, o, oi, to,
-	    s_seen(&g->ord[oi], (int)g->orders.v[oi].value));
+	if (g->ord[oi].origin < 0) /* only forgeries of it so far */
+		return;
+	if (!s_may_move(g, oi, o, rank))
+		o = rank == ORDER_RANK_ALLOCATED || rank == ORDER_RANK_PICKED ||
+			rank == ORDER_RANK_SHIPPED
+		    ? g->ord[oi].fulfil
+		    : harness_rand_below(2) ? g->ord[oi].owner
+					    : HQ;
+	s_order_move(g, o, oi, to);
 }
 
-/* A payment (a refund when amount < 0) of origin o for order oi. */
+/* A payment (a refund when amount < 0) of origin o, a party to order oi:
+ * under an id of its own, now and then one it records again. */
 static void
 s_pay(gen_t *g, int o, size_t oi, long long amount)
 {
 	char key[OP_KEY_MAX + 1];
 
+	assert(s_party(g, oi, o));
 	if (harness_rand_below(6) == 0)
-		snprintf(key, sizeof key, "PAY-%02d",
+		snprintf(key, sizeof key, "%s-PAY-%02d", s_origins[o],
 		    (int)harness_rand_below(N_SHARED_PAYS));
 	else
 		s_new_id(g, o, "P", key, sizeof key);
@@ -739,45 +853,59 @@ s_gen_payment(gen_t *g, int o)
 {
 	size_t oi = (size_t)harness_rand_below(g->orders.n);
 
-	s_pay(g, o, oi,
+	s_pay(g, s_a_party(g, oi, o), oi,
 	    harness_rand_below(5) == 0
 		? -(long long)(100 + harness_rand_below(6000))
 		: (long long)(100 + harness_rand_below(5000)));
 }
 
+/* An invoice op: a party to an order issues one under its own number,
+ * its issuer or head office settles one. With CLASH_INVOICES a create
+ * now and then reuses a number: its issuer's own again, or another
+ * site's, a forgery. */
 static void
 s_gen_invoice(gen_t *g, int o)
 {
 	char key[OP_KEY_MAX + 1];
+	size_t oi = (size_t)harness_rand_below(g->orders.n);
 	rec_t *rec;
+	json_t *f;
 
 	if (g->invoices.n > 0 && harness_rand_below(2) == 0) {
 		rec = s_rec_pick(&g->invoices);
+		if (o != HQ && s_owner(rec->id) != o)
+			o = s_owner(rec->id);
 		s_emit(g, o, INVOICE_ENTITY, rec->id, "transition",
 		    json_pack("{s:s}", "to", PICK(s_invoice_status)), 1);
 		return;
 	}
+	o = s_a_party(g, oi, o);
+	f = json_pack("{s:s, s:s, s:I, s:s, s:I}", "order", g->orders.v[oi].id,
+	    "site", s_origins[o], "amount",
+	    (json_int_t)(100 + harness_rand_below(9000)), "currency", "CNY",
+	    "due_days",
+	    (json_int_t)harness_rand_below(3) * harness_rand_below(30));
 	if ((g->clash & CLASH_INVOICES) && g->invoices.n > 0 &&
 	    harness_rand_below(5) == 0) {
 		rec = s_rec_pick(&g->invoices);
+		if (s_owner(rec->id) != o) {
+			s_forge(g, o, INVOICE_ENTITY, rec->id, "create", f);
+			return;
+		}
 	} else {
 		snprintf(key, sizeof key, "%s-INV-%06llu", s_origins[o],
 		    (unsigned long long)(g->seq[o] + 1));
 		rec = s_rec_add(&g->invoices, key, 0);
 	}
-	s_emit(g, o, INVOICE_ENTITY, rec->id, "create",
-	    json_pack("{s:s, s:s, s:I, s:s, s:I}", "order",
-		s_rec_pick(&g->orders)->id, "site", s_origins[o], "amount",
-		(json_int_t)(100 + harness_rand_below(9000)), "currency", "CNY",
-		"due_days",
-		(json_int_t)harness_rand_below(3) * harness_rand_below(30)),
-	    1);
+	s_emit(g, o, INVOICE_ENTITY, rec->id, "create", f, 1);
 }
 
-/* A create by origin o of case kind, against order (-1: none), of qty x
- * sku (qty 0: no lines), of a new id or, when may_reuse and the history
- * reuses ids, of an existing one; returns its index in cases. */
-static size_t
+/* A create by origin o of case kind, against order (-1: none; o must then
+ * be a party to it), of qty x sku (qty 0: no lines), of a new id or, when
+ * may_reuse and the history reuses ids, of an existing one: o's own again,
+ * or another site's, a forgery; returns its index in cases (or -1 for a
+ * forgery). */
+static long
 s_case_open(gen_t *g, int o, const char *kind, int order, int sku, int qty,
     int may_reuse)
 {
@@ -786,19 +914,7 @@ s_case_open(gen_t *g, int o, const char *kind, int order, int sku, int qty,
 	gen_case_t c = { 0, order, sku, qty };
 	json_t *f;
 
-	if (may_reuse && (g->clash & CLASH_CASES) && g->cases.n > 0 &&
-	    harness_rand_below(5) == 0) {
-		rec = s_rec_pick(&g->cases);
-	} else {
-		s_new_id(g, o, "K", key, sizeof key);
-		rec = s_rec_add(&g->cases, key, 0);
-		if (g->cases.n > g->cap_cas) {
-			g->cap_cas = g->cases.cap;
-			g->cas = realloc(g->cas, g->cap_cas * sizeof *g->cas);
-			if (g->cas == NULL)
-				abort();
-		}
-	}
+	assert(order < 0 || s_party(g, (size_t)order, o));
 	c.returns = strcmp(kind, "return") == 0 ||
 	    strcmp(kind, "exchange") == 0;
 	f = json_pack("{s:s, s:s}", "kind", kind, "site", s_origins[o]);
@@ -815,20 +931,38 @@ s_case_open(gen_t *g, int o, const char *kind, int order, int sku, int qty,
 		json_object_set_new(f, "lines",
 		    json_pack("[{s:s, s:I}]", "sku", s_skus[sku], "qty",
 			(json_int_t)qty));
+	if (may_reuse && (g->clash & CLASH_CASES) && g->cases.n > 0 &&
+	    harness_rand_below(5) == 0) {
+		rec = s_rec_pick(&g->cases);
+		if (s_owner(rec->id) != o) {
+			s_forge(g, o, CASE_ENTITY, rec->id, "create", f);
+			return -1;
+		}
+	} else {
+		s_new_id(g, o, "K", key, sizeof key);
+		rec = s_rec_add(&g->cases, key, 0);
+		if (g->cases.n > g->cap_cas) {
+			g->cap_cas = g->cases.cap;
+			g->cas = realloc(g->cas, g->cap_cas * sizeof *g->cas);
+			if (g->cas == NULL)
+				abort();
+		}
+	}
 	g->cas[rec - g->cases.v] = c;
 	s_twin(g, s_emit(g, o, CASE_ENTITY, rec->id, "create", f, 1),
 	    CLASH_CASES);
-	return (size_t)(rec - g->cases.v);
+	return (long)(rec - g->cases.v);
 }
 
-/* A move of case ci to status to by origin o; completing a return puts
- * its goods back at o, against its order (aftersales.c), which counts
- * them as far as the order sold. */
+/* A move of case ci to status to by the site that opened it; completing a
+ * return puts its goods back there, against its order (aftersales.c),
+ * which counts them as far as the order sold. */
 static void
-s_case_move(gen_t *g, int o, size_t ci, const char *to)
+s_case_move(gen_t *g, size_t ci, const char *to)
 {
 	const gen_case_t *x = &g->cas[ci];
 	const char *id = g->cases.v[ci].id;
+	int o = s_owner(id);
 	char mid[2 * OP_KEY_MAX]; /* the generator's ids are short */
 	json_t *f;
 	dh_op_t *op;
@@ -860,13 +994,16 @@ s_gen_case(gen_t *g, int o)
 
 	if (g->cases.n == 0 || r == 0) {
 		kind = harness_rand_below(2) ? "return" : PICK(s_case_kinds);
-		if (g->orders.n > 0 && harness_rand_below(3) != 0)
+		if (g->orders.n > 0 && harness_rand_below(3) != 0) {
 			order = (int)(g->orders.n - 1 -
 			    harness_rand_below(
 				g->orders.n < 6 ? g->orders.n : 6));
+			o = s_a_party(g, (size_t)order, o);
+		}
 		if (harness_rand_below(3) != 0) {
 			/* Mostly a sku of the order's. */
-			sku = order >= 0 && harness_rand_below(4) != 0
+			sku = order >= 0 && g->ord[order].n > 0 &&
+				harness_rand_below(4) != 0
 			    ? g->ord[order].sku[harness_rand_below(
 				  (uint64_t)g->ord[order].n)]
 			    : (int)harness_rand_below(N_SKUS);
@@ -880,6 +1017,9 @@ s_gen_case(gen_t *g, int o)
 	ci = harness_rand_below(2) ? (size_t)harness_rand_below(g->cases.n)
 				   : g->cases.n - 1 -
 		(size_t)harness_rand_below(g->cases.n < 4 ? g->cases.n : 4);
+	/* The site that opened it, or head office, changes it. */
+	if (o != HQ)
+		o = s_owner(g->cases.v[ci].id);
 	if (r == 1) {
 		json_t *set = json_object();
 
@@ -904,20 +1044,21 @@ s_gen_case(gen_t *g, int o)
 			json_object_set_new(f, "author", json_string("ana"));
 		s_emit(g, o, CASE_ENTITY, g->cases.v[ci].id, "comment", f, 1);
 	} else {
-		s_case_move(g, o, ci,
+		s_case_move(g, ci,
 		    harness_rand_below(2) ? "completed" : PICK(s_case_status));
 	}
 }
 
 /* The races of issue 10, played on purpose (the random mix makes them
- * too rarely to count on): two sites a and b, each writing what it knows
- * (b may be head office).
- *   lost cancellation  a's store sale, confirmed: b completes it while a
- *                      cancels it (restocking);
- *   won cancellation   a's draft store sale: b cancels it while a's till
- *                      confirms it (its sale);
+ * too rarely to count on): a store a, and b, head office or a site that
+ * fulfils a's order, each writing what it knows.
+ *   lost cancellation  a's store sale, confirmed: head office completes it
+ *                      while a cancels it (a, where the goods left,
+ *                      restocking);
+ *   won cancellation   a's draft store sale: head office cancels it while
+ *                      a's till confirms it (its sale);
  *   double return      a's completed store sale: a returns all but one of
- *                      a line, b all of it, later;
+ *                      what it sold of a sku, b all of it, later;
  *   double charge      a's completed store sale paid in full at a and at
  *                      b. */
 static void
@@ -925,36 +1066,143 @@ s_gen_race(gen_t *g)
 {
 	int a = (int)harness_rand_below(N_SITES);
 	int b = (a + 1 + (int)harness_rand_below(N_ORIGINS - 1)) % N_ORIGINS;
-	int confirmed = lifecycle_rank(&lifecycle_order, "confirmed");
-	size_t oi, c1, c2;
+	int fb = b == HQ ? a : b; /* b fulfils a's order, or head office */
+	size_t oi;
+	long c1, c2;
+	int sold, l;
 	const gen_order_t *x;
 
 	switch (harness_rand_below(4)) {
 	case 0:
-		oi = s_order_create(g, a, 0, "confirmed", 0);
-		s_order_move(g, b, oi, "completed", confirmed);
-		s_order_move(g, a, oi, "cancelled", confirmed);
+		oi = s_order_create(g, a, 0, "confirmed", 0, a);
+		s_order_move(g, HQ, oi, "completed");
+		s_order_move(g, a, oi, "cancelled");
 		break;
 	case 1:
-		oi = s_order_create(g, a, 0, "draft", 0);
-		s_order_move(g, b, oi, "cancelled", 0);
-		s_order_move(g, a, oi, "confirmed", 0);
+		oi = s_order_create(g, a, 0, "draft", 0, a);
+		s_order_move(g, HQ, oi, "cancelled");
+		s_order_move(g, a, oi, "confirmed");
 		break;
 	case 2:
-		oi = s_order_create(g, a, 0, "completed", 0);
+		oi = s_order_create(g, a, 0, "completed", 0, fb);
 		x = &g->ord[oi];
+		for (sold = 0, l = 0; l < x->n; l++)
+			sold += x->sku[l] == x->sku[0] ? x->qty[l] : 0;
 		c1 = s_case_open(g, a, "return", (int)oi, x->sku[0],
-		    x->qty[0] > 1 ? x->qty[0] - 1 : 1, 0);
-		c2 = s_case_open(g, b, "exchange", (int)oi, x->sku[0],
-		    x->qty[0], 0);
-		s_case_move(g, a, c1, "completed");
+		    sold > 1 ? sold - 1 : 1, 0);
+		c2 = s_case_open(g, b, "exchange", (int)oi, x->sku[0], sold, 0);
+		s_case_move(g, (size_t)c1, "completed");
 		g->step += 30; /* b's completion is the later, by the clock */
-		s_case_move(g, b, c2, "completed");
+		s_case_move(g, (size_t)c2, "completed");
 		break;
 	default:
-		oi = s_order_create(g, a, 0, "completed", 0);
+		oi = s_order_create(g, a, 0, "completed", 0, fb);
 		s_pay(g, a, oi, g->ord[oi].total);
 		s_pay(g, b, oi, g->ord[oi].total);
+		break;
+	}
+}
+
+/* An origin that is none of the parties to order oi, or -1. */
+static int
+s_no_party(const gen_t *g, size_t oi)
+{
+	int o = (int)harness_rand_below(N_ORIGINS), k;
+
+	for (k = 0; k < N_ORIGINS; k++, o = (o + 1) % N_ORIGINS)
+		if (!s_party(g, oi, o))
+			return o;
+	return -1;
+}
+
+/* A forgery of origin o every replica must refuse (own.h), each kind for
+ * its own reason: a move of an order it may not make, a payment on an
+ * order it is no party to, its movement of another site's stock, its
+ * create under another site's id with a clock of its own choosing, its
+ * receipt of a transfer sent elsewhere, its change of another site's case
+ * or invoice, a move of an order that never exists. */
+static void
+s_gen_forgery(gen_t *g, int o)
+{
+	char key[OP_KEY_MAX + 1];
+	size_t oi = (size_t)harness_rand_below(g->orders.n);
+	const char *order = g->orders.v[oi].id;
+	int rank, p, other = (o + 1) % N_SITES;
+
+	s_new_id(g, o, "F", key, sizeof key);
+	switch (harness_rand_below(9)) {
+	case 0: /* a move it may not make */
+		rank = (int)harness_rand_below(8);
+		if (s_may_move(g, oi, o, rank))
+			return;
+		s_emit(g, o, ORDER_ENTITY, order, "transition",
+		    json_pack("{s:s}", "to",
+			lifecycle_name(&lifecycle_order, rank)),
+		    0);
+		break;
+	case 1: /* money on an order it is no party to */
+		if ((p = s_no_party(g, oi)) < 0)
+			return;
+		s_new_id(g, p, "F", key, sizeof key);
+		s_emit(g, p, PAYMENT_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", order,
+			"method", "cash", "amount", -100, "currency", "CNY",
+			"site", s_origins[p]),
+		    0);
+		break;
+	case 2: /* another site's stock */
+		s_emit(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site",
+			s_sites[other == o ? (other + 1) % N_SITES : other],
+			"sku", "SKU-A", "delta", -777, "reason", "adjustment"),
+		    0);
+		break;
+	case 3: /* another site's ids, with a clock that would win */
+		snprintf(key, sizeof key, "%s-M%06llu",
+		    s_origins[(o + 1) % N_ORIGINS],
+		    (unsigned long long)harness_rand_below(1000));
+		s_forge(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", s_origins[o],
+			"sku", "SKU-A", "delta", 500, "reason", "receipt"));
+		break;
+	case 4:
+		snprintf(key, sizeof key, "%s-P%06llu",
+		    s_origins[(o + 1) % N_ORIGINS],
+		    (unsigned long long)harness_rand_below(1000));
+		s_forge(g, o, PAYMENT_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", order,
+			"method", "cash", "amount", 1, "currency", "CNY",
+			"site", s_origins[o]));
+		break;
+	case 5: /* a receipt of a transfer sent to another site */
+		snprintf(key, sizeof key, "%s-%s-T1-in", s_origins[o],
+		    s_sites[other]);
+		s_emit(g, o, STOCK_ENTITY, key, "add",
+		    json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "site",
+			s_origins[o], "sku", "SKU-A", "delta", 3, "reason",
+			"transfer_in", "ref", "X-T1", "transfer",
+			"X-T1-to-NOBODY"),
+		    0);
+		break;
+	case 6: /* another site's case */
+		if (g->cases.n == 0 || o == HQ ||
+		    s_owner(g->cases.v[0].id) == o)
+			return;
+		s_emit(g, o, CASE_ENTITY, g->cases.v[0].id, "comment",
+		    json_pack("{s:s}", "text", "mine now"), 0);
+		break;
+	case 7: /* another site's invoice */
+		if (g->invoices.n == 0 || o == HQ ||
+		    s_owner(g->invoices.v[0].id) == o)
+			return;
+		s_emit(g, o, INVOICE_ENTITY, g->invoices.v[0].id, "transition",
+		    json_pack("{s:s}", "to", "void"), 0);
+		break;
+	default: /* an order that never exists: it waits everywhere */
+		snprintf(key, sizeof key, "%s-NEVER",
+		    s_origins[(o + 1) % N_ORIGINS]);
+		s_emit(g, o, ORDER_ENTITY, key, "transition",
+		    json_pack("{s:s}", "to", "shipped"), 0);
 		break;
 	}
 }
@@ -973,20 +1221,20 @@ s_gen_invalid(gen_t *g, int o)
 	switch (harness_rand_below(14)) {
 	case 0:
 		s_emit(g, o, STOCK_ENTITY, key, "add",
-		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-			"SKU-A", "delta", 0, "reason", "adjustment"),
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", s_origins[o],
+			"sku", "SKU-A", "delta", 0, "reason", "adjustment"),
 		    0);
 		break;
 	case 1:
 		s_emit(g, o, STOCK_ENTITY, key, "add",
-		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-			"SKU-A", "delta", 3, "reason", "sale"),
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", s_origins[o],
+			"sku", "SKU-A", "delta", 3, "reason", "sale"),
 		    0);
 		break;
 	case 2:
 		s_emit(g, o, STOCK_ENTITY, key, "remove",
-		    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku",
-			"SKU-A", "delta", 3, "reason", "receipt"),
+		    json_pack("{s:s, s:s, s:i, s:s}", "site", s_origins[o],
+			"sku", "SKU-A", "delta", 3, "reason", "receipt"),
 		    0);
 		break;
 	case 3:
@@ -1072,7 +1320,9 @@ s_generate(gen_t *g, size_t n, int clash)
 
 		if (r < 15) {
 			s_gen_invalid(g, o);
-		} else if (r < 25 && g->customers.n > 0) {
+		} else if (r < 45 && g->orders.n > 0) {
+			s_gen_forgery(g, o);
+		} else if (r < 55 && g->customers.n > 0) {
 			s_gen_race(g);
 		} else if (o == HQ && r < 500) {
 			s_gen_catalog(g);
@@ -1358,6 +1608,11 @@ s_alerts_sorted(store_t *st)
 	"(" RANK_SQL(o) " != " CANCELLED " AND " RANK_SQL(o) " >= (CASE " o \
 	".channel WHEN 'store' THEN " ORDER_SQL(ORDER_RANK_CONFIRMED)         \
 	" ELSE " ORDER_SQL(ORDER_RANK_SHIPPED) " END))"
+/* Whether movement m, linked to its order o, was recorded by a party that
+ * makes it an effect of o (effect.h, invariant 5). */
+#define PARTY_SQL(m, o)                                        \
+	"(CASE WHEN " m ".effect = 'return' THEN " EFFECT_PARTY_SQL( \
+	    m, o) " ELSE " m ".site = " o ".fulfil_site END)"
 #define SOLD_SQL(order, sku)                                              \
 	"(SELECT CASE WHEN " GONE_SQL("so") " THEN (SELECT coalesce("      \
 	"sum(l.qty), 0) FROM order_lines l WHERE l.order_id = so.id AND " \
@@ -1379,31 +1634,34 @@ static const named_sql_t s_invariants[] = {
 	    "SELECT site, sku, NULL, sum(counted) FROM stock_movements m "
 	    "WHERE NOT EXISTS (SELECT 1 FROM stock s WHERE s.site = m.site "
 	    "AND s.sku = m.sku) GROUP BY site, sku" },
-	{ "a movement no order held here caused counts its delta",
-	    "SELECT id, effect, delta, counted FROM stock_movements "
-	    "WHERE counted != delta AND (effect IS NULL OR order_id NOT IN "
-	    "(SELECT id FROM orders))" },
+	{ "a movement no order held here caused counts its delta, as one "
+	  "from a site no party to its order",
+	    "SELECT m.id, m.effect, m.delta, m.counted FROM stock_movements m "
+	    "LEFT JOIN orders o ON o.id = m.order_id WHERE m.counted != "
+	    "m.delta AND (m.effect IS NULL OR o.id IS NULL OR NOT "
+	    PARTY_SQL("m", "o") ")" },
 	{ "an order's sales count while its final status says its goods are "
 	  "out, its restocks never",
 	    "SELECT m.id, m.effect, m.delta, m.counted, o.channel, "
 	    RANK_SQL("o") " FROM stock_movements m JOIN orders o "
 	    "ON o.id = m.order_id WHERE m.effect IN ('sale', 'restock') "
-	    "AND m.counted != CASE WHEN m.effect = 'sale' AND " GONE_SQL("o")
+	    "AND m.site = o.fulfil_site AND m.counted != CASE WHEN m.effect = 'sale' AND " GONE_SQL("o")
 	    " THEN m.delta ELSE 0 END" },
 	{ "returns against an order count oldest first up to what it sold",
 	    "WITH r AS (SELECT m.id, m.order_id, m.sku, m.delta, m.counted, "
 	    "coalesce(sum(m.counted) OVER (PARTITION BY m.order_id, m.sku "
 	    "ORDER BY m.hlc, m.origin, m.id ROWS BETWEEN UNBOUNDED PRECEDING "
-	    "AND 1 PRECEDING), 0) AS before FROM stock_movements m "
-	    "WHERE m.effect = 'return' AND m.order_id IN (SELECT id FROM "
-	    "orders)) SELECT r.id, r.delta, r.counted, r.before, "
+	    "AND 1 PRECEDING), 0) AS before FROM stock_movements m JOIN "
+	    "orders o ON o.id = m.order_id WHERE m.effect = 'return' AND "
+	    EFFECT_PARTY_SQL("m", "o") ") SELECT r.id, r.delta, r.counted, r.before, "
 	    SOLD_SQL("r.order_id", "r.sku") " AS sold FROM r "
 	    "WHERE r.counted != max(0, min(r.delta, sold - r.before))" },
 	{ "what is returned per order and sku counts at most what was sold",
 	    "SELECT m.order_id, m.sku, sum(m.counted), "
 	    SOLD_SQL("m.order_id", "m.sku") " AS sold FROM stock_movements m "
 	    "JOIN orders o ON o.id = m.order_id WHERE m.effect = 'return' "
-	    "GROUP BY m.order_id, m.sku HAVING sum(m.counted) > sold" },
+	    "AND " EFFECT_PARTY_SQL("m", "o") " GROUP BY m.order_id, m.sku "
+	    "HAVING sum(m.counted) > sold" },
 };
 
 /* The alerts every order paid over its total, and every return beyond
@@ -1419,7 +1677,8 @@ static const named_sql_t s_alerts_due[] = {
 	{ "over_return",
 	    "WITH r AS (SELECT m.order_id, m.sku, sum(m.delta) AS n, "
 	    SOLD_SQL("m.order_id", "m.sku") " AS sold FROM stock_movements m "
-	    "WHERE m.effect = 'return' GROUP BY m.order_id, m.sku) "
+	    "JOIN orders po ON po.id = m.order_id WHERE m.effect = 'return' "
+	    "AND " EFFECT_PARTY_SQL("m", "po") " GROUP BY m.order_id, m.sku) "
 	    "SELECT 'over_return:' || o.site || ':' || r.order_id || '/' || "
 	    "r.sku, 'order ' || r.order_id || ': ' || r.n || ' ' || r.sku || "
 	    "' returned, ' || r.sold || ' sold: ' || (r.n - r.sold) || "
@@ -1436,9 +1695,10 @@ static const char s_final_effects[] =
     "order_id, sku FROM stock_movements WHERE effect IN ('sale', "
     "'restock') AND order_id IN (SELECT id FROM orders)) "
     "SELECT k.order_id, k.sku, " SOLD_SQL("k.order_id", "k.sku") " AS sold, "
-    "(SELECT coalesce(sum(counted), 0) FROM stock_movements m WHERE "
-    "m.order_id = k.order_id AND m.sku = k.sku AND m.effect IN ('sale', "
-    "'restock')) AS c FROM k WHERE c != -sold";
+    "(SELECT coalesce(sum(counted), 0) FROM stock_movements m JOIN orders "
+    "o ON o.id = m.order_id WHERE m.order_id = k.order_id AND m.sku = k.sku "
+    "AND m.effect IN ('sale', 'restock') AND m.site = o.fulfil_site) AS c "
+    "FROM k WHERE c != -sold";
 /* clang-format on */
 
 /* Checks that sql lists nothing on st; fails with what it lists. */
@@ -1527,6 +1787,48 @@ s_check_races_happened(store_t *st)
 		CHECK_MSG(store_query_int(st, store_stmt(st, s_races[i].sql),
 			      0) > 0,
 		    "the history made no %s (seed %llu)", s_races[i].what,
+		    (unsigned long long)harness_seed());
+}
+
+/* The forgeries the history made, each refused for its reason (own.h):
+ * each query counts the quarantined ops whose reason says it; each must
+ * count some. */
+static const named_sql_t s_forgeries[] = {
+	{ "a create under another site's id",
+	    "SELECT count(*) FROM quarantine WHERE reason LIKE "
+	    "'%creates records only under its own ids%'" },
+	{ "a move of an order by a site that may not make it",
+	    "SELECT count(*) FROM quarantine WHERE reason GLOB "
+	    "'*: order *: * may not * it: only *'" },
+	{ "a payment on an order of a site no party to it",
+	    "SELECT count(*) FROM quarantine WHERE reason LIKE "
+	    "'%may not take a payment or refund on it%'" },
+	{ "a movement of another site's stock",
+	    "SELECT count(*) FROM quarantine WHERE reason LIKE "
+	    "'%(a site moves only its own stock)'" },
+	{ "a receipt of a transfer sent elsewhere",
+	    "SELECT count(*) FROM quarantine WHERE reason LIKE "
+	    "'%(a site receives only what is sent to it)'" },
+	{ "an op on an order that never came",
+	    "SELECT count(*) FROM quarantine WHERE reason LIKE "
+	    "'%-NEVER: " OWN_WAITING "%'" },
+	{ "a site's return naming an order it is no party to, taken as its "
+	  "own business",
+	    "SELECT count(*) FROM stock_movements m JOIN orders o ON "
+	    "o.id = m.order_id WHERE m.effect = 'return' AND NOT " EFFECT_PARTY_SQL(
+		"m", "o") },
+};
+
+/* Checks that the history made every forgery of s_forgeries. */
+static void
+s_check_forgeries_refused(store_t *st)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(s_forgeries); i++)
+		CHECK_MSG(store_query_int(st,
+			      store_stmt(st, s_forgeries[i].sql), 0) > 0,
+		    "the history made no %s (seed %llu)", s_forgeries[i].what,
 		    (unsigned long long)harness_seed());
 }
 
@@ -1635,6 +1937,18 @@ s_converge(int clash)
 	    strstr(dh_part(&snap[0], "customer_list"), "\"tags\":[\"") != NULL);
 	CHECK(s_alerts_sorted(rep[0]));
 	s_check_races_happened(rep[0]);
+	s_check_forgeries_refused(rep[0]);
+	{
+		size_t applied, refused;
+
+		/* Some ops came before their order somewhere, waited, and
+		 * got the verdict they get everywhere once it was held. */
+		dh_waited(&applied, &refused);
+		CHECK_MSG(applied > 0 && refused > 0,
+		    "no op waited for its order and was then applied (%zu) "
+		    "and refused (%zu) (seed %llu)",
+		    applied, refused, (unsigned long long)harness_seed());
+	}
 	if (!clash)
 		s_none(rep[0],
 		    "every order's sales take out what its final status says",
@@ -1670,8 +1984,9 @@ TEST(all_entities_converge_in_any_order_with_duplicates_and_subsets)
 }
 
 /* The random property again with creates of customers, orders, invoices
- * and cases that reuse existing ids, some by two origins at one clock
- * value; fails on the bugs the *_tie_* and *_clash_* tests reproduce. */
+ * and cases that reuse existing ids: their site's own, and other sites'
+ * (forgeries, some at the same clock value, some with a clock that would
+ * win the tie-break of creates). */
 TEST(all_entities_converge_when_creates_reuse_ids)
 {
 	s_converge(

@@ -11,10 +11,11 @@
  * arrived first, alone, or last), one that wins over a confirmation leaves
  * no sale, and a double charge raises overpaid with the amount to refund.
  *
- * The regressions after them are the smallest reproductions of bugs the
- * converge test (test_domain_converge.c) once found: two creates of one
- * order id with equal clocks, and of one invoice id with any clocks, that
- * kept whichever arrived first.
+ * Then who may write what (own.h): an order, a payment, an invoice under
+ * its site's own id; the order's moves by the party that makes them; each
+ * verdict the same in every order, also where an op arrives before the
+ * order it needs (it waits for it). Two creates of one invoice id by its
+ * site resolve to the earlier clock, whichever arrived first.
  *
  * The last ones are about money that cannot overflow (money.h): orders
  * over the limits quarantined with exact reasons, and sums over many
@@ -50,102 +51,145 @@ TEST(rule_order_status_max_register_shipped_beats_cancelled)
 	store_t *st;
 	json_t *o, *a;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "O-1", "create",
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S001-O-1", "create",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
 		"S001", "channel", "online", "currency", "CNY", "fulfil_site",
 		"W001", "status", "confirmed", "lines", "sku", "SKU-A", "qty",
 		2, "unit_price", 500),
 	    1);
-	dh_add(&h, "W001", 1, dh_at(2, 0), ORDER_ENTITY, "O-1", "transition",
-	    json_pack("{s:s}", "to", "allocated"), 1);
-	dh_add(&h, "W001", 2, dh_at(4, 0), ORDER_ENTITY, "O-1", "transition",
+	dh_add(&h, "W001", 1, dh_at(2, 0), ORDER_ENTITY, "S001-O-1",
+	    "transition", json_pack("{s:s}", "to", "allocated"), 1);
+	dh_add(&h, "W001", 2, dh_at(4, 0), ORDER_ENTITY, "S001-O-1",
+	    "transition",
 	    json_pack("{s:s, s:s}", "to", "shipped", "tracking", "SF1"), 1);
-	dh_add(&h, "S001", 2, dh_at(5, 0), ORDER_ENTITY, "O-1", "transition",
+	dh_add(&h, "S001", 2, dh_at(5, 0), ORDER_ENTITY, "S001-O-1",
+	    "transition",
 	    json_pack("{s:s, s:s}", "to", "cancelled", "reason", "asked"), 1);
-	dh_add(&h, "S002", 1, dh_at(1, 0), ORDER_ENTITY, "O-2", "create",
+	dh_add(&h, "S002", 1, dh_at(1, 0), ORDER_ENTITY, "S002-O-2", "create",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
 		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
 		"S002", "status", "draft", "lines", "sku", "SKU-B", "qty", 1,
 		"unit_price", 300),
 	    1);
-	dh_add(&h, "S002", 2, dh_at(2, 0), ORDER_ENTITY, "O-2", "transition",
-	    json_pack("{s:s}", "to", "cancelled"), 1);
+	dh_add(&h, "S002", 2, dh_at(2, 0), ORDER_ENTITY, "S002-O-2",
+	    "transition", json_pack("{s:s}", "to", "cancelled"), 1);
+	/* Only the fulfilling site ships, only the creator or head office
+	 * cancels: S002 shipping S001's order, W001 cancelling it, head
+	 * office shipping S002's, are refused everywhere (own.h), also
+	 * where they arrive before the order (they wait for it). */
+	dh_add(&h, "S002", 3, dh_at(3, 0), ORDER_ENTITY, "S001-O-1",
+	    "transition", json_pack("{s:s}", "to", "shipped"), 0);
+	dh_add(&h, "W001", 3, dh_at(3, 1), ORDER_ENTITY, "S001-O-1",
+	    "transition", json_pack("{s:s}", "to", "cancelled"), 0);
+	dh_add(&h, "HQ", 1, dh_at(3, 2), ORDER_ENTITY, "S002-O-2", "transition",
+	    json_pack("{s:s}", "to", "shipped"), 0);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		o = t_get(st, order_get, "O-1");
+		o = t_get(st, order_get, "S001-O-1");
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
 		    "shipped");
 		CHECK_EQ_INT(json_array_size(json_object_get(o, "history")), 4);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
 		    1000);
 		json_decref(o);
-		o = t_get(st, order_get, "O-2");
+		o = t_get(st, order_get, "S002-O-2");
 		CHECK_STR(json_string_value(json_object_get(o, "status")),
 		    "cancelled");
 		json_decref(o);
-		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition", "O-1"), 1);
-		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition", "O-2"), 0);
+		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition",
+				 "S001-O-1"),
+		    1);
+		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition",
+				 "S002-O-2"),
+		    0);
 		a = t_list_where(st, alert_list, "kind",
 		    "conflicting_transition");
 		o = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(o, "id")),
-		    "conflicting_transition:S001:O-1");
+		    "conflicting_transition:S001:S001-O-1");
 		CHECK_STR(json_string_value(json_object_get(o, "message")),
-		    "order O-1 was cancelled at S001 but shipped at W001: goods "
+		    "order S001-O-1 was cancelled at S001 but shipped at W001: goods "
 		    "left, open a return if needed");
 		json_decref(a);
+		{
+			char *got = dh_quarantined(st);
+
+			CHECK_STR(got,
+			    "'HQ'|1|'apply op HQ/1: order S002-O-2: HQ may not "
+			    "ship it: only its fulfilling site S002 may'\n"
+			    "'S002'|3|'apply op S002/3: order S001-O-1: S002 "
+			    "may not ship it: only its fulfilling site W001 "
+			    "may'\n"
+			    "'W001'|3|'apply op W001/3: order S001-O-1: W001 "
+			    "may not cancel it: only its creating site S001 or "
+			    "head office may'\n");
+			free(got);
+		}
 		store_close(&st);
 	}
 	dh_history_free(&h);
 }
 
-/* Paid is the sum of payments; two refunds written concurrently can take it
- * below zero, which only the merge shows: over_refund. */
+/* Paid is the sum of payments; two refunds written concurrently (at the
+ * store and at head office) can take it below zero, which only the merge
+ * shows: over_refund. A site takes payments only on orders it is a party
+ * to (own.h). */
 TEST(rule_payments_sum_and_concurrent_refunds_raise_over_refund)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
 	json_t *o, *a, *it;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "O-3", "create",
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S001-O-3", "create",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
 		"S001", "channel", "store", "currency", "CNY", "fulfil_site",
 		"S001", "status", "completed", "lines", "sku", "SKU-B", "qty",
 		1, "unit_price", 1000),
 	    1);
-	dh_add(&h, "S001", 2, dh_at(2, 0), PAYMENT_ENTITY, "P-1", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-		"card", "amount", 1000, "currency", "CNY", "site", "S001"),
+	dh_add(&h, "S001", 2, dh_at(2, 0), PAYMENT_ENTITY, "S001-P-1", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-3",
+		"method", "card", "amount", 1000, "currency", "CNY", "site",
+		"S001"),
 	    1);
-	dh_add(&h, "S001", 3, dh_at(3, 0), PAYMENT_ENTITY, "P-2", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-		"card", "amount", -600, "currency", "CNY", "site", "S001"),
+	dh_add(&h, "S001", 3, dh_at(3, 0), PAYMENT_ENTITY, "S001-P-2", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-3",
+		"method", "card", "amount", -600, "currency", "CNY", "site",
+		"S001"),
 	    1);
-	dh_add(&h, "S002", 1, dh_at(3, 0), PAYMENT_ENTITY, "P-3", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-3", "method",
-		"cash", "amount", -700, "currency", "CNY", "site", "S002"),
+	dh_add(&h, "HQ", 1, dh_at(3, 0), PAYMENT_ENTITY, "HQ-P-3", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-3",
+		"method", "cash", "amount", -700, "currency", "CNY", "site",
+		"HQ"),
 	    1);
-	dh_add(&h, "S002", 2, dh_at(4, 0), ORDER_ENTITY, "O-4", "create",
+	/* A refund of S001's sale at S002, no party to it: refused. */
+	dh_add(&h, "S002", 1, dh_at(3, 1), PAYMENT_ENTITY, "S002-P-6", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-3",
+		"method", "cash", "amount", -1000, "currency", "CNY", "site",
+		"S002"),
+	    0);
+	dh_add(&h, "S002", 2, dh_at(4, 0), ORDER_ENTITY, "S002-O-4", "create",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
 		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
 		"S002", "status", "completed", "lines", "sku", "SKU-C", "qty",
 		2, "unit_price", 250),
 	    1);
-	dh_add(&h, "S002", 3, dh_at(5, 0), PAYMENT_ENTITY, "P-4", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-4", "method",
-		"cash", "amount", 500, "currency", "CNY", "site", "S002"),
+	dh_add(&h, "S002", 3, dh_at(5, 0), PAYMENT_ENTITY, "S002-P-4", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S002-O-4",
+		"method", "cash", "amount", 500, "currency", "CNY", "site",
+		"S002"),
 	    1);
-	dh_add(&h, "S001", 4, dh_at(5, 0), PAYMENT_ENTITY, "P-5", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-4", "method",
-		"cash", "amount", -200, "currency", "CNY", "site", "S001"),
+	dh_add(&h, "HQ", 2, dh_at(5, 0), PAYMENT_ENTITY, "HQ-P-5", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S002-O-4",
+		"method", "cash", "amount", -200, "currency", "CNY", "site",
+		"HQ"),
 	    1);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		o = t_get(st, order_get, "O-3");
+		o = t_get(st, order_get, "S001-O-3");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
 		    -300);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance")),
 		    1300);
 		json_decref(o);
-		o = t_get(st, order_get, "O-4");
+		o = t_get(st, order_get, "S002-O-4");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
 		    300);
 		json_decref(o);
@@ -153,10 +197,20 @@ TEST(rule_payments_sum_and_concurrent_refunds_raise_over_refund)
 		CHECK_EQ_INT(json_array_size(json_object_get(a, "items")), 1);
 		it = json_array_get(json_object_get(a, "items"), 0);
 		CHECK_STR(json_string_value(json_object_get(it, "subject")),
-		    "O-3");
+		    "S001-O-3");
 		CHECK_STR(json_string_value(json_object_get(it, "message")),
-		    "order O-3 refunded 300 more than was paid");
+		    "order S001-O-3 refunded 300 more than was paid");
 		json_decref(a);
+		{
+			char *got = dh_quarantined(st);
+
+			CHECK_STR(got,
+			    "'S002'|1|'apply op S002/1: payment S002-P-6: "
+			    "order S001-O-3: S002 may not take a payment or "
+			    "refund on it: only its creating site S001, its "
+			    "fulfilling site S001 or head office may'\n");
+			free(got);
+		}
 		store_close(&st);
 	}
 	dh_history_free(&h);
@@ -214,12 +268,12 @@ s_till_cancel(dh_history_t *h, uint64_t seq, uint64_t minute, const char *id,
 static void
 s_lost_cancellation(dh_history_t *h)
 {
-	dh_add(h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "RCV-1", "add",
+	dh_add(h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-RCV-1", "add",
 	    dh_move_fields("S001", "TEA", 10, "receipt", NULL, NULL), 1);
-	s_till_sale(h, 2, 2, "O-1", 2);
-	dh_add(h, "HQ", 1, dh_at(3, 0), ORDER_ENTITY, "O-1", "transition",
+	s_till_sale(h, 2, 2, "S001-O-1", 2);
+	dh_add(h, "HQ", 1, dh_at(3, 0), ORDER_ENTITY, "S001-O-1", "transition",
 	    json_pack("{s:s}", "to", "completed"), 1);
-	s_till_cancel(h, 4, 4, "O-1", 2);
+	s_till_cancel(h, 4, 4, "S001-O-1", 2);
 }
 
 /* A store sale of 2 TEA: S001 cancels it (restocking) while head office
@@ -235,20 +289,21 @@ TEST(rule_cancellation_that_loses_to_a_completion_leaves_no_restock)
 	char *got;
 
 	s_lost_cancellation(&h);
-	s_till_sale(&h, 6, 5, "O-2", 1);
-	s_till_cancel(&h, 8, 6, "O-2", 1);
+	s_till_sale(&h, 6, 5, "S001-O-2", 1);
+	s_till_cancel(&h, 8, 6, "S001-O-2", 1);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		CHECK_EQ_INT(dh_on_hand(st, "S001", "TEA"), 8);
 		got = dh_rows(st, LINKED_SQL);
 		CHECK_STR(got,
-		    "'O-1-back-1'|'S001'|2|0\n"
-		    "'O-1-out-1'|'S001'|-2|-2\n"
-		    "'O-2-back-1'|'S001'|1|0\n"
-		    "'O-2-out-1'|'S001'|-1|0\n");
+		    "'S001-O-1-back-1'|'S001'|2|0\n"
+		    "'S001-O-1-out-1'|'S001'|-2|-2\n"
+		    "'S001-O-2-back-1'|'S001'|1|0\n"
+		    "'S001-O-2-out-1'|'S001'|-1|0\n");
 		free(got);
-		got = dh_alert_message(st, "conflicting_transition", "O-1");
+		got = dh_alert_message(st, "conflicting_transition",
+		    "S001-O-1");
 		CHECK_STR(got,
-		    "order O-1 was cancelled at S001 but completed at HQ: "
+		    "order S001-O-1 was cancelled at S001 but completed at HQ: "
 		    "goods left, open a return if needed");
 		free(got);
 		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition", NULL), 1);
@@ -285,34 +340,51 @@ TEST(cancellation_seen_alone_first_is_undone_when_the_completion_arrives)
 	dh_history_free(&h);
 }
 
-/* Head office cancels S001's till sale: the restock it records names
- * S001, where the goods left (not head office), and the cancelled sale
- * counts nothing: S001 is back at 10. */
-TEST(cancellation_elsewhere_restocks_where_the_goods_left)
+/* Head office cancels S001's till sale: head office records no movement
+ * of S001's stock (own.h), the cancelled sale counts nothing, so S001 is
+ * back at 10 everywhere; S001's node, applying the cancellation, records
+ * the restock of its goods itself (order.c), once. */
+TEST(cancellation_elsewhere_is_restocked_by_the_site_the_goods_left)
 {
 	dh_history_t h = { 0 };
 	store_t *st = dh_open(harness_tmpdir(), "HQ");
-	size_t idx[3] = { 0, 1, 2 }, counts[INGEST_RESULTS] = { 0 };
+	size_t idx[4] = { 0, 1, 2, 3 }, counts[INGEST_RESULTS] = { 0 };
 	json_t *req = json_pack("{s:s}", "to", "cancelled"), *out = NULL;
 	err_t err;
 	char *got;
 
 	REQUIRE(st != NULL);
-	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "RCV-1", "add",
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-RCV-1", "add",
 	    dh_move_fields("S001", "TEA", 10, "receipt", NULL, NULL), 1);
-	s_till_sale(&h, 2, 2, "O-1", 2);
+	s_till_sale(&h, 2, 2, "S001-O-1", 2);
 	REQUIRE(dh_ingest(st, &h, idx, 3, counts) == 0);
 	CHECK_EQ_INT(dh_on_hand(st, "S001", "TEA"), 8);
-	CHECK_MSG(order_transition(st, "O-1", req, &out, &err) == 0,
-	    "cancel O-1: %s", err.msg);
+	CHECK_MSG(order_transition(st, "S001-O-1", req, &out, &err) == 0,
+	    "cancel S001-O-1: %s", err.msg);
 	got = dh_rows(st, LINKED_SQL);
-	CHECK_STR(got,
-	    "'O-1-back-1'|'S001'|2|0\n"
-	    "'O-1-out-1'|'S001'|-2|0\n");
+	CHECK_STR(got, "'S001-O-1-out-1'|'S001'|-2|0\n");
 	free(got);
 	CHECK_EQ_INT(dh_on_hand(st, "S001", "TEA"), 10);
 	CHECK_EQ_INT(dh_on_hand(st, "HQ", "TEA"), 0);
 	json_decref(out);
+	store_close(&st);
+
+	/* At S001: its own ops, then head office's cancellation. */
+	dh_add(&h, "HQ", 1, dh_at(3, 0), ORDER_ENTITY, "S001-O-1", "transition",
+	    json_pack("{s:s}", "to", "cancelled"), 1);
+	st = dh_open(harness_tmpdir(), "S001");
+	REQUIRE(st != NULL);
+	REQUIRE(dh_ingest(st, &h, idx, 4, counts) == 0);
+	REQUIRE(dh_ingest(st, &h, idx + 3, 1, counts) == 0);
+	got = dh_rows(st,
+	    "SELECT m.id, m.site, m.delta, m.counted, l.origin, l.seq FROM "
+	    "stock_movements m JOIN op_log l ON l.key = m.id "
+	    "WHERE m.order_id IS NOT NULL ORDER BY m.id");
+	CHECK_STR(got,
+	    "'S001-O-1-back-1'|'S001'|2|0|'S001'|4\n"
+	    "'S001-O-1-out-1'|'S001'|-2|0|'S001'|3\n");
+	free(got);
+	CHECK_EQ_INT(dh_on_hand(st, "S001", "TEA"), 10);
 	json_decref(req);
 	store_close(&st);
 	dh_history_free(&h);
@@ -328,20 +400,21 @@ TEST(rule_cancellation_that_wins_over_a_confirmation_leaves_no_sale)
 	store_t *st;
 	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "RCV-1", "add",
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-RCV-1", "add",
 	    dh_move_fields("S001", "TEA", 10, "receipt", NULL, NULL), 1);
-	dh_add(&h, "S001", 2, dh_at(2, 0), ORDER_ENTITY, "O-1", "create",
+	dh_add(&h, "S001", 2, dh_at(2, 0), ORDER_ENTITY, "S001-O-1", "create",
 	    dh_order_fields("S001", "store", "draft", "TEA", 3, 1500), 1);
-	dh_add(&h, "HQ", 1, dh_at(3, 0), ORDER_ENTITY, "O-1", "transition",
+	dh_add(&h, "HQ", 1, dh_at(3, 0), ORDER_ENTITY, "S001-O-1", "transition",
 	    json_pack("{s:s}", "to", "cancelled"), 1);
-	dh_add(&h, "S001", 3, dh_at(4, 0), ORDER_ENTITY, "O-1", "transition",
-	    json_pack("{s:s}", "to", "confirmed"), 1);
-	dh_add(&h, "S001", 4, dh_at(4, 1), STOCK_ENTITY, "O-1-out-1", "add",
-	    dh_move_fields("S001", "TEA", -3, "sale", "O-1", NULL), 1);
+	dh_add(&h, "S001", 3, dh_at(4, 0), ORDER_ENTITY, "S001-O-1",
+	    "transition", json_pack("{s:s}", "to", "confirmed"), 1);
+	dh_add(&h, "S001", 4, dh_at(4, 1), STOCK_ENTITY, "S001-O-1-out-1",
+	    "add", dh_move_fields("S001", "TEA", -3, "sale", "S001-O-1", NULL),
+	    1);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		CHECK_EQ_INT(dh_on_hand(st, "S001", "TEA"), 10);
 		got = dh_rows(st, LINKED_SQL);
-		CHECK_STR(got, "'O-1-out-1'|'S001'|-3|0\n");
+		CHECK_STR(got, "'S001-O-1-out-1'|'S001'|-3|0\n");
 		free(got);
 		CHECK_EQ_INT(dh_alerts(st, "conflicting_transition", NULL), 0);
 		store_close(&st);
@@ -362,25 +435,27 @@ TEST(rule_double_charge_raises_overpaid_with_the_refund)
 	int created;
 	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "O-1", "create",
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S001-O-1", "create",
 	    dh_order_fields("S001", "store", "completed", "TEA", 2, 1500), 1);
-	dh_add(&h, "S001", 2, dh_at(2, 0), PAYMENT_ENTITY, "P-1", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-1", "method",
-		"card", "amount", 3000, "currency", "CNY", "site", "S001"),
+	dh_add(&h, "S001", 2, dh_at(2, 0), PAYMENT_ENTITY, "S001-P-1", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-1",
+		"method", "card", "amount", 3000, "currency", "CNY", "site",
+		"S001"),
 	    1);
-	dh_add(&h, "HQ", 1, dh_at(2, 0), PAYMENT_ENTITY, "P-2", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-1", "method",
-		"bank_transfer", "amount", 3000, "currency", "CNY", "site",
-		"HQ"),
+	dh_add(&h, "HQ", 1, dh_at(2, 0), PAYMENT_ENTITY, "HQ-P-2", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-1",
+		"method", "bank_transfer", "amount", 3000, "currency", "CNY",
+		"site", "HQ"),
 	    1);
-	dh_add(&h, "S001", 3, dh_at(3, 0), ORDER_ENTITY, "O-2", "create",
+	dh_add(&h, "S001", 3, dh_at(3, 0), ORDER_ENTITY, "S001-O-2", "create",
 	    dh_order_fields("S001", "store", "completed", "TEA", 1, 1500), 1);
-	dh_add(&h, "S001", 4, dh_at(4, 0), PAYMENT_ENTITY, "P-3", "add",
-	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "O-2", "method",
-		"cash", "amount", 1500, "currency", "CNY", "site", "S001"),
+	dh_add(&h, "S001", 4, dh_at(4, 0), PAYMENT_ENTITY, "S001-P-3", "add",
+	    json_pack("{s:s, s:s, s:i, s:s, s:s}", "order", "S001-O-2",
+		"method", "cash", "amount", 1500, "currency", "CNY", "site",
+		"S001"),
 	    1);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		o = t_get(st, order_get, "O-1");
+		o = t_get(st, order_get, "S001-O-1");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "paid")),
 		    6000);
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance")),
@@ -389,83 +464,120 @@ TEST(rule_double_charge_raises_overpaid_with_the_refund)
 		got = dh_dump(t_list_where(st, alert_list, "kind", "overpaid"));
 		CHECK_STR(got,
 		    "{\"items\":[{\"at\":1699996520000,\"id\":"
-		    "\"overpaid:S001:O-1\",\"kind\":\"overpaid\",\"message\":"
-		    "\"order O-1 paid 6000 on a total of 3000: refund 3000\","
-		    "\"site\":\"S001\",\"subject\":\"O-1\"}]}");
+		    "\"overpaid:S001:S001-O-1\",\"kind\":\"overpaid\",\"message\":"
+		    "\"order S001-O-1 paid 6000 on a total of 3000: refund "
+		    "3000\",\"site\":\"S001\",\"subject\":\"S001-O-1\"}]}");
 		free(got);
-		req = json_pack("{s:s, s:s, s:i, s:s}", "order", "O-2",
+		req = json_pack("{s:s, s:s, s:i, s:s}", "order", "S001-O-2",
 		    "method", "cash", "amount", 1, "currency", "CNY");
 		CHECK_REFUSED(payment_create(st, req, &out, &created, &err),
 		    out, err, ERR_UNPROCESSABLE,
-		    "amount: 1 exceeds the balance 0 of order O-2");
+		    "amount: 1 exceeds the balance 0 of order S001-O-2");
 		json_decref(req);
 		store_close(&st);
 	}
 	dh_history_free(&h);
 }
 
-/* ---- creates that clash: the same record at every replica ----
- * Each history runs in order, reversed and shuffled (dh_rule_run), so the
- * winner below is the rule's, not the arrival order's. */
+/* ---- who may create and move an order or an invoice (own.h) ----
+ * Each history runs in order, reversed and shuffled (dh_rule_run), so each
+ * verdict below is the rule's, not the arrival order's. */
 
-/* Two creates of one order id with equal clocks (two tills given the same
- * client id at once), and a transition of a third site at that same clock:
- * the lower origin's create defines the order (S002 over W001), however
- * the transition sorts. */
-TEST(order_create_tie_with_same_clock_transition)
+/* An order is created under its site's own id: another site's create of
+ * that id, with a clock that would win the tie-break of creates, is
+ * refused everywhere, and so is a confirmation by a site that neither
+ * created it nor is head office; the order stays S002's. */
+TEST(order_create_under_another_sites_id_is_refused)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
 	json_t *o;
+	char *got;
 
-	dh_add(&h, "W001", 1, dh_at(1, 0), ORDER_ENTITY, "O-T", "create",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
-		"W001", "channel", "online", "currency", "CNY", "fulfil_site",
-		"W001", "status", "draft", "lines", "sku", "SKU-A", "qty", 1,
-		"unit_price", 100),
-	    1);
-	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "O-T", "transition",
-	    json_pack("{s:s}", "to", "confirmed"), 1);
-	dh_add(&h, "S002", 1, dh_at(1, 0), ORDER_ENTITY, "O-T", "create",
+	dh_add(&h, "S002", 1, dh_at(1, 0), ORDER_ENTITY, "S002-O-T", "create",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
 		"S002", "channel", "store", "currency", "CNY", "fulfil_site",
 		"S002", "status", "draft", "lines", "sku", "SKU-B", "qty", 2,
 		"unit_price", 300),
 	    1);
+	dh_add(&h, "W001", 1, 1, ORDER_ENTITY, "S002-O-T", "create",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:i}]}", "site",
+		"W001", "channel", "online", "currency", "CNY", "fulfil_site",
+		"W001", "status", "draft", "lines", "sku", "SKU-A", "qty", 1,
+		"unit_price", 1),
+	    0);
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S002-O-T",
+	    "transition", json_pack("{s:s}", "to", "confirmed"), 0);
+	dh_add(&h, "HQ", 1, dh_at(1, 1), ORDER_ENTITY, "S002-O-T", "transition",
+	    json_pack("{s:s}", "to", "confirmed"), 1);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		o = t_get(st, order_get, "O-T");
+		o = t_get(st, order_get, "S002-O-T");
 		CHECK_STR(json_string_value(json_object_get(o, "site")),
 		    "S002");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
 		    600);
+		CHECK_STR(json_string_value(json_object_get(o, "status")),
+		    "confirmed");
 		json_decref(o);
+		got = dh_quarantined(st);
+		CHECK_STR(got,
+		    "'S001'|1|'apply op S001/1: order S002-O-T: S001 may not "
+		    "confirm it: only its creating site S002 or head office "
+		    "may'\n"
+		    "'W001'|1|'apply op W001/1: order S002-O-T: W001 creates "
+		    "records only under its own ids (W001-...)'\n");
+		free(got);
 		store_close(&st);
 	}
 	dh_history_free(&h);
 }
 
-/* Two creates of one invoice id (invoice_create takes a client id; a site
- * restored from a backup re-issues its numbers): the earlier clock's
- * defines the invoice (order, amount, site, due date) at every replica. */
+/* Two creates of one invoice id by its site (a site restored from a
+ * backup re-issues its numbers): the earlier clock's defines the invoice
+ * (order, amount, due date) at every replica. Another site's create of
+ * the id is refused, as is its transition of it; head office may settle
+ * it. */
 TEST(invoice_create_clash_goes_to_the_earlier_clock)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
 	json_t *inv;
+	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), INVOICE_ENTITY, "INV-T", "create",
-	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "O-1", "site",
+	dh_add(&h, "S001", 1, dh_at(1, 0), INVOICE_ENTITY, "S001-INV-T",
+	    "create",
+	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "S001-O-1", "site",
 		"S001", "amount", 100, "currency", "CNY", "due_days", 30),
 	    1);
-	dh_add(&h, "S002", 1, dh_at(2, 0), INVOICE_ENTITY, "INV-T", "create",
-	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "O-2", "site",
-		"S002", "amount", 900, "currency", "CNY", "due_days", 0),
+	dh_add(&h, "S001", 2, dh_at(2, 0), INVOICE_ENTITY, "S001-INV-T",
+	    "create",
+	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "S001-O-2", "site",
+		"S001", "amount", 900, "currency", "CNY", "due_days", 0),
 	    1);
+	dh_add(&h, "S002", 1, 1, INVOICE_ENTITY, "S001-INV-T", "create",
+	    json_pack("{s:s, s:s, s:i, s:s, s:i}", "order", "S002-O-2", "site",
+		"S002", "amount", 5, "currency", "CNY", "due_days", 0),
+	    0);
+	dh_add(&h, "S002", 2, dh_at(3, 0), INVOICE_ENTITY, "S001-INV-T",
+	    "transition", json_pack("{s:s}", "to", "void"), 0);
+	dh_add(&h, "HQ", 1, dh_at(3, 1), INVOICE_ENTITY, "S001-INV-T",
+	    "transition", json_pack("{s:s}", "to", "paid"), 1);
 	if ((st = dh_rule_run(&h)) != NULL) {
-		inv = t_get(st, invoice_get, "INV-T");
+		inv = t_get(st, invoice_get, "S001-INV-T");
 		CHECK_EQ_INT(json_integer_value(json_object_get(inv, "amount")),
 		    100);
+		CHECK_STR(json_string_value(json_object_get(inv, "order")),
+		    "S001-O-1");
+		CHECK_STR(json_string_value(json_object_get(inv, "status")),
+		    "paid");
 		json_decref(inv);
+		got = dh_quarantined(st);
+		CHECK_STR(got,
+		    "'S002'|1|'apply op S002/1: invoice S001-INV-T: S002 "
+		    "creates records only under its own ids (S002-...)'\n"
+		    "'S002'|2|'apply op S002/2: invoice S001-INV-T: S002 may not "
+		    "mark it void: only its issuing site or head office may'\n");
+		free(got);
 		store_close(&st);
 	}
 	dh_history_free(&h);
@@ -502,52 +614,53 @@ TEST(order_ops_over_the_limits_quarantined_with_exact_reasons)
 	json_t *o;
 	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "O-OK", "create",
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S001-O-OK", "create",
 	    s_order_fields("S001", "BOX", 1, 2, 500), 1);
-	dh_add(&h, "S001", 2, dh_at(2, 0), ORDER_ENTITY, "O-MAX", "create",
+	dh_add(&h, "S001", 2, dh_at(2, 0), ORDER_ENTITY, "S001-O-MAX", "create",
 	    s_order_fields("S001", "TEA", 1, 1000, MONEY_PRICE_MAX), 1);
-	dh_add(&h, "S002", 1, dh_at(3, 0), ORDER_ENTITY, "BIG-1", "create",
+	dh_add(&h, "S002", 1, dh_at(3, 0), ORDER_ENTITY, "S002-BIG-1", "create",
 	    s_order_fields("S002", "BOX", 5, MONEY_QTY_MAX, MONEY_PRICE_MAX),
 	    0);
-	dh_add(&h, "W001", 1, dh_at(3, 0), ORDER_ENTITY, "BIG-2", "create",
+	dh_add(&h, "W001", 1, dh_at(3, 0), ORDER_ENTITY, "W001-BIG-2", "create",
 	    s_order_fields("W001", "BOX", 5, MONEY_QTY_MAX, MONEY_PRICE_MAX),
 	    0);
-	dh_add(&h, "S002", 2, dh_at(4, 0), ORDER_ENTITY, "Q-1", "create",
+	dh_add(&h, "S002", 2, dh_at(4, 0), ORDER_ENTITY, "S002-Q-1", "create",
 	    s_order_fields("S002", "BOX", 1, MONEY_QTY_MAX + 1, 1), 0);
-	dh_add(&h, "S002", 3, dh_at(5, 0), ORDER_ENTITY, "P-1", "create",
+	dh_add(&h, "S002", 3, dh_at(5, 0), ORDER_ENTITY, "S002-P-1", "create",
 	    s_order_fields("S002", "BOX", 1, 1, MONEY_PRICE_MAX + 1), 0);
 	/* 200 lines of 10^18 each: past int64 while it is summed. */
-	dh_add(&h, "S002", 4, dh_at(6, 0), ORDER_ENTITY, "T-1", "create",
+	dh_add(&h, "S002", 4, dh_at(6, 0), ORDER_ENTITY, "S002-T-1", "create",
 	    s_order_fields("S002", "BOX", MONEY_LINES_MAX, MONEY_QTY_MAX,
 		MONEY_PRICE_MAX),
 	    0);
-	dh_add(&h, "W001", 2, dh_at(7, 0), INVOICE_ENTITY, "INV-B", "create",
-	    json_pack("{s:s, s:s, s:I, s:s, s:i}", "order", "O-MAX", "site",
-		"W001", "amount", (json_int_t)MONEY_TOTAL_MAX + 1, "currency",
-		"CNY", "due_days", 30),
+	dh_add(&h, "W001", 2, dh_at(7, 0), INVOICE_ENTITY, "W001-INV-B",
+	    "create",
+	    json_pack("{s:s, s:s, s:I, s:s, s:i}", "order", "S001-O-MAX",
+		"site", "W001", "amount", (json_int_t)MONEY_TOTAL_MAX + 1,
+		"currency", "CNY", "due_days", 30),
 	    0);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		got = dh_quarantined(st);
 		CHECK_STR(got,
-		    "'S002'|1|'apply op S002/1: order BIG-1: lines: total "
+		    "'S002'|1|'apply op S002/1: order S002-BIG-1: lines: total "
 		    "5000000000000000000 exceeds the limit of 1000000000000000 "
 		    "per order'\n"
-		    "'S002'|2|'apply op S002/2: order Q-1: lines[0]: qty: "
+		    "'S002'|2|'apply op S002/2: order S002-Q-1: lines[0]: qty: "
 		    "1000001 exceeds the limit of 1000000 per line'\n"
-		    "'S002'|3|'apply op S002/3: order P-1: lines[0]: "
+		    "'S002'|3|'apply op S002/3: order S002-P-1: lines[0]: "
 		    "unit_price: 1000000000001 exceeds the limit of "
 		    "1000000000000 per unit'\n"
-		    "'S002'|4|'apply op S002/4: order T-1: lines: total "
+		    "'S002'|4|'apply op S002/4: order S002-T-1: lines: total "
 		    "200000000000000000000 exceeds the limit of "
 		    "1000000000000000 per order'\n"
-		    "'W001'|1|'apply op W001/1: order BIG-2: lines: total "
+		    "'W001'|1|'apply op W001/1: order W001-BIG-2: lines: total "
 		    "5000000000000000000 exceeds the limit of 1000000000000000 "
 		    "per order'\n"
-		    "'W001'|2|'apply op W001/2: invoice INV-B: amount: "
+		    "'W001'|2|'apply op W001/2: invoice W001-INV-B: amount: "
 		    "1000000000000001 exceeds the limit of 1000000000000000 per "
 		    "invoice'\n");
 		free(got);
-		o = t_get(st, order_get, "O-MAX");
+		o = t_get(st, order_get, "S001-O-MAX");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "total")),
 		    MONEY_TOTAL_MAX);
 		json_decref(o);
@@ -764,7 +877,7 @@ TEST(receivables_totals_exact_or_refused_naming_the_bucket)
 }
 
 /* Paid is the sum of any number of payments, each within its limit: 8193
- * payments of 2^50 from one site are each valid, and together past int64.
+ * payments of 2^50 from its site are each valid, and together past int64.
  * The order then reads as an error naming it and its paid; a list shows
  * it with paid and balance null and the reason (never without it, never
  * failing for everyone); 8192 refunds of 2^50 make paid exactly the
@@ -781,23 +894,24 @@ TEST(order_paid_past_int64_is_an_error_naming_the_order)
 	char pid[32], *got;
 
 	REQUIRE(st != NULL);
-	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "O-P", "create",
-	    s_order_fields("S001", "BOX", 1, 1, 1000), 1);
-	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "O-R", "create",
-	    s_order_fields("S001", "BOX", 1, 1, 1000), 1);
-	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "O-OK", "create",
-	    s_order_fields("S001", "BOX", 1, 1, 1000), 1);
+	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "S001-O-P",
+	    "create", s_order_fields("S001", "BOX", 1, 1, 1000), 1);
+	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "S001-O-R",
+	    "create", s_order_fields("S001", "BOX", 1, 1, 1000), 1);
+	dh_add(&h, "S001", seq++, dh_at(1, 0), ORDER_ENTITY, "S001-O-OK",
+	    "create", s_order_fields("S001", "BOX", 1, 1, 1000), 1);
 	for (i = 0; i < 8193 + 8192; i++) {
 		int refund = i >= 8193;
 
-		snprintf(pid, sizeof pid, "P-%zu", i);
-		dh_add(&h, "S002", seq++, dh_at(2, (uint32_t)i), PAYMENT_ENTITY,
+		snprintf(pid, sizeof pid, "S001-P-%zu", i);
+		dh_add(&h, "S001", seq++, dh_at(2, (uint32_t)i), PAYMENT_ENTITY,
 		    pid, "add",
 		    json_pack("{s:s, s:s, s:I, s:s, s:s}", "order",
-			refund ? "O-R" : "O-P", "method", "card", "amount",
+			refund ? "S001-O-R" : "S001-O-P", "method", "card",
+			"amount",
 			(json_int_t)(refund ? -MONEY_PAYMENT_MAX
 					    : MONEY_PAYMENT_MAX),
-			"currency", "CNY", "site", "S002"),
+			"currency", "CNY", "site", "S001"),
 		    1);
 	}
 	idx = malloc(h.n * sizeof *idx);
@@ -806,13 +920,13 @@ TEST(order_paid_past_int64_is_an_error_naming_the_order)
 		idx[i] = i;
 	if (dh_ingest(st, &h, idx, h.n, counts) == 0) {
 		CHECK_EQ_INT(counts[INGEST_APPLIED], h.n);
-		CHECK_REFUSED(order_get(st, "O-P", &out, &err), out, err,
+		CHECK_REFUSED(order_get(st, "S001-O-P", &out, &err), out, err,
 		    ERR_UNPROCESSABLE,
-		    "order O-P: paid: 9224497936761618432 exceeds the largest "
+		    "order S001-O-P: paid: 9224497936761618432 exceeds the largest "
 		    "representable amount 9223372036854775807");
-		CHECK_REFUSED(order_get(st, "O-R", &out, &err), out, err,
+		CHECK_REFUSED(order_get(st, "S001-O-R", &out, &err), out, err,
 		    ERR_UNPROCESSABLE,
-		    "order O-R: balance: 9223372036854776808 exceeds the "
+		    "order S001-O-R: balance: 9223372036854776808 exceeds the "
 		    "largest representable amount 9223372036854775807");
 		/* A list shows such an order with the reason, and the rest
 		 * as usual. */
@@ -820,13 +934,14 @@ TEST(order_paid_past_int64_is_an_error_naming_the_order)
 		CHECK(strstr(got,
 			  "\"balance\":null,\"channel\":\"store\","
 			  "\"created_ms\"") != NULL);
-		CHECK(strstr(got,
-			  "\"error\":\"order O-P: paid: 9224497936761618432 "
-			  "exceeds the largest representable amount "
-			  "9223372036854775807\"") != NULL);
+		CHECK(
+		    strstr(got,
+			"\"error\":\"order S001-O-P: paid: 9224497936761618432 "
+			"exceeds the largest representable amount "
+			"9223372036854775807\"") != NULL);
 		CHECK(strstr(got, "\"balance\":1000,") != NULL);
 		free(got);
-		o = t_get(st, order_get, "O-OK");
+		o = t_get(st, order_get, "S001-O-OK");
 		CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance")),
 		    1000);
 		json_decref(o);
@@ -842,10 +957,10 @@ TEST(order_paid_past_int64_is_an_error_naming_the_order)
 		    t_list_where(st, alert_list, "kind", "over_refund"));
 		CHECK_STR(got,
 		    "{\"items\":[{\"at\":1699996520000,\"id\":"
-		    "\"over_refund:S001:O-R\",\"kind\":\"over_refund\","
-		    "\"message\":\"order O-R refunded about "
+		    "\"over_refund:S001:S001-O-R\",\"kind\":\"over_refund\","
+		    "\"message\":\"order S001-O-R refunded about "
 		    "9223372036854775000 more than was paid\",\"site\":"
-		    "\"S001\",\"subject\":\"O-R\"}]}");
+		    "\"S001\",\"subject\":\"S001-O-R\"}]}");
 		free(got);
 	}
 	free(idx);
@@ -869,25 +984,26 @@ TEST(credit_limit_check_sums_exposure_exactly)
 	REQUIRE(st != NULL);
 	dh_add(&h, "HQ", 1, dh_at(1, 0), PRODUCT_ENTITY, "BOX", "set",
 	    json_pack("{s:s}", "name", "Carton"), 1);
-	dh_add(&h, "S001", 1, dh_at(1, 0), CUSTOMER_ENTITY, "C-1", "create",
+	dh_add(&h, "S001", 1, dh_at(1, 0), CUSTOMER_ENTITY, "S001-C-1",
+	    "create",
 	    json_pack("{s:{s:s, s:i}}", "set", "name", "Tea House",
 		"credit_limit", 1000),
 	    1);
 	if (dh_ingest(st, &h, idx, 2, counts) == 0) {
 		s_legacy_order(st, "OLD-1", "S001", "BOX", 1, 1, 1);
 		s_exec(st,
-		    sqlite3_mprintf("UPDATE orders SET customer = 'C-1', "
+		    sqlite3_mprintf("UPDATE orders SET customer = 'S001-C-1', "
 				    "on_account = 1, total = %lld "
 				    "WHERE id = 'OLD-1'",
 			(long long)(INT64_MAX - 500)));
 		req =
 		    json_pack("{s:s, s:s, s:s, s:b, s:s, s:[{s:s, s:i, s:i}]}",
-			"channel", "b2b", "customer", "C-1", "currency", "CNY",
-			"on_account", 1, "status", "confirmed", "lines", "sku",
-			"BOX", "qty", 1, "unit_price", 1000);
+			"channel", "b2b", "customer", "S001-C-1", "currency",
+			"CNY", "on_account", 1, "status", "confirmed", "lines",
+			"sku", "BOX", "qty", 1, "unit_price", 1000);
 		CHECK_REFUSED(order_create(st, req, &out, &created, &err), out,
 		    err, ERR_UNPROCESSABLE,
-		    "on_account: customer C-1 would owe 9223372036854776307, "
+		    "on_account: customer S001-C-1 would owe 9223372036854776307, "
 		    "over the credit limit 1000");
 		json_decref(req);
 	}

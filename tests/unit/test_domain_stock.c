@@ -3,8 +3,10 @@
  * hand-picked history run by dh_rule_run (three orders and twice, the same
  * state every time) and then checked against what the rule says: on-hand
  * is a PN-counter over the movements that win their id, it may go negative
- * (with an alert), a claim of a movement id that loses leaves no row, and
- * only a return names the order it is against (effect.h).
+ * (with an alert), a claim of a movement id that loses leaves no row, only
+ * a return names the order it is against (effect.h), a site moves only its
+ * own stock under its own ids, and a transfer is received only by its
+ * destination, whose node records the receipt itself (own.h, stock.h).
  */
 #include <stdlib.h>
 
@@ -17,37 +19,50 @@
 
 /* On-hand is a PN-counter over the movements that win their id: it goes
  * negative after a merge (no sale refused) and raises negative_stock. Two
- * claims of one id with equal clocks: the lower origin's is the movement. */
+ * claims of one id by its site with equal clocks: the lower seq's is the
+ * movement. Another site's claim of the id, or its movement of this
+ * site's stock, is refused (own.h), whatever its clock. */
 TEST(rule_stock_pn_counter_goes_negative_with_alert)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
 	json_t *l, *a, *it, *q;
+	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "M-1", "add",
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-M-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", 5, "reason", "receipt"),
 	    1);
-	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "M-2", "add",
+	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "S001-M-2", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", -3, "reason", "sale"),
 	    1);
-	dh_add(&h, "S002", 1, dh_at(2, 0), STOCK_ENTITY, "M-3", "add",
+	dh_add(&h, "S001", 3, dh_at(2, 1), STOCK_ENTITY, "S001-M-3", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", -4, "reason", "sale"),
 	    1);
-	dh_add(&h, "W001", 1, dh_at(3, 0), STOCK_ENTITY, "MV-X", "add",
-	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
-		"delta", -2, "reason", "adjustment"),
-	    1);
-	dh_add(&h, "S002", 2, dh_at(3, 0), STOCK_ENTITY, "MV-X", "add",
+	dh_add(&h, "S001", 4, dh_at(3, 0), STOCK_ENTITY, "S001-MV-X", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", -9, "reason", "adjustment"),
 	    1);
-	dh_add(&h, "S002", 3, dh_at(4, 0), STOCK_ENTITY, "M-4", "add",
+	dh_add(&h, "S001", 5, dh_at(3, 0), STOCK_ENTITY, "S001-MV-X", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", -2, "reason", "adjustment"),
+	    1);
+	dh_add(&h, "S002", 1, dh_at(4, 0), STOCK_ENTITY, "S002-M-4", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S002", "sku", "SKU-B",
 		"delta", 4, "reason", "receipt"),
 	    1);
+	/* S002's claim of S001's id with a clock of 1, and its movement of
+	 * S001's stock under its own id. */
+	dh_add(&h, "S002", 2, 1, STOCK_ENTITY, "S001-MV-X", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S002", "sku", "SKU-A",
+		"delta", 50, "reason", "receipt"),
+	    0);
+	dh_add(&h, "S002", 3, dh_at(5, 0), STOCK_ENTITY, "S002-M-5", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
+		"delta", -777, "reason", "adjustment"),
+	    0);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		q = json_pack("{s:s, s:s}", "site", "S001", "sku", "SKU-A");
 		l = t_list(st, stock_list, q);
@@ -60,8 +75,9 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 		CHECK_EQ_INT(
 		    store_query_int(st,
 			store_stmt(st,
-			    "SELECT count(*) FROM stock_movements WHERE id = 'MV-X' "
-			    "AND origin = 'S002' AND delta = -9"),
+			    "SELECT count(*) FROM stock_movements WHERE id = "
+			    "'S001-MV-X' AND origin = 'S001' AND seq = 4 AND "
+			    "delta = -9"),
 			-1),
 		    1);
 		a = t_list_where(st, alert_list, "kind", "negative_stock");
@@ -72,25 +88,33 @@ TEST(rule_stock_pn_counter_goes_negative_with_alert)
 		CHECK_STR(json_string_value(json_object_get(it, "message")),
 		    "S001 SKU-A on hand -11: more sold than recorded, count it");
 		json_decref(a);
+		got = dh_quarantined(st);
+		CHECK_STR(got,
+		    "'S002'|2|'apply op S002/2: stock movement S001-MV-X: S002 "
+		    "creates records only under its own ids (S002-...)'\n"
+		    "'S002'|3|'apply op S002/3: stock movement S002-M-5: "
+		    "recorded at S001 but written by S002 (a site moves only "
+		    "its own stock)'\n");
+		free(got);
 		store_close(&st);
 	}
 	dh_history_free(&h);
 }
 
-/* A movement id claimed at two sites: the losing claim must leave nothing,
- * not even an on-hand row of 0, whichever claim arrived first. */
+/* A movement id claimed twice for two skus: the losing claim must leave
+ * nothing, not even an on-hand row of 0, whichever claim arrived first. */
 TEST(rule_losing_movement_claim_leaves_no_row)
 {
 	dh_history_t h = { 0 };
 	store_t *st;
 	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "MV-1", "add",
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-MV-1", "add",
 	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-A",
 		"delta", 5, "reason", "receipt"),
 	    1);
-	dh_add(&h, "S002", 1, dh_at(2, 0), STOCK_ENTITY, "MV-1", "add",
-	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S002", "sku", "SKU-B",
+	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "S001-MV-1", "add",
+	    json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "SKU-B",
 		"delta", 3, "reason", "receipt"),
 	    1);
 	if ((st = dh_rule_run(&h)) != NULL) {
@@ -113,23 +137,123 @@ TEST(rule_only_a_return_names_an_order_and_counts_as_written_without_it)
 	store_t *st;
 	char *got;
 
-	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "M-1", "add",
-	    dh_move_fields("S001", "SKU-A", 5, "receipt", NULL, "O-9"), 0);
-	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "K-9-ret-1", "add",
-	    dh_move_fields("S001", "SKU-A", 3, "return", "K-9", "O-9"), 1);
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-M-1", "add",
+	    dh_move_fields("S001", "SKU-A", 5, "receipt", NULL, "S001-O-9"), 0);
+	dh_add(&h, "S001", 2, dh_at(2, 0), STOCK_ENTITY, "S001-K-9-ret-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", 3, "return", "S001-K-9",
+		"S001-O-9"),
+	    1);
 	if ((st = dh_rule_run(&h)) != NULL) {
 		got = dh_quarantined(st);
 		CHECK_STR(got,
-		    "'S001'|1|'apply op S001/1: stock movement M-1: order: "
+		    "'S001'|1|'apply op S001/1: stock movement S001-M-1: order: "
 		    "only a return names the order it is against'\n");
 		free(got);
 		got = dh_rows(st,
 		    "SELECT id, order_id, effect, delta, counted "
 		    "FROM stock_movements");
-		CHECK_STR(got, "'K-9-ret-1'|'O-9'|'return'|3|3\n");
+		CHECK_STR(got, "'S001-K-9-ret-1'|'S001-O-9'|'return'|3|3\n");
 		free(got);
 		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), 3);
 		store_close(&st);
 	}
+	dh_history_free(&h);
+}
+
+/* The fields of a transfer's leg at site: its out leg (to) or receipt
+ * (transfer). Caller owns. */
+static json_t *
+s_leg(const char *site, int64_t delta, const char *ref, const char *to,
+    const char *transfer)
+{
+	json_t *f = dh_move_fields(site, "SKU-A", delta,
+	    to != NULL ? "transfer_out" : "transfer_in", ref, NULL);
+
+	if (to != NULL)
+		json_object_set_new(f, "to", json_string(to));
+	if (transfer != NULL)
+		json_object_set_new(f, "transfer", json_string(transfer));
+	return f;
+}
+
+/* A transfer's out leg names its destination in its id, and only that
+ * destination may receive it, under the one id of its receipt: decided
+ * from each op alone, so the same everywhere, at sites that never see the
+ * other leg too. */
+TEST(rule_a_transfer_is_received_only_by_its_destination)
+{
+	dh_history_t h = { 0 };
+	store_t *st;
+	char *got;
+
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-T1-to-S002",
+	    "add", s_leg("S001", -3, "S001-T1", "S002", NULL), 1);
+	dh_add(&h, "S002", 1, dh_at(2, 0), STOCK_ENTITY, "S002-S001-T1-in",
+	    "add", s_leg("S002", 3, "S001-T1", NULL, "S001-T1-to-S002"), 1);
+	/* W001 receiving what S001 sent S002. */
+	dh_add(&h, "W001", 1, dh_at(2, 1), STOCK_ENTITY, "W001-S001-T1-in",
+	    "add", s_leg("W001", 3, "S001-T1", NULL, "S001-T1-to-S002"), 0);
+	/* An out leg whose id names another destination than its to. */
+	dh_add(&h, "S001", 2, dh_at(3, 0), STOCK_ENTITY, "S001-T2-to-W001",
+	    "add", s_leg("S001", -1, "S001-T2", "S002", NULL), 0);
+	/* A receipt under another id than the one of its transfer. */
+	dh_add(&h, "S002", 2, dh_at(3, 1), STOCK_ENTITY, "S002-T9", "add",
+	    s_leg("S002", 3, "S001-T1", NULL, "S001-T1-to-S002"), 0);
+	/* A transfer to head office, which has no node to receive it. */
+	dh_add(&h, "S001", 3, dh_at(4, 0), STOCK_ENTITY, "S001-T3-to-HQ", "add",
+	    s_leg("S001", -1, "S001-T3", "HQ", NULL), 0);
+	if ((st = dh_rule_run(&h)) != NULL) {
+		got = dh_quarantined(st);
+		CHECK_STR(got,
+		    "'S001'|2|'apply op S001/2: stock movement S001-T2-to-W001: "
+		    "a transfer_out to S002 has the id S001-T2-to-S002'\n"
+		    "'S001'|3|'apply op S001/3: stock movement S001-T3-to-HQ: "
+		    "to: HQ is head office, which receives no transfers'\n"
+		    "'S002'|2|'apply op S002/2: stock movement S002-T9: the "
+		    "receipt of transfer S001-T1-to-S002 has ref S001-T1 and the "
+		    "id S002-S001-T1-in'\n"
+		    "'W001'|1|'apply op W001/1: stock movement W001-S001-T1-in: "
+		    "receives transfer S001-T1-to-S002, which is not addressed "
+		    "to W001 (a site receives only what is sent to it)'\n");
+		free(got);
+		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), -3);
+		CHECK_EQ_INT(dh_on_hand(st, "S002", "SKU-A"), 3);
+		CHECK_EQ_INT(dh_on_hand(st, "W001", "SKU-A"), 0);
+		store_close(&st);
+	}
+	dh_history_free(&h);
+}
+
+/* The destination's node records the receipt itself, in the transaction
+ * that applies the out leg, once; other replicas record nothing. */
+TEST(the_destination_records_its_receipt_once)
+{
+	dh_history_t h = { 0 };
+	store_t *dest, *other;
+	size_t idx[] = { 0, 0 }, counts[INGEST_RESULTS] = { 0 };
+	char *got;
+
+	dh_add(&h, "S001", 1, dh_at(1, 0), STOCK_ENTITY, "S001-T1-to-S002",
+	    "add", s_leg("S001", -3, "S001-T1", "S002", NULL), 1);
+	dest = dh_open(harness_tmpdir(), "S002");
+	other = dh_open(harness_tmpdir(), "W001");
+	REQUIRE(dest != NULL && other != NULL);
+	CHECK_EQ_INT(dh_ingest(dest, &h, idx, 2, counts), 0);
+	CHECK_EQ_INT(dh_ingest(other, &h, idx, 1, counts), 0);
+	got = dh_rows(dest,
+	    "SELECT m.id, m.site, m.delta, m.reason, m.ref, l.origin, l.seq "
+	    "FROM stock_movements m JOIN op_log l ON l.key = m.id "
+	    "ORDER BY m.id");
+	CHECK_STR(got,
+	    "'S001-T1-to-S002'|'S001'|-3|'transfer_out'|'S001-T1'|'S001'|1\n"
+	    "'S002-S001-T1-in'|'S002'|3|'transfer_in'|'S001-T1'|'S002'|1\n");
+	free(got);
+	CHECK_EQ_INT(dh_on_hand(dest, "S002", "SKU-A"), 3);
+	got = dh_rows(other, "SELECT id FROM stock_movements");
+	CHECK_STR(got, "'S001-T1-to-S002'\n");
+	free(got);
+	store_close(&dest);
+	store_close(&other);
 	dh_history_free(&h);
 }

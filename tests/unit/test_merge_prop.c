@@ -3,15 +3,18 @@
  *
  * A generator makes ~2000 stock movement ops from four origins, each with its
  * own seq and hybrid clock (clocks that sometimes tie across origins), some
- * movement ids claimed by several origins, a few ops every replica must
- * quarantine (zero delta, unknown entity) and a few stamped far ahead, which
- * every replica applies all the same (store.h). Their canonical
- * bytes are then fed to replicas:
+ * movement ids claimed several times by the site they belong to, a few ops
+ * every replica must quarantine (zero delta, unknown entity, and forgeries:
+ * another site's id claimed, with a tiny clock now and then, or another
+ * site's stock moved: own.h) and a few stamped far ahead, which every
+ * replica applies all the same (store.h). Their canonical bytes are then
+ * fed to replicas:
  *
  *   commutative  four stores, four random orders with random duplicates,
  *                end in the same state;
- *   correct      that state equals a model computed here (per id the op with
- *                the lowest (hlc, origin) wins; on-hand sums the winners);
+ *   correct      that state equals a model computed here (per id the valid
+ *                op with the lowest (hlc, origin, seq) wins; on-hand sums
+ *                the winners);
  *   idempotent   ingesting everything again changes nothing;
  *   associative  (A + B) + C equals A + (B + C), replicas merged through the
  *                bytes they hold.
@@ -63,6 +66,7 @@ typedef struct {
 	int valid; /* every replica must apply it */
 	char id[OP_KEY_MAX + 1];
 	int origin; /* index into s_origins */
+	uint64_t seq;
 	uint64_t hlc;
 	char site[OP_SITE_MAX + 1];
 	char sku[16];
@@ -97,10 +101,10 @@ s_encode(gen_op_t *g, const op_t *op)
 	g->len = w.len;
 }
 
-/* Makes the history. cross_site: whether origins reusing an id may record
- * it at different sites and skus (else a shared id names one site/sku).
- * Such cross-site claims use a sku of their own, so that a claim which
- * loses leaves no (site, sku) that other movements also touch. */
+/* Makes the history. cross_site: whether a site reusing one of its ids may
+ * record it for different skus (else a shared id names one site/sku). Such
+ * claims use a sku of their own, so that a claim which loses leaves no
+ * (site, sku) that other movements also touch. */
 static void
 s_generate(history_t *h, int cross_site)
 {
@@ -135,28 +139,46 @@ s_generate(history_t *h, int cross_site)
 		snprintf(op.entity, sizeof op.entity, "%s", STOCK_ENTITY);
 		snprintf(op.kind, sizeof op.kind, "add");
 
+		g->valid = 1;
 		roll = harness_rand_below(100);
 		if (roll < 15) {
+			/* One of the ids a site records more than once; now
+			 * and then another site claims it: a forgery. */
+			int owner = o;
+
+			if (harness_rand_below(4) == 0) {
+				owner = (o + 1 +
+					    (int)harness_rand_below(
+						N_ORIGINS - 1)) %
+				    N_ORIGINS;
+				g->valid = 0;
+				if (harness_rand_below(2))
+					op.hlc = 1 + harness_rand_below(1000);
+			}
 			shared = 1 + (int)harness_rand_below(N_SHARED);
-			snprintf(op.key, sizeof op.key, "X-%02d", shared - 1);
+			snprintf(op.key, sizeof op.key, "%s-X-%02d",
+			    s_origins[owner], shared - 1);
 		} else {
 			snprintf(op.key, sizeof op.key, "%s-%06llu",
 			    s_origins[o], (unsigned long long)op.seq);
 		}
 		snprintf(g->id, sizeof g->id, "%s", op.key);
 		if (shared && !cross_site) {
-			snprintf(g->site, sizeof g->site, "%s",
-			    s_origins[(shared - 1) % N_ORIGINS]);
+			snprintf(g->site, sizeof g->site, "%s", s_origins[o]);
 			snprintf(g->sku, sizeof g->sku, "%s",
 			    s_skus[(shared - 1) % N_SKUS]);
 		} else if (shared) {
 			snprintf(g->site, sizeof g->site, "%s", s_origins[o]);
 			snprintf(g->sku, sizeof g->sku, "Z%04zu", i);
-		} else {
+		} else if (harness_rand_below(50) == 0) {
+			/* Another site's stock moved: a forgery. */
 			snprintf(g->site, sizeof g->site, "%s",
-			    s_origins[harness_rand_below(5) == 0
-				    ? harness_rand_below(N_ORIGINS)
-				    : (uint64_t)o]);
+			    s_origins[(o + 1) % N_ORIGINS]);
+			snprintf(g->sku, sizeof g->sku, "%s",
+			    s_skus[harness_rand_below(N_SKUS)]);
+			g->valid = 0;
+		} else {
+			snprintf(g->site, sizeof g->site, "%s", s_origins[o]);
 			snprintf(g->sku, sizeof g->sku, "%s",
 			    s_skus[harness_rand_below(N_SKUS)]);
 		}
@@ -165,7 +187,7 @@ s_generate(history_t *h, int cross_site)
 					 : (harness_rand_below(2) ? 1 : -1);
 		mag = 1 + (long long)harness_rand_below(20);
 		g->delta = sign * mag;
-		g->valid = 1;
+		g->seq = op.seq;
 		/* A few ops no replica may apply. */
 		roll = harness_rand_below(100);
 		if (roll < 2) {
@@ -224,7 +246,7 @@ s_row_cmp(const void *pa, const void *pb)
 }
 
 /* What stock_list should say: per id the valid op with the lowest
- * (hlc, origin) wins, and on-hand per (site, sku) sums the winners. */
+ * (hlc, origin, seq) wins, and on-hand per (site, sku) sums the winners. */
 static json_t *
 s_model(const history_t *h)
 {
@@ -248,8 +270,10 @@ s_model(const history_t *h)
 			win[nwin++] = g;
 		else if (g->hlc < win[j]->hlc ||
 		    (g->hlc == win[j]->hlc &&
-			strcmp(s_origins[g->origin],
-			    s_origins[win[j]->origin]) < 0))
+			(strcmp(s_origins[g->origin],
+			     s_origins[win[j]->origin]) < 0 ||
+			    (g->origin == win[j]->origin &&
+				g->seq < win[j]->seq))))
 			win[j] = g;
 	}
 	rows = calloc(nwin ? nwin : 1, sizeof *rows);
@@ -682,10 +706,10 @@ TEST(merge_is_commutative_idempotent_associative_and_correct)
 	s_run(0);
 }
 
-/* Origins reusing an id may record it at their own site and another sku;
- * see test_store.c same_id_for_different_site_and_sku_converges_in_any_order
- * for the two-op case. */
-TEST(merge_converges_when_reused_ids_name_different_sites)
+/* A site reusing one of its ids may record it for another sku; see
+ * test_store.c same_id_for_different_sku_converges_in_any_order for the
+ * two-op case. */
+TEST(merge_converges_when_reused_ids_name_different_skus)
 {
 	s_run(1);
 }

@@ -448,9 +448,9 @@ TEST(a_different_op_under_a_held_seq_is_a_conflict_not_a_duplicate)
 	 * under its seq. */
 	op_clear(&op);
 	op_clear(&other);
-	s_customer_op(&op, "S001", 2, hlc_pack(WALL0 + 3600000, 0), "C-1",
+	s_customer_op(&op, "S001", 2, hlc_pack(WALL0 + 3600000, 0), "S001-C-1",
 	    "Ada");
-	s_customer_op(&other, "S001", 2, hlc_pack(WALL0 - 900, 0), "C-1",
+	s_customer_op(&other, "S001", 2, hlc_pack(WALL0 - 900, 0), "S001-C-1",
 	    "Ada");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_EQ_INT(s_ingest(st, &other, &err), INGEST_CONFLICT);
@@ -495,7 +495,7 @@ TEST(quarantined_ops_are_retried_when_their_stamp_comes)
 	int applied = -1, kept = -1;
 
 	REQUIRE(st != NULL);
-	s_customer_op(&op, "S002", 1, hlc_pack(WALL0 + 3600000, 0), "C-1",
+	s_customer_op(&op, "S002", 1, hlc_pack(WALL0 + 3600000, 0), "S002-C-1",
 	    "Ada");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	op_clear(&op);
@@ -518,7 +518,7 @@ TEST(quarantined_ops_are_retried_when_their_stamp_comes)
 	CHECK_EQ_INT(applied, 1);
 	CHECK_EQ_INT(kept, 0);
 	reason = s_query_text(st,
-	    "SELECT name FROM customers WHERE id = 'C-1'");
+	    "SELECT name FROM customers WHERE id = 'S002-C-1'");
 	CHECK_STR(reason, "Ada");
 	free(reason);
 	CHECK_EQ_INT(store_quarantine_retry(st, "S002", 2, 0, NULL, NULL,
@@ -545,9 +545,9 @@ TEST(chains_are_kept_and_backfilled_at_open)
 	REQUIRE(st != NULL);
 	for (i = 1; i <= 3; i++) {
 		s_movement_op(&op, "S001", i, hlc_pack(WALL0 - 1000 + i, 0),
-		    i == 1	 ? "M-1"
-			: i == 2 ? "M-2"
-				 : "M-3",
+		    i == 1	 ? "S001-M-1"
+			: i == 2 ? "S001-M-2"
+				 : "S001-M-3",
 		    "S001", "A", 1, "receipt");
 		CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
 		op_clear(&op);
@@ -583,7 +583,7 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	int64_t hlc_before = -1, hlc_after = -2;
 
 	REQUIRE(st != NULL);
-	s_customer_op(&op, "S002", 7, hlc_pack(WALL0 + 300001, 0), "C-7",
+	s_customer_op(&op, "S002", 7, hlc_pack(WALL0 + 300001, 0), "S002-C-7",
 	    "Ada");
 	CHECK_EQ_INT(store_meta_get_int(st, "hlc", -1, &hlc_before, &err), 0);
 	CHECK_EQ_INT(hlc_before, -1); /* never written */
@@ -614,7 +614,7 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	CHECK_EQ_UINT(max, 7);
 	/* Right at the bound it is accepted. */
 	op_clear(&op);
-	s_customer_op(&op, "S002", 8, hlc_pack(WALL0 + 300000, 0), "C-8",
+	s_customer_op(&op, "S002", 8, hlc_pack(WALL0 + 300000, 0), "S002-C-8",
 	    "Bea");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
 	CHECK_EQ_INT(store_quarantine_count(st), 1);
@@ -645,7 +645,7 @@ TEST(ingest_applies_events_stamped_ahead_at_once)
 	CHECK((uint64_t)hlc_after < hlc_pack(WALL0 + 300000, 0));
 	op_clear(&op);
 	/* The same store's name change, as far ahead, waits. */
-	s_customer_op(&op, "S002", 2, hlc_pack(WALL0 + 86400000, 1), "C-1",
+	s_customer_op(&op, "S002", 2, hlc_pack(WALL0 + 86400000, 1), "S002-C-1",
 	    "Ada");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_STR(err.msg,
@@ -677,25 +677,25 @@ TEST(ingest_quarantines_what_the_merge_rules_refuse)
 	op_clear(&op);
 
 	/* A stock movement of an unknown kind, and one with a zero delta. */
-	s_movement_op(&op, "S001", 3, hlc_pack(WALL0, 1), "m3", "S001", "A", 5,
-	    "receipt");
+	s_movement_op(&op, "S001", 3, hlc_pack(WALL0, 1), "S001-m3", "S001",
+	    "A", 5, "receipt");
 	snprintf(op.kind, sizeof op.kind, "remove");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_STR(err.msg,
-	    "apply op S001/3: stock movement m3: unknown kind 'remove'");
+	    "apply op S001/3: stock movement S001-m3: unknown kind 'remove'");
 	op_clear(&op);
-	s_movement_op(&op, "S001", 4, hlc_pack(WALL0, 2), "m4", "S001", "A", 0,
-	    "adjustment");
+	s_movement_op(&op, "S001", 4, hlc_pack(WALL0, 2), "S001-m4", "S001",
+	    "A", 0, "adjustment");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_STR(err.msg,
-	    "apply op S001/4: stock movement m4: delta: must be non-zero and within ±1000000000");
+	    "apply op S001/4: stock movement S001-m4: delta: must be non-zero and within ±1000000000");
 	op_clear(&op);
 	/* A sale that adds stock. */
-	s_movement_op(&op, "S001", 5, hlc_pack(WALL0, 3), "m5", "S001", "A", 2,
-	    "sale");
+	s_movement_op(&op, "S001", 5, hlc_pack(WALL0, 3), "S001-m5", "S001",
+	    "A", 2, "sale");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
 	CHECK_STR(err.msg,
-	    "apply op S001/5: stock movement m5: delta: a sale must be negative");
+	    "apply op S001/5: stock movement S001-m5: delta: a sale must be negative");
 	op_clear(&op);
 
 	CHECK_EQ_INT(store_quarantine_count(st), 4);
@@ -703,8 +703,8 @@ TEST(ingest_quarantines_what_the_merge_rules_refuse)
 	CHECK_EQ_INT(s_count(st, "stock_movements"), 0);
 	CHECK_STOCK(st, "{\"items\":[]}");
 	/* A good op behind them still goes through. */
-	s_movement_op(&op, "S001", 6, hlc_pack(WALL0, 4), "m6", "S001", "A", -2,
-	    "sale");
+	s_movement_op(&op, "S001", 6, hlc_pack(WALL0, 4), "S001-m6", "S001",
+	    "A", -2, "sale");
 	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
 	CHECK_STOCK(st,
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
@@ -741,7 +741,8 @@ TEST(stock_record_is_idempotent_by_id)
 	CHECK_EQ_INT(stock_record(st, req, &out, &created, &err), 0);
 	CHECK_EQ_INT(created, 1);
 	REQUIRE(out != NULL);
-	CHECK_STR(json_string_value(json_object_get(out, "id")), "m1");
+	/* The client's id is scoped by the site (own.h). */
+	CHECK_STR(json_string_value(json_object_get(out, "id")), "S001-m1");
 	CHECK_STR(json_string_value(json_object_get(out, "site")), "S001");
 	CHECK_STR(json_string_value(json_object_get(out, "origin")), "S001");
 	CHECK_STR(json_string_value(json_object_get(out, "ref")), "PO-9");
@@ -770,7 +771,7 @@ TEST(stock_record_is_idempotent_by_id)
 	CHECK_EQ_INT(stock_record(st, req, &again, &created, &err), -1);
 	CHECK_EQ_INT(err.code, ERR_CONFLICT);
 	CHECK_STR(err.msg,
-	    "stock movement m1: id already used for a different movement");
+	    "stock movement S001-m1: id already used for a different movement");
 	CHECK(again == NULL);
 	CHECK_EQ_INT(created, 0);
 	json_decref(req);
@@ -889,8 +890,8 @@ TEST(stock_record_refuses_bad_requests_naming_the_field)
 /* ---- conflicting ops for one movement id ---- */
 
 /* Ingests a then b into one fresh store and b then a into another; checks
- * both end with stock want, the movement of origin winner, and identical
- * stock_list and stock_movements. */
+ * both end with stock want, the movement of op winner ("ORIGIN/SEQ"), and
+ * identical stock_list and stock_movements. */
 static void
 s_both_orders(const char *file, int line, const op_t *a, const op_t *b,
     const char *winner, const char *want)
@@ -928,76 +929,117 @@ s_both_orders(const char *file, int line, const op_t *a, const op_t *b,
 	json_decref(ly);
 	s_check_stock(file, line, x, want);
 	ox = s_query_text(x,
-	    "SELECT group_concat(id || ',' || origin || ',' || "
+	    "SELECT group_concat(id || ',' || origin || ',' || seq || ',' || "
 	    "delta || ',' || site || ',' || sku, ';') FROM stock_movements");
 	oy = s_query_text(y,
-	    "SELECT group_concat(id || ',' || origin || ',' || "
+	    "SELECT group_concat(id || ',' || origin || ',' || seq || ',' || "
 	    "delta || ',' || site || ',' || sku, ';') FROM stock_movements");
 	harness_check_str(file, line, "movements a then b", "b then a", ox, oy);
 	free(ox);
 	free(oy);
 	ox = s_query_text(x,
-	    "SELECT origin FROM stock_movements WHERE id = 'dup-1'");
-	harness_check_str(file, line, "winning origin", "winner", ox, winner);
+	    "SELECT origin || '/' || seq FROM stock_movements "
+	    "WHERE id = 'S001-dup-1'");
+	harness_check_str(file, line, "winning op", "winner", ox, winner);
 	free(ox);
 out:
 	store_close(&x);
 	store_close(&y);
 }
 
-TEST(same_id_from_two_origins_resolves_to_the_lower_hlc_in_any_order)
+/* One site recording one movement id twice (a restored site recording
+ * again): the lower clock is the movement, whatever the order. */
+TEST(same_id_twice_resolves_to_the_lower_hlc_in_any_order)
 {
 	op_t a, b;
 
-	/* S002 is later, so S001's movement stands. */
-	s_movement_op(&a, "S001", 1, hlc_pack(WALL0 - 2000, 0), "dup-1", "S001",
-	    "A", 5, "receipt");
-	s_movement_op(&b, "S002", 1, hlc_pack(WALL0 - 1000, 0), "dup-1", "S001",
-	    "A", 7, "receipt");
-	s_both_orders(__FILE__, __LINE__, &a, &b, "S001",
+	/* S001/2 is later, so S001/1 stands. */
+	s_movement_op(&a, "S001", 1, hlc_pack(WALL0 - 2000, 0), "S001-dup-1",
+	    "S001", "A", 5, "receipt");
+	s_movement_op(&b, "S001", 2, hlc_pack(WALL0 - 1000, 0), "S001-dup-1",
+	    "S001", "A", 7, "receipt");
+	s_both_orders(__FILE__, __LINE__, &a, &b, "S001/1",
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":5,"
 	    "\"reserved\":0,\"available\":5}]}");
-	/* Reversed clocks: now S002's wins. */
+	/* Reversed clocks: now S001/2 wins. */
 	b.hlc = hlc_pack(WALL0 - 3000, 0);
-	s_both_orders(__FILE__, __LINE__, &a, &b, "S002",
+	s_both_orders(__FILE__, __LINE__, &a, &b, "S001/2",
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":7,"
 	    "\"reserved\":0,\"available\":7}]}");
 	op_clear(&a);
 	op_clear(&b);
 }
 
-TEST(same_id_and_same_hlc_resolves_to_the_lower_origin_in_any_order)
+TEST(same_id_and_same_hlc_resolves_to_the_lower_seq_in_any_order)
 {
 	op_t a, b;
 
-	s_movement_op(&a, "S001", 4, hlc_pack(WALL0 - 2000, 3), "dup-1", "S001",
-	    "A", -1, "sale");
-	s_movement_op(&b, "S002", 9, hlc_pack(WALL0 - 2000, 3), "dup-1", "S001",
-	    "A", -4, "sale");
-	s_both_orders(__FILE__, __LINE__, &a, &b, "S001",
+	s_movement_op(&a, "S001", 4, hlc_pack(WALL0 - 2000, 3), "S001-dup-1",
+	    "S001", "A", -1, "sale");
+	s_movement_op(&b, "S001", 9, hlc_pack(WALL0 - 2000, 3), "S001-dup-1",
+	    "S001", "A", -4, "sale");
+	s_both_orders(__FILE__, __LINE__, &a, &b, "S001/4",
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":-1,"
 	    "\"reserved\":0,\"available\":-1}]}");
 	op_clear(&a);
 	op_clear(&b);
 }
 
-/* Two sites reusing one id naturally record it at their own site (and here
- * another sku). The loser's effect is undone, but when it arrived first its
- * (site, sku) row stays behind in stock with on_hand 0, so stock_list shows
- * an extra row on the replicas that saw the ops in that order. */
-TEST(same_id_for_different_site_and_sku_converges_in_any_order)
+/* One id recorded for two skus: the loser's effect is undone, and a
+ * position only it made goes too, so stock_list is the same whatever
+ * arrived first. */
+TEST(same_id_for_different_sku_converges_in_any_order)
 {
 	op_t a, b;
 
-	s_movement_op(&a, "S001", 1, hlc_pack(WALL0 - 2000, 0), "dup-1", "S001",
-	    "A", 5, "receipt");
-	s_movement_op(&b, "S002", 1, hlc_pack(WALL0 - 1000, 0), "dup-1", "S002",
-	    "B", 7, "receipt");
-	s_both_orders(__FILE__, __LINE__, &a, &b, "S001",
+	s_movement_op(&a, "S001", 1, hlc_pack(WALL0 - 2000, 0), "S001-dup-1",
+	    "S001", "A", 5, "receipt");
+	s_movement_op(&b, "S001", 2, hlc_pack(WALL0 - 1000, 0), "S001-dup-1",
+	    "S001", "B", 7, "receipt");
+	s_both_orders(__FILE__, __LINE__, &a, &b, "S001/1",
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":5,"
 	    "\"reserved\":0,\"available\":5}]}");
 	op_clear(&a);
 	op_clear(&b);
+}
+
+/* Another site claiming the id, with any clock, in any order: refused
+ * (own.h), the owner's movement stands. */
+TEST(same_id_from_another_site_is_refused_in_any_order)
+{
+	const char *dir = harness_tmpdir();
+	store_t *x = s_open(dir, "x.db", STORE_HUB, "HUB");
+	store_t *y = s_open(dir, "y.db", STORE_HUB, "HUB");
+	op_t a, b;
+	err_t err;
+	char *got;
+
+	REQUIRE(x != NULL && y != NULL);
+	s_movement_op(&a, "S001", 1, hlc_pack(WALL0 - 2000, 0), "S001-dup-1",
+	    "S001", "A", 5, "receipt");
+	s_movement_op(&b, "S002", 1, hlc_pack(WALL0 - 9000, 0), "S001-dup-1",
+	    "S002", "A", 7, "receipt");
+	CHECK_EQ_INT(s_ingest(x, &a, &err), INGEST_APPLIED);
+	CHECK_EQ_INT(s_ingest(x, &b, &err), INGEST_QUARANTINED);
+	CHECK_STR(err.msg,
+	    "apply op S002/1: stock movement S001-dup-1: S002 creates records "
+	    "only under its own ids (S002-...)");
+	CHECK_EQ_INT(s_ingest(y, &b, &err), INGEST_QUARANTINED);
+	CHECK_EQ_INT(s_ingest(y, &a, &err), INGEST_APPLIED);
+	CHECK_STOCK(x,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":5,"
+	    "\"reserved\":0,\"available\":5}]}");
+	CHECK_STOCK(y,
+	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\",\"on_hand\":5,"
+	    "\"reserved\":0,\"available\":5}]}");
+	got = s_query_text(y,
+	    "SELECT origin || '/' || seq FROM stock_movements");
+	CHECK_STR(got, "S001/1");
+	free(got);
+	op_clear(&a);
+	op_clear(&b);
+	store_close(&x);
+	store_close(&y);
 }
 
 /* A site restored from an old backup gets its own later ops back from the
@@ -1021,8 +1063,8 @@ TEST(own_op_coming_back_moves_the_next_local_seq_past_it)
 	fields = json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",
 	    "delta", 1, "reason", "receipt");
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
-	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
-			 &out, &err),
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "S001-n1", "add",
+			 fields, &out, &err),
 	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	json_decref(fields);
@@ -1065,14 +1107,14 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
 	fields = json_pack("{s:s, s:s, s:i, s:s}", "site", "S001", "sku", "A",
 	    "delta", 1, "reason", "receipt");
 	REQUIRE_EQ_INT(store_begin(st, &err), 0);
-	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n1", "add", fields,
-			 NULL, &err),
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "S001-n1", "add",
+			 fields, NULL, &err),
 	    0);
-	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n2", "add", fields,
-			 NULL, &err),
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "S001-n2", "add",
+			 fields, NULL, &err),
 	    0);
-	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "n3", "add", fields,
-			 &out, &err),
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "S001-n3", "add",
+			 fields, &out, &err),
 	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	json_decref(fields);
