@@ -137,7 +137,9 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/san/tests/fuzz/%,$(FUZZ_SRC))
 
 test: deps
 	@$(MAKE) --no-print-directory test-run
-test-run: $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
+# The release build too: make demo and make install use it, and -O2 finds
+# warnings the sanitized build does not.
+test-run: all $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
 	build/san/bl-node build/san/tests/tools/blpoke \
 	build/san/tests/tools/blrelay build/san/tests/tools/blmangle \
 	build/san/tests/tools/blforge build/san/tests/tools/blswarm

@@ -160,7 +160,10 @@ own_scope(store_t *st, const char *id, size_t max, char *buf, const char **out,
 			    "id: %s-%s is %zu bytes, at most %zu with the "
 			    "site's prefix",
 			    site, id, n, max);
-		snprintf(buf, OP_KEY_MAX + 1, "%s-%s", site, id);
+		/* n fits, checked above. */
+		memcpy(buf, site, strlen(site));
+		buf[strlen(site)] = '-';
+		memcpy(buf + strlen(site) + 1, id, strlen(id) + 1);
 	}
 	*out = buf;
 	return 0;
