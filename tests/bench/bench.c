@@ -572,7 +572,7 @@ steps:
 		s_fill(1000000);
 		s_hub_start();
 		s_prog(node, sizeof node, "bl-node");
-		s_node_init("F001", "hq", cdir, sizeof cdir);
+		s_node_init("HQF1", "hq", cdir, sizeof cdir);
 		t = bench_now();
 		if (bench_run(sync, NULL, &rss_kb) != 0)
 			bench_die("catch-up sync failed");
@@ -695,7 +695,7 @@ steps:
 		long have = s_hub_log_count();
 
 		s_prog(node, sizeof node, "bl-node");
-		s_node_init("F001", "hq", cdir, sizeof cdir);
+		s_node_init("HQF1", "hq", cdir, sizeof cdir);
 		snprintf(f_db, sizeof f_db, "%s/node.db", cdir);
 		bench_wal_watch(f_db);
 		t = bench_now();
