@@ -21,6 +21,7 @@ typedef struct entry {
 	char site[OP_SITE_MAX + 1];
 	proto_disk_t disk;
 	uint64_t at_ms;
+	int64_t offset_ms;	/* its clock minus ours, at its last PING */
 	uint64_t logged_ms;	/* when its problem was last logged */
 	char twin[ERR_MSG_MAX]; /* the last twin refusal, "" when none */
 	uint64_t twin_ms, twin_logged_ms;
@@ -117,11 +118,13 @@ health_twin(health_t *h, const char *site, const char *reason, uint64_t now_ms)
 
 void
 health_report(health_t *h, const char *site, const proto_disk_t *disk,
-    uint64_t now_ms)
+    uint64_t sent_ms, uint64_t now_ms)
 {
 	entry_t *e = s_entry(h, site);
 
 	e->disk = *disk;
+	/* A PING is answered at once: the trip is milliseconds. */
+	e->offset_ms = (int64_t)sent_ms - (int64_t)now_ms;
 	/* The peer's text goes into JSON and the log: no control characters
 	 * (it is UTF-8, the decoder saw to that). */
 	text_clean(e->disk.problem);
@@ -138,6 +141,17 @@ health_report(health_t *h, const char *site, const proto_disk_t *disk,
 		log_info("site %s reports its disk fine again", site);
 		e->logged_ms = 0;
 	}
+}
+
+int
+health_clock_offset(health_t *h, const char *site, int64_t *offset_ms)
+{
+	entry_t *e = s_find(h, site);
+
+	if (e == NULL || e->at_ms == 0)
+		return 0;
+	*offset_ms = e->offset_ms;
+	return 1;
 }
 
 uint64_t

@@ -31,9 +31,13 @@ typedef struct health health_t;
 /* What each site last reported of its own disk (hub/health.c). */
 health_t *health_new(void);
 void health_destroy(health_t **self_p);
-/* Records site's report (disk borrowed) at now_ms. */
+/* Records site's report (disk borrowed), sent by its clock at sent_ms,
+ * received at now_ms by ours. */
 void health_report(health_t *health, const char *site, const proto_disk_t *disk,
-    uint64_t now_ms);
+    uint64_t sent_ms, uint64_t now_ms);
+/* 1 with site's clock minus ours at its last report in *offset_ms, 0 when
+ * it has not reported since the hub started. */
+int health_clock_offset(health_t *health, const char *site, int64_t *offset_ms);
 /* When site last reported (unix ms), 0 when it has not since the hub
  * started. */
 uint64_t health_last_heard(health_t *health, const char *site);

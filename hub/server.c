@@ -949,7 +949,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	case PROTO_PING:
 		/* Only a site that said HELLO and is still enrolled. */
 		if (s->state == SESSION_READY)
-			health_report(srv->health, s->site, &msg->disk,
+			health_report(srv->health, s->site, &msg->disk, msg->ms,
 			    hlc_wall_ms());
 		/* The head lets the node tell a stalled stream (proto.h). */
 		proto_pong(&srv->out, msg->ms, hlc_wall_ms(),
@@ -1229,8 +1229,9 @@ server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
 	sqlite3_stmt *q = store_stmt(srv->store,
 	    "SELECT id, role, region, "
 	    "name, revoked_at FROM sites ORDER BY id");
-	json_t *items = json_array();
+	json_t *items = json_array(), *item;
 	session_t *s;
+	int64_t offset;
 	int rc;
 
 	(void)query;
@@ -1241,14 +1242,17 @@ server_sites(void *arg, const json_t *query, json_t **out, err_t *err)
 		for (s = srv->sessions; s != NULL; s = s->next)
 			connected |= s->state == SESSION_READY &&
 			    strcmp(s->site, id) == 0;
-		json_array_append_new(items,
-		    json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b, s:o}", "site",
-			id, "role", (const char *)sqlite3_column_text(q, 1),
-			"region", (const char *)sqlite3_column_text(q, 2),
-			"name", (const char *)sqlite3_column_text(q, 3),
-			"revoked", sqlite3_column_type(q, 4) != SQLITE_NULL,
-			"connected", connected, "disk",
-			health_json(srv->health, id)));
+		item = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b, s:o}", "site",
+		    id, "role", (const char *)sqlite3_column_text(q, 1),
+		    "region", (const char *)sqlite3_column_text(q, 2), "name",
+		    (const char *)sqlite3_column_text(q, 3), "revoked",
+		    sqlite3_column_type(q, 4) != SQLITE_NULL, "connected",
+		    connected, "disk", health_json(srv->health, id));
+		/* Measured at its last PING: better than a batch's stamp. */
+		if (health_clock_offset(srv->health, id, &offset))
+			json_object_set_new(item, "clock_offset_ms",
+			    json_integer((json_int_t)offset));
+		json_array_append_new(items, item);
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {

@@ -11,7 +11,8 @@
  *   ops_held         the site's ops the hub holds, last_seq the highest
  *   quarantined      the site's ops the hub holds back, with a reason
  *   conflicts        different ops under one of its (origin, seq)
- *   clock_offset_ms  the stamp of the last op of its last pushed batch
+ *   clock_offset_ms  measured at its last PING while the hub runs; else
+ *                    the stamp of the last op of its last pushed batch
  *                    minus when the hub received the batch: how far the
  *                    site's clock ran ahead of head office's then. A store
  *                    that sells offline and pushes later reads as behind

@@ -19,6 +19,8 @@ check "a day fast, the store's status says so" eventually 15 loud
 check_match "in so many words" "^this machine's clock is 86(39[0-9]|40[0-9]) s ahead of head office's \(at most 300 s either way\): changes to customers and cases made here wait at head office until real time reaches them \(sales, payments and stock pass\); set the clock right$" "$(problem)"
 check_match "and in its alerts" '"kind":"clock"' "$(http_get "$P" '/v1/alerts?kind=clock')"
 check_match "and in bl-node status" "^CLOCK PROBLEM  this machine's clock is" "$("$NODE" status --data "$T/S001" | grep CLOCK)"
+offset() { http_get "$HUB_HTTP" /v1/sites/sync | jq '.items[] | select(.site == "S001") | .clock_offset_ms'; }
+check_match "head office's sync page measures it too" "^86(39|40)[0-9]{4}$" "$(offset)"
 http_post "$P" /v1/stock/movements '{"sku":"TEA","delta":5,"reason":"receipt"}' > /dev/null
 http_post "$P" /v1/customers '{"id":"S001-C1","name":"Ada"}' > /dev/null
 curl -sS --max-time 5 -X PATCH "http://127.0.0.1:$P/v1/customers/S001-C1" -d '{"name":"Ada Lovelace"}' > /dev/null
