@@ -284,6 +284,7 @@ s_login(console_t *c, struct evhttp_request *req, int locked)
 	login_who_t who;
 	json_t *body;
 	err_t err;
+	int rc;
 
 	if (!locked) {
 		s_error(req, 400, "bad_request",
@@ -305,8 +306,13 @@ s_login(console_t *c, struct evhttp_request *req, int locked)
 		return;
 	}
 	s_peer(req, addr, sizeof addr);
-	if (login_open(c->login, addr, user, password, hlc_wall_ms(), cookie,
-		sizeof cookie, &who, &retry, &err)) {
+	rc = login_open(c->login, addr, user, password, hlc_wall_ms(), cookie,
+	    sizeof cookie, &who, &retry, &err);
+	/* The password is wiped wherever it was: the parsed copy and the
+	 * request's bytes. */
+	sodium_memzero((char *)password, strlen(password));
+	sodium_memzero(evbuffer_pullup(in, -1), n);
+	if (rc) {
 		json_decref(body);
 		if (retry > 0) {
 			char h[32];

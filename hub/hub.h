@@ -174,9 +174,12 @@ int users_add(store_t *store, const char *name, const char *role,
 int users_remove(store_t *store, const char *name, err_t *err);
 /* {"items": [{name, role, created_ms}]} into *out (caller owns). */
 int users_list(store_t *store, json_t **out, err_t *err);
-/* name's role into role ("" when there is no such user). */
+/* name's role into role ("" when there is no such user), and a stamp of
+ * this user's password (a hash of its stored hash): a password changed,
+ * or the user removed and added again, changes it. */
+#define USERS_STAMP_BYTES 16
 int users_role(store_t *store, const char *name, char *role, size_t size,
-    err_t *err);
+    unsigned char stamp[USERS_STAMP_BYTES], err_t *err);
 /* 0 with name's role when password is name's; -1 with ERR_FORBIDDEN
  * "login: wrong user name or password" when it is not, or there is no
  * such user (which costs as much time). */

@@ -37,6 +37,7 @@ typedef struct {
 	int used;
 	unsigned char hash[LOGIN_HASH]; /* of the cookie's token */
 	login_who_t who;
+	unsigned char stamp[USERS_STAMP_BYTES]; /* the user's, at login */
 	uint64_t created_ms, seen_ms;
 } session_t;
 
@@ -184,6 +185,7 @@ login_open(login_t *l, const char *addr, const char *name, const char *password,
     long long *retry_s, err_t *err)
 {
 	char kuser[96], kaddr[96], role[16];
+	unsigned char stamp[USERS_STAMP_BYTES];
 	session_t *s = NULL;
 	long long wait_user, wait_addr;
 	int i;
@@ -211,8 +213,11 @@ login_open(login_t *l, const char *addr, const char *name, const char *password,
 		}
 		return -1;
 	}
+	/* Only the name's count: one good login must not clear what an
+	 * address tried against other names. */
 	s_forget(l, kuser);
-	s_forget(l, kaddr);
+	if (users_role(l->store, name, role, sizeof role, stamp, err))
+		return -1;
 	/* A free slot, else the expired or least recently used one. */
 	for (i = 0; i < LOGIN_SESSIONS_MAX; i++) {
 		session_t *e = &l->sessions[i];
@@ -231,6 +236,7 @@ login_open(login_t *l, const char *addr, const char *name, const char *password,
 	snprintf(s->who.user, sizeof s->who.user, "%s", name);
 	snprintf(s->who.role, sizeof s->who.role, "%s", role);
 	s_random_hex(s->who.csrf, sizeof s->who.csrf);
+	memcpy(s->stamp, stamp, sizeof s->stamp);
 	s->created_ms = s->seen_ms = now;
 	*who = s->who;
 	log_info("console: %s (%s) logged in from %s", name, role, addr);
@@ -260,6 +266,7 @@ login_find(login_t *l, const char *cookie, uint64_t now, login_who_t *who,
     err_t *err)
 {
 	session_t *s = cookie != NULL ? s_session(l, cookie) : NULL;
+	unsigned char stamp[USERS_STAMP_BYTES];
 	char role[16];
 
 	if (s == NULL)
@@ -271,10 +278,18 @@ login_find(login_t *l, const char *cookie, uint64_t now, login_who_t *who,
 		return err_set(err, ERR_FORBIDDEN,
 		    "session: expired; log in again");
 	}
-	if (users_role(l->store, s->who.user, role, sizeof role, err))
+	if (users_role(l->store, s->who.user, role, sizeof role, stamp, err))
 		return -1;
 	if (role[0] == '\0') {
 		err_set(err, ERR_FORBIDDEN, "session: user %s no longer exists",
+		    s->who.user);
+		sodium_memzero(s, sizeof *s);
+		return -1;
+	}
+	if (sodium_memcmp(stamp, s->stamp, sizeof stamp) != 0) {
+		err_set(err, ERR_FORBIDDEN,
+		    "session: user %s was removed and added again since; log in "
+		    "again",
 		    s->who.user);
 		sodium_memzero(s, sizeof *s);
 		return -1;

@@ -146,15 +146,23 @@ users_list(store_t *st, json_t **out, err_t *err)
 }
 
 int
-users_role(store_t *st, const char *name, char *role, size_t size, err_t *err)
+users_role(store_t *st, const char *name, char *role, size_t size,
+    unsigned char stamp[USERS_STAMP_BYTES], err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT role FROM users WHERE name = ?");
+	    "SELECT role, pwhash FROM users WHERE name = ?");
 
 	role[0] = '\0';
+	memset(stamp, 0, USERS_STAMP_BYTES);
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (store_row(st, s))
+	if (store_row(st, s)) {
 		snprintf(role, size, "%s", sqlite3_column_text(s, 0));
+		/* The stored hash has a salt of its own: a user removed and
+		 * added again, under one name, is another stamp. */
+		crypto_generichash(stamp, USERS_STAMP_BYTES,
+		    sqlite3_column_text(s, 1),
+		    (unsigned long long)sqlite3_column_bytes(s, 1), NULL, 0);
+	}
 	sqlite3_reset(s);
 	return store_read_error(st, err) ? err_prefix(err, "user %s", name) : 0;
 }
