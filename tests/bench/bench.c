@@ -441,7 +441,8 @@ s_fill(long total)
 			op.seq = (uint64_t)(i / 16) + 1;
 			op.hlc = ++hlc;
 			snprintf(op.entity, sizeof op.entity, "stock_movement");
-			snprintf(op.key, sizeof op.key, "fill-%ld", i);
+			snprintf(op.key, sizeof op.key, "%s-fill-%ld",
+			    op.origin, i);
 			snprintf(op.kind, sizeof op.kind, "add");
 			snprintf(key, sizeof key, "SKU%ld", i % 200);
 			op.fields = json_pack("{s:s, s:s, s:i, s:s}", "site",

@@ -1130,3 +1130,27 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
 	op_clear(&out);
 	store_close(&st);
 }
+
+/* The daemons look every second for ops waiting for their order (own.h):
+ * by the partial index, never by reading the whole quarantine, which a
+ * flood of refused ops can make large. */
+TEST(ops_waiting_for_their_order_are_found_by_an_index)
+{
+	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HQ");
+	sqlite3_stmt *q = NULL;
+	char plan[512] = "";
+
+	REQUIRE(st != NULL);
+	REQUIRE(sqlite3_prepare_v2(store_db(st),
+		    "EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM "
+		    "quarantine WHERE instr(reason, ': not held here yet') > "
+		    "0)",
+		    -1, &q, NULL) == SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof plan - strlen(plan),
+		    "%s; ", sqlite3_column_text(q, 3));
+	sqlite3_finalize(q);
+	CHECK_MSG(strstr(plan, "USING INDEX quarantine_waiting") != NULL,
+	    "plan: %s", plan);
+	store_close(&st);
+}
