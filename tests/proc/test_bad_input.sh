@@ -47,7 +47,9 @@ check_match "the node is still serving" '"site":"S001"' "$(http_get "$P" /v1/sta
 # The network: raw bytes at the ZeroMQ port, then misbehaving CURVE peers.
 exec 3<> "/dev/tcp/127.0.0.1/$HUB_SYNC" && printf '\377\377\377garbage that is not ZMTP\n' >&3 && exec 3>&-
 check_eq "garbage CBOR" "ERROR 400 proto: cbor: indefinite length at byte 0" "$("$POKE" "$T/S002" garbage)"
-check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 28" "$("$POKE" "$T/S002" truncated)"
+# (The offset moves with the HELLO's fields: a schema version of 24 or more
+# takes two bytes.)
+check_eq "a truncated HELLO" "ERROR 400 proto: HELLO: cbor: truncated at byte 29" "$("$POKE" "$T/S002" truncated)"
 check_eq "a 2^36-element array header" "ERROR 400 proto: cbor: array of 68719476736 items at byte 0 exceeds the 0 bytes left" "$("$POKE" "$T/S002" huge-count)"
 check_eq "PUSH before HELLO" "ERROR 400 send HELLO first" "$("$POKE" "$T/S002" push-first)"
 check_match "an older schema is told to upgrade the node" "^ERROR 426 hello: node protocol ([0-9]+) schema [0-9]+, hub protocol \1 schema [0-9]+: upgrade the node$" "$("$POKE" "$T/S002" old-node)"
