@@ -1131,10 +1131,11 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
 	store_close(&st);
 }
 
-/* The daemons look every second for ops waiting for their order (own.h):
- * by the partial index, never by reading the whole quarantine, which a
- * flood of refused ops can make large. */
-TEST(ops_waiting_for_their_order_are_found_by_an_index)
+/* The daemons look every second for ops waiting for their order (own.h),
+ * and every minute for ops whose stamp has come: by partial indexes, never
+ * by reading the whole quarantine, which a flood of refused ops can make
+ * large. */
+TEST(quarantined_ops_due_a_retry_are_found_by_an_index)
 {
 	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HQ");
 	sqlite3_stmt *q = NULL;
@@ -1151,6 +1152,18 @@ TEST(ops_waiting_for_their_order_are_found_by_an_index)
 		    "%s; ", sqlite3_column_text(q, 3));
 	sqlite3_finalize(q);
 	CHECK_MSG(strstr(plan, "USING INDEX quarantine_waiting") != NULL,
+	    "plan: %s", plan);
+	/* And the ops held for their clock, retried every minute. */
+	plan[0] = '\0';
+	REQUIRE(sqlite3_prepare_v2(store_db(st),
+		    "EXPLAIN QUERY PLAN SELECT body FROM quarantine WHERE "
+		    "reason LIKE '%ms ahead (max %' ORDER BY origin, seq",
+		    -1, &q, NULL) == SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof plan - strlen(plan),
+		    "%s; ", sqlite3_column_text(q, 3));
+	sqlite3_finalize(q);
+	CHECK_MSG(strstr(plan, "USING INDEX quarantine_clock") != NULL,
 	    "plan: %s", plan);
 	store_close(&st);
 }
