@@ -1135,34 +1135,40 @@ TEST(own_op_quarantined_on_return_still_reserves_its_seq)
  * and every minute for ops whose stamp has come: by partial indexes, never
  * by reading the whole quarantine, which a flood of refused ops can make
  * large. */
+/* The query plan of sql in st, its steps joined into plan (size bytes). */
+static void
+s_plan(store_t *st, const char *sql, char *plan, size_t size)
+{
+	char explain[512];
+	sqlite3_stmt *q = NULL;
+
+	plan[0] = '\0';
+	snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+	REQUIRE(sqlite3_prepare_v2(store_db(st), explain, -1, &q, NULL) ==
+	    SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), size - strlen(plan), "%s; ",
+		    sqlite3_column_text(q, 3));
+	sqlite3_finalize(q);
+}
+
 TEST(quarantined_ops_due_a_retry_are_found_by_an_index)
 {
 	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HQ");
-	sqlite3_stmt *q = NULL;
-	char plan[512] = "";
+	char plan[512];
 
 	REQUIRE(st != NULL);
-	REQUIRE(sqlite3_prepare_v2(store_db(st),
-		    "EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM "
-		    "quarantine WHERE instr(reason, ': not held here yet') > "
-		    "0)",
-		    -1, &q, NULL) == SQLITE_OK);
-	while (sqlite3_step(q) == SQLITE_ROW)
-		snprintf(plan + strlen(plan), sizeof plan - strlen(plan),
-		    "%s; ", sqlite3_column_text(q, 3));
-	sqlite3_finalize(q);
+	s_plan(st,
+	    "SELECT EXISTS (SELECT 1 FROM quarantine WHERE "
+	    "instr(reason, ': not held here yet') > 0)",
+	    plan, sizeof plan);
 	CHECK_MSG(strstr(plan, "USING INDEX quarantine_waiting") != NULL,
 	    "plan: %s", plan);
 	/* And the ops held for their clock, retried every minute. */
-	plan[0] = '\0';
-	REQUIRE(sqlite3_prepare_v2(store_db(st),
-		    "EXPLAIN QUERY PLAN SELECT body FROM quarantine WHERE "
-		    "reason LIKE '%ms ahead (max %' ORDER BY origin, seq",
-		    -1, &q, NULL) == SQLITE_OK);
-	while (sqlite3_step(q) == SQLITE_ROW)
-		snprintf(plan + strlen(plan), sizeof plan - strlen(plan),
-		    "%s; ", sqlite3_column_text(q, 3));
-	sqlite3_finalize(q);
+	s_plan(st,
+	    "SELECT body FROM quarantine WHERE reason LIKE '%ms ahead (max %' "
+	    "ORDER BY origin, seq",
+	    plan, sizeof plan);
 	CHECK_MSG(strstr(plan, "USING INDEX quarantine_clock") != NULL,
 	    "plan: %s", plan);
 	store_close(&st);
