@@ -15,6 +15,7 @@ store_t *
 hub_open(const char *dir, err_t *err)
 {
 	char path[4096];
+	store_t *st;
 
 	snprintf(path, sizeof path, "%s/%s", dir, HUB_DB);
 	if (access(path, F_OK) != 0) {
@@ -22,7 +23,10 @@ hub_open(const char *dir, err_t *err)
 		    dir);
 		return NULL;
 	}
-	return store_open(path, STORE_HUB, 0, &apply_rules, err);
+	/* Who may receive what it writes (visibility.c). */
+	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, err)) != NULL)
+		visibility_attach(st);
+	return st;
 }
 
 void

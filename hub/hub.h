@@ -69,6 +69,13 @@ typedef struct {
  * replica knows before applying it. */
 void visibility_of(store_t *store, const op_t *op, hub_vis_t *vis);
 
+/* store_logged_fn (arg unused): once op is logged and applied, tags it with
+ * its order family's root (op_log.vis_order) and keeps order_sites, who
+ * may see the family now (hub/visibility.c). visibility_attach sets it on
+ * a hub's store; every hub command that writes ops opens its store so. */
+int visibility_logged(void *arg, store_t *store, const op_t *op, err_t *err);
+void visibility_attach(store_t *store);
+
 /* Where an op of the hub's quarantine came from, for its retry: its
  * origin's role in the registry ("" for a site not enrolled, which no rule
  * lets write) and who may receive it. */
@@ -239,6 +246,58 @@ int reportcmd_stock(const args_t *args);
 int reportcmd_receivables(const args_t *args);
 int reportcmd_alerts(const args_t *args);
 int reportcmd_sites(const args_t *args);
+
+/* bl-hub approval list|approve|reject (approvalcmd.c). */
+int approvalcmd_list(const args_t *args);
+int approvalcmd_approve(const args_t *args);
+int approvalcmd_reject(const args_t *args);
+
+/* ---- allocation of online and b2b orders (allocate.c) ---- */
+
+/* The allocator of a running hub over store (borrowed): allocate_new
+ * (caller owns; allocate_destroy accepts NULL and nulls *self_p). */
+typedef struct allocator allocator_t;
+allocator_t *allocate_new(store_t *store);
+void allocate_destroy(allocator_t **self_p);
+/* Decides the orders due in alloc_queue (at most a batch), each in a
+ * transaction of its own, writing their fulfilment orders as head
+ * office; *wrote: ops written (the caller streams them). Cheap when
+ * nothing is due: one index probe. 0, or -1 with err when storage
+ * failed (what was decided before it stays). */
+int allocate_tick(allocator_t *allocator, int *wrote, err_t *err);
+/* Adds "allocation" {waiting, failing, written, cancelled, runs,
+ * last_ms} to GET /v1/status. */
+void allocate_status(allocator_t *allocator, json_t *status);
+/* Adds an allocation_failed alert per order left unallocated, with why
+ * and since when (GET /v1/alerts). */
+void allocate_alerts(store_t *store, json_t *items);
+/* GET /v1/allocation/rules (api_get_fn; arg: the store): {sites:
+ * [{site, priority, region}], split, default, updated_ms}; with no rules
+ * (default) the sites are every active warehouse at priority 0. */
+int allocate_rules_get(void *store, const json_t *query, json_t **out,
+    err_t *err);
+/* PUT /v1/allocation/rules (api_put_fn; arg: the store) {sites: [{site,
+ * priority?}], split?}: replaces the rules (split defaults to true) and
+ * makes every waiting order due; answers as the GET. 400 or 422 naming
+ * the entry ("sites[0]: site: W009 is not an enrolled store or
+ * warehouse"), nothing changed. */
+int allocate_rules_put(void *store, const json_t *body, json_t **out,
+    err_t *err);
+/* bl-hub allocation rules --site SITE[:PRIORITY]... [--split yes|no] and
+ * bl-hub allocation show [--json]. */
+int allocate_cmd_rules(const args_t *args);
+int allocate_cmd_show(const args_t *args);
+
+/* bl-hub transfer list|reconcile (transfercmd.c): head office's side of
+ * the transfer documents, through the API in-process. */
+int transfercmd_list(const args_t *args);
+int transfercmd_reconcile(const args_t *args);
+
+/* bl-hub quota grant|list|recall (quotacmd.c): head office's side of the
+ * escrowed stock quotas, through the API in-process. */
+int quotacmd_grant(const args_t *args);
+int quotacmd_list(const args_t *args);
+int quotacmd_recall(const args_t *args);
 
 /* What the commands for people share (cmdline.c): the hub's store in
  * dir (caller owns; NULL with err), a time in UTC for people

@@ -33,6 +33,7 @@ static store_t *
 s_open(const char *dir, err_t *err)
 {
 	char path[4096];
+	store_t *st;
 
 	s_db_path(dir, path, sizeof path);
 	if (access(path, F_OK) != 0) {
@@ -40,7 +41,10 @@ s_open(const char *dir, err_t *err)
 		    dir);
 		return NULL;
 	}
-	return store_open(path, STORE_HUB, 0, &apply_rules, err);
+	/* Who may receive what it writes (visibility.c). */
+	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, err)) != NULL)
+		visibility_attach(st);
+	return st;
 }
 
 /* Opens the hub's store in dir and begins a transaction; the caller owns
@@ -290,15 +294,89 @@ s_revoke(const args_t *a)
 	return 0;
 }
 
+/* Whether name is a region's: 1 to PROTO_REGION_MAX of A-Z a-z 0-9 _ - */
+static int
+s_region_name_valid(const char *name)
+{
+	size_t n = strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	return name[n] == '\0' && n >= 1 && n <= PROTO_REGION_MAX;
+}
+
+/* region --site ID --region NAME: moves a store or warehouse to another
+ * region. A running hub sees it within a second: it cuts the site's open
+ * session (server.c), which comes back streamed by its new region and
+ * backfills the new region's stock (proto.h). */
+static int
+s_region(const args_t *a)
+{
+	const char *site = args_get(a, "site", NULL);
+	const char *region = args_get(a, "region", NULL);
+	char was[PROTO_REGION_MAX + 64] = "";
+	store_t *st;
+	sqlite3_stmt *s;
+	err_t err;
+
+	err_clear(&err);
+	if (site == NULL || region == NULL) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--site and --region are required");
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	if (!s_region_name_valid(region)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--region '%s': use 1-%d of A-Z a-z 0-9 _ -", region,
+		    PROTO_REGION_MAX);
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	s = store_stmt(st,
+	    "SELECT region FROM sites "
+	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
+	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+	if (store_row(st, s))
+		snprintf(was, sizeof was, "%s", sqlite3_column_text(s, 0));
+	else if (store_read_error(st, &err) == 0)
+		err_set(&err, ERR_NOT_FOUND,
+		    "site %s: not an enrolled, active store or warehouse",
+		    site);
+	sqlite3_reset(s);
+	if (err.code == ERR_OK && strcmp(was, region) != 0) {
+		s = store_stmt(st, "UPDATE sites SET region = ? WHERE id = ?");
+		sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
+		store_step(st, s, "region", &err);
+	}
+	if (err.code != ERR_OK) {
+		store_rollback(st);
+		store_close(&st);
+		return prog_fail(1, &err);
+	}
+	if (store_commit(st, &err)) {
+		store_close(&st);
+		return prog_fail(1, &err);
+	}
+	store_close(&st);
+	if (strcmp(was, region) == 0)
+		printf("%s is in region %s already\n", site, region);
+	else
+		printf("moved %s from region %s to %s\n", site, was, region);
+	return 0;
+}
+
 /* ---- run ---- */
 
 /* What bl-hub run starts in the daemon's loop (daemon.h); s_stop frees. */
 typedef struct {
 	server_t *server;
 	api_t *api;
-	struct event *waiting; /* retries ops that waited for their order */
-	store_t *store;	       /* the daemon's, borrowed */
-	console_t *console;    /* the console at / (hub.h) */
+	struct event *waiting;	  /* retries ops that waited for their order */
+	store_t *store;		  /* the daemon's, borrowed */
+	console_t *console;	  /* the console at / (hub.h) */
+	allocator_t *alloc;	  /* allocates online orders (allocate.c) */
+	struct event *allocating; /* runs it every second */
 } hub_run_t;
 
 /* Every second: ops quarantined until their order is held (own.h), as
@@ -327,23 +405,48 @@ s_on_waiting(evutil_socket_t fd, short what, void *arg)
 		server_notify(h->server);
 }
 
-/* The API's hooks; arg is the server. */
+/* Every second: the online and b2b orders due for allocation are
+ * decided (allocate.c); what it wrote is streamed. */
 static void
-s_status(void *server, json_t *status)
+s_on_allocating(evutil_socket_t fd, short what, void *arg)
 {
-	server_status(server, status);
+	hub_run_t *h = arg;
+	int wrote = 0;
+	err_t err;
+
+	(void)fd;
+	(void)what;
+	if (allocate_tick(h->alloc, &wrote, &err))
+		log_warn("allocation: %s", err.msg);
+	if (wrote > 0)
+		server_notify(h->server);
+}
+
+/* The API's hooks; arg is the hub_run_t. */
+static void
+s_status(void *arg, json_t *status)
+{
+	hub_run_t *h = arg;
+
+	server_status(h->server, status);
+	allocate_status(h->alloc, status);
 }
 
 static void
-s_alerts(void *server, json_t *items)
+s_alerts(void *arg, json_t *items)
 {
-	server_alerts(server, items);
+	hub_run_t *h = arg;
+
+	server_alerts(h->server, items);
+	allocate_alerts(h->store, items);
 }
 
 static void
-s_wrote(void *server)
+s_wrote(void *arg)
 {
-	server_notify(server);
+	hub_run_t *h = arg;
+
+	server_notify(h->server);
 }
 
 /* One connection per site: lift the soft descriptor limit (often 1024) to
@@ -410,10 +513,19 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	if (h->waiting == NULL ||
 	    event_add(h->waiting, &(struct timeval){ 1, 0 }) != 0)
 		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
+	h->alloc = allocate_new(d->store);
+	h->allocating = event_new(d->base, -1, EV_PERSIST, s_on_allocating, h);
+	if (h->allocating == NULL ||
+	    event_add(h->allocating, &(struct timeval){ 1, 0 }) != 0)
+		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
 	h->api = api_new(d->base, d->store, "hq");
-	api_set_hooks(h->api, s_status, s_wrote, h->server);
+	api_set_hooks(h->api, s_status, s_wrote, h);
 	api_set_alerts_hook(h->api, s_alerts);
 	api_add_get(h->api, "/v1/sites", server_sites, h->server);
+	api_add_get(h->api, "/v1/allocation/rules", allocate_rules_get,
+	    d->store);
+	api_add_put(h->api, "/v1/allocation/rules", allocate_rules_put,
+	    d->store);
 	/* The console at /, and GET /v1/sites/sync (hub.h). */
 	if ((h->console = console_new(d->store, h->server, h->api, &d->conf,
 		 (uint64_t)silent * 1000, err)) == NULL)
@@ -436,6 +548,10 @@ s_stop(void *arg)
 	if (h->waiting != NULL)
 		event_free(h->waiting);
 	h->waiting = NULL;
+	if (h->allocating != NULL)
+		event_free(h->allocating);
+	h->allocating = NULL;
+	allocate_destroy(&h->alloc);
 	api_destroy(&h->api);
 	console_destroy(&h->console);
 	server_destroy(&h->server);
@@ -447,8 +563,9 @@ s_run(const args_t *a)
 {
 	static const daemon_spec_t spec = { HUB_KEY, { "listen", "http", NULL },
 		s_check, s_open, s_start, s_stop };
-	hub_run_t h = { NULL, NULL, NULL, NULL, NULL };
+	hub_run_t h;
 
+	memset(&h, 0, sizeof h);
 	return daemon_run(&spec, a, &h);
 }
 
@@ -511,6 +628,7 @@ s_usage(void)
 	    "       bl-hub key    --data DIR\n"
 	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
 	    "       bl-hub revoke --data DIR --site ID\n"
+	    "       bl-hub region --data DIR --site ID --region NAME   (moves a site; it backfills the region's stock)\n"
 	    "       bl-hub run    --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n"
 	    "       bl-hub backup --data DIR --to FILE [--force]   (while the hub runs)\n"
 	    "       bl-hub restore --data DIR --from FILE   (the hub stopped)\n"
@@ -521,7 +639,17 @@ s_usage(void)
 	    "       bl-hub user list --data DIR [--json]\n"
 	    "       bl-hub user remove --data DIR --name NAME\n"
 	    "       bl-hub report sales|stock|receivables|alerts|sites --data DIR [--format table|json|csv] [--bom]\n"
-	    "              [--group site|sku|customer|day] [--from YYYY-MM-DD] [--to YYYY-MM-DD]   (sales)\n");
+	    "              [--group site|sku|customer|day] [--from YYYY-MM-DD] [--to YYYY-MM-DD]   (sales)\n"
+	    "       bl-hub allocation rules --data DIR [--site SITE[:PRIORITY]]... [--split yes|no]\n"
+	    "       bl-hub allocation show --data DIR [--json]   (rules and the orders waiting)\n"
+	    "       bl-hub transfer list --data DIR [--status S] [--sku SKU] [--site S] [--json]\n"
+	    "       bl-hub transfer reconcile --data DIR --id TRANSFER --note TEXT [--json]\n"
+	    "       bl-hub approval list --data DIR [--status pending|approved|rejected|cancelled|draft] [--json]\n"
+	    "       bl-hub approval approve --data DIR --order ID [--comment TEXT]\n"
+	    "       bl-hub approval reject --data DIR --order ID --comment TEXT\n"
+	    "       bl-hub quota grant --data DIR --warehouse W --site S --sku SKU --qty N [--id ID] [--json]\n"
+	    "       bl-hub quota list --data DIR [--site S] [--sku SKU] [--warehouse W] [--json]\n"
+	    "       bl-hub quota recall --data DIR --id QUOTA [--reason TEXT] [--json]\n");
 }
 
 int
@@ -539,6 +667,8 @@ main(int argc, char **argv)
 		    { "data", "site", "role", "key", "name", "region", NULL },
 		    NULL },
 		{ "revoke", s_revoke, { "data", "site", NULL }, NULL },
+		{ "region", s_region, { "data", "site", "region", NULL },
+		    NULL },
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
 		{ "backup", s_backup, { "data", "to", NULL }, force_flag },
 		{ "restore", s_restore, { "data", "from", NULL }, NULL },
@@ -570,6 +700,31 @@ main(int argc, char **argv)
 		{ "report sites", reportcmd_sites,
 		    { "data", "format", "group", "from", "to", NULL },
 		    bom_flag },
+		/* Allocation of online orders (allocate.c). */
+		{ "allocation rules", allocate_cmd_rules,
+		    { "data", "site", "split", NULL }, NULL },
+		{ "allocation show", allocate_cmd_show, { "data", NULL },
+		    json_flag },
+		/* Transfer documents: head office's side (transfercmd.c). */
+		{ "transfer list", transfercmd_list,
+		    { "data", "status", "sku", "site", NULL }, json_flag },
+		{ "transfer reconcile", transfercmd_reconcile,
+		    { "data", "id", "note", NULL }, json_flag },
+		/* Approvals of special prices (approvalcmd.c). */
+		{ "approval list", approvalcmd_list, { "data", "status", NULL },
+		    json_flag },
+		{ "approval approve", approvalcmd_approve,
+		    { "data", "order", "comment", NULL }, NULL },
+		{ "approval reject", approvalcmd_reject,
+		    { "data", "order", "comment", NULL }, NULL },
+		/* Escrowed stock quotas (quotacmd.c). */
+		{ "quota grant", quotacmd_grant,
+		    { "data", "warehouse", "site", "sku", "qty", "id", NULL },
+		    json_flag },
+		{ "quota list", quotacmd_list,
+		    { "data", "site", "sku", "warehouse", NULL }, json_flag },
+		{ "quota recall", quotacmd_recall,
+		    { "data", "id", "reason", NULL }, json_flag },
 	};
 
 	/* Whatever a command creates in the data directory (databases, their

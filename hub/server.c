@@ -11,12 +11,16 @@
  * Each routing id has a session, driven by the table in s_handle: a session
  * must say HELLO first; then it may PUSH (ingested in one transaction and
  * acknowledged only after commit), PULL (credit for OPS batches, streamed as
- * long as credit lasts and again whenever the log grows) and PING. A revoked
+ * long as credit lasts and again whenever the log grows), BACKFILL (one
+ * batch of what it became entitled to see, proto.h) and PING. A revoked
  * site's session is closed within a second (at once when there is something
  * to stream to it), answered 403 and its connection cut (peer.h). So is the
  * connection of a session replaced by a newer one of its site, of one that
  * has acknowledged none of its OPS in flight for SESSION_STALL_MS, and of
- * one silent for SESSION_IDLE_MS: what libzmq queued for it is freed.
+ * one silent for SESSION_IDLE_MS: what libzmq queued for it is freed. A
+ * site moved to another region (bl-hub region) has its session ended and
+ * its connection cut within a second too, so that it comes back streamed
+ * by its new region.
  */
 #include <assert.h>
 #include <errno.h>
@@ -80,6 +84,12 @@ void __sanitizer_purge_allocator(void);
  * DIGEST_EVERY_MS: an honest check needs about 2 log2(n) per hole. */
 #define DIGEST_BURST 256
 #define DIGEST_EVERY_MS 100
+/* BACKFILLs likewise (a node asks for one batch at a time, as it applies
+ * them), and the lsns a batch of a region's stock looks through at most,
+ * so that an answer costs a bounded scan of the log. */
+#define BACKFILL_BURST 64
+#define BACKFILL_EVERY_MS 10
+#define BACKFILL_SCAN 20000
 
 typedef enum {
 	SESSION_START,	/* connected, no HELLO yet */
@@ -107,10 +117,12 @@ typedef struct session {
 	uint64_t waiting_ms; /* OPS in flight since, none acked; 0: none */
 	uint64_t inflight[SESSION_CREDIT_MAX]; /* cursor_after of each */
 	int ninflight;			       /* OPS not acked yet */
-	peer_t *peer;	    /* its connection, to cut it (peer.h) */
-	int peer_warned;    /* a failure to note it was logged */
-	uint64_t digest_ms; /* DIGESTs answered: the last refill */
-	unsigned digests;   /* and how many of the burst are spent */
+	peer_t *peer;	      /* its connection, to cut it (peer.h) */
+	int peer_warned;      /* a failure to note it was logged */
+	uint64_t digest_ms;   /* DIGESTs answered: the last refill */
+	unsigned digests;     /* and how many of the burst are spent */
+	uint64_t backfill_ms; /* BACKFILLs answered, likewise */
+	unsigned backfills;
 } session_t;
 
 struct server {
@@ -399,14 +411,18 @@ s_stream(server_t *srv, session_t *s)
 	}
 	cbw_init(&batch);
 	while (s->credit > 0 && s->sent < head) {
-		/* What this site may see (visibility.c): head office all. */
+		/* What this site may see (visibility.c): head office all;
+		 * an op of an order family if order_sites lists the site
+		 * now, another by the tags it was logged with. */
 		q = store_stmt(srv->store,
 		    "SELECT lsn, body, CASE origin WHEN ?8 THEN seq END "
 		    "FROM op_log WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
-		    "seq > ?5)) AND (?6 = 'hq' OR (vis_site IS NULL AND "
+		    "seq > ?5)) AND (?6 = 'hq' OR CASE WHEN vis_order IS NOT NULL "
+		    "THEN EXISTS (SELECT 1 FROM order_sites WHERE order_id = "
+		    "vis_order AND site = ?2) ELSE (vis_site IS NULL AND "
 		    "vis_site2 IS NULL AND vis_region IS NULL) OR vis_site = ?2 "
-		    "OR vis_site2 = ?2 OR vis_region = '*' OR vis_region = ?7) "
-		    "ORDER BY lsn LIMIT ?4");
+		    "OR vis_site2 = ?2 OR vis_region = '*' OR vis_region = ?7 "
+		    "END) ORDER BY lsn LIMIT ?4");
 		sqlite3_bind_int64(q, 1, (int64_t)s->sent);
 		sqlite3_bind_text(q, 2, s->site, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, (int64_t)s->own_seq);
@@ -835,7 +851,7 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	store_origin_max_seq(srv->store, store_site(srv->store), &hub_seq,
 	    NULL);
 	proto_welcome(&srv->out, store_site(srv->store), held, head, hub_seq,
-	    recover_recovering(srv->recover));
+	    recover_recovering(srv->recover), s->region);
 	s_send(srv, s);
 	log_info(
 	    "site %s connected: holds seq %llu, hub holds %llu, cursor %llu of %llu",
@@ -930,6 +946,134 @@ s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
 	    (unsigned long long)msg->lo, n ? "" : " (not held here either)");
 }
 
+/* Whether the session's site may see key's ops now (proto.h, BACKFILL):
+ * head office all; an order's family if order_sites lists the site for
+ * it; a region's stock if it is the site's region in the registry now.
+ * 0, or -1 after answering 403 with why. */
+static int
+s_may_backfill(server_t *srv, session_t *s, const char *key)
+{
+	char reason[PROTO_REASON_MAX + 1], region[sizeof s->region] = "";
+	sqlite3_stmt *q;
+	int may = 0;
+
+	if (strcmp(s->role, "hq") == 0)
+		return 0;
+	if (strncmp(key, "order:", 6) == 0) {
+		q = store_stmt(srv->store,
+		    "SELECT 1 FROM order_sites WHERE order_id = ? AND site = ?");
+		sqlite3_bind_text(q, 1, key + 6, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, s->site, -1, SQLITE_STATIC);
+		may = store_row(srv->store, q);
+		sqlite3_reset(q);
+		snprintf(reason, sizeof reason,
+		    "backfill: %s: site %s may not see this order", key,
+		    s->site);
+	} else {
+		q = store_stmt(srv->store,
+		    "SELECT region FROM sites WHERE id = ?");
+		sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+		if (store_row(srv->store, q))
+			snprintf(region, sizeof region, "%s",
+			    sqlite3_column_text(q, 0));
+		sqlite3_reset(q);
+		may = strcmp(region, key + 7) == 0;
+		snprintf(reason, sizeof reason,
+		    "backfill: %s: site %s is in region %s", key, s->site,
+		    region);
+	}
+	if (may)
+		return 0;
+	s_send_error(srv, s, ERR_FORBIDDEN, reason);
+	return -1;
+}
+
+/* Backfill (proto.h): one batch of the ops of msg's key the session's
+ * site may see now, with lsn above msg's after, in lsn order, never the
+ * site's own. An order's family is read by its index (vis_order, lsn); a
+ * region's stock by lsn, at most BACKFILL_SCAN lsns a batch, so that no
+ * answer scans the whole log. */
+static void
+s_on_backfill(server_t *srv, session_t *s, const proto_msg_t *msg)
+{
+	int order = strncmp(msg->key, "order:", 6) == 0;
+	uint64_t now = hlc_wall_ms(), refill, head, upto, next, last = 0;
+	sqlite3_stmt *q;
+	size_t n = 0;
+	cbw_t batch;
+	int rc = SQLITE_DONE;
+
+	refill = (now - s->backfill_ms) / BACKFILL_EVERY_MS;
+	if (refill > 0) {
+		s->backfills = refill >= s->backfills
+		    ? 0
+		    : s->backfills - (unsigned)refill;
+		s->backfill_ms = now;
+	}
+	if (s->backfills >= BACKFILL_BURST) {
+		char reason[PROTO_REASON_MAX + 1];
+
+		snprintf(reason, sizeof reason,
+		    "backfill: more than %d at once: one more every %d ms",
+		    BACKFILL_BURST, BACKFILL_EVERY_MS);
+		s_send_error(srv, s, ERR_UNAVAILABLE, reason);
+		return;
+	}
+	s->backfills++;
+	if (s_may_backfill(srv, s, msg->key))
+		return;
+	head = (uint64_t)store_query_int(srv->store,
+	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	upto = head;
+	if (!order && msg->cursor < head && head - msg->cursor > BACKFILL_SCAN)
+		upto = msg->cursor + BACKFILL_SCAN;
+	cbw_init(&batch);
+	if (msg->cursor < head) {
+		q = store_stmt(srv->store,
+		    order ? "SELECT lsn, body FROM op_log WHERE vis_order = ?1 "
+			    "AND lsn > ?2 AND lsn <= ?5 AND origin != ?3 "
+			    "ORDER BY lsn LIMIT ?4"
+			  : "SELECT lsn, body FROM op_log WHERE lsn > ?2 AND "
+			    "lsn <= ?5 AND vis_region = ?1 AND entity = "
+			    "'stock_movement' AND origin != ?3 "
+			    "ORDER BY lsn LIMIT ?4");
+		sqlite3_bind_text(q, 1, msg->key + (order ? 6 : 7), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (int64_t)msg->cursor);
+		sqlite3_bind_text(q, 3, s->site, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 4, PROTO_MAX_BATCH);
+		sqlite3_bind_int64(q, 5, (int64_t)upto);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			cbw_raw(&batch, sqlite3_column_blob(q, 1),
+			    (size_t)sqlite3_column_bytes(q, 1));
+			last = (uint64_t)sqlite3_column_int64(q, 0);
+			if (++n == PROTO_MAX_BATCH ||
+			    batch.len >= OPS_BATCH_BYTES)
+				break;
+		}
+		sqlite3_reset(q);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warn("site %s: backfill %s: read log: %s", s->site,
+		    msg->key, sqlite3_errmsg(store_db(srv->store)));
+		s_send_error(srv, s, ERR_INTERNAL,
+		    "backfill: hub storage failure");
+		cbw_free(&batch);
+		return;
+	}
+	/* A batch cut short ends at its last op; one that ran out of rows
+	 * looked through upto. */
+	next = rc == SQLITE_ROW ? last : upto;
+	if (next < msg->cursor)
+		next = msg->cursor; /* asked beyond our head */
+	proto_backfill_ops_begin(&srv->out, msg->key, msg->cursor, next,
+	    next >= head, n);
+	cbw_raw(&srv->out, batch.data, batch.len);
+	cbw_free(&batch);
+	if (s_send(srv, s) == 0)
+		srv->ops_out += n;
+}
+
 /* The session table: what each message does in each state. */
 static void
 s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
@@ -985,6 +1129,11 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		if (s->state != SESSION_READY)
 			goto need_hello;
 		s_on_fetch(srv, s, msg);
+		break;
+	case PROTO_BACKFILL:
+		if (s->state != SESSION_READY)
+			goto need_hello;
+		s_on_backfill(srv, s, msg);
 		break;
 	case PROTO_PULL:
 		if (s->state != SESSION_READY)
@@ -1139,6 +1288,35 @@ s_stall_limit(void)
 	return ms;
 }
 
+/* A site moved to another region since its HELLO (bl-hub region): its
+ * session ends and its connection is cut, so that it comes back at once,
+ * streamed by its new region, and WELCOME tells it (it backfills the
+ * region's stock, proto.h). 1 when it was. */
+static int
+s_region_moved(server_t *srv, session_t *s)
+{
+	sqlite3_stmt *q = store_stmt(srv->store,
+	    "SELECT region FROM sites WHERE id = ?");
+	char region[sizeof s->region] = "", why[2 * sizeof s->region + 32];
+	int moved = 0;
+
+	if (s->state != SESSION_READY)
+		return 0;
+	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+	if (store_row(srv->store, q)) {
+		snprintf(region, sizeof region, "%s",
+		    sqlite3_column_text(q, 0));
+		moved = strcmp(region, s->region) != 0;
+	}
+	sqlite3_reset(q);
+	if (!moved)
+		return 0;
+	snprintf(why, sizeof why, "moved from region %s to %s", s->region,
+	    region);
+	s_cut(srv, s, why);
+	return 1;
+}
+
 /* Once a second: close sessions of revoked sites, forget idle ones, cut
  * stalled ones, retry streams that stopped on a full queue, sign what we
  * wrote, and retry the quarantine when due. */
@@ -1202,6 +1380,8 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 			s_cut(srv, s, "revoked");
 			continue;
 		}
+		if (s_region_moved(srv, s))
+			continue;
 		s_stream(srv, s);
 	}
 	zev_kick(srv->router_ev);

@@ -129,9 +129,11 @@ s_figures(store_t *st, const char *site, const char *region, int hq,
 	 * newest op. */
 	q = store_stmt(st,
 	    "SELECT count(*) FROM op_log WHERE lsn > ?1 AND origin != ?2 "
-	    "AND ((vis_site IS NULL AND vis_site2 IS NULL AND "
+	    "AND CASE WHEN vis_order IS NOT NULL THEN EXISTS (SELECT 1 "
+	    "FROM order_sites WHERE order_id = vis_order AND site = ?2) "
+	    "ELSE (vis_site IS NULL AND vis_site2 IS NULL AND "
 	    "vis_region IS NULL) OR vis_site = ?2 OR vis_site2 = ?2 OR "
-	    "vis_region = '*' OR vis_region = ?3)");
+	    "vis_region = '*' OR vis_region = ?3 END");
 	sqlite3_bind_int64(q, 1, last_lsn);
 	sqlite3_bind_text(q, 2, site, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, region, -1, SQLITE_STATIC);

@@ -7,13 +7,30 @@
  * it; a case to the site that opened it and its order's fulfilling site.
  * Stock movements go to every site of the moving site's region, and a
  * warehouse's to every site; a transfer's out leg also to the site it is
- * sent to, which records its receipt. Head office receives everything.
+ * sent to, which records its receipt. A transfer document's ops go to its
+ * source and its destination; a quota's (head office's own too) to its
+ * warehouse and its holder. Head office receives everything.
  * Anything the hub cannot place (an order it has not seen) goes to
  * everyone: shown too widely rather than lost.
+ *
+ * An order family (an order, its child fulfilment orders, and the
+ * payments, invoices and cases of any of them) is decided at send time
+ * instead: visibility_logged tags each of its ops with the family's root
+ * order (op_log.vis_order) and keeps order_sites, who may see the family
+ * now, in the transaction that logs the op: the root's creator and
+ * fulfilling site, and each child's fulfilling site until that site
+ * releases the child (moves it to cancelled). The stream sends a tagged
+ * op to the sites order_sites lists when it sends it (hub/server.c).
  */
 #include <string.h>
 
+#include "aftersales.h"
 #include "hub.h"
+#include "invoice.h"
+#include "order.h"
+#include "payment.h"
+#include "quota.h"
+#include "transfer.h"
 
 static void
 s_copy(char *dst, size_t size, const unsigned char *src)
@@ -157,6 +174,34 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 				    o.site2);
 			restricted = 1;
 		}
+	} else if (strcmp(op->entity, TRANSFER_ENTITY) == 0) {
+		/* To its source and destination, fixed at its create. */
+		if (strcmp(op->kind, "create") == 0) {
+			snprintf(v->site, sizeof v->site, "%s",
+			    s_field(op, "site"));
+			snprintf(v->site2, sizeof v->site2, "%s",
+			    s_field(op, "to_site"));
+			restricted = 1;
+		} else {
+			q = store_stmt(st,
+			    "SELECT site, to_site FROM transfers WHERE id = ?");
+			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
+			if (store_row(st, q)) {
+				s_copy(v->site, sizeof v->site,
+				    sqlite3_column_text(q, 0));
+				s_copy(v->site2, sizeof v->site2,
+				    sqlite3_column_text(q, 1));
+				restricted = 1;
+			}
+			sqlite3_reset(q);
+		}
+	} else if (strcmp(op->entity, QUOTA_ENTITY) == 0) {
+		/* To the quota's holder and warehouse, which each of its ops
+		 * names (quota.h). */
+		snprintf(v->site, sizeof v->site, "%s", s_field(op, "site"));
+		snprintf(v->site2, sizeof v->site2, "%s",
+		    s_field(op, "warehouse"));
+		restricted = 1;
 	}
 	s_finish(v, restricted);
 }
@@ -177,4 +222,147 @@ hub_from_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from)
 	visibility_of(store, op, &r->vis);
 	from->role = r->role;
 	from->vis = &r->vis.vis;
+}
+
+/* ---- who may see an order family now (schema/hub/0032) ---- */
+
+/* The root of order id's family into root (OP_KEY_MAX + 1 bytes): its
+ * parent, or itself; "" when the hub does not hold it. */
+static void
+s_root(store_t *st, const char *id, char *root)
+{
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT coalesce(nullif(parent, ''), id) FROM orders "
+	    "WHERE id = ?");
+
+	root[0] = '\0';
+	if (id[0] == '\0')
+		return;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (store_row(st, q))
+		s_copy(root, OP_KEY_MAX + 1, sqlite3_column_text(q, 0));
+	sqlite3_reset(q);
+}
+
+/* Lets site ("" for none) see root's family from now on. */
+static int
+s_grant(store_t *st, const char *root, const char *site, err_t *err)
+{
+	sqlite3_stmt *q = store_stmt(st,
+	    "INSERT OR IGNORE INTO order_sites(order_id, site) VALUES (?, ?)");
+
+	if (site[0] == '\0')
+		return 0;
+	sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, site, -1, SQLITE_STATIC);
+	return store_step(st, q, "order sites", err);
+}
+
+/* A child order moved to cancelled by its fulfilling site, which so
+ * releases it (a cancellation that lost to a shipment releases nothing):
+ * that site sees root's family no more, unless it created the root, is
+ * the root's fulfilling site, or fulfils another child not cancelled. */
+static int
+s_release(store_t *st, const op_t *op, const char *root, err_t *err)
+{
+	sqlite3_stmt *q = store_stmt(st,
+	    "DELETE FROM order_sites WHERE order_id = ?1 AND site = ?3 "
+	    "AND (SELECT max(rank) FROM order_history WHERE order_id = ?2) "
+	    "= ?4 AND ?3 = (SELECT fulfil_site FROM orders WHERE id = ?2) "
+	    "AND NOT EXISTS (SELECT 1 FROM orders WHERE id = ?1 "
+	    "AND (site = ?3 OR fulfil_site = ?3)) "
+	    "AND NOT EXISTS (SELECT 1 FROM orders c WHERE c.parent = ?1 "
+	    "AND c.fulfil_site = ?3 AND c.id != ?2 AND coalesce((SELECT "
+	    "max(rank) FROM order_history h WHERE h.order_id = c.id), -1) "
+	    "!= ?4)");
+
+	sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, ORDER_RANK_CANCELLED);
+	return store_step(st, q, "order sites", err);
+}
+
+/* Where the order an op of another entity is about is held, once the op
+ * is applied. */
+static const struct {
+	const char *entity;
+	const char *sql;
+} s_about_order[] = {
+	{ PAYMENT_ENTITY, "SELECT order_id FROM payments WHERE id = ?" },
+	{ INVOICE_ENTITY, "SELECT order_id FROM invoices WHERE id = ?" },
+	{ CASE_ENTITY, "SELECT order_id FROM cases WHERE id = ?" },
+};
+
+int
+visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
+{
+	char root[OP_KEY_MAX + 1] = "", order[OP_KEY_MAX + 1] = "";
+	sqlite3_stmt *q;
+	size_t i;
+
+	(void)arg;
+	/* Head office's own quota ops go where any site's would: the hub
+	 * logs its own writes without deciding that. */
+	if (strcmp(op->entity, QUOTA_ENTITY) == 0 &&
+	    strcmp(op->origin, store_site(st)) == 0) {
+		q = store_stmt(st,
+		    "UPDATE op_log SET vis_site = ?, vis_site2 = ? "
+		    "WHERE origin = ? AND seq = ?");
+		sqlite3_bind_text(q, 1, s_field(op, "site"), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, s_field(op, "warehouse"), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, op->origin, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (int64_t)op->seq);
+		return store_step(st, q, "quota visibility", err);
+	}
+	if (strcmp(op->entity, ORDER_ENTITY) == 0 &&
+	    strcmp(op->kind, "create") == 0) {
+		/* A child: its fulfilling site joins its root's family. */
+		snprintf(root, sizeof root, "%s", s_field(op, "parent"));
+		if (root[0] == '\0') {
+			snprintf(root, sizeof root, "%s", op->key);
+			if (s_grant(st, root, s_field(op, "site"), err))
+				return -1;
+		}
+		if (s_grant(st, root, s_field(op, "fulfil_site"), err))
+			return -1;
+	} else if (strcmp(op->entity, ORDER_ENTITY) == 0) {
+		s_root(st, op->key, root);
+		if (root[0] != '\0' && strcmp(root, op->key) != 0 &&
+		    strcmp(op->kind, "transition") == 0 &&
+		    strcmp(s_field(op, "to"), "cancelled") == 0 &&
+		    s_release(st, op, root, err))
+			return -1;
+	} else {
+		for (i = 0; i < sizeof s_about_order / sizeof s_about_order[0];
+		     i++) {
+			if (strcmp(op->entity, s_about_order[i].entity) != 0)
+				continue;
+			q = store_stmt(st, s_about_order[i].sql);
+			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
+			if (store_row(st, q) &&
+			    sqlite3_column_type(q, 0) == SQLITE_TEXT)
+				s_copy(order, sizeof order,
+				    sqlite3_column_text(q, 0));
+			sqlite3_reset(q);
+			s_root(st, order, root);
+		}
+	}
+	/* Not of an order family, or of an order not held here: the op goes
+	 * by vis_site, vis_site2 and vis_region (visibility_of). */
+	if (root[0] == '\0')
+		return store_read_error(st, err);
+	q = store_stmt(st,
+	    "UPDATE op_log SET vis_order = ? WHERE origin = ? AND seq = ?");
+	sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (int64_t)op->seq);
+	return store_step(st, q, "order visibility", err);
+}
+
+void
+visibility_attach(store_t *st)
+{
+	store_set_logged(st, visibility_logged, NULL);
 }

@@ -18,8 +18,11 @@
  *   READY  caught up      -> DIGEST of our ops (entropy.c)  READY
  *   READY  DIGEST         -> bisect, push again or FETCH    READY
  *   READY  OPS            -> apply + cursor in one txn, PULL 1 more  READY
+ *   READY  backfill due   -> BACKFILL of the oldest key      READY
+ *   READY  BACKFILL_OPS   -> apply + its after in one txn, next one  READY
  *   READY  local write    -> push if nothing in flight      READY
  *   any    PONG           -> note clock offset              same
+ *   READY  ERROR backfill -> drop the key (403) or wait      READY
  *   any    ERROR 403/426  -> record refusal                 REFUSED
  *   any    other ERROR    -> HELLO again after a second     DOWN
  *   any    disconnected   -> forget in-flight state         DOWN
@@ -85,6 +88,10 @@ struct client {
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
 	uint64_t retry_ms;	    /* the next wait after an error */
 	uint64_t retried_ms;	    /* the quarantine's last retry */
+	char backfill[PROTO_KEY_MAX + 1]; /* the BACKFILL unanswered, "" */
+	uint64_t backfill_after;	  /* what it asked from */
+	uint64_t backfill_ms;		  /* when it went */
+	uint64_t backfill_wait_ms;	  /* none sent before (a 5xx) */
 	uint8_t *sign_sk; /* signs our pushes (chain.h), sodium_malloc'd */
 	char sign_pk[PROTO_SIGN_KEY_HEX + 1]; /* its public key, hex */
 	int64_t clock_offset_ms;
@@ -148,6 +155,7 @@ s_hello(client_t *c)
 	c->push_inflight = 0;
 	c->relay_inflight = 0;
 	c->fetching = 0;
+	c->backfill[0] = '\0';
 	c->entropy_ms = 0;
 	entropy_reset(c->entropy);
 	c->hello_ms = hlc_wall_ms();
@@ -291,6 +299,186 @@ s_save_progress(client_t *c, uint64_t now)
 	log_warn("save sync progress: %s", err.msg);
 }
 
+/* ---- backfill (proto.h) ---- */
+
+/* Asks for key's ops from the start, in the caller's transaction, unless
+ * it is asked for already. */
+static int
+s_want(client_t *c, const char *key, err_t *err)
+{
+	sqlite3_stmt *q = store_stmt(c->store,
+	    "INSERT OR IGNORE INTO backfills(key, after, since) "
+	    "VALUES (?, 0, ?)");
+
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)hlc_wall_ms());
+	if (store_step(c->store, q, "backfill", err))
+		return -1;
+	if (sqlite3_changes(store_db(c->store)) > 0)
+		log_info("backfill %s: asked for", key);
+	return 0;
+}
+
+/* A child order head office allocated to this site (its create, new
+ * here): the rest of its family is ours to see now, and asked for in the
+ * transaction that takes the child. */
+static int
+s_entitled(client_t *c, const op_t *op, ingest_result_t res, err_t *err)
+{
+	const char *parent, *fulfil;
+	char key[PROTO_KEY_MAX + 1];
+
+	if ((res != INGEST_APPLIED && res != INGEST_QUARANTINED) ||
+	    strcmp(op->entity, "order") != 0 || strcmp(op->kind, "create") != 0)
+		return 0;
+	parent = json_string_value(json_object_get(op->fields, "parent"));
+	fulfil = json_string_value(json_object_get(op->fields, "fulfil_site"));
+	if (parent == NULL || parent[0] == '\0' ||
+	    strlen(parent) > OP_KEY_MAX || fulfil == NULL ||
+	    strcmp(fulfil, c->site) != 0)
+		return 0;
+	snprintf(key, sizeof key, "order:%s", parent);
+	return s_want(c, key, err);
+}
+
+/* Ingests the ops of an OPS or BACKFILL_OPS batch in the caller's
+ * transaction. 0, or -1 with err (a storage failure or a malformed op):
+ * the caller rolls back. */
+static int
+s_ingest_batch(client_t *c, proto_msg_t *m, err_t *err)
+{
+	ingest_result_t res;
+	const uint8_t *body;
+	size_t len;
+	err_t why;
+	op_t op;
+	int rc;
+
+	while ((rc = proto_next_op(m, &op, &body, &len, err)) == 1) {
+		err_clear(&why);
+		if (store_ingest(c->store, &op, body, len, &res, &why)) {
+			op_clear(&op);
+			*err = why;
+			return -1;
+		}
+		if (res == INGEST_QUARANTINED)
+			log_warn("quarantined: %s", why.msg);
+		else if (res == INGEST_CONFLICT)
+			log_warn("refused: %s", why.msg);
+		rc = s_entitled(c, &op, res, err);
+		op_clear(&op);
+		if (rc)
+			return -1;
+	}
+	return rc;
+}
+
+/* What WELCOME says our region is, in its transaction: the first is
+ * recorded; another means head office moved this site, whose new
+ * region's stock is then asked for. */
+static int
+s_on_region(client_t *c, const char *region, err_t *err)
+{
+	char was[PROTO_REGION_MAX + 1], key[PROTO_KEY_MAX + 1];
+
+	if (store_meta_get_text(c->store, "region", "", was, sizeof was, err))
+		return -1;
+	if (strcmp(was, region) == 0)
+		return 0;
+	if (was[0] != '\0') {
+		log_info("head office moved this site from region %s to %s",
+		    was, region);
+		snprintf(key, sizeof key, "region:%s", region);
+		if (s_want(c, key, err))
+			return -1;
+	}
+	return store_meta_set_text(c->store, "region", region, err);
+}
+
+/* Asks for the next batch of the oldest backfill, when none is in
+ * flight: one key at a time, one batch at a time, each asked once the
+ * last is applied. */
+static void
+s_backfill(client_t *c)
+{
+	sqlite3_stmt *q;
+	uint64_t now = hlc_wall_ms();
+
+	if (c->state != LINK_READY || c->backfill[0] != '\0' ||
+	    now < c->backfill_wait_ms)
+		return;
+	q = store_stmt(c->store,
+	    "SELECT key, after FROM backfills ORDER BY since, key LIMIT 1");
+	if (store_row(c->store, q)) {
+		snprintf(c->backfill, sizeof c->backfill, "%s",
+		    sqlite3_column_text(q, 0));
+		c->backfill_after = (uint64_t)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (c->backfill[0] == '\0')
+		return;
+	proto_backfill(&c->out, c->backfill, c->backfill_after);
+	if (s_send(c) != 0) {
+		c->backfill[0] = '\0'; /* the tick tries again */
+		return;
+	}
+	c->backfill_ms = now;
+}
+
+/* Forgets key's backfill (done, or refused), in a transaction of its
+ * own. */
+static void
+s_unwant(client_t *c, const char *key)
+{
+	sqlite3_stmt *q = store_stmt(c->store,
+	    "DELETE FROM backfills WHERE key = ?");
+	err_t err;
+
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if (store_begin(c->store, &err) == 0 &&
+	    store_step(c->store, q, "backfill", &err) == 0 &&
+	    store_commit(c->store, &err) == 0)
+		return;
+	store_rollback(c->store);
+	log_warn("backfill %s: %s", key, err.msg);
+}
+
+/* Applies one batch of the backfill in flight, and moves its after (or
+ * forgets it, done) in the same transaction; then asks for the next. */
+static void
+s_on_backfill_ops(client_t *c, proto_msg_t *m)
+{
+	sqlite3_stmt *q;
+	err_t err;
+
+	if (strcmp(m->key, c->backfill) != 0 ||
+	    m->cursor_from != c->backfill_after) {
+		log_debug("hub %s: backfill %s from %llu dropped (not asked)",
+		    c->hub, m->key, (unsigned long long)m->cursor_from);
+		return;
+	}
+	c->backfill[0] = '\0';
+	q = store_stmt(c->store,
+	    m->done ? "DELETE FROM backfills WHERE key = ?1"
+		    : "UPDATE backfills SET after = ?2 WHERE key = ?1");
+	if (store_begin(c->store, &err) || s_ingest_batch(c, m, &err))
+		goto fail;
+	sqlite3_bind_text(q, 1, m->key, -1, SQLITE_STATIC);
+	if (!m->done)
+		sqlite3_bind_int64(q, 2, (int64_t)m->cursor);
+	if (store_step(c->store, q, "backfill", &err) ||
+	    store_commit(c->store, &err))
+		goto fail;
+	log_info("backfill %s: %zu ops, up to lsn %llu%s", m->key, m->nops,
+	    (unsigned long long)m->cursor, m->done ? ": done" : "");
+	s_backfill(c);
+	return;
+fail:
+	store_rollback(c->store);
+	log_warn("backfill %s: apply ops from hub: %s", m->key, err.msg);
+	s_retry_later(c);
+}
+
 /* Gives a hub that lacks ops of its own we hold (restored from a backup)
  * the next batch of them (relay.c); a hub still recovering hears from us
  * once we have nothing more, by an empty RELAY (proto.h). */
@@ -365,7 +553,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	if (store_begin(c->store, &err) ||
 	    (m->seq > own &&
 		store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err)) ||
-	    store_confirmed(c->store, &err) || store_commit(c->store, &err)) {
+	    store_confirmed(c->store, &err) ||
+	    s_on_region(c, m->region, &err) || store_commit(c->store, &err)) {
 		/* Going on could hand out their seqs again. */
 		store_rollback(c->store);
 		log_warn("recover seq: %s", err.msg);
@@ -419,6 +608,8 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 	c->hub_recovering = m->recovering;
 	c->relay_stopped = 0;
 	s_relay(c);
+	c->backfill_wait_ms = 0;
+	s_backfill(c);
 }
 
 static void
@@ -457,13 +648,8 @@ static void
 s_on_ops(client_t *c, proto_msg_t *m)
 {
 	int fetched = m->cursor_from == m->cursor;
-	err_t err, why;
-	op_t op;
-	const uint8_t *body;
-	size_t len;
-	ingest_result_t res;
+	err_t err;
 	int64_t durable = 0;
-	int rc;
 
 	if (!fetched && m->cursor_from != c->cursor) {
 		log_debug("hub %s: batch from cursor %llu dropped (ours: %llu)",
@@ -479,21 +665,9 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	}
 	if (store_begin(c->store, &err) ||
 	    (m->sig_seq > 0 &&
-		relay_keep_sig(c->store, m->sig_seq, m->sig, &err)))
+		relay_keep_sig(c->store, m->sig_seq, m->sig, &err)) ||
+	    s_ingest_batch(c, m, &err))
 		goto fail;
-	while ((rc = proto_next_op(m, &op, &body, &len, &err)) == 1) {
-		err_clear(&why);
-		if (store_ingest(c->store, &op, body, len, &res, &why)) {
-			op_clear(&op);
-			err = why;
-			goto fail;
-		}
-		if (res == INGEST_QUARANTINED)
-			log_warn("quarantined: %s", why.msg);
-		else if (res == INGEST_CONFLICT)
-			log_warn("refused: %s", why.msg);
-		op_clear(&op);
-	}
 	/* Another session of this site (a `status` probe beside the daemon)
 	 * may have pulled further: the cursor never moves back. */
 	if (store_meta_get_int(c->store, "cursor", 0, &durable, &err))
@@ -502,8 +676,7 @@ s_on_ops(client_t *c, proto_msg_t *m)
 		m->cursor = (uint64_t)durable;
 	else if (fetched)
 		m->cursor = c->cursor;
-	if (rc < 0 ||
-	    store_meta_set_int(c->store, "cursor", (int64_t)m->cursor, &err) ||
+	if (store_meta_set_int(c->store, "cursor", (int64_t)m->cursor, &err) ||
 	    store_commit(c->store, &err))
 		goto fail;
 	c->cursor = m->cursor;
@@ -515,6 +688,8 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	}
 	if (c->reconcile_seq != 0)
 		s_push(c); /* once what the hub holds of ours is here */
+	/* A child allocated to us asks for its family. */
+	s_backfill(c);
 	return;
 fail:
 	store_rollback(c->store);
@@ -535,6 +710,22 @@ s_on_error(client_t *c, const proto_msg_t *m)
 		c->relay_inflight = 0;
 		c->relay_report = 0;
 		c->relay_stopped = 1;
+		return;
+	}
+	if (c->backfill[0] != '\0' && strncmp(m->reason, "backfill:", 9) == 0) {
+		/* Not ours to see (any more): that backfill is dropped; a
+		 * hub that cannot answer now is asked again in a second. The
+		 * session goes on. */
+		if (m->status == ERR_FORBIDDEN ||
+		    m->status == ERR_BAD_REQUEST) {
+			log_warn("backfill %s: dropped: %s", c->backfill,
+			    m->reason);
+			s_unwant(c, c->backfill);
+		} else {
+			c->backfill_wait_ms = hlc_wall_ms() + RETRY_HELLO_MS;
+		}
+		c->backfill[0] = '\0';
+		s_backfill(c);
 		return;
 	}
 	if (m->status == ERR_FORBIDDEN || m->status == ERR_UPGRADE) {
@@ -657,6 +848,10 @@ s_on_dealer(void *sock, void *arg)
 		if (c->state == LINK_READY)
 			s_on_relay_ack(c, &m);
 		break;
+	case PROTO_BACKFILL_OPS:
+		if (c->state == LINK_READY)
+			s_on_backfill_ops(c, &m);
+		break;
 	case PROTO_PONG:
 		c->clock_offset_ms = (int64_t)m.hub_ms -
 		    (int64_t)(m.ms + (c->last_rx_ms - m.ms) / 2);
@@ -731,6 +926,7 @@ s_on_monitor(void *sock, void *arg)
 		c->push_inflight = 0;
 		c->relay_inflight = 0;
 		c->fetching = 0;
+		c->backfill[0] = '\0';
 		entropy_reset(c->entropy);
 		/* A hub that drops us right after TCP connects, before any
 		 * handshake, is most likely refusing our CURVE hello: a hint
@@ -788,7 +984,9 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		(c->state == LINK_READY && c->relay_inflight &&
 		    now - c->relay_ms > ANSWER_WAIT_MS) ||
 		(c->state == LINK_READY && entropy_waiting(c->entropy) &&
-		    now - c->asked_ms > ANSWER_WAIT_MS))) {
+		    now - c->asked_ms > ANSWER_WAIT_MS) ||
+		(c->state == LINK_READY && c->backfill[0] != '\0' &&
+		    now - c->backfill_ms > ANSWER_WAIT_MS))) {
 		log_warn("hub %s: no answer within %d s: starting over", c->hub,
 		    ANSWER_WAIT_MS / 1000);
 		s_hello(c);
@@ -798,7 +996,8 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		s_ping(c, now);
 		s_send(c);
 		c->last_ping_ms = now;
-		s_push(c); /* retries a push whose send failed */
+		s_push(c);     /* retries a push whose send failed */
+		s_backfill(c); /* likewise, and one that waited */
 	}
 	/* A hub still recovering may lack seqs another store has given back
 	 * since: what we hold above them, and our report, again. */
@@ -965,7 +1164,9 @@ client_caught_up(const client_t *c)
 	return c->state == LINK_READY && s_meta(c->store, "seq", &seq) == 0 &&
 	    c->acked >= seq && c->cursor >= c->welcome_head &&
 	    !c->relay_inflight && !c->relay_report && c->entropy_ms != 0 &&
-	    !entropy_busy(c->entropy);
+	    !entropy_busy(c->entropy) &&
+	    store_query_int(c->store,
+		store_stmt(c->store, "SELECT count(*) FROM backfills"), 1) == 0;
 }
 
 const char *
@@ -1009,6 +1210,31 @@ s_clock_problem(const client_t *c, char *buf, size_t size)
 	return 1;
 }
 
+/* "region" as the hub last said, and "backfills": [{key, after, since}]
+ * pending, oldest first (proto.h). */
+static void
+s_backfill_status(client_t *c, json_t *status)
+{
+	sqlite3_stmt *q = store_stmt(c->store,
+	    "SELECT key, after, since FROM backfills ORDER BY since, key");
+	json_t *items = json_array();
+	char region[PROTO_REGION_MAX + 1];
+	err_t err;
+
+	while (store_row(c->store, q))
+		json_array_append_new(items,
+		    json_pack("{s:s, s:I, s:I}", "key",
+			(const char *)sqlite3_column_text(q, 0), "after",
+			(json_int_t)sqlite3_column_int64(q, 1), "since",
+			(json_int_t)sqlite3_column_int64(q, 2)));
+	sqlite3_reset(q);
+	json_object_set_new(status, "backfills", items);
+	if (store_meta_get_text(c->store, "region", "", region, sizeof region,
+		&err) == 0 &&
+	    region[0] != '\0')
+		json_object_set_new(status, "region", json_string(region));
+}
+
 void
 client_status(client_t *c, json_t *status)
 {
@@ -1034,6 +1260,7 @@ client_status(client_t *c, json_t *status)
 	if (s_clock_problem(c, problem, sizeof problem))
 		json_object_set_new(status, "clock_problem",
 		    json_string(problem));
+	s_backfill_status(c, status);
 	if (c->refusal[0] != '\0')
 		json_object_set_new(status, "refusal", json_string(c->refusal));
 	if (c->last_error[0] != '\0' && c->state != LINK_READY)

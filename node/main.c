@@ -468,6 +468,8 @@ s_print_status(const json_t *o)
 	int64_t last_sync = json_integer_value(
 	    json_object_get(o, "last_sync_ms"));
 	int64_t pid = json_integer_value(json_object_get(o, "daemon_pid"));
+	const json_t *b;
+	size_t i;
 
 	printf("site           %s\n",
 	    json_string_value(json_object_get(o, "site")));
@@ -498,6 +500,17 @@ s_print_status(const json_t *o)
 	    (long long)json_integer_value(json_object_get(o, "pending_push")));
 	printf("quarantined    %lld ops\n",
 	    (long long)json_integer_value(json_object_get(o, "quarantined")));
+	/* What head office newly let this site see, still coming
+	 * (proto.h, backfill). */
+	if (json_object_get(o, "region") != NULL)
+		printf("region         %s\n",
+		    json_string_value(json_object_get(o, "region")));
+	if (json_array_size(json_object_get(o, "backfills")) == 0)
+		printf("backfills      none pending\n");
+	json_array_foreach(json_object_get(o, "backfills"), i, b)
+		printf("backfill       %s, applied up to hub lsn %lld\n",
+		    json_string_value(json_object_get(b, "key")),
+		    (long long)json_integer_value(json_object_get(b, "after")));
 	s_print_disk(json_object_get(o, "disk"));
 }
 

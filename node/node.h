@@ -47,8 +47,9 @@ void client_wrote(client_t *client);
 
 link_state_t client_state(const client_t *client);
 
-/* Whether, since the last WELCOME, every own op is acknowledged and the
- * pull cursor has reached the hub head announced then. */
+/* Whether, since the last WELCOME, every own op is acknowledged, the
+ * pull cursor has reached the hub head announced then and no backfill is
+ * pending (proto.h). */
 int client_caught_up(const client_t *client);
 
 /* Why the hub refused us ("" if it has not); borrowed. */
@@ -65,7 +66,8 @@ const char *client_hub(const client_t *client);
  * off from head office's by more than an op may be ahead (items borrowed). */
 void client_alerts(client_t *client, json_t *items);
 
-/* Adds the link's part of GET /v1/status. */
+/* Adds the link's part of GET /v1/status, with the site's region and the
+ * backfills pending. */
 void client_status(client_t *client, json_t *status);
 
 void client_destroy(client_t **self_p);

@@ -20,12 +20,14 @@ static const char *const s_names[] = {
 	[PROTO_RELAY_ACK] = "RELAY_ACK",
 	[PROTO_DIGEST] = "DIGEST",
 	[PROTO_FETCH] = "FETCH",
+	[PROTO_BACKFILL] = "BACKFILL",
+	[PROTO_BACKFILL_OPS] = "BACKFILL_OPS",
 };
 
 /* Number of elements each message type has, type included. */
 static const size_t s_arity[] = {
 	[PROTO_HELLO] = 8,
-	[PROTO_WELCOME] = 6,
+	[PROTO_WELCOME] = 7,
 	[PROTO_PUSH] = 3,
 	[PROTO_PUSH_ACK] = 2,
 	[PROTO_PULL] = 4,
@@ -38,12 +40,14 @@ static const size_t s_arity[] = {
 	[PROTO_RELAY_ACK] = 3,
 	[PROTO_DIGEST] = 6,
 	[PROTO_FETCH] = 3,
+	[PROTO_BACKFILL] = 3,
+	[PROTO_BACKFILL_OPS] = 6,
 };
 
 const char *
 proto_type_name(int type)
 {
-	if (type < PROTO_HELLO || type > PROTO_FETCH)
+	if (type < PROTO_HELLO || type > PROTO_BACKFILL_OPS)
 		return "?";
 	return s_names[type];
 }
@@ -65,6 +69,19 @@ s_hex_valid(const char *s, size_t n)
 	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
+/* Whether key is a backfill's: "order:" and 1 to OP_KEY_MAX bytes, or
+ * "region:" and 1 to PROTO_REGION_MAX. */
+static int
+s_key_valid(const char *key)
+{
+	if (strncmp(key, "order:", 6) == 0)
+		return strlen(key + 6) >= 1 && strlen(key + 6) <= OP_KEY_MAX;
+	if (strncmp(key, "region:", 7) == 0)
+		return strlen(key + 7) >= 1 &&
+		    strlen(key + 7) <= PROTO_REGION_MAX;
+	return 0;
+}
+
 static int
 s_batch(cbr_t *r, proto_msg_t *msg, err_t *err)
 {
@@ -83,7 +100,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 {
 	cbr_t *r = &msg->reader;
 	size_t n;
-	uint64_t type, status, recovering, restart;
+	uint64_t type, status, recovering, restart, done = 0;
 	int rc = 0;
 
 	memset(msg, 0, sizeof *msg);
@@ -97,7 +114,7 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST, "proto: empty message");
 	if (cbr_uint(r, &type, err))
 		return err_prefix(err, "proto: message type");
-	if (type < PROTO_HELLO || type > PROTO_FETCH)
+	if (type < PROTO_HELLO || type > PROTO_BACKFILL_OPS)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "proto: unknown message type %llu",
 		    (unsigned long long)type);
@@ -136,7 +153,8 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    cbr_uint(r, &msg->seq, err) ||
 		    cbr_uint(r, &msg->head, err) ||
 		    cbr_uint(r, &msg->hub_seq, err) ||
-		    cbr_uint(r, &recovering, err);
+		    cbr_uint(r, &recovering, err) ||
+		    cbr_text_copy(r, msg->region, sizeof msg->region, err);
 		if (rc == 0 && recovering > 1)
 			return err_set(err, ERR_BAD_REQUEST,
 			    "proto: WELCOME: recovering is %llu, not 0 or 1",
@@ -236,12 +254,36 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		rc = cbr_text_copy(r, msg->site, sizeof msg->site, err) ||
 		    cbr_uint(r, &msg->lo, err);
 		break;
+	case PROTO_BACKFILL:
+	case PROTO_BACKFILL_OPS:
+		rc = cbr_text_copy(r, msg->key, sizeof msg->key, err) ||
+		    (type == PROTO_BACKFILL_OPS &&
+			(cbr_uint(r, &msg->cursor_from, err) ||
+			    cbr_uint(r, &msg->cursor, err) ||
+			    cbr_uint(r, &done, err) || s_batch(r, msg, err))) ||
+		    (type == PROTO_BACKFILL && cbr_uint(r, &msg->cursor, err));
+		if (rc == 0 && !s_key_valid(msg->key))
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: %s: key is not order:ID or region:NAME",
+			    s_names[type]);
+		if (rc == 0 && done > 1)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: BACKFILL_OPS: done is %llu, not 0 or 1",
+			    (unsigned long long)done);
+		if (rc == 0 && msg->cursor < msg->cursor_from)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "proto: BACKFILL_OPS: next %llu before from %llu",
+			    (unsigned long long)msg->cursor,
+			    (unsigned long long)msg->cursor_from);
+		msg->done = (int)done;
+		break;
 	}
 	if (rc)
 		return err_prefix(err, "proto: %s", s_names[type]);
 	/* A batch is checked to the end by proto_next_op. */
 	if (msg->type != PROTO_PUSH && msg->type != PROTO_OPS &&
-	    msg->type != PROTO_RELAY && cbr_end(r, err))
+	    msg->type != PROTO_RELAY && msg->type != PROTO_BACKFILL_OPS &&
+	    cbr_end(r, err))
 		return err_prefix(err, "proto: %s", s_names[type]);
 	return 0;
 }
@@ -285,16 +327,17 @@ proto_hello(cbw_t *w, const char *site, uint64_t schema, uint64_t own_max_seq,
 
 void
 proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq, uint64_t head,
-    uint64_t hub_seq, int recovering)
+    uint64_t hub_seq, int recovering, const char *region)
 {
 	cbw_reset(w);
-	cbw_array(w, 6);
+	cbw_array(w, 7);
 	cbw_uint(w, PROTO_WELCOME);
 	cbw_str(w, hub_site);
 	cbw_uint(w, held_seq);
 	cbw_uint(w, head);
 	cbw_uint(w, hub_seq);
 	cbw_uint(w, recovering ? 1 : 0);
+	cbw_str(w, region);
 }
 
 void
@@ -435,4 +478,28 @@ proto_fetch(cbw_t *w, const char *origin, uint64_t seq)
 	cbw_uint(w, PROTO_FETCH);
 	cbw_str(w, origin);
 	cbw_uint(w, seq);
+}
+
+void
+proto_backfill(cbw_t *w, const char *key, uint64_t after)
+{
+	cbw_reset(w);
+	cbw_array(w, 3);
+	cbw_uint(w, PROTO_BACKFILL);
+	cbw_str(w, key);
+	cbw_uint(w, after);
+}
+
+void
+proto_backfill_ops_begin(cbw_t *w, const char *key, uint64_t from,
+    uint64_t next, int done, size_t n)
+{
+	cbw_reset(w);
+	cbw_array(w, 6);
+	cbw_uint(w, PROTO_BACKFILL_OPS);
+	cbw_str(w, key);
+	cbw_uint(w, from);
+	cbw_uint(w, next);
+	cbw_uint(w, done ? 1 : 0);
+	cbw_array(w, n);
 }

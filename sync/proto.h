@@ -6,7 +6,7 @@
  *
  *   HELLO    = [1, site, proto_version, schema_version, own_max_seq, cursor,
  *               incarnation, sign_key]
- *   WELCOME  = [2, hub_site, held_seq, head, hub_seq, recovering]
+ *   WELCOME  = [2, hub_site, held_seq, head, hub_seq, recovering, region]
  *   PUSH     = [3, signature, [op, ...]]
  *   PUSH_ACK = [4, up_to_seq]
  *   PULL     = [5, cursor, credit, restart]
@@ -21,6 +21,8 @@
  *   RELAY_ACK= [12, up_to_seq, recovering]
  *   DIGEST   = [13, origin, lo, hi, count, chain]
  *   FETCH    = [14, origin, seq]
+ *   BACKFILL = [15, key, after]
+ *   BACKFILL_OPS = [16, key, from, next, done, [op, ...]]
  *
  * A session: the node sends HELLO; the hub answers WELCOME with the highest
  * seq of this site it holds (held_seq) and its log head, or ERROR. The node
@@ -84,6 +86,25 @@
  * batch of that op (cursor unchanged). Agreeing ranges cost a count and a
  * lookup on each side.
  *
+ * Backfill: what a node may see grows when head office allocates it an
+ * order (a child order whose fulfil_site is the node's site) or moves it
+ * to another region (WELCOME says the site's region now). The stream
+ * decides at send time, so it brings what comes next; what was logged
+ * before, the node asks for by key: "order:ID", the ops of order ID's
+ * family (hub/visibility.c: the order, its children, their payments,
+ * invoices and cases), or "region:NAME", the stock movements of region
+ * NAME's sites. BACKFILL asks for the ops of key with lsn above after;
+ * BACKFILL_OPS answers with one bounded batch of them, in lsn order,
+ * never the node's own: from is the request's after, next the lsn the
+ * hub has looked up to (the next request's after), done 1 when nothing
+ * more is logged for key. A node applies each answer as it applies OPS
+ * (idempotent, in one transaction with its after) and asks again until
+ * done, one key at a time, so a backfill streams on the node's demand
+ * like a catch-up. A key the site may not see now (an order order_sites
+ * does not give it, a region not its own) is refused with 403, whose
+ * reason begins "backfill: " and which ends only that backfill, not the
+ * session.
+ *
  * BYE: the node ends its session (a one-shot sync done, a daemon
  * stopping); the hub forgets it at once, so that the next session of the
  * site, of another copy of its data folder too, is not taken for a twin.
@@ -91,7 +112,8 @@
  * PING also reports the node's disk (its database and WAL sizes, free
  * space, 0 when unknown, and its first disk problem or "", see ckpt.h),
  * which the hub shows per site. ERROR carries a 3-digit status (see err.h)
- * and a readable reason; 403 and 426 end the session.
+ * and a readable reason; 403 and 426 end the session (but for a refused
+ * BACKFILL, above).
  */
 #ifndef BL_PROTO_H
 #define BL_PROTO_H
@@ -103,8 +125,9 @@
 #include "op.h"
 
 /* 2: PING reports the disk; 3: HELLO incarnation; 4: RELAY, the hub's
- * signatures in OPS; 5: DIGEST and FETCH, what RELAY saw */
-#define PROTO_VERSION 5
+ * signatures in OPS; 5: DIGEST and FETCH, what RELAY saw; 6: WELCOME's
+ * region, BACKFILL and BACKFILL_OPS */
+#define PROTO_VERSION 6
 #define PROTO_SIGN_EVERY 512 /* the hub signs its chain at least this often */
 #define PROTO_INCARNATION_MAX 32 /* hex digits */
 #define PROTO_SIGN_KEY_HEX 64	 /* an Ed25519 public key, lower-case hex */
@@ -114,6 +137,9 @@
 #define PROTO_MAX_BATCH 2000		/* ops in one PUSH or OPS */
 #define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
 #define PROTO_REASON_MAX 255
+#define PROTO_REGION_MAX 63 /* bytes in a region name */
+/* A backfill's key: "order:" and an order id, or "region:" and a name. */
+#define PROTO_KEY_MAX 70
 
 typedef enum {
 	PROTO_HELLO = 1,
@@ -130,6 +156,8 @@ typedef enum {
 	PROTO_RELAY_ACK,
 	PROTO_DIGEST,
 	PROTO_FETCH,
+	PROTO_BACKFILL,
+	PROTO_BACKFILL_OPS,
 } proto_type_t;
 
 /* A node's disk, as PING reports it. */
@@ -144,7 +172,10 @@ typedef struct {
 typedef struct {
 	proto_type_t type;
 	char site[OP_SITE_MAX + 1]; /* HELLO: node site; WELCOME: hub site */
-	uint64_t version;	    /* HELLO */
+	char region[PROTO_REGION_MAX + 1]; /* WELCOME */
+	char key[PROTO_KEY_MAX + 1];	   /* BACKFILL, BACKFILL_OPS */
+	int done;			   /* BACKFILL_OPS */
+	uint64_t version;		   /* HELLO */
 	char incarnation[PROTO_INCARNATION_MAX + 1]; /* HELLO */
 	char sign_key[PROTO_SIGN_KEY_HEX + 1];	     /* HELLO */
 	char sig[PROTO_SIG_HEX + 1];	 /* PUSH, RELAY; OPS: "" or one */
@@ -156,8 +187,9 @@ typedef struct {
 	uint64_t sig_seq;		 /* OPS: 0 when sig is "" */
 	uint64_t lo, hi, count;		 /* DIGEST; FETCH: its seq in lo */
 	char chain[PROTO_CHAIN_HEX + 1]; /* DIGEST: "" or a chain value */
-	uint64_t cursor;		 /* HELLO, PULL; OPS cursor_after */
-	uint64_t cursor_from;		 /* OPS */
+	uint64_t cursor;		 /* HELLO, PULL; OPS cursor_after;
+	                                 BACKFILL after; BACKFILL_OPS next */
+	uint64_t cursor_from;		 /* OPS; BACKFILL_OPS from */
 	int restart;			 /* PULL */
 	uint64_t head;			 /* WELCOME, OPS, PONG */
 	uint64_t credit;		 /* PULL */
@@ -166,7 +198,7 @@ typedef struct {
 	proto_disk_t disk;		 /* PING */
 	int status;			 /* ERROR */
 	char reason[PROTO_REASON_MAX + 1];
-	size_t nops; /* PUSH, OPS, RELAY: ops in the batch */
+	size_t nops; /* PUSH, OPS, RELAY, BACKFILL_OPS: ops in the batch */
 	size_t ops_left;
 	cbr_t reader; /* positioned at the next op */
 } proto_msg_t;
@@ -188,7 +220,7 @@ void proto_hello(cbw_t *w, const char *site, uint64_t schema,
     uint64_t own_max_seq, uint64_t cursor, const char *incarnation,
     const char *sign_key);
 void proto_welcome(cbw_t *w, const char *hub_site, uint64_t held_seq,
-    uint64_t head, uint64_t hub_seq, int recovering);
+    uint64_t head, uint64_t hub_seq, int recovering, const char *region);
 void proto_push_begin(cbw_t *w, size_t n, const char *sig);
 void proto_push_ack(cbw_t *w, uint64_t up_to_seq);
 void proto_pull(cbw_t *w, uint64_t cursor, uint64_t credit, int restart);
@@ -199,6 +231,9 @@ void proto_relay_ack(cbw_t *w, uint64_t up_to_seq, int recovering);
 void proto_digest(cbw_t *w, const char *origin, uint64_t lo, uint64_t hi,
     uint64_t count, const char *chain);
 void proto_fetch(cbw_t *w, const char *origin, uint64_t seq);
+void proto_backfill(cbw_t *w, const char *key, uint64_t after);
+void proto_backfill_ops_begin(cbw_t *w, const char *key, uint64_t from,
+    uint64_t next, int done, size_t n);
 void proto_ping(cbw_t *w, uint64_t sent_ms, const proto_disk_t *disk);
 void proto_pong(cbw_t *w, uint64_t echoed_ms, uint64_t hub_ms, uint64_t head);
 void proto_error(cbw_t *w, int status, const char *reason);

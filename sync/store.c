@@ -43,6 +43,8 @@ struct store {
 	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
 	char incarnation[STORE_INCARNATION_LEN + 1]; /* node: see store.h */
 	char hold[ERR_MSG_MAX]; /* "" or why local writes are held */
+	store_logged_fn logged; /* store_set_logged, NULL when none */
+	void *logged_arg;
 	/* The chain value last computed (s_chain_of), so that a batch of
 	 * one site's ops in seq order reads none back; forgotten at
 	 * rollback. */
@@ -409,6 +411,13 @@ void
 store_set_wall(store_t *st, uint64_t (*wall_ms)(void))
 {
 	st->wall_ms = wall_ms ? wall_ms : hlc_wall_ms;
+}
+
+void
+store_set_logged(store_t *st, store_logged_fn fn, void *arg)
+{
+	st->logged = fn;
+	st->logged_arg = arg;
 }
 
 /* The statement cache: an open-addressing hash keyed by the SQL text's
@@ -1073,7 +1082,9 @@ store_append_local(store_t *st, const char *entity, const char *key,
 		goto out;
 	}
 	/* A refusal fails the caller's whole transaction. */
-	if (s_apply(st, &op, err) || s_log_insert(st, &op, w.data, w.len, err))
+	if (s_apply(st, &op, err) ||
+	    s_log_insert(st, &op, w.data, w.len, err) ||
+	    (st->logged != NULL && st->logged(st->logged_arg, st, &op, err)))
 		goto out;
 	st->next_seq++;
 	st->dirty = 1;
@@ -1534,6 +1545,9 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	if (s_clock_admits(st, op, &why) == 0 && s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
+		if (st->logged != NULL &&
+		    st->logged(st->logged_arg, st, op, err))
+			return -1;
 		/* One of ours back from the hub: the ones after it in our
 		 * chain follow it now. */
 		if (st->side == STORE_NODE && strcmp(op->origin, st->site) == 0)

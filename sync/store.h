@@ -124,6 +124,15 @@ uint64_t store_wall_ms(store_t *store);
 /* Sets the wall clock the store reads (tests); NULL restores the real one. */
 void store_set_wall(store_t *store, uint64_t (*wall_ms)(void));
 
+/* Called inside the transaction once op is logged and applied here: a
+ * local write, or another site's op applied now (also on a retry from the
+ * quarantine); never for a duplicate nor a refused op. -1 with err fails
+ * the op's write, and the caller rolls back. The hub records there who may
+ * receive the op (hub/visibility.c). fn NULL: none; arg is borrowed. */
+typedef int (
+    *store_logged_fn)(void *arg, store_t *store, const op_t *op, err_t *err);
+void store_set_logged(store_t *store, store_logged_fn fn, void *arg);
+
 /* Transactions. begin is BEGIN IMMEDIATE and loads the clock and seq; commit
  * persists them and commits; rollback discards everything since begin. */
 int store_begin(store_t *store, err_t *err);

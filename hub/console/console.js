@@ -2,8 +2,9 @@
  * Branchline head office console (served by bl-hub, hub/console.c).
  *
  * Reads only the hub's JSON API (/v1/...), the resources integrations use,
- * and draws six pages: overview, stock, orders, customers, receivables and
- * sync health. Every figure is put in the page as text (never as HTML);
+ * and draws seven pages: overview, stock, orders, approvals (of special
+ * prices, which a manager decides there), customers, receivables and sync
+ * health. Every figure is put in the page as text (never as HTML);
  * money arrives as integers in minor units with an ISO 4217 currency and
  * is shown in major units (the cell keeps the integer in data-minor). A
  * chart is Chart.js (Debian's libjs-chart.js, /console/chart.js); its
@@ -74,6 +75,17 @@
 			'or.history': 'Status changes',
 			'or.cases': 'After-sales cases',
 			'or.back': 'All orders',
+			'nav.approvals': 'Approvals',
+			'ap.title': 'Approvals of special prices',
+			'ap.status': 'Status',
+			'ap.all': 'All',
+			'ap.reason': 'Why',
+			'ap.comment': 'Comment',
+			'ap.decided': 'Decided',
+			'ap.decide': 'Decision',
+			'ap.approve': 'Approve',
+			'ap.reject': 'Reject',
+			'ap.needComment': 'A rejection says why: write a comment.',
 			'cu.title': 'Customers',
 			'cu.search': 'Name, phone or e-mail',
 			'cu.orders': 'Orders',
@@ -205,6 +217,17 @@
 			'or.history': '状态变更',
 			'or.cases': '售后工单',
 			'or.back': '全部订单',
+			'nav.approvals': '审批',
+			'ap.title': '特价审批',
+			'ap.status': '状态',
+			'ap.all': '全部',
+			'ap.reason': '原因',
+			'ap.comment': '备注',
+			'ap.decided': '决定时间',
+			'ap.decide': '决定',
+			'ap.approve': '批准',
+			'ap.reject': '驳回',
+			'ap.needComment': '驳回须说明原因：请填写备注。',
 			'cu.title': '客户',
 			'cu.search': '姓名、电话或邮箱',
 			'cu.orders': '订单',
@@ -899,7 +922,7 @@
 
 	/* ---- orders ---- */
 
-	var STATUSES = ['draft', 'confirmed', 'allocated', 'picked', 'cancelled', 'shipped', 'delivered', 'completed'];
+	var STATUSES = ['draft', 'pending_approval', 'confirmed', 'allocated', 'picked', 'cancelled', 'shipped', 'delivered', 'completed'];
 
 	function orderCols() {
 		return [
@@ -1007,6 +1030,71 @@
 
 	function moneySpan(minor, currency) {
 		return el('span', { 'data-minor': minor, 'data-currency': currency, text: money(minor, currency) });
+	}
+
+	/* ---- approvals of special prices ---- */
+
+	var APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'draft'];
+
+	/*
+	 * GET /v1/approvals, filtered by status; a manager decides a pending
+	 * one in its row: POST /v1/approvals/{id}/decision {approve, comment}.
+	 */
+	function pageApprovals(route) {
+		var p = route.params;
+		return get('/v1/approvals', { status: p.get('status') }).then(function (r) {
+			var status = el('select', { id: 'f-approval-status' }, el('option', { value: '', text: t('ap.all') }));
+			APPROVAL_STATUSES.forEach(function (s) { status.appendChild(el('option', { value: s, text: s, selected: s === p.get('status') })); });
+			status.addEventListener('change', function () {
+				var q = new URLSearchParams();
+				if (status.value) q.set('status', status.value);
+				go('approvals', null, q);
+			});
+			var cols = [
+				{ key: 'id', label: 'col.order', cell: function (a, td) { td.appendChild(link(a.id, '#/orders/' + encodeURIComponent(a.id))); } },
+				{ key: 'site', label: 'col.site' },
+				{ key: 'customer', label: 'col.customer' },
+				{ key: 'status', label: 'ap.status' },
+				{ key: 'reason', label: 'ap.reason', wrap: true },
+				{ key: 'comment', label: 'ap.comment', wrap: true },
+				{ key: 'decided_at_ms', label: 'ap.decided', get: function (a) { return a.decided_at_ms ? when(a.decided_at_ms) : ''; } },
+			];
+			if (session.role === 'manager')
+				cols.push({ key: 'decide', label: 'ap.decide', cell: decisionCell });
+			return [el('h1', { text: t('ap.title') }),
+			    el('form', { className: 'filters', id: 'approval-filters' }, el('label', null, t('ap.status'), status)),
+			    card(null, table('tbl-approvals', cols, r.items, function (a) { return a.id; },
+				function (a) { return a.status === 'pending' ? 'pending' : ''; }))];
+		});
+	}
+
+	/* A pending approval's comment and its two buttons. */
+	function decisionCell(a, td) {
+		if (a.status !== 'pending')
+			return;
+		var comment = el('input', { type: 'text', 'aria-label': t('ap.comment'), placeholder: t('ap.comment'), size: 16 });
+		var msg = el('span', { className: 'error', role: 'alert' });
+		var decide = function (approve) {
+			if (!approve && !comment.value.trim()) {
+				msg.textContent = t('ap.needComment');
+				return;
+			}
+			var body = { approve: approve };
+			if (comment.value.trim())
+				body.comment = comment.value.trim();
+			api('POST', '/v1/approvals/' + encodeURIComponent(a.id) + '/decision', body).then(function () {
+				draw(true);
+			}).catch(function (e) {
+				if (e instanceof LoginNeeded)
+					showError(e);
+				else
+					msg.textContent = e.message;
+			});
+		};
+		td.appendChild(comment);
+		td.appendChild(el('button', { type: 'button', 'data-approve': a.id, text: t('ap.approve'), onclick: function () { decide(true); } }));
+		td.appendChild(el('button', { type: 'button', 'data-reject': a.id, text: t('ap.reject'), onclick: function () { decide(false); } }));
+		td.appendChild(msg);
 	}
 
 	/* ---- customers ---- */
@@ -1157,7 +1245,8 @@
 
 	var PAGES = {
 		overview: pageOverview, stock: pageStock, orders: pageOrders,
-		customers: pageCustomers, receivables: pageReceivables, sync: pageSync,
+		approvals: pageApprovals, customers: pageCustomers,
+		receivables: pageReceivables, sync: pageSync,
 	};
 
 	function showError(e) {

@@ -19,15 +19,19 @@
 
 #include "aftersales.h"
 #include "alert.h"
+#include "approval.h"
 #include "catalog.h"
 #include "customer.h"
+#include "fulfil.h"
 #include "invoice.h"
 #include "order.h"
 #include "payment.h"
+#include "quota.h"
 #include "rec.h"
 #include "report.h"
 #include "req.h"
 #include "stock.h"
+#include "transfer.h"
 
 #define API_MAX_BODY (1024 * 1024)
 #define API_TOKEN_HASH crypto_generichash_BYTES /* BLAKE2b-256 */
@@ -44,10 +48,12 @@ struct api {
 	api_write_fn write_fn;
 	api_alerts_fn alerts_fn;
 	void *hook_arg;
-	/* Read-only resources only the program serves (the hub's sites). */
+	/* Resources only the program serves (the hub's sites, its
+	 * allocation rules): a GET (fn), or a PUT (put) with a body. */
 	struct {
 		const char *path;
 		api_get_fn fn;
+		api_put_fn put;
 		void *arg;
 	} gets[API_GETS_MAX];
 	int ngets;
@@ -197,6 +203,14 @@ static const struct {
 	{ "PUT", "/v1/prices/*/*", ROUTE_PUT, { .put = catalog_put_price } },
 	{ "PUT", "/v1/safety-stock/*/*", ROUTE_PUT,
 	    { .put = catalog_put_safety } },
+	/* Approvals of special prices (approval.h); the PUT answers 200. */
+	{ "GET", "/v1/approval/threshold", ROUTE_LIST,
+	    { .list = approval_thresholds } },
+	{ "PUT", "/v1/approval/threshold", ROUTE_CREATE,
+	    { .create = approval_put_threshold } },
+	{ "GET", "/v1/approvals", ROUTE_LIST, { .list = approval_list } },
+	{ "POST", "/v1/approvals/*/decision", ROUTE_CHANGE,
+	    { .change = approval_decide } },
 	{ "GET", "/v1/customers", ROUTE_LIST, { .list = customer_list } },
 	{ "POST", "/v1/customers", ROUTE_CREATE,
 	    { .create = customer_create } },
@@ -210,14 +224,34 @@ static const struct {
 	{ "GET", "/v1/orders/*", ROUTE_GET, { .get = order_get } },
 	{ "POST", "/v1/orders/*/transition", ROUTE_CHANGE,
 	    { .change = order_transition } },
+	{ "POST", "/v1/orders/*/release", ROUTE_CHANGE,
+	    { .change = fulfil_release } },
 	{ "GET", "/v1/payments", ROUTE_LIST, { .list = payment_list } },
 	{ "POST", "/v1/payments", ROUTE_CREATE, { .create = payment_create } },
-	{ "GET", "/v1/stock", ROUTE_LIST, { .list = stock_list } },
+	/* stock_list's rows, with the quotas' rights and promises. */
+	{ "GET", "/v1/stock", ROUTE_LIST, { .list = quota_stock_list } },
 	{ "POST", "/v1/stock/movements", ROUTE_CREATE,
 	    { .create = stock_record } },
 	{ "POST", "/v1/stock/transfers", ROUTE_CREATE,
 	    { .create = stock_transfer } },
 	{ "POST", "/v1/stock/counts", ROUTE_CREATE, { .create = stock_count } },
+	{ "GET", "/v1/transfers", ROUTE_LIST, { .list = transfer_list } },
+	{ "POST", "/v1/transfers", ROUTE_CREATE,
+	    { .create = transfer_create } },
+	{ "GET", "/v1/transfers/*", ROUTE_GET, { .get = transfer_get } },
+	{ "POST", "/v1/transfers/*/ship", ROUTE_CHANGE,
+	    { .change = transfer_ship } },
+	{ "POST", "/v1/transfers/*/receive", ROUTE_CHANGE,
+	    { .change = transfer_receive } },
+	{ "POST", "/v1/transfers/*/reconcile", ROUTE_CHANGE,
+	    { .change = transfer_reconcile } },
+	{ "GET", "/v1/quotas", ROUTE_LIST, { .list = quota_list } },
+	{ "POST", "/v1/quotas", ROUTE_CREATE, { .create = quota_grant } },
+	{ "GET", "/v1/quotas/*", ROUTE_GET, { .get = quota_get } },
+	{ "POST", "/v1/quotas/*/recall", ROUTE_CHANGE,
+	    { .change = quota_recall } },
+	{ "POST", "/v1/quotas/*/return", ROUTE_CHANGE,
+	    { .change = quota_return } },
 	{ "POST", "/v1/invoices", ROUTE_CREATE, { .create = invoice_create } },
 	{ "GET", "/v1/invoices/*", ROUTE_GET, { .get = invoice_get } },
 	{ "POST", "/v1/invoices/*/transition", ROUTE_CHANGE,
@@ -381,8 +415,20 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 		if (strcmp(api->gets[i].path, path) != 0)
 			continue;
 		path_known = 1;
-		if (strcmp(method, "GET") != 0)
-			break;
+		if (strcmp(method, api->gets[i].put != NULL ? "PUT" : "GET") !=
+		    0)
+			continue;
+		if (api->gets[i].put != NULL) {
+			if (body == NULL) {
+				err_set(&err, ERR_BAD_REQUEST,
+				    "body: expected a JSON object");
+				break;
+			}
+			if (api->gets[i].put(api->gets[i].arg, body, out,
+				&err) != 0)
+				break;
+			return status;
+		}
 		if (api->gets[i].fn(api->gets[i].arg, query, out, &err) != 0)
 			break;
 		return status;
@@ -641,6 +687,18 @@ api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg)
 	assert(api->ngets < API_GETS_MAX);
 	api->gets[api->ngets].path = path;
 	api->gets[api->ngets].fn = fn;
+	api->gets[api->ngets].put = NULL;
+	api->gets[api->ngets].arg = arg;
+	api->ngets++;
+}
+
+void
+api_add_put(api_t *api, const char *path, api_put_fn fn, void *arg)
+{
+	assert(api->ngets < API_GETS_MAX);
+	api->gets[api->ngets].path = path;
+	api->gets[api->ngets].fn = NULL;
+	api->gets[api->ngets].put = fn;
 	api->gets[api->ngets].arg = arg;
 	api->ngets++;
 }

@@ -40,7 +40,13 @@ typedef void (*api_alerts_fn)(void *arg, json_t *items);
 typedef int (
     *api_get_fn)(void *arg, const json_t *query, json_t **out, err_t *err);
 
-#define API_GETS_MAX 4
+/* Answers a write only the program serves, kept in its own tables (the
+ * hub's allocation rules): *out (caller owns), or -1 with err. body is
+ * the request's JSON object. */
+typedef int (
+    *api_put_fn)(void *arg, const json_t *body, json_t **out, err_t *err);
+
+#define API_GETS_MAX 8	  /* GET and PUT resources of the program */
 #define API_TOKEN_MAX 256 /* bytes in the API bearer token */
 
 /* With base NULL the api serves only api_call (the command line). */
@@ -57,6 +63,11 @@ void api_set_alerts_hook(api_t *api, api_alerts_fn alerts);
 
 /* Serves GET path (exact; a literal that outlives the api) with fn(arg). */
 void api_add_get(api_t *api, const char *path, api_get_fn fn, void *arg);
+
+/* Serves PUT path (exact; a literal that outlives the api) with fn(arg,
+ * body); a GET of the same path may be served beside it. Nothing is
+ * pushed after it: the write hook is not called. */
+void api_add_put(api_t *api, const char *path, api_put_fn fn, void *arg);
 
 /*
  * The hub's console (hub/console.c) plugs in here. A guard decides every

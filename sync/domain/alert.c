@@ -9,6 +9,7 @@
 #include "order.h"
 #include "rec.h"
 #include "req.h"
+#include "transfer.h"
 
 /* SQL reads better as written than as clang-format would fold it. */
 /* clang-format off */
@@ -41,7 +42,8 @@ static const struct {
 	    "(SELECT total(amount) FROM payments p WHERE "
 	    "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
 	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.on_account = 1 AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
+	    "WHERE o.on_account = 1 AND o.parent IS NULL "
+	    "AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
 	    "ON e.customer = c.id WHERE c.credit_limit IS NOT NULL "
 	    "AND e.owed > c.credit_limit" },
 	{ "low_stock",
@@ -102,6 +104,19 @@ static const struct {
 	    "ON p.order_id = o.id WHERE p.paid > o.total ORDER BY o.id" },
 	{ "quarantined",
 	    "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
+	{ "transfer_discrepancy",
+	    "SELECT t.to_site, t.id, 'transfer ' || t.id || ': ' || t.qty || "
+	    "' ' || t.sku || ' sent by ' || t.site || ', ' || r.qty || "
+	    "' received at ' || t.to_site || ', discrepancy ' || "
+	    "printf('%+d', r.qty - t.qty) || ': head office reconciles it', "
+	    "hlc_ms(r.hlc) FROM transfers t JOIN transfer_history r "
+	    "ON r.transfer_id = t.id AND r.rank = " TRANSFER_SQL(TRANSFER_RANK_RECEIVED) " "
+	    "WHERE NOT EXISTS (SELECT 1 FROM transfer_history e WHERE "
+	    "e.transfer_id = t.id AND e.rank = " TRANSFER_SQL(TRANSFER_RANK_RECEIVED) " AND "
+	    "(e.hlc, e.origin, e.seq) < (r.hlc, r.origin, r.seq)) "
+	    "AND (SELECT max(h.rank) FROM transfer_history h WHERE "
+	    "h.transfer_id = t.id) = " TRANSFER_SQL(TRANSFER_RANK_RECEIVED) " "
+	    "AND r.qty != t.qty ORDER BY t.id" },
 };
 /* clang-format on */
 

@@ -17,9 +17,11 @@
  * credit_limit (a customer owing more than the limit on account),
  * overdue_receivable, quarantined (an op refused, with its reason),
  * op_conflict (a different op under an (origin, seq) already held: a
- * restored or copied data folder, or a forgery; store.h), and
- * disk, about this replica's own machine rather than its ops (subject
- * checkpoint, wal_over_bound or disk_low; see ckpt.h).
+ * restored or copied data folder, or a forgery; store.h),
+ * transfer_discrepancy (a transfer received short or over, until head
+ * office reconciles it: transfer.h), and disk, about this replica's own
+ * machine rather than its ops (subject checkpoint, wal_over_bound or
+ * disk_low; see ckpt.h).
  */
 #ifndef BL_ALERT_H
 #define BL_ALERT_H

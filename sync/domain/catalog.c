@@ -17,14 +17,16 @@ static const char *const s_tiers[] = { "retail", "member", "vip", "wholesale",
 static int
 s_check_product(const json_t *f, err_t *err)
 {
-	static const char *const allowed[] = { "name", "unit", "active", NULL };
+	static const char *const allowed[] = { "name", "unit", "active",
+		"category", NULL };
 	const char *s;
 	int b;
 
 	return req_only(f, allowed, err) ||
 	    req_text(f, "name", REQ_TEXT_MAX, 1, &s, err) ||
 	    req_text(f, "unit", 16, 0, &s, err) ||
-	    req_bool(f, "active", 1, &b, err);
+	    req_bool(f, "active", 1, &b, err) ||
+	    req_text(f, "category", CATALOG_CATEGORY_MAX, 0, &s, err);
 }
 
 int
@@ -41,10 +43,11 @@ catalog_apply_product(store_t *st, const op_t *op, err_t *err)
 	req_bool(op->fields, "active", 1, &active, NULL);
 	s = store_stmt(st,
 	    "INSERT INTO products(sku, name, unit, active, hlc, "
-	    "origin) VALUES (?1, ?2, coalesce(?3, 'each'), ?4, ?5, ?6) "
-	    "ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
+	    "origin, category) VALUES (?1, ?2, coalesce(?3, 'each'), ?4, ?5, "
+	    "?6, ?7) ON CONFLICT(sku) DO UPDATE SET name = excluded.name, "
 	    "unit = excluded.unit, active = excluded.active, hlc = excluded.hlc, "
-	    "origin = excluded.origin WHERE (excluded.hlc, excluded.origin) > "
+	    "origin = excluded.origin, category = excluded.category "
+	    "WHERE (excluded.hlc, excluded.origin) > "
 	    "(products.hlc, products.origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2,
@@ -56,6 +59,9 @@ catalog_apply_product(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_int(s, 4, active);
 	sqlite3_bind_int64(s, 5, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 6, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7,
+	    json_string_value(json_object_get(op->fields, "category")), -1,
+	    SQLITE_STATIC);
 	return store_step(st, s, "product", err);
 }
 
@@ -244,11 +250,16 @@ catalog_put_safety(store_t *st, const char *site, const char *sku,
 static json_t *
 s_product_row(sqlite3_stmt *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:b}", "sku",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "sku",
 	    (const char *)sqlite3_column_text(s, 0), "name",
 	    (const char *)sqlite3_column_text(s, 1), "unit",
 	    (const char *)sqlite3_column_text(s, 2), "active",
 	    sqlite3_column_int(s, 3));
+
+	if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+		json_object_set_new(o, "category",
+		    json_string((const char *)sqlite3_column_text(s, 4)));
+	return o;
 }
 
 /* The prices of sku (of every sku when NULL), as an array. */
@@ -277,7 +288,7 @@ int
 catalog_product(store_t *st, const char *sku, json_t **out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT sku, name, unit, active "
+	    "SELECT sku, name, unit, active, category "
 	    "FROM products WHERE sku = ?");
 	json_t *o = NULL;
 
@@ -295,7 +306,7 @@ int
 catalog_products(store_t *st, const json_t *query, json_t **out, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT sku, name, unit, active "
+	    "SELECT sku, name, unit, active, category "
 	    "FROM products ORDER BY sku");
 	json_t *items = json_array();
 
@@ -354,4 +365,44 @@ catalog_quote(store_t *st, const char *customer, const char *sku,
 		    "%s: no %s price for %s in tier %s or retail", field,
 		    currency, sku, tier);
 	return 0;
+}
+
+int
+catalog_list_price(store_t *st, const char *tier, const char *sku,
+    const char *currency, int64_t *amount, char *used, size_t size)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT amount, tier FROM prices WHERE sku = ?1 AND "
+	    "currency = ?3 AND tier IN (?2, 'retail') "
+	    "ORDER BY tier = ?2 DESC LIMIT 1");
+	int found = 0;
+
+	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		*amount = sqlite3_column_int64(s, 0);
+		snprintf(used, size, "%s", sqlite3_column_text(s, 1));
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int
+catalog_category(store_t *st, const char *sku, char *buf, size_t size)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT category FROM products "
+	    "WHERE sku = ? AND category IS NOT NULL");
+	int found = 0;
+
+	buf[0] = '\0';
+	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		snprintf(buf, size, "%s", sqlite3_column_text(s, 0));
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
 }

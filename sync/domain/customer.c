@@ -26,6 +26,7 @@ static const struct {
 	{ "credit_limit",
 	    "UPDATE customers SET credit_limit = ?2 WHERE id = ?1" },
 	{ "currency", "UPDATE customers SET currency = ?2 WHERE id = ?1" },
+	{ "region", "UPDATE customers SET region = ?2 WHERE id = ?1" },
 };
 #define NFIELDS (sizeof s_fields / sizeof s_fields[0])
 
@@ -53,7 +54,8 @@ s_check_set(const json_t *set, err_t *err)
 	    req_text(set, "address", REQ_TEXT_MAX, 0, &s, err) ||
 	    req_enum(set, "tier", s_tiers, 0, &s, err) ||
 	    req_int(set, "credit_limit", 0, INT64_C(1) << 50, 0, 0, &n, err) ||
-	    req_currency(set, "currency", 0, &s, err))
+	    req_currency(set, "currency", 0, &s, err) ||
+	    req_text(set, "region", CUSTOMER_REGION_MAX, 0, &s, err))
 		return -1;
 	if ((s = json_string_value(json_object_get(set, "email"))) != NULL &&
 	    strchr(s, '@') == NULL)
@@ -255,7 +257,7 @@ s_column(json_t *o, const char *name, sqlite3_stmt *s, int i)
 
 #define CUSTOMER_COLUMNS                          \
 	"id, name, phone, email, address, tier, " \
-	"credit_limit, currency, points, site"
+	"credit_limit, currency, points, site, region"
 
 /* The customer id, or NULL when there is none (or a read failed). */
 static json_t *
@@ -318,7 +320,7 @@ customer_tier(store_t *st, const char *id, char *buf, size_t size)
 /* ---- commands ---- */
 
 static const char *const s_set_names[] = { "name", "phone", "email", "address",
-	"tier", "credit_limit", "currency", NULL };
+	"tier", "credit_limit", "currency", "region", NULL };
 
 /* Splits a request into the op fields: "set" from the plain fields. */
 static json_t *
@@ -340,7 +342,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "name", "phone", "email",
 		"address", "tier", "credit_limit", "currency", "tags", "points",
-		NULL };
+		"region", NULL };
 	json_t *fields, *tags;
 	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	const char *id, *name;
@@ -425,7 +427,7 @@ s_patch(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "name", "phone", "email",
 		"address", "tier", "credit_limit", "currency", "tags_add",
-		"tags_remove", "points_delta", NULL };
+		"tags_remove", "points_delta", "region", NULL };
 	json_t *fields, *v, *rm;
 	int64_t delta;
 	size_t i;

@@ -4,7 +4,7 @@
  * Created at any site, under its own id; that site owns it for good
  * (customers.site, never changed: another site's create of its id is
  * refused, own.h). Any site may change the rest. Each field (name, phone, email, address, tier,
- * credit_limit, currency) is a last-writer-wins register; points are a
+ * credit_limit, currency, region) is a last-writer-wins register; points are a
  * counter of deltas; tags are an add-wins observed-remove set: a removal
  * takes away only the additions its site had seen, so a tag added
  * concurrently elsewhere survives.
@@ -23,12 +23,16 @@
 #include "store.h"
 
 #define CUSTOMER_ENTITY "customer"
+/* A customer's region, the name sites are enrolled in (bl-hub enroll
+ * --region): head office allocates online orders to a site of it first
+ * (hub/allocate.c). */
+#define CUSTOMER_REGION_MAX 63
 
 int customer_apply(store_t *store, const op_t *op, err_t *err);
 
 /* POST /v1/customers: {id?, name, phone?, email?, address?, tier?,
- * credit_limit?, currency?, tags?, points?}. Idempotent by id. *out is the
- * customer (caller owns). */
+ * credit_limit?, currency?, region?, tags?, points?}. Idempotent by id.
+ * *out is the customer (caller owns). */
 int customer_create(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 

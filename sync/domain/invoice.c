@@ -266,7 +266,9 @@ invoice_receivables(store_t *st, const json_t *query, json_t **out, err_t *err)
 	    "SELECT i.id, i.order_id, i.site, "
 	    "i.amount, i.currency, i.issued_ms, i.due_ms FROM invoices i "
 	    "WHERE (SELECT max(rank) FROM invoice_history h "
-	    "WHERE h.invoice_id = i.id) = 0 ORDER BY i.issued_ms, i.id");
+	    "WHERE h.invoice_id = i.id) = 0 AND NOT EXISTS (SELECT 1 FROM "
+	    "orders o WHERE o.id = i.order_id AND o.parent IS NOT NULL) "
+	    "ORDER BY i.issued_ms, i.id");
 	json_t *items = json_array(), *totals = json_object(), *t;
 	s_totals_t *acc = NULL, *a;
 	size_t n = 0, i;

@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
-/* SPEC §4: draft < confirmed < allocated < picked < cancelled < shipped <
- * delivered < completed. A cancellation concurrent with a shipment loses. */
+/* SPEC §4: draft < pending_approval < confirmed < allocated < picked <
+ * cancelled < shipped < delivered < completed (order.h's ORDER_RANK_*). A
+ * cancellation concurrent with a shipment loses. An order whose special
+ * prices wait for head office is pending_approval; only head office's
+ * decision moves it on (approval.h). */
 static const lifecycle_status_t s_order[] = {
-	{ "draft", "confirmed cancelled" },
+	{ "draft", "pending_approval confirmed cancelled" },
+	{ "pending_approval", "confirmed cancelled" },
 	{ "confirmed", "allocated picked shipped completed cancelled" },
 	{ "allocated", "picked shipped cancelled" },
 	{ "picked", "shipped cancelled" },
@@ -33,9 +37,20 @@ static const lifecycle_status_t s_case[] = {
 	{ "closed", "" },
 };
 
-const lifecycle_t lifecycle_order = { "order", s_order, 8 };
+/* A transfer document (transfer.h): head office closes a receipt that
+ * differs from what was sent. */
+static const lifecycle_status_t s_transfer[] = {
+	{ "requested", "shipped" },
+	{ "shipped", "received" },
+	{ "received", "reconciled" },
+	{ "reconciled", "" },
+};
+
+const lifecycle_t lifecycle_order = { "order", s_order,
+	sizeof s_order / sizeof s_order[0] };
 const lifecycle_t lifecycle_invoice = { "invoice", s_invoice, 3 };
 const lifecycle_t lifecycle_case = { "case", s_case, 5 };
+const lifecycle_t lifecycle_transfer = { "transfer", s_transfer, 4 };
 
 int
 lifecycle_rank(const lifecycle_t *lc, const char *status)

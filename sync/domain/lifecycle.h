@@ -1,11 +1,12 @@
 /*
  * lifecycle: statuses with ranks and allowed transitions.
  *
- * Orders, invoices and cases each have a fixed list of statuses. The merge
- * rule is a max-register: a record's status is the highest-ranked status in
- * its history, whatever the order the history arrived in. Allowed moves are
- * checked only where a status change is written (a site may only move a
- * status forward along them); merging never refuses.
+ * Orders, invoices, cases and transfers each have a fixed list of
+ * statuses. The merge rule is a max-register: a record's status is the
+ * highest-ranked status in its history, whatever the order the history
+ * arrived in. Allowed moves are checked only where a status change is
+ * written (a site may only move a status forward along them); merging
+ * never refuses.
  */
 #ifndef BL_LIFECYCLE_H
 #define BL_LIFECYCLE_H
@@ -26,6 +27,7 @@ typedef struct {
 extern const lifecycle_t lifecycle_order;
 extern const lifecycle_t lifecycle_invoice;
 extern const lifecycle_t lifecycle_case;
+extern const lifecycle_t lifecycle_transfer;
 
 /* Rank of status, or -1 when it is not one. */
 int lifecycle_rank(const lifecycle_t *lc, const char *status);

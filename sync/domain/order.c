@@ -5,15 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approval.h"
 #include "catalog.h"
 #include "cmd.h"
 #include "customer.h"
 #include "effect.h"
+#include "fulfil.h"
 #include "idem.h"
 #include "lifecycle.h"
 #include "money.h"
 #include "own.h"
 #include "payment.h"
+#include "quota.h"
 #include "rec.h"
 #include "req.h"
 #include "stock.h"
@@ -22,8 +25,10 @@ static int s_own(store_t *st, const op_t *op, int create, err_t *err);
 static int s_effects_here(store_t *st, const char *id, err_t *err);
 
 static const char *const s_channels[] = { "store", "online", "b2b", NULL };
-static const char *const s_initial[] = { "draft", "confirmed", "completed",
-	NULL };
+static const char *const s_initial[] = { "draft", "pending_approval",
+	"confirmed", "completed", NULL };
+/* A fulfilment order is created allocated (fulfil.h). */
+static const char *const s_child_initial[] = { "allocated", NULL };
 
 /* Checks lines [{sku, qty, unit_price}] against the limits of money.h and
  * sums them into *total. With prices_required = 0 a missing unit_price is
@@ -72,31 +77,58 @@ s_check_lines(const json_t *lines, int prices_required, int64_t *total,
 	return 0;
 }
 
-/* Checks the fields of a create op (also what a request becomes). */
+/* Checks fulfil_site of a create: a site id, or "" for an online or b2b
+ * order that head office allocates (fulfil.h), which is no fulfilment
+ * order itself (parent: NULL). */
+static int
+s_check_fulfil(const json_t *f, const char *channel, const char *parent,
+    err_t *err)
+{
+	const char *s = json_string_value(json_object_get(f, "fulfil_site"));
+
+	if (s != NULL && s[0] == '\0') {
+		if (parent != NULL)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "fulfil_site: a fulfilment order names the site "
+			    "that fulfils it");
+		if (strcmp(channel, "store") == 0)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "fulfil_site: a store sale is fulfilled by a site");
+		return 0;
+	}
+	if (req_text(f, "fulfil_site", OP_SITE_MAX, 1, &s, err))
+		return -1;
+	if (!op_site_valid(s))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "fulfil_site: not a site id");
+	return 0;
+}
+
+/* Checks the fields of a create op (also what a request becomes). A
+ * fulfilment order (with a parent, fulfil.h) is created allocated. */
 static int
 s_check_create(const json_t *f, int64_t *total, err_t *err)
 {
 	static const char *const allowed[] = { "site", "channel", "customer",
 		"currency", "fulfil_site", "on_account", "note", "status",
-		"lines", NULL };
-	const char *s;
+		"lines", "parent", "rights", "backorder", "approval", NULL };
+	const char *s, *channel, *parent;
 	int b;
 
 	if (req_only(f, allowed, err) ||
 	    req_text(f, "site", OP_SITE_MAX, 1, &s, err) ||
-	    req_enum(f, "channel", s_channels, 1, &s, err) ||
+	    req_enum(f, "channel", s_channels, 1, &channel, err) ||
 	    req_text(f, "customer", REQ_ID_MAX, 0, &s, err) ||
 	    req_currency(f, "currency", 1, &s, err) ||
-	    req_text(f, "fulfil_site", OP_SITE_MAX, 1, &s, err) ||
+	    req_text(f, "parent", ORDER_ID_MAX, 0, &parent, err) ||
+	    s_check_fulfil(f, channel, parent, err) ||
 	    req_bool(f, "on_account", 0, &b, err) ||
 	    req_text(f, "note", REQ_TEXT_MAX, 0, &s, err) ||
-	    req_enum(f, "status", s_initial, 1, &s, err) ||
-	    s_check_lines(json_object_get(f, "lines"), 1, total, err))
+	    req_enum(f, "status", parent != NULL ? s_child_initial : s_initial,
+		1, &s, err) ||
+	    s_check_lines(json_object_get(f, "lines"), 1, total, err) ||
+	    quota_order_check(f, err) || approval_check_create(f, err))
 		return -1;
-	if (!op_site_valid(
-		json_string_value(json_object_get(f, "fulfil_site"))))
-		return err_set(err, ERR_BAD_REQUEST,
-		    "fulfil_site: not a site id");
 	return 0;
 }
 
@@ -140,13 +172,14 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	s = store_stmt(st,
 	    "INSERT INTO orders(id, site, channel, customer, "
 	    "currency, fulfil_site, on_account, note, total, created_hlc, "
-	    "created_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-	    "ON CONFLICT(id) DO UPDATE SET site = excluded.site, "
+	    "created_origin, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?) ON CONFLICT(id) DO UPDATE SET site = excluded.site, "
 	    "channel = excluded.channel, customer = excluded.customer, "
 	    "currency = excluded.currency, fulfil_site = excluded.fulfil_site, "
 	    "on_account = excluded.on_account, note = excluded.note, "
 	    "total = excluded.total, created_hlc = excluded.created_hlc, "
-	    "created_origin = excluded.created_origin "
+	    "created_origin = excluded.created_origin, "
+	    "parent = excluded.parent "
 	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
 	    "(orders.created_hlc, orders.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
@@ -170,6 +203,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_int64(s, 9, total);
 	sqlite3_bind_int64(s, 10, (int64_t)op->hlc);
 	sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 12,
+	    json_string_value(json_object_get(f, "parent")), -1, SQLITE_STATIC);
 	if (store_step(st, s, "order", err))
 		return -1;
 	replace = sqlite3_changes(store_db(st)) > 0;
@@ -196,6 +231,9 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 			if (store_step(st, s, "order", err))
 				return -1;
 		}
+		/* What it spends of its site's quotas (quota.h). */
+		if (quota_order_apply(st, op, err))
+			return -1;
 	}
 	return s_history_add(st, op,
 	    json_string_value(json_object_get(f, "status")), NULL, NULL, err);
@@ -205,7 +243,7 @@ static int
 s_check_transition(const json_t *f, err_t *err)
 {
 	static const char *const allowed[] = { "to", "tracking", "reason",
-		NULL };
+		"decision", "comment", NULL };
 	const char *s;
 
 	if (req_only(f, allowed, err) ||
@@ -218,7 +256,8 @@ s_check_transition(const json_t *f, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "to: '%s' is not an order status",
 		    json_string_value(json_object_get(f, "to")));
-	return 0;
+	/* Head office's decision on an approval (approval.h). */
+	return approval_check_transition(f, err);
 }
 
 /* Who moves an order to each status (own.h), by rank: its creator or
@@ -230,6 +269,7 @@ static const struct {
 	const char *act;
 } s_movers[] = {
 	{ OWN_CREATOR | OWN_HQ, "move it to draft" },
+	{ OWN_CREATOR | OWN_HQ, "ask head office's approval" },
 	{ OWN_CREATOR | OWN_HQ, "confirm it" },
 	{ OWN_FULFILLER, "allocate it" },
 	{ OWN_FULFILLER, "pick it" },
@@ -239,13 +279,46 @@ static const struct {
 	{ OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "complete it" },
 };
 
+/* Whether order id may be a fulfilment order (fulfil.h), whose
+ * fulfilling site may cancel it too (a release): 1 when its id is head
+ * office's (only head office creates them) and it is not held here, or
+ * held with a parent; 0 when not; -1 with err when a read failed. The
+ * parent is fixed at create, so the verdict does not depend on arrival
+ * order: one not held yet waits for it (own.h). */
+static int
+s_may_release(store_t *st, const char *id, err_t *err)
+{
+	sqlite3_stmt *s;
+	char owner[OP_SITE_MAX + 1];
+	int held = 0, child = 0;
+
+	own_owner(id, owner, sizeof owner);
+	if (!own_is_hq(owner))
+		return 0;
+	s = store_stmt(st,
+	    "SELECT parent IS NOT NULL FROM orders WHERE id = ?");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		held = 1;
+		child = sqlite3_column_int(s, 0);
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	return !held || child;
+}
+
 /* Whether op (checked) may do what it does to its order (own.h): a create
  * under its own id, as its own order, short enough for the ids of its
- * movements; a transition by the party s_movers names. */
+ * movements, and a fulfilment order only by head office; a transition by
+ * the party s_movers names, or a release by a fulfilment order's
+ * fulfilling site. */
 static int
 s_own(store_t *st, const op_t *op, int create, err_t *err)
 {
-	int rank;
+	const char *parent;
+	unsigned who;
+	int rank, r;
 
 	if (create) {
 		if (own_create(op, "order", err) ||
@@ -257,13 +330,29 @@ s_own(store_t *st, const op_t *op, int create, err_t *err)
 			    "order %s: id: at most %d bytes (its movements' "
 			    "ids are made from it)",
 			    op->key, ORDER_ID_MAX);
+		parent = json_string_value(
+		    json_object_get(op->fields, "parent"));
+		if (parent != NULL && !own_is_hq(op->origin))
+			return err_set(err, ERR_FORBIDDEN,
+			    "order %s: %s may not allocate order %s: only "
+			    "head office may",
+			    op->key, op->origin, parent);
 		return 0;
 	}
 	rank = lifecycle_rank(&lifecycle_order,
 	    json_string_value(json_object_get(op->fields, "to")));
 	assert(rank >= 0 && rank < (int)(sizeof s_movers / sizeof *s_movers));
-	return own_order_party(st, op, op->key, s_movers[rank].who,
-	    s_movers[rank].act, err);
+	who = s_movers[rank].who;
+	if (rank == ORDER_RANK_CANCELLED) {
+		if ((r = s_may_release(st, op->key, err)) < 0)
+			return -1;
+		if (r)
+			who |= OWN_FULFILLER;
+	}
+	if (own_order_party(st, op, op->key, who, s_movers[rank].act, err))
+		return -1;
+	/* An order whose prices wait for head office (approval.h). */
+	return approval_own(st, op, rank, err);
 }
 
 int
@@ -288,6 +377,8 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "order %s: unknown kind '%s'", op->key, op->kind);
 	}
+	if (approval_apply_order(st, op, err))
+		return -1;
 	/* Its stock effects follow what the order now is (effect.h). */
 	if (effect_sync(st, op->key, err))
 		return -1;
@@ -357,7 +448,7 @@ order_exposure(store_t *st, const char *customer)
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT o.id, o.total FROM orders o "
 	    "JOIN order_status s ON s.order_id = o.id "
-	    "WHERE o.customer = ? AND o.on_account = 1 "
+	    "WHERE o.customer = ? AND o.on_account = 1 AND o.parent IS NULL "
 	    "AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED));
 	money_sum_t owed = 0;
 
@@ -468,6 +559,7 @@ s_read(store_t *st, const char *id, json_t **out, err_t *err)
 	    json_string(info.rank >= 0
 		    ? lifecycle_name(&lifecycle_order, info.rank)
 		    : "draft"));
+	approval_show(st, id, o);
 	if (s_fit_paid(id, info.total, info.paid, &paid, &balance, err) ||
 	    (lines = s_lines(st, id, err)) == NULL) {
 		json_decref(o);
@@ -494,6 +586,12 @@ s_read(store_t *st, const char *id, json_t **out, err_t *err)
 	}
 	sqlite3_reset(s);
 	json_object_set_new(o, "history", hist);
+	quota_order_show(st, id, o);
+	/* A fulfilment order's parent; a parent's fulfilments (fulfil.h). */
+	if (fulfil_show(st, id, o, err)) {
+		json_decref(o);
+		return -1;
+	}
 done:
 	*out = o;
 	return 0;
@@ -521,12 +619,12 @@ s_list(store_t *st, int in, const char *site, int64_t since_ms,
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT o.id, o.site, o.channel, "
 	    "o.customer, o.currency, o.total, s.rank, o.created_hlc, "
-	    "o.fulfil_site "
+	    "o.fulfil_site, o.parent "
 	    "FROM orders o LEFT JOIN order_status s ON s.order_id = o.id "
 	    "WHERE (?1 IS NULL OR s.rank = ?1) "
 	    "AND (?2 IS NULL OR o.site = ?2 OR o.fulfil_site = ?2) "
-	    "AND o.created_hlc >= ?3 AND (?4 IS NULL OR o.customer = ?4) "
-	    "ORDER BY o.created_hlc, o.id");
+	    "AND o.created_hlc >= ?3 AND (?4 IS NULL OR (o.customer = ?4 "
+	    "AND o.parent IS NULL)) ORDER BY o.created_hlc, o.id");
 	json_t *items = json_array();
 
 	if (in >= 0)
@@ -559,6 +657,13 @@ s_list(store_t *st, int in, const char *site, int64_t since_ms,
 		    lifecycle_name(&lifecycle_order, rank), "created_ms",
 		    s_ms(s, 7));
 		s_opt_text(o, "customer", s, 3);
+		/* A fulfilment order names its parent; an unallocated order
+		 * shows how far its fulfilments went (fulfil.h). */
+		s_opt_text(o, "parent", s, 9);
+		if (sqlite3_column_text(s, 8)[0] == '\0')
+			json_object_set_new(o, "status",
+			    json_string(lifecycle_name(&lifecycle_order,
+				fulfil_rank(st, id, rank))));
 		if (!fits) {
 			/* Listed, never left out: one order whose payments
 			 * cannot be shown must not blank everyone's list. */
@@ -755,6 +860,56 @@ s_pay(store_t *st, const char *id, const char *currency, const json_t *payments,
 	return 0;
 }
 
+/* Whether create fields f, without a fulfilling site, are of an order
+ * head office allocates: an online or b2b one. */
+static int
+s_unallocated(const json_t *f)
+{
+	const char *channel = json_string_value(json_object_get(f, "channel"));
+
+	return channel != NULL &&
+	    (strcmp(channel, "online") == 0 || strcmp(channel, "b2b") == 0);
+}
+
+/* A request's parent (fulfil.h): only head office writes fulfilment
+ * orders (hub/allocate.c), of an order it holds that head office
+ * allocates. */
+static int
+s_check_parent(store_t *st, const char *parent, err_t *err)
+{
+	sqlite3_stmt *s;
+	int held = 0, child = 0;
+	char fulfil[OP_SITE_MAX + 1] = "";
+
+	if (!store_is_hq(st))
+		return err_set(err, ERR_FORBIDDEN,
+		    "parent: only head office creates fulfilment orders");
+	s = store_stmt(st,
+	    "SELECT parent IS NOT NULL, fulfil_site FROM orders WHERE id = ?");
+	sqlite3_bind_text(s, 1, parent, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		held = 1;
+		child = sqlite3_column_int(s, 0);
+		snprintf(fulfil, sizeof fulfil, "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	if (!held)
+		return err_set(err, ERR_NOT_FOUND, "parent: %s not found",
+		    parent);
+	if (child)
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "parent: %s is a fulfilment order itself", parent);
+	if (fulfil[0] != '\0')
+		return err_set(err, ERR_UNPROCESSABLE,
+		    "parent: %s is fulfilled by %s, not allocated by head "
+		    "office",
+		    parent, fulfil);
+	return 0;
+}
+
 static int
 s_create(store_t *st, void *arg, err_t *err)
 {
@@ -762,8 +917,8 @@ s_create(store_t *st, void *arg, err_t *err)
 	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "channel", "customer",
 		"currency", "lines", "fulfil_site", "status", "on_account",
-		"note", "payments", NULL };
-	const char *id, *customer, *currency, *status, *channel;
+		"note", "payments", "parent", "backorder", NULL };
+	const char *id, *customer, *currency, *status, *channel, *parent;
 	char idbuf[OP_KEY_MAX + 1], scoped[OP_KEY_MAX + 1];
 	json_t *f, *lines, *l;
 	int64_t total, price, limit;
@@ -786,15 +941,20 @@ s_create(store_t *st, void *arg, err_t *err)
 	json_object_del(f, "id");
 	json_object_del(f, "payments");
 	json_object_set_new(f, "site", json_string(store_site(st)));
+	/* An online or b2b order without a fulfilling site is head office's
+	 * to allocate (fulfil.h); a store sale is this site's. */
 	if (json_object_get(f, "fulfil_site") == NULL)
 		json_object_set_new(f, "fulfil_site",
-		    json_string(store_site(st)));
+		    json_string(s_unallocated(f) ? "" : store_site(st)));
 	if (json_object_get(f, "status") == NULL)
 		json_object_set_new(f, "status", json_string("draft"));
 	if (req_enum(f, "channel", s_channels, 1, &channel, err) ||
 	    req_text(f, "customer", REQ_ID_MAX, 0, &customer, err) ||
 	    req_currency(f, "currency", 1, &currency, err) ||
-	    req_enum(f, "status", s_initial, 1, &status, err) ||
+	    req_text(f, "parent", ORDER_ID_MAX, 0, &parent, err) ||
+	    (parent != NULL && s_check_parent(st, parent, err)) ||
+	    req_enum(f, "status", parent != NULL ? s_child_initial : s_initial,
+		1, &status, err) ||
 	    s_check_lines(json_object_get(f, "lines"), 0, &total, err))
 		goto out;
 	if (customer != NULL) {
@@ -835,7 +995,13 @@ s_create(store_t *st, void *arg, err_t *err)
 			    json_integer(price));
 		}
 	}
-	if (s_check_create(f, &total, err))
+	/* A price too far below the tier's waits for head office
+	 * (approval.h): approval {reason}, status pending_approval. A
+	 * fulfilment order copies the prices of its parent, which was
+	 * confirmed (approved) before it was allocated (fulfil.h). */
+	if ((parent == NULL &&
+		approval_check_lines(st, customer, currency, f, err)) ||
+	    s_check_create(f, &total, err))
 		goto out;
 	if (json_is_true(json_object_get(f, "on_account"))) {
 		json_t *cust;
@@ -861,6 +1027,10 @@ s_create(store_t *st, void *arg, err_t *err)
 			goto out;
 		}
 	}
+	/* Its lines spend this site's rights on the fulfilling site's stock,
+	 * or it is refused (quota.h). */
+	if (quota_order_spend(st, f, err))
+		goto out;
 	if (cmd_create_op(st, c, "order", ORDER_ENTITY, "create", &id, idbuf, f,
 		err) ||
 	    s_effects_here(st, id, err) ||
@@ -879,25 +1049,49 @@ order_create(store_t *st, const json_t *req, json_t **out, int *created,
 	return cmd_run(st, s_create, req, NULL, NULL, out, created, err);
 }
 
+int
+order_create_in(store_t *st, const json_t *req, json_t **out, int *created,
+    err_t *err)
+{
+	cmd_t c = { req, NULL, NULL, NULL, 0 };
+
+	*out = NULL;
+	*created = 0;
+	if (s_create(st, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	*created = c.created;
+	return 0;
+}
+
 static int
 s_transition(store_t *st, void *arg, err_t *err)
 {
 	cmd_t *c = arg;
 	order_info_t info;
 	const char *to;
+	json_t *moved = NULL;
+	int rc;
 
 	if (order_lookup(st, c->id, "order", &info, err))
 		return -1;
 	if (s_check_transition(c->req, err))
 		return -1;
-	to = json_string_value(json_object_get(c->req, "to"));
-	if (lifecycle_check(&lifecycle_order, c->id,
-		info.rank < 0 ? 0 : info.rank, to, err))
+	/* A move an approval forbids is refused; a draft that needs one
+	 * asks for it when confirmed (approval.h). */
+	if (approval_on_move(st, c->id, info.rank, c->req, &moved, err))
 		return -1;
+	to = json_string_value(json_object_get(moved ? moved : c->req, "to"));
 	/* The rule refuses a move this site may not make (s_movers). */
-	if (store_append_local(st, ORDER_ENTITY, c->id, "transition",
-		(json_t *)c->req, NULL, err) ||
-	    s_effects_here(st, c->id, err))
+	rc = lifecycle_check(&lifecycle_order, c->id,
+		 info.rank < 0 ? 0 : info.rank, to, err) ||
+	    store_append_local(st, ORDER_ENTITY, c->id, "transition",
+		moved ? moved : (json_t *)c->req, NULL, err) ||
+	    s_effects_here(st, c->id, err);
+	json_decref(moved);
+	if (rc)
 		return -1;
 	return order_get(st, c->id, &c->out, err);
 }
@@ -907,4 +1101,19 @@ order_transition(store_t *st, const char *id, const json_t *req, json_t **out,
     err_t *err)
 {
 	return cmd_run(st, s_transition, req, id, NULL, out, NULL, err);
+}
+
+int
+order_transition_in(store_t *st, const char *id, const json_t *req,
+    json_t **out, err_t *err)
+{
+	cmd_t c = { req, id, NULL, NULL, 0 };
+
+	*out = NULL;
+	if (s_transition(st, &c, err)) {
+		json_decref(c.out);
+		return -1;
+	}
+	*out = c.out;
+	return 0;
 }

@@ -26,9 +26,17 @@
  * picked order reserves its lines at its fulfilling site, and stops when
  * it moves on or is cancelled.
  *
+ * Allocation (fulfil.h): an online or b2b order created without a
+ * fulfilling site has fulfil_site "" and no stock effects; head office
+ * covers its lines with fulfilment orders, children created only by head
+ * office with parent set and status allocated, whose fulfilling site may
+ * also cancel them (a release). Money and quantities are summed over
+ * orders with no parent (reports, exposure), never twice.
+ *
  * Ops: entity "order", kind "create" {site, channel, customer?, currency,
- * fulfil_site, on_account, note?, status, lines: [{sku, qty, unit_price}]};
- * kind "transition" {to, tracking?, reason?}.
+ * fulfil_site, on_account, note?, status, parent?, lines: [{sku, qty,
+ * unit_price}], rights?: [{quota, sku, qty}], backorder?} (rights and
+ * backorder: quota.h); kind "transition" {to, tracking?, reason?}.
  */
 #ifndef BL_ORDER_H
 #define BL_ORDER_H
@@ -45,11 +53,18 @@
 /* The longest order id: "SITE-ORDER-back-200", a movement its fulfilling
  * site derives from it, must be an op key (OP_KEY_MAX). */
 #define ORDER_ID_MAX (OP_KEY_MAX - OP_SITE_MAX - 1 - 9)
-#define ORDER_RANK_CONFIRMED 1
-#define ORDER_RANK_ALLOCATED 2
-#define ORDER_RANK_PICKED 3
-#define ORDER_RANK_CANCELLED 4
-#define ORDER_RANK_SHIPPED 5
+/* Status ranks (lifecycle.c, SPEC §4 with pending_approval, approval.h):
+ * never written as numbers elsewhere. Schema 0027 moved the stored ranks
+ * when pending_approval came in between draft and confirmed. */
+#define ORDER_RANK_DRAFT 0
+#define ORDER_RANK_PENDING_APPROVAL 1
+#define ORDER_RANK_CONFIRMED 2
+#define ORDER_RANK_ALLOCATED 3
+#define ORDER_RANK_PICKED 4
+#define ORDER_RANK_CANCELLED 5
+#define ORDER_RANK_SHIPPED 6
+#define ORDER_RANK_DELIVERED 7
+#define ORDER_RANK_COMPLETED 8
 /* A rank as SQL text, for queries: "rank = " ORDER_SQL(ORDER_RANK_SHIPPED). */
 #define ORDER_SQL_(n) #n
 #define ORDER_SQL(n) ORDER_SQL_(n)
@@ -69,7 +84,11 @@ typedef struct {
 int order_apply(store_t *store, const op_t *op, err_t *err);
 
 /* POST /v1/orders {id?, channel, customer?, currency, lines, fulfil_site?,
- * status?, on_account?, note?, payments?: [{method, amount, id?}]}.
+ * status?, on_account?, note?, payments?: [{method, amount, id?}],
+ * parent?}. Without fulfil_site a store sale is this site's, an online or
+ * b2b order unallocated (""). parent (with status allocated and a
+ * fulfil_site) makes a fulfilment order, at head office only (403
+ * "parent: only head office creates fulfilment orders").
  * Idempotent by id (scoped by this site, own_scope; the full id at most
  * ORDER_ID_MAX bytes). Payments given here are recorded in the same
  * transaction (a till sale: order, movements and payments at once). A line
@@ -80,8 +99,18 @@ int order_apply(store_t *store, const op_t *op, err_t *err);
 int order_create(store_t *store, const json_t *req, json_t **out, int *created,
     err_t *err);
 
+/* order_create's step inside the caller's transaction (hub/allocate.c:
+ * all of one allocation in one transaction); same answers. */
+int order_create_in(store_t *store, const json_t *req, json_t **out,
+    int *created, err_t *err);
+
 /* POST /v1/orders/{id}/transition {to, tracking?, reason?}. */
 int order_transition(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+/* order_transition's step inside the caller's transaction (a release,
+ * fulfil.c; head office cancelling fulfilments, hub/allocate.c). */
+int order_transition_in(store_t *store, const char *id, const json_t *req,
     json_t **out, err_t *err);
 
 /* GET /v1/orders/{id}: the order with lines, total, paid, balance, status

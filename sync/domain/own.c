@@ -114,7 +114,7 @@ own_order_party(store_t *st, const op_t *op, const char *order, unsigned who,
 		    owner[0] != '\0' ? owner : "(none)");
 	if (who & OWN_FULFILLER)
 		snprintf(part[np++], sizeof part[0], "its fulfilling site %s",
-		    fulfil);
+		    fulfil[0] != '\0' ? fulfil : "(none yet)");
 	if (who & OWN_HQ)
 		snprintf(part[np++], sizeof part[0], "head office");
 	list[0] = '\0';
@@ -183,6 +183,20 @@ typedef struct {
 	"instr(q.reason, ': " OWN_WAITING "') - instr(q.reason, " \
 	"': order ') - 8)"
 
+/* The same for a transfer's receipt waiting for the transfer's create
+ * (transfer.h): "apply op O/S: transfer ID: " OWN_WAITING "...". */
+#define WAITING_TRANSFER_SQL                                      \
+	"substr(q.reason, instr(q.reason, ': transfer ') + 11, "  \
+	"instr(q.reason, ': " OWN_WAITING "') - instr(q.reason, " \
+	"': transfer ') - 11)"
+
+/* The same for an op waiting for head office's approval of its order
+ * (approval.h): "apply op O/S: order ID: " OWN_APPROVAL ": ...". */
+#define APPROVAL_ORDER_SQL                                           \
+	"substr(q.reason, instr(q.reason, ': order ') + 8, "         \
+	"instr(q.reason, ': " OWN_APPROVAL ": ') - instr(q.reason, " \
+	"': order ') - 8)"
+
 int
 own_retry_arrived(store_t *st, store_from_fn from_of, void *arg, int *applied,
     int *kept, err_t *err)
@@ -192,12 +206,14 @@ own_retry_arrived(store_t *st, store_from_fn from_of, void *arg, int *applied,
 	size_t n = 0, i;
 	int a, k, rc = 0;
 
-	/* By the partial index (schema 0024): nothing waiting costs a
-	 * lookup, whatever else the quarantine holds. */
+	/* By the partial indexes (schema 0024, 0027): nothing waiting
+	 * costs two lookups, whatever else the quarantine holds. */
 	if (store_query_int(st,
 		store_stmt(st,
 		    "SELECT EXISTS (SELECT 1 FROM quarantine WHERE "
-		    "instr(reason, ': " OWN_WAITING "') > 0)"),
+		    "instr(reason, ': " OWN_WAITING "') > 0) OR EXISTS "
+		    "(SELECT 1 FROM quarantine WHERE "
+		    "instr(reason, ': " OWN_APPROVAL ": ') > 0)"),
 		0) == 0)
 		return store_read_error(st, err);
 	if ((v = calloc(STORE_RETRY_MAX, sizeof *v)) == NULL)
@@ -205,9 +221,25 @@ own_retry_arrived(store_t *st, store_from_fn from_of, void *arg, int *applied,
 	/* Read first, then retry: a retry writes the quarantine. */
 	s = store_stmt(st,
 	    "SELECT q.origin, q.seq FROM quarantine q "
-	    "WHERE instr(reason, ': " OWN_WAITING "') > 0 AND EXISTS "
+	    "WHERE instr(reason, ': " OWN_WAITING "') > 0 AND (EXISTS "
 	    "(SELECT 1 FROM orders o WHERE o.id = " WAITING_ORDER_SQL ") "
+	    "OR EXISTS (SELECT 1 FROM transfers t "
+	    "WHERE t.id = " WAITING_TRANSFER_SQL ")) "
 	    "ORDER BY q.origin, q.seq LIMIT ?");
+	sqlite3_bind_int(s, 1, STORE_RETRY_MAX);
+	while (n < STORE_RETRY_MAX && store_row(st, s)) {
+		snprintf(v[n].origin, sizeof v[n].origin, "%s",
+		    sqlite3_column_text(s, 0));
+		v[n++].seq = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	/* Those waiting for head office's approval, once it is held. */
+	s = store_stmt(st,
+	    "SELECT q.origin, q.seq FROM quarantine q "
+	    "WHERE instr(reason, ': " OWN_APPROVAL ": ') > 0 AND EXISTS "
+	    "(SELECT 1 FROM order_history h WHERE h.order_id = " APPROVAL_ORDER_SQL
+	    " AND h.status = 'confirmed' AND " OWN_HQ_SQL(
+		"h.origin") ") ORDER BY q.origin, q.seq LIMIT ?");
 	sqlite3_bind_int(s, 1, STORE_RETRY_MAX);
 	while (n < STORE_RETRY_MAX && store_row(st, s)) {
 		snprintf(v[n].origin, sizeof v[n].origin, "%s",

@@ -23,7 +23,9 @@
  * site may write, arriving where the order is not held yet. It is
  * quarantined "not held here yet" (own_order_party), and own_retry_arrived
  * takes it up again once the order is held, when it passes or is refused
- * as everywhere else. In practice it does not happen: an honest site
+ * as everywhere else. A transfer's receipt, which only the destination
+ * fixed at the transfer's create may write, waits for that create the
+ * same way (transfer.h). In practice it does not happen: an honest site
  * writes about an order only once it holds it, the hub logs ops in one
  * order and streams them in that order, and an order's ops go where the
  * order goes. It happens to ops replayed out of order (a hub recovering
@@ -48,6 +50,11 @@
 
 /* In the reason of an op quarantined until its order is held. */
 #define OWN_WAITING "not held here yet"
+
+/* In the reason of an op quarantined until head office approves its order
+ * ("order ID: pending approval: ...", approval.h); own_retry_arrived takes
+ * it up once head office's confirmation of the order is held. */
+#define OWN_APPROVAL "pending approval"
 
 /* Who of an order's parties may do something (own_order_party). */
 #define OWN_CREATOR 1u	 /* its creating site: its id's namespace */
@@ -102,12 +109,14 @@ int own_scope(store_t *store, const char *id, size_t max, char *buf,
     const char **out, err_t *err);
 
 /* Retries, each in a transaction of its own (store_quarantine_retry, from_of
- * and arg as there), the quarantined ops that waited for an order now held
- * here (at most STORE_RETRY_MAX a call); adds to *applied and *kept.
- * Outside a transaction. 0, or -1 with err when storage failed. Its cost
- * when nothing waits is a count of the quarantine; else one pass over the
- * quarantine, as the retry of ops stamped ahead. The daemons call it every
- * second, a one-shot sync after its round. */
+ * and arg as there), the quarantined ops that waited for an order (or a
+ * transfer) now held here, or for head office's approval of their order
+ * now held (approval.h) (at most STORE_RETRY_MAX a call); adds to
+ * *applied and *kept. Outside a transaction. 0, or -1 with err when
+ * storage failed. Its cost when nothing waits is a count of the
+ * quarantine; else one pass over the quarantine, as the retry of ops
+ * stamped ahead. The daemons call it every second, a one-shot sync after
+ * its round. */
 int own_retry_arrived(store_t *store, store_from_fn from_of, void *arg,
     int *applied, int *kept, err_t *err);
 

@@ -86,7 +86,8 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	"sum(l.qty * l.unit_price) FROM orders o " \
 	"JOIN order_status s ON s.order_id = o.id " \
 	"JOIN order_lines l ON l.order_id = o.id " \
-	"WHERE s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) \
+	"WHERE o.parent IS NULL " \
+	"AND s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) \
 	" AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " " \
 	"AND (?1 IS NULL OR " \
 	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \

@@ -12,6 +12,7 @@
 #include "own.h"
 #include "rec.h"
 #include "req.h"
+#include "transfer.h"
 
 #define SKU_MAX 64
 #define REF_MAX 64
@@ -607,6 +608,11 @@ stock_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 			on_hand - reserved));
 	}
 	sqlite3_reset(s);
+	/* Goods on their way, on their destination's rows (transfer.h). */
+	if (transfer_in_transit(st, site, sku, items, err)) {
+		json_decref(items);
+		return -1;
+	}
 	return rec_items(st, items, out, err);
 }
 

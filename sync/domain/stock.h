@@ -21,6 +21,13 @@
  * goods are in transit. A receipt names the out leg it receives, whose id
  * names its destination: a site can receive only what is sent to it.
  *
+ * A transfer document (transfer.h) moves stock by two ordinary movements
+ * instead, each recorded here by the site it moves, under its own id, in
+ * the transaction of the document's op: the source's transfer_out "T-sent"
+ * (ref T, no to: no node records a receipt for it) when it ships, and the
+ * destination's transfer_in "DEST-T-received" (ref T, no transfer), of the
+ * quantity it counted, when it receives.
+ *
  * A movement an order caused (its sale, the restock of its cancellation,
  * a return against it) counts in on hand what the order's merged state
  * says, which may be less than its delta (effect.h): on hand is the sum of
@@ -84,7 +91,8 @@ int stock_count(store_t *store, const json_t *request, json_t **out,
     int *created, err_t *err);
 
 /* GET /v1/stock?site=&sku=: on hand, reserved and available per site and
- * sku (rec_list_fn). */
+ * sku, and in_transit on the rows transfer documents' goods are on their
+ * way to (transfer_in_transit; rec_list_fn). */
 int stock_list(store_t *store, const json_t *query, json_t **out, err_t *err);
 
 #endif

@@ -53,7 +53,7 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		break;
 	case PROTO_WELCOME:
 		proto_welcome(w, m->site, m->seq, m->head, m->hub_seq,
-		    m->recovering);
+		    m->recovering, m->region);
 		break;
 	case PROTO_PUSH:
 		proto_push_begin(w, nops, m->sig);
@@ -69,6 +69,12 @@ s_encode(const proto_msg_t *m, const cbw_t *ops, size_t nops, cbw_t *w)
 		proto_digest(w, m->site, m->lo, m->hi, m->count, m->chain);
 		break;
 	case PROTO_FETCH: proto_fetch(w, m->site, m->lo); break;
+	case PROTO_BACKFILL: proto_backfill(w, m->key, m->cursor); break;
+	case PROTO_BACKFILL_OPS:
+		proto_backfill_ops_begin(w, m->key, m->cursor_from, m->cursor,
+		    m->done, nops);
+		cbw_raw(w, ops->data, ops->len);
+		break;
 	case PROTO_PULL: proto_pull(w, m->cursor, m->credit, m->restart); break;
 	case PROTO_OPS:
 		proto_ops_begin(w, m->cursor_from, m->cursor, m->head,
@@ -108,7 +114,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nops++;
 		op_clear(&op);
 	}
-	if (rc == 0 && (m.type == PROTO_PUSH || m.type == PROTO_OPS) &&
+	if (rc == 0 &&
+	    (m.type == PROTO_PUSH || m.type == PROTO_OPS ||
+		m.type == PROTO_BACKFILL_OPS) &&
 	    nops != m.nops)
 		s_fail("batch ended early", data, size);
 	if (rc == 0) {
@@ -147,7 +155,17 @@ fuzz_seeds(fuzz_add_fn add)
 
 	proto_hello(&w, "S001", 4, 7, 12, "0A1B2C3D4E5F6071", KEY64);
 	add(w.data, w.len);
-	proto_welcome(&w, "HQ", 6, 900, 3, 1);
+	proto_welcome(&w, "HQ", 6, 900, 3, 1, "east");
+	add(w.data, w.len);
+	proto_backfill(&w, "order:S001-000042", 0);
+	add(w.data, w.len);
+	proto_backfill(&w, "region:east", 901);
+	add(w.data, w.len);
+	proto_backfill_ops_begin(&w, "region:east", 901, 2400, 0, 2);
+	cbw_raw(&w, opw.data, opw.len);
+	cbw_raw(&w, opw.data, opw.len);
+	add(w.data, w.len);
+	proto_backfill_ops_begin(&w, "order:S001-000042", 0, 900, 1, 0);
 	add(w.data, w.len);
 	proto_relay_begin(&w, 1, KEY64 KEY64, 9);
 	cbw_raw(&w, opw.data, opw.len);

@@ -4,7 +4,8 @@ against what the hub's API answered, for tests/proc/test_console.sh.
 
     console_dom.py PAGE DOM APIDIR [LANG] [ARG]
 
-PAGE is overview, stock, orders, order, customers, receivables or sync;
+PAGE is overview, stock, orders, order, approvals, customers, receivables
+or sync;
 DOM the dumped page; APIDIR holds the API's answers as NAME.json (fetched
 by the test with curl); LANG en or zh (the labels expected); ARG the
 order id (order) or the region filtered on (stock). Prints one line per
@@ -26,9 +27,11 @@ EXPONENT.update({"CLF": 4, "UYW": 4})
 TITLES = {
     "en": {"overview": "Sales at a glance", "stock": "Stock positions",
            "orders": "Orders", "customers": "Customers",
+           "approvals": "Approvals of special prices",
            "receivables": "Receivables", "sync": "Sync health",
            "nav": "Overview", "switch": "中文", "lang": "en"},
     "zh": {"overview": "销售概览", "stock": "库存状况", "orders": "订单",
+           "approvals": "特价审批",
            "customers": "客户", "receivables": "应收账款", "sync": "同步状态",
            "nav": "概览", "switch": "English", "lang": "zh-CN"},
 }
@@ -358,6 +361,30 @@ def order(page, api):
     check("order %s has a case to show" % o["id"], bool(cases), "none")
 
 
+def approvals(page, api):
+    items = api("approvals")["items"]
+    check_table_keys(page, "approvals: a row per approval", "tbl-approvals",
+                     [a["id"] for a in items])
+    check("approvals: some wait for a decision",
+          any(a["status"] == "pending" for a in items), "none pending")
+    for a in items:
+        r = page.row("tbl-approvals", a["id"])
+        if r is None:
+            continue
+        eq("approval %s status" % a["id"], a["status"],
+           cell(r, "status").text())
+        eq("approval %s reason, exactly" % a["id"], a["reason"],
+           cell(r, "reason").text())
+        eq("approval %s comment" % a["id"], a.get("comment", ""),
+           cell(r, "comment").text())
+        d = cell(r, "decide")
+        buttons = d.find(lambda n: n.tag == "button") if d else []
+        eq("approval %s: approve and reject buttons while pending" % a["id"],
+           [a["id"], a["id"]] if a["status"] == "pending" else [],
+           [b.attrs.get("data-approve", b.attrs.get("data-reject"))
+            for b in buttons])
+
+
 def customers(page, api):
     items = api("customers")["items"]
     check_table_keys(page, "customers: a row per customer", "tbl-customers",
@@ -432,6 +459,7 @@ def main():
      "stock": lambda: stock(page, api, arg),
      "orders": lambda: orders(page, api),
      "order": lambda: order(page, api),
+     "approvals": lambda: approvals(page, api),
      "customers": lambda: customers(page, api),
      "receivables": lambda: receivables(page, api),
      "sync": lambda: sync(page, api)}[name]()

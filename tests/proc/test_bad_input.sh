@@ -64,6 +64,18 @@ check_eq "comparing another site's ops" \
 	"ERROR 403 digest: S001: anti-entropy covers only a site's own ops" "$("$POKE" "$T/S002" digest-other)"
 check_eq "fetching another site's op" \
 	"ERROR 403 fetch: S001: anti-entropy covers only a site's own ops" "$("$POKE" "$T/S002" fetch-other)"
+# A backfill (proto.h) only of what the site may see now: not another
+# site's order, not another region's stock.
+curl -s -o /dev/null -X PUT "http://127.0.0.1:$HUB_HTTP/v1/products/TEA" -d '{"name":"Tea"}'
+check_eq "head office records an order of its own" "HQ-BF-1" \
+	"$(http_post "$HUB_HTTP" /v1/orders '{"id":"BF-1","channel":"store","currency":"CNY","lines":[{"sku":"TEA","qty":1,"unit_price":100}]}' | jq -r .id)"
+check_eq "a backfill of another site's order" \
+	"ERROR 403 backfill: order:HQ-BF-1: site S002 may not see this order" "$("$POKE" "$T/S002" backfill=order:HQ-BF-1)"
+check_eq "a backfill of another region's stock" \
+	"ERROR 403 backfill: region:east: site S002 is in region default" "$("$POKE" "$T/S002" backfill=region:east)"
+check_eq "a backfill of its own region's stock is answered" "BACKFILL_OPS" "$("$POKE" "$T/S002" backfill=region:default)"
+check_eq "a backfill key of another kind" \
+	"ERROR 400 proto: BACKFILL: key is not order:ID or region:NAME" "$("$POKE" "$T/S002" backfill=customer:C1)"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
 check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 0, expected 7" "$("$POKE" "$T/S002" bad-op)"

@@ -92,11 +92,11 @@ call POST S001 /v1/customers '{"id":"S001-C1","name":"王小明, \"Ming\"","tier
 check_eq "S001 adds a customer with a comma and quotes in the name" 201 "$CODE"
 call POST S001 /v1/orders '{"id":"S001-O1","channel":"store","customer":"S001-C1","currency":"CNY","status":"confirmed","lines":[{"sku":"TEA","qty":7,"unit_price":1250}],"payments":[{"method":"card","amount":5000}]}'
 check_eq "S001 sells 7 TEA, paid 50.00 of 87.50" 201 "$CODE"
-call POST S001 /v1/orders '{"id":"S001-O3","channel":"b2b","customer":"S001-C1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":30,"unit_price":4115226}]}'
+call POST S001 /v1/orders '{"id":"S001-O3","channel":"b2b","fulfil_site":"S001","customer":"S001-C1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":30,"unit_price":4115226}]}'
 check_eq "S001 sells 1,234,567.80 CNY of boxes on account" 201 "$CODE"
 call POST S001 /v1/cases '{"id":"S001-K1","kind":"complaint","order":"S001-O1","description":"leaky lid, 漏水"}'
 check_eq "S001 opens a case on its sale" 201 "$CODE"
-call POST S002 /v1/orders '{"id":"S002-O2","channel":"b2b","customer":"S001-C1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":3,"unit_price":9900}]}'
+call POST S002 /v1/orders '{"id":"S002-O2","channel":"b2b","fulfil_site":"S002","customer":"S001-C1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":3,"unit_price":9900}]}'
 check_eq "S002 sells on account" 201 "$CODE"
 call POST S002 /v1/invoices '{"order":"S002-O2","due_days":0}'
 check_eq "S002 invoices it, due at once" 201 "$CODE"
@@ -105,6 +105,21 @@ check_eq "S002 sells 2 TEA in yen it does not hold (negative stock)" 201 "$CODE"
 
 orders_at_hub() { [ "$(jqr "$(get hub /v1/orders)" '.items|length')" = 4 ]; }
 check "the hub has the four orders" eventually 15 orders_at_hub
+# Special prices (approval.h): one waiting for head office, one rejected.
+call PUT hub /v1/prices/retail/CUP '{"amount":2000,"currency":"CNY"}'
+call PUT hub /v1/approval/threshold '{"percent":20}'
+check_eq "head office allows 20% off without approval" 200 "$CODE"
+s001_has_threshold() { [ "$(jqr "$(get S001 /v1/approval/threshold)" '.items|length')" = 1 ] &&
+	[ "$(jqr "$(get S001 /v1/products/CUP)" '.prices.items|length')" = 1 ]; }
+check "S001 has the threshold and CUP's price" eventually 15 s001_has_threshold
+call POST S001 /v1/orders '{"id":"S001-O5","channel":"store","currency":"CNY","status":"confirmed","lines":[{"sku":"CUP","qty":1,"unit_price":1500}]}'
+check_eq "S001 sells a CUP 25% off: it waits for head office" "201 pending_approval" "$CODE $(jqr "$BODY" .status)"
+call POST S001 /v1/orders '{"id":"S001-O6","channel":"store","currency":"CNY","status":"confirmed","lines":[{"sku":"CUP","qty":2,"unit_price":1000}]}'
+check_eq "and two at half price" "201 pending_approval" "$CODE $(jqr "$BODY" .status)"
+approvals_at_hub() { [ "$(jqr "$(get hub /v1/approvals)" '.items|length')" = 2 ]; }
+check "the hub has both approvals to decide" eventually 15 approvals_at_hub
+call POST hub /v1/approvals/S001-O6/decision '{"approve":false,"comment":"half price, 半价"}'
+check_eq "head office rejects the half price" "200 rejected" "$CODE $(jqr "$BODY" .status)"
 site_down S002
 s002_down() { [ "$(jqr "$(get hub /v1/sites/sync)" '[.items[]|select(.site=="S002")|.link]|join("")')" = down ]; }
 check "S002 stopped: its link is down at the hub" eventually 15 s002_down
@@ -142,6 +157,7 @@ api order_payments "/v1/payments?order=S001-O1"
 api cases /v1/cases
 api customers /v1/customers
 api receivables /v1/reports/receivables
+api approvals /v1/approvals
 api sites_sync /v1/sites/sync
 check_eq "the data has two currencies" "CNY JPY" "$(jq -r '[.items[].currency]|unique|join(" ")' "$T/api/sales_site.json")"
 check_eq "and a negative and a low stock" "low negative" \
@@ -164,7 +180,7 @@ together() {
 together overview "$url#/overview" stock "$url#/stock" \
 	stock-north "$url#/stock?region=north"
 together orders "$url#/orders" order "$url#/orders/S001-O1" \
-	customers "$url#/customers"
+	customers "$url#/customers" approvals "$url#/approvals"
 # The sync page for 70 s of its own time: it redraws itself every 30 s.
 BUDGET=70000 together receivables "$url#/receivables" sync "$url#/sync"
 page_check overview overview
@@ -173,6 +189,7 @@ page_check stock stock-north en north
 page_check orders orders
 page_check order order
 page_check customers customers
+page_check approvals approvals
 page_check receivables receivables
 page_check sync sync
 
@@ -203,7 +220,7 @@ check_match "the Chinese page's switch leads back to English" '^\?lang=en#/recei
 PROFILE=switch browse receivables-en "$url$switch"
 page_check receivables receivables-en en
 
-for p in overview stock orders order customers receivables sync overview-zh phone-overview; do
+for p in overview stock orders order approvals customers receivables sync overview-zh phone-overview; do
 	check "screenshot of $p" test -s "$SHOTS/$p.png"
 done
 echo "screenshots in $SHOTS"

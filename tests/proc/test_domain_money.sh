@@ -28,13 +28,13 @@ sync_all
 # ---- credit limit: each store alone stays under it; together they do not ----
 hub_stop
 site_up S001 S002
-call POST S001 /v1/orders '{"id":"ACC-1","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":7}]}'
+call POST S001 /v1/orders '{"id":"ACC-1","channel":"b2b","fulfil_site":"S001","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":7}]}'
 check_eq "S001 sells 700 on account (quoted at the wholesale price)" "201 700" "$CODE $(jqr "$BODY" .total)"
-call POST S001 /v1/orders '{"id":"ACC-2","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":4}]}'
+call POST S001 /v1/orders '{"id":"ACC-2","channel":"b2b","fulfil_site":"S001","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":4}]}'
 check_eq "S001 refuses 400 more on account: over the limit it knows" \
 	"422 on_account: customer S001-B2B-1 would owe 1100, over the credit limit 1000" \
 	"$CODE $(jqr "$BODY" .error.message)"
-call POST S002 /v1/orders '{"id":"ACC-3","channel":"b2b","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":6}]}'
+call POST S002 /v1/orders '{"id":"ACC-3","channel":"b2b","fulfil_site":"S002","customer":"S001-B2B-1","currency":"CNY","on_account":true,"status":"confirmed","lines":[{"sku":"BOX","qty":6}]}'
 check_eq "S002, offline, sells 600 on account: under the limit as far as it knows" "201 600" "$CODE $(jqr "$BODY" .total)"
 check_eq "no credit alert at S002 yet" "" "$(jqr "$(get S002 '/v1/alerts?kind=credit_limit')" '[.items[].subject]|join(" ")')"
 
@@ -127,7 +127,7 @@ refused "a line over the unit price limit" S001 \
 	"lines[0]: unit_price: 1000000000001 exceeds the limit of 1000000000000 per unit"
 check_eq "S001 recorded none of them" "$seq1" "$(jqr "$(get S001 /v1/status)" .last_seq)"
 check_eq "S002 recorded none of them" "$seq2" "$(jqr "$(get S002 /v1/status)" .last_seq)"
-call POST S002 /v1/orders '{"id":"MAX-1","channel":"b2b","currency":"CNY","status":"confirmed","lines":[{"sku":"BOX","qty":1000,"unit_price":1000000000000}]}'
+call POST S002 /v1/orders '{"id":"MAX-1","channel":"b2b","fulfil_site":"S002","currency":"CNY","status":"confirmed","lines":[{"sku":"BOX","qty":1000,"unit_price":1000000000000}]}'
 check_eq "an order of exactly the limit, 10^15, is taken" "201 1000000000000000" \
 	"$CODE $(jqr "$BODY" .total)"
 site_down S001 S002

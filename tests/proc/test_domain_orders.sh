@@ -111,7 +111,7 @@ expect_error "a sale line of qty -1" POST /v1/orders \
 	'{"channel":"store","currency":"CNY","status":"confirmed","lines":[{"sku":"TEA","qty":-1}]}' \
 	400 "lines[0]: qty: must be an integer from 1 to 1000000"
 expect_error "draft to shipped" POST /v1/orders/S001-O-DRAFT/transition '{"to":"shipped"}' \
-	422 "to: order S001-O-DRAFT is draft; it can move to confirmed, cancelled"
+	422 "to: order S001-O-DRAFT is draft; it can move to pending_approval, confirmed, cancelled"
 expect_error "cancelled back to confirmed" POST /v1/orders/S001-O-GONE/transition '{"to":"confirmed"}' \
 	422 "to: order S001-O-GONE is cancelled, which is final"
 expect_error "a status that does not exist" POST /v1/orders/S001-O-DRAFT/transition '{"to":"flying"}' \

@@ -20,7 +20,7 @@ cli stock receive --data "$T/S001" --sku TEA --qty 10
 cli customer add --data "$T/S001" --id S001-C1 --name '王小明, "Ming"' --tier wholesale --credit-limit 100000000 --currency CNY
 check_eq "a customer with a comma and quotes in the name" 0 "$RC"
 cli order create --data "$T/S001" --id S001-O1 --channel store --currency CNY --line TEA:7:1250 --status confirmed
-cli order create --data "$T/S001" --id S001-O2 --channel b2b --currency CNY --customer S001-C1 --on-account yes --line BOX:2:123450 --status confirmed
+cli order create --data "$T/S001" --id S001-O2 --channel b2b --fulfil-site S001 --currency CNY --customer S001-C1 --on-account yes --line BOX:2:123450 --status confirmed
 cli invoice issue --data "$T/S001" --order S001-O2 --due-days 0
 check_eq "S001 sells and invoices" 0 "$RC"
 cli order create --data "$T/S002" --id S002-O3 --channel store --currency JPY --line TEA:2:750 --status confirmed

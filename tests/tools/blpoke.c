@@ -7,6 +7,7 @@
  * real CURVE keys, sends one crafted message (after a valid HELLO where the
  * case needs one) and prints the hub's answer as one line: "ERROR 403 ..."
  * or the message type. Exits 0 when an answer came, 1 when none did.
+ * CASE backfill=KEY asks for a backfill of KEY ("order:ID", "region:NAME").
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -274,6 +275,10 @@ main(int argc, char **argv)
 			proto_digest(&w, "S001", 1, 10, 10, "");
 		} else if (strcmp(c, "fetch-other") == 0) {
 			proto_fetch(&w, "S001", 1);
+		} else if (strncmp(c, "backfill=", 9) == 0) {
+			/* The ops of an order or a region this site may
+			 * not see. */
+			proto_backfill(&w, c + 9, 0);
 		} else if (strcmp(c, "relay-other") == 0) {
 			/* Another site's op given back as the hub's own. */
 			s_next_op();

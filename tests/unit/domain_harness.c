@@ -313,6 +313,13 @@ static const struct {
 	{ "order_history",
 	    "SELECT * FROM order_history "
 	    "ORDER BY order_id, origin, seq" },
+	{ "approval_thresholds",
+	    "SELECT * FROM approval_thresholds ORDER BY key" },
+	{ "order_approvals",
+	    "SELECT * FROM order_approvals ORDER BY order_id" },
+	{ "approval_decisions",
+	    "SELECT * FROM approval_decisions "
+	    "ORDER BY order_id, origin, seq" },
 	{ "payments", "SELECT * FROM payments ORDER BY id" },
 	{ "invoices", "SELECT * FROM invoices ORDER BY id" },
 	{ "invoice_history",

@@ -814,7 +814,8 @@ s_gen_order_transition(gen_t *g, int o)
 	const char *to = r < 3 ? "cancelled"
 	    : r < 6
 	    ? "shipped"
-	    : lifecycle_name(&lifecycle_order, (int)harness_rand_below(8));
+	    : lifecycle_name(&lifecycle_order,
+		  (int)harness_rand_below((uint64_t)lifecycle_order.count));
 	int rank = lifecycle_rank(&lifecycle_order, to);
 
 	if (g->ord[oi].origin < 0) /* only forgeries of it so far */
@@ -1132,7 +1133,7 @@ s_gen_forgery(gen_t *g, int o)
 	s_new_id(g, o, "F", key, sizeof key);
 	switch (harness_rand_below(9)) {
 	case 0: /* a move it may not make */
-		rank = (int)harness_rand_below(8);
+		rank = (int)harness_rand_below((uint64_t)lifecycle_order.count);
 		if (s_may_move(g, oi, o, rank))
 			return;
 		s_emit(g, o, ORDER_ENTITY, order, "transition",

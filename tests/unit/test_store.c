@@ -266,6 +266,8 @@ TEST(migrations_bring_a_node_to_its_latest_version)
 	CHECK_EQ_INT(s_has_table(st, "stock"), 1);
 	/* The hub's own tables and columns stay at the hub. */
 	CHECK_EQ_INT(s_has_table(st, "sites"), 0);
+	CHECK_EQ_INT(s_has_table(st, "order_sites"), 0);
+	CHECK_EQ_INT(s_has_table(st, "backfills"), 1);
 	CHECK_EQ_INT(
 	    store_query_int(st,
 		store_stmt(st,
@@ -312,7 +314,9 @@ TEST(migrations_bring_a_hub_to_its_latest_version)
 		    "SELECT count(*) FROM "
 		    "pragma_table_info('op_log') WHERE name LIKE 'vis_%'"),
 		-1),
-	    3);
+	    4);
+	CHECK_EQ_INT(s_has_table(st, "order_sites"), 1);
+	CHECK_EQ_INT(s_has_table(st, "backfills"), 0);
 	CHECK_EQ_INT(s_has_table(st, "op_seen"), 0);
 	store_close(&st);
 	/* The replicated schema version counts common migrations only. */
@@ -710,6 +714,74 @@ TEST(ingest_quarantines_what_the_merge_rules_refuse)
 	    "{\"items\":[{\"site\":\"S001\",\"sku\":\"A\","
 	    "\"on_hand\":-2,\"reserved\":0,\"available\":-2}]}");
 	op_clear(&op);
+	store_close(&st);
+}
+
+/* store_set_logged: what the hook saw, and whether it fails. */
+typedef struct {
+	int calls;
+	char last[OP_SITE_MAX + 32]; /* "origin/seq" of the last op */
+	int fail;
+} s_logged_t;
+
+static int
+s_on_logged(void *arg, store_t *st, const op_t *op, err_t *err)
+{
+	s_logged_t *l = arg;
+
+	(void)st;
+	l->calls++;
+	snprintf(l->last, sizeof l->last, "%s/%llu", op->origin,
+	    (unsigned long long)op->seq);
+	if (l->fail)
+		return err_set(err, ERR_INTERNAL, "hook: %s refused", l->last);
+	return 0;
+}
+
+TEST(the_logged_hook_sees_each_op_once_it_is_applied)
+{
+	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
+	s_logged_t l = { 0, "", 0 };
+	json_t *f;
+	op_t op;
+	err_t err;
+
+	REQUIRE(st != NULL);
+	store_set_logged(st, s_on_logged, &l);
+	/* Another site's op applied: once, not again as a duplicate. */
+	s_movement_op(&op, "S001", 1, hlc_pack(WALL0, 0), "S001-m1", "S001",
+	    "A", 5, "receipt");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_DUPLICATE);
+	CHECK_EQ_INT(l.calls, 1);
+	CHECK_STR(l.last, "S001/1");
+	op_clear(&op);
+	/* A refused op is not logged: no call. */
+	s_movement_op(&op, "S001", 2, hlc_pack(WALL0, 1), "S001-m2", "S001",
+	    "A", 2, "sale");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_QUARANTINED);
+	CHECK_EQ_INT(l.calls, 1);
+	op_clear(&op);
+	/* A local write: once, inside its transaction. */
+	f = json_pack("{s:s, s:s, s:i, s:s}", "site", "HUB", "sku", "A",
+	    "delta", 3, "reason", "receipt");
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "HUB-m1", "add", f,
+			 NULL, &err),
+	    0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(l.calls, 2);
+	CHECK_STR(l.last, "HUB/1");
+	/* A hook that fails fails the write: nothing of it is kept. */
+	l.fail = 1;
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_append_local(st, STOCK_ENTITY, "HUB-m2", "add", f,
+			 NULL, &err),
+	    -1);
+	CHECK_STR(err.msg, "hook: HUB/2 refused");
+	store_rollback(st);
+	CHECK_EQ_INT(s_count(st, "op_log"), 2);
+	json_decref(f);
 	store_close(&st);
 }
 

@@ -128,22 +128,24 @@ TEST(a_restored_hub_gets_its_own_ops_back)
 	err_t err;
 
 	cbw_init(&w);
-	proto_welcome(&w, "HQ", 6, 900, 41, 1);
+	proto_welcome(&w, "HQ", 6, 900, 41, 1, "east");
 	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
 	CHECK_STR(m.site, "HQ");
+	CHECK_STR(m.region, "east");
 	CHECK_EQ_UINT(m.seq, 6);
 	CHECK_EQ_UINT(m.head, 900);
 	CHECK_EQ_UINT(m.hub_seq, 41);
 	CHECK_EQ_INT(m.recovering, 1);
 	/* recovering is a flag. */
 	cbw_reset(&w);
-	cbw_array(&w, 6);
+	cbw_array(&w, 7);
 	cbw_uint(&w, PROTO_WELCOME);
 	cbw_str(&w, "HQ");
 	cbw_uint(&w, 6);
 	cbw_uint(&w, 900);
 	cbw_uint(&w, 41);
 	cbw_uint(&w, 2);
+	cbw_str(&w, "east");
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg, "proto: WELCOME: recovering is 2, not 0 or 1");
 	/* OPS: the hub's latest signature of its own chain, or none. */
@@ -215,6 +217,53 @@ TEST(digest_and_fetch_compare_a_sites_own_ops)
 	CHECK_EQ_INT(m.type, PROTO_FETCH);
 	CHECK_EQ_UINT(m.lo, 42);
 	CHECK_STR(proto_type_name(PROTO_FETCH), "FETCH");
+	cbw_free(&w);
+}
+
+TEST(backfill_asks_by_key_and_is_answered_in_batches)
+{
+	proto_msg_t m;
+	cbw_t w;
+	err_t err;
+
+	cbw_init(&w);
+	proto_backfill(&w, "order:S001-000042", 17);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_BACKFILL);
+	CHECK_STR(m.key, "order:S001-000042");
+	CHECK_EQ_UINT(m.cursor, 17);
+	CHECK_STR(proto_type_name(PROTO_BACKFILL), "BACKFILL");
+	proto_backfill_ops_begin(&w, "region:east", 17, 2400, 1, 0);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_EQ_INT(m.type, PROTO_BACKFILL_OPS);
+	CHECK_STR(m.key, "region:east");
+	CHECK_EQ_UINT(m.cursor_from, 17);
+	CHECK_EQ_UINT(m.cursor, 2400);
+	CHECK_EQ_INT(m.done, 1);
+	CHECK_EQ_UINT(m.nops, 0);
+	CHECK_STR(proto_type_name(PROTO_BACKFILL_OPS), "BACKFILL_OPS");
+	/* A key of another kind, an empty name, a flag, a next before from. */
+	proto_backfill(&w, "customer:C1", 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: BACKFILL: key is not order:ID or region:NAME");
+	proto_backfill(&w, "region:", 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: BACKFILL: key is not order:ID or region:NAME");
+	cbw_reset(&w);
+	cbw_array(&w, 6);
+	cbw_uint(&w, PROTO_BACKFILL_OPS);
+	cbw_str(&w, "region:east");
+	cbw_uint(&w, 17);
+	cbw_uint(&w, 2400);
+	cbw_uint(&w, 2);
+	cbw_array(&w, 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: BACKFILL_OPS: done is 2, not 0 or 1");
+	proto_backfill_ops_begin(&w, "region:east", 17, 16, 0, 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg, "proto: BACKFILL_OPS: next 16 before from 17");
 	cbw_free(&w);
 }
 

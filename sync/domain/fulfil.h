@@ -1,0 +1,97 @@
+/*
+ * fulfil: fulfilment orders, the children head office allocates an online
+ * or b2b order to (hub/allocate.c decides where; README, "Allocation of
+ * online orders").
+ *
+ * An online or b2b order created without a fulfilling site has
+ * fulfil_site "": it is a parent, and no site holds its goods, so it has
+ * no stock effects of its own (effect.h: only an order's fulfilling site
+ * records them). Head office covers its lines with child orders, each an
+ * order create under head office's id ("HQ-F<n>") with parent = the
+ * order, fulfil_site = the chosen site, status allocated, the parent's
+ * lines it covers (sku, qty, unit_price) and the reason of the choice in
+ * its note ("W002: all lines available, region east"). A child is an
+ * order like any other at its fulfilling site: it reserves its lines
+ * there, is picked and shipped there, and its sale is recorded there.
+ * Its fulfilling site may also cancel it with a reason, a *release*
+ * (order.c's rule allows it to the fulfiller of an order with a parent;
+ * the parent is fixed at create, so the verdict does not depend on the
+ * order ops arrive in), and head office allocates those lines again,
+ * elsewhere.
+ *
+ * What this module owns: which lines of a parent its live children (those
+ * not cancelled) cover; the parent as people see it (its fulfilments, the
+ * status they have reached together, one history of the parent and its
+ * children); and the release command. None of it is stored: it is read
+ * from the children, so it converges as they do. A child's verdicts never
+ * depend on holding its parent: a site may hold a child before it holds
+ * the parent, or never.
+ */
+#ifndef BL_FULFIL_H
+#define BL_FULFIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "money.h"
+#include "op.h"
+#include "req.h"
+#include "store.h"
+
+/* The prefix of the ids head office gives the fulfilment orders it
+ * writes, after its own: "HQ-F42". */
+#define FULFIL_ID_PREFIX "F"
+
+/* One line of a parent order and the live child that covers it. */
+typedef struct {
+	int line; /* the parent's line number, from 1 */
+	char sku[REQ_ID_MAX + 1];
+	int64_t qty;
+	int64_t unit_price;
+	char child[OP_KEY_MAX + 1]; /* "" when no live child covers it */
+	char site[OP_SITE_MAX + 1]; /* that child's fulfilling site */
+} fulfil_line_t;
+
+/* The lines of parent (at most MONEY_LINES_MAX) into lines, *n of them,
+ * each with the live child covering it. A child's line covers the first
+ * line of the parent with its sku, qty and unit price that no other
+ * covers, children taken oldest first (by create stamp, then id): the
+ * same answer on every replica holding the same children. 0, or -1 with
+ * err (ERR_INTERNAL) when a read failed; *n = 0 when parent is not held. */
+int fulfil_cover(store_t *store, const char *parent, fulfil_line_t *lines,
+    size_t *n, err_t *err);
+
+/* For GET /v1/orders/{id}: adds to o (order id as order.c shows it,
+ * borrowed) what allocation says of it. A child gets "parent". A parent
+ * with children gets "fulfilments": [{id, site, status, lines: [{sku,
+ * qty}]}] (every child, released ones too, oldest first), "fulfil_site"
+ * of its single live child when it has one, the status of its live
+ * children when they cover every line and are further along than it
+ * (fulfil_rank), and one "history" of its own entries and its
+ * children's, by time: a child's create as "allocated" at its site with
+ * its reason, a release as "released" at that site with its reason, and
+ * every later move as it is, each naming the child ("fulfilment"). 0, or
+ * -1 with err when a read failed. */
+int fulfil_show(store_t *store, const char *id, json_t *o, err_t *err);
+
+/* The status rank order id (rank, its own) shows: the lowest rank of its
+ * live children when they cover all its lines and it is higher than
+ * rank (a parent whose fulfilments all shipped shows shipped); else rank.
+ * A failed read is kept as store_row keeps it (rank is then answered). */
+int fulfil_rank(store_t *store, const char *id, int rank);
+
+/* POST /v1/orders/{id}/release {reason}: this site gives back its
+ * fulfilment of an order, id naming the child, or the parent (then its
+ * child that this site fulfils and that is not cancelled), by moving the
+ * child to cancelled with reason; head office then allocates its lines
+ * again elsewhere. Answers the child (rec_change_fn). 404 "order: X not
+ * found"; 403 "order X: W002 may not release it: only its fulfilling site
+ * W001 may" for a child of another site and "order X: W002 may not
+ * release it: no fulfilment of it is allocated to W002" for any other
+ * order; 422 when the child cannot be cancelled any more (shipped). */
+int fulfil_release(store_t *store, const char *id, const json_t *req,
+    json_t **out, err_t *err);
+
+#endif

@@ -1,0 +1,141 @@
+# Visibility follows the data (README, "Visibility follows the data"): a
+# site newly entitled to see something receives what was logged before by
+# a backfill (proto.h: BACKFILL, BACKFILL_OPS), streamed in bounded batches
+# without a resync; a site that loses it keeps what it had and receives
+# no more. Both ways, for a region move and for an order allocated,
+# released and allocated again; and a backfill larger than one batch
+# (2,500 movements, PROTO_MAX_BATCH is 2,000) arrives whole.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_domain.sh"
+
+# site SITE ROLE REGION: a node enrolled in a region.
+site() {
+	key=$("$NODE" init --data "$T/$1" --site "$1" --hub "tcp://127.0.0.1:$HUB_SYNC" \
+		--hub-key "$HUB_KEY" --http 127.0.0.1:0) &&
+		"$HUB" enroll --data "$T/hub" --site "$1" --role "$2" --key "$key" --region "$3" > /dev/null
+}
+# onhand SITE OF: what SITE (or hub) holds of OF's stock, "sku=on_hand ...".
+onhand() { get "$1" "/v1/stock?site=$2" | jq -r '[.items[] | "\(.sku)=\(.on_hand)"] | sort | join(" ")'; }
+same_stock() { [ -n "$(onhand hub "$2")" ] && [ "$(onhand "$1" "$2")" = "$(onhand hub "$2")" ]; }
+# movements DB SITE: how many stock movements of SITE a replica holds.
+movements() { sqlite3 "$1" "SELECT count(*) FROM stock_movements WHERE site = '$2'"; }
+has_movement() { [ "$(sqlite3 "$1" "SELECT count(*) FROM stock_movements WHERE id = '$2'")" = 1 ]; }
+order_field() { jqr "$(get "$1" "/v1/orders/$2")" "$3"; }
+order_paid_is() { [ "$(order_field "$1" "$2" .paid)" = "$3" ]; }
+has_record() { call GET "$1" "$2"; [ "$CODE" = 200 ]; }
+
+hub_init
+hub_start
+site E1 store east
+site E2 store east
+site S2 store west
+site WS store west
+site S1 store north
+site W1 warehouse north
+site W2 warehouse north
+call PUT hub /v1/products/TEA '{"name":"Tea"}'
+site_up E1 E2 S2 WS S1 W1 W2
+
+# ---- a region move ----
+# East has 2,500 movements at E1 and a few at E2, west a few at WS and S2.
+for i in $(seq 1 2500); do
+	printf '{"id":"IMP-%d","sku":"SKU%d","delta":%d,"reason":"receipt"}\n' "$i" $((i % 5)) $((i % 7 + 1))
+done > "$T/east.jsonl"
+check_eq "E1 imports 2,500 movements" "imported 2500 movements (0 already recorded)" \
+	"$("$NODE" import --data "$T/E1" --file "$T/east.jsonl")"
+for s in E2 WS S2; do
+	call POST "$s" /v1/stock/movements '{"id":"R1","sku":"TEA","delta":40,"reason":"receipt"}'
+	call POST "$s" /v1/stock/movements '{"id":"R2","sku":"TEA","delta":-3,"reason":"sale"}'
+done
+check "the hub holds E1's 2,500 movements" eventually 30 \
+	sh -c "[ \"\$(sqlite3 '$T/hub/hub.db' \"SELECT count(*) FROM stock_movements WHERE site = 'E1'\")\" = 2500 ]"
+check "S2 (west) holds WS's stock" eventually 20 same_stock S2 WS
+check "and E2 (east) E1's" eventually 20 same_stock E2 E1
+check_eq "S2 holds none of east's movements" "0 0" \
+	"$(movements "$T/S2/node.db" E1) $(movements "$T/S2/node.db" E2)"
+ws_at_s2=$(onhand S2 WS)
+check_eq "S2 knows its region" "west" "$("$NODE" status --data "$T/S2" --json | jq -r .region)"
+
+check_eq "bl-hub region moves S2 to the east" "moved S2 from region west to east" \
+	"$("$HUB" region --data "$T/hub" --site S2 --region east)"
+check "the running hub cuts S2's session" eventually 10 \
+	grep -q "site S2: moved from region west to east: connection .* cut" "$T/hub.log"
+check "S2 then holds E1's earlier stock, exactly as the hub" eventually 30 same_stock S2 E1
+check "and E2's" eventually 10 same_stock S2 E2
+check_eq "all 2,500 of E1's movements" 2500 "$(movements "$T/S2/node.db" E1)"
+nb=$(grep -c "backfill region:east: [0-9]* ops, up to lsn" "$T/S2.log")
+check "in more than one batch ($nb)" [ "$nb" -ge 2 ]
+check "the last one done" grep -q "backfill region:east: [0-9]* ops, up to lsn [0-9]*: done" "$T/S2.log"
+check_eq "S2's status: region east, no backfill pending" '"east" 0' \
+	"$("$NODE" status --data "$T/S2" --json | jq -r '"\"\(.region)\" \(.backfills | length)"')"
+check_match "bl-node status says so" "^backfills +none pending$" "$("$NODE" status --data "$T/S2")"
+check_eq "GET /v1/status too" "[]" "$(jqr "$(get S2 /v1/status)" '.backfills | tostring')"
+
+# After the move: a west movement does not reach S2, an east one does.
+call POST WS /v1/stock/movements '{"id":"AFTER","sku":"TEA","delta":7,"reason":"receipt"}'
+check "the hub has WS's movement after the move" eventually 20 has_movement "$T/hub/hub.db" WS-AFTER
+call POST E1 /v1/stock/movements '{"id":"AFTER","sku":"TEA","delta":3,"reason":"receipt"}'
+check "S2 receives E1's later movement" eventually 20 has_movement "$T/S2/node.db" E1-AFTER
+check "not WS's, logged before it" sh -c "! sqlite3 '$T/S2/node.db' \"SELECT id FROM stock_movements\" | grep -qx WS-AFTER"
+check_eq "S2 keeps what it knew of WS" "$ws_at_s2" "$(onhand S2 WS)"
+check_match "which the hub has moved on from" "TEA=44" "$(onhand hub WS)"
+call POST S2 /v1/stock/movements '{"id":"MOVED","sku":"TEA","delta":5,"reason":"receipt"}'
+check "S2's own movement now goes to the east" eventually 20 has_movement "$T/E1/node.db" S2-MOVED
+
+# ---- an order allocated, released and allocated again ----
+# Head office's allocator (hub/allocate.c) writes each fulfilment as a
+# child order; with no rules it picks a warehouse with the stock, never one
+# that released the order.
+call POST S1 /v1/orders '{"id":"WEB","channel":"online","currency":"CNY","status":"confirmed","lines":[{"sku":"TEA","qty":2,"unit_price":100}]}'
+check_eq "S1 takes an online order, fulfilled by no site yet" "201 S1-WEB " \
+	"$CODE $(jqr "$BODY" .id) $(jqr "$BODY" .fulfil_site)"
+call POST S1 /v1/payments '{"id":"P1","order":"S1-WEB","method":"card","amount":100,"currency":"CNY"}'
+check_eq "a payment at S1" 201 "$CODE"
+call POST S1 /v1/cases '{"id":"C1","kind":"complaint","order":"S1-WEB","description":"late"}'
+check_eq "an after-sales case at S1" 201 "$CODE"
+check "the hub has the order and its payment" eventually 20 order_paid_is hub S1-WEB 100
+check "and its case" eventually 20 has_record hub /v1/cases/S1-C1
+check_eq "no warehouse has stock: not allocated" "[]" "$(order_field hub S1-WEB '.fulfilments // [] | tostring')"
+check_eq "W1 and W2 have nothing of it" "404 404" \
+	"$(call GET W1 /v1/orders/S1-WEB; echo "$CODE") $(call GET W2 /v1/orders/S1-WEB; echo "$CODE")"
+
+# fulfilment SITE: the id of the parent's fulfilment at SITE, at the hub.
+fulfilment() { order_field hub S1-WEB "[.fulfilments[]? | select(.site == \"$1\") | .id][0] // empty"; }
+has_fulfilment() { [ -n "$(fulfilment "$1")" ]; }
+call POST W1 /v1/stock/movements '{"id":"R1","sku":"TEA","delta":10,"reason":"receipt"}'
+check "W1 receives stock: head office allocates the order to W1" eventually 20 has_fulfilment W1
+F1=$(fulfilment W1)
+check "W1 receives the order's whole history: the order and its payment" eventually 20 order_paid_is W1 S1-WEB 100
+check "its case" eventually 10 has_record W1 /v1/cases/S1-C1
+check_eq "and its fulfilment" "allocated" "$(order_field W1 "$F1" .status)"
+check "by a backfill" eventually 10 grep -q "backfill order:S1-WEB: [0-9]* ops, up to lsn [0-9]*: done" "$T/W1.log"
+check_eq "W2 still has nothing of it" 404 "$(call GET W2 /v1/orders/S1-WEB; echo "$CODE")"
+
+call POST W2 /v1/stock/movements '{"id":"R1","sku":"TEA","delta":10,"reason":"receipt"}'
+check "the hub has W2's stock" eventually 20 sh -c "[ \"\$(sqlite3 '$T/hub/hub.db' \"SELECT count(*) FROM stock_movements WHERE id = 'W2-R1'\")\" = 1 ]"
+call POST W1 "/v1/orders/$F1/release" '{"reason":"W1: out of stock"}'
+check_eq "W1 releases it" "200 cancelled" "$CODE $(jqr "$BODY" .status)"
+check "head office allocates it again, to W2" eventually 20 has_fulfilment W2
+F2=$(fulfilment W2)
+check_eq "W1 is no longer listed for it" 0 \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM order_sites WHERE order_id = 'S1-WEB' AND site = 'W1'")"
+check "W2 receives the whole history: the order and its payment" eventually 20 order_paid_is W2 S1-WEB 100
+check "its case" eventually 10 has_record W2 /v1/cases/S1-C1
+check "the first fulfilment and its release" eventually 10 sh -c \
+	"curl -s http://127.0.0.1:$HTTP_W2/v1/orders/$F1 | jq -e '.status == \"cancelled\" and ([.history[].reason] | index(\"W1: out of stock\"))' > /dev/null"
+check_eq "and its own" "allocated" "$(order_field W2 "$F2" .status)"
+
+call POST S1 /v1/payments '{"id":"P2","order":"S1-WEB","method":"card","amount":50,"currency":"CNY"}'
+check_eq "S1 takes a second payment" 201 "$CODE"
+check "it reaches the hub" eventually 20 order_paid_is hub S1-WEB 150
+check "and W2" eventually 20 order_paid_is W2 S1-WEB 150
+# Something every site receives, logged after the payment: once W1 has it,
+# its stream has passed the payment.
+call PUT hub /v1/products/MARK '{"name":"After the payment"}'
+check "W1 is streamed past the payment" eventually 20 has_record W1 /v1/products/MARK
+check_eq "W1 receives no more of the order: it keeps what it had" "100 cancelled" \
+	"$(order_field W1 S1-WEB .paid) $(order_field W1 "$F1" .status)"
+check_eq "nor W2's fulfilment" 404 "$(call GET W1 "/v1/orders/$F2"; echo "$CODE")"
+check_eq "head office lists S1 and W2 for it now" "S1 W2" \
+	"$(sqlite3 "$T/hub/hub.db" "SELECT group_concat(site, ' ') FROM (SELECT site FROM order_sites WHERE order_id = 'S1-WEB' ORDER BY site)")"
+finish
