@@ -19,7 +19,9 @@
  *               active warehouse at priority 0; never a revoked site, nor
  *               one that released this order before;
  *   available   on hand less reserved, as the hub's stock view has it
- *               (stock_list), less what this decision already took;
+ *               (stock_list), less what the site's quotas promised
+ *               stores and not yet took (quota_free), less what this
+ *               decision already took;
  *   one site    the first candidate with every line available, in the
  *               order: in the customer's region first, then by priority
  *               (lower first), then by site id;
@@ -49,6 +51,7 @@
 #include "log.h"
 #include "order.h"
 #include "prog.h"
+#include "quota.h"
 #include "req.h"
 #include "stock.h"
 
@@ -401,14 +404,15 @@ s_read_stock(store_t *st, s_order_t *o, err_t *err)
 			const char *site = json_string_value(
 			    json_object_get(row, "site"));
 
+			/* Less what its quotas promised stores (quota.h):
+			 * an online order never takes a promised unit. */
 			for (j = 0; j < o->ncands; j++)
 				if (strcmp(o->cands[j].site, site) == 0)
-					a->avail[j] = json_integer_value(
-					    json_object_get(row, "available"));
+					a->avail[j] = quota_free(st, site, sku);
 		}
 		json_decref(list);
 	}
-	return 0;
+	return store_read_error(st, err);
 }
 
 /* What is available of sku at candidate c. */

@@ -164,6 +164,16 @@ s_key(const args_t *a)
 	return 0;
 }
 
+/* Whether name is a region's: 1 to PROTO_REGION_MAX of A-Z a-z 0-9 _ - */
+static int
+s_region_name_valid(const char *name)
+{
+	size_t n = strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	return name[n] == '\0' && n >= 1 && n <= PROTO_REGION_MAX;
+}
+
 static int
 s_enroll(const args_t *a)
 {
@@ -207,6 +217,12 @@ s_enroll(const args_t *a)
 	if (!keys_valid_z85(key)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--key: not a Z85 CURVE public key (40 characters, from bl-node init or key)");
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	if (!s_region_name_valid(region)) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--region '%s': use 1-%d of A-Z a-z 0-9 _ -", region,
+		    PROTO_REGION_MAX);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
@@ -292,16 +308,6 @@ s_revoke(const args_t *a)
 	store_close(&st);
 	printf("revoked %s\n", site);
 	return 0;
-}
-
-/* Whether name is a region's: 1 to PROTO_REGION_MAX of A-Z a-z 0-9 _ - */
-static int
-s_region_name_valid(const char *name)
-{
-	size_t n = strspn(name,
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
-
-	return name[n] == '\0' && n >= 1 && n <= PROTO_REGION_MAX;
 }
 
 /* region --site ID --region NAME: moves a store or warehouse to another

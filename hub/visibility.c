@@ -283,6 +283,29 @@ s_release(store_t *st, const op_t *op, const char *root, err_t *err)
 	return store_step(st, q, "order sites", err);
 }
 
+/* Tags head office's own op, logged with no visibility, as visibility_of
+ * would have tagged the same op of a site (a quota grant to its holder and
+ * warehouse, a transfer's reconciliation to its two sites, ...). */
+static int
+s_tag_own(store_t *st, const op_t *op, err_t *err)
+{
+	sqlite3_stmt *q;
+	hub_vis_t v;
+
+	visibility_of(st, op, &v);
+	if (v.vis.site == NULL && v.vis.site2 == NULL && v.vis.region == NULL)
+		return store_read_error(st, err);
+	q = store_stmt(st,
+	    "UPDATE op_log SET vis_site = ?, vis_site2 = ?, vis_region = ? "
+	    "WHERE origin = ? AND seq = ?");
+	sqlite3_bind_text(q, 1, v.vis.site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, v.vis.site2, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, v.vis.region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (int64_t)op->seq);
+	return store_step(st, q, "own op visibility", err);
+}
+
 /* Where the order an op of another entity is about is held, once the op
  * is applied. */
 static const struct {
@@ -302,20 +325,10 @@ visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
 	size_t i;
 
 	(void)arg;
-	/* Head office's own quota ops go where any site's would: the hub
-	 * logs its own writes without deciding that. */
-	if (strcmp(op->entity, QUOTA_ENTITY) == 0 &&
-	    strcmp(op->origin, store_site(st)) == 0) {
-		q = store_stmt(st,
-		    "UPDATE op_log SET vis_site = ?, vis_site2 = ? "
-		    "WHERE origin = ? AND seq = ?");
-		sqlite3_bind_text(q, 1, s_field(op, "site"), -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, s_field(op, "warehouse"), -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, op->origin, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (int64_t)op->seq);
-		return store_step(st, q, "quota visibility", err);
-	}
+	/* The hub logs its own writes without deciding who may see them
+	 * (store_append_local): they go where the same op of a site would. */
+	if (strcmp(op->origin, store_site(st)) == 0 && s_tag_own(st, op, err))
+		return -1;
 	if (strcmp(op->entity, ORDER_ENTITY) == 0 &&
 	    strcmp(op->kind, "create") == 0) {
 		/* A child: its fulfilling site joins its root's family. */

@@ -56,6 +56,12 @@ check_eq "S2 holds none of east's movements" "0 0" \
 ws_at_s2=$(onhand S2 WS)
 check_eq "S2 knows its region" "west" "$("$NODE" status --data "$T/S2" --json | jq -r .region)"
 
+out=$("$HUB" region --data "$T/hub" --site S2 --region 'east side' 2>&1)
+check_eq "bl-hub region refuses a region name that is not one" \
+	"2 bl-hub: region: --region 'east side': use 1-63 of A-Z a-z 0-9 _ -" "$? $out"
+out=$("$HUB" enroll --data "$T/hub" --site S9 --role store --key "$("$NODE" key --data "$T/S2")" --region a/b 2>&1)
+check_eq "so does bl-hub enroll" \
+	"2 bl-hub: enroll: --region 'a/b': use 1-63 of A-Z a-z 0-9 _ -" "$? $out"
 check_eq "bl-hub region moves S2 to the east" "moved S2 from region west to east" \
 	"$("$HUB" region --data "$T/hub" --site S2 --region east)"
 check "the running hub cuts S2's session" eventually 10 \

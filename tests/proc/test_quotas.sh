@@ -166,4 +166,15 @@ cli quota list --data "$T/S001" --sku BOX
 check_match "bl-node quota list" "W001-Q1 +W001 +S001 +BOX +6 +4 +2 +0 +returned" "$OUT"
 hcli quota recall --data "$T/hub" --id W001-NOPE
 check_eq "recalling an unknown quota" "1 bl-hub: quota recall: quota W001-NOPE: not found" "$RC $ERR"
+
+# ---- head office's allocator never takes promised stock ----
+# W001 has 5 CUP, 2 of them promised to S001 (HQ-QC): 3 free.
+call POST hub /v1/orders '{"id":"WEB1","channel":"online","currency":"CNY","status":"confirmed","lines":[{"sku":"CUP","qty":4}]}'
+check_eq "head office takes an online order for 4 CUP" 201 "$CODE"
+web_alert() { [ "$(jqr "$(get hub '/v1/alerts?kind=allocation_failed')" '[.items[]|select(.subject=="HQ-WEB1")|.message]|join(" ")')" = "$1" ]; }
+check "4 CUP are not allocated to W001, which has 5 but 2 promised" eventually 15 \
+	web_alert "order HQ-WEB1: line 1 available at no site"
+call POST hub /v1/orders '{"id":"WEB2","channel":"online","currency":"CNY","status":"confirmed","lines":[{"sku":"CUP","qty":3}]}'
+web2_at() { [ "$(jqr "$(get hub /v1/orders/HQ-WEB2)" '.fulfil_site')" = W001 ]; }
+check "3 CUP, what is free, are allocated to W001" eventually 15 web2_at
 finish

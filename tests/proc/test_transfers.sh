@@ -146,6 +146,9 @@ check_eq "the hub's alert is gone" 0 \
 settled "reconciled everywhere after sync" "reconciled 2 broken in the van" /v1/transfers/S001-T1 \
 	'"\(.status) \(.history[-1].note)"' S001 S002 hub
 settled "no alert anywhere" 0 '/v1/alerts?kind=transfer_discrepancy' '.items|length' S001 S002
+# Head office's own op goes where the document goes, not to every site.
+check_eq "S003 never receives head office's reconciliation" 0 \
+	"$(sqlite3 "$T/S003/node.db" "SELECT count(*) FROM op_log WHERE entity = 'transfer'")"
 settled "on hand: S001 20, S002 13" "20 0 13 0" '/v1/stock?sku=TEA' \
 	"[$(row_of S001), $(row_of S002)]|join(\" \")" S001 S002 hub
 call GET hub '/v1/transfers?status=bogus'
