@@ -935,7 +935,6 @@ allocate_cmd_show(const args_t *a)
 	sqlite3_stmt *s;
 	err_t err;
 	char due[32], since[32];
-	char *text;
 
 	if ((st = hub_open(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
@@ -971,9 +970,7 @@ allocate_cmd_show(const args_t *a)
 	store_close(&st);
 	json_object_set_new(rules, "waiting", waiting);
 	if (args_has(a, "json")) {
-		text = json_dumps(rules, JSON_COMPACT);
-		printf("%s\n", text != NULL ? text : "{}");
-		free(text);
+		hub_print_json(rules);
 	} else {
 		size_t i;
 		json_t *w;

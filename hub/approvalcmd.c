@@ -5,10 +5,13 @@
  *   bl-hub approval list    --data DIR [--status S] [--json]
  *   bl-hub approval approve --data DIR --order ID [--comment TEXT]
  *   bl-hub approval reject  --data DIR --order ID --comment TEXT
+ *   bl-hub approval threshold --data DIR [--percent N [--tier T |
+ *                                         --category C]] [--json]
  *
  * Each is the API's resource called in-process on the hub's database
- * (api_call, as reportcmd.c does): GET /v1/approvals and POST
- * /v1/approvals/{id}/decision, with the API's checks and messages. A
+ * (api_call, as reportcmd.c does): GET /v1/approvals, POST
+ * /v1/approvals/{id}/decision, GET and PUT /v1/approval/threshold, with
+ * the API's checks and messages. A
  * decision written beside a running hub is head office's op like one
  * written through its HTTP API: the daemon signs it and streams it to the
  * order's sites at its next tick, within a second. A hub restored from a
@@ -23,124 +26,24 @@
 #include "hub.h"
 #include "prog.h"
 
-/* The hub's store of --data, in *st; -1 with err. */
-static int
-s_open(const args_t *a, store_t **st, err_t *err)
-{
-	*st = hub_open(args_get(a, "data", "."), err);
-	return *st == NULL ? -1 : 0;
-}
-
-/* method path with body on the hub's store; 0 with *out (caller owns), or
- * -1 with err: the API's message, ERR_BAD_REQUEST for a 400. */
-static int
-s_call(store_t *st, const char *method, const char *path, const json_t *query,
-    const json_t *body, json_t **out, err_t *err)
-{
-	api_t *api = api_new(NULL, st, "hq");
-	int status = api_call(api, method, path, query, body, out);
-
-	api_destroy(&api);
-	if (status == 200 || status == 201)
-		return 0;
-	err_set(err,
-	    status == 400	? ERR_BAD_REQUEST
-		: status == 404 ? ERR_NOT_FOUND
-		: status == 409 ? ERR_CONFLICT
-		: status == 422 ? ERR_UNPROCESSABLE
-		: status == 503 ? ERR_UNAVAILABLE
-				: ERR_INTERNAL,
-	    "%s",
-	    json_string_value(
-		json_object_get(json_object_get(*out, "error"), "message")));
-	json_decref(*out);
-	*out = NULL;
-	return -1;
-}
-
-/* The columns of the list, in order: key and header. */
-static const char *const s_cols[][2] = { { "id", "order" }, { "site", "site" },
-	{ "customer", "customer" }, { "status", "status" },
-	{ "decided_at_ms", "decided" }, { "comment", "comment" },
-	{ "reason", "reason" } };
-#define NCOLS (sizeof s_cols / sizeof s_cols[0])
-
-/* Cell k of row as text into buf. */
-static void
-s_cell(const json_t *row, size_t k, char *buf, size_t size)
-{
-	const json_t *v = json_object_get(row, s_cols[k][0]);
-
-	if (json_is_integer(v))
-		hub_format_ms((uint64_t)json_integer_value(v), buf, size);
-	else
-		snprintf(buf, size, "%s",
-		    json_is_string(v) ? json_string_value(v) : "");
-}
-
-/* The rows as a table, one line each; the last column (the reason) as
- * long as it is. */
-static void
-s_table(const json_t *rows)
-{
-	size_t width[NCOLS], i, k, w;
-	char cell[1100];
-	json_t *row;
-
-	for (k = 0; k < NCOLS; k++)
-		width[k] = strlen(s_cols[k][1]);
-	json_array_foreach(rows, i, row)
-		for (k = 0; k + 1 < NCOLS; k++) {
-			s_cell(row, k, cell, sizeof cell);
-			if ((w = strlen(cell)) > width[k])
-				width[k] = w;
-		}
-	for (k = 0; k < NCOLS; k++)
-		printf("%-*s%s", k + 1 < NCOLS ? (int)width[k] : 0,
-		    s_cols[k][1], k + 1 < NCOLS ? "  " : "\n");
-	json_array_foreach(rows, i, row)
-		for (k = 0; k < NCOLS; k++) {
-			s_cell(row, k, cell, sizeof cell);
-			printf("%-*s%s", k + 1 < NCOLS ? (int)width[k] : 0,
-			    cell, k + 1 < NCOLS ? "  " : "\n");
-		}
-	if (json_array_size(rows) == 0)
-		printf("(none)\n");
-}
+/* An approval listed for people, as in GET /v1/approvals; a cell without
+ * a value is blank, and the reason, last, as long as it is. */
+static const hub_col_t s_cols[] = { { "id", "order", HUB_COL_TEXT },
+	{ "site", "site", HUB_COL_TEXT },
+	{ "customer", "customer", HUB_COL_TEXT },
+	{ "status", "status", HUB_COL_TEXT },
+	{ "decided_at_ms", "decided", HUB_COL_TIME },
+	{ "comment", "comment", HUB_COL_TEXT },
+	{ "reason", "reason", HUB_COL_TEXT } };
+static const hub_table_t s_table = { s_cols, sizeof s_cols / sizeof s_cols[0],
+	"" };
 
 int
 approvalcmd_list(const args_t *a)
 {
-	json_t *q = json_object(), *out = NULL;
-	store_t *st;
-	err_t err;
-	int rc;
+	static const char *const filters[] = { "status", NULL };
 
-	err_clear(&err);
-	if (args_has(a, "status"))
-		json_object_set_new(q, "status",
-		    json_string(args_get(a, "status", "")));
-	if (s_open(a, &st, &err)) {
-		json_decref(q);
-		return prog_fail(1, &err);
-	}
-	rc = s_call(st, "GET", "/v1/approvals", q, NULL, &out, &err);
-	store_close(&st);
-	json_decref(q);
-	if (rc)
-		return prog_fail(err.code == ERR_BAD_REQUEST ? PROG_EXIT_USAGE
-							     : 1,
-		    &err);
-	if (args_has(a, "json")) {
-		char *text = json_dumps(out, JSON_COMPACT);
-
-		printf("%s\n", text != NULL ? text : "");
-		free(text);
-	} else {
-		s_table(json_object_get(out, "items"));
-	}
-	json_decref(out);
-	return 0;
+	return hub_list(a, "/v1/approvals", filters, &s_table);
 }
 
 /* approve or reject the order of --order. */
@@ -149,44 +52,24 @@ s_decide(const args_t *a, int approve)
 {
 	const char *order = args_get(a, "order", NULL);
 	char path[512], *enc;
-	json_t *body, *out = NULL;
-	store_t *st;
-	int64_t recovering = 0;
+	json_t *body, *out;
 	err_t err;
 	int rc;
 
-	err_clear(&err);
 	if (order == NULL || order[0] == '\0') {
 		err_set(&err, ERR_BAD_REQUEST, "--order ID is required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
-	if (s_open(a, &st, &err))
-		return prog_fail(1, &err);
-	/* As the daemon holds its writes while it recovers (recover.c). */
-	if (store_meta_get_int(st, "recovering", 0, &recovering, &err) == 0 &&
-	    recovering)
-		store_hold_writes(st,
-		    "write: head office is recovering from a backup (bl-hub "
-		    "recover says whom it waits for)");
-	if (err.code != ERR_OK) {
-		store_close(&st);
-		return prog_fail(1, &err);
 	}
 	enc = evhttp_uriencode(order, -1, 0);
 	snprintf(path, sizeof path, "/v1/approvals/%s/decision",
 	    enc != NULL ? enc : "");
 	free(enc);
 	body = json_pack("{s:b}", "approve", approve);
-	if (args_has(a, "comment"))
-		json_object_set_new(body, "comment",
-		    json_string(args_get(a, "comment", "")));
-	rc = s_call(st, "POST", path, NULL, body, &out, &err);
+	hub_args_fields(a, (const char *const[]){ "comment", NULL }, body);
+	rc = hub_call(a, "POST", path, NULL, body, &out, &err);
 	json_decref(body);
-	store_close(&st);
 	if (rc)
-		return prog_fail(err.code == ERR_BAD_REQUEST ? PROG_EXIT_USAGE
-							     : 1,
-		    &err);
+		return hub_fail(&err);
 	printf("%s %s: order %s\n", approve ? "approved" : "rejected", order,
 	    approve ? "confirmed" : "cancelled");
 	json_decref(out);
@@ -203,4 +86,43 @@ int
 approvalcmd_reject(const args_t *a)
 {
 	return s_decide(a, 0);
+}
+
+/* A threshold listed for people, as in GET /v1/approval/threshold. */
+static const hub_col_t s_threshold_cols[] = {
+	{ "tier", "tier", HUB_COL_TEXT },
+	{ "category", "category", HUB_COL_TEXT },
+	{ "percent", "percent", HUB_COL_TEXT },
+};
+static const hub_table_t s_threshold_table = { s_threshold_cols,
+	sizeof s_threshold_cols / sizeof s_threshold_cols[0], "" };
+
+/* Without --percent lists the thresholds; with it sets one (the default,
+ * or a tier's or a category's), as PUT /v1/approval/threshold. */
+int
+approvalcmd_threshold(const args_t *a)
+{
+	const char *percent = args_get(a, "percent", NULL);
+	char *end = NULL;
+	long long n;
+	json_t *body;
+	err_t err;
+	int rc;
+
+	if (percent == NULL)
+		return hub_call_print(a, "GET", "/v1/approval/threshold", NULL,
+		    NULL, &s_threshold_table);
+	n = strtoll(percent, &end, 10);
+	if (percent[0] == '\0' || *end != '\0' || n < 0 || n > 100) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--percent '%s': a whole number from 0 to 100", percent);
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
+	body = json_pack("{s:I}", "percent", (json_int_t)n);
+	hub_args_fields(a, (const char *const[]){ "tier", "category", NULL },
+	    body);
+	rc = hub_call_print(a, "PUT", "/v1/approval/threshold", NULL, body,
+	    &s_threshold_table);
+	json_decref(body);
+	return rc;
 }

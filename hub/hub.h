@@ -114,6 +114,10 @@ int recover_reported(recover_t *recover, const char *site, uint64_t seen,
 void recover_status(recover_t *recover, json_t *status);
 /* For bl-hub restore: the store (a restored hub's) waits for its sites. */
 int recover_mark_restored(store_t *store, err_t *err);
+/* For a command on the store (beside the daemon or without it): holds
+ * the store's writes, as the daemon does, while meta recovering says the
+ * hub waits for its sites; each then refuses with the daemon's reason. */
+int recover_hold(store_t *store, err_t *err);
 /* For bl-hub recover: describes the recovery into buf, and with done ends
  * it first. */
 int recover_describe(store_t *store, int done, char *buf, size_t size,
@@ -247,8 +251,9 @@ int reportcmd_receivables(const args_t *args);
 int reportcmd_alerts(const args_t *args);
 int reportcmd_sites(const args_t *args);
 
-/* bl-hub approval list|approve|reject (approvalcmd.c). */
+/* bl-hub approval list|approve|reject|threshold (approvalcmd.c). */
 int approvalcmd_list(const args_t *args);
+int approvalcmd_threshold(const args_t *args);
 int approvalcmd_approve(const args_t *args);
 int approvalcmd_reject(const args_t *args);
 
@@ -307,5 +312,51 @@ store_t *hub_open(const char *dir, err_t *err);
 void hub_format_ms(uint64_t ms, char *buf, size_t size);
 void hub_format_money(int64_t minor, const char *currency, char *buf,
     size_t size);
+
+/* A table of the API's rows for people: a column shows a row's value of
+ * key under head, a string as it is and an integer in decimal (or, for
+ * HUB_COL_TIME, as hub_format_ms has it); none is what a cell without a
+ * value shows. Borrowed throughout; tables are static data. */
+typedef enum { HUB_COL_TEXT, HUB_COL_TIME } hub_col_kind_t;
+typedef struct {
+	const char *key;
+	const char *head;
+	hub_col_kind_t kind;
+} hub_col_t;
+#define HUB_COLS_MAX 16
+typedef struct {
+	const hub_col_t *cols;
+	size_t ncols; /* at most HUB_COLS_MAX */
+	const char *none;
+} hub_table_t;
+/* Prints rows (a JSON array of objects, borrowed) as table: a header
+ * line, a line a row, each column as wide as its widest cell and two
+ * blanks apart, the last unpadded; "(none)" after the header without
+ * rows. */
+void hub_print_table(const json_t *rows, const hub_table_t *table);
+/* Prints json (borrowed) compact, on a line of its own. */
+void hub_print_json(const json_t *json);
+/* Sets a field of o for each of flags (NULL-terminated) that a has: of
+ * the same name, with the flag's value as a string. */
+void hub_args_fields(const args_t *a, const char *const *flags, json_t *o);
+/* Runs method path (query and body borrowed, NULL for none) through the
+ * API in-process on the hub's store of a's --data, as head office and
+ * as its daemon would: writes are held while the hub recovers from a
+ * backup (recover_hold). 0 with the answer in *out (caller owns), or -1
+ * with err (*out NULL): the API's message, with its status as the code. */
+int hub_call(const args_t *a, const char *method, const char *path,
+    const json_t *query, const json_t *body, json_t **out, err_t *err);
+/* The exit status of a command that failed with err, which it prints:
+ * PROG_EXIT_USAGE for a bad request, 1 for anything else. */
+int hub_fail(const err_t *err);
+/* hub_call, then prints the answer: with --json as the API's JSON, else
+ * its items (or the one object it is) as table. Returns the command's
+ * exit status: 0, or hub_fail's. */
+int hub_call_print(const args_t *a, const char *method, const char *path,
+    const json_t *query, const json_t *body, const hub_table_t *table);
+/* GET path with the query of a's filters (hub_args_fields), printed as
+ * hub_call_print does. */
+int hub_list(const args_t *a, const char *path, const char *const *filters,
+    const hub_table_t *table);
 
 #endif

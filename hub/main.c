@@ -22,6 +22,7 @@
 #include "operator.h"
 #include "own.h"
 #include "prog.h"
+#include "site.h"
 
 static void
 s_db_path(const char *dir, char *path, size_t size)
@@ -29,34 +30,32 @@ s_db_path(const char *dir, char *path, size_t size)
 	snprintf(path, size, "%s/%s", dir, HUB_DB);
 }
 
-static store_t *
-s_open(const char *dir, err_t *err)
-{
-	char path[4096];
-	store_t *st;
-
-	s_db_path(dir, path, sizeof path);
-	if (access(path, F_OK) != 0) {
-		err_set(err, ERR_NOT_FOUND, "%s: no hub here (run bl-hub init)",
-		    dir);
-		return NULL;
-	}
-	/* Who may receive what it writes (visibility.c). */
-	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, err)) != NULL)
-		visibility_attach(st);
-	return st;
-}
-
-/* Opens the hub's store in dir and begins a transaction; the caller owns
- * the store and ends the transaction. NULL with err (nothing left open). */
+/* Opens the hub's store in dir (hub_open) and begins a transaction; the
+ * caller owns the store and ends the transaction (s_end). NULL with err
+ * (nothing left open). */
 static store_t *
 s_begin(const char *dir, err_t *err)
 {
-	store_t *st = s_open(dir, err);
+	store_t *st = hub_open(dir, err);
 
 	if (st != NULL && store_begin(st, err))
 		store_close(&st);
 	return st;
+}
+
+/* Ends s_begin's transaction: commits it when err is clear, else rolls it
+ * back; closes *st. Returns the command's exit status: 0, or 1 with err
+ * printed. */
+static int
+s_end(store_t **st, err_t *err)
+{
+	if (err->code != ERR_OK || store_commit(*st, err)) {
+		store_rollback(*st);
+		store_close(st);
+		return prog_fail(1, err);
+	}
+	store_close(st);
+	return 0;
 }
 
 /* audit [--site ID]: every site's log against its chain and signatures;
@@ -66,13 +65,13 @@ s_begin(const char *dir, err_t *err)
 static int
 s_audit(const args_t *a)
 {
-	return operator_audit(a, s_open, 1);
+	return operator_audit(a, hub_open, 1);
 }
 
 static int
 s_quarantine_list(const args_t *a)
 {
-	return operator_quarantine_list(a, s_open);
+	return operator_quarantine_list(a, hub_open);
 }
 
 static int
@@ -81,7 +80,7 @@ s_quarantine_retry(const args_t *a)
 	hub_from_t from;
 
 	memset(&from, 0, sizeof from);
-	return operator_quarantine_retry(a, s_open, hub_from_of, &from);
+	return operator_quarantine_retry(a, hub_open, hub_from_of, &from);
 }
 
 static int
@@ -164,14 +163,16 @@ s_key(const args_t *a)
 	return 0;
 }
 
-/* Whether name is a region's: 1 to PROTO_REGION_MAX of A-Z a-z 0-9 _ - */
+/* --region's name: 1 to PROTO_REGION_MAX of A-Z a-z 0-9 _ - (site.h),
+ * or -1 with err (ERR_BAD_REQUEST). */
 static int
-s_region_name_valid(const char *name)
+s_region_check(const char *name, err_t *err)
 {
-	size_t n = strspn(name,
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
-
-	return name[n] == '\0' && n >= 1 && n <= PROTO_REGION_MAX;
+	if (site_region_valid(name))
+		return 0;
+	return err_set(err, ERR_BAD_REQUEST,
+	    "--region '%s': use 1-%d of A-Z a-z 0-9 _ -", name,
+	    PROTO_REGION_MAX);
 }
 
 static int
@@ -219,12 +220,8 @@ s_enroll(const args_t *a)
 		    "--key: not a Z85 CURVE public key (40 characters, from bl-node init or key)");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if (!s_region_name_valid(region)) {
-		err_set(&err, ERR_BAD_REQUEST,
-		    "--region '%s': use 1-%d of A-Z a-z 0-9 _ -", region,
-		    PROTO_REGION_MAX);
+	if (s_region_check(region, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
 	s = store_stmt(st,
@@ -296,16 +293,8 @@ s_revoke(const args_t *a)
 		err_set(&err, ERR_NOT_FOUND,
 		    "site %s: not an enrolled, active store or warehouse",
 		    site);
-	if (err.code != ERR_OK) {
-		store_rollback(st);
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
-	if (store_commit(st, &err)) {
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
-	store_close(&st);
+	if (s_end(&st, &err))
+		return 1;
 	printf("revoked %s\n", site);
 	return 0;
 }
@@ -313,13 +302,16 @@ s_revoke(const args_t *a)
 /* region --site ID --region NAME: moves a store or warehouse to another
  * region. A running hub sees it within a second: it cuts the site's open
  * session (server.c), which comes back streamed by its new region and
- * backfills the new region's stock (proto.h). */
+ * backfills the new region's stock (proto.h). The move is also head
+ * office's op (site.h), in the same transaction, which tells every node:
+ * those of the new region backfill the site's earlier stock. A restored
+ * hub still recovering writes nothing of its own (recover.c): it refuses. */
 static int
 s_region(const args_t *a)
 {
 	const char *site = args_get(a, "site", NULL);
 	const char *region = args_get(a, "region", NULL);
-	char was[PROTO_REGION_MAX + 64] = "";
+	char was[PROTO_REGION_MAX + 64] = "", role[16] = "";
 	store_t *st;
 	sqlite3_stmt *s;
 	err_t err;
@@ -330,21 +322,18 @@ s_region(const args_t *a)
 		    "--site and --region are required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if (!s_region_name_valid(region)) {
-		err_set(&err, ERR_BAD_REQUEST,
-		    "--region '%s': use 1-%d of A-Z a-z 0-9 _ -", region,
-		    PROTO_REGION_MAX);
+	if (s_region_check(region, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
 	s = store_stmt(st,
-	    "SELECT region FROM sites "
+	    "SELECT region, role FROM sites "
 	    "WHERE id = ? AND revoked_at IS NULL AND role != 'hq'");
 	sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
-	if (store_row(st, s))
+	if (store_row(st, s)) {
 		snprintf(was, sizeof was, "%s", sqlite3_column_text(s, 0));
-	else if (store_read_error(st, &err) == 0)
+		snprintf(role, sizeof role, "%s", sqlite3_column_text(s, 1));
+	} else if (store_read_error(st, &err) == 0)
 		err_set(&err, ERR_NOT_FOUND,
 		    "site %s: not an enrolled, active store or warehouse",
 		    site);
@@ -353,18 +342,12 @@ s_region(const args_t *a)
 		s = store_stmt(st, "UPDATE sites SET region = ? WHERE id = ?");
 		sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
-		store_step(st, s, "region", &err);
+		if (store_step(st, s, "region", &err) == 0 &&
+		    recover_hold(st, &err) == 0)
+			site_region_record(st, site, role, region, &err);
 	}
-	if (err.code != ERR_OK) {
-		store_rollback(st);
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
-	if (store_commit(st, &err)) {
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
-	store_close(&st);
+	if (s_end(&st, &err))
+		return 1;
 	if (strcmp(was, region) == 0)
 		printf("%s is in region %s already\n", site, region);
 	else
@@ -568,7 +551,7 @@ static int
 s_run(const args_t *a)
 {
 	static const daemon_spec_t spec = { HUB_KEY, { "listen", "http", NULL },
-		s_check, s_open, s_start, s_stop };
+		s_check, hub_open, s_start, s_stop };
 	hub_run_t h;
 
 	memset(&h, 0, sizeof h);
@@ -593,7 +576,7 @@ s_restore(const args_t *a)
 
 	if (rc != 0)
 		return rc;
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
+	if ((st = hub_open(args_get(a, "data", "."), &err)) == NULL ||
 	    recover_mark_restored(st, &err)) {
 		store_close(&st);
 		fprintf(stderr, "bl-hub: restore: %s\n", err.msg);
@@ -614,7 +597,7 @@ s_recover(const args_t *a)
 	store_t *st;
 	err_t err;
 
-	if ((st = s_open(args_get(a, "data", "."), &err)) == NULL ||
+	if ((st = hub_open(args_get(a, "data", "."), &err)) == NULL ||
 	    recover_describe(st, args_has(a, "done"), line, sizeof line,
 		&err)) {
 		store_close(&st);
@@ -634,7 +617,7 @@ s_usage(void)
 	    "       bl-hub key    --data DIR\n"
 	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
 	    "       bl-hub revoke --data DIR --site ID\n"
-	    "       bl-hub region --data DIR --site ID --region NAME   (moves a site; it backfills the region's stock)\n"
+	    "       bl-hub region --data DIR --site ID --region NAME   (moves a site; it backfills the region's stock, the region's sites its own)\n"
 	    "       bl-hub run    --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n"
 	    "       bl-hub backup --data DIR --to FILE [--force]   (while the hub runs)\n"
 	    "       bl-hub restore --data DIR --from FILE   (the hub stopped)\n"
@@ -653,6 +636,7 @@ s_usage(void)
 	    "       bl-hub approval list --data DIR [--status pending|approved|rejected|cancelled|draft] [--json]\n"
 	    "       bl-hub approval approve --data DIR --order ID [--comment TEXT]\n"
 	    "       bl-hub approval reject --data DIR --order ID --comment TEXT\n"
+	    "       bl-hub approval threshold --data DIR [--percent N [--tier T | --category C]] [--json]\n"
 	    "       bl-hub quota grant --data DIR --warehouse W --site S --sku SKU --qty N [--id ID] [--json]\n"
 	    "       bl-hub quota list --data DIR [--site S] [--sku SKU] [--warehouse W] [--json]\n"
 	    "       bl-hub quota recall --data DIR --id QUOTA [--reason TEXT] [--json]\n");
@@ -723,6 +707,9 @@ main(int argc, char **argv)
 		    { "data", "order", "comment", NULL }, NULL },
 		{ "approval reject", approvalcmd_reject,
 		    { "data", "order", "comment", NULL }, NULL },
+		{ "approval threshold", approvalcmd_threshold,
+		    { "data", "percent", "tier", "category", NULL },
+		    json_flag },
 		/* Escrowed stock quotas (quotacmd.c). */
 		{ "quota grant", quotacmd_grant,
 		    { "data", "warehouse", "site", "sku", "qty", "id", NULL },

@@ -26,114 +26,22 @@
 #include "hub.h"
 #include "prog.h"
 
-/* The columns of a quota for people, as GET /v1/quotas has them. */
-static const char *const s_cols[] = { "id", "warehouse", "site", "sku",
-	"granted", "spent", "returned", "available", "status" };
-#define NCOLS (sizeof s_cols / sizeof s_cols[0])
+/* A quota for people, as GET /v1/quotas has it. */
+static const hub_col_t s_cols[] = { { "id", "id", HUB_COL_TEXT },
+	{ "warehouse", "warehouse", HUB_COL_TEXT },
+	{ "site", "site", HUB_COL_TEXT }, { "sku", "sku", HUB_COL_TEXT },
+	{ "granted", "granted", HUB_COL_TEXT },
+	{ "spent", "spent", HUB_COL_TEXT },
+	{ "returned", "returned", HUB_COL_TEXT },
+	{ "available", "available", HUB_COL_TEXT },
+	{ "status", "status", HUB_COL_TEXT } };
+static const hub_table_t s_table = { s_cols, sizeof s_cols / sizeof s_cols[0],
+	"-" };
 
-static void
-s_cell(const json_t *row, const char *key, char *buf, size_t size)
-{
-	const json_t *v = json_object_get(row, key);
-
-	if (json_is_string(v))
-		snprintf(buf, size, "%s", json_string_value(v));
-	else if (json_is_integer(v))
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-	else
-		snprintf(buf, size, "-");
-}
-
-/* Prints rows (quotas) as a table, "(none)" without any. */
-static void
-s_table(const json_t *rows)
-{
-	size_t width[NCOLS], i, k;
-	char cell[128];
-	json_t *row;
-
-	for (k = 0; k < NCOLS; k++)
-		width[k] = strlen(s_cols[k]);
-	json_array_foreach(rows, i, row)
-		for (k = 0; k < NCOLS; k++) {
-			s_cell(row, s_cols[k], cell, sizeof cell);
-			if (strlen(cell) > width[k])
-				width[k] = strlen(cell);
-		}
-	/* The last column unpadded: no trailing blanks. */
-	for (k = 0; k < NCOLS; k++)
-		printf("%-*s%s", k + 1 < NCOLS ? (int)width[k] : 0, s_cols[k],
-		    k + 1 < NCOLS ? "  " : "\n");
-	json_array_foreach(rows, i, row)
-		for (k = 0; k < NCOLS; k++) {
-			s_cell(row, s_cols[k], cell, sizeof cell);
-			printf("%-*s%s", k + 1 < NCOLS ? (int)width[k] : 0,
-			    cell, k + 1 < NCOLS ? "  " : "\n");
-		}
-	if (json_array_size(rows) == 0)
-		printf("(none)\n");
-}
-
-/* Runs method path (query, body may be NULL) on the hub's store of --data
- * as head office, holding writes while it recovers from a backup; prints
- * the answer's items (or the one quota) as a table or, with --json, as
- * the API's JSON. Returns the exit status: 0, 1 with the API's message,
- * 2 for a bad request. */
+/* Sets flag in o to --flag's value as an integer, when given; else the
+ * exit status of a usage error. */
 static int
-s_run(const args_t *a, const char *method, const char *path,
-    const json_t *query, const json_t *body)
-{
-	json_t *out = NULL, *rows;
-	store_t *st;
-	api_t *api;
-	int64_t recovering = 0;
-	int status;
-	err_t err;
-
-	err_clear(&err);
-	if ((st = hub_open(args_get(a, "data", "."), &err)) == NULL)
-		return prog_fail(1, &err);
-	/* As the daemon holds its writes while it recovers (recover.c). */
-	if (store_meta_get_int(st, "recovering", 0, &recovering, &err)) {
-		store_close(&st);
-		return prog_fail(1, &err);
-	}
-	if (recovering)
-		store_hold_writes(st,
-		    "write: head office is recovering from a backup (bl-hub "
-		    "recover says whom it waits for)");
-	api = api_new(NULL, st, "hq");
-	status = api_call(api, method, path, query, body, &out);
-	api_destroy(&api);
-	store_close(&st);
-	if (status != 200 && status != 201) {
-		err_set(&err, status == 400 ? ERR_BAD_REQUEST : ERR_INTERNAL,
-		    "%s",
-		    json_string_value(
-			json_object_get(json_object_get(out, "error"),
-			    "message")));
-		json_decref(out);
-		return prog_fail(status == 400 ? PROG_EXIT_USAGE : 1, &err);
-	}
-	if (args_has(a, "json")) {
-		char *text = json_dumps(out, JSON_COMPACT);
-
-		printf("%s\n", text != NULL ? text : "");
-		free(text);
-	} else if ((rows = json_object_get(out, "items")) != NULL) {
-		s_table(rows);
-	} else {
-		rows = json_pack("[O]", out);
-		s_table(rows);
-		json_decref(rows);
-	}
-	json_decref(out);
-	return 0;
-}
-
-/* Sets name in o to --flag's value, when given; an integer when num. */
-static int
-s_opt(const args_t *a, const char *flag, const char *name, int num, json_t *o)
+s_int(const args_t *a, const char *flag, json_t *o)
 {
 	const char *v = args_get(a, flag, NULL);
 	char *end;
@@ -142,32 +50,28 @@ s_opt(const args_t *a, const char *flag, const char *name, int num, json_t *o)
 
 	if (v == NULL)
 		return 0;
-	if (!num) {
-		json_object_set_new(o, name, json_string(v));
-		return 0;
-	}
 	n = strtoll(v, &end, 10);
 	if (v[0] == '\0' || *end != '\0') {
 		err_set(&err, ERR_BAD_REQUEST, "--%s '%s': not an integer",
 		    flag, v);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	json_object_set_new(o, name, json_integer(n));
+	json_object_set_new(o, flag, json_integer(n));
 	return 0;
 }
 
 int
 quotacmd_grant(const args_t *a)
 {
+	static const char *const fields[] = { "id", "warehouse", "site", "sku",
+		NULL };
 	json_t *body = json_object();
 	int rc;
 
-	if ((rc = s_opt(a, "id", "id", 0, body)) == 0 &&
-	    (rc = s_opt(a, "warehouse", "warehouse", 0, body)) == 0 &&
-	    (rc = s_opt(a, "site", "site", 0, body)) == 0 &&
-	    (rc = s_opt(a, "sku", "sku", 0, body)) == 0 &&
-	    (rc = s_opt(a, "qty", "qty", 1, body)) == 0)
-		rc = s_run(a, "POST", "/v1/quotas", NULL, body);
+	hub_args_fields(a, fields, body);
+	if ((rc = s_int(a, "qty", body)) == 0)
+		rc = hub_call_print(a, "POST", "/v1/quotas", NULL, body,
+		    &s_table);
 	json_decref(body);
 	return rc;
 }
@@ -175,15 +79,10 @@ quotacmd_grant(const args_t *a)
 int
 quotacmd_list(const args_t *a)
 {
-	json_t *query = json_object();
-	int rc;
+	static const char *const filters[] = { "site", "sku", "warehouse",
+		NULL };
 
-	if ((rc = s_opt(a, "site", "site", 0, query)) == 0 &&
-	    (rc = s_opt(a, "sku", "sku", 0, query)) == 0 &&
-	    (rc = s_opt(a, "warehouse", "warehouse", 0, query)) == 0)
-		rc = s_run(a, "GET", "/v1/quotas", query, NULL);
-	json_decref(query);
-	return rc;
+	return hub_list(a, "/v1/quotas", filters, &s_table);
 }
 
 int
@@ -204,8 +103,8 @@ quotacmd_recall(const args_t *a)
 	snprintf(path, sizeof path, "/v1/quotas/%s/recall",
 	    enc != NULL ? enc : "");
 	free(enc);
-	if ((rc = s_opt(a, "reason", "reason", 0, body)) == 0)
-		rc = s_run(a, "POST", path, NULL, body);
+	hub_args_fields(a, (const char *const[]){ "reason", NULL }, body);
+	rc = hub_call_print(a, "POST", path, NULL, body, &s_table);
 	json_decref(body);
 	return rc;
 }

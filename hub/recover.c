@@ -210,10 +210,24 @@ s_end(store_t *st, err_t *err)
 	return 0;
 }
 
+/* Holds st's writes of the hub's own while it waits for awaited, with
+ * the reason every refused write gives. */
+static void
+s_hold(store_t *st, const char *awaited)
+{
+	char reason[ERR_MSG_MAX];
+
+	snprintf(reason, sizeof reason,
+	    "write: head office is recovering from a backup: %s "
+	    "(bl-hub recover --done ends the wait)",
+	    awaited);
+	store_hold_writes(st, reason);
+}
+
 int
 recover_tick(recover_t *rc, err_t *err)
 {
-	char awaited[160], reason[ERR_MSG_MAX];
+	char awaited[160];
 	int64_t on = 0;
 
 	if (store_meta_get_int(rc->store, "recovering", 0, &on, err))
@@ -229,11 +243,7 @@ recover_tick(recover_t *rc, err_t *err)
 		on = 0;
 	}
 	if (on) {
-		snprintf(reason, sizeof reason,
-		    "write: head office is recovering from a backup: %s "
-		    "(bl-hub recover --done ends the wait)",
-		    awaited);
-		store_hold_writes(rc->store, reason);
+		s_hold(rc->store, awaited);
 		if (!rc->recovering)
 			log_warn("restored from a backup: head office writes "
 				 "nothing of its own meanwhile: %s",
@@ -295,6 +305,23 @@ recover_mark_restored(store_t *store, err_t *err)
 		store_rollback(store);
 		return err_prefix(err, "recover: mark restored");
 	}
+	return 0;
+}
+
+int
+recover_hold(store_t *store, err_t *err)
+{
+	char awaited[160];
+	int64_t on = 0;
+
+	if (store_meta_get_int(store, "recovering", 0, &on, err))
+		return err_prefix(err, "recover");
+	if (!on)
+		return 0;
+	if (s_awaited(store, awaited, sizeof awaited, err))
+		return -1;
+	/* Nothing awaited: the daemon ends the wait at its next tick. */
+	s_hold(store, awaited[0] ? awaited : "ending");
 	return 0;
 }
 

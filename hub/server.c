@@ -85,17 +85,40 @@ void __sanitizer_purge_allocator(void);
 #define DIGEST_BURST 256
 #define DIGEST_EVERY_MS 100
 /* BACKFILLs likewise (a node asks for one batch at a time, as it applies
- * them), and the lsns a batch of a region's stock looks through at most,
- * so that an answer costs a bounded scan of the log. */
+ * them), and the lsns a batch of a region's or a site's stock looks
+ * through at most, so that an answer costs a bounded scan of the log. */
 #define BACKFILL_BURST 64
 #define BACKFILL_EVERY_MS 10
 #define BACKFILL_SCAN 20000
+/* A session's requests refused for their pace, or BACKFILLs refused for
+ * what they ask, are logged once this long (the first at once, then how
+ * many more), not a line each: a peer that floods would otherwise grow
+ * the log without bound. */
+#define PACE_LOG_MS (10 * 1000)
 
 typedef enum {
 	SESSION_START,	/* connected, no HELLO yet */
 	SESSION_READY,	/* HELLO accepted */
 	SESSION_CLOSED, /* refused for good (revoked, version) */
 } session_state_t;
+
+/* Refusals of a kind a session was answered, logged once every
+ * PACE_LOG_MS (s_refused). */
+typedef struct {
+	uint64_t logged_ms;		   /* a refusal last logged; 0: none */
+	uint64_t refused_ms;		   /* the last refusal */
+	uint64_t refused;		   /* refused since, not logged */
+	int status;			   /* the last refusal's */
+	char reason[PROTO_REASON_MAX + 1]; /* likewise */
+} refusals_t;
+
+/* A kind of request a session may send a burst of, then one more every
+ * so often (s_paced). */
+typedef struct {
+	uint64_t refill_ms; /* the last refill */
+	unsigned spent;	    /* how many of the burst are spent */
+	refusals_t over;    /* those refused 503 */
+} pace_t;
 
 typedef struct session {
 	struct session *next;
@@ -117,12 +140,13 @@ typedef struct session {
 	uint64_t waiting_ms; /* OPS in flight since, none acked; 0: none */
 	uint64_t inflight[SESSION_CREDIT_MAX]; /* cursor_after of each */
 	int ninflight;			       /* OPS not acked yet */
-	peer_t *peer;	      /* its connection, to cut it (peer.h) */
-	int peer_warned;      /* a failure to note it was logged */
-	uint64_t digest_ms;   /* DIGESTs answered: the last refill */
-	unsigned digests;     /* and how many of the burst are spent */
-	uint64_t backfill_ms; /* BACKFILLs answered, likewise */
-	unsigned backfills;
+	peer_t *peer;	  /* its connection, to cut it (peer.h) */
+	int peer_warned;  /* a failure to note it was logged */
+	pace_t digests;	  /* DIGESTs answered (s_paced) */
+	pace_t backfills; /* BACKFILLs answered, likewise */
+
+	/* BACKFILLs refused 403 (s_may_backfill) */
+	refusals_t forbidden;
 } session_t;
 
 struct server {
@@ -250,6 +274,67 @@ s_site_active(server_t *srv, const char *site, session_t *s)
 
 /* ---- sessions ---- */
 
+/* Logs what r (the session's) holds refused and not logged yet, when
+ * there is some: "N more refused in T s", T from the last line to the
+ * last refusal. */
+static void
+s_refusals_log(const session_t *s, refusals_t *r)
+{
+	if (r->refused == 0)
+		return;
+	log_warn("site %s: %d %s: %llu more refused in %llu s",
+	    s->site[0] ? s->site : "?", r->status, r->reason,
+	    (unsigned long long)r->refused,
+	    (unsigned long long)((r->refused_ms - r->logged_ms) / 1000));
+	r->refused = 0;
+}
+
+/* One more request refused with status for reason at now, counted in r:
+ * the first (of the session, or since they stopped) is logged at once,
+ * the others once every PACE_LOG_MS with how many (s_refusals_log;
+ * s_refusals_quiet when they stop). */
+static void
+s_refused(const session_t *s, refusals_t *r, int status, const char *reason,
+    uint64_t now)
+{
+	r->status = status;
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	r->refused_ms = now;
+	if (r->logged_ms == 0) {
+		log_warn("site %s: %d %s (more such refusals: a line every "
+			 "%d s)",
+		    s->site[0] ? s->site : "?", status, reason,
+		    PACE_LOG_MS / 1000);
+		r->logged_ms = now;
+		return;
+	}
+	r->refused++;
+	if (now - r->logged_ms >= PACE_LOG_MS) {
+		s_refusals_log(s, r);
+		r->logged_ms = now;
+	}
+}
+
+/* At each tick, and as a session goes (end): refusals that stopped a
+ * PACE_LOG_MS ago are logged, and the next one is logged at once again. */
+static void
+s_refusals_quiet(const session_t *s, refusals_t *r, uint64_t now, int end)
+{
+	if (r->logged_ms == 0 || (!end && now - r->refused_ms < PACE_LOG_MS))
+		return;
+	s_refusals_log(s, r);
+	r->logged_ms = 0;
+}
+
+/* s_refusals_quiet of each kind of s's. */
+static void
+s_session_quiet(session_t *s, uint64_t now, int end)
+{
+	s_refusals_quiet(s, &s->digests.over, now, end);
+	s_refusals_quiet(s, &s->backfills.over, now, end);
+	s_refusals_quiet(s, &s->forbidden, now, end);
+}
+
 static session_t *
 s_session(server_t *srv, const uint8_t *rid, size_t len, int create)
 {
@@ -279,6 +364,7 @@ s_session_drop(server_t *srv, session_t *gone)
 	for (p = &srv->sessions; *p != NULL; p = &(*p)->next) {
 		if (*p == gone) {
 			*p = gone->next;
+			s_session_quiet(gone, 0, 1);
 			peer_destroy(&gone->peer);
 			free(gone);
 			return;
@@ -874,35 +960,50 @@ s_only_own(server_t *srv, session_t *s, const char *what, const char *origin)
 	return -1;
 }
 
+/* Counts one more of what's requests (pace, the session's) when the
+ * session has not spent its burst of them: one comes back every every_ms.
+ * 0, or -1 after answering 503 with why (logged by s_refused). */
+static int
+s_paced(server_t *srv, session_t *s, pace_t *pace, const char *what,
+    unsigned burst, unsigned every_ms)
+{
+	uint64_t now = hlc_wall_ms(), refill;
+	char reason[PROTO_REASON_MAX + 1];
+
+	refill = (now - pace->refill_ms) / every_ms;
+	if (refill > 0) {
+		pace->spent = refill >= pace->spent
+		    ? 0
+		    : pace->spent - (unsigned)refill;
+		pace->refill_ms = now;
+	}
+	if (pace->spent >= burst) {
+		snprintf(reason, sizeof reason,
+		    "%s: more than %u at once: one more every %u ms", what,
+		    burst, every_ms);
+		s_refused(s, &pace->over, ERR_UNAVAILABLE, reason, now);
+		proto_error(&srv->out, ERR_UNAVAILABLE, reason);
+		s_send(srv, s);
+		return -1;
+	}
+	pace->spent++;
+	return 0;
+}
+
 /* Anti-entropy (proto.h): the hub's digest of the same range of the
  * session's own ops. Only a site's own: it holds them all. */
 static void
 s_on_digest(server_t *srv, session_t *s, const proto_msg_t *msg)
 {
 	char chain[PROTO_CHAIN_HEX + 1];
-	uint64_t count = 0, now = hlc_wall_ms(), refill;
+	uint64_t count = 0;
 	err_t err;
 
-	if (s_only_own(srv, s, "digest", msg->site))
-		return;
 	/* A digest costs a count over the range: a burst, then a pace. */
-	refill = (now - s->digest_ms) / DIGEST_EVERY_MS;
-	if (refill > 0) {
-		s->digests = refill >= s->digests
-		    ? 0
-		    : s->digests - (unsigned)refill;
-		s->digest_ms = now;
-	}
-	if (s->digests >= DIGEST_BURST) {
-		char reason[PROTO_REASON_MAX + 1];
-
-		snprintf(reason, sizeof reason,
-		    "digest: more than %d at once: one more every %d ms",
-		    DIGEST_BURST, DIGEST_EVERY_MS);
-		s_send_error(srv, s, ERR_UNAVAILABLE, reason);
+	if (s_only_own(srv, s, "digest", msg->site) ||
+	    s_paced(srv, s, &s->digests, "digest", DIGEST_BURST,
+		DIGEST_EVERY_MS))
 		return;
-	}
-	s->digests++;
 	if (store_digest(srv->store, s->site, msg->lo, msg->hi, &count, chain,
 		&err)) {
 		log_warn("site %s: %s", s->site, err.msg);
@@ -948,8 +1049,9 @@ s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
 
 /* Whether the session's site may see key's ops now (proto.h, BACKFILL):
  * head office all; an order's family if order_sites lists the site for
- * it; a region's stock if it is the site's region in the registry now.
- * 0, or -1 after answering 403 with why. */
+ * it; a region's stock if it is the site's region in the registry now; a
+ * site's stock if that site is a warehouse or in the same region now.
+ * 0, or -1 after answering 403 with why (logged by s_refused). */
 static int
 s_may_backfill(server_t *srv, session_t *s, const char *key)
 {
@@ -969,6 +1071,32 @@ s_may_backfill(server_t *srv, session_t *s, const char *key)
 		snprintf(reason, sizeof reason,
 		    "backfill: %s: site %s may not see this order", key,
 		    s->site);
+	} else if (strncmp(key, "site:", 5) == 0) {
+		char other[sizeof s->region] = "", id[OP_SITE_MAX + 1];
+
+		/* A site id (proto_decode): its 1 to OP_SITE_MAX bytes. */
+		snprintf(id, sizeof id, "%.*s", OP_SITE_MAX, key + 5);
+		q = store_stmt(srv->store,
+		    "SELECT a.region, b.region, b.role = 'warehouse' "
+		    "FROM sites a, sites b WHERE a.id = ? AND b.id = ?");
+		sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+		if (store_row(srv->store, q)) {
+			snprintf(region, sizeof region, "%s",
+			    sqlite3_column_text(q, 0));
+			snprintf(other, sizeof other, "%s",
+			    sqlite3_column_text(q, 1));
+			may = sqlite3_column_int(q, 2) ||
+			    strcmp(region, other) == 0;
+			snprintf(reason, sizeof reason,
+			    "backfill: site:%s: site %s is in region %s, %s "
+			    "in %s",
+			    id, s->site, region, id, other);
+		} else {
+			snprintf(reason, sizeof reason,
+			    "backfill: site:%s: no such site", id);
+		}
+		sqlite3_reset(q);
 	} else {
 		q = store_stmt(srv->store,
 		    "SELECT region FROM sites WHERE id = ?");
@@ -984,61 +1112,70 @@ s_may_backfill(server_t *srv, session_t *s, const char *key)
 	}
 	if (may)
 		return 0;
-	s_send_error(srv, s, ERR_FORBIDDEN, reason);
+	s_refused(s, &s->forbidden, ERR_FORBIDDEN, reason, hlc_wall_ms());
+	proto_error(&srv->out, ERR_FORBIDDEN, reason);
+	s_send(srv, s);
 	return -1;
 }
 
+/* What each kind of backfill key (proto.h) reads: the ops of the name
+ * after its prefix (?1) with lsn in (?2, ?5], not of origin ?3, at most
+ * ?4, in lsn order. An order's family is read by its index (vis_order,
+ * lsn); a region's stock, and a site's, by lsn, at most BACKFILL_SCAN
+ * lsns a batch (scan), so that no answer scans the whole log. */
+static const struct {
+	const char *prefix;
+	int scan;
+	const char *sql;
+} s_backfill_keys[] = {
+	{ "order:", 0,
+	    "SELECT lsn, body FROM op_log WHERE vis_order = ?1 AND lsn > ?2 "
+	    "AND lsn <= ?5 AND origin != ?3 ORDER BY lsn LIMIT ?4" },
+	{ "region:", 1,
+	    "SELECT lsn, body FROM op_log WHERE lsn > ?2 AND lsn <= ?5 AND "
+	    "vis_region = ?1 AND entity = 'stock_movement' AND origin != ?3 "
+	    "ORDER BY lsn LIMIT ?4" },
+	{ "site:", 1,
+	    "SELECT lsn, body FROM op_log WHERE lsn > ?2 AND lsn <= ?5 AND "
+	    "vis_site = ?1 AND entity = 'stock_movement' AND origin != ?3 "
+	    "ORDER BY lsn LIMIT ?4" },
+};
+
 /* Backfill (proto.h): one batch of the ops of msg's key the session's
  * site may see now, with lsn above msg's after, in lsn order, never the
- * site's own. An order's family is read by its index (vis_order, lsn); a
- * region's stock by lsn, at most BACKFILL_SCAN lsns a batch, so that no
- * answer scans the whole log. */
+ * site's own (s_backfill_keys). */
 static void
 s_on_backfill(server_t *srv, session_t *s, const proto_msg_t *msg)
 {
-	int order = strncmp(msg->key, "order:", 6) == 0;
-	uint64_t now = hlc_wall_ms(), refill, head, upto, next, last = 0;
+	size_t k = 0, plen = 0;
+	uint64_t head, upto, next, last = 0;
 	sqlite3_stmt *q;
 	size_t n = 0;
 	cbw_t batch;
 	int rc = SQLITE_DONE;
 
-	refill = (now - s->backfill_ms) / BACKFILL_EVERY_MS;
-	if (refill > 0) {
-		s->backfills = refill >= s->backfills
-		    ? 0
-		    : s->backfills - (unsigned)refill;
-		s->backfill_ms = now;
-	}
-	if (s->backfills >= BACKFILL_BURST) {
-		char reason[PROTO_REASON_MAX + 1];
-
-		snprintf(reason, sizeof reason,
-		    "backfill: more than %d at once: one more every %d ms",
-		    BACKFILL_BURST, BACKFILL_EVERY_MS);
-		s_send_error(srv, s, ERR_UNAVAILABLE, reason);
+	if (s_paced(srv, s, &s->backfills, "backfill", BACKFILL_BURST,
+		BACKFILL_EVERY_MS) ||
+	    s_may_backfill(srv, s, msg->key))
 		return;
+	/* proto_decode took only keys of these kinds. */
+	for (k = 0; k < sizeof s_backfill_keys / sizeof s_backfill_keys[0];
+	     k++) {
+		plen = strlen(s_backfill_keys[k].prefix);
+		if (strncmp(msg->key, s_backfill_keys[k].prefix, plen) == 0)
+			break;
 	}
-	s->backfills++;
-	if (s_may_backfill(srv, s, msg->key))
-		return;
+	assert(k < sizeof s_backfill_keys / sizeof s_backfill_keys[0]);
 	head = (uint64_t)store_query_int(srv->store,
 	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
 	upto = head;
-	if (!order && msg->cursor < head && head - msg->cursor > BACKFILL_SCAN)
+	if (s_backfill_keys[k].scan && msg->cursor < head &&
+	    head - msg->cursor > BACKFILL_SCAN)
 		upto = msg->cursor + BACKFILL_SCAN;
 	cbw_init(&batch);
 	if (msg->cursor < head) {
-		q = store_stmt(srv->store,
-		    order ? "SELECT lsn, body FROM op_log WHERE vis_order = ?1 "
-			    "AND lsn > ?2 AND lsn <= ?5 AND origin != ?3 "
-			    "ORDER BY lsn LIMIT ?4"
-			  : "SELECT lsn, body FROM op_log WHERE lsn > ?2 AND "
-			    "lsn <= ?5 AND vis_region = ?1 AND entity = "
-			    "'stock_movement' AND origin != ?3 "
-			    "ORDER BY lsn LIMIT ?4");
-		sqlite3_bind_text(q, 1, msg->key + (order ? 6 : 7), -1,
-		    SQLITE_STATIC);
+		q = store_stmt(srv->store, s_backfill_keys[k].sql);
+		sqlite3_bind_text(q, 1, msg->key + plen, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, (int64_t)msg->cursor);
 		sqlite3_bind_text(q, 3, s->site, -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, 4, PROTO_MAX_BATCH);
@@ -1359,6 +1496,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
+		s_session_quiet(s, now, 0);
 		if (s->gone || now - s->last_rx_ms > SESSION_IDLE_MS) {
 			if (!s->gone)
 				s_cut(srv, s, "idle");

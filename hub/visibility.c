@@ -1,11 +1,12 @@
 /*
  * visibility: who may receive an op (SPEC §5), decided when the hub logs it.
  *
- * Catalog, prices, safety stock and customers go to every site (a member
- * card works at every store, offline too). Orders, their payments and
- * invoices go to the site that created the order and the site that fulfils
- * it; a case to the site that opened it and its order's fulfilling site.
- * Stock movements go to every site of the moving site's region, and a
+ * Catalog, prices, safety stock, customers and head office's moves of
+ * sites between regions (site.h) go to every site (a member card works
+ * at every store, offline too). Orders, their payments and invoices go
+ * to the site that created the order and the site that fulfils it; a
+ * case to the site that opened it and its order's fulfilling site. Stock
+ * movements go to every site of the moving site's region, and a
  * warehouse's to every site; a transfer's out leg also to the site it is
  * sent to, which records its receipt. A transfer document's ops go to its
  * source and its destination; a quota's (head office's own too) to its
@@ -38,16 +39,15 @@ s_copy(char *dst, size_t size, const unsigned char *src)
 	snprintf(dst, size, "%s", src != NULL ? (const char *)src : "");
 }
 
-/* The creating and fulfilling sites of order id; 0 when unknown here. */
+/* The two sites of record key as sql (two columns, the key bound as
+ * ?1) reads them into v; 0 when the record is unknown here. */
 static int
-s_order_sites(store_t *st, const char *id, hub_vis_t *v)
+s_row_sites(store_t *st, const char *sql, const char *key, hub_vis_t *v)
 {
-	sqlite3_stmt *q = store_stmt(st,
-	    "SELECT site, fulfil_site FROM orders "
-	    "WHERE id = ?");
+	sqlite3_stmt *q = store_stmt(st, sql);
 	int found = 0;
 
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
 	if (store_row(st, q)) {
 		s_copy(v->site, sizeof v->site, sqlite3_column_text(q, 0));
 		s_copy(v->site2, sizeof v->site2, sqlite3_column_text(q, 1));
@@ -55,6 +55,16 @@ s_order_sites(store_t *st, const char *id, hub_vis_t *v)
 	}
 	sqlite3_reset(q);
 	return found;
+}
+
+/* The creating and fulfilling sites of order id; 0 when unknown here. */
+static int
+s_order_sites(store_t *st, const char *id, hub_vis_t *v)
+{
+	return s_row_sites(st,
+	    "SELECT site, fulfil_site FROM orders "
+	    "WHERE id = ?",
+	    id, v);
 }
 
 /* Sets the stock visibility of a movement at site. */
@@ -87,6 +97,15 @@ s_field(const op_t *op, const char *name)
 	return v != NULL ? v : "";
 }
 
+/* The two sites op names in its fields a and b into v; 1 (restricted). */
+static int
+s_field_sites(const op_t *op, const char *a, const char *b, hub_vis_t *v)
+{
+	snprintf(v->site, sizeof v->site, "%s", s_field(op, a));
+	snprintf(v->site2, sizeof v->site2, "%s", s_field(op, b));
+	return 1;
+}
+
 /* Fills v->vis from the site names v holds ("" = none). */
 static void
 s_finish(hub_vis_t *v, int restricted)
@@ -117,15 +136,9 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 		snprintf(v->site2, sizeof v->site2, "%s", s_field(op, "to"));
 		restricted = 1;
 	} else if (strcmp(op->entity, "order") == 0) {
-		if (strcmp(op->kind, "create") == 0) {
-			snprintf(v->site, sizeof v->site, "%s",
-			    s_field(op, "site"));
-			snprintf(v->site2, sizeof v->site2, "%s",
-			    s_field(op, "fulfil_site"));
-			restricted = 1;
-		} else {
-			restricted = s_order_sites(st, op->key, v);
-		}
+		restricted = strcmp(op->kind, "create") == 0
+		    ? s_field_sites(op, "site", "fulfil_site", v)
+		    : s_order_sites(st, op->key, v);
 	} else if (strcmp(op->entity, "payment") == 0) {
 		restricted = s_order_sites(st, s_field(op, "order"), v);
 	} else if (strcmp(op->entity, "invoice") == 0) {
@@ -176,32 +189,15 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 		}
 	} else if (strcmp(op->entity, TRANSFER_ENTITY) == 0) {
 		/* To its source and destination, fixed at its create. */
-		if (strcmp(op->kind, "create") == 0) {
-			snprintf(v->site, sizeof v->site, "%s",
-			    s_field(op, "site"));
-			snprintf(v->site2, sizeof v->site2, "%s",
-			    s_field(op, "to_site"));
-			restricted = 1;
-		} else {
-			q = store_stmt(st,
-			    "SELECT site, to_site FROM transfers WHERE id = ?");
-			sqlite3_bind_text(q, 1, op->key, -1, SQLITE_STATIC);
-			if (store_row(st, q)) {
-				s_copy(v->site, sizeof v->site,
-				    sqlite3_column_text(q, 0));
-				s_copy(v->site2, sizeof v->site2,
-				    sqlite3_column_text(q, 1));
-				restricted = 1;
-			}
-			sqlite3_reset(q);
-		}
+		restricted = strcmp(op->kind, "create") == 0
+		    ? s_field_sites(op, "site", "to_site", v)
+		    : s_row_sites(st,
+			  "SELECT site, to_site FROM transfers WHERE id = ?",
+			  op->key, v);
 	} else if (strcmp(op->entity, QUOTA_ENTITY) == 0) {
 		/* To the quota's holder and warehouse, which each of its ops
 		 * names (quota.h). */
-		snprintf(v->site, sizeof v->site, "%s", s_field(op, "site"));
-		snprintf(v->site2, sizeof v->site2, "%s",
-		    s_field(op, "warehouse"));
-		restricted = 1;
+		restricted = s_field_sites(op, "site", "warehouse", v);
 	}
 	s_finish(v, restricted);
 }

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "node.h"
 #include "proto.h"
+#include "site.h"
 #include "text.h"
 #include "zev.h"
 #include "zsock.h"
@@ -319,17 +320,39 @@ s_want(client_t *c, const char *key, err_t *err)
 	return 0;
 }
 
-/* A child order head office allocated to this site (its create, new
- * here): the rest of its family is ours to see now, and asked for in the
- * transaction that takes the child. */
+/* Asks for the stock movements at site (a site_region_moved_in step). */
+static int
+s_want_site(void *arg, const char *site, err_t *err)
+{
+	char key[PROTO_KEY_MAX + 1];
+
+	snprintf(key, sizeof key, "site:%s", site);
+	return s_want(arg, key, err);
+}
+
+/* What an op just taken (new here) makes ours to see, asked for in the
+ * transaction that takes it: the rest of the family of a child order head
+ * office allocated to this site; the earlier stock movements of a store
+ * head office moved into this site's region (site.h), logged for its old
+ * region. */
 static int
 s_entitled(client_t *c, const op_t *op, ingest_result_t res, err_t *err)
 {
 	const char *parent, *fulfil;
-	char key[PROTO_KEY_MAX + 1];
+	char key[PROTO_KEY_MAX + 1], region[PROTO_REGION_MAX + 1],
+	    site[OP_SITE_MAX + 1];
 
-	if ((res != INGEST_APPLIED && res != INGEST_QUARANTINED) ||
-	    strcmp(op->entity, "order") != 0 || strcmp(op->kind, "create") != 0)
+	if (res != INGEST_APPLIED && res != INGEST_QUARANTINED)
+		return 0;
+	if (strcmp(op->entity, SITE_REGION_ENTITY) == 0) {
+		if (store_meta_get_text(c->store, "region", "", region,
+			sizeof region, err))
+			return -1;
+		return site_region_moves_into(op, region, c->site, site)
+		    ? s_want_site(c, site, err)
+		    : 0;
+	}
+	if (strcmp(op->entity, "order") != 0 || strcmp(op->kind, "create") != 0)
 		return 0;
 	parent = json_string_value(json_object_get(op->fields, "parent"));
 	fulfil = json_string_value(json_object_get(op->fields, "fulfil_site"));
@@ -375,7 +398,9 @@ s_ingest_batch(client_t *c, proto_msg_t *m, err_t *err)
 
 /* What WELCOME says our region is, in its transaction: the first is
  * recorded; another means head office moved this site, whose new
- * region's stock is then asked for. */
+ * region's stock is then asked for, and the earlier stock of each store
+ * head office moved into that region before (site.h), which was logged
+ * for the region it was in then. */
 static int
 s_on_region(client_t *c, const char *region, err_t *err)
 {
@@ -389,7 +414,9 @@ s_on_region(client_t *c, const char *region, err_t *err)
 		log_info("head office moved this site from region %s to %s",
 		    was, region);
 		snprintf(key, sizeof key, "region:%s", region);
-		if (s_want(c, key, err))
+		if (s_want(c, key, err) ||
+		    site_region_moved_in(c->store, region, c->site, s_want_site,
+			c, err))
 			return -1;
 	}
 	return store_meta_set_text(c->store, "region", region, err);

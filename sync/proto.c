@@ -69,8 +69,8 @@ s_hex_valid(const char *s, size_t n)
 	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
-/* Whether key is a backfill's: "order:" and 1 to OP_KEY_MAX bytes, or
- * "region:" and 1 to PROTO_REGION_MAX. */
+/* Whether key is a backfill's: "order:" and 1 to OP_KEY_MAX bytes,
+ * "region:" and 1 to PROTO_REGION_MAX, or "site:" and a site id. */
 static int
 s_key_valid(const char *key)
 {
@@ -79,6 +79,8 @@ s_key_valid(const char *key)
 	if (strncmp(key, "region:", 7) == 0)
 		return strlen(key + 7) >= 1 &&
 		    strlen(key + 7) <= PROTO_REGION_MAX;
+	if (strncmp(key, "site:", 5) == 0)
+		return op_site_valid(key + 5);
 	return 0;
 }
 
@@ -264,7 +266,8 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 		    (type == PROTO_BACKFILL && cbr_uint(r, &msg->cursor, err));
 		if (rc == 0 && !s_key_valid(msg->key))
 			return err_set(err, ERR_BAD_REQUEST,
-			    "proto: %s: key is not order:ID or region:NAME",
+			    "proto: %s: key is not order:ID, region:NAME or "
+			    "site:ID",
 			    s_names[type]);
 		if (rc == 0 && done > 1)
 			return err_set(err, ERR_BAD_REQUEST,

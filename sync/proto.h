@@ -87,23 +87,27 @@
  * lookup on each side.
  *
  * Backfill: what a node may see grows when head office allocates it an
- * order (a child order whose fulfil_site is the node's site) or moves it
- * to another region (WELCOME says the site's region now). The stream
- * decides at send time, so it brings what comes next; what was logged
- * before, the node asks for by key: "order:ID", the ops of order ID's
- * family (hub/visibility.c: the order, its children, their payments,
- * invoices and cases), or "region:NAME", the stock movements of region
- * NAME's sites. BACKFILL asks for the ops of key with lsn above after;
- * BACKFILL_OPS answers with one bounded batch of them, in lsn order,
- * never the node's own: from is the request's after, next the lsn the
- * hub has looked up to (the next request's after), done 1 when nothing
- * more is logged for key. A node applies each answer as it applies OPS
- * (idempotent, in one transaction with its after) and asks again until
- * done, one key at a time, so a backfill streams on the node's demand
- * like a catch-up. A key the site may not see now (an order order_sites
- * does not give it, a region not its own) is refused with 403, whose
- * reason begins "backfill: " and which ends only that backfill, not the
- * session.
+ * order (a child order whose fulfil_site is the node's site), moves it
+ * to another region (WELCOME says the site's region now) or moves a store
+ * into its region (head office's op site_region, sync/domain/site.h). The
+ * stream decides at send time, so it brings what comes next; what was
+ * logged before, the node asks for by key: "order:ID", the ops of order
+ * ID's family (hub/visibility.c: the order, its children, their payments,
+ * invoices and cases), "region:NAME", the stock movements of region
+ * NAME's sites, or "site:ID", the stock movements at site ID (logged for
+ * the region it was in then). BACKFILL asks for the ops of key with lsn
+ * above after; BACKFILL_OPS answers with one bounded batch of them, in
+ * lsn order, never the node's own: from is the request's after, next the
+ * lsn the hub has looked up to (the next request's after), done 1 when
+ * nothing more is logged for key. A node applies each answer as it
+ * applies OPS (idempotent, in one transaction with its after) and asks
+ * again until done, one key at a time, so a backfill streams on the
+ * node's demand like a catch-up. A key the site may not see now (an
+ * order order_sites does not give it, a region not its own, a store of
+ * another region than its own) is refused with 403, whose reason begins
+ * "backfill: " and which ends only that backfill, not the session. More
+ * BACKFILLs than the hub's pace allows are refused with 503 (the hub
+ * logs them once per session every 10 s, with how many).
  *
  * BYE: the node ends its session (a one-shot sync done, a daemon
  * stopping); the hub forgets it at once, so that the next session of the
@@ -138,7 +142,8 @@
 #define PROTO_BATCH_BYTES (1024 * 1024) /* soft bytes in one batch */
 #define PROTO_REASON_MAX 255
 #define PROTO_REGION_MAX 63 /* bytes in a region name */
-/* A backfill's key: "order:" and an order id, or "region:" and a name. */
+/* A backfill's key: "order:" and an order id, "region:" and a name, or
+ * "site:" and a site id. */
 #define PROTO_KEY_MAX 70
 
 typedef enum {

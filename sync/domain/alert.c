@@ -7,6 +7,7 @@
 #include "effect.h"
 #include "invoice.h"
 #include "order.h"
+#include "quota.h"
 #include "rec.h"
 #include "req.h"
 #include "transfer.h"
@@ -17,19 +18,36 @@
  * money over many records are taken in floating point (total()), which
  * never overflows: the condition is decided the same everywhere, and an
  * amount beyond 2^53 is shown as "about N". */
+/* Paid per order as owed: a payment on a fulfilment order counts on its
+ * parent (fulfil.h). Rows (order_id, paid, at). */
+#define PAID_SQL \
+	"(SELECT coalesce(c.parent, y.order_id) AS order_id, " \
+	"total(y.amount) AS paid, hlc_ms(max(y.hlc)) AS at FROM payments y " \
+	"LEFT JOIN orders c ON c.id = y.order_id GROUP BY 1)"
+/* The children of order o (fulfil.h) with their history entries. */
+#define CHILD_HISTORY_SQL \
+	"orders c JOIN order_history h ON h.order_id = c.id " \
+	"WHERE c.parent = o.id"
 static const struct {
 	const char *kind;
 	const char *sql;
 } s_queries[] = {
+	/* An order cancelled whose goods left anyway: shipped (or further)
+	 * itself, or, an order head office allocates, one of its
+	 * fulfilments (its status counts them: order_status). */
 	{ "conflicting_transition",
 	    "SELECT o.site, o.id, 'order ' || o.id || ' was cancelled at ' || "
 	    "(SELECT group_concat(DISTINCT origin) FROM order_history h WHERE "
 	    "h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ") || ' but ' || "
-	    "(SELECT status FROM order_history h WHERE h.order_id = o.id "
-	    "ORDER BY rank DESC LIMIT 1) || ' at ' || (SELECT origin FROM "
-	    "order_history h WHERE h.order_id = o.id ORDER BY rank DESC, origin "
-	    "LIMIT 1) || ': goods left, open a return if needed', "
-	    "hlc_ms((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id)) "
+	    "coalesce((SELECT status || ' at ' || origin FROM order_history h "
+	    "WHERE h.order_id = o.id AND h.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " "
+	    "ORDER BY rank DESC, origin LIMIT 1), "
+	    "(SELECT 'its fulfilment ' || c.id || ' was ' || h.status || ' at ' || "
+	    "h.origin FROM " CHILD_HISTORY_SQL " AND h.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " "
+	    "ORDER BY h.rank DESC, c.created_hlc, c.id, h.origin LIMIT 1)) || "
+	    "': goods left, open a return if needed', "
+	    "hlc_ms(max((SELECT max(hlc) FROM order_history h WHERE h.order_id = o.id), "
+	    "coalesce((SELECT max(h.hlc) FROM " CHILD_HISTORY_SQL "), 0))) "
 	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
 	    "WHERE s.rank > " ORDER_SQL(ORDER_RANK_CANCELLED) " AND EXISTS (SELECT 1 FROM order_history h "
 	    "WHERE h.order_id = o.id AND h.rank = " ORDER_SQL(ORDER_RANK_CANCELLED) ")" },
@@ -40,7 +58,8 @@ static const struct {
 	    "' on account, over the credit limit ' || c.credit_limit, e.at "
 	    "FROM customers c JOIN (SELECT o.customer, total(o.total - "
 	    "(SELECT total(amount) FROM payments p WHERE "
-	    "p.order_id = o.id)) AS owed, hlc_ms(max(o.created_hlc)) AS at "
+	    "p.order_id = o.id OR p.order_id IN (SELECT k.id FROM orders k "
+	    "WHERE k.parent = o.id))) AS owed, hlc_ms(max(o.created_hlc)) AS at "
 	    "FROM orders o JOIN order_status s ON s.order_id = o.id "
 	    "WHERE o.on_account = 1 AND o.parent IS NULL "
 	    "AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " GROUP BY o.customer) e "
@@ -71,8 +90,7 @@ static const struct {
 	    "(CASE WHEN abs(p.paid) < 9007199254740992 THEN CAST(-p.paid AS INTEGER) "
 	    "ELSE printf('about %.0f', -p.paid) END) || "
 	    "' more than was paid', p.at FROM orders o "
-	    "JOIN (SELECT order_id, total(amount) AS paid, hlc_ms(max(hlc)) AS at "
-	    "FROM payments GROUP BY order_id) p ON p.order_id = o.id "
+	    "JOIN " PAID_SQL " p ON p.order_id = o.id "
 	    "WHERE p.paid < 0" },
 	{ "over_return",
 	    "SELECT o.site, r.order_id || '/' || r.sku, 'order ' || r.order_id || "
@@ -99,11 +117,11 @@ static const struct {
 	    "(CASE WHEN abs(p.paid) < 9007199254740992 "
 	    "THEN CAST(p.paid AS INTEGER) - o.total "
 	    "ELSE printf('about %.0f', p.paid - o.total) END), p.at "
-	    "FROM orders o JOIN (SELECT order_id, total(amount) AS paid, "
-	    "hlc_ms(max(hlc)) AS at FROM payments GROUP BY order_id) p "
+	    "FROM orders o JOIN " PAID_SQL " p "
 	    "ON p.order_id = o.id WHERE p.paid > o.total ORDER BY o.id" },
 	{ "quarantined",
 	    "SELECT origin, origin || '/' || seq, reason, at FROM quarantine" },
+	{ "quota_overspent", quota_overspent_sql },
 	{ "transfer_discrepancy",
 	    "SELECT t.to_site, t.id, 'transfer ' || t.id || ': ' || t.qty || "
 	    "' ' || t.sku || ' sent by ' || t.site || ', ' || r.qty || "

@@ -18,6 +18,8 @@
  * overdue_receivable, quarantined (an op refused, with its reason),
  * op_conflict (a different op under an (origin, seq) already held: a
  * restored or copied data folder, or a forgery; store.h),
+ * quota_overspent (an order of a warehouse's stock by a holder of quotas
+ * on it that no counted right covers, not promised: quota.h),
  * transfer_discrepancy (a transfer received short or over, until head
  * office reconciles it: transfer.h), and disk, about this replica's own
  * machine rather than its ops (subject checkpoint, wal_over_bound or

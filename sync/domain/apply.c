@@ -9,6 +9,7 @@
 #include "order.h"
 #include "payment.h"
 #include "quota.h"
+#include "site.h"
 #include "stock.h"
 #include "transfer.h"
 
@@ -26,6 +27,7 @@ static const store_rule_t s_rules[] = {
 	{ CASE_ENTITY, case_apply, 0, 1 },
 	{ TRANSFER_ENTITY, transfer_apply, 0, 0 },
 	{ QUOTA_ENTITY, quota_apply, 0, 0 },
+	{ SITE_REGION_ENTITY, site_region_apply, 1, 1 },
 };
 
 const store_rules_t apply_rules = { s_rules,

@@ -484,43 +484,46 @@ typedef struct {
 	const char *decision; /* approved, rejected, or NULL */
 } s_state_t;
 
+/* Whether s (hlc, origin of the first op that decided order id so) has
+ * a row; if so decision, with when and by whom, into x. */
+static int
+s_decided(store_t *st, sqlite3_stmt *s, const char *id, const char *decision,
+    s_state_t *x)
+{
+	int found;
+
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if ((found = store_row(st, s)) != 0) {
+		x->status = decision;
+		x->decision = decision;
+		x->decided_hlc = sqlite3_column_int64(s, 0);
+		snprintf(x->decided_by, sizeof x->decided_by, "%s",
+		    sqlite3_column_text(s, 1));
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
 /* The decision of order id, from what is held: a rejection (head office's
  * cancellation that says so) first, since it outranks a concurrent
  * approval; then head office's confirmation; else what its status says. */
 static void
 s_state(store_t *st, const char *id, int rank, s_state_t *x)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT hlc, origin FROM approval_decisions "
-	    "WHERE order_id = ? AND decision = 'rejected' "
-	    "ORDER BY hlc, origin, seq LIMIT 1");
-
 	memset(x, 0, sizeof *x);
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		x->status = "rejected";
-		x->decision = "rejected";
-		x->decided_hlc = sqlite3_column_int64(s, 0);
-		snprintf(x->decided_by, sizeof x->decided_by, "%s",
-		    sqlite3_column_text(s, 1));
-	}
-	sqlite3_reset(s);
-	if (x->status != NULL)
-		return;
-	s = store_stmt(st,
-	    "SELECT hlc, origin FROM order_history h WHERE h.order_id = ? "
-	    "AND h.rank = " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND " OWN_HQ_SQL(
-		"h.origin") " ORDER BY hlc, origin, seq LIMIT 1");
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		x->status = "approved";
-		x->decision = "approved";
-		x->decided_hlc = sqlite3_column_int64(s, 0);
-		snprintf(x->decided_by, sizeof x->decided_by, "%s",
-		    sqlite3_column_text(s, 1));
-	}
-	sqlite3_reset(s);
-	if (x->status != NULL)
+	if (s_decided(st,
+		store_stmt(st,
+		    "SELECT hlc, origin FROM approval_decisions "
+		    "WHERE order_id = ? AND decision = 'rejected' "
+		    "ORDER BY hlc, origin, seq LIMIT 1"),
+		id, "rejected", x) ||
+	    s_decided(st,
+		store_stmt(st,
+		    "SELECT hlc, origin FROM order_history h "
+		    "WHERE h.order_id = ? "
+		    "AND h.rank = " ORDER_SQL(ORDER_RANK_CONFIRMED) " AND " OWN_HQ_SQL(
+			"h.origin") " ORDER BY hlc, origin, seq LIMIT 1"),
+		id, "approved", x))
 		return;
 	x->status = rank == ORDER_RANK_PENDING_APPROVAL ? "pending"
 	    : rank == ORDER_RANK_CANCELLED		? "cancelled"

@@ -25,10 +25,12 @@
 	"WHERE c.parent = ?1 AND " RANK_OF("c") " != " CANCELLED " " \
 	"ORDER BY c.created_hlc, c.id, l.line"
 
-/* How many live children ?1 has, and the lowest status rank of them. */
-#define LIVE_RANK_SQL \
-	"SELECT count(*), min(r) FROM (SELECT " RANK_OF("c") " AS r " \
-	"FROM orders c WHERE c.parent = ?) WHERE r != " CANCELLED
+/* The oldest child of ?1 that shipped or went further, with its site and
+ * status rank. */
+#define SHIPPED_CHILD_SQL \
+	"SELECT c.id, c.fulfil_site, " RANK_OF("c") " FROM orders c " \
+	"WHERE c.parent = ? AND " RANK_OF("c") " >= " \
+	ORDER_SQL(ORDER_RANK_SHIPPED) " ORDER BY c.created_hlc, c.id LIMIT 1"
 
 /* Every child of ?1 with its site and status rank, oldest first. */
 #define CHILDREN_SQL \
@@ -89,44 +91,54 @@ fulfil_cover(store_t *st, const char *parent, fulfil_line_t *lines, size_t *n,
 	return store_read_error(st, err);
 }
 
-/* Whether every line of parent is covered by a live child: 1, 0, or -1
- * with err. */
-static int
-s_covered(store_t *st, const char *parent, err_t *err)
+int
+fulfil_check_move(store_t *st, const char *id, const char *to, err_t *err)
 {
-	fulfil_line_t *lines = calloc(MONEY_LINES_MAX, sizeof *lines);
-	size_t n, i;
-	int all = 1;
+	sqlite3_stmt *s;
+	char child[OP_KEY_MAX + 1] = "", site[OP_SITE_MAX + 1] = "";
+	int rank = -1;
 
-	if (lines == NULL)
-		return err_set(err, ERR_INTERNAL, "order %s: out of memory",
-		    parent);
-	if (fulfil_cover(st, parent, lines, &n, err)) {
-		free(lines);
-		return -1;
+	if (strcmp(to, "cancelled") != 0)
+		return 0;
+	s = store_stmt(st, SHIPPED_CHILD_SQL);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		snprintf(child, sizeof child, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		snprintf(site, sizeof site, "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		rank = sqlite3_column_int(s, 2);
 	}
-	for (i = 0; i < n; i++)
-		all = all && lines[i].child[0] != '\0';
-	free(lines);
-	return n > 0 && all;
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	if (child[0] == '\0')
+		return 0;
+	return err_set(err, ERR_CONFLICT,
+	    "to: order %s cannot be cancelled: its fulfilment %s is %s at "
+	    "%s; open a return instead",
+	    id, child, lifecycle_name(&lifecycle_order, rank), site);
 }
 
 int
-fulfil_rank(store_t *st, const char *id, int rank)
+fulfil_check_payee(store_t *st, const char *order, const char *act, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st, LIVE_RANK_SQL);
-	int live = 0, low = -1;
-	err_t err;
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT parent FROM orders WHERE id = ? AND parent IS NOT NULL");
+	char parent[OP_KEY_MAX + 1] = "";
 
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		live = sqlite3_column_int(s, 0);
-		low = sqlite3_column_int(s, 1);
-	}
+	sqlite3_bind_text(s, 1, order, -1, SQLITE_STATIC);
+	if (store_row(st, s))
+		snprintf(parent, sizeof parent, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
-	if (live == 0 || low <= rank || s_covered(st, id, &err) != 1)
-		return rank;
-	return low;
+	if (store_read_error(st, err))
+		return -1;
+	if (parent[0] == '\0')
+		return 0;
+	return err_set(err, ERR_UNPROCESSABLE,
+	    "order: %s is a fulfilment of order %s; %s %s", order, parent, act,
+	    parent);
 }
 
 /* The history of parent id and of its children, by time, into an array
@@ -261,12 +273,6 @@ fulfil_show(store_t *st, const char *id, json_t *o, err_t *err)
 	json_object_set_new(o, "fulfilments", fulfilments);
 	if (live == 1)
 		json_object_set_new(o, "fulfil_site", json_string(live_site));
-	rank = lifecycle_rank(&lifecycle_order,
-	    json_string_value(json_object_get(o, "status")));
-	if (rank >= 0)
-		json_object_set_new(o, "status",
-		    json_string(lifecycle_name(&lifecycle_order,
-			fulfil_rank(st, id, rank))));
 	if ((hist = s_history(st, id)) != NULL)
 		json_object_set_new(o, "history", hist);
 	return store_read_error(st, err);
@@ -280,10 +286,10 @@ s_release(store_t *st, void *arg, err_t *err)
 	static const char *const allowed[] = { "reason", NULL };
 	cmd_t *c = arg;
 	const char *reason, *me = store_site(st);
-	char child[OP_KEY_MAX + 1] = "", fulfil[OP_SITE_MAX + 1] = "";
+	char child[OP_KEY_MAX + 1] = "", fulfil[OP_SITE_MAX + 1];
 	sqlite3_stmt *s;
 	json_t *req;
-	int held = 0, is_child = 0, rc;
+	int held, is_child, rc;
 
 	if (req_only(c->req, allowed, err) ||
 	    req_text(c->req, "reason", REQ_TEXT_MAX, 1, &reason, err))
@@ -300,18 +306,8 @@ s_release(store_t *st, void *arg, err_t *err)
 	if (store_read_error(st, err))
 		return -1;
 	if (child[0] == '\0') {
-		s = store_stmt(st,
-		    "SELECT parent IS NOT NULL, fulfil_site FROM orders "
-		    "WHERE id = ?");
-		sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-		if (store_row(st, s)) {
-			held = 1;
-			is_child = sqlite3_column_int(s, 0);
-			snprintf(fulfil, sizeof fulfil, "%s",
-			    (const char *)sqlite3_column_text(s, 1));
-		}
-		sqlite3_reset(s);
-		if (store_read_error(st, err))
+		if ((held = order_placement(st, c->id, &is_child, fulfil,
+			 err)) < 0)
 			return -1;
 		if (!held)
 			return err_set(err, ERR_NOT_FOUND,

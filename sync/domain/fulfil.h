@@ -20,12 +20,29 @@
  * elsewhere.
  *
  * What this module owns: which lines of a parent its live children (those
- * not cancelled) cover; the parent as people see it (its fulfilments, the
- * status they have reached together, one history of the parent and its
- * children); and the release command. None of it is stored: it is read
- * from the children, so it converges as they do. A child's verdicts never
- * depend on holding its parent: a site may hold a child before it holds
- * the parent, or never.
+ * not cancelled) cover; the parent as people see it (its fulfilments, one
+ * history of the parent and its children); the release command; and what
+ * the children mean for the parent's commands. None of it is stored: it
+ * is read from the children, so it converges as they do. A child's
+ * verdicts never depend on holding its parent: a site may hold a child
+ * before it holds the parent, or never.
+ *
+ * The parent's status, as every figure counts it and GET shows it, is the
+ * order_status view (schema/0035_order_status.sql): the highest of its own
+ * rank, the lowest rank of its live children when they cover all its
+ * lines (a parent whose fulfilments all shipped is shipped), and shipped
+ * when it was cancelled but a child shipped anyway: a fulfilment's
+ * shipment outranks the parent's cancellation, as a shipment outranks a
+ * cancellation of one order (the goods left), and raises the alert
+ * conflicting_transition on the parent. So the command refuses that
+ * cancellation when it knows of the shipment (fulfil_check_move); made
+ * where the shipment was not known yet, it loses.
+ *
+ * Money is owed on the parent: payments and invoices are taken on it, not
+ * on a fulfilment (fulfil_check_payee). A payment that arrives on a child
+ * anyway (an old or a forged site's op, which the rules still accept from
+ * a party to the child) counts in the parent's paid and balance, and in
+ * its customer's exposure (order.c), so no money leaves view.
  */
 #ifndef BL_FULFIL_H
 #define BL_FULFIL_H
@@ -67,20 +84,29 @@ int fulfil_cover(store_t *store, const char *parent, fulfil_line_t *lines,
  * borrowed) what allocation says of it. A child gets "parent". A parent
  * with children gets "fulfilments": [{id, site, status, lines: [{sku,
  * qty}]}] (every child, released ones too, oldest first), "fulfil_site"
- * of its single live child when it has one, the status of its live
- * children when they cover every line and are further along than it
- * (fulfil_rank), and one "history" of its own entries and its
- * children's, by time: a child's create as "allocated" at its site with
- * its reason, a release as "released" at that site with its reason, and
- * every later move as it is, each naming the child ("fulfilment"). 0, or
+ * of its single live child when it has one, and one "history" of its own
+ * entries and its children's, by time: a child's create as "allocated"
+ * at its site with its reason, a release as "released" at that site with
+ * its reason, and every later move as it is, each naming the child
+ * ("fulfilment"). Its status is order.c's, read from order_status. 0, or
  * -1 with err when a read failed. */
 int fulfil_show(store_t *store, const char *id, json_t *o, err_t *err);
 
-/* The status rank order id (rank, its own) shows: the lowest rank of its
- * live children when they cover all its lines and it is higher than
- * rank (a parent whose fulfilments all shipped shows shipped); else rank.
- * A failed read is kept as store_row keeps it (rank is then answered). */
-int fulfil_rank(store_t *store, const char *id, int rank);
+/* Whether order id may move to status to (borrowed), as far as its
+ * children say: 0, or -1 with ERR_CONFLICT when to is cancelled and a
+ * child shipped or went further ("to: order S1-O1 cannot be cancelled:
+ * its fulfilment HQ-F2 is shipped at W1; open a return instead", the
+ * oldest such child), or with err when a read failed. */
+int fulfil_check_move(store_t *store, const char *id, const char *to,
+    err_t *err);
+
+/* Whether money may be taken on order (borrowed): 0 for an order with no
+ * parent (or not held: the caller says so); -1 with ERR_UNPROCESSABLE for
+ * a fulfilment, naming the order to use with act ("take payments on",
+ * "invoice"): "order: HQ-F2 is a fulfilment of order S1-O1; take
+ * payments on S1-O1"; -1 with err when a read failed. */
+int fulfil_check_payee(store_t *store, const char *order, const char *act,
+    err_t *err);
 
 /* POST /v1/orders/{id}/release {reason}: this site gives back its
  * fulfilment of an order, id naming the child, or the parent (then its

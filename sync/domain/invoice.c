@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "fulfil.h"
 #include "idem.h"
 #include "lifecycle.h"
 #include "money.h"
@@ -170,7 +171,9 @@ s_create(store_t *st, void *arg, err_t *err)
 	if ((r = idem_replay(st, "invoice", id, c->req, invoice_get, &c->out,
 		 err)) != 0)
 		return r > 0 ? 0 : -1;
-	if (order_lookup(st, order, "order", &info, err))
+	/* The parent is invoiced, not a fulfilment (fulfil.h). */
+	if (order_lookup(st, order, "order", &info, err) ||
+	    fulfil_check_payee(st, order, "invoice", err))
 		return -1;
 	if (info.rank < ORDER_RANK_CONFIRMED ||
 	    info.rank == ORDER_RANK_CANCELLED)

@@ -165,7 +165,8 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 
 	if (s_check_create(f, &total, err))
 		return err_prefix(err, "order %s", op->key);
-	if (s_own(st, op, 1, err))
+	/* Rights only of its creator's quotas on its stock (quota.h). */
+	if (s_own(st, op, 1, err) || quota_order_verify(st, op, err))
 		return -1;
 	/* One statement decides: insert, or replace a create that loses to
 	 * this one by (hlc, origin), or leave a winner in place. */
@@ -279,6 +280,27 @@ static const struct {
 	{ OWN_CREATOR | OWN_FULFILLER | OWN_HQ, "complete it" },
 };
 
+int
+order_placement(store_t *st, const char *id, int *child,
+    char fulfil[OP_SITE_MAX + 1], err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT parent IS NOT NULL, fulfil_site FROM orders WHERE id = ?");
+	int held = 0;
+
+	*child = 0;
+	fulfil[0] = '\0';
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (store_row(st, s)) {
+		held = 1;
+		*child = sqlite3_column_int(s, 0);
+		snprintf(fulfil, OP_SITE_MAX + 1, "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_reset(s);
+	return store_read_error(st, err) ? -1 : held;
+}
+
 /* Whether order id may be a fulfilment order (fulfil.h), whose
  * fulfilling site may cancel it too (a release): 1 when its id is head
  * office's (only head office creates them) and it is not held here, or
@@ -288,22 +310,13 @@ static const struct {
 static int
 s_may_release(store_t *st, const char *id, err_t *err)
 {
-	sqlite3_stmt *s;
-	char owner[OP_SITE_MAX + 1];
-	int held = 0, child = 0;
+	char owner[OP_SITE_MAX + 1], fulfil[OP_SITE_MAX + 1];
+	int held, child;
 
 	own_owner(id, owner, sizeof owner);
 	if (!own_is_hq(owner))
 		return 0;
-	s = store_stmt(st,
-	    "SELECT parent IS NOT NULL FROM orders WHERE id = ?");
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		held = 1;
-		child = sqlite3_column_int(s, 0);
-	}
-	sqlite3_reset(s);
-	if (store_read_error(st, err))
+	if ((held = order_placement(st, id, &child, fulfil, err)) < 0)
 		return -1;
 	return !held || child;
 }
@@ -393,13 +406,16 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 /* ---- queries ---- */
 
 /* The exact sum of the payments of order id (each within
- * MONEY_PAYMENT_MAX, but any number of them). A failed read is kept as
- * store_row keeps it. */
+ * MONEY_PAYMENT_MAX, but any number of them), with those of its children:
+ * money taken on a fulfilment is the parent's (fulfil.h). A failed read
+ * is kept as store_row keeps it. */
 static money_sum_t
 s_paid(store_t *st, const char *id)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT amount FROM payments WHERE order_id = ?");
+	    "SELECT amount FROM payments WHERE order_id = ?1 UNION ALL "
+	    "SELECT p.amount FROM orders c JOIN payments p "
+	    "ON p.order_id = c.id WHERE c.parent = ?1");
 	money_sum_t paid = 0;
 
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -415,7 +431,7 @@ order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT currency, customer, total, "
-	    "(SELECT max(rank) FROM order_history WHERE order_id = ?1) "
+	    "(SELECT rank FROM order_status WHERE order_id = ?1) "
 	    "FROM orders WHERE id = ?1");
 	int found = 0;
 
@@ -657,13 +673,8 @@ s_list(store_t *st, int in, const char *site, int64_t since_ms,
 		    lifecycle_name(&lifecycle_order, rank), "created_ms",
 		    s_ms(s, 7));
 		s_opt_text(o, "customer", s, 3);
-		/* A fulfilment order names its parent; an unallocated order
-		 * shows how far its fulfilments went (fulfil.h). */
+		/* A fulfilment order names its parent (fulfil.h). */
 		s_opt_text(o, "parent", s, 9);
-		if (sqlite3_column_text(s, 8)[0] == '\0')
-			json_object_set_new(o, "status",
-			    json_string(lifecycle_name(&lifecycle_order,
-				fulfil_rank(st, id, rank))));
 		if (!fits) {
 			/* Listed, never left out: one order whose payments
 			 * cannot be shown must not blank everyone's list. */
@@ -877,24 +888,13 @@ s_unallocated(const json_t *f)
 static int
 s_check_parent(store_t *st, const char *parent, err_t *err)
 {
-	sqlite3_stmt *s;
-	int held = 0, child = 0;
-	char fulfil[OP_SITE_MAX + 1] = "";
+	char fulfil[OP_SITE_MAX + 1];
+	int held, child;
 
 	if (!store_is_hq(st))
 		return err_set(err, ERR_FORBIDDEN,
 		    "parent: only head office creates fulfilment orders");
-	s = store_stmt(st,
-	    "SELECT parent IS NOT NULL, fulfil_site FROM orders WHERE id = ?");
-	sqlite3_bind_text(s, 1, parent, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		held = 1;
-		child = sqlite3_column_int(s, 0);
-		snprintf(fulfil, sizeof fulfil, "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-	}
-	sqlite3_reset(s);
-	if (store_read_error(st, err))
+	if ((held = order_placement(st, parent, &child, fulfil, err)) < 0)
 		return -1;
 	if (!held)
 		return err_set(err, ERR_NOT_FOUND, "parent: %s not found",
@@ -1084,6 +1084,11 @@ s_transition(store_t *st, void *arg, err_t *err)
 	if (approval_on_move(st, c->id, info.rank, c->req, &moved, err))
 		return -1;
 	to = json_string_value(json_object_get(moved ? moved : c->req, "to"));
+	/* A parent whose fulfilment shipped is not cancelled (fulfil.h). */
+	if (fulfil_check_move(st, c->id, to, err)) {
+		json_decref(moved);
+		return -1;
+	}
 	/* The rule refuses a move this site may not make (s_movers). */
 	rc = lifecycle_check(&lifecycle_order, c->id,
 		 info.rank < 0 ? 0 : info.rank, to, err) ||

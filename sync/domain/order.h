@@ -31,7 +31,9 @@
  * covers its lines with fulfilment orders, children created only by head
  * office with parent set and status allocated, whose fulfilling site may
  * also cancel them (a release). Money and quantities are summed over
- * orders with no parent (reports, exposure), never twice.
+ * orders with no parent (reports, exposure), never twice; a payment on a
+ * child counts in its parent's paid. A parent's status counts its
+ * children's progress (schema/0035_order_status.sql).
  *
  * Ops: entity "order", kind "create" {site, channel, customer?, currency,
  * fulfil_site, on_account, note?, status, parent?, lines: [{sku, qty,
@@ -78,7 +80,8 @@ typedef struct {
 	int64_t total; /* at most MONEY_TOTAL_MAX for an order written now */
 	money_sum_t paid;
 	money_sum_t balance; /* total - paid */
-	int rank;	     /* status rank, -1 without history yet */
+	int rank; /* status rank as counted and shown (the order_status
+		   * view, fulfil.h), -1 without history yet */
 } order_info_t;
 
 int order_apply(store_t *store, const op_t *op, err_t *err);
@@ -127,6 +130,13 @@ int order_list(store_t *store, const json_t *query, json_t **out, err_t *err);
  * customer not known here; rec_get_fn). */
 int order_of_customer(store_t *store, const char *customer, json_t **out,
     err_t *err);
+
+/* Where order id stands in allocation (fulfil.h): 1 when it is held,
+ * with whether it is a fulfilment order (it has a parent) into *child
+ * and its fulfilling site ("" for none) into fulfil; 0 when it is not
+ * held; -1 with err when the read failed. */
+int order_placement(store_t *store, const char *id, int *child,
+    char fulfil[OP_SITE_MAX + 1], err_t *err);
 
 /* Fills info; returns 0, or -1 with ERR_NOT_FOUND naming field. */
 int order_lookup(store_t *store, const char *id, const char *field,

@@ -190,6 +190,14 @@ typedef struct {
 	"instr(q.reason, ': " OWN_WAITING "') - instr(q.reason, " \
 	"': transfer ') - 11)"
 
+/* The same for an order's create waiting for a quota its rights name
+ * (quota.h): "apply op O/S: order ID: rights[N]: quota Q: " OWN_WAITING
+ * "...". */
+#define WAITING_QUOTA_SQL                                         \
+	"substr(q.reason, instr(q.reason, ': quota ') + 8, "      \
+	"instr(q.reason, ': " OWN_WAITING "') - instr(q.reason, " \
+	"': quota ') - 8)"
+
 /* The same for an op waiting for head office's approval of its order
  * (approval.h): "apply op O/S: order ID: " OWN_APPROVAL ": ...". */
 #define APPROVAL_ORDER_SQL                                           \
@@ -197,14 +205,55 @@ typedef struct {
 	"instr(q.reason, ': " OWN_APPROVAL ": ') - instr(q.reason, " \
 	"': order ') - 8)"
 
+/* Adds the quarantined ops s selects (origin, seq; its ?1 the limit) to
+ * v, which holds *n of at most STORE_RETRY_MAX. */
+static void
+s_collect(store_t *st, sqlite3_stmt *s, s_waiting_t *v, size_t *n)
+{
+	sqlite3_bind_int(s, 1, STORE_RETRY_MAX);
+	while (*n < STORE_RETRY_MAX && store_row(st, s)) {
+		snprintf(v[*n].origin, sizeof v[*n].origin, "%s",
+		    sqlite3_column_text(s, 0));
+		v[(*n)++].seq = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+}
+
+/* The quarantined ops whose wait is over into v, *n of them (at most
+ * STORE_RETRY_MAX). */
+static void
+s_arrived(store_t *st, s_waiting_t *v, size_t *n)
+{
+	*n = 0;
+	s_collect(st,
+	    store_stmt(st,
+		"SELECT q.origin, q.seq FROM quarantine q "
+		"WHERE instr(reason, ': " OWN_WAITING "') > 0 AND (EXISTS "
+		"(SELECT 1 FROM orders o WHERE o.id = " WAITING_ORDER_SQL ") "
+		"OR EXISTS (SELECT 1 FROM transfers t "
+		"WHERE t.id = " WAITING_TRANSFER_SQL ") "
+		"OR EXISTS (SELECT 1 FROM quotas g "
+		"WHERE g.id = " WAITING_QUOTA_SQL ")) "
+		"ORDER BY q.origin, q.seq LIMIT ?"),
+	    v, n);
+	/* Those waiting for head office's approval, once it is held. */
+	s_collect(st,
+	    store_stmt(st,
+		"SELECT q.origin, q.seq FROM quarantine q "
+		"WHERE instr(reason, ': " OWN_APPROVAL ": ') > 0 AND EXISTS "
+		"(SELECT 1 FROM order_history h WHERE h.order_id = " APPROVAL_ORDER_SQL
+		" AND h.status = 'confirmed' AND " OWN_HQ_SQL(
+		    "h.origin") ") ORDER BY q.origin, q.seq LIMIT ?"),
+	    v, n);
+}
+
 int
 own_retry_arrived(store_t *st, store_from_fn from_of, void *arg, int *applied,
     int *kept, err_t *err)
 {
-	sqlite3_stmt *s;
 	s_waiting_t *v;
-	size_t n = 0, i;
-	int a, k, rc = 0;
+	size_t n, i, done = 0;
+	int a, k, got, rc = 0;
 
 	/* By the partial indexes (schema 0024, 0027): nothing waiting
 	 * costs two lookups, whatever else the quarantine holds. */
@@ -218,43 +267,26 @@ own_retry_arrived(store_t *st, store_from_fn from_of, void *arg, int *applied,
 		return store_read_error(st, err);
 	if ((v = calloc(STORE_RETRY_MAX, sizeof *v)) == NULL)
 		return err_set(err, ERR_INTERNAL, "retry: out of memory");
-	/* Read first, then retry: a retry writes the quarantine. */
-	s = store_stmt(st,
-	    "SELECT q.origin, q.seq FROM quarantine q "
-	    "WHERE instr(reason, ': " OWN_WAITING "') > 0 AND (EXISTS "
-	    "(SELECT 1 FROM orders o WHERE o.id = " WAITING_ORDER_SQL ") "
-	    "OR EXISTS (SELECT 1 FROM transfers t "
-	    "WHERE t.id = " WAITING_TRANSFER_SQL ")) "
-	    "ORDER BY q.origin, q.seq LIMIT ?");
-	sqlite3_bind_int(s, 1, STORE_RETRY_MAX);
-	while (n < STORE_RETRY_MAX && store_row(st, s)) {
-		snprintf(v[n].origin, sizeof v[n].origin, "%s",
-		    sqlite3_column_text(s, 0));
-		v[n++].seq = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	/* Those waiting for head office's approval, once it is held. */
-	s = store_stmt(st,
-	    "SELECT q.origin, q.seq FROM quarantine q "
-	    "WHERE instr(reason, ': " OWN_APPROVAL ": ') > 0 AND EXISTS "
-	    "(SELECT 1 FROM order_history h WHERE h.order_id = " APPROVAL_ORDER_SQL
-	    " AND h.status = 'confirmed' AND " OWN_HQ_SQL(
-		"h.origin") ") ORDER BY q.origin, q.seq LIMIT ?");
-	sqlite3_bind_int(s, 1, STORE_RETRY_MAX);
-	while (n < STORE_RETRY_MAX && store_row(st, s)) {
-		snprintf(v[n].origin, sizeof v[n].origin, "%s",
-		    sqlite3_column_text(s, 0));
-		v[n++].seq = (uint64_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_reset(s);
-	if (store_read_error(st, err))
-		rc = -1;
-	for (i = 0; i < n && rc == 0; i++) {
-		rc = store_quarantine_retry(st, v[i].origin, v[i].seq, 0,
-		    from_of, arg, &a, &k, err);
-		*applied += a;
-		*kept += k;
-	}
+	/* Read first, then retry: a retry writes the quarantine. Again
+	 * while a round applied something others may have waited for (an
+	 * order's op for the order, whose create waited for a quota), up to
+	 * STORE_RETRY_MAX ops in all. */
+	do {
+		s_arrived(st, v, &n);
+		if (store_read_error(st, err)) {
+			rc = -1;
+			break;
+		}
+		for (got = 0, i = 0; i < n && done < STORE_RETRY_MAX; i++) {
+			if ((rc = store_quarantine_retry(st, v[i].origin,
+				 v[i].seq, 0, from_of, arg, &a, &k, err)) != 0)
+				break;
+			done++;
+			got += a;
+			*applied += a;
+			*kept += k;
+		}
+	} while (rc == 0 && got > 0 && done < STORE_RETRY_MAX);
 	free(v);
 	return rc;
 }

@@ -25,7 +25,8 @@
  * takes it up again once the order is held, when it passes or is refused
  * as everywhere else. A transfer's receipt, which only the destination
  * fixed at the transfer's create may write, waits for that create the
- * same way (transfer.h). In practice it does not happen: an honest site
+ * same way (transfer.h), and an order's create spending rights waits for
+ * the grants they name, which tell who holds them (quota.h). In practice it does not happen: an honest site
  * writes about an order only once it holds it, the hub logs ops in one
  * order and streams them in that order, and an order's ops go where the
  * order goes. It happens to ops replayed out of order (a hub recovering
@@ -110,9 +111,10 @@ int own_scope(store_t *store, const char *id, size_t max, char *buf,
 
 /* Retries, each in a transaction of its own (store_quarantine_retry, from_of
  * and arg as there), the quarantined ops that waited for an order (or a
- * transfer) now held here, or for head office's approval of their order
- * now held (approval.h) (at most STORE_RETRY_MAX a call); adds to
- * *applied and *kept. Outside a transaction. 0, or -1 with err when
+ * transfer, or a quota) now held here, or for head office's approval of
+ * their order now held (approval.h), in rounds while a round applies
+ * something others may wait for (at most STORE_RETRY_MAX ops a call); adds
+ * to *applied and *kept. Outside a transaction. 0, or -1 with err when
  * storage failed. Its cost when nothing waits is a count of the
  * quarantine; else one pass over the quarantine, as the retry of ops
  * stamped ahead. The daemons call it every second, a one-shot sync after

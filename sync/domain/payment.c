@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "fulfil.h"
 #include "idem.h"
 #include "money.h"
 #include "order.h"
@@ -181,7 +182,9 @@ s_create(store_t *st, void *arg, err_t *err)
 		goto out;
 	order = json_string_value(json_object_get(f, "order"));
 	amount = json_integer_value(json_object_get(f, "amount"));
-	if (order_lookup(st, order, "order", &info, err))
+	/* Money is owed on the parent, not on a fulfilment (fulfil.h). */
+	if (order_lookup(st, order, "order", &info, err) ||
+	    fulfil_check_payee(st, order, "take payments on", err))
 		goto out;
 	if (strcmp(info.currency,
 		json_string_value(json_object_get(f, "currency"))) != 0) {

@@ -137,41 +137,54 @@ s_str(const json_t *f, const char *name)
 
 /* ---- derived figures ---- */
 
-/* The figures of the quotas matching the filters ?1 id, ?2 warehouse, ?3
- * holder, ?4 sku, ?5 holder or warehouse (NULL: any), as quota.h defines
- * them: fig(id, warehouse, site, sku, granted, hlc, origin, returned,
- * recalled, spent, pending). */
+/* The figures of the quotas fq selects (SQL, the columns of quotas), as
+ * quota.h defines them:
+ *   spc(quota, order_id, sku, qty, counted, seq, gone, reserved, cancelled):
+ *       each spend that counts, with what of it counts (capped at what was
+ *       granted, in the holder's seq order);
+ *   fig(id, warehouse, site, sku, granted, hlc, origin, returned,
+ *       recalled, spent, pending). */
 /* clang-format off */
-#define S_FIG \
-	"WITH fq AS (SELECT * FROM quotas q WHERE (?1 IS NULL OR q.id = ?1) " \
-	"AND (?2 IS NULL OR q.warehouse = ?2) AND (?3 IS NULL OR q.site = ?3) " \
-	"AND (?4 IS NULL OR q.sku = ?4) " \
-	"AND (?5 IS NULL OR q.site = ?5 OR q.warehouse = ?5)), " \
+#define S_WITH(fq) \
+	"WITH fq AS (" fq "), " \
 	"rt AS (SELECT r.quota AS quota, min(r.seq) AS seq FROM fq " \
 	"JOIN quota_returns r ON r.quota = fq.id AND r.origin = fq.site " \
 	"AND r.site = fq.site AND r.warehouse = fq.warehouse GROUP BY r.quota), " \
-	"sp0 AS (SELECT s.quota AS quota, s.qty AS qty, s.seq AS seq, " \
-	"o.channel AS channel, (SELECT max(h.rank) FROM order_history h " \
+	"sp0 AS (SELECT s.quota AS quota, s.order_id AS order_id, s.sku AS sku, " \
+	"s.qty AS qty, s.seq AS seq, fq.qty AS granted, o.channel AS channel, " \
+	"(SELECT max(h.rank) FROM order_history h " \
 	"WHERE h.order_id = o.id) AS rank FROM fq " \
 	"JOIN quota_spends s ON s.quota = fq.id AND s.origin = fq.site " \
 	"AND s.sku = fq.sku JOIN orders o ON o.id = s.order_id " \
-	"AND o.site = fq.site AND o.fulfil_site = fq.warehouse), " \
-	"sp AS (SELECT sp0.quota AS quota, sp0.qty AS qty, " \
-	"sp0.rank >= (CASE sp0.channel WHEN 'store' THEN " \
+	"AND o.site = fq.site AND o.fulfil_site = fq.warehouse " \
+	"LEFT JOIN rt ON rt.quota = fq.id " \
+	"WHERE rt.seq IS NULL OR s.seq < rt.seq), " \
+	"spc AS (SELECT quota, order_id, sku, qty, seq, " \
+	"max(0, min(qty, granted - (sum(qty) OVER (PARTITION BY quota " \
+	"ORDER BY seq, order_id ROWS UNBOUNDED PRECEDING) - qty))) AS counted, " \
+	"rank >= (CASE channel WHEN 'store' THEN " \
 	ORDER_SQL(ORDER_RANK_CONFIRMED) " ELSE " ORDER_SQL(ORDER_RANK_SHIPPED) \
-	" END) AS gone, sp0.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " \
-	ORDER_SQL(ORDER_RANK_PICKED) ") AS reserved FROM sp0 " \
-	"LEFT JOIN rt ON rt.quota = sp0.quota WHERE sp0.rank != " \
-	ORDER_SQL(ORDER_RANK_CANCELLED) " AND (rt.seq IS NULL OR sp0.seq < rt.seq)), " \
+	" END) AS gone, rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", " \
+	ORDER_SQL(ORDER_RANK_PICKED) ") AS reserved, " \
+	"rank = " ORDER_SQL(ORDER_RANK_CANCELLED) " AS cancelled FROM sp0), " \
 	"fig AS (SELECT fq.id AS id, fq.warehouse AS warehouse, fq.site AS site, " \
 	"fq.sku AS sku, fq.qty AS granted, fq.hlc AS hlc, fq.origin AS origin, " \
 	"rt.seq IS NOT NULL AS returned, EXISTS (SELECT 1 FROM quota_recalls c " \
 	"WHERE c.quota = fq.id AND c.warehouse = fq.warehouse AND c.site = fq.site " \
 	"AND (c.origin = fq.warehouse OR " OWN_HQ_SQL("c.origin") ")) AS recalled, " \
-	"coalesce((SELECT sum(sp.qty) FROM sp WHERE sp.quota = fq.id), 0) AS spent, " \
-	"coalesce((SELECT sum(sp.qty) FROM sp WHERE sp.quota = fq.id " \
-	"AND NOT sp.gone AND NOT sp.reserved), 0) AS pending " \
+	"coalesce((SELECT sum(spc.counted) FROM spc WHERE spc.quota = fq.id), 0) " \
+	"AS spent, coalesce((SELECT sum(spc.counted) FROM spc " \
+	"WHERE spc.quota = fq.id AND NOT spc.gone AND NOT spc.reserved " \
+	"AND NOT spc.cancelled), 0) AS pending " \
 	"FROM fq LEFT JOIN rt ON rt.quota = fq.id) "
+
+/* The figures of the quotas matching the filters ?1 id, ?2 warehouse, ?3
+ * holder, ?4 sku, ?5 holder or warehouse (NULL: any). */
+#define S_FIG \
+	S_WITH("SELECT * FROM quotas q WHERE (?1 IS NULL OR q.id = ?1) " \
+	"AND (?2 IS NULL OR q.warehouse = ?2) AND (?3 IS NULL OR q.site = ?3) " \
+	"AND (?4 IS NULL OR q.sku = ?4) " \
+	"AND (?5 IS NULL OR q.site = ?5 OR q.warehouse = ?5)")
 
 /* In SQL over fig: what the holder gave back, and the outstanding (I). */
 #define S_RETURNED \
@@ -182,6 +195,37 @@ s_str(const json_t *f, const char *name)
 #define S_COLS \
 	"SELECT id, warehouse, site, sku, granted, spent, returned, recalled, " \
 	"hlc, origin FROM fig "
+/* clang-format on */
+
+/* The rows of quota_overspent_sql (quota.h): per order of a holder at the
+ * warehouse, not a backorder, not cancelled and whose goods have not
+ * left, each sku of it on which it holds quotas of that warehouse granted
+ * before the order, or spends rights, with what of its lines no counted
+ * right covers. */
+/* clang-format off */
+const char quota_overspent_sql[] = S_WITH("SELECT * FROM quotas")
+	", ol AS (SELECT o.id AS id, o.site AS site, o.fulfil_site AS w, "
+	"o.created_hlc AS hlc, l.sku AS sku, sum(l.qty) AS ordered, "
+	"o.channel AS channel, (SELECT max(h.rank) FROM order_history h "
+	"WHERE h.order_id = o.id) AS rank FROM orders o "
+	"JOIN order_lines l ON l.order_id = o.id "
+	"WHERE EXISTS (SELECT 1 FROM quotas) AND o.fulfil_site NOT IN ('', o.site) "
+	"AND NOT EXISTS (SELECT 1 FROM quota_backorders b WHERE b.order_id = o.id) "
+	"GROUP BY o.id, l.sku), "
+	"ov AS (SELECT id, site, w, hlc, sku, ordered, ordered - "
+	"coalesce((SELECT sum(spc.counted) FROM spc WHERE spc.order_id = ol.id "
+	"AND spc.sku = ol.sku), 0) AS over FROM ol "
+	"WHERE rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " AND rank < (CASE "
+	"channel WHEN 'store' THEN " ORDER_SQL(ORDER_RANK_CONFIRMED) " ELSE "
+	ORDER_SQL(ORDER_RANK_SHIPPED) " END) AND (EXISTS (SELECT 1 FROM quotas q "
+	"WHERE q.site = ol.site AND q.warehouse = ol.w AND q.sku = ol.sku "
+	"AND q.hlc < ol.hlc) OR EXISTS (SELECT 1 FROM quota_spends s "
+	"WHERE s.order_id = ol.id AND s.sku = ol.sku))) "
+	"SELECT site, id, 'order ' || id || ': ' || group_concat(over || "
+	"' of its ' || ordered || ' ' || sku, ', ') || ' over ' || site || "
+	"'''s rights on ' || w || '''s stock, not promised', hlc_ms(hlc) "
+	"FROM (SELECT * FROM ov WHERE over > 0 ORDER BY id, sku) "
+	"GROUP BY id ORDER BY id";
 /* clang-format on */
 
 /* The filters of S_FIG, by parameter number. */
@@ -844,6 +888,59 @@ quota_order_spend(store_t *st, json_t *f, err_t *err)
 		json_object_set(f, "rights", rights);
 	json_decref(rights);
 	return rc;
+}
+
+int
+quota_order_verify(store_t *st, const op_t *op, err_t *err)
+{
+	const char *fulfil = s_str(op->fields, "fulfil_site"), *quota, *sku;
+	char w[OP_SITE_MAX + 1], holder[OP_SITE_MAX + 1], of[REQ_ID_MAX + 1];
+	const json_t *e;
+	sqlite3_stmt *s;
+	size_t i;
+	int held;
+
+	json_array_foreach(json_object_get(op->fields, "rights"), i, e) {
+		quota = s_str(e, "quota");
+		sku = s_str(e, "sku");
+		s = store_stmt(st,
+		    "SELECT warehouse, site, sku FROM quotas WHERE id = ?");
+		sqlite3_bind_text(s, 1, quota, -1, SQLITE_STATIC);
+		held = 0;
+		if (store_row(st, s)) {
+			snprintf(w, sizeof w, "%s", sqlite3_column_text(s, 0));
+			snprintf(holder, sizeof holder, "%s",
+			    sqlite3_column_text(s, 1));
+			snprintf(of, sizeof of, "%s",
+			    sqlite3_column_text(s, 2));
+			held = 1;
+		}
+		sqlite3_reset(s);
+		if (store_read_error(st, err))
+			return -1;
+		/* own_retry_arrived takes it up once the grant is held. */
+		if (!held)
+			return err_set(err, ERR_NOT_FOUND,
+			    "order %s: rights[%zu]: quota %s: " OWN_WAITING
+			    ", to tell whether %s holds it",
+			    op->key, i, quota, op->origin);
+		if (strcmp(holder, op->origin) != 0)
+			return err_set(err, ERR_FORBIDDEN,
+			    "order %s: rights[%zu]: quota %s is %s's, not "
+			    "%s's: only its holder spends it",
+			    op->key, i, quota, holder, op->origin);
+		if (fulfil == NULL || strcmp(w, fulfil) != 0)
+			return err_set(err, ERR_FORBIDDEN,
+			    "order %s: rights[%zu]: quota %s is on %s's stock, "
+			    "not on %s's, which fulfils the order",
+			    op->key, i, quota, w, fulfil != NULL ? fulfil : "");
+		if (strcmp(of, sku) != 0)
+			return err_set(err, ERR_FORBIDDEN,
+			    "order %s: rights[%zu]: quota %s is on %s, not on "
+			    "%s",
+			    op->key, i, quota, of, sku);
+	}
+	return 0;
 }
 
 int

@@ -22,7 +22,14 @@
  * Every op is refused where it enters when its writer may not write it,
  * decided from the op alone (and the quota id's namespace); a recall or
  * return counts only when the warehouse and site it names are the
- * grant's, a spend only as below.
+ * grant's. A create spending rights is refused (quarantined and alerted)
+ * wherever it arrives when a quota it names is not held by the order's
+ * creator, is not on the stock of the order's fulfil_site, or is of
+ * another sku than the entry's: decided from the op and the grant, fixed
+ * at its create, so the same everywhere. Where the grant is not held yet
+ * the create waits, quarantined "not held here yet", as an order's ops
+ * wait for their order (own.h), and own_retry_arrived takes it up once
+ * the grant is held.
  *
  * When an order needs rights. An order created at S whose fulfil_site is
  * another site W spends rights on each line whose sku S has ever been
@@ -34,7 +41,11 @@
  * enough rights the create is refused with 409, "lines[0]: sku BOX: 3
  * wanted, 1 right left on W001's stock; send \"backorder\": true to order
  * it as a backorder, or wait for the link"; "backorder": true creates it
- * as a backorder, spending nothing.
+ * as a backorder, spending nothing. Rights spent are spent for good: a
+ * cancellation never gives them back to the holder (the holder's cancel
+ * may lose to the warehouse's shipment, written concurrently, and the
+ * same rights would then be spent twice); it frees the warehouse's stock
+ * instead (pending, below), which the warehouse may sell or grant anew.
  *
  * What a quota q counts, derived from the set of ops (never arrival
  * order), at every replica:
@@ -42,19 +53,26 @@
  *                (hlc, origin))
  *   returned?    a return by the holder naming the grant's warehouse and
  *                site is held; the one with the lowest seq is the return
- *   spends       rights entries of order create ops naming q, counted only
- *                when the order was created by q's holder (only the holder
- *                spends), is fulfilled at q's warehouse, is of q's sku, is
- *                not cancelled (a cancelled order's spend comes back to the
- *                holder), and, once q is returned, was written before the
- *                return (the holder's seq orders them)
- *   spent(q)     the sum of its spends
+ *   spends       rights entries of order create ops naming q (only
+ *                creates by q's holder, fulfilled at q's warehouse, of
+ *                q's sku are held, as above), once q is returned only
+ *                those written before the return (the holder's seq orders
+ *                them); cancelled or not
+ *   counted      of each spend, taken in the holder's seq order, what
+ *                still fits in granted(q) after the spends before it: a
+ *                holder that spends more than it was granted (a forged or
+ *                broken node) promises only up to the grant; the excess
+ *                is not promised, as a backorder is, and alerted
+ *                (quota_overspent_sql)
+ *   spent(q)     the sum of the counted spends, at most granted(q)
  *   returned(q)  granted - spent when returned (at least 0), else 0
  *   available(q) granted - spent - returned(q): what the holder may still
  *                spend (0 once returned)
- *   pending(q)   its spends whose goods have not left W (effect.h) and
- *                that W has not reserved (allocated, picked): promised,
- *                not yet counted anywhere else
+ *   pending(q)   the counted spends of orders not cancelled whose goods
+ *                have not left W (effect.h) and that W has not reserved
+ *                (allocated, picked): promised, not yet counted anywhere
+ *                else (a cancelled order's goods never leave: a
+ *                cancellation that won means no shipment)
  *   outstanding(q) = (returned ? 0 : max(0, granted - spent)) + pending(q)
  *
  * The invariant. For a warehouse W and sku k, outstanding(W, k) is the sum
@@ -68,8 +86,10 @@
  * moves rights from unspent to pending; W allocating a spent order moves
  * it from pending to reserved, shipping it from reserved to on hand, a
  * store sale leaving moves it from pending to on hand; a cancellation
- * moves a pending spend back to unspent (or to nothing, once returned); a
- * return drops the unspent. So, while W's stock of k is otherwise moved
+ * drops a pending spend (the rights stay spent, W's free stock grows by
+ * it); a return drops the unspent. What no counted right covers (an
+ * overspend, an order of a holder without rights, a backorder) promises
+ * nothing: W ships it from its free stock or not at all. So, while W's stock of k is otherwise moved
  * only by W within available - outstanding (the "free" of GET /v1/stock's
  * promised list), W can ship every order that spent rights and its on
  * hand stays at or above what it still has reserved: never an oversell.
@@ -151,6 +171,14 @@ int quota_stock_list(store_t *store, const json_t *query, json_t **out,
  * order to it). A failed read is kept as store_row keeps it. */
 int64_t quota_free(store_t *store, const char *warehouse, const char *sku);
 
+/* For alert.c, kind quota_overspent: one row (site, subject, message,
+ * at_ms) per order, not a backorder, not cancelled, whose goods have not
+ * left, of a holder of quotas on (its fulfil_site, a sku of its lines),
+ * granted before the order or spent by it, whose lines of those skus no
+ * counted right covers in full: "order S666-O1: 44 of its 50 BOX over
+ * S666's rights on W001's stock, not promised". Takes no parameter. */
+extern const char quota_overspent_sql[];
+
 /* ---- the order's hooks (order.c) ---- */
 
 /* Checks the rights and backorder fields of an order create op's fields
@@ -168,6 +196,15 @@ int quota_order_check(const json_t *fields, err_t *err);
  * backorder message; drops a "backorder": false. Nothing when no line
  * needs rights. Inside the command's transaction. */
 int quota_order_spend(store_t *store, json_t *fields, err_t *err);
+
+/* In the create rule, for every create op (before it is applied): each
+ * quota its rights name must be held here (else ERR_NOT_FOUND, "order
+ * S666-O1: rights[0]: quota W001-Q1: not held here yet, to tell whether
+ * S666 holds it": the op waits, own.h), held by op's origin, on the
+ * stock of its fulfil_site and of the entry's sku (else ERR_FORBIDDEN,
+ * "order S666-O3: rights[0]: quota W001-Q2 is S001's, not S666's: only
+ * its holder spends it"). -1 with err. */
+int quota_order_verify(store_t *store, const op_t *op, err_t *err);
 
 /* In the create rule, when op is the create that defines its order: the
  * order's spends and backorder flag become op's. */

@@ -81,6 +81,20 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	} groups[] = {
 /* SQL reads better as written than as clang-format would fold it. */
 /* clang-format off */
+/* Line l of order o counts unless o was cancelled itself and counts as a
+ * sale only because a fulfilment shipped anyway (order_status, fulfil.h):
+ * then only the lines its shipped fulfilments cover count, lines alike
+ * one for one, as fulfil_cover matches them. */
+#define SOLD_LINE \
+	"((SELECT max(h.rank) FROM order_history h WHERE h.order_id = o.id) " \
+	"!= " ORDER_SQL(ORDER_RANK_CANCELLED) " OR " \
+	"(SELECT count(*) FROM order_lines q WHERE q.order_id = o.id " \
+	"AND q.sku = l.sku AND q.qty = l.qty AND q.unit_price = l.unit_price " \
+	"AND q.line <= l.line) <= (SELECT count(*) FROM orders c " \
+	"JOIN order_lines q ON q.order_id = c.id WHERE c.parent = o.id " \
+	"AND q.sku = l.sku AND q.qty = l.qty AND q.unit_price = l.unit_price " \
+	"AND (SELECT max(h.rank) FROM order_history h WHERE h.order_id = c.id) " \
+	">= " ORDER_SQL(ORDER_RANK_SHIPPED) "))"
 #define SALES(KEY) \
 	"SELECT " KEY " AS k, o.currency, sum(l.qty), " \
 	"sum(l.qty * l.unit_price) FROM orders o " \
@@ -88,7 +102,7 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 	"JOIN order_lines l ON l.order_id = o.id " \
 	"WHERE o.parent IS NULL " \
 	"AND s.rank >= " ORDER_SQL(ORDER_RANK_CONFIRMED) \
-	" AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " " \
+	" AND s.rank != " ORDER_SQL(ORDER_RANK_CANCELLED) " AND " SOLD_LINE " " \
 	"AND (?1 IS NULL OR " \
 	"date(hlc_ms(o.created_hlc) / 1000, 'unixepoch') >= ?1) " \
 	"AND (?2 IS NULL OR " \
@@ -101,6 +115,7 @@ report_sales(store_t *st, const json_t *query, json_t **out, err_t *err)
 		{ "day",
 		    SALES("date(hlc_ms(o.created_hlc) / 1000, 'unixepoch')") },
 #undef SALES
+#undef SOLD_LINE
 	};
 	sqlite3_stmt *s;
 	json_t *items;

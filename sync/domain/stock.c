@@ -574,14 +574,15 @@ stock_list(store_t *st, const json_t *query, json_t **out, err_t *err)
 	const char *sku = req_query(query, "sku");
 
 	/* Reserved is derived: the lines of allocated or picked orders, at
-	 * their fulfilling site (order.h). */
+	 * their fulfilling site (order.h); a parent shown allocated has no
+	 * site, its fulfilments reserve (fulfil.h). */
 	sqlite3_stmt *s = store_stmt(st,
 	    /* clang-format off */
 	    "WITH res AS (SELECT o.fulfil_site AS site, l.sku AS sku, "
 	    "sum(l.qty) AS qty FROM orders o "
 	    "JOIN order_status os ON os.order_id = o.id "
 	    "JOIN order_lines l ON l.order_id = o.id "
-	    "WHERE os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
+	    "WHERE o.fulfil_site != '' AND os.rank IN (" ORDER_SQL(ORDER_RANK_ALLOCATED) ", "
 	    ORDER_SQL(ORDER_RANK_PICKED) ") GROUP BY 1, 2), "
 	    "k AS (SELECT site, sku FROM stock UNION SELECT site, sku FROM res) "
 	    "SELECT k.site, k.sku, coalesce(st.on_hand, 0), coalesce(res.qty, 0) "

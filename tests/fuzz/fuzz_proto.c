@@ -161,6 +161,8 @@ fuzz_seeds(fuzz_add_fn add)
 	add(w.data, w.len);
 	proto_backfill(&w, "region:east", 901);
 	add(w.data, w.len);
+	proto_backfill(&w, "site:S002", 0);
+	add(w.data, w.len);
 	proto_backfill_ops_begin(&w, "region:east", 901, 2400, 0, 2);
 	cbw_raw(&w, opw.data, opw.len);
 	cbw_raw(&w, opw.data, opw.len);

@@ -6,7 +6,10 @@
 # is split over two; a release at one warehouse is allocated again to the
 # other, with both decisions and the release's reason in the history; a
 # cancelled order takes its fulfilment with it; bad input gets its exact
-# error and changes nothing.
+# error and changes nothing. A cancellation made offline that crosses the
+# shipment of its fulfilment loses to it everywhere, alerted; one made
+# knowing of the shipment is refused. Payments and invoices are taken on
+# the order, not its fulfilments; payment ops on a fulfilment count on it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_domain.sh"
 
@@ -261,5 +264,73 @@ check_eq "S1 cancels S1-O7" "200 cancelled" "$CODE $(jqr "$BODY" .status)"
 check "head office cancels its fulfilment, and W1 gets it" eventually 15 order_at W1 "$F7" \
 	'"\(.status) \(.history[-1].site) \(.history[-1].reason)"' "cancelled HQ order S1-O7 cancelled"
 check_eq "S1-O7 shows cancelled" cancelled "$(jqr "$(get hub /v1/orders/S1-O7)" .status)"
+
+# ---- 7. a cancellation that crosses a shipment loses to it ----
+call POST S1 /v1/orders '{"id":"O8","channel":"online","customer":"S1-C-EAST","currency":"CNY","status":"confirmed","lines":[{"sku":"TEA","qty":1,"unit_price":1200}]}'
+check "S1-O8 is allocated to W1" eventually 15 order_at hub S1-O8 .fulfil_site W1
+F8=$(child_of hub S1-O8 0)
+check "W1 receives it" eventually 15 order_at W1 "$F8" .status allocated
+check "S1 sees it allocated" eventually 15 order_at S1 S1-O8 '.fulfilments[0].status' allocated
+# sales_tea SITE: orders, qty and total of TEA in SITE's sales report.
+sales_tea() { jqr "$(get "$1" '/v1/reports/sales?group=sku')" '[.items[]|select(.sku=="TEA")][0]|"\(.orders // 0) \(.qty // 0) \(.total // 0)"'; }
+for r in hub S1 W1; do eval "tea_$r=\$(sales_tea $r)"; done
+check_eq "S1-O8 counts as a sale, at the hub as at S1" "$tea_hub" "$tea_S1"
+site_down S1
+call POST W1 "/v1/orders/$F8/transition" '{"to":"shipped","tracking":"SF800"}'
+check_eq "W1 ships S1-O8's fulfilment while S1's link is cut" "200 shipped" "$CODE $(jqr "$BODY" .status)"
+check "the hub shows S1-O8 shipped" eventually 15 order_at hub S1-O8 .status shipped
+cli order move S1-O8 --data "$T/S1" --to cancelled --reason "customer changed mind" --json
+check_eq "offline, S1 cancels S1-O8 (it cannot know of the shipment)" "0 cancelled" "$RC $(jqr "$OUT" .status)"
+site_up S1
+crossed="S1 order S1-O8 was cancelled at S1 but its fulfilment $F8 was shipped at W1: goods left, open a return if needed"
+conflict_at() { [ "$(jqr "$(get "$1" '/v1/alerts?kind=conflicting_transition')" '[.items[]|select(.subject=="S1-O8")|"\(.site) \(.message)"]|join(" ")')" = "$crossed" ]; }
+for r in hub S1 W1; do
+	check "$r raises conflicting_transition on S1-O8" eventually 15 conflict_at $r
+	check_eq "$r shows S1-O8 shipped, with the cancellation in its history" "shipped true" \
+		"$(jqr "$(get $r /v1/orders/S1-O8)" '"\(.status) \([.history[]|.status]|index("cancelled") != null)"')"
+	check_eq "$r lists S1-O8 under ?status=shipped, not ?status=cancelled" "true false" \
+		"$(jqr "$(get $r '/v1/orders?status=shipped')" '[.items[].id]|index("S1-O8") != null') $(jqr "$(get $r '/v1/orders?status=cancelled')" '[.items[].id]|index("S1-O8") != null')"
+	eval "before=\$tea_$r"
+	check_eq "$r still counts S1-O8's sale (the cancellation did not erase it)" "$before" "$(sales_tea $r)"
+done
+s1_seq=$(seq_of S1)
+call POST S1 /v1/orders/S1-O8/transition '{"to":"cancelled","reason":"again"}'
+check_eq "S1, knowing of the shipment now, may not cancel S1-O8" \
+	"409 to: order S1-O8 cannot be cancelled: its fulfilment $F8 is shipped at W1; open a return instead" \
+	"$CODE $(jqr "$BODY" .error.message)"
+check_eq "and recorded nothing" "$s1_seq" "$(seq_of S1)"
+call POST hub /v1/orders/S1-O1/transition '{"to":"cancelled"}'
+check_eq "nor may head office cancel S1-O1, whose fulfilment shipped" \
+	"409 to: order S1-O1 cannot be cancelled: its fulfilment $F1 is shipped at W1; open a return instead" \
+	"$CODE $(jqr "$BODY" .error.message)"
+
+# ---- 8. money is taken on the order, never on a fulfilment ----
+w1_seq=$(seq_of W1)
+call POST W1 /v1/payments "{\"id\":\"COD1\",\"order\":\"$F8\",\"method\":\"cash\",\"amount\":1200,\"currency\":\"CNY\"}"
+check_eq "a payment on a fulfilment is refused, naming the order" \
+	"422 order: $F8 is a fulfilment of order S1-O8; take payments on S1-O8" "$CODE $(jqr "$BODY" .error.message)"
+call POST W1 /v1/invoices "{\"order\":\"$F8\"}"
+check_eq "so is an invoice" \
+	"422 order: $F8 is a fulfilment of order S1-O8; invoice S1-O8" "$CODE $(jqr "$BODY" .error.message)"
+check_eq "W1 recorded neither" "$w1_seq" "$(seq_of W1)"
+call POST S1 /v1/payments '{"id":"P8","order":"S1-O8","method":"card","amount":1000,"currency":"CNY"}'
+check_eq "S1 takes 1000 on S1-O8" "201 1000 200" "$CODE $(jqr "$BODY" '"\(.order_paid) \(.order_balance)"')"
+# An old or forged W1 takes cash on its fulfilments anyway, as ops: 200 on
+# F8, 500 on F3, which it released. They count on the parents.
+w1_pushed() { [ "$(jqr "$(get W1 /v1/status)" .pending_push)" = 0 ]; }
+check "W1 has pushed everything" eventually 15 w1_pushed
+site_down W1
+export BL_HUB_DB="$T/hub/hub.db"
+printf '%s\n' \
+	"{\"entity\":\"payment\",\"key\":\"W1-COD8\",\"kind\":\"add\",\"fields\":{\"order\":\"$F8\",\"method\":\"cash\",\"amount\":200,\"currency\":\"CNY\",\"site\":\"W1\"}}" \
+	"{\"entity\":\"payment\",\"key\":\"W1-COD3\",\"kind\":\"add\",\"fields\":{\"order\":\"$F3\",\"method\":\"cash\",\"amount\":500,\"currency\":\"CNY\",\"site\":\"W1\"}}" |
+	"$BL_BIN/tests/tools/blforge" "$T/W1" > "$T/forge.out" 2>&1
+check_match "the hub takes W1's payments on fulfilments (a party to them)" "^PUSH_ACK" "$(tail -1 "$T/forge.out")"
+for r in hub S1; do
+	check "$r: the 200 on $F8 counts on S1-O8: paid 1200, balance 0" eventually 15 \
+		order_at $r S1-O8 '"\(.paid) \(.balance)"' "1200 0"
+	check "$r: the 500 on the released $F3 counts on S1-O3: paid 500, balance 3100" eventually 15 \
+		order_at $r S1-O3 '"\(.paid) \(.balance)"' "500 3100"
+done
 
 finish

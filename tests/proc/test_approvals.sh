@@ -43,6 +43,17 @@ check_eq "the hub lists its thresholds" '[{"percent":20},{"percent":50,"category
 site_up S001
 check "S001 receives the thresholds" eventually 15 \
 	sh -c "[ \"\$(curl -s http://127.0.0.1:$HTTP_S001/v1/approval/threshold | jq -c .items)\" = '[{\"percent\":20},{\"percent\":50,\"category\":\"gift\"}]' ]"
+OUT=$("$HUB" approval threshold --data "$T/hub" --percent 40 --tier vip 2>&1)
+check_eq "bl-hub approval threshold sets a tier's" "0 tier  category  percent
+vip             40" "$? $OUT"
+OUT=$("$HUB" approval threshold --data "$T/hub" 2>&1)
+check_eq "bl-hub approval threshold lists them" "0 tier  category  percent
+                20
+vip             40
+      gift      50" "$? $OUT"
+OUT=$("$HUB" approval threshold --data "$T/hub" --percent 1x 2>&1)
+check_eq "bl-hub approval threshold refuses a percent that is not one" \
+	"2 bl-hub: approval threshold: --percent '1x': a whole number from 0 to 100" "$? $OUT"
 call PUT S001 /v1/approval/threshold '{"percent":90}'
 check_eq "a store may not set a threshold" \
 	"403 approval threshold default: head office data is written at the hub only" \

@@ -4,7 +4,9 @@
 # without a resync; a site that loses it keeps what it had and receives
 # no more. Both ways, for a region move and for an order allocated,
 # released and allocated again; and a backfill larger than one batch
-# (2,500 movements, PROTO_MAX_BATCH is 2,000) arrives whole.
+# (2,500 movements, PROTO_MAX_BATCH is 2,000) arrives whole. The sites of
+# the region a store moved to learn of it (head office's op site_region)
+# and backfill that store's earlier stock ("site:ID").
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_domain.sh"
 
@@ -30,6 +32,7 @@ site E1 store east
 site E2 store east
 site S2 store west
 site WS store west
+site WX store west # never started: blpoke asks as it
 site S1 store north
 site W1 warehouse north
 site W2 warehouse north
@@ -88,6 +91,39 @@ check_match "which the hub has moved on from" "TEA=44" "$(onhand hub WS)"
 call POST S2 /v1/stock/movements '{"id":"MOVED","sku":"TEA","delta":5,"reason":"receipt"}'
 check "S2's own movement now goes to the east" eventually 20 has_movement "$T/E1/node.db" S2-MOVED
 
+# The east's sites learn of the move from head office's op, and backfill
+# S2's earlier movements, logged for the west: their figure for S2 is the
+# hub's, with no false negative stock.
+region_of() { sqlite3 "$T/$1/node.db" "SELECT region FROM site_regions WHERE site = '$2'"; }
+check "E2 records head office's move of S2" eventually 20 sh -c "[ \"\$(sqlite3 '$T/E2/node.db' \"SELECT region FROM site_regions WHERE site = 'S2'\")\" = east ]"
+check_eq "so does WS, in the west" "east" "$(region_of WS S2)"
+call POST S2 /v1/stock/movements '{"id":"SOLD","sku":"TEA","delta":-30,"reason":"sale"}'
+check "S2's receipt before the move reaches E2" eventually 20 has_movement "$T/E2/node.db" S2-R1
+check "and its sale after it" eventually 20 has_movement "$T/E2/node.db" S2-SOLD
+check "E2's figure for S2 is the hub's" eventually 20 same_stock E2 S2
+check_eq "40 - 3 + 5 - 30" "TEA=12" "$(onhand E2 S2)"
+check "by a backfill of S2's stock" grep -q "backfill site:S2: [0-9]* ops, up to lsn [0-9]*: done" "$T/E2.log"
+check_eq "no negative_stock alert at E2" "[]" \
+	"$(get E2 /v1/alerts | jq -c '[.items[] | select(.kind == "negative_stock")]')"
+check "E1 too holds S2's stock as the hub does" eventually 20 same_stock E1 S2
+# WS, left behind in the west, keeps what it had of S2 and receives no
+# more: once it has something logged after the sale, it is past it.
+call PUT hub /v1/products/MARK1 '{"name":"After the sale"}'
+check "WS is streamed past S2's sale" eventually 20 has_record WS /v1/products/MARK1
+check_eq "WS keeps S2's stock as it was before the move" "TEA=37" "$(onhand WS S2)"
+check_eq "and has neither of its movements since" "0 0" \
+	"$(sqlite3 "$T/WS/node.db" "SELECT count(*) FROM stock_movements WHERE id = 'S2-MOVED'") $(sqlite3 "$T/WS/node.db" "SELECT count(*) FROM stock_movements WHERE id = 'S2-SOLD'")"
+check "nor asked for them" sh -c "! grep -q 'backfill site:S2' '$T/WS.log'"
+# A site's stock is a backfill of a site of the asker's region, or of a
+# warehouse's (which went to every site anyway).
+POKE="$BL_BIN/tests/tools/blpoke"
+check_eq "WX (west) may not backfill S2's stock" \
+	"ERROR 403 backfill: site:S2: site WX is in region west, S2 in east" "$("$POKE" "$T/WX" backfill=site:S2)"
+check_eq "nor that of a site not enrolled" \
+	"ERROR 403 backfill: site:NOPE: no such site" "$("$POKE" "$T/WX" backfill=site:NOPE)"
+check_eq "WS's, of its region, it may" "BACKFILL_OPS" "$("$POKE" "$T/WX" backfill=site:WS)"
+check_eq "and W1's, a warehouse's" "BACKFILL_OPS" "$("$POKE" "$T/WX" backfill=site:W1)"
+
 # ---- an order allocated, released and allocated again ----
 # Head office's allocator (hub/allocate.c) writes each fulfilment as a
 # child order; with no rules it picks a warehouse with the stock, never one
@@ -144,4 +180,15 @@ check_eq "W1 receives no more of the order: it keeps what it had" "100 cancelled
 check_eq "nor W2's fulfilment" 404 "$(call GET W1 "/v1/orders/$F2"; echo "$CODE")"
 check_eq "head office lists S1 and W2 for it now" "S1 W2" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT group_concat(site, ' ') FROM (SELECT site FROM order_sites WHERE order_id = 'S1-WEB' ORDER BY site)")"
+
+# ---- a site moved into a region another moved into before ----
+# S1 (north) never received S2's movements of its time in the west; moved
+# to the east, it backfills the east's stock and, as it knows S2 was moved
+# there, S2's earlier stock too.
+check_eq "S1 holds none of S2's stock" "" "$(onhand S1 S2)"
+check_eq "bl-hub region moves S1 to the east" "moved S1 from region north to east" \
+	"$("$HUB" region --data "$T/hub" --site S1 --region east)"
+check "S1 then holds S2's stock as the hub does" eventually 30 same_stock S1 S2
+check "by a backfill of S2's stock" eventually 10 grep -q "backfill site:S2: [0-9]* ops, up to lsn [0-9]*: done" "$T/S1.log"
+check "and E1's" eventually 30 same_stock S1 E1
 finish

@@ -75,7 +75,34 @@ check_eq "a backfill of another region's stock" \
 	"ERROR 403 backfill: region:east: site S002 is in region default" "$("$POKE" "$T/S002" backfill=region:east)"
 check_eq "a backfill of its own region's stock is answered" "BACKFILL_OPS" "$("$POKE" "$T/S002" backfill=region:default)"
 check_eq "a backfill key of another kind" \
-	"ERROR 400 proto: BACKFILL: key is not order:ID or region:NAME" "$("$POKE" "$T/S002" backfill=customer:C1)"
+	"ERROR 400 proto: BACKFILL: key is not order:ID, region:NAME or site:ID" "$("$POKE" "$T/S002" backfill=customer:C1)"
+check_eq "a site's stock, of a site of its region, is answered" "BACKFILL_OPS" "$("$POKE" "$T/S002" backfill=site:S001)"
+check_eq "of a site not enrolled" \
+	"ERROR 403 backfill: site:S999: no such site" "$("$POKE" "$T/S002" backfill=site:S999)"
+check_eq "a site key that is not a site id" \
+	"ERROR 400 proto: BACKFILL: key is not order:ID, region:NAME or site:ID" "$("$POKE" "$T/S002" backfill=site:S-1)"
+check_eq "nor one without the id" \
+	"ERROR 400 proto: BACKFILL: key is not order:ID, region:NAME or site:ID" "$("$POKE" "$T/S002" backfill=site:)"
+# Floods of BACKFILLs: those over the pace are answered 503, those asking
+# for what the site may not see 403; each kind is logged once, then, once
+# they stopped, how many more, in one line: not a line each.
+n403=$(grep -c "site S002: 403 backfill: region:east" "$T/hub.log")
+out=$("$POKE" "$T/S002" backfills=600:region:default)
+check_match "600 BACKFILLs at once: most refused 503" "^BACKFILL_OPS [0-9]+, ERROR 503 [0-9]{3}, other 0$" "$out"
+refused=$(echo "$out" | sed 's/.*ERROR 503 \([0-9]*\),.*/\1/')
+check_eq "the hub logs the first refusal" \
+	"site S002: 503 backfill: more than 64 at once: one more every 10 ms (more such refusals: a line every 10 s)" \
+	"$(grep -o "site S002: 503 backfill: .*" "$T/hub.log")"
+out=$("$POKE" "$T/S002" backfills=300:region:east)
+check_match "300 BACKFILLs of another region's stock: refused 403 (other), or 503" "^BACKFILL_OPS 0, ERROR 503 [0-9]+, other [0-9]+$" "$out"
+forbidden=$(echo "$out" | sed 's/.*other \([0-9]*\)$/\1/')
+check "once they stopped, how many more 503s, in one line" eventually 20 \
+	grep -q "site S002: 503 backfill: more than 64 at once: one more every 10 ms: $((refused - 1)) more refused in [0-9]* s$" "$T/hub.log"
+check "and 403s" eventually 20 \
+	grep -q "site S002: 403 backfill: region:east: site S002 is in region default: $((forbidden - 1)) more refused in [0-9]* s$" "$T/hub.log"
+check_eq "two lines for $forbidden refusals 403" $((n403 + 2)) "$(grep -c "site S002: 403 backfill: region:east" "$T/hub.log")"
+check "four lines for $refused refusals 503 and those of the second flood" eventually 5 \
+	sh -c "[ \"\$(grep -c 'site S002: 503 backfill' '$T/hub.log')\" = 4 ]"
 check_eq "pushing another site's op" "ERROR 403 push: op S999/1: origin is not the authenticated site S002" "$("$POKE" "$T/S002" forged-origin)"
 check_eq "a gap in seq" "ERROR 409 push: op S002/1000: gap, the hub holds up to 0" "$("$POKE" "$T/S002" gap)"
 check_eq "a malformed op in a batch" "ERROR 400 proto: PUSH op 0: op: 3 elements at byte 0, expected 7" "$("$POKE" "$T/S002" bad-op)"

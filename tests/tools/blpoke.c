@@ -7,7 +7,10 @@
  * real CURVE keys, sends one crafted message (after a valid HELLO where the
  * case needs one) and prints the hub's answer as one line: "ERROR 403 ..."
  * or the message type. Exits 0 when an answer came, 1 when none did.
- * CASE backfill=KEY asks for a backfill of KEY ("order:ID", "region:NAME").
+ * CASE backfill=KEY asks for a backfill of KEY ("order:ID", "region:NAME",
+ * "site:ID"); backfills=N:KEY asks for it N times at once, without
+ * waiting, and prints how the hub answered: "BACKFILL_OPS a, ERROR 503 r,
+ * other o".
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -162,6 +165,48 @@ s_reply(int print)
 	return m.type;
 }
 
+/* Sends n BACKFILLs of key as fast as the hub answers them (8 in flight:
+ * the hub queues at most 16 messages for a peer and drops what is over),
+ * takes their n answers within 5 s each, of whatever size, and prints how
+ * many of each kind came. 0, or 1 when an answer is missing. */
+static int
+s_backfills(const char *key, long n)
+{
+	long i, sent = 0, answered = 0, refused = 0, other = 0;
+	int timeout = 5000;
+	proto_msg_t m;
+	zmq_msg_t msg;
+	err_t err;
+	cbw_t w;
+
+	cbw_init(&w);
+	proto_backfill(&w, key, 0);
+	zmq_setsockopt(s_dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+	for (i = 0; i < n; i++) {
+		while (sent < n && sent - i < 8 && s_send(&w) == 0)
+			sent++;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, s_dealer, 0) < 0) {
+			zmq_msg_close(&msg);
+			break;
+		}
+		if (proto_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m,
+			&err))
+			other++;
+		else if (m.type == PROTO_BACKFILL_OPS)
+			answered++;
+		else if (m.type == PROTO_ERROR && m.status == ERR_UNAVAILABLE)
+			refused++;
+		else
+			other++;
+		zmq_msg_close(&msg);
+	}
+	cbw_free(&w);
+	printf("BACKFILL_OPS %ld, ERROR 503 %ld, other %ld%s\n", answered,
+	    refused, other, i < n ? ", then no answer" : "");
+	return i < n;
+}
+
 /* Appends a receipt of delta POKE at origin, as op origin/seq. */
 static void
 s_op(cbw_t *w, const char *origin, uint64_t seq, int delta)
@@ -275,6 +320,16 @@ main(int argc, char **argv)
 			proto_digest(&w, "S001", 1, 10, 10, "");
 		} else if (strcmp(c, "fetch-other") == 0) {
 			proto_fetch(&w, "S001", 1);
+		} else if (strncmp(c, "backfills=", 10) == 0 &&
+		    strchr(c, ':') != NULL) {
+			int rc = s_backfills(strchr(c, ':') + 1,
+			    strtol(c + 10, NULL, 10));
+
+			cbw_free(&w);
+			keys_free(&kp);
+			zmq_close(s_dealer);
+			zmq_ctx_term(ctx);
+			return rc;
 		} else if (strncmp(c, "backfill=", 9) == 0) {
 			/* The ops of an order or a region this site may
 			 * not see. */

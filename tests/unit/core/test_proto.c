@@ -242,15 +242,29 @@ TEST(backfill_asks_by_key_and_is_answered_in_batches)
 	CHECK_EQ_INT(m.done, 1);
 	CHECK_EQ_UINT(m.nops, 0);
 	CHECK_STR(proto_type_name(PROTO_BACKFILL_OPS), "BACKFILL_OPS");
-	/* A key of another kind, an empty name, a flag, a next before from. */
+	proto_backfill(&w, "site:S2", 9);
+	REQUIRE_EQ_INT(proto_decode(w.data, w.len, &m, &err), 0);
+	CHECK_STR(m.key, "site:S2");
+	CHECK_EQ_UINT(m.cursor, 9);
+	/* A key of another kind, an empty name, a site key that is no site
+	 * id, a flag, a next before from. */
 	proto_backfill(&w, "customer:C1", 0);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg,
-	    "proto: BACKFILL: key is not order:ID or region:NAME");
+	    "proto: BACKFILL: key is not order:ID, region:NAME or site:ID");
 	proto_backfill(&w, "region:", 0);
 	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
 	CHECK_STR(err.msg,
-	    "proto: BACKFILL: key is not order:ID or region:NAME");
+	    "proto: BACKFILL: key is not order:ID, region:NAME or site:ID");
+	proto_backfill(&w, "site:S-1", 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: BACKFILL: key is not order:ID, region:NAME or site:ID");
+	proto_backfill_ops_begin(&w, "site:ABCDEFGHIJKLMNOPQ", 0, 1, 1, 0);
+	CHECK_EQ_INT(proto_decode(w.data, w.len, &m, &err), -1);
+	CHECK_STR(err.msg,
+	    "proto: BACKFILL_OPS: key is not order:ID, region:NAME or "
+	    "site:ID");
 	cbw_reset(&w);
 	cbw_array(&w, 6);
 	cbw_uint(&w, PROTO_BACKFILL_OPS);
