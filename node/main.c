@@ -616,6 +616,8 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	    event_add(n->waiting, &(struct timeval){ 1, 0 }) != 0)
 		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
 	n->api = api_new(d->base, d->store, "site");
+	/* Tills that sell at once share a commit's fsync (group.h). */
+	api_group_writes(n->api);
 	api_set_hooks(n->api, s_api_status, s_api_wrote, n->client);
 	api_set_alerts_hook(n->api, s_api_alerts);
 	if (api_bind(n->api, conf_get(&d->conf, "http", NODE_DEFAULT_HTTP),

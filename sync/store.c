@@ -1102,12 +1102,75 @@ int
 store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
     err_t *err)
 {
+	store_mark_t mark;
+
+	if (st->in_txn) {
+		/* A part of the caller's transaction (a group's). */
+		if (store_savepoint(st, &mark, err))
+			return -1;
+		if (fn(st, arg, err) || store_release(st, &mark, err)) {
+			store_rollback_to(st, &mark);
+			return -1;
+		}
+		return 0;
+	}
 	if (store_begin(st, err))
 		return -1;
 	if (fn(st, arg, err) || store_commit(st, err)) {
 		store_rollback(st);
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- savepoints ---- */
+
+/* One name for every mark: marks nest strictly, and SQLite releases or
+ * rolls back to the innermost savepoint of a name. */
+int
+store_savepoint(store_t *st, store_mark_t *mark, err_t *err)
+{
+	assert(st->in_txn);
+	if (store_read_error(st, err) || s_exec(st, "SAVEPOINT part", err))
+		return err_prefix(err, "savepoint");
+	mark->next_seq = st->next_seq;
+	mark->clock = st->clock;
+	mark->dirty = st->dirty;
+	return 0;
+}
+
+int
+store_release(store_t *st, store_mark_t *mark, err_t *err)
+{
+	(void)mark;
+	if (!st->in_txn) /* lost under an inner part (store_txn) */
+		return err_set(err, ERR_INTERNAL,
+		    "release: the transaction was rolled back");
+	if (store_read_error(st, err) || s_exec(st, "RELEASE part", err))
+		return err_prefix(err, "release");
+	return 0;
+}
+
+int
+store_rollback_to(store_t *st, const store_mark_t *mark)
+{
+	if (!st->in_txn)
+		return -1; /* lost under an inner part (store_txn) */
+	/* What was decided on a failed read goes with the rest; the caches
+	 * of this transaction may describe rows that go too. */
+	store_read_clear(st);
+	st->chain.seq = 0;
+	st->quarantine_empty = -1;
+	st->seen_empty = -1;
+	if (sqlite3_get_autocommit(st->db) ||
+	    s_exec(st, "ROLLBACK TO part; RELEASE part", NULL)) {
+		/* SQLite dropped the whole transaction. */
+		store_rollback(st);
+		return -1;
+	}
+	st->next_seq = mark->next_seq;
+	st->clock = mark->clock;
+	st->dirty = mark->dirty;
 	return 0;
 }
 

@@ -175,9 +175,47 @@ int store_meta_set_text(store_t *store, const char *name, const char *value,
     err_t *err);
 
 /* Runs fn inside one transaction: commits when it returns 0, rolls back
- * (and returns -1 with its err) when it fails. */
+ * (and returns -1 with its err) when it fails. Inside a transaction
+ * already open (a group commit's, group.h) it runs fn in a savepoint of
+ * it instead: a failure undoes what fn did and nothing else, and what it
+ * did is committed with the transaction. Should the failure have cost the
+ * whole transaction (store_rollback_to), the store is left out of any. */
 int store_txn(store_t *store, int (*fn)(store_t *, void *, err_t *), void *arg,
     err_t *err);
+
+/*
+ * Savepoints: a part of the open transaction that can fail alone. A mark
+ * (the caller's, on its stack) records where the transaction is, in the
+ * database (SAVEPOINT) and in the store's memory: the next seq, which the
+ * next op and id take, and the clock. Marks nest and are ended innermost
+ * first, each once: by store_release, which keeps what was done since, or
+ * by store_rollback_to, which undoes it there and in memory, so that the
+ * next op takes the seq and the id a failed one would have taken and the
+ * log stays gapless. A read that failed since the mark (store_row) makes
+ * store_release refuse, as store_commit does; store_rollback_to forgets
+ * it, with what was decided on it.
+ *
+ * SQLite drops the whole transaction on some failures (a full disk, an
+ * I/O error): store_rollback_to then returns -1, the store is out of any
+ * transaction (as after store_rollback), and everything done since
+ * store_begin is gone, not only what followed the mark.
+ */
+typedef struct {
+	uint64_t next_seq;
+	hlc_t clock;
+	int dirty;
+} store_mark_t;
+
+/* Inside a transaction: sets mark. -1 with err when it cannot, or when a
+ * failed read is kept (nothing more is decided on it). */
+int store_savepoint(store_t *store, store_mark_t *mark, err_t *err);
+/* Keeps what was done since mark: 0, or -1 with err (a read failed since,
+ * SQLite refused, or the transaction is gone), the mark then still to end
+ * with store_rollback_to. */
+int store_release(store_t *store, store_mark_t *mark, err_t *err);
+/* Undoes what was done since mark: 0, or -1 when the whole transaction is
+ * gone (see above), also when an inner part found it gone already. */
+int store_rollback_to(store_t *store, const store_mark_t *mark);
 
 /* Inside a transaction: a new record id, "SITE-NNNNNN" from the seq of the
  * next local op: unique across sites and readable on a receipt. */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "conf.h"
+#include "group.h"
 #include "log.h"
 #include "text.h"
 
@@ -38,7 +39,9 @@
 
 struct api {
 	struct evhttp *http;
+	struct event_base *base; /* borrowed; NULL: api_call only */
 	store_t *store;
+	group_t *group; /* HTTP writes' group commit, or NULL (api.h) */
 	char role[16];
 	/* The bearer token, kept as its hash only: has_token says whether
 	 * one was configured. Wiped by api_destroy. */
@@ -138,6 +141,16 @@ h_status(call_t *c, json_t **out, err_t *err)
 	store_health(st, &health);
 	json_object_set_new(*out, "disk",
 	    ckpt_health_json(&health, store_path(st)));
+	if (c->api->group != NULL) {
+		group_stats_t g;
+
+		group_stats(c->api->group, &g);
+		json_object_set_new(*out, "group_commit",
+		    json_pack("{s:I, s:I, s:I, s:I}", "commits",
+			(json_int_t)g.commits, "writes", (json_int_t)g.writes,
+			"failed", (json_int_t)g.failed, "largest",
+			(json_int_t)g.largest));
+	}
 	if (c->api->status_fn != NULL)
 		c->api->status_fn(c->api->hook_arg, *out);
 	return 0;
@@ -351,67 +364,118 @@ s_match(const char *pattern, const char *path, char args[2][SEGMENT_MAX])
 	return *pattern == '\0' && *path == '\0';
 }
 
+/* The route of method and path: its index, with c's path arguments set
+ * (decoded into decoded, which must outlive c); or -1, with err set when
+ * the path or the missing body is refused. *path_known says whether any
+ * route has this path. */
+static int
+s_route(const char *method, const char *path, const json_t *body, call_t *c,
+    char decoded[2][SEGMENT_MAX], int *path_known, err_t *err)
+{
+	char args[2][SEGMENT_MAX];
+	size_t i;
+	int k, nargs;
+
+	*path_known = 0;
+	for (i = 0; i < ROUTES; i++) {
+		if (!s_match(s_routes[i].path, path, args))
+			continue;
+		*path_known = 1;
+		if (strcmp(s_routes[i].method, method) != 0)
+			continue;
+		nargs = s_count_stars(s_routes[i].path);
+		for (k = 0; k < nargs; k++) {
+			char *d = evhttp_uridecode(args[k], 0, NULL);
+
+			snprintf(decoded[k], SEGMENT_MAX, "%s", d ? d : "");
+			free(d);
+			c->args[k] = decoded[k];
+			if (!text_ok(decoded[k]))
+				return err_set(err, ERR_BAD_REQUEST,
+				    "path: segment %d is not UTF-8 text",
+				    k + 1);
+		}
+		if (s_writes(i) && body == NULL)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "body: expected a JSON object");
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Runs route r for c: 0 with *out (caller owns) and the success status,
+ * or -1 with err and *out NULL. */
+static int
+s_run_route(api_t *api, size_t r, call_t *c, json_t **out, int *status,
+    err_t *err)
+{
+	int rc;
+
+	store_read_clear(api->store);
+	rc = s_call(r, c, out, status, err);
+	/* A read that failed is a storage failure, whatever the handler
+	 * made of its missing rows (a 404, an empty list). */
+	if (store_read_error(api->store, err))
+		rc = -1;
+	if (rc != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* The answer to a failed method path: the error object into *out (caller
+ * owns); returns its status. An err without a code says the path or its
+ * method is unknown. */
+static int
+s_fail(const char *method, const char *path, int path_known, err_t *err,
+    json_t **out)
+{
+	int status;
+
+	if (err->code == ERR_OK) {
+		if (path_known)
+			err_set(err, ERR_METHOD,
+			    "%s %s: method not allowed here", method, path);
+		else
+			err_set(err, ERR_NOT_FOUND, "%s: no such resource",
+			    path);
+	}
+	text_clean(err->msg);
+	status = err->code >= 400 && err->code <= 599 ? (int)err->code : 500;
+	/* A till is told; whoever keeps the machine must see it too (a full
+	 * disk, a failed read). */
+	if (status >= 500)
+		log_warn("%s %s: %d %s", method, path, status, err->msg);
+	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
+	    s_code_name(err->code), "message", err->msg);
+	return status;
+}
+
 int
 api_call(api_t *api, const char *method, const char *path, const json_t *query,
     const json_t *body, json_t **out)
 {
-	char args[2][SEGMENT_MAX];
 	char decoded[2][SEGMENT_MAX];
-	size_t i;
-	int status = 200, path_known = 0, nargs;
-	int rc;
+	int status = 200, path_known, r, i;
 	err_t err;
 	call_t c;
 
 	err_clear(&err);
 	*out = NULL;
-	for (i = 0; i < ROUTES; i++) {
-		if (!s_match(s_routes[i].path, path, args))
-			continue;
-		path_known = 1;
-		if (strcmp(s_routes[i].method, method) != 0)
-			continue;
-		memset(&c, 0, sizeof c);
-		c.api = api;
-		c.store = api->store;
-		c.query = query;
-		c.body = body;
-		nargs = s_count_stars(s_routes[i].path);
-		for (int k = 0; k < nargs; k++) {
-			char *d = evhttp_uridecode(args[k], 0, NULL);
-
-			snprintf(decoded[k], sizeof decoded[k], "%s",
-			    d ? d : "");
-			free(d);
-			c.args[k] = decoded[k];
-			if (!text_ok(decoded[k]))
-				err_set(&err, ERR_BAD_REQUEST,
-				    "path: segment %d is not UTF-8 text",
-				    k + 1);
-		}
-		if (err.code != ERR_OK)
-			break;
-		if (s_writes(i) && body == NULL) {
-			err_set(&err, ERR_BAD_REQUEST,
-			    "body: expected a JSON object");
-			break;
-		}
-		store_read_clear(api->store);
-		rc = s_call(i, &c, out, &status, &err);
-		/* A read that failed is a storage failure, whatever the
-		 * handler made of its missing rows (a 404, an empty list). */
-		if (store_read_error(api->store, &err)) {
-			json_decref(*out);
-			*out = NULL;
-			break;
-		}
-		if (rc != 0)
-			break;
-		if (s_writes(i) && api->write_fn != NULL)
+	memset(&c, 0, sizeof c);
+	c.api = api;
+	c.store = api->store;
+	c.query = query;
+	c.body = body;
+	r = s_route(method, path, body, &c, decoded, &path_known, &err);
+	if (r >= 0 &&
+	    s_run_route(api, (size_t)r, &c, out, &status, &err) == 0) {
+		if (s_writes((size_t)r) && api->write_fn != NULL)
 			api->write_fn(api->hook_arg);
 		return status;
 	}
-	for (i = 0; err.code == ERR_OK && (int)i < api->ngets; i++) {
+	for (i = 0; r < 0 && err.code == ERR_OK && i < api->ngets; i++) {
 		if (strcmp(api->gets[i].path, path) != 0)
 			continue;
 		path_known = 1;
@@ -433,24 +497,8 @@ api_call(api_t *api, const char *method, const char *path, const json_t *query,
 			break;
 		return status;
 	}
-	if (*out == NULL && err.code == ERR_OK) {
-		if (path_known)
-			err_set(&err, ERR_METHOD,
-			    "%s %s: method not allowed here", method, path);
-		else
-			err_set(&err, ERR_NOT_FOUND, "%s: no such resource",
-			    path);
-	}
 	json_decref(*out);
-	text_clean(err.msg);
-	status = err.code >= 400 && err.code <= 599 ? (int)err.code : 500;
-	/* A till is told; whoever keeps the machine must see it too (a full
-	 * disk, a failed read). */
-	if (status >= 500)
-		log_warn("%s %s: %d %s", method, path, status, err.msg);
-	*out = json_pack("{s:{s:s, s:s}}", "error", "code",
-	    s_code_name(err.code), "message", err.msg);
-	return status;
+	return s_fail(method, path, path_known, &err, out);
 }
 
 /* ---- HTTP ---- */
@@ -546,6 +594,100 @@ s_error_reply(struct evhttp_request *req, int status, const char *code,
 		text));
 }
 
+/* An HTTP write waiting for its group's commit (api_group_writes). */
+typedef struct {
+	api_t *api;
+	struct evhttp_request *req; /* answered by s_pending_done */
+	size_t route;
+	call_t c; /* its args point into decoded */
+	char decoded[2][SEGMENT_MAX];
+	const char *method; /* a literal (s_method) */
+	char *path;
+	json_t *query, *body; /* owned */
+	json_t *out;	      /* the answer once it ran, owned */
+	int status;
+} pending_t;
+
+/* In the group's transaction (group.h): runs the write's route. */
+static int
+s_pending_run(void *arg, store_t *store, err_t *err)
+{
+	pending_t *p = arg;
+
+	(void)store;
+	json_decref(p->out); /* run again after a lost transaction */
+	p->out = NULL;
+	return s_run_route(p->api, p->route, &p->c, &p->out, &p->status, err);
+}
+
+/* The write is committed (rc 0) or failed: answers it and frees p. */
+static void
+s_pending_done(void *arg, int rc, const err_t *err)
+{
+	pending_t *p = arg;
+	json_t *out = p->out;
+	int status = p->status;
+	err_t why;
+
+	if (rc != 0) {
+		json_decref(out);
+		why = *err;
+		status = s_fail(p->method, p->path, 1, &why, &out);
+	}
+	s_reply(p->req, status, out);
+	json_decref(p->query);
+	json_decref(p->body);
+	free(p->path);
+	free(p);
+}
+
+/* After a group's COMMIT: the program's write hook, as after a write. */
+static void
+s_committed(void *arg)
+{
+	api_t *api = arg;
+
+	if (api->write_fn != NULL)
+		api->write_fn(api->hook_arg);
+}
+
+/* Hands req, a write of a route of ours, to the group commit: 1 when it
+ * is taken (query and body stolen), 0 when it is not such a write (the
+ * caller serves it). */
+static int
+s_group_write(api_t *api, struct evhttp_request *req, const char *method,
+    const char *path, json_t *query, json_t *body)
+{
+	pending_t *p;
+	int r, known;
+	err_t err;
+
+	if (api->group == NULL || strcmp(method, "GET") == 0)
+		return 0;
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		fatal("api: out of memory");
+	err_clear(&err);
+	p->c.api = api;
+	p->c.store = api->store;
+	p->c.query = query;
+	p->c.body = body;
+	r = s_route(method, path, body, &p->c, p->decoded, &known, &err);
+	if (r < 0 || !s_writes((size_t)r)) {
+		free(p); /* refused or not a write: api_call says so */
+		return 0;
+	}
+	p->api = api;
+	p->req = req;
+	p->route = (size_t)r;
+	p->method = method;
+	if ((p->path = strdup(path)) == NULL)
+		fatal("api: out of memory");
+	p->query = query;
+	p->body = body;
+	group_add(api->group, s_pending_run, s_pending_done, p);
+	return 1;
+}
+
 static void
 s_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -616,6 +758,9 @@ s_dispatch(struct evhttp_request *req, void *arg)
 			return;
 		}
 	}
+	if (s_group_write(api, req, s_method(evhttp_request_get_command(req)),
+		path ? path : "/", qobj, body))
+		return;
 	status = api_call(api, s_method(evhttp_request_get_command(req)),
 	    path ? path : "/", qobj, body, &out);
 	json_decref(qobj);
@@ -631,6 +776,7 @@ api_new(struct event_base *base, store_t *store, const char *role)
 	if (api == NULL)
 		fatal("api: out of memory");
 	api->store = store;
+	api->base = base;
 	snprintf(api->role, sizeof api->role, "%s", role);
 	if (base == NULL)
 		return api; /* in-process calls only (the command line) */
@@ -653,6 +799,16 @@ api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote, void *arg)
 	api->status_fn = status;
 	api->write_fn = wrote;
 	api->hook_arg = arg;
+}
+
+void
+api_group_writes(api_t *api)
+{
+	assert(api->base != NULL);
+	if (api->group != NULL)
+		return;
+	api->group = group_new(api->base, api->store);
+	group_set_committed(api->group, s_committed, api);
 }
 
 void
@@ -765,6 +921,9 @@ api_destroy(api_t **self_p)
 {
 	if (self_p == NULL || *self_p == NULL)
 		return;
+	/* Writes gathered are committed and answered while their
+	 * connections still live. */
+	group_destroy(&(*self_p)->group);
 	if ((*self_p)->http != NULL)
 		evhttp_free((*self_p)->http);
 	sodium_memzero((*self_p)->token_hash, sizeof(*self_p)->token_hash);

@@ -59,6 +59,15 @@ int api_call(api_t *api, const char *method, const char *path,
     const json_t *query, const json_t *body, json_t **out);
 void api_set_hooks(api_t *api, api_status_fn status, api_write_fn wrote,
     void *arg);
+
+/* Group commit (group.h) for the HTTP writes of the routes above: writes
+ * that arrive in one turn of the loop share one transaction and one
+ * fsync, each in a savepoint of its own, and each is answered once the
+ * COMMIT that holds it is done (the write hook is called once per
+ * commit). A daemon's api only (base not NULL); api_call, which the
+ * command line uses, keeps a transaction per call. GET /v1/status then
+ * shows "group_commit": {commits, writes, failed, largest}. */
+void api_group_writes(api_t *api);
 void api_set_alerts_hook(api_t *api, api_alerts_fn alerts);
 
 /* Serves GET path (exact; a literal that outlives the api) with fn(arg). */

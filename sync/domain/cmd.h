@@ -5,7 +5,9 @@
  * request object in, one transaction (BEGIN IMMEDIATE ... COMMIT) that
  * checks, appends its ops and applies them, and the resulting record out.
  * The module writes only the step (fn); cmd_run owns the transaction and
- * the answer.
+ * the answer. Inside a transaction already open (a node's group commit,
+ * group.h) the command is a savepoint of it (store_txn), and its write is
+ * durable once that transaction commits.
  */
 #ifndef BL_CMD_H
 #define BL_CMD_H

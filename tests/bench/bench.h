@@ -100,5 +100,11 @@ double limit_sqlite(const char *dir, long rows);
 /* DEALER -> ROUTER over CURVE on loopback: messages per second of size
  * bytes, with the receiver in another thread. */
 double limit_curve(long msgs, size_t size);
+/* The floor of a durable sale: n transactions in dir, WAL +
+ * synchronous=FULL, each writing the rows one till sale writes at a node
+ * (four ops in the log, the order, two lines, its history, a payment, two
+ * stock movements and the stock rows they change, the idempotency record,
+ * the clock and seq); the ms each took, BEGIN to COMMIT, into lat_ms. */
+void limit_commit_floor(const char *dir, int n, double *lat_ms);
 
 #endif

@@ -58,6 +58,134 @@ limit_sqlite(const char *dir, long rows)
 	return (double)rows / t;
 }
 
+/* The rows a till sale writes at a node (POST /v1/orders: an order of two
+ * lines, completed and paid by card), in tables of the node's shapes. */
+static const char s_floor_schema[] =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE op_log (lsn INTEGER PRIMARY KEY, origin TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, hlc INTEGER NOT NULL, entity TEXT NOT NULL,"
+    " key TEXT NOT NULL, body BLOB NOT NULL, chain BLOB,"
+    " UNIQUE (origin, seq));"
+    "CREATE TABLE orders (id TEXT PRIMARY KEY, site TEXT NOT NULL,"
+    " channel TEXT NOT NULL, currency TEXT NOT NULL, total INTEGER NOT NULL,"
+    " created_hlc INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE order_lines (order_id TEXT NOT NULL, line INTEGER NOT NULL,"
+    " sku TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL,"
+    " PRIMARY KEY (order_id, line)) WITHOUT ROWID;"
+    "CREATE TABLE order_history (order_id TEXT NOT NULL, origin TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, hlc INTEGER NOT NULL, status TEXT NOT NULL,"
+    " PRIMARY KEY (order_id, origin, seq)) WITHOUT ROWID;"
+    "CREATE TABLE payments (id TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+    " method TEXT NOT NULL, amount INTEGER NOT NULL, hlc INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX payments_order ON payments (order_id);"
+    "CREATE TABLE stock_movements (id TEXT PRIMARY KEY, site TEXT NOT NULL,"
+    " sku TEXT NOT NULL, delta INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    " order_id TEXT) WITHOUT ROWID;"
+    "CREATE INDEX stock_movements_order ON stock_movements (order_id);"
+    "CREATE TABLE stock (site TEXT NOT NULL, sku TEXT NOT NULL,"
+    " on_hand INTEGER NOT NULL, PRIMARY KEY (site, sku)) WITHOUT ROWID;"
+    "CREATE TABLE requests (entity TEXT NOT NULL, id TEXT NOT NULL,"
+    " hash BLOB NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID;";
+
+/* The statements of one sale; ?1 the order id, ?2 a seq, ?3 a clock, ?4 a
+ * body or hash, ?5 a line or sku number. */
+static const char *const s_floor_sql[] = {
+	"SELECT value FROM meta WHERE name = 'hlc'",
+	"SELECT value FROM meta WHERE name = 'seq'",
+	"INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain) "
+	"VALUES ('S001', ?2, ?3, 'order', ?1, ?4, ?4)",
+	"INSERT INTO orders VALUES (?1, 'S001', 'store', 'CNY', 500, ?3)",
+	"INSERT INTO order_lines VALUES (?1, ?5, 'SKU' || ?5, ?5, 100)",
+	"INSERT INTO order_history VALUES (?1, 'S001', ?2, ?3, 'completed')",
+	"INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain) "
+	"VALUES ('S001', ?2, ?3, 'stock_movement', ?1 || '-' || ?5, ?4, ?4)",
+	"INSERT INTO stock_movements VALUES (?1 || '-' || ?5, 'S001', "
+	"'SKU' || ?5, -?5, ?3, ?1)",
+	"INSERT INTO stock VALUES ('S001', 'SKU' || ?5, -?5) ON CONFLICT DO "
+	"UPDATE SET on_hand = on_hand + excluded.on_hand",
+	"INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain) "
+	"VALUES ('S001', ?2, ?3, 'payment', ?1 || '-P', ?4, ?4)",
+	"INSERT INTO payments VALUES (?1 || '-P', ?1, 'card', 500, ?3)",
+	"INSERT INTO requests VALUES ('order', ?1, ?4)",
+	"INSERT INTO meta VALUES ('hlc', ?3) ON CONFLICT DO UPDATE SET "
+	"value = excluded.value",
+	"INSERT INTO meta VALUES ('seq', ?2) ON CONFLICT DO UPDATE SET "
+	"value = excluded.value",
+};
+#define FLOOR_STMTS (sizeof s_floor_sql / sizeof s_floor_sql[0])
+
+/* Steps s, one statement of the sale of order id, bound with the seq, the
+ * clock, an op's body and a line as its parameters ask. */
+static void
+s_floor_step(sqlite3 *db, sqlite3_stmt *s, const char *id, long seq, long hlc,
+    const uint8_t *body, int line)
+{
+	if (sqlite3_bind_parameter_count(s) >= 1)
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, seq);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_int64(s, 3, hlc);
+	if (sqlite3_bind_parameter_count(s) >= 4)
+		sqlite3_bind_blob(s, 4, body, 200, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(s) >= 5)
+		sqlite3_bind_int(s, 5, line);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		;
+	if (sqlite3_reset(s) != SQLITE_OK)
+		bench_die("commit floor: %s", sqlite3_errmsg(db));
+}
+
+void
+limit_commit_floor(const char *dir, int n, double *lat_ms)
+{
+	char path[4096], id[32];
+	sqlite3 *db;
+	sqlite3_stmt *s[FLOOR_STMTS];
+	uint8_t body[200];
+	long seq = 0;
+	size_t k;
+	int i, line;
+	double t;
+
+	snprintf(path, sizeof path, "%s/floor.db", dir);
+	unlink(path);
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, s_floor_schema, NULL, NULL, NULL) != SQLITE_OK)
+		bench_die("commit floor %s: %s", path, sqlite3_errmsg(db));
+	for (k = 0; k < FLOOR_STMTS; k++)
+		if (sqlite3_prepare_v2(db, s_floor_sql[k], -1, &s[k], NULL) !=
+		    SQLITE_OK)
+			bench_die("commit floor: %s: %s", s_floor_sql[k],
+			    sqlite3_errmsg(db));
+	randombytes_buf(body, sizeof body);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "S001-%06d", i);
+		t = bench_now();
+		sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		for (k = 0; k < FLOOR_STMTS; k++) {
+			/* Lines and their movements twice, one op each. */
+			const char *sql = s_floor_sql[k];
+			int times = strstr(sql, "?5") != NULL ? 2 : 1;
+			int op = strstr(sql, "INTO op_log") != NULL;
+
+			for (line = 1; line <= times; line++) {
+				seq += op;
+				s_floor_step(db, s[k], id, seq, i, body, line);
+			}
+		}
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			bench_die("commit floor: %s", sqlite3_errmsg(db));
+		lat_ms[i] = (bench_now() - t) * 1000;
+	}
+	for (k = 0; k < FLOOR_STMTS; k++)
+		sqlite3_finalize(s[k]);
+	sqlite3_close(db);
+	unlink(path);
+}
+
 typedef struct {
 	void *ctx;
 	char endpoint[64];

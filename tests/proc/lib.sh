@@ -56,6 +56,25 @@ check_refused() {
 
 # port DIR NAME: the port a daemon wrote to DIR/ports.
 port() { sed -n "s/^$2=//p" "$1/ports"; }
+# fixed_port: a port for a process that cannot take port 0 (a relay that
+# must come back on the same port after a cut): below the kernel's
+# ephemeral range (32768 up), so no daemon's port 0 nor outgoing connection
+# takes it meanwhile, and free now.
+fixed_port() {
+	python3 -c 'import os, socket
+for i in range(12000):
+	p = 20000 + (os.getppid() + i) % 12000
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	try:
+		s.bind(("127.0.0.1", p))
+	except OSError:
+		continue
+	finally:
+		s.close()
+	print(p)
+	break'
+}
 
 # wait_ports DIR: waits (10 s) for a daemon to write DIR/ports.
 wait_ports() {

@@ -31,8 +31,7 @@ at_store() {      # PORT SITE SKU: on hand as a store sees it
 
 hub_init
 hub_start
-RELAY_PORT=$(( 20000 + $$ % 20000 ))
-while (exec 3<> "/dev/tcp/127.0.0.1/$RELAY_PORT") 2>/dev/null; do RELAY_PORT=$((RELAY_PORT + 1)); done
+RELAY_PORT=$(fixed_port)
 relay_up
 REAL_SYNC=$HUB_SYNC
 HUB_SYNC=$RELAY_PORT    # the stores are configured with the relay

@@ -35,8 +35,7 @@ relay_cut() { kill -KILL "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null
 
 hub_init
 hub_start
-RELAY_PORT=$(( 20000 + $$ % 20000 ))
-while (exec 3<> "/dev/tcp/127.0.0.1/$RELAY_PORT") 2>/dev/null; do RELAY_PORT=$((RELAY_PORT + 1)); done
+RELAY_PORT=$(fixed_port)
 relay_up
 node_init W001 warehouse
 REAL_SYNC=$HUB_SYNC
