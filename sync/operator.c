@@ -18,8 +18,10 @@ operator_audit(const args_t *a, operator_open_fn open, int signed_)
 
 	if ((st = open(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
-	rc = audit_run(st, args_get(a, "site", NULL), signed_, stdout, &broken,
-	    &err);
+	/* A node keeps the chain of its own ops only (store.h): the other
+	 * sites' it holds are theirs to prove, at the hub. */
+	rc = audit_run(st, signed_ ? args_get(a, "site", NULL) : store_site(st),
+	    signed_, stdout, &broken, &err);
 	store_close(&st);
 	if (rc)
 		return prog_fail(1, &err);

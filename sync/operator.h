@@ -16,7 +16,7 @@ typedef store_t *(*operator_open_fn)(const char *dir, err_t *err);
 
 /* audit [--site ID]: 0 when every origin verifies, 1 when one does not
  * (or on a storage error). signed_: the replica keeps pushed signatures
- * (the hub). */
+ * and every site's chain (the hub); a node audits its own log only. */
 int operator_audit(const args_t *args, operator_open_fn open, int signed_);
 
 /* quarantine list [--origin O]: one line per quarantined op, "O/SEQ

@@ -82,8 +82,10 @@ check_eq "the taken ids keep their first sale" "600 600 600 600" "$(q "SELECT to
 check_eq "the node's ops have no gap (seq 1..N)" "$(q "SELECT count(*) FROM op_log WHERE origin = 'S001'")" "$(q "SELECT max(seq) FROM op_log WHERE origin = 'S001'")"
 check_eq "and each is chained" 0 "$(q "SELECT count(*) FROM op_log WHERE origin = 'S001' AND chain IS NULL")"
 check_eq "the meta seq is the last op's" "$(q "SELECT max(seq) FROM op_log WHERE origin = 'S001'")" "$(q "SELECT value FROM meta WHERE name = 'seq'")"
-check_match "bl-node audit finds the store's chain whole" '^S001: [0-9]+ ops, chain and 0 signatures verified$' \
-	"$("$NODE" audit --data "$T/S001" 2>&1 | grep '^S001')"
+# The node holds head office's catalog too, whose chain is not its to keep.
+out=$("$NODE" audit --data "$T/S001" 2>&1)
+check_match "bl-node audit finds the store's chain whole, and audits only it" \
+	'^0 S001: [0-9]+ ops, chain and 0 signatures verified$' "$? $out"
 
 # The same burst again: every id'd sale is a replay now, new ones only for
 # the four without ids.
