@@ -152,6 +152,14 @@ void server_alerts(server_t *server, json_t *items);
 #define SERVER_SILENT_DEFAULT_MS (60 * 60 * 1000)
 void server_set_silent_after(server_t *server, uint64_t ms);
 
+/* The descriptor limit the hub runs with (bl-hub run raises it): each
+ * connected site takes one, SERVER_FD_RESERVE are kept for the rest
+ * (databases, HTTP clients, libzmq's own). Logs how many sites that leaves
+ * room for, and warns when more are enrolled; GET /v1/status shows it as
+ * sites_max (absent until set). */
+#define SERVER_FD_RESERVE 256
+void server_set_fd_limit(server_t *server, uint64_t limit);
+
 /* Fills the hub part of GET /v1/status. */
 void server_status(server_t *server, json_t *status);
 

@@ -440,8 +440,9 @@ s_wrote(void *arg)
 
 /* One connection per site: lift the soft descriptor limit (often 1024) to
  * the hard one so thousands of sites can stay connected, and say how many
- * it is. A hub that cannot is still a hub: the failure is logged. */
-static void
+ * that is. A hub that cannot is still a hub: the failure is logged. The
+ * limit it runs with, or 0 when it cannot read it. */
+static unsigned long long
 s_raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -449,7 +450,7 @@ s_raise_fd_limit(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
 		log_warn("descriptors: read the limit: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	was = (unsigned long long)rl.rlim_cur;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -459,7 +460,7 @@ s_raise_fd_limit(void)
 				 "%llu: %s",
 			    was, (unsigned long long)rl.rlim_max,
 			    strerror(errno));
-			return;
+			return was;
 		}
 	}
 	if ((unsigned long long)rl.rlim_cur == was)
@@ -467,6 +468,7 @@ s_raise_fd_limit(void)
 	else
 		log_info("descriptors: limit %llu, raised from %llu",
 		    (unsigned long long)rl.rlim_cur, was);
+	return (unsigned long long)rl.rlim_cur;
 }
 
 /* The setting run checks before it opens anything: the API token. */
@@ -485,18 +487,21 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	hub_run_t *h = arg;
 	int sync_port = -1, http_port = -1;
 	long long silent;
+	unsigned long long fds;
 
 	/* A store or warehouse not heard from this long is alerted. */
 	if (conf_get_int(&d->conf, "silent_after_s",
 		SERVER_SILENT_DEFAULT_MS / 1000, 5, 365LL * 86400, &silent,
 		err))
 		return -1;
-	s_raise_fd_limit();
+	fds = s_raise_fd_limit();
 	h->server = server_new(d->base, d->store, &d->keys,
 	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
 	if (h->server == NULL)
 		return -1;
 	server_set_silent_after(h->server, (uint64_t)silent * 1000);
+	if (fds > 0)
+		server_set_fd_limit(h->server, fds);
 	h->store = d->store;
 	h->waiting = event_new(d->base, -1, EV_PERSIST, s_on_waiting, h);
 	if (h->waiting == NULL ||

@@ -195,16 +195,23 @@ static int
 s_threshold(store_t *st, const char *category, const char *tier, int *percent,
     char *scope, size_t size)
 {
+	/* At most three rows; the most specific is picked here (category,
+	 * then tier, then the default) rather than by an ORDER BY, which
+	 * would build a temporary b-tree for every line of every sale. */
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT percent, tier, category FROM approval_thresholds "
-	    "WHERE key IN ('category/' || ?1, 'tier/' || ?2, 'default') "
-	    "ORDER BY category IS NULL, tier IS NULL LIMIT 1");
-	int found = 0;
+	    "WHERE key IN ('category/' || ?1, 'tier/' || ?2, 'default')");
+	int found = 0, rank, best = 4;
 
 	if (category != NULL)
 		sqlite3_bind_text(s, 1, category, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
+	while (store_row(st, s)) {
+		rank = (sqlite3_column_type(s, 2) == SQLITE_NULL) * 2 +
+		    (sqlite3_column_type(s, 1) == SQLITE_NULL);
+		if (rank >= best)
+			continue;
+		best = rank;
 		found = 1;
 		*percent = sqlite3_column_int(s, 0);
 		if (sqlite3_column_type(s, 2) != SQLITE_NULL)

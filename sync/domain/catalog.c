@@ -334,28 +334,49 @@ catalog_has(store_t *st, const char *sku)
 	return store_query_int(st, s, 0) > 0;
 }
 
+/* The price of sku in currency for tier, else for retail: 1 with *amount
+ * and the tier it came from in used (when used is not NULL), 0 when
+ * neither has one. At most two rows match (the key is tier and sku);
+ * the preferred one is picked here rather than by an ORDER BY, which
+ * would build a temporary b-tree on every sale's line. */
+static int
+s_tier_price(store_t *st, const char *tier, const char *sku,
+    const char *currency, int64_t *amount, char *used, size_t size)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT amount, tier = ?2 FROM prices WHERE sku = ?1 AND "
+	    "currency = ?3 AND tier IN (?2, 'retail')");
+	int found = 0;
+
+	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
+	while (store_row(st, s)) {
+		int own = sqlite3_column_int(s, 1);
+
+		if (found && !own)
+			continue; /* retail, and the tier's own is in hand */
+		*amount = sqlite3_column_int64(s, 0);
+		if (used != NULL)
+			snprintf(used, size, "%s", own ? tier : "retail");
+		found = 1;
+		if (own)
+			break;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
 int
 catalog_quote(store_t *st, const char *customer, const char *sku,
     const char *currency, const char *field, int64_t *amount, err_t *err)
 {
 	char tier[16] = "retail";
-	sqlite3_stmt *s;
-	int found = 0;
+	int found;
 
 	if (customer != NULL)
 		customer_tier(st, customer, tier, sizeof tier);
-	s = store_stmt(st,
-	    "SELECT amount FROM prices WHERE sku = ?1 AND "
-	    "currency = ?3 AND tier IN (?2, 'retail') "
-	    "ORDER BY tier = ?2 DESC LIMIT 1");
-	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		*amount = sqlite3_column_int64(s, 0);
-		found = 1;
-	}
-	sqlite3_reset(s);
+	found = s_tier_price(st, tier, sku, currency, amount, NULL, 0);
 	if (!found && strcmp(tier, "retail") == 0)
 		return err_set(err, ERR_UNPROCESSABLE,
 		    "%s: no %s price for %s in tier retail", field, currency,
@@ -371,22 +392,7 @@ int
 catalog_list_price(store_t *st, const char *tier, const char *sku,
     const char *currency, int64_t *amount, char *used, size_t size)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT amount, tier FROM prices WHERE sku = ?1 AND "
-	    "currency = ?3 AND tier IN (?2, 'retail') "
-	    "ORDER BY tier = ?2 DESC LIMIT 1");
-	int found = 0;
-
-	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tier, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, currency, -1, SQLITE_STATIC);
-	if (store_row(st, s)) {
-		*amount = sqlite3_column_int64(s, 0);
-		snprintf(used, size, "%s", sqlite3_column_text(s, 1));
-		found = 1;
-	}
-	sqlite3_reset(s);
-	return found;
+	return s_tier_price(st, tier, sku, currency, amount, used, size);
 }
 
 int

@@ -696,6 +696,91 @@ s_ingest_once(const char *prefix, int nsites, long ops_each, long *ops)
 	return (double)*ops / t;
 }
 
+/* The sites step: SITES_MAX simulated sites, enrolled at once, connected
+ * SITES_EACH to a child process, each with a CURVE session (HELLO,
+ * WELCOME) held open; the hub's RSS before any and at each count of
+ * s_sites_at. */
+#define SITES_MAX 10000
+#define SITES_EACH 1000
+#define SITES_STEPS 3
+static const int s_sites_at[SITES_STEPS] = { 1000, 5000, 10000 };
+
+typedef struct {
+	int connected;		    /* sessions the hub counts at the end */
+	double enroll_s;	    /* keys made and enrolled */
+	double connect_s;	    /* to have every one counted by the hub */
+	double base_mb;		    /* the hub's RSS before any */
+	double rss_mb[SITES_STEPS]; /* at s_sites_at[i] */
+} sites_run_t;
+
+/* Waits up to 60 s for the hub to count n sessions; the count it has,
+ * at most n (it may count a few stores just closed). */
+static int
+s_hub_sessions(int n)
+{
+	double until = bench_now() + 60;
+	int got = 0;
+
+	while (got < n && bench_now() < until) {
+		http_conn_t c;
+		char body[4096];
+		json_t *v;
+
+		usleep(200000);
+		if (http_open(&c, s_hub_http) != 0)
+			continue;
+		if (http_do(&c, "GET", "/v1/status", NULL, body, sizeof body) !=
+		    200)
+			body[0] = '\0';
+		http_close(&c);
+		v = json_loads(body, 0, NULL);
+		got = (int)json_integer_value(json_object_get(v, "sessions"));
+		json_decref(v);
+	}
+	return got > n ? n : got;
+}
+
+static void
+s_sites(sites_run_t *r)
+{
+	char db[4096];
+	sites_t *ss;
+	pid_t child[SITES_MAX / SITES_EACH];
+	int i, k = 0, held = 0;
+	double t = bench_now();
+
+	s_path(db, sizeof db, "hub/hub.db");
+	ss = sites_new(db, "C", SITES_MAX, 0, 0);
+	r->enroll_s = bench_now() - t;
+	r->base_mb = bench_rss_kb(s_hub_pid) / 1024.0;
+	t = bench_now();
+	for (i = 0; i < SITES_STEPS; i++) {
+		while (held < s_sites_at[i]) {
+			child[k++] = sites_hold_child(ss, held, SITES_EACH,
+			    s_endpoint, s_hub_pub);
+			held += SITES_EACH;
+		}
+		r->connected = s_hub_sessions(held);
+		r->rss_mb[i] = bench_rss_kb(s_hub_pid) / 1024.0;
+		printf("  %5d sites held, the hub counts %d, RSS %.1f MB, "
+		       "%.1f s\n",
+		    held, r->connected, r->rss_mb[i], bench_now() - t);
+	}
+	r->connect_s = bench_now() - t;
+	while (k > 0)
+		bench_stop(child[--k]);
+	sites_free(ss);
+}
+
+/* What each 1,000 sites more cost the hub, from the first count to the
+ * last. */
+static double
+s_sites_per_1k(const sites_run_t *r)
+{
+	return (r->rss_mb[SITES_STEPS - 1] - r->rss_mb[0]) * 1000 /
+	    (s_sites_at[SITES_STEPS - 1] - s_sites_at[0]);
+}
+
 /* The median of three runs by fresh sites (PREFIX A, B, C...): one run
  * swings by a fifth with what the disk and the other core are doing. */
 static double
@@ -732,14 +817,15 @@ main(int argc, char **argv)
 	double floor50 = 0, floor99 = 0;
 	double p50, p99, prop50, prop99, ingest, ingest5m, t, catchup, prune_s;
 	double floor_ms[2000];
-	long ops, rss_kb, hub_rss, swept = 0, unswept = 0;
+	long ops, rss_kb, swept = 0, unswept = 0;
 	long long wb, sale_bytes, ingest_bytes, live_before, live_after;
 	char hub_db[4096], s1_db[4200], s2_db[4200], s3_db[4200], f_db[4200];
 	char s3[4096], key[64], why[512] = "";
 	static const int sweep_conns[] = { 1, 4, 16, 64 };
 	level_t level[4];
 	soak_t soak;
-	int http1, http2, http3, connected, hub_tmpfs, hub_exact, i;
+	int http1, http2, http3, hub_tmpfs, hub_exact, i;
+	sites_run_t sites;
 	pid_t n1, n2, n3;
 	struct rlimit rl;
 	FILE *f;
@@ -759,7 +845,9 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 
 	if (argc > 2 &&
-	    (strcmp(argv[2], "ingest") == 0 || strcmp(argv[2], "catchup") == 0))
+	    (strcmp(argv[2], "ingest") == 0 ||
+		strcmp(argv[2], "catchup") == 0 ||
+		strcmp(argv[2], "sites") == 0))
 		goto steps;
 	printf("ceilings ...\n");
 	sqlite_lim = limit_sqlite(s_dir, 500000);
@@ -790,6 +878,21 @@ steps:
 			bench_die("catch-up sync failed");
 		printf("catch-up of 1,000,000 ops: %.2f s, peak RSS %.1f MB\n",
 		    bench_now() - t, rss_kb / 1024.0);
+		s_hub_stop();
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[2], "sites") == 0) {
+		/* Iterating on the hub's connections: a hub and the sites. */
+		s_prog(hub, sizeof hub, "bl-hub");
+		s_path(data, sizeof data, "hub");
+		if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
+			bench_die("hub init");
+		s_hub_start();
+		s_sites(&sites);
+		printf("%d sites connected in %.1f s (enrolled in %.1f s); "
+		       "hub RSS %.1f MB before\n",
+		    sites.connected, sites.connect_s, sites.enroll_s,
+		    sites.base_mb);
 		s_hub_stop();
 		return 0;
 	}
@@ -879,38 +982,7 @@ steps:
 	}
 
 	printf("sites connected ...\n");
-	{
-		char db[4096];
-		sites_t *ss;
-		void *ctx;
-
-		s_path(db, sizeof db, "hub/hub.db");
-		ss = sites_new(db, "C", 1000, 0, 0);
-		ctx = sites_hold(ss, s_endpoint, s_hub_pub);
-		usleep(1500000); /* the hub's status counts live sessions */
-		{
-			http_conn_t c;
-			char body[4096];
-			json_t *v;
-
-			http_open(&c, s_hub_http);
-			http_do(&c, "GET", "/v1/status", NULL, body,
-			    sizeof body);
-			http_close(&c);
-			v = json_loads(body, 0, NULL);
-			/* Every simulated site got its WELCOME (sites_hold
-			 * waits for all); the hub must count them as sessions.
-			 * Its count may include a few just-closed stores. */
-			connected = (int)json_integer_value(
-			    json_object_get(v, "sessions"));
-			if (connected > ss->n)
-				connected = ss->n;
-			json_decref(v);
-		}
-		hub_rss = bench_rss_kb(s_hub_pid);
-		sites_release(ss, ctx);
-		sites_free(ss);
-	}
+	s_sites(&sites);
 
 	printf("ingest, empty log ...\n");
 	wb = bench_write_bytes(s_hub_pid);
@@ -1008,9 +1080,24 @@ steps:
 	    json_real(round(prop50 * 1000) / 1000));
 	json_object_set_new(res, "propagation_p99_ms",
 	    json_real(round(prop99 * 1000) / 1000));
-	json_object_set_new(res, "sites_connected", json_integer(connected));
-	json_object_set_new(res, "hub_rss_mb_at_sites",
-	    json_real(round(hub_rss / 1024.0 * 10) / 10));
+	json_object_set_new(res, "sites_connected",
+	    json_integer(sites.connected));
+	json_object_set_new(res, "sites_hub_rss_mb",
+	    json_real(round(sites.rss_mb[SITES_STEPS - 1] * 10) / 10));
+	json_object_set_new(res, "sites_hub_rss_mb_none",
+	    json_real(round(sites.base_mb * 10) / 10));
+	for (i = 0; i < SITES_STEPS; i++) {
+		snprintf(key, sizeof key, "sites_hub_rss_mb_%dk",
+		    s_sites_at[i] / 1000);
+		json_object_set_new(res, key,
+		    json_real(round(sites.rss_mb[i] * 10) / 10));
+	}
+	json_object_set_new(res, "sites_rss_per_1k_mb",
+	    json_real(round(s_sites_per_1k(&sites) * 10) / 10));
+	json_object_set_new(res, "sites_connect_s",
+	    json_real(round(sites.connect_s * 10) / 10));
+	json_object_set_new(res, "sites_enroll_s",
+	    json_real(round(sites.enroll_s * 10) / 10));
 	json_object_set_new(res, "ingest_5m_ops_per_s",
 	    json_integer((json_int_t)ingest5m));
 	json_object_set_new(res, "ingest_growth_ratio",
@@ -1079,8 +1166,15 @@ steps:
 	    "sales_hub_exact", hub_exact ? "yes" : "NO", swept, unswept, why);
 	printf("%-28s %14.3f   <= 20\n", "propagation_p50_ms", prop50);
 	printf("%-28s %14.3f\n", "propagation_p99_ms", prop99);
-	printf("%-28s %14d   >= 1000 (hub %.1f MB)\n", "sites_connected",
-	    connected, hub_rss / 1024.0);
+	printf("%-28s %14d   >= 10000 (in %.1f s, enrolled in %.1f s)\n",
+	    "sites_connected", sites.connected, sites.connect_s,
+	    sites.enroll_s);
+	printf("%-28s %14.1f   (none: %.1f", "sites_hub_rss_mb",
+	    sites.rss_mb[SITES_STEPS - 1], sites.base_mb);
+	for (i = 0; i < SITES_STEPS; i++)
+		printf(", %dk: %.1f", s_sites_at[i] / 1000, sites.rss_mb[i]);
+	printf(")\n%-28s %14.1f\n", "sites_rss_per_1k_mb",
+	    s_sites_per_1k(&sites));
 	printf("%-28s %14.3f   >= 0.8 (%.0f ops/s at 5M)\n",
 	    "ingest_growth_ratio", ingest5m / ingest, ingest5m);
 	printf("%-28s %14lld   (bytes written by the node per sale)\n",

@@ -90,6 +90,14 @@ double sites_push(sites_t *sites, const char *endpoint, const char *hub_pub,
  * sites_release. */
 void *sites_hold(sites_t *sites, const char *endpoint, const char *hub_pub);
 void sites_release(sites_t *sites, void *ctx);
+/* Holds sites from .. from + count - 1 connected from a child process
+ * (each site takes two descriptors at its end, its socket's mailbox and its
+ * connection: children keep 10,000 sites within a hard limit of 20,000).
+ * Returns the child's pid once every one of them got its WELCOME; the child
+ * holds them, each site PINGing every 2 s as bl-node does, until
+ * bench_stop(pid). Dies when the child failed. */
+pid_t sites_hold_child(sites_t *sites, int from, int count,
+    const char *endpoint, const char *hub_pub);
 void sites_free(sites_t *sites);
 
 /* ---- limits.c ---- */

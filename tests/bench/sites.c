@@ -2,15 +2,21 @@
  * sites: simulated sites sharing the bench process — a realistic op mix
  * generated in memory, pushed to a real hub over CURVE with the same
  * protocol and flow as bl-node (HELLO, then one PUSH batch in flight at a
- * time per site), or merely held connected.
+ * time per site), or merely held connected, from the bench process or from
+ * children of it (sites_hold_child).
  */
 #include "bench.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "chain.h"
@@ -326,6 +332,78 @@ sites_hold(sites_t *ss, const char *endpoint, const char *hub_pub)
 	s_connect(ss, ctx, endpoint, hub_pub);
 	s_drive(ss, 0, 120);
 	return ctx;
+}
+
+/* Keeps every session of ss alive (the hub ends one silent for 2 minutes):
+ * a PING from each site every SITES_PING_MS, spread evenly, and every
+ * answer read. Never returns. bl-node PINGs every 2 s; 10,000 sites doing
+ * so (5,000 PINGs a second, CURVE both ways) with the hub and the sites on
+ * the same 2 cores starve the handshakes of the last thousands. */
+#define SITES_PING_MS 30000
+static void
+s_keep(sites_t *ss)
+{
+	zmq_pollitem_t *items = calloc((size_t)ss->n, sizeof *items);
+	proto_disk_t disk;
+	double t0 = bench_now();
+	long sent = 0, due;
+	char buf[4096];
+	cbw_t w;
+	int i;
+
+	memset(&disk, 0, sizeof disk);
+	cbw_init(&w);
+	for (i = 0; i < ss->n; i++) {
+		items[i].socket = ss->site[i].dealer;
+		items[i].events = ZMQ_POLLIN;
+	}
+	for (;;) {
+		due = (long)((bench_now() - t0) * 1000 / SITES_PING_MS * ss->n);
+		for (; sent < due; sent++) {
+			proto_ping(&w, hlc_wall_ms(), &disk);
+			zmq_send(ss->site[sent % ss->n].dealer, w.data, w.len,
+			    ZMQ_DONTWAIT);
+		}
+		if (zmq_poll(items, ss->n, 200) < 0)
+			bench_die("poll: %s", zmq_strerror(zmq_errno()));
+		for (i = 0; i < ss->n; i++)
+			if (items[i].revents & ZMQ_POLLIN)
+				while (zmq_recv(ss->site[i].dealer, buf,
+					   sizeof buf, ZMQ_DONTWAIT) >= 0)
+					;
+	}
+}
+
+pid_t
+sites_hold_child(sites_t *ss, int from, int count, const char *endpoint,
+    const char *hub_pub)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	assert(from >= 0 && count > 0 && from + count <= ss->n);
+	if (pipe(pfd) != 0)
+		bench_die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		sites_t part = { count, ss->site + from };
+
+		close(pfd[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* not outliving the bench */
+		sites_hold(&part, endpoint, hub_pub);
+		if (write(pfd[1], "1", 1) != 1)
+			_exit(1);
+		s_keep(&part); /* until killed */
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1)
+		bench_die("sites %d to %d: the process holding them failed",
+		    from + 1, from + count);
+	close(pfd[0]);
+	return pid;
 }
 
 void

@@ -8,6 +8,8 @@
  *                               one stalled reader per line of KEYS
  *   blswarm watch KEYS HUB HUB_KEY
  *                               one honest reader, the first line's site
+ *   blswarm hold KEYS HUB HUB_KEY
+ *                               one idle session per line of KEYS
  *
  * HUB is tcp://HOST:PORT, HUB_KEY the hub's public key (Z85).
  *
@@ -29,6 +31,15 @@
  * unix ms: "WELCOME T", "OPS n T", "ERROR status reason T",
  * "DISCONNECTED T" (the socket monitor saw the connection end; it does not
  * reconnect). Exits 0 after DISCONNECTED, 1 when none came within 120 s.
+ *
+ * hold: every site connects, says HELLO and reads its answer; prints
+ * "WELCOMED k of N" once all have one (or after 90 s), then keeps the
+ * sessions open, reading what comes, until killed; exits 1 at once when
+ * some site got no WELCOME.
+ *
+ * A site takes two descriptors (its socket's mailbox and its connection):
+ * blswarm lifts its own limit to the hard one and refuses, saying so, more
+ * sites than that leaves room for.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -50,6 +61,7 @@
 #define SWARM_STALL_WAIT_MS 90000  /* for every session to pull */
 #define SWARM_WATCH_WAIT_MS 120000 /* for the watched one to end */
 #define SWARM_WATCH_CREDIT 8
+#define SWARM_FD_SPARE 64 /* descriptors besides two a site */
 
 typedef struct {
 	char site[OP_SITE_MAX + 1];
@@ -199,6 +211,33 @@ s_recv(void *d, const char *site, proto_msg_t *m, zmq_msg_t *buf)
 	return 0;
 }
 
+/* A context for n sites: libzmq's default is 1023 sockets, and each site
+ * takes two descriptors. NULL after saying why. */
+static void *
+s_context(int n)
+{
+	struct rlimit rl;
+	void *ctx;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)n * 2 + SWARM_FD_SPARE) {
+		fprintf(stderr,
+		    "blswarm: %d sites: need %d descriptors, the limit is "
+		    "%llu\n",
+		    n, n * 2 + SWARM_FD_SPARE, (unsigned long long)rl.rlim_cur);
+		return NULL;
+	}
+	ctx = zmq_ctx_new();
+	if (ctx == NULL || zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, n + 16) != 0) {
+		fprintf(stderr, "blswarm: %d sockets: %s\n", n,
+		    zmq_strerror(zmq_errno()));
+		if (ctx != NULL)
+			zmq_ctx_term(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 static int
 s_stall(const char *path, const char *hub, const char *hub_key, uint64_t cursor,
     int pulls, int restart)
@@ -213,16 +252,11 @@ s_stall(const char *path, const char *hub, const char *hub_key, uint64_t cursor,
 
 	if (n < 0)
 		return 1;
-	ctx = zmq_ctx_new();
+	ctx = s_context(n);
 	socks = calloc((size_t)n, sizeof *socks);
 	items = calloc((size_t)n, sizeof *items);
-	/* A socket each, and libzmq's default is 1023 sockets. */
-	if (ctx == NULL || socks == NULL || items == NULL ||
-	    zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, n + 16) != 0) {
-		fprintf(stderr, "blswarm: stall: %d sockets: %s\n", n,
-		    zmq_strerror(zmq_errno()));
+	if (ctx == NULL || socks == NULL || items == NULL)
 		return 1;
-	}
 	cbw_init(&w);
 	for (i = 0; i < n; i++) {
 		/* One message at most in libzmq's queue (the WELCOME, never
@@ -268,6 +302,66 @@ s_stall(const char *path, const char *hub, const char *hub_key, uint64_t cursor,
 		return 1;
 	for (;;) /* hold every connection until killed */
 		pause();
+}
+
+static int
+s_hold(const char *path, const char *hub, const char *hub_key)
+{
+	swarm_key_t *keys;
+	zmq_pollitem_t *items;
+	int n = s_load(path, &keys, SWARM_MAX), welcomed = 0, i;
+	uint64_t until;
+	void *ctx;
+	cbw_t w;
+
+	if (n < 0)
+		return 1;
+	ctx = s_context(n);
+	items = calloc((size_t)n, sizeof *items);
+	if (ctx == NULL || items == NULL)
+		return 1;
+	cbw_init(&w);
+	for (i = 0; i < n; i++) {
+		items[i].socket = s_dealer(ctx, &keys[i], hub, hub_key, 0, 0);
+		if (items[i].socket == NULL ||
+		    s_hello(items[i].socket, keys[i].site, &w))
+			return 1;
+		items[i].events = ZMQ_POLLIN;
+	}
+	/* Then read whatever comes, so that every session stays sound. */
+	until = s_now_ms() + SWARM_STALL_WAIT_MS;
+	for (;;) {
+		if (zmq_poll(items, n, 100) < 0) {
+			fprintf(stderr, "blswarm: hold: poll: %s\n",
+			    zmq_strerror(zmq_errno()));
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			proto_msg_t m;
+			zmq_msg_t buf;
+
+			if (!(items[i].revents & ZMQ_POLLIN))
+				continue;
+			zmq_msg_init(&buf);
+			if (s_recv(items[i].socket, keys[i].site, &m, &buf) ==
+			    0) {
+				if (m.type == PROTO_WELCOME)
+					welcomed++;
+				else if (m.type == PROTO_ERROR)
+					fprintf(stderr,
+					    "blswarm: site %s: %d %s\n",
+					    keys[i].site, m.status, m.reason);
+			}
+			zmq_msg_close(&buf);
+		}
+		if (until > 0 && (welcomed >= n || s_now_ms() >= until)) {
+			printf("WELCOMED %d of %d\n", welcomed, n);
+			if (welcomed < n)
+				return 1;
+			until = 0;
+			sodium_memzero(keys, (size_t)n * sizeof *keys);
+		}
+	}
 }
 
 static int
@@ -381,10 +475,13 @@ main(int argc, char **argv)
 		    argc == 8);
 	if (argc == 5 && strcmp(argv[1], "watch") == 0)
 		return s_watch(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "hold") == 0)
+		return s_hold(argv[2], argv[3], argv[4]);
 	fprintf(stderr,
 	    "usage: blswarm keys N PREFIX\n"
 	    "       blswarm stall KEYS tcp://HOST:PORT HUB_KEY "
 	    "CURSOR [PULLS [restart]]\n"
-	    "       blswarm watch KEYS tcp://HOST:PORT HUB_KEY\n");
+	    "       blswarm watch KEYS tcp://HOST:PORT HUB_KEY\n"
+	    "       blswarm hold KEYS tcp://HOST:PORT HUB_KEY\n");
 	return 2;
 }
