@@ -23,6 +23,10 @@ WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libpq: only the hubs' shared op log in PostgreSQL (hub/pglog.c), so only
+# bl-hub and the tests that use it link it.
+PG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
+PG_LIBS := $(shell pkg-config --libs libpq 2>/dev/null)
 CFLAGS ?= -O2 -g
 CORE_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isync -Ibuild -MMD -MP
 ALL_CFLAGS = $(CORE_CFLAGS) -Isync/domain -Isync/api
@@ -95,9 +99,10 @@ $(1)/libblcore.a: $(patsubst %.c,$(1)/%.o,$(CORE_SRC)) $(1)/build/schema.o
 $(1)/libbldomain.a: $(patsubst %.c,$(1)/%.o,$(DOMAIN_SRC))
 	@echo "  AR      $$@"
 	@rm -f $$@ && $$(AR) rcs $$@ $$^
+$(1)/hub/pglog.o: ALL_CFLAGS += $$(PG_CFLAGS)
 $(1)/bl-hub: $(patsubst %.c,$(1)/%.o,$(HUB_SRC)) $(1)/libbldomain.a $(1)/libblcore.a
 	@echo "  LD      $$@"
-	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(PG_LIBS)
 $(1)/bl-node: $(patsubst %.c,$(1)/%.o,$(NODE_SRC)) $(1)/libbldomain.a $(1)/libblcore.a
 	@echo "  LD      $$@"
 	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
@@ -124,6 +129,11 @@ build/san/tests/unit/%: build/san/tests/unit/%.o build/san/tests/unit/harness.o 
 build/san/tests/unit/test_domain_%: build/san/tests/unit/test_domain_%.o build/san/tests/unit/harness.o build/san/tests/unit/domain_harness.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+# The shared op log's test links the hub's pglog and libpq.
+build/san/tests/unit/test_pglog.o: ALL_CFLAGS += $(PG_CFLAGS) -Ihub
+build/san/tests/unit/test_pglog: build/san/tests/unit/test_pglog.o build/san/tests/unit/harness.o build/san/hub/pglog.o $(SAN_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PG_LIBS)
 build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)

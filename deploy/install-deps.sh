@@ -4,13 +4,15 @@
 # with (served from /usr/share/javascript/chart.js); chromium is the
 # headless browser the console's test renders it in, fonts-noto-cjk lets it
 # draw the Chinese labels, and python3 reads its DOM and the reports' CSV
-# back. Runs apt-get through sudo when not root.
+# back. postgresql and libpq-dev: the hubs' shared op log (hub/pglog.c links
+# libpq) and the throwaway cluster tests/pg.sh starts for its tests. Runs
+# apt-get through sudo when not root.
 # Called by `make` whenever pkg-config cannot find one of our libraries.
 set -eu
 
 PACKAGES="build-essential pkg-config libzmq3-dev libsodium-dev libcbor-dev
 libevent-dev libsqlite3-dev libjansson-dev sqlite3 curl jq procps clang-format
-libjs-chart.js chromium fonts-noto-cjk python3"
+libjs-chart.js chromium fonts-noto-cjk python3 postgresql libpq-dev"
 
 missing=""
 for p in $PACKAGES; do

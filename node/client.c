@@ -44,11 +44,10 @@
 
 #define PULL_WINDOW 4 /* OPS batches in flight */
 #define PING_EVERY_MS 2000
-#define RETRY_HELLO_MS 1000		/* the first retry after an error */
-#define RETRY_HELLO_MAX_MS 15000	/* doubling up to this */
-#define QUARANTINE_RETRY_MS (60 * 1000) /* clock-ahead ops tried again */
-#define PUSH_COALESCE_MS 3		/* writes within this go in one PUSH */
-#define ANSWER_WAIT_MS 10000		/* for a WELCOME or PUSH_ACK */
+#define RETRY_HELLO_MS 1000		  /* the first retry after an error */
+#define RETRY_HELLO_MAX_MS 15000	  /* doubling up to this */
+#define QUARANTINE_RETRY_MS (60 * 1000)	  /* clock-ahead ops tried again */
+#define ANSWER_WAIT_MS 10000		  /* for a WELCOME or PUSH_ACK */
 #define LAST_SYNC_SAVE_MS (5 * 60 * 1000) /* idle: last_sync saved */
 #define ENTROPY_EVERY_MS (60 * 60 * 1000) /* anti-entropy, once caught up */
 #define RELAY_AGAIN_MS 5000 /* a recovering hub hears from us this often */
@@ -1166,13 +1165,18 @@ client_set_progress(client_t *c, client_progress_fn fn, void *arg)
 void
 client_wrote(client_t *c)
 {
-	/* A few ms of grace gather a burst of till writes into one PUSH: one
-	 * commit at the hub instead of one per sale, whose disk writes would
-	 * otherwise compete with the next sale's. */
-	struct timeval soon = { 0, PUSH_COALESCE_MS * 1000 };
+	/* Nothing in flight: the write goes at once, in the next turn of the
+	 * loop (after the commit callback that called us). A PUSH in flight:
+	 * what is written meanwhile waits for its PUSH_ACK and goes as one
+	 * batch, so a burst of till writes costs the hub one commit per
+	 * round trip, not one per sale (Nagle's rule, without a timer that
+	 * every lone sale would wait for). */
+	struct timeval now = { 0, 0 };
 
+	if (c->push_inflight != 0)
+		return;
 	if (!evtimer_pending(c->push_soon, NULL))
-		evtimer_add(c->push_soon, &soon);
+		evtimer_add(c->push_soon, &now);
 }
 
 link_state_t

@@ -5,6 +5,7 @@
 # (tests/proc/test_*.sh) each print "RESULT <passed> <failed>" as their last
 # result line; a program that dies before printing it counts as one failure.
 # The layout check (tests/format.sh) runs first, as one more such program.
+# Tests that need PostgreSQL get BL_PG_URI (see the cluster below).
 # Output of each goes to build/test-logs/NAME.log; failures are shown.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,34 @@ run_one() {
 		echo "ok   $name ($p)"
 	fi
 }
+
+# One throwaway PostgreSQL cluster (tests/pg.sh) when a test names
+# BL_PG_URI, started here and stopped at the end, also on failure or
+# interruption; its server log is kept as pg-server.log. In /tmp: as root it
+# runs as nobody, which must reach the folder. When it cannot start, that is
+# one failure, and the tests that need it skip.
+pg_dir=""
+pg_stop() {
+	[ -n "$pg_dir" ] || return 0
+	sh "$top/tests/pg.sh" stop "$pg_dir" >> "$logs/pg-cluster.log" 2>&1
+	cp "$pg_dir/log" "$logs/pg-server.log" 2> /dev/null
+	rm -rf "$pg_dir"
+	pg_dir=""
+}
+trap pg_stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if grep -qs BL_PG_URI "$top"/tests/unit/test_*.c "$top"/tests/proc/test_*.sh; then
+	pg_dir=$(mktemp -d /tmp/bl-pg.XXXXXX)
+	if uri=$(sh "$top/tests/pg.sh" start "$pg_dir" 2> "$logs/pg-cluster.log"); then
+		export BL_PG_URI="$uri"
+	else
+		failed=$((failed + 1))
+		echo "FAIL pg-cluster (tests/pg.sh start), log $logs/pg-cluster.log:"
+		tail -n 20 "$logs/pg-cluster.log" | sed 's/^/    /'
+		pg_stop
+	fi
+fi
 
 run_one "style-format" sh "$top/tests/format.sh"
 for t in "$top"/build/san/tests/unit/core/test_*; do

@@ -1,0 +1,685 @@
+/*
+ * pglog: the hubs' shared op log in PostgreSQL (see pglog.h for the
+ * schema, the ordering guarantee and the advisory lock behind it).
+ *
+ * Owns one libpq connection and the statements prepared on it. Every
+ * statement with data goes through PQexecPrepared with binary parameters
+ * and binary results (bigint as 8 big-endian bytes, text and bytea as their
+ * bytes), so bodies are never escaped or copied into SQL. Every PGresult is
+ * checked with PQresultStatus and cleared on every path. A statement that
+ * fails inside the append transaction rolls it back before returning, so
+ * the connection stays usable unless it is lost.
+ *
+ * The statements are prepared at the first call that needs them, not at
+ * open: on a fresh database the tables only exist after
+ * pglog_init_schema.
+ */
+#include "pglog.h"
+
+#include <assert.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+/* PostgreSQL type oids (pg_type.h is a server header). */
+#define OID_INT8 20
+#define OID_BYTEA 17
+#define OID_TEXT 25
+
+#define PGLOG_CONNECT_TIMEOUT "10" /* seconds */
+#define HASH_SHOWN 8		   /* bytes of a hash shown in a message */
+
+struct pglog {
+	PGconn *conn;
+	int prepared;  /* how many of s_stmts exist on conn, in order */
+	int unordered; /* test only: see pglog_set_unordered */
+};
+
+/* The statements, by name; parameters are all binary. */
+typedef struct {
+	const char *name;
+	const char *sql;
+	int nparams;
+	Oid types[5];
+} stmt_t;
+
+enum { S_LOCK, S_MAX, S_INSERT, S_FIND, S_READ, S_RESERVE, S_COUNT };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const stmt_t s_stmts[S_COUNT] = {
+	[S_LOCK] = { "pglog_lock",
+	    "SELECT pg_advisory_xact_lock(" STR(PGLOG_APPEND_LOCK_KEY) ")", 0,
+	    { 0 } },
+	[S_MAX] = { "pglog_max", "SELECT coalesce(max(gseq), 0) FROM op_log", 0,
+	    { 0 } },
+	[S_INSERT] = { "pglog_insert",
+	    "INSERT INTO op_log (gseq, origin, seq, hash, body) "
+	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin, seq) DO NOTHING",
+	    5, { OID_INT8, OID_TEXT, OID_INT8, OID_BYTEA, OID_BYTEA } },
+	[S_FIND] = { "pglog_find",
+	    "SELECT gseq, hash FROM op_log WHERE origin = $1 AND seq = $2", 2,
+	    { OID_TEXT, OID_INT8 } },
+	[S_READ] = { "pglog_read",
+	    "SELECT gseq, origin, seq, hash, body FROM op_log "
+	    "WHERE gseq > $1 ORDER BY gseq LIMIT $2",
+	    2, { OID_INT8, OID_INT8 } },
+	/* Test only: n numbers from a counter row, committed on its own as
+	 * nextval would be. The counter starts at the log's head. */
+	[S_RESERVE] = { "pglog_reserve",
+	    "INSERT INTO pglog_meta AS m (key, value) VALUES ('unordered_next', "
+	    "(SELECT coalesce(max(gseq), 0) FROM op_log) + $1) "
+	    "ON CONFLICT (key) DO UPDATE SET value = greatest(m.value, "
+	    "(SELECT coalesce(max(gseq), 0) FROM op_log)) + $1 "
+	    "RETURNING value - $1",
+	    1, { OID_INT8 } },
+};
+
+/* Schema creation, run under PGLOG_SCHEMA_LOCK_KEY. The numbers in it are
+ * PGLOG_HASH_BYTES and PGLOG_SCHEMA_VERSION, written out to keep it
+ * readable. */
+_Static_assert(PGLOG_HASH_BYTES == 32, "s_schema_sql checks 32 bytes");
+_Static_assert(PGLOG_SCHEMA_VERSION == 1, "s_schema_sql stores version 1");
+static const char s_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS pglog_meta ("
+    " key text PRIMARY KEY,"
+    " value bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS op_log ("
+    " gseq bigint PRIMARY KEY CHECK (gseq > 0),"
+    " origin text NOT NULL,"
+    " seq bigint NOT NULL,"
+    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
+    " body bytea NOT NULL,"
+    " UNIQUE (origin, seq));"
+    "INSERT INTO pglog_meta (key, value) VALUES ('schema_version', 1) "
+    "ON CONFLICT (key) DO NOTHING";
+
+static void
+s_put64(uint8_t *b, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+s_get64(const uint8_t *b)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* Copies the first line of msg into buf, without libpq's "ERROR:  " or
+ * "FATAL:  " prefix; "unknown error" for an empty one. */
+static void
+s_first_line(char *buf, size_t size, const char *msg)
+{
+	static const char *const prefixes[] = { "ERROR:  ", "FATAL:  ",
+		"PANIC:  " };
+	size_t i, n;
+
+	if (msg == NULL)
+		msg = "";
+	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+			msg += strlen(prefixes[i]);
+	n = strcspn(msg, "\r\n");
+	if (n == 0) {
+		msg = "unknown error";
+		n = strlen(msg);
+	}
+	text_printf(buf, size, "%.*s", (int)n, msg);
+}
+
+/* Fills err for a failed call on p: what (printf-formatted) then
+ * PostgreSQL's primary message (from res, or the connection's when res is
+ * NULL or carries none). ERR_UNAVAILABLE when the connection is gone, else
+ * ERR_INTERNAL. Returns -1. */
+static int __attribute__((format(printf, 4, 5)))
+s_fail(pglog_t *p, const PGresult *res, err_t *err, const char *what, ...)
+{
+	char prefix[ERR_MSG_MAX], cause[ERR_MSG_MAX];
+	const char *msg = NULL;
+	va_list ap;
+	int lost = PQstatus(p->conn) == CONNECTION_BAD;
+
+	va_start(ap, what);
+	vsnprintf(prefix, sizeof prefix, what, ap);
+	va_end(ap);
+	if (res != NULL)
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (msg == NULL && res != NULL)
+		msg = PQresultErrorMessage(res);
+	if (msg == NULL || msg[0] == '\0')
+		msg = PQerrorMessage(p->conn);
+	s_first_line(cause, sizeof cause, msg);
+	return err_set(err, lost ? ERR_UNAVAILABLE : ERR_INTERNAL, "%s: %s%s",
+	    prefix, lost ? "connection lost: " : "", cause);
+}
+
+/* Runs a statement without parameters whose rows, if any, are not read
+ * (BEGIN, COMMIT, DDL, taking a lock) and checks that it completed as tag
+ * says ("COMMIT": a COMMIT of a failed transaction completes as ROLLBACK);
+ * tag NULL accepts any. 0, or -1 with err prefixed by what. */
+static int
+s_exec(pglog_t *p, const char *sql, const char *tag, const char *what,
+    err_t *err)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = s_fail(p, res, err, "%s", what);
+	else if (tag != NULL && strcmp(PQcmdStatus(res), tag) != 0)
+		rc = err_set(err, ERR_INTERNAL, "%s: completed as %s", what,
+		    PQcmdStatus(res));
+	PQclear(res);
+	return rc;
+}
+
+/* Ends a failed transaction, if one is open; its own failure adds nothing
+ * to the error already reported. */
+static void
+s_rollback(pglog_t *p)
+{
+	PGresult *res;
+	PGTransactionStatusType ts = PQtransactionStatus(p->conn);
+
+	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR)
+		return;
+	res = PQexec(p->conn, "ROLLBACK");
+	PQclear(res);
+}
+
+static int
+s_prepare(pglog_t *p, err_t *err)
+{
+	PGresult *res;
+	int i;
+
+	/* Goes on from where a failure (a table not created yet) stopped:
+	 * preparing a name twice is an error. */
+	for (i = p->prepared; i < S_COUNT; i++) {
+		res = PQprepare(p->conn, s_stmts[i].name, s_stmts[i].sql,
+		    s_stmts[i].nparams, s_stmts[i].types);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			s_fail(p, res, err, "prepare statement: %s",
+			    s_stmts[i].name);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+		p->prepared = i + 1;
+	}
+	return 0;
+}
+
+/* Runs prepared statement id with binary parameters and binary results.
+ * Returns the result (the caller PQclears it), whose status the caller
+ * checks; PQexecPrepared may return NULL (out of memory), which
+ * PQresultStatus reports as PGRES_FATAL_ERROR. */
+static PGresult *
+s_run(pglog_t *p, int id, const char *const *values, const int *lengths)
+{
+	static const int formats[5] = { 1, 1, 1, 1, 1 };
+
+	assert(p->prepared == S_COUNT);
+	return PQexecPrepared(p->conn, s_stmts[id].name, s_stmts[id].nparams,
+	    values, lengths, formats, 1);
+}
+
+/* Reads the bigint at (row, col) of a binary result into *v. */
+static int
+s_int8(const PGresult *res, int row, int col, uint64_t *v)
+{
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+		return -1;
+	*v = s_get64((const uint8_t *)PQgetvalue(res, row, col));
+	return 0;
+}
+
+/* Drops the server's notices ("relation op_log already exists, skipping"):
+ * libpq would print them on stderr. */
+static void
+s_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Copies uri into buf without the password of a URI's user:password@. */
+static void
+s_redact(char *buf, size_t size, const char *uri)
+{
+	const char *scheme = strstr(uri, "://");
+	const char *at, *colon;
+	size_t auth;
+
+	text_printf(buf, size, "%s", uri);
+	if (scheme == NULL)
+		return;
+	scheme += 3;
+	auth = strcspn(scheme, "/?");
+	at = memchr(scheme, '@', auth);
+	if (at == NULL)
+		return;
+	colon = memchr(scheme, ':', (size_t)(at - scheme));
+	if (colon == NULL)
+		return;
+	text_printf(buf, size, "%.*s%s", (int)(colon - uri), uri, at);
+}
+
+pglog_t *
+pglog_open(const char *uri, err_t *err)
+{
+	/* Keywords first, so that the same ones in uri win. */
+	const char *const keys[] = { "connect_timeout",
+		"fallback_application_name", "dbname", NULL };
+	const char *const values[] = { PGLOG_CONNECT_TIMEOUT, "bl-hub", uri,
+		NULL };
+	char shown[ERR_MSG_MAX], cause[ERR_MSG_MAX];
+	pglog_t *p;
+
+	assert(uri != NULL);
+	s_redact(shown, sizeof shown, uri);
+	p = calloc(1, sizeof *p);
+	if (p == NULL) {
+		err_set(err, ERR_INTERNAL, "open %s: out of memory", shown);
+		return NULL;
+	}
+	p->conn = PQconnectdbParams(keys, values, 1);
+	if (p->conn == NULL) {
+		err_set(err, ERR_INTERNAL, "open %s: out of memory", shown);
+		free(p);
+		return NULL;
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		s_first_line(cause, sizeof cause, PQerrorMessage(p->conn));
+		err_set(err, ERR_UNAVAILABLE, "open %s: %s", shown, cause);
+		pglog_close(&p);
+		return NULL;
+	}
+	PQsetNoticeProcessor(p->conn, s_notice, NULL);
+	return p;
+}
+
+void
+pglog_close(pglog_t **self_p)
+{
+	pglog_t *p;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	p = *self_p;
+	PQfinish(p->conn);
+	free(p);
+	*self_p = NULL;
+}
+
+void
+pglog_set_unordered(pglog_t *p, int on)
+{
+	p->unordered = on != 0;
+}
+
+int
+pglog_init_schema(pglog_t *p, err_t *err)
+{
+	PGresult *res = NULL;
+	const char *v;
+	char *end;
+	unsigned long long version;
+
+	if (s_exec(p, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN",
+		"init schema: begin", err) != 0)
+		goto fail;
+	if (s_exec(p,
+		"SELECT pg_advisory_xact_lock(" STR(PGLOG_SCHEMA_LOCK_KEY) ")",
+		NULL, "init schema: lock", err) != 0)
+		goto fail;
+	if (s_exec(p, s_schema_sql, NULL, "init schema: create", err) != 0)
+		goto fail;
+	res = PQexec(p->conn,
+	    "SELECT value FROM pglog_meta WHERE key = 'schema_version'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		s_fail(p, res, err, "init schema: pglog_meta");
+		goto fail;
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		err_set(err, ERR_INTERNAL,
+		    "init schema: pglog_meta: no schema version");
+		goto fail;
+	}
+	v = PQgetvalue(res, 0, 0);
+	version = strtoull(v, &end, 10);
+	if (*end != '\0' || version != PGLOG_SCHEMA_VERSION) {
+		err_set(err, ERR_UPGRADE,
+		    "init schema: pglog_meta: schema version %s, this build "
+		    "knows %d",
+		    v, PGLOG_SCHEMA_VERSION);
+		goto fail;
+	}
+	PQclear(res);
+	res = NULL;
+	if (s_exec(p, "COMMIT", "COMMIT", "init schema: commit", err) != 0)
+		goto fail;
+	return 0;
+fail:
+	PQclear(res);
+	s_rollback(p);
+	return -1;
+}
+
+/* Formats the first HASH_SHOWN bytes of hash as hex into buf. */
+static void
+s_hex(char *buf, const uint8_t *hash)
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < HASH_SHOWN; i++) {
+		buf[2 * i] = digits[hash[i] >> 4];
+		buf[2 * i + 1] = digits[hash[i] & 15];
+	}
+	buf[2 * HASH_SHOWN] = '\0';
+}
+
+/* Checks what pglog_append's caller may get wrong. */
+static int
+s_check_op(const pglog_op_t *op, size_t i, err_t *err)
+{
+	if (op->origin == NULL || op->origin[0] == '\0')
+		return err_set(err, ERR_BAD_REQUEST,
+		    "append op %zu of batch: no origin", i);
+	if (op->seq > INT64_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "append op %s/%llu: seq past %lld", op->origin,
+		    (unsigned long long)op->seq, (long long)INT64_MAX);
+	if (op->body_len > INT32_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "append op %s/%llu: body of %zu bytes, max %ld", op->origin,
+		    (unsigned long long)op->seq, op->body_len, (long)INT32_MAX);
+	return 0;
+}
+
+/* Reserves n gseqs the unordered way (test only): in a statement
+ * committed on its own, before the batch's transaction. Stores the first
+ * in *first. */
+static int
+s_reserve(pglog_t *p, size_t n, uint64_t *first, err_t *err)
+{
+	uint8_t nb[8];
+	const char *values[1] = { (const char *)nb };
+	const int lengths[1] = { 8 };
+	PGresult *res;
+	uint64_t before = 0;
+	int rc = 0;
+
+	s_put64(nb, n);
+	res = s_run(p, S_RESERVE, values, lengths);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = s_fail(p, res, err, "append batch of %zu: reserve", n);
+	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &before) != 0)
+		rc = err_set(err, ERR_INTERNAL,
+		    "append batch of %zu: reserve: no number", n);
+	else
+		*first = before + 1;
+	PQclear(res);
+	return rc;
+}
+
+/* Takes the append lock and stores the gseq after the highest committed
+ * one in *next. Inside the batch's transaction. */
+static int
+s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
+{
+	PGresult *res;
+	uint64_t max = 0;
+	int rc = 0;
+
+	res = s_run(p, S_LOCK, NULL, NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = s_fail(p, res, err, "append batch of %zu: lock", n);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	/* A statement of its own: in READ COMMITTED its snapshot is taken
+	 * now, after the lock, so it sees the previous holder's rows. */
+	res = s_run(p, S_MAX, NULL, NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = s_fail(p, res, err, "append batch of %zu: op_log", n);
+	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &max) != 0)
+		rc = err_set(err, ERR_INTERNAL,
+		    "append batch of %zu: op_log: no head", n);
+	else
+		*next = max + 1;
+	PQclear(res);
+	return rc;
+}
+
+/* Inserts op as gseq unless its (origin, seq) is stored; sets *inserted
+ * to whether it did. */
+static int
+s_insert(pglog_t *p, const pglog_op_t *op, uint64_t gseq, int *inserted,
+    err_t *err)
+{
+	uint8_t gb[8], sb[8];
+	const char *values[5];
+	int lengths[5];
+	PGresult *res;
+	int rc = 0;
+
+	s_put64(gb, gseq);
+	s_put64(sb, op->seq);
+	values[0] = (const char *)gb;
+	lengths[0] = 8;
+	values[1] = op->origin;
+	lengths[1] = (int)strlen(op->origin);
+	values[2] = (const char *)sb;
+	lengths[2] = 8;
+	values[3] = (const char *)op->hash;
+	lengths[3] = PGLOG_HASH_BYTES;
+	/* A NULL value would be SQL NULL; an empty body is "". */
+	values[4] = op->body != NULL ? (const char *)op->body : "";
+	lengths[4] = (int)op->body_len;
+	res = s_run(p, S_INSERT, values, lengths);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = s_fail(p, res, err, "append op %s/%llu: op_log",
+		    op->origin, (unsigned long long)op->seq);
+	else
+		*inserted = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* Looks up the stored op with op's (origin, seq): its gseq and whether
+ * its hash is op's. */
+static int
+s_find(pglog_t *p, const pglog_op_t *op, uint64_t *gseq, int *same,
+    char *stored_hex, err_t *err)
+{
+	uint8_t sb[8];
+	const char *values[2];
+	int lengths[2];
+	PGresult *res;
+	int rc = 0;
+
+	s_put64(sb, op->seq);
+	values[0] = op->origin;
+	lengths[0] = (int)strlen(op->origin);
+	values[1] = (const char *)sb;
+	lengths[1] = 8;
+	res = s_run(p, S_FIND, values, lengths);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = s_fail(p, res, err, "append op %s/%llu: op_log",
+		    op->origin, (unsigned long long)op->seq);
+	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, gseq) != 0 ||
+	    PQgetlength(res, 0, 1) != PGLOG_HASH_BYTES)
+		rc = err_set(err, ERR_INTERNAL,
+		    "append op %s/%llu: op_log: neither inserted nor found",
+		    op->origin, (unsigned long long)op->seq);
+	else {
+		*same = memcmp(PQgetvalue(res, 0, 1), op->hash,
+			    PGLOG_HASH_BYTES) == 0;
+		s_hex(stored_hex, (const uint8_t *)PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
+    pglog_status_t *status, err_t *err)
+{
+	char first[ERR_MSG_MAX], ours[2 * HASH_SHOWN + 1];
+	char stored[2 * HASH_SHOWN + 1];
+	uint64_t next = 0;
+	size_t i, conflicts = 0;
+	int inserted = 0, same = 0;
+
+	err_clear(err);
+	if (n == 0)
+		return 0;
+	assert(ops != NULL && gseqs != NULL && status != NULL);
+	for (i = 0; i < n; i++)
+		if (s_check_op(&ops[i], i, err) != 0)
+			return -1;
+	if (s_prepare(p, err) != 0)
+		return -1;
+	if (p->unordered && s_reserve(p, n, &next, err) != 0)
+		return -1;
+	if (s_exec(p, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN",
+		"append: begin", err) != 0)
+		goto fail;
+	if (!p->unordered && s_lock_next(p, n, &next, err) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (s_insert(p, &ops[i], next, &inserted, err) != 0)
+			goto fail;
+		if (inserted) {
+			gseqs[i] = next++;
+			status[i] = PGLOG_APPENDED;
+			continue;
+		}
+		if (s_find(p, &ops[i], &gseqs[i], &same, stored, err) != 0)
+			goto fail;
+		status[i] = same ? PGLOG_DUPLICATE : PGLOG_CONFLICT;
+		if (!same && conflicts++ == 0) {
+			s_hex(ours, ops[i].hash);
+			text_printf(first, sizeof first,
+			    "append op %s/%llu: conflict: hash %s... differs "
+			    "from %s... at gseq %llu",
+			    ops[i].origin, (unsigned long long)ops[i].seq, ours,
+			    stored, (unsigned long long)gseqs[i]);
+		}
+	}
+	if (s_exec(p, "COMMIT", "COMMIT", "append: commit", err) != 0)
+		goto fail;
+	if (conflicts == 1)
+		err_set(err, ERR_CONFLICT, "%s", first);
+	else if (conflicts > 1)
+		err_set(err, ERR_CONFLICT, "%s (and %zu more)", first,
+		    conflicts - 1);
+	return 0;
+fail:
+	s_rollback(p);
+	return -1;
+}
+
+int
+pglog_read(pglog_t *p, uint64_t after, size_t limit, pglog_row_fn fn, void *arg,
+    size_t *n_read, err_t *err)
+{
+	uint8_t ab[8], lb[8];
+	const char *values[2] = { (const char *)ab, (const char *)lb };
+	const int lengths[2] = { 8, 8 };
+	PGresult *res;
+	pglog_row_t row;
+	int i, rows, rc = 0;
+
+	assert(limit > 0 && fn != NULL);
+	if (n_read != NULL)
+		*n_read = 0;
+	if (after > INT64_MAX)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "read after %llu: past %lld", (unsigned long long)after,
+		    (long long)INT64_MAX);
+	if (limit > INT64_MAX)
+		limit = INT64_MAX;
+	if (s_prepare(p, err) != 0)
+		return -1;
+	s_put64(ab, after);
+	s_put64(lb, limit);
+	res = s_run(p, S_READ, values, lengths);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5) {
+		rc = s_fail(p, res, err, "read after %llu: op_log",
+		    (unsigned long long)after);
+		goto out;
+	}
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++) {
+		memset(&row, 0, sizeof row);
+		if (s_int8(res, i, 0, &row.gseq) != 0 ||
+		    s_int8(res, i, 2, &row.op.seq) != 0) {
+			rc = err_set(err, ERR_INTERNAL,
+			    "read after %llu: op_log: row %d: bad gseq or seq",
+			    (unsigned long long)after, i);
+			goto out;
+		}
+		row.op.origin = PQgetvalue(res, i, 1);
+		/* libpq ends every value with a NUL, binary ones too. */
+		if ((int)strlen(row.op.origin) != PQgetlength(res, i, 1) ||
+		    PQgetlength(res, i, 3) != PGLOG_HASH_BYTES) {
+			rc = err_set(err, ERR_INTERNAL,
+			    "read after %llu: op_log: gseq %llu: bad origin or "
+			    "hash of %d bytes",
+			    (unsigned long long)after,
+			    (unsigned long long)row.gseq,
+			    PQgetlength(res, i, 3));
+			goto out;
+		}
+		memcpy(row.op.hash, PQgetvalue(res, i, 3), PGLOG_HASH_BYTES);
+		row.op.body = (const uint8_t *)PQgetvalue(res, i, 4);
+		row.op.body_len = (size_t)PQgetlength(res, i, 4);
+		if (fn(arg, &row, err) != 0) {
+			rc = -1;
+			goto out;
+		}
+		if (n_read != NULL)
+			(*n_read)++;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+pglog_head(pglog_t *p, uint64_t *gseq, err_t *err)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (s_prepare(p, err) != 0)
+		return -1;
+	res = s_run(p, S_MAX, NULL, NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = s_fail(p, res, err, "head: op_log");
+	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, gseq) != 0)
+		rc = err_set(err, ERR_INTERNAL, "head: op_log: no head");
+	PQclear(res);
+	return rc;
+}
