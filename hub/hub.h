@@ -76,17 +76,35 @@ void visibility_of(store_t *store, const op_t *op, hub_vis_t *vis);
 int visibility_logged(void *arg, store_t *store, const op_t *op, err_t *err);
 void visibility_attach(store_t *store);
 
+/* store_family_fn (arg unused), what visibility_logged decides and keeps
+ * once op is applied, before it is logged: its family's root into root
+ * (OP_KEY_MAX + 1 bytes, "" for none), and order_sites. For ops applied
+ * from the inbox (store_apply_received), logged with it at once. */
+int visibility_family(void *arg, store_t *store, const op_t *op, char *root,
+    err_t *err);
+
 /* Where an op of the hub's quarantine came from, for its retry: its
  * origin's role in the registry ("" for a site not enrolled, which no rule
  * lets write) and who may receive it. */
 typedef struct {
+	char site[OP_SITE_MAX + 1]; /* "": nothing kept */
+	char region[64];	    /* its movements' region ("*": all) */
+} hub_site_cache_t;
+typedef struct {
 	char role[16];
 	hub_vis_t vis;
+	hub_site_cache_t site; /* hub_vis_of's, within one transaction */
 } hub_from_t;
 
 /* store_from_fn over a hub_from_t (arg), which holds what from points to. */
 void hub_from_of(void *arg, store_t *store, const op_t *op,
     ingest_from_t *from);
+
+/* The same, for ops whose role the caller knows (store_apply_received):
+ * only who may receive op, what the registry said of a site kept in
+ * arg's cache. The registry does not change under a transaction: a
+ * hub_from_t zeroed at its start serves it. */
+void hub_vis_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from);
 
 /* How a hub restored from a backup takes its own ops back (hub/recover.c).
  * recover_new derives the hub's signing key from keys (borrowed) and
@@ -366,5 +384,27 @@ int hub_call_print(const args_t *a, const char *method, const char *path,
  * hub_call_print does. */
 int hub_list(const args_t *a, const char *path, const char *const *filters,
     const hub_table_t *table);
+
+/* ---- a hub of a cluster on PostgreSQL (init --store) ---- */
+
+/* The config setting that makes a hub one of a cluster: its PostgreSQL
+ * URI (hub/cluster.h holds what the hubs share there). */
+#define HUB_CONF_STORE "store"
+
+/* A running hub's copy of the shared registry (clusterpoll.c): a thread
+ * with its own connections copies what changed in PostgreSQL into
+ * hub.db's sites once a second and publishes the signing keys pinned
+ * here; PostgreSQL failures are logged and retried, never fatal.
+ * clusterpoll_start copies uri and db_path (hub.db) and returns the
+ * poller (caller owns: clusterpoll_stop, which accepts NULL, nulls
+ * *self_p and waits for the thread), or NULL with err when its thread or
+ * SQLite connection cannot start. clusterpoll_status adds "cluster":
+ * {store, registry_version, last_poll_ms_ago (null before the first
+ * round), error (null while all is well)} to GET /v1/status. */
+typedef struct clusterpoll clusterpoll_t;
+clusterpoll_t *clusterpoll_start(const char *uri, const char *db_path,
+    err_t *err);
+void clusterpoll_stop(clusterpoll_t **self_p);
+void clusterpoll_status(clusterpoll_t *poll, json_t *status);
 
 #endif

@@ -2,20 +2,29 @@
  * bl-hub: head office. Commands: init, key, enroll, revoke, run, backup,
  * restore.
  *
+ * A hub whose config has store= is one of a cluster on PostgreSQL
+ * (cluster.h): init --store creates or joins it, enroll, revoke and
+ * region write PostgreSQL, the shared truth, before the local hub.db,
+ * and run keeps hub.db's sites a copy of the shared registry
+ * (clusterpoll.c).
+ *
  * Every failure prints one line, "bl-hub: COMMAND: what: why", and exits 1
  * (runtime) or 2 (bad usage).
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "apply.h"
 #include "args.h"
 #include "backup.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "hub.h"
 #include "log.h"
@@ -83,6 +92,23 @@ s_quarantine_retry(const args_t *a)
 	return operator_quarantine_retry(a, hub_open, hub_from_of, &from);
 }
 
+/* init's --site: 0, or -1 with err (ERR_BAD_REQUEST). */
+static int
+s_init_site_check(const char *site, err_t *err)
+{
+	if (!op_site_valid(site))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
+	/* Every replica tells head office by its id (own.h). */
+	if (!own_is_hq(site))
+		return err_set(err, ERR_BAD_REQUEST,
+		    "--site '%s': head office's id begins with " OWN_HQ_PREFIX,
+		    site);
+	return 0;
+}
+
+static int s_init_cluster(const args_t *a);
+
 static int
 s_init(const args_t *a)
 {
@@ -95,19 +121,16 @@ s_init(const args_t *a)
 	sqlite3_stmt *s;
 
 	err_clear(&err);
+	if (args_has(a, "store"))
+		return s_init_cluster(a);
+	if (args_has(a, "key")) {
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--key joins a cluster: it needs --store postgresql://...");
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	}
 	s_db_path(dir, path, sizeof path);
-	if (!op_site_valid(site)) {
-		err_set(&err, ERR_BAD_REQUEST,
-		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
+	if (s_init_site_check(site, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
-	/* Every replica tells head office by its id (own.h). */
-	if (!own_is_hq(site)) {
-		err_set(&err, ERR_BAD_REQUEST,
-		    "--site '%s': head office's id begins with " OWN_HQ_PREFIX,
-		    site);
-		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
 	if (access(path, F_OK) == 0) {
 		err_set(&err, ERR_CONFLICT, "%s: already holds a hub", dir);
 		return prog_fail(1, &err);
@@ -151,6 +174,266 @@ fail:
 	return prog_fail(1, &err);
 }
 
+/* ---- a hub of a cluster on PostgreSQL (cluster.h) ---- */
+
+/* What init --store made in its data directory, for s_init_undo. */
+typedef struct {
+	const char *dir;
+	int dir_made; /* the directory itself */
+	int keys;     /* hub.key and hub.pub */
+	int conf;     /* config */
+	int db;	      /* hub.db and its -wal, -shm, -journal */
+} init_made_t;
+
+/* Removes what a failed init --store made, so that nothing is left
+ * half-made; what was there before stays. */
+static void
+s_init_undo(const init_made_t *m)
+{
+	static const char *const db_files[] = { HUB_DB, HUB_DB "-wal",
+		HUB_DB "-shm", HUB_DB "-journal" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; m->db && i < sizeof db_files / sizeof db_files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", m->dir, db_files[i]);
+		unlink(path);
+	}
+	if (m->keys) {
+		snprintf(path, sizeof path, "%s/%s.key", m->dir, HUB_KEY);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/%s.pub", m->dir, HUB_KEY);
+		unlink(path);
+	}
+	if (m->conf) {
+		snprintf(path, sizeof path, "%s/config", m->dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/config.tmp", m->dir);
+		unlink(path);
+	}
+	if (m->dir_made)
+		rmdir(m->dir);
+}
+
+/* Whether DIR/NAME exists. */
+static int
+s_exists(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Loads the key pair --key names (DIR/hub.key, with DIR/hub.pub beside
+ * it) into kp and checks that they are one pair. -1 with err. */
+static int
+s_init_load_key(const char *file, keypair_t *kp, err_t *err)
+{
+	char dir[4096], name[256];
+	const char *slash = strrchr(file, '/');
+	const char *base = slash != NULL ? slash + 1 : file;
+	size_t len = strlen(base);
+
+	if (len <= 4 || strcmp(base + len - 4, ".key") != 0 ||
+	    len - 4 >= sizeof name)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "--key '%s': name the hub's secret key file (DIR/%s.key)",
+		    file, HUB_KEY);
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == file)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
+	snprintf(name, sizeof name, "%.*s", (int)(len - 4), base);
+	if (keys_load(dir, name, kp, err))
+		return -1;
+	if (!keys_pair_ok(kp)) {
+		keys_free(kp);
+		return err_set(err, ERR_FORBIDDEN,
+		    "--key '%s': %s/%s.pub beside it is not its public key",
+		    file, dir, name);
+	}
+	return 0;
+}
+
+/* A public key for a joining hub's own hq site row: sites.pubkey is
+ * UNIQUE and every hub of a cluster shares one CURVE key pair, so each
+ * joined hub's row gets 32 random bytes, a Curve25519 public key whose
+ * secret nobody has: nothing ever connects with it. Only the first hub's
+ * row holds the hub key, as a hub on its own does. */
+static int
+s_unused_pubkey(char *z85, err_t *err)
+{
+	uint8_t raw[32];
+
+	randombytes_buf(raw, sizeof raw);
+	if (zmq_z85_encode(z85, raw, sizeof raw) == NULL)
+		return err_set(err, ERR_INTERNAL, "keys: Z85 encoding failed");
+	return 0;
+}
+
+/* init --data DIR --store URI [--key HUBDIR/hub.key] [--site ID]: the
+ * first hub of a cluster (its hub key pair generated, as init does) or
+ * one joining it (the pair --key names copied, checked against the
+ * cluster's). Both register their hq site in PostgreSQL and hub.db, copy
+ * the registry into hub.db and keep store=URI in the config. Everything
+ * that can be checked is checked before DIR is touched (PostgreSQL
+ * reachable, the key the cluster's), and a later failure removes what
+ * was made. */
+static int
+s_init_cluster(const args_t *a)
+{
+	const char *dir = args_get(a, "data", NULL);
+	const char *uri = args_get(a, "store", "");
+	const char *key = args_get(a, "key", NULL);
+	char path[4096], site[OP_SITE_MAX + 1], pub[KEYS_Z85_LEN + 1];
+	char hq_pub[KEYS_Z85_LEN + 1], claimed[KEYS_Z85_LEN + 1];
+	init_made_t made = { dir, 0, 0, 0, 0 };
+	cluster_site_t hq;
+	cluster_t *c = NULL;
+	store_t *st = NULL;
+	keypair_t kp;
+	conf_t conf;
+	err_t err;
+	uint64_t last = 0;
+	size_t n = 0;
+
+	err_clear(&err);
+	memset(&kp, 0, sizeof kp);
+	/* The URI may hold a password: it is not repeated. */
+	if (strncmp(uri, "postgresql://", 13) != 0 &&
+	    strncmp(uri, "postgres://", 11) != 0)
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--store: not a postgresql://USER@HOST:PORT/DATABASE URI");
+	else if (args_has(a, "site"))
+		s_init_site_check(args_get(a, "site", NULL), &err);
+	if (err.code == ERR_OK && strlen(uri) >= CONF_VALUE_MAX)
+		err_set(&err, ERR_BAD_REQUEST,
+		    "--store: longer than the %d bytes a setting holds",
+		    CONF_VALUE_MAX - 1);
+	if (err.code != ERR_OK)
+		return prog_fail(PROG_EXIT_USAGE, &err);
+	s_db_path(dir, path, sizeof path);
+	if (access(path, F_OK) == 0) {
+		err_set(&err, ERR_CONFLICT, "%s: already holds a hub", dir);
+		return prog_fail(1, &err);
+	}
+	if (key != NULL && s_init_load_key(key, &kp, &err))
+		return prog_fail(err.code == ERR_BAD_REQUEST ? PROG_EXIT_USAGE
+							     : 1,
+		    &err);
+	if ((c = cluster_open(uri, &err)) == NULL ||
+	    cluster_init_schema(c, &err))
+		goto fail;
+	if (key != NULL) {
+		snprintf(pub, sizeof pub, "%s", kp.public_z85);
+		if (cluster_check_key(c, pub, &err))
+			goto fail;
+	} else {
+		if (cluster_hub_key(c, claimed, &err))
+			goto fail;
+		if (claimed[0] != '\0') {
+			err_set(&err, ERR_CONFLICT,
+			    "%s: holds a cluster already (hub key "
+			    "%.8s...): join it with --key HUB_DIR/%s.key",
+			    cluster_uri(c), claimed, HUB_KEY);
+			goto fail;
+		}
+	}
+	if (args_has(a, "site"))
+		snprintf(site, sizeof site, "%s", args_get(a, "site", NULL));
+	else if (key == NULL)
+		snprintf(site, sizeof site, "%s", HUB_DEFAULT_SITE);
+	else if (cluster_next_hq(c, site, sizeof site, &err))
+		goto fail;
+	/* From here on DIR changes: s_init_undo knows what was made. */
+	made.dir_made = access(dir, F_OK) != 0;
+	if (daemon_private_dir(dir, &err))
+		goto fail;
+	made.keys = !s_exists(dir, HUB_KEY ".key") &&
+	    !s_exists(dir, HUB_KEY ".pub");
+	if (key != NULL ? keys_save(dir, HUB_KEY, &kp, &err)
+			: keys_generate(dir, HUB_KEY, pub, &err))
+		goto fail;
+	if (key == NULL)
+		snprintf(hq_pub, sizeof hq_pub, "%s", pub);
+	else if (s_unused_pubkey(hq_pub, &err))
+		goto fail;
+	memset(&conf, 0, sizeof conf);
+	conf_set(&conf, "site", site);
+	conf_set(&conf, "listen", args_get(a, "listen", HUB_DEFAULT_LISTEN));
+	conf_set(&conf, "http", args_get(a, "http", HUB_DEFAULT_HTTP));
+	conf_set(&conf, HUB_CONF_STORE, uri);
+	made.conf = !s_exists(dir, "config");
+	if (conf_save(dir, &conf, &err))
+		goto fail;
+	made.db = 1;
+	memset(&hq, 0, sizeof hq);
+	hq.id = site;
+	hq.role = "hq";
+	hq.pubkey = hq_pub;
+	hq.name = "head office";
+	hq.region = "default";
+	hq.enrolled_at = hlc_wall_ms();
+	/* hub.db first, uncommitted; then PostgreSQL in one transaction
+	 * (the claim and the hq site); hub.db's commit last. */
+	st = store_open(path, STORE_HUB, 1, &apply_rules, &err);
+	if (st == NULL || store_begin(st, &err) ||
+	    store_meta_set_text(st, "site", site, &err) ||
+	    store_meta_set_text(st, "role", "hq", &err) ||
+	    cluster_site_save(store_db(st), &hq, NULL, &err))
+		goto fail;
+	do {
+		if (cluster_copy(c, store_db(st), last, 1000, &last, &n, NULL,
+			&err))
+			goto fail;
+	} while (n == 1000);
+	if (cluster_claim(c, pub, &hq, &err) || store_commit(st, &err))
+		goto fail;
+	store_close(&st);
+	cluster_close(&c);
+	keys_free(&kp);
+	printf("%s\n", pub);
+	return 0;
+fail:
+	if (st != NULL)
+		store_rollback(st);
+	store_close(&st);
+	cluster_close(&c);
+	keys_free(&kp);
+	s_init_undo(&made);
+	return prog_fail(1, &err);
+}
+
+/* The registry of the cluster the hub in dir belongs to, into *c (caller
+ * closes), or NULL when its config has no store= (a hub on its own, or
+ * no hub there: the command's own opening says so). -1 with err. */
+static int
+s_cluster_of(const char *dir, cluster_t **c, err_t *err)
+{
+	char path[4096];
+	conf_t conf;
+	const char *uri;
+
+	*c = NULL;
+	s_db_path(dir, path, sizeof path);
+	if (access(path, F_OK) != 0)
+		return 0;
+	/* A hub restored into a folder of its own may have no config:
+	 * then it is one on its own. */
+	snprintf(path, sizeof path, "%s/config", dir);
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	if (conf_load(dir, &conf, err))
+		return -1;
+	if ((uri = conf_get(&conf, HUB_CONF_STORE, NULL)) == NULL)
+		return 0;
+	*c = cluster_open(uri, err);
+	return *c != NULL ? 0 : -1;
+}
+
 static int
 s_key(const args_t *a)
 {
@@ -175,6 +458,108 @@ s_region_check(const char *name, err_t *err)
 	    PROTO_REGION_MAX);
 }
 
+/* enroll, revoke and region on a hub of a cluster (c: its registry,
+ * closed here), their arguments checked: PostgreSQL first, the shared
+ * truth, then hub.db as the registry has it now. The daemon's poller may
+ * copy the change into hub.db first: hub.db takes it as a copy, not as a
+ * fresh check, so that is no error. Same output and messages as on a hub
+ * of its own. */
+static int
+s_enroll_cluster(const args_t *a, cluster_t **c)
+{
+	cluster_site_t row;
+	store_t *st;
+	err_t err;
+
+	memset(&row, 0, sizeof row);
+	row.id = args_get(a, "site", NULL);
+	row.role = args_get(a, "role", NULL);
+	row.pubkey = args_get(a, "key", NULL);
+	row.name = args_get(a, "name", row.id);
+	row.region = args_get(a, "region", "default");
+	row.enrolled_at = hlc_wall_ms();
+	if (cluster_enroll(*c, &row, &err)) {
+		cluster_close(c);
+		return prog_fail(1, &err);
+	}
+	cluster_close(c);
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	err_clear(&err);
+	cluster_site_save(store_db(st), &row, NULL, &err);
+	if (s_end(&st, &err))
+		return 1;
+	printf("enrolled %s as %s in region %s\n", row.id, row.role,
+	    row.region);
+	return 0;
+}
+
+static int
+s_revoke_cluster(const args_t *a, cluster_t **c)
+{
+	const char *site = args_get(a, "site", NULL);
+	uint64_t at = hlc_wall_ms();
+	store_t *st;
+	sqlite3_stmt *s;
+	err_t err;
+
+	if (cluster_revoke(*c, site, at, &err)) {
+		cluster_close(c);
+		return prog_fail(1, &err);
+	}
+	cluster_close(c);
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	err_clear(&err);
+	s = store_stmt(st,
+	    "UPDATE sites SET revoked_at = ? "
+	    "WHERE id = ? AND revoked_at IS NULL");
+	sqlite3_bind_int64(s, 1, (int64_t)at);
+	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
+	store_step(st, s, "revoke", &err);
+	if (s_end(&st, &err))
+		return 1;
+	printf("revoked %s\n", site);
+	return 0;
+}
+
+/* The hq op that tells every node of the move (s_region) is recorded by
+ * the hub that made the move in PostgreSQL, once. */
+static int
+s_region_cluster(const args_t *a, cluster_t **c)
+{
+	const char *site = args_get(a, "site", NULL);
+	const char *region = args_get(a, "region", NULL);
+	char was[PROTO_REGION_MAX + 1] = "", role[16] = "";
+	store_t *st;
+	sqlite3_stmt *s;
+	err_t err;
+
+	if (cluster_set_region(*c, site, region, was, sizeof was, role,
+		sizeof role, &err)) {
+		cluster_close(c);
+		return prog_fail(1, &err);
+	}
+	cluster_close(c);
+	if (strcmp(was, region) == 0) {
+		printf("%s is in region %s already\n", site, region);
+		return 0;
+	}
+	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
+		return prog_fail(1, &err);
+	err_clear(&err);
+	s = store_stmt(st, "UPDATE sites SET region = ? WHERE id = ?");
+	sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, site, -1, SQLITE_STATIC);
+	if (store_step(st, s, "region", &err) == 0 &&
+	    recover_hold(st, &err) == 0)
+		site_region_record(st, site, role, region, &err);
+	if (s_end(&st, &err))
+		return 1;
+	printf("moved %s from region %s to %s\n", site, was, region);
+	return 0;
+}
+
 static int
 s_enroll(const args_t *a)
 {
@@ -182,6 +567,7 @@ s_enroll(const args_t *a)
 	const char *role = args_get(a, "role", NULL);
 	const char *key = args_get(a, "key", NULL);
 	const char *region = args_get(a, "region", "default");
+	cluster_t *c;
 	store_t *st;
 	sqlite3_stmt *s;
 	err_t err;
@@ -222,6 +608,10 @@ s_enroll(const args_t *a)
 	}
 	if (s_region_check(region, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
+	if (s_cluster_of(args_get(a, "data", "."), &c, &err))
+		return prog_fail(1, &err);
+	if (c != NULL)
+		return s_enroll_cluster(a, &c);
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
 	s = store_stmt(st,
@@ -271,6 +661,7 @@ static int
 s_revoke(const args_t *a)
 {
 	const char *site = args_get(a, "site", NULL);
+	cluster_t *c;
 	store_t *st;
 	sqlite3_stmt *s;
 	err_t err;
@@ -281,6 +672,10 @@ s_revoke(const args_t *a)
 		err_set(&err, ERR_BAD_REQUEST, "--site is required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
+	if (s_cluster_of(args_get(a, "data", "."), &c, &err))
+		return prog_fail(1, &err);
+	if (c != NULL)
+		return s_revoke_cluster(a, &c);
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
 	s = store_stmt(st,
@@ -312,6 +707,7 @@ s_region(const args_t *a)
 	const char *site = args_get(a, "site", NULL);
 	const char *region = args_get(a, "region", NULL);
 	char was[PROTO_REGION_MAX + 64] = "", role[16] = "";
+	cluster_t *c;
 	store_t *st;
 	sqlite3_stmt *s;
 	err_t err;
@@ -324,6 +720,10 @@ s_region(const args_t *a)
 	}
 	if (s_region_check(region, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
+	if (s_cluster_of(args_get(a, "data", "."), &c, &err))
+		return prog_fail(1, &err);
+	if (c != NULL)
+		return s_region_cluster(a, &c);
 	if ((st = s_begin(args_get(a, "data", "."), &err)) == NULL)
 		return prog_fail(1, &err);
 	s = store_stmt(st,
@@ -366,6 +766,7 @@ typedef struct {
 	console_t *console;	  /* the console at / (hub.h) */
 	allocator_t *alloc;	  /* allocates online orders (allocate.c) */
 	struct event *allocating; /* runs it every second */
+	clusterpoll_t *poll;	  /* a cluster's hub: the registry's copy */
 } hub_run_t;
 
 /* Every second: ops quarantined until their order is held (own.h), as
@@ -419,6 +820,8 @@ s_status(void *arg, json_t *status)
 
 	server_status(h->server, status);
 	allocate_status(h->alloc, status);
+	if (h->poll != NULL)
+		clusterpoll_status(h->poll, status);
 }
 
 static void
@@ -495,6 +898,14 @@ s_start(daemon_t *d, void *arg, err_t *err)
 		err))
 		return -1;
 	fds = s_raise_fd_limit();
+	/* A hub of a cluster copies the shared registry into hub.db's
+	 * sites from now on (clusterpoll.c); PostgreSQL out of reach is
+	 * logged and retried, never a reason not to serve. */
+	if (conf_get(&d->conf, HUB_CONF_STORE, NULL) != NULL &&
+	    (h->poll = clusterpoll_start(conf_get(&d->conf, HUB_CONF_STORE,
+					     NULL),
+		 store_path(d->store), err)) == NULL)
+		return -1;
 	h->server = server_new(d->base, d->store, &d->keys,
 	    conf_get(&d->conf, "listen", HUB_DEFAULT_LISTEN), &sync_port, err);
 	if (h->server == NULL)
@@ -549,6 +960,7 @@ s_stop(void *arg)
 	api_destroy(&h->api);
 	console_destroy(&h->console);
 	server_destroy(&h->server);
+	clusterpoll_stop(&h->poll);
 }
 
 /* bl-hub run: the hub's daemon until SIGTERM or SIGINT (daemon.h). */
@@ -619,6 +1031,8 @@ s_usage(void)
 {
 	fprintf(stderr,
 	    "usage: bl-hub init   --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT] [--site ID]\n"
+	    "       bl-hub init   --data DIR --store postgresql://URI [--key HUB_DIR/hub.key] [--listen ...] [--http ...] [--site ID]\n"
+	    "              (the first hub of a cluster on PostgreSQL; with --key, another hub joining it)\n"
 	    "       bl-hub key    --data DIR\n"
 	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
 	    "       bl-hub revoke --data DIR --site ID\n"
@@ -655,7 +1069,8 @@ main(int argc, char **argv)
 	static const char *const json_flag[] = { "json", NULL };
 	static const char *const bom_flag[] = { "bom", NULL };
 	static const prog_cmd_t cmds[] = {
-		{ "init", s_init, { "data", "listen", "http", "site", NULL },
+		{ "init", s_init,
+		    { "data", "listen", "http", "site", "store", "key", NULL },
 		    NULL },
 		{ "key", s_key, { "data", NULL }, NULL },
 		{ "enroll", s_enroll,

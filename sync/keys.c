@@ -128,6 +128,40 @@ keys_load_public(const char *dir, const char *name, char *public_z85,
 	return s_read_key(path, public_z85, err);
 }
 
+int
+keys_save(const char *dir, const char *name, const keypair_t *kp, err_t *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s.key", dir, name);
+	if (kp->secret_z85 == NULL)
+		return err_set(err, ERR_INTERNAL, "write %s: no secret key",
+		    path);
+	if (s_write_file(path, kp->secret_z85, 0600, err))
+		return -1;
+	snprintf(path, sizeof path, "%s/%s.pub", dir, name);
+	return s_write_file(path, kp->public_z85, 0600, err);
+}
+
+int
+keys_pair_ok(const keypair_t *kp)
+{
+	uint8_t pk[crypto_box_PUBLICKEYBYTES];
+	uint8_t derived[crypto_box_PUBLICKEYBYTES];
+	uint8_t *sk = sodium_malloc(crypto_box_SECRETKEYBYTES);
+	int ok = 0;
+
+	if (sk == NULL)
+		fatal("keys: out of secure memory");
+	if (kp->secret_z85 != NULL &&
+	    zmq_z85_decode(sk, kp->secret_z85) != NULL &&
+	    zmq_z85_decode(pk, kp->public_z85) != NULL &&
+	    crypto_scalarmult_base(derived, sk) == 0)
+		ok = sodium_memcmp(derived, pk, sizeof pk) == 0;
+	sodium_free(sk); /* wipes before freeing */
+	return ok;
+}
+
 void
 keys_free(keypair_t *kp)
 {

@@ -4,7 +4,8 @@
  * A key pair is generated here with libsodium and stored as two Z85 files in
  * the data directory: NAME.pub and NAME.key (the secret), both 0600 as
  * everything in a data directory is (daemon.h), whatever the umask. The
- * secret never leaves the machine that generated it. In memory the secret
+ * secret never leaves the machine that generated it, but for the hub key
+ * the hubs of a cluster share (keys_save writes a copy). In memory the secret
  * lives in sodium_malloc'd, guarded memory, wiped when freed.
  */
 #ifndef BL_KEYS_H
@@ -32,6 +33,15 @@ int keys_load(const char *dir, const char *name, keypair_t *kp, err_t *err);
 /* Loads only the public key. */
 int keys_load_public(const char *dir, const char *name, char *public_z85,
     err_t *err);
+
+/* Writes kp (loaded elsewhere: another hub's pair, which all hubs of a
+ * cluster share) as DIR/NAME.pub and DIR/NAME.key, 0600, refusing to
+ * overwrite existing files, as keys_generate does. */
+int keys_save(const char *dir, const char *name, const keypair_t *kp,
+    err_t *err);
+
+/* Whether kp's public key is its secret's (1) or not (0). */
+int keys_pair_ok(const keypair_t *kp);
 
 /* Wipes and frees the secret; accepts a zeroed kp. */
 void keys_free(keypair_t *kp);
