@@ -76,10 +76,24 @@ void visibility_of(store_t *store, const op_t *op, hub_vis_t *vis);
 int visibility_logged(void *arg, store_t *store, const op_t *op, err_t *err);
 void visibility_attach(store_t *store);
 
+/* In the open transaction: applies the next ops the hub received and
+ * acknowledged (store_apply_received), at least one batch and about max
+ * ops, *done of them, each as visibility_of and visibility_family decide
+ * who may receive it. 0, or -1 with err (roll back). */
+int visibility_apply_received(store_t *store, size_t max, size_t *done,
+    err_t *err);
+
+/* Applies every op received and not applied yet, a slice a transaction:
+ * for a command that reads the log as the record (bl-hub audit), which
+ * then holds every op the hub acknowledged. 0, or -1 with err. */
+#define VISIBILITY_APPLY_SLICE 4000
+int visibility_apply_all(store_t *store, err_t *err);
+
 /* store_family_fn (arg unused), what visibility_logged decides and keeps
  * once op is applied, before it is logged: its family's root into root
- * (OP_KEY_MAX + 1 bytes, "" for none), and order_sites. For ops applied
- * from the inbox (store_apply_received), logged with it at once. */
+ * (OP_KEY_MAX + 1 bytes, "" for none, or for a family that cannot grow,
+ * whose ops visibility_of places), and order_sites. For ops applied from
+ * the inbox (store_apply_received), logged with it at once. */
 int visibility_family(void *arg, store_t *store, const op_t *op, char *root,
     err_t *err);
 

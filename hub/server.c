@@ -9,18 +9,19 @@
  * User-Id, never from the routing id or the message.
  *
  * Each routing id has a session, driven by the table in s_handle: a session
- * must say HELLO first; then it may PUSH (ingested in one transaction and
- * acknowledged only after commit), PULL (credit for OPS batches, streamed as
- * long as credit lasts and again whenever the log grows), BACKFILL (one
- * batch of what it became entitled to see, proto.h) and PING. A revoked
- * site's session is closed within a second (at once when there is something
- * to stream to it), answered 403 and its connection cut (peer.h). So is the
- * connection of a session replaced by a newer one of its site, of one that
- * has acknowledged none of its OPS in flight for SESSION_STALL_MS, and of
- * one silent for SESSION_IDLE_MS: what libzmq queued for it is freed. A
- * site moved to another region (bl-hub region) has its session ended and
- * its connection cut within a second too, so that it comes back streamed
- * by its new region.
+ * must say HELLO first; then it may PUSH (received into the inbox in one
+ * transaction with the other PUSHes waiting, acknowledged only after its
+ * commit, applied after: s_apply_slice), PULL (credit for OPS batches,
+ * streamed as long as credit lasts and again whenever the log grows),
+ * BACKFILL (one batch of what it became entitled to see, proto.h) and
+ * PING. A revoked site's session is closed within a second (at once when
+ * there is something to stream to it), answered 403 and its connection
+ * cut (peer.h). So is the connection of a session replaced by a newer
+ * one of its site, of one that has acknowledged none of its OPS in flight
+ * for SESSION_STALL_MS, and of one silent for SESSION_IDLE_MS: what libzmq
+ * queued for it is freed. A site moved to another region (bl-hub region)
+ * has its session ended and its connection cut within a second too, so
+ * that it comes back streamed by its new region.
  */
 #include <assert.h>
 #include <errno.h>
@@ -94,11 +95,46 @@ void __sanitizer_purge_allocator(void);
 #define BACKFILL_BURST 64
 #define BACKFILL_EVERY_MS 10
 #define BACKFILL_SCAN 20000
+/* The lsns one OPS batch looks through at most (s_stream): a store that
+ * sees few of the log's ops gets them in batches that each cost a bounded
+ * scan, so that its catch-up never holds the hub's loop for long. A
+ * batch that ends at the bound, full or not, moves the cursor to it.
+ * Tests shorten it with BL_TEST_STREAM_SCAN. */
+#define STREAM_SCAN 50000
 /* A session's requests refused for their pace, or BACKFILLs refused for
  * what they ask, are logged once this long (the first at once, then how
  * many more), not a line each: a peer that floods would otherwise grow
  * the log without bound. */
 #define PACE_LOG_MS (10 * 1000)
+/* PUSHes taken in one transaction at most (s_on_push): those waiting in
+ * the ROUTER together share it and its fsync, each acknowledged once the
+ * COMMIT is done. */
+#define GROUP_MAX 64
+/* The ops received and acknowledged are applied afterwards, in slices of
+ * at most APPLY_SLICE a transaction (s_apply_slice): once no PUSH was
+ * taken for APPLY_QUIET_MS, so that a burst of PUSHes is taken in first;
+ * before a session is served what the hub holds (HELLO, PULL, BACKFILL,
+ * DIGEST, FETCH, RELAY), when no more than APPLY_SETTLE_MAX wait, so that
+ * what a node pushed is applied before its sync ends; and at once, as
+ * PUSHes come, while more than APPLY_BACKLOG_MAX wait (about 300 MB of
+ * the database), so that what the state lags behind what was
+ * acknowledged stays bounded under any load. */
+#define APPLY_SLICE VISIBILITY_APPLY_SLICE
+#define APPLY_QUIET_MS 20
+/* A group that brings the backlog to no more than this is applied in its
+ * own transaction, before it is acknowledged: what a quiet hub
+ * acknowledges it shows at once, as a hub that applied at once did. */
+#define APPLY_NOW_MAX 1000
+#define APPLY_SETTLE_MAX APPLY_SLICE
+#define APPLY_BACKLOG_MAX 1000000
+/* A slice that failed (storage) is tried again after this long. Between
+ * two slices applied in the background, the database is left alone this
+ * long, so that a command (bl-hub enroll, ...) waiting for it gets in. */
+#define APPLY_RETRY_MS 1000
+#define APPLY_GAP_MS 5
+/* What a hub stopping applies of its backlog at most (systemd gives it 30
+ * s, deploy/bl-hub.service.in). */
+#define APPLY_STOP_MS (20 * 1000)
 
 typedef enum {
 	SESSION_START,	/* connected, no HELLO yet */
@@ -169,10 +205,25 @@ struct server {
 	uint64_t started_ms;   /* when this hub process started */
 	uint64_t silent_ms;    /* a site not heard from this long is alerted */
 	uint64_t stall_ms;     /* SESSION_STALL_MS, or the test's */
+	uint64_t stream_scan;  /* STREAM_SCAN, or the test's */
 	uint64_t cut, stalled; /* connections cut; of them, stalled */
 	uint64_t trim_ms;      /* when to give freed memory back, 0: no */
 	recover_t *recover;    /* our signatures; a restored hub's wait */
 	uint64_t sites_max;    /* connections the descriptors allow, 0: unset */
+	/* PUSHes taken in the open transaction, acknowledged at its COMMIT
+	 * (s_group_end), which comes before any other message is handled
+	 * and at the end of the ROUTER's burst. */
+	struct {
+		int open;
+		size_t n;
+		session_t *session[GROUP_MAX];
+		uint64_t held[GROUP_MAX]; /* what each PUSH_ACK says */
+		uint64_t ops;		  /* new ops received in it */
+	} group;
+	uint64_t backlog;	/* ops received, not applied yet */
+	uint64_t pushed_ms;	/* a PUSH last taken */
+	uint64_t applied;	/* ops applied from the inbox */
+	struct event *apply_ev; /* the next slice of the backlog */
 };
 
 /* ---- ZAP ---- */
@@ -506,7 +557,7 @@ static int
 s_stream(server_t *srv, session_t *s)
 {
 	sqlite3_stmt *q;
-	uint64_t head, last, own_max, sig_seq;
+	uint64_t head, last, own_max, sig_seq, upto;
 	char sig[PROTO_SIG_HEX + 1];
 	size_t n, bytes;
 	cbw_t batch;
@@ -532,7 +583,8 @@ s_stream(server_t *srv, session_t *s)
 		 * now, another by the tags it was logged with. */
 		q = store_stmt(srv->store,
 		    "SELECT lsn, body, CASE origin WHEN ?8 THEN seq END "
-		    "FROM op_log WHERE lsn > ?1 AND NOT (origin = ?2 AND (seq <= ?3 OR "
+		    "FROM op_log WHERE lsn > ?1 AND lsn <= ?9 AND "
+		    "NOT (origin = ?2 AND (seq <= ?3 OR "
 		    "seq > ?5)) AND (?6 = 'hq' OR CASE WHEN vis_order IS NOT NULL "
 		    "THEN EXISTS (SELECT 1 FROM order_sites WHERE order_id = "
 		    "vis_order AND site = ?2) ELSE (vis_site IS NULL AND "
@@ -548,11 +600,15 @@ s_stream(server_t *srv, session_t *s)
 		sqlite3_bind_text(q, 7, s->region, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 8, store_site(srv->store), -1,
 		    SQLITE_STATIC);
+		upto = head - s->sent > srv->stream_scan
+		    ? s->sent + srv->stream_scan
+		    : head;
+		sqlite3_bind_int64(q, 9, (int64_t)upto);
 		cbw_reset(&batch);
 		own_max = 0;
 		n = 0;
 		bytes = 0;
-		last = head;
+		last = upto;
 		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 			cbw_raw(&batch, sqlite3_column_blob(q, 1),
 			    (size_t)sqlite3_column_bytes(q, 1));
@@ -573,9 +629,9 @@ s_stream(server_t *srv, session_t *s)
 			break;
 		}
 		/* A batch that ran out of rows before its limit scanned
-		 * everything up to head (the LIMIT also ends in DONE). */
+		 * everything up to its bound (the LIMIT also ends in DONE). */
 		if (rc == SQLITE_DONE && n < PROTO_MAX_BATCH)
-			last = head;
+			last = upto;
 		s_own_sig(srv, own_max, &sig_seq, sig);
 		proto_ops_begin(&srv->out, s->sent, last, head, sig_seq, sig,
 		    n);
@@ -606,9 +662,26 @@ typedef struct {
 	int relay;		/* RELAY: a conflict is not recorded */
 } batch_t;
 
-/* Keeps op, refused as a conflict, in a transaction of its own (its batch
- * was rolled back), logs it and answers 409 with the reason: the node must
- * not go on sending a log that differs from the hub's. */
+/* Where one batch's part of the open transaction begins (a savepoint),
+ * so that a refused batch is undone alone (s_part_undo). */
+typedef struct {
+	store_mark_t mark;
+} part_t;
+
+static void s_group_lost(server_t *srv, const char *why);
+
+/* Undoes what the refused batch did since part; when the whole
+ * transaction went with it, the group it was part of is lost too. */
+static void
+s_part_undo(server_t *srv, part_t *part)
+{
+	if (store_rollback_to(srv->store, &part->mark) != 0)
+		s_group_lost(srv, "the transaction was rolled back");
+}
+
+/* Keeps op, refused as a conflict, in the open transaction (its batch was
+ * undone), logs it and answers 409 with the reason: the node must not go
+ * on sending a log that differs from the hub's. */
 static void
 s_keep_conflict(server_t *srv, session_t *s, const batch_t *b, const op_t *op,
     const uint8_t *body, size_t len, const char *reason)
@@ -617,20 +690,18 @@ s_keep_conflict(server_t *srv, session_t *s, const batch_t *b, const op_t *op,
 	err_t err;
 
 	log_warn("site %s: %s refused: %s", s->site, b->what, reason);
-	if (store_begin(srv->store, &err) ||
-	    store_conflict(srv->store, op, body, len, reason, &err) ||
-	    store_commit(srv->store, &err)) {
-		store_rollback(srv->store);
+	if (srv->group.open &&
+	    store_conflict(srv->store, op, body, len, reason, &err))
 		log_warn("site %s: keeping a conflicting op failed: %s",
 		    s->site, err.msg);
-	}
 	text_printf(msg, sizeof msg, "%s: %s", b->what, reason);
 	s_send_error(srv, s, ERR_CONFLICT, msg);
 }
 
 /* Inside the batch's transaction: the origin's chain up to last, as the
  * hub now holds it, must be what its key signed. Keeps the signature and
- * returns 0; or rolls back, answers 403 and returns -1. */
+ * returns 0; or answers 403 (500 when storage failed) and returns -1,
+ * the caller undoing the batch. */
 static int
 s_check_signature(server_t *srv, session_t *s, const batch_t *b,
     const proto_msg_t *msg, uint64_t first, uint64_t last)
@@ -644,7 +715,6 @@ s_check_signature(server_t *srv, session_t *s, const batch_t *b,
 	    sodium_hex2bin(sig, sizeof sig, msg->sig, PROTO_SIG_HEX, NULL, NULL,
 		NULL) != 0 ||
 	    !chain_verify(b->pk, b->origin, last, chain, sig)) {
-		store_rollback(srv->store);
 		snprintf(reason, sizeof reason,
 		    "%s: ops %s/%llu-%llu: the signature does not match "
 		    "them (altered on the way, or not signed by %s's key)",
@@ -663,7 +733,6 @@ s_check_signature(server_t *srv, session_t *s, const batch_t *b,
 	sqlite3_bind_blob(q, 4, sig, sizeof sig, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 5, (int64_t)hlc_wall_ms());
 	if (store_step(srv->store, q, "keep a batch signature", &err)) {
-		store_rollback(srv->store);
 		log_warn("site %s: %s failed: %s", s->site, b->what, err.msg);
 		snprintf(reason, sizeof reason, "%s: hub storage failure",
 		    b->what);
@@ -673,13 +742,16 @@ s_check_signature(server_t *srv, session_t *s, const batch_t *b,
 	return 0;
 }
 
-/* Ingests a signed batch in one transaction: every op of b's origin, in
- * seq order with no gap; a bad op is quarantined, not fatal. 0 with the
- * highest seq of the origin now held in *up_to (the caller answers), or
- * -1 after answering ERROR. */
+/* Takes a signed batch into the open transaction, in a part of its own
+ * (part): every op of b's origin, in seq order with no gap, received into
+ * the inbox (store_receive) to be applied after the COMMIT (s_apply_slice);
+ * its ops' fields are checked but not decoded. 0 with the highest seq of
+ * the origin now held in *up_to and the new ops in *taken (the caller
+ * answers once committed); or -1 after answering ERROR, what the batch
+ * did undone. */
 static int
-s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
-    uint64_t *up_to)
+s_take_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
+    part_t *part, uint64_t *up_to, uint64_t *taken)
 {
 	err_t err, why;
 	op_t op;
@@ -687,22 +759,19 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
 	size_t len;
 	uint64_t held, first = 0, last = 0;
 	ingest_result_t res;
-	hub_vis_t vis;
-	ingest_from_t from;
 	int rc;
 	char reason[ERR_MSG_MAX];
 
 	err_clear(&err);
-	if (store_begin(srv->store, &err) ||
-	    store_origin_max_seq(srv->store, b->origin, &held, &err))
+	*taken = 0;
+	if (store_origin_max_seq(srv->store, b->origin, &held, &err))
 		goto fail_internal;
-	while ((rc = proto_next_op(msg, &op, &body, &len, &err)) == 1) {
+	while ((rc = proto_next_op_head(msg, &op, &body, &len, &err)) == 1) {
 		if (strcmp(op.origin, b->origin) != 0) {
 			snprintf(reason, sizeof reason, "%s: op %s/%llu: %s",
 			    b->what, op.origin, (unsigned long long)op.seq,
 			    b->not_origin);
-			op_clear(&op);
-			store_rollback(srv->store);
+			s_part_undo(srv, part);
 			s_send_error(srv, s, ERR_FORBIDDEN, reason);
 			return -1;
 		}
@@ -711,8 +780,7 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
 			    "%s: op %s/%llu: gap, the hub holds up to %llu",
 			    b->what, op.origin, (unsigned long long)op.seq,
 			    (unsigned long long)held);
-			op_clear(&op);
-			store_rollback(srv->store);
+			s_part_undo(srv, part);
 			s_send_error(srv, s, ERR_CONFLICT, reason);
 			return -1;
 		}
@@ -720,82 +788,187 @@ s_on_batch(server_t *srv, session_t *s, proto_msg_t *msg, const batch_t *b,
 		if (first == 0)
 			first = op.seq;
 		last = op.seq;
-		visibility_of(srv->store, &op, &vis);
-		from.role = b->role;
-		from.vis = &vis.vis;
-		if (store_ingest_from(srv->store, &op, body, len, &from, &res,
-			&why)) {
-			op_clear(&op);
+		/* Above what the hub holds of its origin, it is new. */
+		if (store_receive(srv->store, &op, body, len, b->role,
+			op.seq > held, &res, &why)) {
 			err = why;
 			goto fail_internal;
 		}
 		if (res == INGEST_CONFLICT && b->relay) {
 			/* Nothing proves it ours (its signature covers a chain
 			 * we do not hold): refused, not kept. */
-			store_rollback(srv->store);
+			s_part_undo(srv, part);
 			snprintf(reason, sizeof reason,
 			    "relay: op %s/%llu: differs from the op of ours "
 			    "held under this seq",
 			    op.origin, (unsigned long long)op.seq);
 			s_send_error(srv, s, ERR_CONFLICT, reason);
-			op_clear(&op);
 			return -1;
 		}
 		if (res == INGEST_CONFLICT) {
 			/* The node's log is not the one the hub holds: nothing
 			 * of this batch is taken; the op stays on record. */
-			store_rollback(srv->store);
+			s_part_undo(srv, part);
 			s_keep_conflict(srv, s, b, &op, body, len, why.msg);
-			op_clear(&op);
 			return -1;
 		}
-		if (res == INGEST_QUARANTINED)
-			log_warn("site %s: quarantined: %s", s->site, why.msg);
 		if (op.seq > held)
 			held = op.seq;
-		if (res != INGEST_DUPLICATE)
-			srv->ops_in++;
-		op_clear(&op);
+		if (res == INGEST_APPLIED)
+			++*taken;
 	}
 	if (rc < 0) {
-		store_rollback(srv->store);
+		s_part_undo(srv, part);
 		s_send_error(srv, s, ERR_BAD_REQUEST, err.msg);
 		return -1;
 	}
-	if (msg->nops > 0 && s_check_signature(srv, s, b, msg, first, last))
+	/* Its new ops, one row. */
+	if (store_receive_end(srv->store, &err))
+		goto fail_internal;
+	if (msg->nops > 0 && s_check_signature(srv, s, b, msg, first, last)) {
+		s_part_undo(srv, part);
 		return -1;
-	if (store_commit(srv->store, &err))
+	}
+	if (store_release(srv->store, &part->mark, &err))
 		goto fail_internal;
 	*up_to = held;
-	server_notify(srv);
 	return 0;
 fail_internal:
-	store_rollback(srv->store);
+	s_part_undo(srv, part);
 	log_warn("site %s: %s failed: %s", s->site, b->what, err.msg);
 	snprintf(reason, sizeof reason, "%s: hub storage failure", b->what);
 	s_send_error(srv, s, ERR_INTERNAL, reason);
 	return -1;
 }
 
-/* A PUSH: the session's site's own ops. */
+/* Opens the group's transaction if it is not open, and a part of it for
+ * one batch: 0, or -1 after answering 500 (what: "push", "relay"). */
+static int
+s_part_begin(server_t *srv, session_t *s, const char *what, part_t *part)
+{
+	char reason[64];
+	err_t err;
+
+	if (!srv->group.open) {
+		if (store_begin(srv->store, &err))
+			goto fail;
+		srv->group.open = 1;
+		srv->group.n = 0;
+		srv->group.ops = 0;
+	}
+	if (store_savepoint(srv->store, &part->mark, &err) == 0)
+		return 0;
+	s_group_lost(srv, err.msg);
+fail:
+	log_warn("site %s: %s failed: %s", s->site, what, err.msg);
+	snprintf(reason, sizeof reason, "%s: hub storage failure", what);
+	s_send_error(srv, s, ERR_INTERNAL, reason);
+	return -1;
+}
+
+/* Commits the group's transaction and answers each PUSH it holds: then,
+ * and only then, PUSH_ACK; 500 to all when the COMMIT fails. What was
+ * received is applied in the same transaction when that is little work
+ * (APPLY_NOW_MAX), else after (s_apply_schedule). */
+static void s_apply_schedule(server_t *srv);
+static int s_apply_in(server_t *srv, size_t max, size_t *done, err_t *err);
+
+static void
+s_group_end(server_t *srv)
+{
+	uint64_t applied = 0;
+	size_t done;
+	err_t err;
+	size_t i;
+
+	if (!srv->group.open)
+		return;
+	srv->group.open = 0;
+	err_clear(&err);
+	while (srv->backlog + srv->group.ops <= APPLY_NOW_MAX &&
+	    applied < srv->backlog + srv->group.ops) {
+		if (s_apply_in(srv, APPLY_SLICE, &done, &err)) {
+			store_rollback(srv->store);
+			break;
+		}
+		if (done == 0)
+			break;
+		applied += done;
+	}
+	if (err.code != ERR_OK || store_commit(srv->store, &err)) {
+		log_warn("push: commit of %zu batches: %s", srv->group.n,
+		    err.msg);
+		for (i = 0; i < srv->group.n; i++)
+			s_send_error(srv, srv->group.session[i], ERR_INTERNAL,
+			    "push: hub storage failure");
+		srv->group.n = 0;
+		return;
+	}
+	srv->ops_in += srv->group.ops;
+	srv->backlog += srv->group.ops;
+	srv->backlog = applied >= srv->backlog ? 0 : srv->backlog - applied;
+	srv->applied += applied;
+	for (i = 0; i < srv->group.n; i++) {
+		proto_push_ack(&srv->out, srv->group.held[i]);
+		s_send(srv, srv->group.session[i]);
+	}
+	srv->group.n = 0;
+	if (applied > 0)
+		server_notify(srv);
+	s_apply_schedule(srv);
+}
+
+/* The group's transaction is gone (SQLite dropped it): every PUSH it held
+ * is answered 500, none acknowledged. */
+static void
+s_group_lost(server_t *srv, const char *why)
+{
+	size_t i;
+
+	log_warn("push: %zu batches lost with their transaction: %s",
+	    srv->group.n, why);
+	store_rollback(srv->store);
+	for (i = 0; i < srv->group.n; i++)
+		s_send_error(srv, srv->group.session[i], ERR_INTERNAL,
+		    "push: hub storage failure");
+	srv->group.open = 0;
+	srv->group.n = 0;
+}
+
+/* The zev burst of the ROUTER is over: the PUSHes it took are committed
+ * and acknowledged before any other event runs. */
+static void
+s_on_router_after(void *arg)
+{
+	s_group_end(arg);
+}
+
+/* A PUSH: the session's site's own ops, taken into the group. */
 static void
 s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 {
 	char not_origin[64];
 	batch_t b = { "push", s->site, not_origin, s->sign_pk, s->role, 0 };
-	uint64_t held;
+	part_t part;
+	uint64_t held, taken;
 
 	snprintf(not_origin, sizeof not_origin,
 	    "origin is not the authenticated site %s", s->site);
-	if (s_on_batch(srv, s, msg, &b, &held))
+	if (s_part_begin(srv, s, "push", &part) ||
+	    s_take_batch(srv, s, msg, &b, &part, &held, &taken))
 		return;
-	proto_push_ack(&srv->out, held);
-	s_send(srv, s);
+	srv->pushed_ms = hlc_wall_ms();
+	srv->group.session[srv->group.n] = s;
+	srv->group.held[srv->group.n++] = held;
+	srv->group.ops += taken;
+	if (srv->group.n == GROUP_MAX)
+		s_group_end(srv);
 }
 
 /* A RELAY: ops of ours a node gives back to a hub restored from a backup
  * (proto.h), proven by our own signature; an empty one is the node's
- * report, with the highest seq of ours it has seen (recover.c). */
+ * report, with the highest seq of ours it has seen (recover.c). In a
+ * transaction of its own (no PUSH is in a group when it is handled). */
 static void
 s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
 {
@@ -803,13 +976,32 @@ s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
 	char not_origin[64];
 	batch_t b = { "relay", own, not_origin, recover_sign_pk(srv->recover),
 		"hq", 1 };
-	uint64_t held;
+	part_t part;
+	uint64_t held, taken;
 	err_t err;
 
+	assert(!srv->group.open);
 	snprintf(not_origin, sizeof not_origin,
 	    "not an op of this hub's own (%s)", own);
-	if (s_on_batch(srv, s, msg, &b, &held))
+	if (s_part_begin(srv, s, "relay", &part))
 		return;
+	if (s_take_batch(srv, s, msg, &b, &part, &held, &taken)) {
+		if (srv->group.open) {
+			store_rollback(srv->store);
+			srv->group.open = 0;
+		}
+		return;
+	}
+	srv->group.open = 0;
+	if (store_commit(srv->store, &err)) {
+		log_warn("site %s: relay failed: %s", s->site, err.msg);
+		s_send_error(srv, s, ERR_INTERNAL,
+		    "relay: hub storage failure");
+		return;
+	}
+	srv->backlog += taken;
+	srv->ops_in += taken;
+	s_apply_schedule(srv);
 	if (msg->nops > 0)
 		log_info("site %s gave back %zu ops of ours", s->site,
 		    msg->nops);
@@ -817,6 +1009,131 @@ s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
 		log_warn("%s", err.msg); /* it reports again */
 	proto_relay_ack(&srv->out, held, recover_recovering(srv->recover));
 	s_send(srv, s);
+}
+
+/* ---- applying what was received ---- */
+
+/* In the open transaction: applies about max ops of the inbox, *done of
+ * them (visibility_apply_received). */
+static int
+s_apply_in(server_t *srv, size_t max, size_t *done, err_t *err)
+{
+	return visibility_apply_received(srv->store, max, done, err);
+}
+
+/* Applies the next slice of the backlog in a transaction of its own and
+ * streams it: 0, or -1 when it failed (logged; tried again later). */
+static int
+s_apply_slice(server_t *srv)
+{
+	size_t done = 0;
+	err_t err;
+
+	assert(!srv->group.open);
+	if (store_begin(srv->store, &err) ||
+	    s_apply_in(srv, APPLY_SLICE, &done, &err) ||
+	    store_commit(srv->store, &err)) {
+		store_rollback(srv->store);
+		log_warn("apply received ops: %s", err.msg);
+		return -1;
+	}
+	srv->applied += done;
+	if (done == 0 || done >= srv->backlog)
+		srv->backlog = 0;
+	else
+		srv->backlog -= done;
+	if (done > 0)
+		server_notify(srv);
+	return 0;
+}
+
+/* Applies the whole backlog now when no more than max wait (0: any): 0,
+ * or -1 when a slice failed. */
+static int
+s_apply_upto(server_t *srv, uint64_t max)
+{
+	if (srv->group.open || (max > 0 && srv->backlog > max))
+		return 0;
+	while (srv->backlog > 0)
+		if (s_apply_slice(srv))
+			return -1;
+	return 0;
+}
+
+/* Before a session is served what the hub holds: what waits to be
+ * applied is, unless that is more than a moment's work. */
+static void
+s_settle(server_t *srv)
+{
+	s_group_end(srv);
+	if (srv->backlog > 0)
+		s_apply_upto(srv, APPLY_SETTLE_MAX);
+}
+
+/* The backlog's timer: a slice once PUSHes have paused for
+ * APPLY_QUIET_MS, then the next after APPLY_GAP_MS, until none waits. */
+static void
+s_on_apply(evutil_socket_t fd, short what, void *arg)
+{
+	server_t *srv = arg;
+	uint64_t now = hlc_wall_ms(), quiet = srv->pushed_ms + APPLY_QUIET_MS;
+	struct timeval tv = { 0, 0 };
+
+	(void)fd;
+	(void)what;
+	if (srv->backlog == 0)
+		return;
+	if (now < quiet) {
+		/* PUSHes still come: they are taken in first. */
+		tv.tv_usec = (suseconds_t)(quiet - now) * 1000;
+	} else if (s_apply_slice(srv)) {
+		tv.tv_sec = APPLY_RETRY_MS / 1000;
+	} else if (srv->backlog == 0) {
+		return;
+	} else {
+		tv.tv_usec = APPLY_GAP_MS * 1000;
+	}
+	event_add(srv->apply_ev, &tv);
+}
+
+/* A hub stopping: the backlog, slice by slice, for up to APPLY_STOP_MS;
+ * a failure or the rest is left for the next start. */
+static void
+s_apply_before_stop(server_t *srv)
+{
+	uint64_t until = hlc_wall_ms() + APPLY_STOP_MS, applied = 0;
+	size_t done = 1;
+	err_t err;
+
+	log_info("applying the %llu ops received, before stopping",
+	    (unsigned long long)srv->backlog);
+	while (done > 0 && hlc_wall_ms() < until) {
+		if (store_begin(srv->store, &err) ||
+		    s_apply_in(srv, APPLY_SLICE, &done, &err) ||
+		    store_commit(srv->store, &err)) {
+			store_rollback(srv->store);
+			log_warn("apply received ops: %s", err.msg);
+			return;
+		}
+		applied += done;
+	}
+	if (done > 0)
+		log_info("%llu ops applied, the rest will be when it starts",
+		    (unsigned long long)applied);
+}
+
+/* After a COMMIT that received ops: beyond APPLY_BACKLOG_MAX they are
+ * applied at once, slice by slice; else once PUSHes pause. */
+static void
+s_apply_schedule(server_t *srv)
+{
+	struct timeval tv = { 0, APPLY_QUIET_MS * 1000 };
+
+	while (srv->backlog > APPLY_BACKLOG_MAX)
+		if (s_apply_slice(srv))
+			break;
+	if (srv->backlog > 0 && !event_pending(srv->apply_ev, EV_TIMEOUT, NULL))
+		event_add(srv->apply_ev, &tv);
 }
 
 /* One live session per site. Another live session of the same
@@ -1250,6 +1567,15 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		    "session closed by the hub");
 		return;
 	}
+	/* PUSHes taken together are committed and acknowledged before any
+	 * other message is handled; one that reads what the hub holds is
+	 * served once what it received is applied (s_settle). */
+	if (msg->type != PROTO_PUSH)
+		s_group_end(srv);
+	if (msg->type == PROTO_HELLO || msg->type == PROTO_PULL ||
+	    msg->type == PROTO_BACKFILL || msg->type == PROTO_DIGEST ||
+	    msg->type == PROTO_FETCH || msg->type == PROTO_RELAY)
+		s_settle(srv);
 	switch (msg->type) {
 	case PROTO_HELLO: s_on_hello(srv, s, msg, site); break;
 	case PROTO_BYE:
@@ -1453,6 +1779,29 @@ s_stall_limit(void)
 	}
 	log_info("stall limit %llu ms (BL_TEST_SESSION_STALL_MS)", ms);
 	return ms;
+}
+
+/* STREAM_SCAN, or what a test sets in BL_TEST_STREAM_SCAN (logged, as
+ * nothing else should set it). */
+static uint64_t
+s_stream_scan(void)
+{
+	const char *v = getenv("BL_TEST_STREAM_SCAN");
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL)
+		return STREAM_SCAN;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n == 0) {
+		log_warn("BL_TEST_STREAM_SCAN=%s: not a count of lsns, a "
+			 "batch's scan stays %d",
+		    v, STREAM_SCAN);
+		return STREAM_SCAN;
+	}
+	log_info("a batch's scan %llu lsns (BL_TEST_STREAM_SCAN)", n);
+	return n;
 }
 
 /* A site moved to another region since its HELLO (bl-hub region): its
@@ -1727,6 +2076,11 @@ server_status(server_t *srv, json_t *status)
 		    json_integer((json_int_t)srv->sites_max));
 	json_object_set_new(status, "ops_received",
 	    json_integer((json_int_t)srv->ops_in));
+	/* Received and acknowledged, not applied yet (s_apply_slice). */
+	json_object_set_new(status, "ops_to_apply",
+	    json_integer((json_int_t)srv->backlog));
+	json_object_set_new(status, "ops_applied",
+	    json_integer((json_int_t)srv->applied));
 	json_object_set_new(status, "ops_sent",
 	    json_integer((json_int_t)srv->ops_out));
 	json_object_set_new(status, "connections_cut",
@@ -1754,6 +2108,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	srv->started_ms = hlc_wall_ms();
 	srv->silent_ms = SERVER_SILENT_DEFAULT_MS;
 	srv->stall_ms = s_stall_limit();
+	srv->stream_scan = s_stream_scan();
 	cbw_init(&srv->out);
 	if ((srv->recover = recover_new(store, keys, err)) == NULL ||
 	    recover_sign(srv->recover, err))
@@ -1792,8 +2147,20 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	*bound_port = colon ? atoi(colon + 1) : -1;
 	srv->zap_ev = zev_new(base, srv->zap, s_on_zap, srv);
 	srv->router_ev = zev_new(base, srv->router, s_on_router, srv);
+	zev_set_after(srv->router_ev, s_on_router_after);
 	srv->tick = event_new(base, -1, EV_PERSIST, s_on_tick, srv);
 	event_add(srv->tick, &second);
+	/* What was received before a restart is applied as PUSHes pause. */
+	srv->apply_ev = evtimer_new(base, s_on_apply, srv);
+	if (srv->apply_ev == NULL)
+		fatal("hub: out of memory");
+	srv->backlog = (uint64_t)store_query_int(store,
+	    store_stmt(store,
+		"SELECT coalesce(sum(last - first + 1), 0) FROM op_inbox"),
+	    0);
+	if (store_read_error(store, err))
+		goto fail;
+	s_apply_schedule(srv);
 	return srv;
 fail:
 	server_destroy(&srv);
@@ -1809,10 +2176,18 @@ server_destroy(server_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	srv = *self_p;
+	/* What was acknowledged is applied before the hub stops, for up to
+	 * APPLY_STOP_MS: the log is then the whole record for the commands
+	 * and a backup (the rest, or what a hub killed held, is applied when
+	 * it starts again). */
+	if (srv->apply_ev != NULL && srv->backlog > 0 && !srv->group.open)
+		s_apply_before_stop(srv);
 	while (srv->sessions != NULL)
 		s_session_drop(srv, srv->sessions);
 	if (srv->tick != NULL)
 		event_free(srv->tick);
+	if (srv->apply_ev != NULL)
+		event_free(srv->apply_ev);
 	zev_destroy(&srv->router_ev);
 	zev_destroy(&srv->zap_ev);
 	if (srv->router != NULL)

@@ -16,12 +16,21 @@
  *
  * An order family (an order, its child fulfilment orders, and the
  * payments, invoices and cases of any of them) is decided at send time
- * instead: visibility_logged tags each of its ops with the family's root
+ * instead: visibility_family tags each of its ops with the family's root
  * order (op_log.vis_order) and keeps order_sites, who may see the family
  * now, in the transaction that logs the op: the root's creator and
  * fulfilling site, and each child's fulfilling site until that site
  * releases the child (moves it to cancelled). The stream sends a tagged
  * op to the sites order_sites lists when it sends it (hub/server.c).
+ *
+ * Only a family that may grow needs that: one whose root head office
+ * allocates (created with no fulfilling site, fulfil.h), which alone gets
+ * children. Any other root (a store's sale, an order a site fulfils) has
+ * its creator and its fulfilling site for good, which is what
+ * visibility_of names for its ops, its payments and its invoices: those
+ * go by vis_site and vis_site2, untagged, costing the log no entry in its
+ * index by family (schema/hub/0032) and the stream no lookup. A case goes
+ * to whoever opened it, so it is tagged whatever its family.
  */
 #include <string.h>
 
@@ -67,16 +76,21 @@ s_order_sites(store_t *st, const char *id, hub_vis_t *v)
 	    id, v);
 }
 
-/* Sets the stock visibility of a movement at site. */
+/* Sets the stock visibility of a movement at site; cache (may be NULL)
+ * keeps what the registry said of the last site asked. */
 static void
-s_stock(store_t *st, const char *site, hub_vis_t *v)
+s_stock(store_t *st, const char *site, hub_vis_t *v, hub_site_cache_t *cache)
 {
-	sqlite3_stmt *q = store_stmt(st,
-	    "SELECT role, region FROM sites "
-	    "WHERE id = ?");
+	sqlite3_stmt *q;
 
 	snprintf(v->site, sizeof v->site, "%s", site);
+	if (cache != NULL && cache->site[0] != '\0' &&
+	    strcmp(cache->site, site) == 0) {
+		snprintf(v->region, sizeof v->region, "%s", cache->region);
+		return;
+	}
 	snprintf(v->region, sizeof v->region, "default");
+	q = store_stmt(st, "SELECT role, region FROM sites WHERE id = ?");
 	sqlite3_bind_text(q, 1, site, -1, SQLITE_STATIC);
 	if (store_row(st, q)) {
 		if (strcmp((const char *)sqlite3_column_text(q, 0),
@@ -87,6 +101,10 @@ s_stock(store_t *st, const char *site, hub_vis_t *v)
 			    sqlite3_column_text(q, 1));
 	}
 	sqlite3_reset(q);
+	if (cache != NULL && store_read_error(st, NULL) == 0) {
+		snprintf(cache->site, sizeof cache->site, "%s", site);
+		snprintf(cache->region, sizeof cache->region, "%s", v->region);
+	}
 }
 
 static const char *
@@ -122,15 +140,17 @@ s_finish(hub_vis_t *v, int restricted)
 		memset(&v->vis, 0, sizeof v->vis);
 }
 
-void
-visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
+/* visibility_of, with what the registry said of a site kept in cache
+ * (NULL: none). */
+static void
+s_visibility(store_t *st, const op_t *op, hub_vis_t *v, hub_site_cache_t *cache)
 {
 	sqlite3_stmt *q;
 	int restricted = 0;
 
 	memset(v, 0, sizeof *v);
 	if (strcmp(op->entity, "stock_movement") == 0) {
-		s_stock(st, s_field(op, "site"), v);
+		s_stock(st, s_field(op, "site"), v, cache);
 		/* A transfer's out leg also goes to its destination, whose
 		 * node records the receipt (stock.c). */
 		snprintf(v->site2, sizeof v->site2, "%s", s_field(op, "to"));
@@ -203,6 +223,21 @@ visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
 }
 
 void
+visibility_of(store_t *st, const op_t *op, hub_vis_t *v)
+{
+	s_visibility(st, op, v, NULL);
+}
+
+void
+hub_vis_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from)
+{
+	hub_from_t *r = arg;
+
+	s_visibility(store, op, &r->vis, &r->site);
+	from->vis = &r->vis.vis;
+}
+
+void
 hub_from_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from)
 {
 	hub_from_t *r = arg;
@@ -223,20 +258,26 @@ hub_from_of(void *arg, store_t *store, const op_t *op, ingest_from_t *from)
 /* ---- who may see an order family now (schema/hub/0032) ---- */
 
 /* The root of order id's family into root (OP_KEY_MAX + 1 bytes): its
- * parent, or itself; "" when the hub does not hold it. */
+ * parent, or itself; "" when the hub does not hold it. *fixed: whether
+ * the family is for good its root's creator's and fulfilling site's (a
+ * root with a fulfilling site, which no child is made for). */
 static void
-s_root(store_t *st, const char *id, char *root)
+s_root(store_t *st, const char *id, char *root, int *fixed)
 {
 	sqlite3_stmt *q = store_stmt(st,
-	    "SELECT coalesce(nullif(parent, ''), id) FROM orders "
+	    "SELECT coalesce(nullif(parent, ''), id), "
+	    "coalesce(parent, '') = '' AND fulfil_site != '' FROM orders "
 	    "WHERE id = ?");
 
 	root[0] = '\0';
+	*fixed = 0;
 	if (id[0] == '\0')
 		return;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, q))
+	if (store_row(st, q)) {
 		s_copy(root, OP_KEY_MAX + 1, sqlite3_column_text(q, 0));
+		*fixed = sqlite3_column_int(q, 1);
+	}
 	sqlite3_reset(q);
 }
 
@@ -314,30 +355,35 @@ static const struct {
 };
 
 int
-visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
+visibility_family(void *arg, store_t *st, const op_t *op, char *root,
+    err_t *err)
 {
-	char root[OP_KEY_MAX + 1] = "", order[OP_KEY_MAX + 1] = "";
+	char order[OP_KEY_MAX + 1] = "";
 	sqlite3_stmt *q;
 	size_t i;
+	int fixed = 0;
 
 	(void)arg;
-	/* The hub logs its own writes without deciding who may see them
-	 * (store_append_local): they go where the same op of a site would. */
-	if (strcmp(op->origin, store_site(st)) == 0 && s_tag_own(st, op, err))
-		return -1;
+	root[0] = '\0';
 	if (strcmp(op->entity, ORDER_ENTITY) == 0 &&
 	    strcmp(op->kind, "create") == 0) {
+		const char *granted = "";
+
 		/* A child: its fulfilling site joins its root's family. */
-		snprintf(root, sizeof root, "%s", s_field(op, "parent"));
+		snprintf(root, OP_KEY_MAX + 1, "%s", s_field(op, "parent"));
 		if (root[0] == '\0') {
-			snprintf(root, sizeof root, "%s", op->key);
-			if (s_grant(st, root, s_field(op, "site"), err))
+			snprintf(root, OP_KEY_MAX + 1, "%s", op->key);
+			granted = s_field(op, "site");
+			if (s_grant(st, root, granted, err))
 				return -1;
 		}
-		if (s_grant(st, root, s_field(op, "fulfil_site"), err))
+		/* A store's own sale, fulfilled where it was made: one row. */
+		if (strcmp(s_field(op, "fulfil_site"), granted) != 0 &&
+		    s_grant(st, root, s_field(op, "fulfil_site"), err))
 			return -1;
+		fixed = granted[0] != '\0' && s_field(op, "fulfil_site")[0];
 	} else if (strcmp(op->entity, ORDER_ENTITY) == 0) {
-		s_root(st, op->key, root);
+		s_root(st, op->key, root, &fixed);
 		if (root[0] != '\0' && strcmp(root, op->key) != 0 &&
 		    strcmp(op->kind, "transition") == 0 &&
 		    strcmp(s_field(op, "to"), "cancelled") == 0 &&
@@ -355,19 +401,69 @@ visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
 				s_copy(order, sizeof order,
 				    sqlite3_column_text(q, 0));
 			sqlite3_reset(q);
-			s_root(st, order, root);
+			s_root(st, order, root, &fixed);
+			/* A case goes to whoever opened it (visibility_of). */
+			if (strcmp(op->entity, CASE_ENTITY) == 0)
+				fixed = 0;
 		}
 	}
-	/* Not of an order family, or of an order not held here: the op goes
-	 * by vis_site, vis_site2 and vis_region (visibility_of). */
+	/* Not of an order family that may grow, or of an order not held
+	 * here: the op goes by vis_site, vis_site2 and vis_region
+	 * (visibility_of). */
+	if (fixed)
+		root[0] = '\0';
+	return store_read_error(st, err);
+}
+
+int
+visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
+{
+	char root[OP_KEY_MAX + 1];
+	sqlite3_stmt *q;
+
+	/* The hub logs its own writes without deciding who may see them
+	 * (store_append_local): they go where the same op of a site would. */
+	if (strcmp(op->origin, store_site(st)) == 0 && s_tag_own(st, op, err))
+		return -1;
+	if (visibility_family(arg, st, op, root, err))
+		return -1;
 	if (root[0] == '\0')
-		return store_read_error(st, err);
+		return 0;
 	q = store_stmt(st,
 	    "UPDATE op_log SET vis_order = ? WHERE origin = ? AND seq = ?");
 	sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, (int64_t)op->seq);
 	return store_step(st, q, "order visibility", err);
+}
+
+int
+visibility_apply_received(store_t *st, size_t max, size_t *done, err_t *err)
+{
+	hub_from_t from;
+	store_hub_t hub = { hub_vis_of, visibility_family, &from };
+	size_t quarantined = 0;
+
+	/* What the registry said is kept for this transaction only. */
+	memset(&from, 0, sizeof from);
+	return store_apply_received(st, max, &hub, done, &quarantined, err);
+}
+
+int
+visibility_apply_all(store_t *st, err_t *err)
+{
+	size_t done;
+
+	do {
+		if (store_begin(st, err) ||
+		    visibility_apply_received(st, VISIBILITY_APPLY_SLICE, &done,
+			err) ||
+		    store_commit(st, err)) {
+			store_rollback(st);
+			return err_prefix(err, "apply received ops");
+		}
+	} while (done > 0);
+	return 0;
 }
 
 void

@@ -42,7 +42,13 @@
 #include "zev.h"
 #include "zsock.h"
 
-#define PULL_WINDOW 4 /* OPS batches in flight */
+#define PULL_WINDOW 8 /* OPS batches in flight (the hub's most) */
+/* OPS batches that wait, one after the other, are applied in one
+ * transaction (one COMMIT and fsync for them all), at most this many and
+ * for at most APPLY_TXN_MS, so that a till's write queued behind a
+ * catch-up waits no longer than that (s_on_ops). */
+#define APPLY_BATCHES_MAX PULL_WINDOW
+#define APPLY_TXN_MS 60
 #define PING_EVERY_MS 2000
 #define RETRY_HELLO_MS 1000		  /* the first retry after an error */
 #define RETRY_HELLO_MAX_MS 15000	  /* doubling up to this */
@@ -364,8 +370,9 @@ s_entitled(client_t *c, const op_t *op, ingest_result_t res, err_t *err)
 }
 
 /* Ingests the ops of an OPS or BACKFILL_OPS batch in the caller's
- * transaction. 0, or -1 with err (a storage failure or a malformed op):
- * the caller rolls back. */
+ * transaction, a bulk (store.h: nothing here reads stock on hand). 0, or
+ * -1 with err (a storage failure or a malformed op): the caller rolls
+ * back. */
 static int
 s_ingest_batch(client_t *c, proto_msg_t *m, err_t *err)
 {
@@ -376,6 +383,7 @@ s_ingest_batch(client_t *c, proto_msg_t *m, err_t *err)
 	op_t op;
 	int rc;
 
+	store_bulk_begin(c->store);
 	while ((rc = proto_next_op(m, &op, &body, &len, err)) == 1) {
 		err_clear(&why);
 		if (store_ingest(c->store, &op, body, len, &res, &why)) {
@@ -666,14 +674,36 @@ s_pull_again(client_t *c, const char *why)
 		c->pulled_ms = now;
 }
 
-/* Applies one OPS batch and moves the cursor in the same transaction. A
- * batch of the stream that does not follow on from our cursor is dropped
- * (go-back-N, proto.h); the answer to FETCH (from and after the same) is
- * applied where it stands and asks no credit. */
+/* ---- applying OPS ---- */
+
+/* Applies batch m's hub signature and ops in the open transaction: 0, or
+ * -1 with err (the caller rolls back). */
+static int
+s_apply_ops(client_t *c, proto_msg_t *m, err_t *err)
+{
+	if (m->sig_seq > 0 && relay_keep_sig(c->store, m->sig_seq, m->sig, err))
+		return -1;
+	return s_ingest_batch(c, m, err);
+}
+
+static void s_handle(client_t *c, zmq_msg_t *msg);
+
+/* Applies one OPS batch, and the batches of the stream waiting right
+ * behind it (APPLY_BATCHES_MAX, APPLY_TXN_MS), in one transaction that
+ * also moves the cursor past them; then gives the hub as much credit as
+ * batches were applied. A batch of the stream that does not follow on
+ * from our cursor is dropped (go-back-N, proto.h); the answer to FETCH
+ * (from and after the same) is applied where it stands, alone, and asks
+ * no credit. The first message waiting that is not such a batch is
+ * handled once the transaction is over. */
 static void
 s_on_ops(client_t *c, proto_msg_t *m)
 {
-	int fetched = m->cursor_from == m->cursor;
+	int fetched = m->cursor_from == m->cursor, waiting = 0;
+	uint64_t cursor = m->cursor, head = m->head, batches = 1;
+	uint64_t started = hlc_wall_ms();
+	zmq_msg_t next;
+	proto_msg_t nm;
 	err_t err;
 	int64_t durable = 0;
 
@@ -689,39 +719,63 @@ s_on_ops(client_t *c, proto_msg_t *m)
 		c->fetching = 0;
 		entropy_on_fetched(c->entropy);
 	}
-	if (store_begin(c->store, &err) ||
-	    (m->sig_seq > 0 &&
-		relay_keep_sig(c->store, m->sig_seq, m->sig, &err)) ||
-	    s_ingest_batch(c, m, &err))
+	if (store_begin(c->store, &err) || s_apply_ops(c, m, &err))
 		goto fail;
+	while (!fetched && batches < APPLY_BATCHES_MAX &&
+	    hlc_wall_ms() - started < APPLY_TXN_MS) {
+		zmq_msg_init(&next);
+		if (zmq_msg_recv(&next, c->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&next);
+			break;
+		}
+		waiting = 1;
+		c->last_rx_ms = hlc_wall_ms();
+		if (proto_decode(zmq_msg_data(&next), zmq_msg_size(&next), &nm,
+			NULL) ||
+		    nm.type != PROTO_OPS || nm.cursor_from == nm.cursor ||
+		    nm.cursor_from != cursor)
+			break;
+		if (s_apply_ops(c, &nm, &err))
+			goto fail;
+		cursor = nm.cursor;
+		head = nm.head;
+		batches++;
+		zmq_msg_close(&next);
+		waiting = 0;
+	}
 	/* Another session of this site (a `status` probe beside the daemon)
 	 * may have pulled further: the cursor never moves back. */
 	if (store_meta_get_int(c->store, "cursor", 0, &durable, &err))
 		goto fail;
-	if ((uint64_t)durable > m->cursor)
-		m->cursor = (uint64_t)durable;
+	if ((uint64_t)durable > cursor)
+		cursor = (uint64_t)durable;
 	else if (fetched)
-		m->cursor = c->cursor;
-	if (store_meta_set_int(c->store, "cursor", (int64_t)m->cursor, &err) ||
+		cursor = c->cursor;
+	if (store_meta_set_int(c->store, "cursor", (int64_t)cursor, &err) ||
 	    store_commit(c->store, &err))
 		goto fail;
-	c->cursor = m->cursor;
-	c->head = m->head;
+	c->cursor = cursor;
+	c->head = head;
 	if (!fetched) {
 		c->pulled_ms = hlc_wall_ms();
-		proto_pull(&c->out, c->cursor, 1, 0);
+		proto_pull(&c->out, c->cursor, batches, 0);
 		s_send(c);
 	}
 	if (c->reconcile_seq != 0)
 		s_push(c); /* once what the hub holds of ours is here */
 	/* A child allocated to us asks for its family. */
 	s_backfill(c);
-	return;
+	goto out;
 fail:
 	store_rollback(c->store);
 	log_warn("apply ops from hub: %s", err.msg);
 	/* Start over from the durable cursor. */
 	s_retry_later(c);
+out:
+	if (waiting) {
+		s_handle(c, &next);
+		zmq_msg_close(&next);
+	}
 }
 
 static void
@@ -836,22 +890,18 @@ s_on_digest(client_t *c, const proto_msg_t *m)
 	}
 }
 
+/* Handles one message of the hub's, msg (borrowed), received at
+ * c->last_rx_ms. */
 static void
-s_on_dealer(void *sock, void *arg)
+s_handle(client_t *c, zmq_msg_t *msg)
 {
-	client_t *c = arg;
-	zmq_msg_t msg;
 	proto_msg_t m;
 	err_t err;
 	uint64_t own;
 
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0)
-		goto out;
-	c->last_rx_ms = hlc_wall_ms();
-	if (proto_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m, &err)) {
+	if (proto_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m, &err)) {
 		log_warn("hub %s: bad message: %s", c->hub, err.msg);
-		goto out;
+		return;
 	}
 	switch (m.type) {
 	case PROTO_WELCOME:
@@ -902,7 +952,19 @@ s_on_dealer(void *sock, void *arg)
 		c->last_sync_ms = hlc_wall_ms();
 	s_entropy(c, hlc_wall_ms());
 	s_progress(c);
-out:
+}
+
+static void
+s_on_dealer(void *sock, void *arg)
+{
+	client_t *c = arg;
+	zmq_msg_t msg;
+
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0) {
+		c->last_rx_ms = hlc_wall_ms();
+		s_handle(c, &msg);
+	}
 	zmq_msg_close(&msg);
 }
 

@@ -204,6 +204,7 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 	oneshot_t o = { 0 };
 	struct event *timer;
 	struct timeval tv = { timeout, 0 };
+	int bound, low;
 	err_t err;
 
 	log_set_quiet(1); /* a one-shot round reports its own failure */
@@ -211,6 +212,12 @@ s_round(const char *dir, int timeout, int *caught_up, char *why,
 		snprintf(why, why_size, "%s", err.msg);
 		return -1;
 	}
+	/* As in the daemon (daemon.h): a long catch-up's commits do not wait
+	 * for the WAL's copy into the database, which a thread makes. */
+	if (conf_disk_limits(&conf, &bound, &low, &err) ||
+	    store_checkpoint_in_background(st, bound, low, &err))
+		log_warn("%s; SQLite checkpoints inside commits instead",
+		    err.msg);
 	o.base = event_base_new();
 	c = client_new(o.base, st, &conf, &keys, &err);
 	if (c == NULL) {

@@ -540,6 +540,28 @@ cbr_uint(cbr_t *r, uint64_t *v, err_t *err)
 	return 0;
 }
 
+/* The integer item it, read at byte at, into *v: -1 with r->pos back at
+ * it when it is no integer or does not fit in 64 signed bits. */
+static int
+s_int_of(cbr_t *r, const item_t *it, size_t at, int64_t *v, err_t *err)
+{
+	if (it->type == ITEM_UINT && it->value <= INT64_MAX) {
+		*v = (int64_t)it->value;
+		return 0;
+	}
+	if (it->type == ITEM_NEGINT && it->value <= INT64_MAX) {
+		*v = -1 - (int64_t)it->value;
+		return 0;
+	}
+	r->pos = at;
+	if (it->type == ITEM_UINT || it->type == ITEM_NEGINT)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: integer out of range at byte %zu", at);
+	return err_set(err, ERR_BAD_REQUEST,
+	    "cbor: expected integer at byte %zu, got %s", at,
+	    s_type_names[it->type]);
+}
+
 int
 cbr_int(cbr_t *r, int64_t *v, err_t *err)
 {
@@ -548,21 +570,7 @@ cbr_int(cbr_t *r, int64_t *v, err_t *err)
 
 	if (s_next(r, &it, err))
 		return -1;
-	if (it.type == ITEM_UINT && it.value <= INT64_MAX) {
-		*v = (int64_t)it.value;
-		return 0;
-	}
-	if (it.type == ITEM_NEGINT && it.value <= INT64_MAX) {
-		*v = -1 - (int64_t)it.value;
-		return 0;
-	}
-	r->pos = at;
-	if (it.type == ITEM_UINT || it.type == ITEM_NEGINT)
-		return err_set(err, ERR_BAD_REQUEST,
-		    "cbor: integer out of range at byte %zu", at);
-	return err_set(err, ERR_BAD_REQUEST,
-	    "cbor: expected integer at byte %zu, got %s", at,
-	    s_type_names[it.type]);
+	return s_int_of(r, &it, at, v, err);
 }
 
 /* Whether s[0..n) is all UTF-8 (CBOR text must be). */
@@ -572,11 +580,39 @@ s_utf8_valid(const unsigned char *s, size_t n)
 	size_t i = 0, k;
 
 	while (i < n) {
+		if (s[i] < 0x80) { /* ASCII, most of our texts */
+			i++;
+			continue;
+		}
 		if ((k = text_utf8_len(s + i, n - i)) == 0)
 			return 0;
 		i += k;
 	}
 	return 1;
+}
+
+/* The text item it, read at byte at: at most max bytes, no NUL, UTF-8;
+ * else -1 with r->pos back at it. */
+static int
+s_text_ok(cbr_t *r, const item_t *it, size_t at, size_t max, err_t *err)
+{
+	if (it->str_len > max) {
+		r->pos = at;
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: text of %zu bytes at byte %zu exceeds the limit of %zu",
+		    it->str_len, at, max);
+	}
+	if (memchr(it->str, '\0', it->str_len) != NULL) {
+		r->pos = at;
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: text with a NUL byte at byte %zu", at);
+	}
+	if (!s_utf8_valid(it->str, it->str_len)) {
+		r->pos = at;
+		return err_set(err, ERR_BAD_REQUEST,
+		    "cbor: text at byte %zu is not UTF-8", at);
+	}
+	return 0;
 }
 
 int
@@ -585,24 +621,8 @@ cbr_text(cbr_t *r, const char **s, size_t *n, size_t max, err_t *err)
 	item_t it;
 	size_t at = r->pos;
 
-	if (s_expect(r, &it, ITEM_TEXT, err))
+	if (s_expect(r, &it, ITEM_TEXT, err) || s_text_ok(r, &it, at, max, err))
 		return -1;
-	if (it.str_len > max) {
-		r->pos = at;
-		return err_set(err, ERR_BAD_REQUEST,
-		    "cbor: text of %zu bytes at byte %zu exceeds the limit of %zu",
-		    it.str_len, at, max);
-	}
-	if (memchr(it.str, '\0', it.str_len) != NULL) {
-		r->pos = at;
-		return err_set(err, ERR_BAD_REQUEST,
-		    "cbor: text with a NUL byte at byte %zu", at);
-	}
-	if (!s_utf8_valid(it.str, it.str_len)) {
-		r->pos = at;
-		return err_set(err, ERR_BAD_REQUEST,
-		    "cbor: text at byte %zu is not UTF-8", at);
-	}
 	*s = (const char *)it.str;
 	*n = it.str_len;
 	return 0;
@@ -622,53 +642,56 @@ cbr_text_copy(cbr_t *r, char *dst, size_t size, err_t *err)
 	return 0;
 }
 
+/* Reads one value at r into *out, a new JSON value; with out NULL it only
+ * checks it, as strictly, building nothing. One walk does both, so what
+ * the check passes decodes. Each item is decoded once: its header says
+ * all (an integer's value, a text's bytes, checked here as cbr_text
+ * checks them, hence the unchecked Jansson calls). */
 static int
 s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 {
 	item_t it;
 	size_t at = r->pos, i;
-	json_t *v = NULL, *elem;
-	const char *prev_key = NULL, *key;
-	size_t prev_len = 0, key_len;
-	char keybuf[CODEC_MAX_TEXT + 1];
+	json_t *v = NULL, *elem = NULL, **elem_out = out != NULL ? &elem : NULL;
+	const char *prev_key = NULL, *key = NULL;
+	size_t prev_len = 0, key_len = 0;
+	int64_t iv = 0;
 
 	if (s_next(r, &it, err))
 		return -1;
 	switch (it.type) {
 	case ITEM_UINT:
 	case ITEM_NEGINT:
-		r->pos = at;
-		{
-			int64_t iv;
-
-			if (cbr_int(r, &iv, err))
-				return -1;
+		if (s_int_of(r, &it, at, &iv, err))
+			return -1;
+		if (out != NULL)
 			v = json_integer(iv);
-		}
 		break;
 	case ITEM_TEXT:
-		r->pos = at;
-		{
-			const char *s;
-			size_t n;
-
-			if (cbr_text(r, &s, &n, CODEC_MAX_TEXT, err))
-				return -1;
-			v = json_stringn(s, n);
-			if (v == NULL)
-				return err_set(err, ERR_BAD_REQUEST,
-				    "cbor: text at byte %zu is not UTF-8", at);
-		}
+		if (s_text_ok(r, &it, at, CODEC_MAX_TEXT, err))
+			return -1;
+		if (out != NULL)
+			v = json_stringn_nocheck((const char *)it.str,
+			    it.str_len);
 		break;
-	case ITEM_BOOL: v = json_boolean(it.value); break;
-	case ITEM_NULL: v = json_null(); break;
+	case ITEM_BOOL:
+		if (out != NULL)
+			v = json_boolean(it.value);
+		break;
+	case ITEM_NULL:
+		if (out != NULL)
+			v = json_null();
+		break;
 	case ITEM_ARRAY:
 	case ITEM_MAP:
 		if (depth >= CODEC_MAX_DEPTH)
 			return err_set(err, ERR_BAD_REQUEST,
 			    "cbor: nesting deeper than %d at byte %zu",
 			    CODEC_MAX_DEPTH, at);
-		v = it.type == ITEM_ARRAY ? json_array() : json_object();
+		if (out != NULL &&
+		    (v = it.type == ITEM_ARRAY ? json_array()
+					       : json_object()) == NULL)
+			fatal("codec: out of memory");
 		for (i = 0; i < it.value; i++) {
 			size_t kat = r->pos;
 
@@ -687,21 +710,15 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 				prev_key = key;
 				prev_len = key_len;
 			}
-			if (s_read_json(r, &elem, depth + 1, err))
+			if (s_read_json(r, elem_out, depth + 1, err))
 				goto fail;
-			if (it.type == ITEM_ARRAY) {
-				json_array_append_new(v, elem);
+			if (out == NULL)
 				continue;
-			}
-			memcpy(keybuf, key, key_len);
-			keybuf[key_len] = '\0';
-			/* Jansson refuses a key that is not UTF-8: so do we,
-			 * rather than apply fields other than the op's bytes. */
-			if (json_object_set_new(v, keybuf, elem) != 0) {
-				err_set(err, ERR_BAD_REQUEST,
-				    "cbor: text at byte %zu is not UTF-8", kat);
-				goto fail;
-			}
+			if ((it.type == ITEM_ARRAY
+				    ? json_array_append_new(v, elem)
+				    : json_object_setn_new_nocheck(v, key,
+					  key_len, elem)) != 0)
+				fatal("codec: out of memory");
 		}
 		break;
 	default:
@@ -710,9 +727,11 @@ s_read_json(cbr_t *r, json_t **out, int depth, err_t *err)
 		    "cbor: unsupported %s at byte %zu", s_type_names[it.type],
 		    at);
 	}
-	if (v == NULL)
-		fatal("codec: out of memory");
-	*out = v;
+	if (out != NULL) {
+		if (v == NULL)
+			fatal("codec: out of memory");
+		*out = v;
+	}
 	return 0;
 fail:
 	json_decref(v);
@@ -728,12 +747,7 @@ cbr_json(cbr_t *r, json_t **out, err_t *err)
 int
 cbr_skip(cbr_t *r, err_t *err)
 {
-	json_t *v;
-
-	if (s_read_json(r, &v, 0, err))
-		return -1;
-	json_decref(v);
-	return 0;
+	return s_read_json(r, NULL, 0, err);
 }
 
 int

@@ -8,7 +8,7 @@
 
 #define OP_ARITY 7
 
-static int s_decode(cbr_t *r, op_t *op, err_t *err);
+static int s_decode(cbr_t *r, op_t *op, int fields, err_t *err);
 
 void
 op_clear(op_t *op)
@@ -54,8 +54,9 @@ op_site_valid(const char *site)
 	return 1;
 }
 
-int
-op_decode(cbr_t *r, op_t *op, err_t *err)
+/* op_decode, with (fields) or without (op_decode_head) building fields. */
+static int
+s_decode_capped(cbr_t *r, op_t *op, int fields, err_t *err)
 {
 	cbr_t sub;
 	int rc, capped;
@@ -66,7 +67,7 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 	capped = r->len - r->pos > OP_MAX_BYTES;
 	cbr_init(&sub, r->buf + r->pos,
 	    capped ? OP_MAX_BYTES : r->len - r->pos);
-	rc = s_decode(&sub, op, err);
+	rc = s_decode(&sub, op, fields, err);
 	if (rc == 0)
 		r->pos += sub.pos;
 	else if (capped && err != NULL &&
@@ -74,6 +75,18 @@ op_decode(cbr_t *r, op_t *op, err_t *err)
 		err_set(err, ERR_TOO_LARGE, "op: more than %d bytes",
 		    OP_MAX_BYTES);
 	return rc;
+}
+
+int
+op_decode(cbr_t *r, op_t *op, err_t *err)
+{
+	return s_decode_capped(r, op, 1, err);
+}
+
+int
+op_decode_head(cbr_t *r, op_t *op, err_t *err)
+{
+	return s_decode_capped(r, op, 0, err);
 }
 
 /* Reads the envelope text called name (origin, entity, key or kind) into
@@ -97,7 +110,7 @@ s_text(cbr_t *r, const char *name, char *dst, size_t size, err_t *err)
 }
 
 static int
-s_decode(cbr_t *r, op_t *op, err_t *err)
+s_decode(cbr_t *r, op_t *op, int fields, err_t *err)
 {
 	size_t n, start = r->pos;
 
@@ -133,7 +146,7 @@ s_decode(cbr_t *r, op_t *op, err_t *err)
 			goto fail_prefix;
 		r->pos = at;
 	}
-	if (cbr_json(r, &op->fields, err))
+	if (fields ? cbr_json(r, &op->fields, err) : cbr_skip(r, err))
 		goto fail_prefix;
 	return 0;
 fail_prefix:

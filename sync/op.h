@@ -55,6 +55,12 @@ int op_encode(const op_t *op, cbw_t *w, err_t *err);
  * r->pos after it, which is what callers store and forward. */
 int op_decode(cbr_t *r, op_t *op, err_t *err);
 
+/* As op_decode, but leaves op->fields NULL: the fields are checked as
+ * op_decode checks them, to the same errors, and nothing is built. For a
+ * receiver that keeps the op's bytes and decodes them in full when it
+ * applies them (the hub's inbox, store.h). */
+int op_decode_head(cbr_t *r, op_t *op, err_t *err);
+
 /* Checks that a site id is 1..OP_SITE_MAX bytes of [A-Za-z0-9_]. No '-':
  * it separates a record id's site from the rest ("S001-000123"), so the
  * site that owns an id is what comes before its first '-' (own.h). */

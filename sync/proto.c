@@ -291,9 +291,10 @@ proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err)
 	return 0;
 }
 
-int
-proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
-    err_t *err)
+/* proto_next_op, with decode op_decode or op_decode_head. */
+static int
+s_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
+    int (*decode)(cbr_t *, op_t *, err_t *), err_t *err)
 {
 	cbr_t *r = &msg->reader;
 	size_t start = r->pos;
@@ -303,13 +304,27 @@ proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
 			return err_prefix(err, "proto: %s", s_names[msg->type]);
 		return 0;
 	}
-	if (op_decode(r, op, err))
+	if (decode(r, op, err))
 		return err_prefix(err, "proto: %s op %zu", s_names[msg->type],
 		    msg->nops - msg->ops_left);
 	msg->ops_left--;
 	*body = r->buf + start;
 	*len = r->pos - start;
 	return 1;
+}
+
+int
+proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
+    err_t *err)
+{
+	return s_next_op(msg, op, body, len, op_decode, err);
+}
+
+int
+proto_next_op_head(proto_msg_t *msg, op_t *op, const uint8_t **body,
+    size_t *len, err_t *err)
+{
+	return s_next_op(msg, op, body, len, op_decode_head, err);
 }
 
 void

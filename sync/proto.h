@@ -31,8 +31,9 @@
  * cursor with a credit of batches; the hub streams OPS while credit lasts,
  * including later ops as they arrive, and each OPS carries the cursor it
  * follows on from and the one the node reaches once it has applied it. A
- * PULL on an open stream adds credit (the node sends one per batch
- * applied) and says how far the node has applied.
+ * PULL on an open stream adds credit (the node sends one per transaction
+ * of batches applied, a credit for each) and says how far the node has
+ * applied.
  *
  * The stream is go-back-N: a node applies only a batch that follows on from
  * its cursor and drops any other (a duplicate, or one after a lost batch).
@@ -218,6 +219,11 @@ int proto_decode(const uint8_t *buf, size_t len, proto_msg_t *msg, err_t *err);
  * message fully read); -1 on a malformed op. */
 int proto_next_op(proto_msg_t *msg, op_t *op, const uint8_t **body, size_t *len,
     err_t *err);
+
+/* The same with op->fields left NULL, checked but not built (op_decode_head),
+ * for a receiver that keeps the bytes and decodes them later. */
+int proto_next_op_head(proto_msg_t *msg, op_t *op, const uint8_t **body,
+    size_t *len, err_t *err);
 
 /* Encoders: each resets w and writes one whole message (batches: the header;
  * the caller then appends exactly n op bodies with cbw_raw). */

@@ -41,11 +41,19 @@ struct store {
 	err_t read_err;	      /* the first failed read (store_row) */
 	int quarantine_empty; /* -1: not looked at in this transaction */
 	int seen_empty;	      /* op_seen, likewise */
+	int inbox_empty;      /* the hub's op_inbox, likewise */
 	char id_tag[STORE_TAG_MAX + 1]; /* store_new_id's, "" when none */
 	char incarnation[STORE_INCARNATION_LEN + 1]; /* node: see store.h */
 	char hold[ERR_MSG_MAX]; /* "" or why local writes are held */
 	store_logged_fn logged; /* store_set_logged, NULL when none */
 	void *logged_arg;
+	/* Writes held back in a bulk (store_hold), and whose they are. */
+	int bulk;
+	store_held_fn held_fn; /* NULL: nothing held */
+	void *held_arg;
+	const store_rule_t *held_rule;
+	const store_rule_t *applying; /* the rule s_apply runs, or NULL */
+	int depth;		      /* applies running, one inside another */
 	/* The chain value last computed (s_chain_of), so that a batch of
 	 * one site's ops in seq order reads none back; forgotten at
 	 * rollback. */
@@ -54,9 +62,32 @@ struct store {
 		uint64_t seq;
 		uint8_t value[CHAIN_BYTES];
 	} chain;
+	/* The hub's inbox (store_receive): the new ops of the batch being
+	 * received, written as one row by store_receive_end, and the row
+	 * read last (s_inbox_row), kept for the rest of the transaction.
+	 * Both are forgotten when it ends or rolls back (s_inbox_forget). */
+	struct {
+		char origin[OP_SITE_MAX + 1];
+		char role[16];
+		uint64_t first, n;
+		int chained;
+		cbw_t ops, ends, chains;
+	} run;
+	struct {
+		int valid;
+		char origin[OP_SITE_MAX + 1];
+		uint64_t first, last;
+		cbw_t ops, ends;
+	} row;
 };
 
 static int s_backfill_chains(store_t *st, err_t *err);
+static void s_inbox_forget(store_t *st);
+static int s_inbox_chain(store_t *st, const char *origin, uint64_t seq,
+    uint8_t out[CHAIN_BYTES], err_t *err);
+static int s_inbox_op(store_t *st, const char *origin, uint64_t seq,
+    const uint8_t **body, size_t *len, err_t *err);
+static int s_held_end(store_t *st, int write, err_t *err);
 
 static int
 s_exec(store_t *st, const char *sql, err_t *err)
@@ -69,6 +100,24 @@ s_exec(store_t *st, const char *sql, err_t *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* s_exec of one statement that every transaction runs (BEGIN, COMMIT, a
+ * savepoint), prepared once in the statement cache instead of parsed on
+ * each call; the same errors. */
+static int
+s_exec_cached(store_t *st, const char *sql, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == st->nothing) /* did not prepare: let SQLite say why */
+		return s_exec(st, sql, err);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE && rc != SQLITE_ROW)
+		err_set(err, ERR_INTERNAL, "sqlite: %s",
+		    sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	return rc != SQLITE_DONE && rc != SQLITE_ROW ? -1 : 0;
 }
 
 int
@@ -349,7 +398,13 @@ store_close(store_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	st = *self_p;
+	s_held_end(st, 0, NULL);
 	ckpt_stop(&st->ckpt);
+	cbw_free(&st->run.ops);
+	cbw_free(&st->run.ends);
+	cbw_free(&st->run.chains);
+	cbw_free(&st->row.ops);
+	cbw_free(&st->row.ends);
 	free(st->path);
 	for (k = 0; k < st->cap; k++)
 		sqlite3_finalize(st->stmts[k].stmt);
@@ -676,6 +731,40 @@ store_meta_set_text(store_t *st, const char *name, const char *value,
 
 /* ---- transactions ---- */
 
+/* What store_begin reads of meta, in one read: the clock, the last seq,
+ * the id tag and the drift bound, each its default when absent (as
+ * store_meta_get_int and _text have them). */
+static int
+s_begin_meta(store_t *st, int64_t *last, int64_t *seq, int64_t *drift,
+    err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "SELECT (SELECT coalesce(value, 0) FROM meta WHERE name = 'hlc'), "
+	    "(SELECT coalesce(value, 0) FROM meta WHERE name = 'seq'), "
+	    "(SELECT coalesce(value, '') FROM meta WHERE name = 'id_tag'), "
+	    "(SELECT coalesce(value, 0) FROM meta WHERE name = "
+	    "'max_drift_ms')");
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			*last = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			*seq = sqlite3_column_int64(s, 1);
+		snprintf(st->id_tag, sizeof st->id_tag, "%s",
+		    sqlite3_column_type(s, 2) != SQLITE_NULL
+			? (const char *)sqlite3_column_text(s, 2)
+			: "");
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+			*drift = sqlite3_column_int64(s, 3);
+	} else if (rc != SQLITE_DONE) { /* no row: it did not prepare */
+		err_set(err, ERR_INTERNAL, "read meta: %s",
+		    sqlite3_errmsg(st->db));
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 store_begin(store_t *st, err_t *err)
 {
@@ -683,15 +772,10 @@ store_begin(store_t *st, err_t *err)
 
 	assert(!st->in_txn);
 	store_read_clear(st);
-	if (s_exec(st, "BEGIN IMMEDIATE", err))
+	if (s_exec_cached(st, "BEGIN IMMEDIATE", err))
 		return err_prefix(err, "begin");
 	/* Re-read each time: another process may have written since. */
-	if (store_meta_get_int(st, "hlc", 0, &last, err) ||
-	    store_meta_get_int(st, "seq", 0, &seq, err) ||
-	    store_meta_get_text(st, "id_tag", "", st->id_tag, sizeof st->id_tag,
-		err) ||
-	    store_meta_get_int(st, "max_drift_ms", HLC_DEFAULT_MAX_DRIFT_MS,
-		&drift, err)) {
+	if (s_begin_meta(st, &last, &seq, &drift, err)) {
 		s_exec(st, "ROLLBACK", NULL);
 		return err_prefix(err, "begin");
 	}
@@ -700,8 +784,23 @@ store_begin(store_t *st, err_t *err)
 	st->dirty = 0;
 	st->quarantine_empty = -1;
 	st->seen_empty = -1;
+	st->inbox_empty = -1;
+	s_inbox_forget(st);
 	st->in_txn = 1;
 	return 0;
+}
+
+/* Saves the clock and the last seq a transaction used, in one write. */
+static int
+s_commit_meta(store_t *st, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "INSERT INTO meta(name, value) VALUES ('hlc', ?1), ('seq', ?2) "
+	    "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+
+	sqlite3_bind_int64(s, 1, (int64_t)hlc_last(&st->clock));
+	sqlite3_bind_int64(s, 2, (int64_t)(st->next_seq - 1));
+	return s_meta_step(st, s, "hlc and seq", err);
 }
 
 int
@@ -713,19 +812,21 @@ store_commit(store_t *st, err_t *err)
 		store_rollback(st);
 		return err_prefix(err, "commit");
 	}
-	if (st->dirty &&
-	    (store_meta_set_int(st, "hlc", (int64_t)hlc_last(&st->clock),
-		 err) ||
-		store_meta_set_int(st, "seq", (int64_t)(st->next_seq - 1),
-		    err))) {
-		store_rollback(st);
-		return -1;
-	}
-	if (s_exec(st, "COMMIT", err)) {
+	if (s_held_end(st, 1, err) || store_receive_end(st, err)) {
 		store_rollback(st);
 		return err_prefix(err, "commit");
 	}
+	if (st->dirty && s_commit_meta(st, err)) {
+		store_rollback(st);
+		return -1;
+	}
+	if (s_exec_cached(st, "COMMIT", err)) {
+		store_rollback(st);
+		return err_prefix(err, "commit");
+	}
+	s_inbox_forget(st);
 	st->in_txn = 0;
+	st->bulk = 0;
 	return 0;
 }
 
@@ -733,6 +834,9 @@ void
 store_rollback(store_t *st)
 {
 	st->chain.seq = 0;
+	s_inbox_forget(st);
+	s_held_end(st, 0, NULL);
+	st->bulk = 0;
 	if (!st->in_txn)
 		return;
 	if (!sqlite3_get_autocommit(st->db))
@@ -753,16 +857,26 @@ s_rule(const store_t *st, const char *entity)
 	return NULL;
 }
 
-/* Applies op by its entity's rule. */
+/* Applies op by its entity's rule, once what another rule holds back is
+ * written (store.h). */
 static int
 s_apply(store_t *st, const op_t *op, err_t *err)
 {
-	const store_rule_t *r = s_rule(st, op->entity);
+	const store_rule_t *r = s_rule(st, op->entity), *was = st->applying;
+	int rc;
 
 	if (r == NULL)
 		return err_set(err, ERR_BAD_REQUEST, "unknown entity '%s'",
 		    op->entity);
-	return r->apply(st, op, err);
+	if (st->held_rule != NULL && st->held_rule != r &&
+	    store_flush_held(st, err))
+		return -1;
+	st->applying = r;
+	st->depth++;
+	rc = r->apply(st, op, err);
+	st->depth--;
+	st->applying = was;
+	return rc;
 }
 
 /* Whether op's stamp may be applied now (store.h): 0 when it is within
@@ -834,6 +948,9 @@ s_chain_held(store_t *st, const char *origin, uint64_t seq,
 	sqlite3_reset(s);
 	if (store_read_error(st, err))
 		return -1;
+	/* At the hub, an op received and not applied yet is held too. */
+	if (!found && st->side == STORE_HUB)
+		return s_inbox_chain(st, origin, seq, out, err);
 	return found;
 }
 
@@ -875,14 +992,24 @@ int
 store_digest(store_t *st, const char *origin, uint64_t lo, uint64_t hi,
     uint64_t *count, char chain_hex[65], err_t *err)
 {
-	/* What is quarantined is held as much (its seq is taken). */
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND seq "
-	    "BETWEEN ?2 AND ?3) + (SELECT count(*) FROM quarantine WHERE "
-	    "origin = ?1 AND seq BETWEEN ?2 AND ?3)");
+	/* What is quarantined is held as much (its seq is taken), and at
+	 * the hub what it received and has not applied yet. */
+	sqlite3_stmt *s = st->side == STORE_HUB
+	    ? store_stmt(st,
+		  "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND "
+		  "seq BETWEEN ?2 AND ?3) + (SELECT count(*) FROM quarantine "
+		  "WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3) + (SELECT "
+		  "coalesce(sum(min(last, ?3) - max(first, ?2) + 1), 0) FROM "
+		  "op_inbox WHERE origin = ?1 AND last >= ?2 AND first <= ?3)")
+	    : store_stmt(st,
+		  "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND "
+		  "seq BETWEEN ?2 AND ?3) + (SELECT count(*) FROM quarantine "
+		  "WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3)");
 	uint8_t c[CHAIN_BYTES];
 	int r;
 
+	if (store_receive_end(st, err))
+		return -1;
 	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)lo);
 	sqlite3_bind_int64(s, 3, (int64_t)hi);
@@ -1074,10 +1201,11 @@ store_append_local(store_t *st, const char *entity, const char *key,
 	if (st->site[0] == '\0')
 		return err_set(err, ERR_INTERNAL,
 		    "write: replica has no site id");
-	snprintf(op.origin, sizeof op.origin, "%s", st->site);
-	snprintf(op.entity, sizeof op.entity, "%s", entity);
-	snprintf(op.key, sizeof op.key, "%s", key);
-	snprintf(op.kind, sizeof op.kind, "%s", kind);
+	/* Each fits, checked above (and st->site is as long as an origin). */
+	memcpy(op.origin, st->site, strlen(st->site) + 1);
+	memcpy(op.entity, entity, strlen(entity) + 1);
+	memcpy(op.key, key, strlen(key) + 1);
+	memcpy(op.kind, kind, strlen(kind) + 1);
 	op.seq = st->next_seq;
 	op.hlc = hlc_tick(&st->clock, st->wall_ms());
 	op.fields = fields;
@@ -1131,6 +1259,58 @@ store_txn(store_t *st, int (*fn)(store_t *, void *, err_t *), void *arg,
 	return 0;
 }
 
+/* ---- writes held back in a bulk (store.h) ---- */
+
+/* Ends what is held: written (write 1) or dropped. 0, or -1 with err when
+ * writing failed. */
+static int
+s_held_end(store_t *st, int write, err_t *err)
+{
+	store_held_fn fn = st->held_fn;
+
+	if (fn == NULL)
+		return 0;
+	st->held_fn = NULL;
+	st->held_rule = NULL;
+	return fn(st->held_arg, st, write, err);
+}
+
+void
+store_bulk_begin(store_t *st)
+{
+	assert(st->in_txn);
+	st->bulk = 1;
+}
+
+int
+store_bulk(const store_t *st)
+{
+	/* An op a rule records on its way (store_append_local inside an
+	 * apply) is written as it goes: that rule may read it next. */
+	return st->bulk && st->depth <= 1;
+}
+
+void *
+store_held(store_t *st, store_held_fn fn)
+{
+	return st->held_fn == fn ? st->held_arg : NULL;
+}
+
+void
+store_hold(store_t *st, store_held_fn fn, void *arg)
+{
+	assert(st->bulk && st->applying != NULL && st->held_fn == NULL);
+	st->held_fn = fn;
+	st->held_arg = arg;
+	st->held_rule = st->applying;
+}
+
+int
+store_flush_held(store_t *st, err_t *err)
+{
+	return s_held_end(st, 1, err);
+}
+
 /* ---- savepoints ---- */
 
 /* One name for every mark: marks nest strictly, and SQLite releases or
@@ -1139,7 +1319,9 @@ int
 store_savepoint(store_t *st, store_mark_t *mark, err_t *err)
 {
 	assert(st->in_txn);
-	if (store_read_error(st, err) || s_exec(st, "SAVEPOINT part", err))
+	/* What is held back belongs before the mark. */
+	if (s_held_end(st, 1, err) || store_read_error(st, err) ||
+	    s_exec_cached(st, "SAVEPOINT part", err))
 		return err_prefix(err, "savepoint");
 	mark->next_seq = st->next_seq;
 	mark->clock = st->clock;
@@ -1154,7 +1336,7 @@ store_release(store_t *st, store_mark_t *mark, err_t *err)
 	if (!st->in_txn) /* lost under an inner part (store_txn) */
 		return err_set(err, ERR_INTERNAL,
 		    "release: the transaction was rolled back");
-	if (store_read_error(st, err) || s_exec(st, "RELEASE part", err))
+	if (store_read_error(st, err) || s_exec_cached(st, "RELEASE part", err))
 		return err_prefix(err, "release");
 	return 0;
 }
@@ -1170,6 +1352,9 @@ store_rollback_to(store_t *st, const store_mark_t *mark)
 	st->chain.seq = 0;
 	st->quarantine_empty = -1;
 	st->seen_empty = -1;
+	st->inbox_empty = -1;
+	s_inbox_forget(st);
+	s_held_end(st, 0, NULL); /* all of it came after the mark */
 	if (sqlite3_get_autocommit(st->db) ||
 	    s_exec(st, "ROLLBACK TO part; RELEASE part", NULL)) {
 		/* SQLite dropped the whole transaction. */
@@ -1297,11 +1482,12 @@ s_held_in(store_t *st, sqlite3_stmt *s, const op_t *op, held_t *held,
 }
 
 /* What is held under op's (origin, seq) outside the log: quarantined (its
- * bytes compared), or at a node dropped by retention with its identity
- * kept (its hash compared; an identity kept without one counts as the
- * same). -1 with err on a storage error (taking it for new would apply it
- * twice). Both tables are nearly always empty or small; whether they are
- * empty is looked at once a transaction rather than once an op. */
+ * bytes compared), at the hub received and not applied yet (likewise), or
+ * at a node dropped by retention with its identity kept (its hash
+ * compared; an identity kept without one counts as the same). -1 with err
+ * on a storage error (taking it for new would apply it twice). Whether
+ * each table is empty is looked at once a transaction rather than once an
+ * op. */
 static int
 s_held_elsewhere(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     held_t *held, err_t *err)
@@ -1337,6 +1523,32 @@ s_held_elsewhere(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
 		if (s_held_in(st, s, op, held, err))
 			return -1;
+	}
+	if (st->side == STORE_HUB && *held == HELD_NONE) {
+		if (store_receive_end(st, err))
+			return -1;
+		if (st->inbox_empty < 0) {
+			if (store_query_int64(st,
+				store_stmt(st,
+				    "SELECT NOT EXISTS "
+				    "(SELECT 1 FROM op_inbox)"),
+				1, &v, err))
+				return -1;
+			st->inbox_empty = v != 0;
+		}
+		if (!st->inbox_empty) {
+			const uint8_t *in = NULL;
+			size_t n = 0;
+			int r;
+
+			if ((r = s_inbox_op(st, op->origin, op->seq, &in, &n,
+				 err)) < 0)
+				return -1;
+			if (r > 0)
+				*held = n == len && memcmp(in, body, len) == 0
+				    ? HELD_SAME
+				    : HELD_OTHER;
+		}
 	}
 	if (!st->seen_empty && *held == HELD_NONE) {
 		op_hash(body, len, hash);
@@ -1640,14 +1852,498 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	return s_quarantined(st, op, body, len, &why, result, err);
 }
 
+/* ---- the hub's inbox (schema/hub/0039) ---- */
+
+/* Forgets the batch being received and the row read last. */
+static void
+s_inbox_forget(store_t *st)
+{
+	st->run.n = 0;
+	st->row.valid = 0;
+}
+
+static void
+s_put32(cbw_t *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+		(uint8_t)(v >> 8), (uint8_t)v };
+
+	cbw_raw(w, b, sizeof b);
+}
+
+static uint32_t
+s_get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* Reads the inbox row of origin that holds seq into st->row, unless it is
+ * there: 1 when there is one, 0 when none, -1 with err. */
+static int
+s_inbox_row(store_t *st, const char *origin, uint64_t seq, err_t *err)
+{
+	sqlite3_stmt *s;
+	size_t n;
+	int found = 0, fits = 1;
+
+	if (st->row.valid && strcmp(st->row.origin, origin) == 0 &&
+	    st->row.first <= seq && seq <= st->row.last)
+		return 1;
+	if (store_receive_end(st, err))
+		return -1;
+	s = store_stmt(st,
+	    "SELECT first, last, ends, ops FROM op_inbox "
+	    "WHERE origin = ? AND last >= ? ORDER BY last LIMIT 1");
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	if (store_row(st, s) && (uint64_t)sqlite3_column_int64(s, 0) <= seq) {
+		st->row.first = (uint64_t)sqlite3_column_int64(s, 0);
+		st->row.last = (uint64_t)sqlite3_column_int64(s, 1);
+		n = (size_t)sqlite3_column_bytes(s, 2);
+		cbw_reset(&st->row.ends);
+		cbw_raw(&st->row.ends, sqlite3_column_blob(s, 2), n);
+		cbw_reset(&st->row.ops);
+		cbw_raw(&st->row.ops, sqlite3_column_blob(s, 3),
+		    (size_t)sqlite3_column_bytes(s, 3));
+		snprintf(st->row.origin, sizeof st->row.origin, "%s", origin);
+		fits = n == 4 * (st->row.last - st->row.first + 1) &&
+		    s_get32(st->row.ends.data + n - 4) == st->row.ops.len;
+		st->row.valid = found = fits;
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	if (!fits)
+		return err_set(err, ERR_INTERNAL,
+		    "inbox row %s/%llu-%llu: its ends do not fit its ops",
+		    origin, (unsigned long long)st->row.first,
+		    (unsigned long long)st->row.last);
+	return found;
+}
+
+/* The bytes of op (origin, seq) in the inbox into *body, *len (borrowed
+ * until the next inbox read): 1, 0 when it is not there, -1 with err. */
+static int
+s_inbox_op(store_t *st, const char *origin, uint64_t seq, const uint8_t **body,
+    size_t *len, err_t *err)
+{
+	uint64_t k;
+	uint32_t from, to;
+	int r;
+
+	if ((r = s_inbox_row(st, origin, seq, err)) <= 0)
+		return r;
+	k = seq - st->row.first;
+	from = k == 0 ? 0 : s_get32(st->row.ends.data + 4 * (k - 1));
+	to = s_get32(st->row.ends.data + 4 * k);
+	if (from > to || to > st->row.ops.len)
+		return err_set(err, ERR_INTERNAL,
+		    "inbox op %s/%llu: its ends do not fit its row", origin,
+		    (unsigned long long)seq);
+	*body = st->row.ops.data + from;
+	*len = to - from;
+	return 1;
+}
+
+/* The chain of (origin, seq) held in the inbox (or in the batch being
+ * received) into out: 1, 0 when none is, -1 with err. */
+static int
+s_inbox_chain(store_t *st, const char *origin, uint64_t seq,
+    uint8_t out[CHAIN_BYTES], err_t *err)
+{
+	sqlite3_stmt *s;
+	size_t k;
+	int found = 0;
+
+	if (st->run.n > 0 && strcmp(st->run.origin, origin) == 0 &&
+	    st->run.first <= seq && seq < st->run.first + st->run.n) {
+		if (!st->run.chained)
+			return 0;
+		memcpy(out,
+		    st->run.chains.data + CHAIN_BYTES * (seq - st->run.first),
+		    CHAIN_BYTES);
+		return 1;
+	}
+	s = store_stmt(st,
+	    "SELECT first, last, chain, chains FROM op_inbox "
+	    "WHERE origin = ? AND last >= ? ORDER BY last LIMIT 1");
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	if (store_row(st, s) && (uint64_t)sqlite3_column_int64(s, 0) <= seq) {
+		k = (size_t)(seq - (uint64_t)sqlite3_column_int64(s, 0));
+		if ((uint64_t)sqlite3_column_int64(s, 1) == seq &&
+		    sqlite3_column_bytes(s, 2) == CHAIN_BYTES) {
+			/* The last of a batch: the next one chains on. */
+			memcpy(out, sqlite3_column_blob(s, 2), CHAIN_BYTES);
+			found = 1;
+		} else if ((size_t)sqlite3_column_bytes(s, 3) >=
+		    CHAIN_BYTES * (k + 1)) {
+			memcpy(out,
+			    (const uint8_t *)sqlite3_column_blob(s, 3) +
+				CHAIN_BYTES * k,
+			    CHAIN_BYTES);
+			found = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (store_read_error(st, err))
+		return -1;
+	return found;
+}
+
+int
+store_receive(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const char *role, int fresh, ingest_result_t *result, err_t *err)
+{
+	sqlite3_stmt *s;
+	uint8_t chain[CHAIN_BYTES];
+	held_t held = HELD_NONE;
+	int rc;
+
+	assert(st->in_txn && st->side == STORE_HUB);
+	if (!fresh) {
+		if (store_receive_end(st, err))
+			return -1;
+		s = store_stmt(st,
+		    "SELECT body = ?3 FROM op_log "
+		    "WHERE origin = ?1 AND seq = ?2");
+		sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+		if (s_held_in(st, s, op, &held, err) ||
+		    (held == HELD_NONE &&
+			s_held_elsewhere(st, op, body, len, &held, err)))
+			return err_prefix(err, "receive op %s/%llu", op->origin,
+			    (unsigned long long)op->seq);
+		if (held == HELD_OTHER)
+			return s_conflict(st, op, body, len, result, err);
+		if (held == HELD_SAME) {
+			*result = INGEST_DUPLICATE;
+			return 0;
+		}
+	}
+	/* A batch's new ops follow on from each other, in one row. */
+	if (st->run.n > 0 &&
+	    (strcmp(st->run.origin, op->origin) != 0 ||
+		op->seq != st->run.first + st->run.n ||
+		strcmp(st->run.role, role) != 0) &&
+	    store_receive_end(st, err))
+		return -1;
+	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
+		return err_prefix(err, "receive op %s/%llu", op->origin,
+		    (unsigned long long)op->seq);
+	if (st->run.n == 0) {
+		snprintf(st->run.origin, sizeof st->run.origin, "%s",
+		    op->origin);
+		snprintf(st->run.role, sizeof st->run.role, "%s", role);
+		st->run.first = op->seq;
+		st->run.chained = rc > 0;
+		cbw_reset(&st->run.ops);
+		cbw_reset(&st->run.ends);
+		cbw_reset(&st->run.chains);
+	}
+	if (st->run.ops.len + len > UINT32_MAX)
+		return err_set(err, ERR_TOO_LARGE,
+		    "receive op %s/%llu: its batch exceeds 4 GB", op->origin,
+		    (unsigned long long)op->seq);
+	cbw_raw(&st->run.ops, body, len);
+	s_put32(&st->run.ends, (uint32_t)st->run.ops.len);
+	if (st->run.chained && rc > 0)
+		cbw_raw(&st->run.chains, chain, CHAIN_BYTES);
+	else
+		st->run.chained = 0;
+	st->run.n++;
+	st->inbox_empty = 0;
+	/* One of ours given back (a restored hub): its seq is taken now. */
+	s_reserve_seq(st, op);
+	*result = INGEST_APPLIED;
+	return 0;
+}
+
+int
+store_receive_end(store_t *st, err_t *err)
+{
+	sqlite3_stmt *s;
+	uint64_t last;
+	int rc;
+
+	if (st->run.n == 0)
+		return 0;
+	assert(st->in_txn && st->side == STORE_HUB);
+	last = st->run.first + st->run.n - 1;
+	s = store_stmt(st,
+	    "INSERT INTO op_inbox(origin, first, last, role, chain, ends, "
+	    "chains, ops) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, st->run.origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)st->run.first);
+	sqlite3_bind_int64(s, 3, (int64_t)last);
+	sqlite3_bind_text(s, 4, st->run.role, -1, SQLITE_STATIC);
+	if (st->run.chained)
+		sqlite3_bind_blob(s, 5,
+		    st->run.chains.data + st->run.chains.len - CHAIN_BYTES,
+		    CHAIN_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, st->run.ends.data, (int)st->run.ends.len,
+	    SQLITE_STATIC);
+	sqlite3_bind_blob(s, 7,
+	    st->run.chained ? (const void *)st->run.chains.data : "",
+	    st->run.chained ? (int)st->run.chains.len : 0, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 8, st->run.ops.data, (int)st->run.ops.len,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	st->run.n = 0;
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL,
+		    "receive ops %s/%llu-%llu: %s", st->run.origin,
+		    (unsigned long long)st->run.first, (unsigned long long)last,
+		    sqlite3_errmsg(st->db));
+	return 0;
+}
+
+/* Applies op of the inbox (its bytes body, len; chain as received, NULL
+ * when none) as store_ingest_from applies a new op, its identity settled
+ * when it was received: refused, it is quarantined; applied, it is logged
+ * with who may receive it (from->vis) and its order family (hub->family),
+ * both decided before the row is written, so that it is written once. */
+static int
+s_apply_received(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    const uint8_t *chain, const ingest_from_t *from, const store_hub_t *hub,
+    ingest_result_t *result, err_t *err)
+{
+	const op_vis_t *vis = from->vis;
+	char root[OP_KEY_MAX + 1] = "";
+	sqlite3_stmt *s;
+	err_t why;
+	int rc;
+
+	err_clear(&why);
+	if (from->role != NULL &&
+	    !store_may_write(st, from->role, op->entity)) {
+		err_set(&why, ERR_FORBIDDEN,
+		    "apply op %s/%llu: a %s may not write %s (head office "
+		    "data)",
+		    op->origin, (unsigned long long)op->seq, from->role,
+		    op->entity);
+		return s_quarantined(st, op, body, len, &why, result, err);
+	}
+	if (s_clock_admits(st, op, &why) != 0 || s_apply(st, op, &why) != 0) {
+		if (why.code == ERR_INTERNAL) {
+			if (err != NULL)
+				*err = why;
+			return -1;
+		}
+		err_prefix(&why, "apply op %s/%llu", op->origin,
+		    (unsigned long long)op->seq);
+		return s_quarantined(st, op, body, len, &why, result, err);
+	}
+	s_reserve_seq(st, op);
+	if (hub->family != NULL && hub->family(hub->arg, st, op, root, err))
+		return -1;
+	s = store_stmt(st,
+	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain, "
+	    "vis_site, vis_site2, vis_region, vis_order) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
+	sqlite3_bind_text(s, 4, op->entity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, op->key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, body, (int)len, SQLITE_STATIC);
+	if (chain != NULL)
+		sqlite3_bind_blob(s, 7, chain, CHAIN_BYTES, SQLITE_STATIC);
+	if (vis != NULL) {
+		sqlite3_bind_text(s, 8, vis->site, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 9, vis->site2, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 10, vis->region, -1, SQLITE_STATIC);
+	}
+	if (root[0] != '\0')
+		sqlite3_bind_text(s, 11, root, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return err_set(err, ERR_INTERNAL, "log op %s/%llu: %s",
+		    op->origin, (unsigned long long)op->seq,
+		    sqlite3_errmsg(st->db));
+	if (chain != NULL) {
+		/* The next op of its origin chains on from it. */
+		snprintf(st->chain.origin, sizeof st->chain.origin, "%s",
+		    op->origin);
+		st->chain.seq = op->seq;
+		memcpy(st->chain.value, chain, CHAIN_BYTES);
+	}
+	*result = INGEST_APPLIED;
+	return 0;
+}
+
+/* Applies the ops of one inbox row (first of origin and on, bytes ops,
+ * ends and chains as the row holds them; role its sender's): 0, or -1
+ * with err. */
+static int
+s_apply_row(store_t *st, const char *origin, uint64_t first, const char *role,
+    const uint8_t *ops, size_t ops_len, const uint8_t *ends, size_t n,
+    const uint8_t *chains, const store_hub_t *hub, size_t *quarantined,
+    err_t *err)
+{
+	size_t i;
+	uint32_t from = 0, to;
+
+	for (i = 0; i < n; i++, from = to) {
+		ingest_from_t in = { role, NULL };
+		ingest_result_t res;
+		op_t op;
+		cbr_t r;
+		err_t why;
+
+		to = s_get32(ends + 4 * i);
+		if (to < from || to > ops_len)
+			return err_set(err, ERR_INTERNAL,
+			    "apply received op %s/%llu: its ends do not fit "
+			    "its row",
+			    origin, (unsigned long long)(first + i));
+		cbr_init(&r, ops + from, to - from);
+		err_clear(&why);
+		if (op_decode(&r, &op, &why) || cbr_end(&r, &why) ||
+		    strcmp(op.origin, origin) != 0 || op.seq != first + i) {
+			/* It was checked when received (a decoder since made
+			 * stricter?): kept, not applied, and nothing behind
+			 * it held up. */
+			op_clear(&op);
+			snprintf(op.origin, sizeof op.origin, "%s", origin);
+			op.seq = first + i;
+			if (why.code == ERR_OK)
+				err_set(&why, ERR_BAD_REQUEST,
+				    "not the op received under this seq");
+			err_prefix(&why, "apply op %s/%llu", origin,
+			    (unsigned long long)op.seq);
+			if (s_quarantined(st, &op, ops + from, to - from, &why,
+				&res, err))
+				return -1;
+			log_warn("quarantined: %s", why.msg);
+			++*quarantined;
+			continue;
+		}
+		if (hub->from_of != NULL) {
+			hub->from_of(hub->arg, st, &op, &in);
+			in.role = role;
+		}
+		err_clear(&why);
+		if (s_apply_received(st, &op, ops + from, to - from,
+			chains != NULL ? chains + CHAIN_BYTES * i : NULL, &in,
+			hub, &res, &why)) {
+			if (err != NULL)
+				*err = why;
+			op_clear(&op);
+			return -1;
+		}
+		if (res == INGEST_QUARANTINED) {
+			log_warn("quarantined: %s", why.msg);
+			++*quarantined;
+		}
+		op_clear(&op);
+	}
+	return 0;
+}
+
+int
+store_apply_received(store_t *st, size_t max, const store_hub_t *hub,
+    size_t *done, size_t *quarantined, err_t *err)
+{
+	sqlite3_stmt *s;
+	int64_t last_id = 0;
+	size_t n = 0;
+	cbw_t ops, ends, chains;
+	int rc = -1;
+
+	assert(st->in_txn && st->side == STORE_HUB);
+	*done = *quarantined = 0;
+	if (store_receive_end(st, err))
+		return -1;
+	/* Nothing the rules hold back is read in between (store_bulk). */
+	store_bulk_begin(st);
+	cbw_init(&ops);
+	cbw_init(&ends);
+	cbw_init(&chains);
+	/* Row by row, in the order received, until max ops: a row is applied
+	 * whole, then taken out. */
+	s = store_stmt(st,
+	    "SELECT id, origin, first, last, role, ends, chains, ops "
+	    "FROM op_inbox WHERE id > ? ORDER BY id LIMIT 1");
+	while (n < max) {
+		char origin[OP_SITE_MAX + 1], role[16];
+		uint64_t first, count;
+		int got, chained;
+
+		sqlite3_bind_int64(s, 1, last_id);
+		if ((got = store_row(st, s)) != 0) {
+			last_id = sqlite3_column_int64(s, 0);
+			snprintf(origin, sizeof origin, "%s",
+			    (const char *)sqlite3_column_text(s, 1));
+			first = (uint64_t)sqlite3_column_int64(s, 2);
+			count = (uint64_t)sqlite3_column_int64(s, 3) - first +
+			    1;
+			snprintf(role, sizeof role, "%s",
+			    (const char *)sqlite3_column_text(s, 4));
+			cbw_reset(&ends);
+			cbw_raw(&ends, sqlite3_column_blob(s, 5),
+			    (size_t)sqlite3_column_bytes(s, 5));
+			cbw_reset(&chains);
+			cbw_raw(&chains, sqlite3_column_blob(s, 6),
+			    (size_t)sqlite3_column_bytes(s, 6));
+			cbw_reset(&ops);
+			cbw_raw(&ops, sqlite3_column_blob(s, 7),
+			    (size_t)sqlite3_column_bytes(s, 7));
+		}
+		sqlite3_reset(s);
+		if (store_read_error(st, err))
+			goto out;
+		if (!got)
+			break;
+		if (ends.len != 4 * count) {
+			err_set(err, ERR_INTERNAL,
+			    "apply received ops %s/%llu-%llu: its ends do not "
+			    "fit its row",
+			    origin, (unsigned long long)first,
+			    (unsigned long long)(first + count - 1));
+			goto out;
+		}
+		chained = chains.len == CHAIN_BYTES * count;
+		if (s_apply_row(st, origin, first, role, ops.data, ops.len,
+			ends.data, (size_t)count, chained ? chains.data : NULL,
+			hub, quarantined, err))
+			goto out;
+		n += (size_t)count;
+	}
+	if (last_id > 0) {
+		s = store_stmt(st, "DELETE FROM op_inbox WHERE id <= ?");
+		sqlite3_bind_int64(s, 1, last_id);
+		if (store_step(st, s, "apply received ops", err))
+			goto out;
+		st->row.valid = 0;
+	}
+	*done = n;
+	rc = 0;
+out:
+	cbw_free(&ops);
+	cbw_free(&ends);
+	cbw_free(&chains);
+	return rc;
+}
+
 int
 store_origin_max_seq(store_t *st, const char *origin, uint64_t *out, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE origin = ?1 "
-	    "UNION ALL SELECT max(seq) FROM quarantine WHERE origin = ?1)");
+	sqlite3_stmt *s = st->side == STORE_HUB
+	    ? store_stmt(st,
+		  "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE "
+		  "origin = ?1 UNION ALL SELECT max(seq) FROM quarantine "
+		  "WHERE origin = ?1 UNION ALL SELECT max(last) FROM op_inbox "
+		  "WHERE origin = ?1)")
+	    : store_stmt(st,
+		  "SELECT max(m) FROM (SELECT max(seq) AS m FROM op_log WHERE "
+		  "origin = ?1 UNION ALL SELECT max(seq) FROM quarantine "
+		  "WHERE origin = ?1)");
 
-	(void)err;
+	if (store_receive_end(st, err))
+		return -1;
 	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
 	*out = (uint64_t)store_query_int(st, s, 0);
 	return 0;

@@ -217,6 +217,39 @@ int store_release(store_t *store, store_mark_t *mark, err_t *err);
  * gone (see above), also when an inner part found it gone already. */
 int store_rollback_to(store_t *store, const store_mark_t *mark);
 
+/*
+ * Writes held back while many ops are applied in one transaction (a node
+ * applying the batches it pulled from the hub): a rule whose ops add to a
+ * few rows (stock on hand, stock.c) sums in memory what each op adds and
+ * writes the sums once. The state is the one each op writing its own
+ * gives: what is held is written before an op of another rule is applied,
+ * before a savepoint is set and before the transaction commits, and
+ * dropped with what a rollback undoes. A rule may hold writes only in a
+ * bulk (store_bulk), whose caller reads nothing such a rule writes between
+ * the ops it ingests.
+ */
+
+/* Inside a transaction: writes may be held back until it ends. */
+void store_bulk_begin(store_t *store);
+/* Whether they may now: in a bulk, by the rule of an op applied by
+ * itself, not of one another rule's apply records on its way. */
+int store_bulk(const store_t *store);
+
+/* Writes (write 1) or drops (write 0) what arg holds, and frees arg: 0,
+ * or -1 with err when writing failed (the transaction is then to roll
+ * back). */
+typedef int (*store_held_fn)(void *arg, store_t *store, int write, err_t *err);
+
+/* Inside a rule's apply in a bulk: the arg fn holds, or NULL when fn holds
+ * nothing. */
+void *store_held(store_t *store, store_held_fn fn);
+/* Inside a rule's apply in a bulk, nothing being held: fn holds arg (the
+ * store owns it until it calls fn) for the rule applying. */
+void store_hold(store_t *store, store_held_fn fn, void *arg);
+/* Writes what is held now (a rule's step that reads what it holds): 0, or
+ * -1 with err (then roll back). */
+int store_flush_held(store_t *store, err_t *err);
+
 /* Inside a transaction: a new record id, "SITE-NNNNNN" from the seq of the
  * next local op: unique across sites and readable on a receipt. */
 void store_new_id(store_t *store, char *buf, size_t size);
@@ -321,6 +354,63 @@ typedef void (*store_from_fn)(void *arg, store_t *store, const op_t *op,
 int store_quarantine_retry(store_t *store, const char *origin, uint64_t seq,
     int due_only, store_from_fn from_of, void *arg, int *applied, int *kept,
     err_t *err);
+
+/*
+ * The hub's inbox (schema/hub/0039). The hub acknowledges a PUSH once its
+ * ops are received, committed in the inbox, and applies them in bulk
+ * afterwards (hub/server.c). A received op is held as much as a logged
+ * one: its (origin, seq) is taken (store_origin_max_seq, store_digest),
+ * its chain counts (store_chain_at), the same op again is a duplicate and
+ * another op under its seq a conflict. Applied, it is logged in op_log or
+ * quarantined exactly as store_ingest_from would have at once; until then
+ * the log, which the hub streams from, does not show it.
+ */
+
+/* Inside a transaction, at the hub: takes op (its exact bytes body, len)
+ * from a site of role (the session's; borrowed). fresh: the caller knows
+ * nothing is held under its (origin, seq), whose seq is above
+ * store_origin_max_seq's, and nothing is looked up. *result:
+ * INGEST_APPLIED when it is new and kept for the inbox, to be applied by
+ * store_apply_received; INGEST_DUPLICATE; or INGEST_CONFLICT (kept in
+ * op_conflicts, the reason in err), as store_ingest says. -1 only on a
+ * storage failure. The new ops of a batch, which follow on from each
+ * other, are kept in memory and written as one row by store_receive_end
+ * (what needs them reads them there, and store_commit writes what is
+ * left): one write a batch, not one an op. */
+int store_receive(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, const char *role, int fresh, ingest_result_t *result,
+    err_t *err);
+
+/* Writes the ops store_receive kept, if any, as one row of the inbox: 0,
+ * or -1 with err (then roll back). */
+int store_receive_end(store_t *store, err_t *err);
+
+/* Decides, at the hub, once op is applied and before it is logged, which
+ * order family it belongs to: the family's root order into root
+ * (OP_KEY_MAX + 1 bytes, "" for none), keeping who may see the family in
+ * the same transaction (hub/visibility.c). -1 with err fails the op's
+ * write. */
+typedef int (*store_family_fn)(void *arg, store_t *store, const op_t *op,
+    char *root, err_t *err);
+
+/* What the hub tells store_apply_received of each op: who may receive it
+ * and, once applied, its family. from_of's role is replaced by the one
+ * the op was received with. Either may be NULL; arg is both's. */
+typedef struct {
+	store_from_fn from_of;
+	store_family_fn family;
+	void *arg;
+} store_hub_t;
+
+/* Inside a transaction, at the hub: applies the first rows of the inbox,
+ * in the order received, whole, until max ops or more are, each op logged
+ * or quarantined (logged at warn with its reason) as store_ingest_from
+ * would have (one that no longer decodes as the op received under its
+ * seq is quarantined so), and takes them out of the inbox. *done: how many,
+ * *quarantined: of them refused. -1 with err on a storage failure (roll
+ * back: nothing is lost, the inbox still holds them). */
+int store_apply_received(store_t *store, size_t max, const store_hub_t *hub,
+    size_t *done, size_t *quarantined, err_t *err);
 
 /* Ops refused as conflicts (store_conflict). */
 int64_t store_conflict_count(store_t *store);

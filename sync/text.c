@@ -74,6 +74,10 @@ text_ok_len(const char *s)
 	const unsigned char *u = (const unsigned char *)s;
 
 	while (i < n) {
+		if (u[i] >= 0x20 && u[i] < 0x7F) { /* printable ASCII */
+			i++;
+			continue;
+		}
 		if ((k = text_utf8_len(u + i, n - i)) == 0 ||
 		    s_control(u + i, k))
 			break;

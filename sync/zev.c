@@ -10,6 +10,7 @@ struct zev {
 	void *sock;
 	struct event *ev;
 	zev_ready_fn on_ready;
+	void (*after)(void *arg); /* zev_set_after, NULL when none */
 	void *arg;
 };
 
@@ -34,6 +35,8 @@ s_on_event(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (n = 0; n < ZEV_BURST && s_pollin(z->sock); n++)
 		z->on_ready(z->sock, z->arg);
+	if (n > 0 && z->after != NULL)
+		z->after(z->arg);
 	if (s_pollin(z->sock))
 		event_active(z->ev, EV_READ, 0);
 }
@@ -58,6 +61,12 @@ zev_new(struct event_base *base, void *sock, zev_ready_fn on_ready, void *arg)
 	/* Messages may already be waiting: the edge has passed. */
 	event_active(z->ev, EV_READ, 0);
 	return z;
+}
+
+void
+zev_set_after(zev_t *z, void (*after)(void *arg))
+{
+	z->after = after;
 }
 
 void

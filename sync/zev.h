@@ -25,6 +25,12 @@ typedef void (*zev_ready_fn)(void *sock, void *arg);
 
 zev_t *zev_new(struct event_base *base, void *sock, zev_ready_fn on_ready,
     void *arg);
+
+/* Calls after(arg) once at the end of every wakeup that called on_ready,
+ * when the burst is over (the socket drained, or ZEV_BURST reached), so
+ * that what the burst gathered is finished before any other event runs.
+ * NULL: nothing. */
+void zev_set_after(zev_t *zev, void (*after)(void *arg));
 void zev_kick(zev_t *zev);
 void zev_destroy(zev_t **self_p);
 

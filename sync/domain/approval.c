@@ -197,10 +197,15 @@ s_threshold(store_t *st, const char *category, const char *tier, int *percent,
 {
 	/* At most three rows; the most specific is picked here (category,
 	 * then tier, then the default) rather than by an ORDER BY, which
-	 * would build a temporary b-tree for every line of every sale. */
+	 * would build a temporary b-tree for every line of every sale; three
+	 * lookups by the key, as "key IN (...)" builds one too. */
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT percent, tier, category FROM approval_thresholds "
-	    "WHERE key IN ('category/' || ?1, 'tier/' || ?2, 'default')");
+	    "WHERE key = 'category/' || ?1 UNION ALL "
+	    "SELECT percent, tier, category FROM approval_thresholds "
+	    "WHERE key = 'tier/' || ?2 UNION ALL "
+	    "SELECT percent, tier, category FROM approval_thresholds "
+	    "WHERE key = 'default'");
 	int found = 0, rank, best = 4;
 
 	if (category != NULL)
@@ -438,16 +443,20 @@ s_defines(store_t *st, const op_t *op)
 }
 
 int
-approval_apply_order(store_t *st, const op_t *op, err_t *err)
+approval_apply_order(store_t *st, const op_t *op, int fresh, err_t *err)
 {
 	const json_t *f = op->fields, *a;
 	sqlite3_stmt *s;
 
 	if (strcmp(op->kind, "create") == 0) {
-		/* What the defining create says, whatever came first. */
-		if (!s_defines(st, op))
+		/* What the defining create says, whatever came first. A
+		 * create that made its order defines it, and there is no
+		 * approval of an earlier one to forget. */
+		if (!fresh && !s_defines(st, op))
 			return store_read_error(st, err);
 		a = json_object_get(f, "approval");
+		if (a == NULL && fresh)
+			return 0;
 		if (a != NULL) {
 			s = store_stmt(st,
 			    "INSERT OR REPLACE INTO order_approvals"

@@ -103,8 +103,9 @@ int approval_check_transition(const json_t *fields, err_t *err);
 int approval_own(store_t *store, const op_t *op, int rank, err_t *err);
 
 /* For order.c's rule, after an order op is applied: records the need of
- * the create that defines the order, and a transition's decision. */
-int approval_apply_order(store_t *store, const op_t *op, err_t *err);
+ * the create that defines the order, and a transition's decision. fresh:
+ * op is a create that made its order (held nowhere before). */
+int approval_apply_order(store_t *store, const op_t *op, int fresh, err_t *err);
 
 /* For order.c's transition command, before the lifecycle check, on order
  * id in status rank (-1: none yet) and request req: refuses a decision

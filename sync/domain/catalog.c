@@ -338,14 +338,18 @@ catalog_has(store_t *st, const char *sku)
  * and the tier it came from in used (when used is not NULL), 0 when
  * neither has one. At most two rows match (the key is tier and sku);
  * the preferred one is picked here rather than by an ORDER BY, which
- * would build a temporary b-tree on every sale's line. */
+ * would build a temporary b-tree on every sale's line. Two lookups by the
+ * key, not "tier IN (?2, 'retail')": an IN list of values builds a
+ * temporary b-tree too, on every sale's line. */
 static int
 s_tier_price(store_t *st, const char *tier, const char *sku,
     const char *currency, int64_t *amount, char *used, size_t size)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT amount, tier = ?2 FROM prices WHERE sku = ?1 AND "
-	    "currency = ?3 AND tier IN (?2, 'retail')");
+	    "SELECT amount, 1 FROM prices WHERE tier = ?2 AND sku = ?1 AND "
+	    "currency = ?3 UNION ALL SELECT amount, 0 FROM prices "
+	    "WHERE tier = 'retail' AND sku = ?1 AND currency = ?3 "
+	    "AND ?2 != 'retail'");
 	int found = 0;
 
 	sqlite3_bind_text(s, 1, sku, -1, SQLITE_STATIC);

@@ -103,6 +103,21 @@ s_party(const s_order_t *o, const char *effect, const char *site)
 	    own_is_hq(site);
 }
 
+/* What a movement of effect at site, of delta, counts (invariants 2, 3
+ * and 5), unless it is a return recorded by a party of its order, which
+ * s_plan counts against the order's other returns (invariant 4). held:
+ * whether the order (o) is held here. */
+static int64_t
+s_want(int held, const s_order_t *o, const char *effect, const char *site,
+    int64_t delta)
+{
+	if (!held || !s_party(o, effect, site))
+		return delta;
+	if (strcmp(effect, EFFECT_SALE) == 0)
+		return o->left ? delta : 0;
+	return 0; /* a restock never counts on top of its voided sale */
+}
+
 /* A movement whose counted changes. */
 typedef struct {
 	char id[OP_KEY_MAX + 1];
@@ -111,10 +126,11 @@ typedef struct {
 
 /* What each linked movement of order should count, in the order effect.h
  * says returns are counted (by sku, then oldest first); those that count
- * otherwise now are added to *v (*n of them, caller frees). */
+ * otherwise now are added to *v (*n of them, caller frees). The order is
+ * read only when it has movements (an order's create and most of its
+ * moves have none yet). */
 static int
-s_plan(store_t *st, const char *order, int held, const s_order_t *o,
-    recount_t **v, size_t *n, err_t *err)
+s_plan(store_t *st, const char *order, recount_t **v, size_t *n, err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
 	    "SELECT m.id, m.sku, m.delta, m.counted, m.effect, "
@@ -122,7 +138,8 @@ s_plan(store_t *st, const char *order, int held, const s_order_t *o,
 	    "WHERE l.order_id = m.order_id AND l.sku = m.sku), m.site "
 	    "FROM stock_movements m WHERE m.order_id = ? "
 	    "ORDER BY m.sku, m.hlc, m.origin, m.id");
-	int left = o->left;
+	s_order_t o;
+	int held = -1;
 	char sku[REQ_ID_MAX + 1] = "";
 	int64_t room = 0, want;
 	size_t cap = 0;
@@ -131,25 +148,26 @@ s_plan(store_t *st, const char *order, int held, const s_order_t *o,
 	while (store_row(st, s)) {
 		const char *msku = (const char *)sqlite3_column_text(s, 1);
 		const char *effect = (const char *)sqlite3_column_text(s, 4);
+		const char *msite = (const char *)sqlite3_column_text(s, 6);
 		int64_t delta = sqlite3_column_int64(s, 2);
 
-		if (!held ||
-		    !s_party(o, effect,
-			(const char *)sqlite3_column_text(s, 6))) {
-			want = delta;
-		} else if (strcmp(effect, EFFECT_SALE) == 0) {
-			want = left ? delta : 0;
-		} else if (strcmp(effect, EFFECT_RETURN) == 0) {
+		/* Another statement than s: s stays where it is. */
+		if (held < 0 && (held = s_order(st, order, &o, err)) < 0) {
+			sqlite3_reset(s);
+			return -1;
+		}
+		if (held && strcmp(effect, EFFECT_RETURN) == 0 &&
+		    s_party(&o, effect, msite)) {
 			/* What the order sold of this sku, less what older
 			 * returns of it already put back. */
 			if (strcmp(msku, sku) != 0) {
 				snprintf(sku, sizeof sku, "%s", msku);
-				room = left ? sqlite3_column_int64(s, 5) : 0;
+				room = o.left ? sqlite3_column_int64(s, 5) : 0;
 			}
 			want = delta < room ? delta : room;
 			room -= want;
 		} else {
-			want = 0;
+			want = s_want(held, &o, effect, msite, delta);
 		}
 		if (want == sqlite3_column_int64(s, 3))
 			continue;
@@ -171,11 +189,9 @@ effect_sync(store_t *st, const char *order, err_t *err)
 {
 	recount_t *v = NULL;
 	size_t n = 0, i;
-	s_order_t o;
-	int held, rc = -1;
+	int rc = -1;
 
-	if ((held = s_order(st, order, &o, err)) < 0 ||
-	    s_plan(st, order, held, &o, &v, &n, err))
+	if (s_plan(st, order, &v, &n, err))
 		goto out;
 	for (i = 0; i < n; i++)
 		if (stock_recount(st, v[i].id, v[i].counted, err))
@@ -184,6 +200,23 @@ effect_sync(store_t *st, const char *order, err_t *err)
 out:
 	free(v);
 	return rc;
+}
+
+int
+effect_sync_added(store_t *st, const char *order, const char *effect,
+    const char *id, const char *site, int64_t delta, err_t *err)
+{
+	s_order_t o;
+	int held;
+	int64_t want;
+
+	/* A return takes room from the order's other returns. */
+	if (strcmp(effect, EFFECT_RETURN) == 0)
+		return effect_sync(st, order, err);
+	if ((held = s_order(st, order, &o, err)) < 0)
+		return -1;
+	want = s_want(held, &o, effect, site, delta);
+	return want == delta ? 0 : stock_recount(st, id, want, err);
 }
 
 int

@@ -77,6 +77,18 @@ const char *effect_of(const char *id, const char *site, const char *reason,
  * with err on a storage failure. */
 int effect_sync(store_t *store, const char *order, err_t *err);
 
+/* effect_sync after one change only: movement id, of effect (EFFECT_*) of
+ * order at site, was just inserted counting its delta, and nothing else
+ * linked to order changed since the last effect_sync. A sale or a restock
+ * changes what no other movement counts (invariants 3 to 5: they depend
+ * on the order's state and lines and on the other returns, never on
+ * sales or restocks), so only its own counted is decided, by the same
+ * rule effect_sync applies; a return recounts the order's returns
+ * (effect_sync). What a till sale's movements cost: one read of the
+ * order each. 0, or -1 with err on a storage failure. */
+int effect_sync_added(store_t *store, const char *order, const char *effect,
+    const char *id, const char *site, int64_t delta, err_t *err);
+
 /* Whether an order of channel in status rank has had its goods leave. */
 int effect_goods_left(const char *channel, int rank);
 

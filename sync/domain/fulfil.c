@@ -134,6 +134,13 @@ fulfil_check_payee(store_t *st, const char *order, const char *act, err_t *err)
 	sqlite3_reset(s);
 	if (store_read_error(st, err))
 		return -1;
+	return fulfil_check_payee_of(order, parent, act, err);
+}
+
+int
+fulfil_check_payee_of(const char *order, const char *parent, const char *act,
+    err_t *err)
+{
 	if (parent[0] == '\0')
 		return 0;
 	return err_set(err, ERR_UNPROCESSABLE,
@@ -227,20 +234,17 @@ s_child_lines(store_t *st, const char *id)
 }
 
 int
-fulfil_show(store_t *st, const char *id, json_t *o, err_t *err)
+fulfil_show(store_t *st, const char *id, const char *parent, json_t *o,
+    err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT parent FROM orders WHERE id = ?");
+	sqlite3_stmt *s;
 	json_t *fulfilments, *f, *hist;
 	const char *live_site = NULL;
 	size_t i, live = 0;
 	int rank;
 
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (store_row(st, s) && sqlite3_column_type(s, 0) != SQLITE_NULL)
-		json_object_set_new(o, "parent",
-		    json_string((const char *)sqlite3_column_text(s, 0)));
-	sqlite3_reset(s);
+	if (parent != NULL)
+		json_object_set_new(o, "parent", json_string(parent));
 	s = store_stmt(st, CHILDREN_SQL);
 	fulfilments = json_array();
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);

@@ -81,7 +81,8 @@ int fulfil_cover(store_t *store, const char *parent, fulfil_line_t *lines,
     size_t *n, err_t *err);
 
 /* For GET /v1/orders/{id}: adds to o (order id as order.c shows it,
- * borrowed) what allocation says of it. A child gets "parent". A parent
+ * borrowed; parent, its parent as read with it, NULL for none) what
+ * allocation says of it. A child gets "parent". A parent
  * with children gets "fulfilments": [{id, site, status, lines: [{sku,
  * qty}]}] (every child, released ones too, oldest first), "fulfil_site"
  * of its single live child when it has one, and one "history" of its own
@@ -90,7 +91,8 @@ int fulfil_cover(store_t *store, const char *parent, fulfil_line_t *lines,
  * its reason, and every later move as it is, each naming the child
  * ("fulfilment"). Its status is order.c's, read from order_status. 0, or
  * -1 with err when a read failed. */
-int fulfil_show(store_t *store, const char *id, json_t *o, err_t *err);
+int fulfil_show(store_t *store, const char *id, const char *parent, json_t *o,
+    err_t *err);
 
 /* Whether order id may move to status to (borrowed), as far as its
  * children say: 0, or -1 with ERR_CONFLICT when to is cancelled and a
@@ -107,6 +109,11 @@ int fulfil_check_move(store_t *store, const char *id, const char *to,
  * payments on S1-O1"; -1 with err when a read failed. */
 int fulfil_check_payee(store_t *store, const char *order, const char *act,
     err_t *err);
+
+/* fulfil_check_payee of order held here with parent (as read with it,
+ * order_lookup; "" for none), without reading it again. */
+int fulfil_check_payee_of(const char *order, const char *parent,
+    const char *act, err_t *err);
 
 /* POST /v1/orders/{id}/release {reason}: this site gives back its
  * fulfilment of an order, id naming the child, or the parent (then its

@@ -27,9 +27,7 @@ int
 idem_check(store_t *st, const char *what, const char *id, const json_t *req,
     int exists, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT hash FROM requests "
-	    "WHERE entity = ? AND id = ?");
+	sqlite3_stmt *s;
 	uint8_t h[HASH_BYTES];
 	int same = -1;
 
@@ -37,6 +35,8 @@ idem_check(store_t *st, const char *what, const char *id, const json_t *req,
 		return 0;
 	if (s_hash(req, h, err))
 		return -1;
+	s = store_stmt(st,
+	    "SELECT hash FROM requests WHERE entity = ? AND id = ?");
 	sqlite3_bind_text(s, 1, what, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	if (store_row(st, s))

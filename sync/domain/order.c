@@ -13,6 +13,7 @@
 #include "fulfil.h"
 #include "idem.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "money.h"
 #include "own.h"
 #include "payment.h"
@@ -152,37 +153,11 @@ s_history_add(store_t *st, const op_t *op, const char *status,
 	return store_step(st, s, "order", err);
 }
 
-/* Create: the earliest create of an id (by hlc, origin) defines the order,
- * whatever the arrival order; later duplicates only add their history. */
-static int
-s_apply_create(store_t *st, const op_t *op, err_t *err)
+/* Binds the columns of orders for create op (fields f, checked; its total)
+ * to s's ?1 to ?12, in the order of the table (id first). */
+static void
+s_bind_order(sqlite3_stmt *s, const op_t *op, const json_t *f, int64_t total)
 {
-	const json_t *f = op->fields, *l;
-	sqlite3_stmt *s;
-	int64_t total;
-	size_t i;
-	int replace;
-
-	if (s_check_create(f, &total, err))
-		return err_prefix(err, "order %s", op->key);
-	/* Rights only of its creator's quotas on its stock (quota.h). */
-	if (s_own(st, op, 1, err) || quota_order_verify(st, op, err))
-		return -1;
-	/* One statement decides: insert, or replace a create that loses to
-	 * this one by (hlc, origin), or leave a winner in place. */
-	s = store_stmt(st,
-	    "INSERT INTO orders(id, site, channel, customer, "
-	    "currency, fulfil_site, on_account, note, total, created_hlc, "
-	    "created_origin, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?) ON CONFLICT(id) DO UPDATE SET site = excluded.site, "
-	    "channel = excluded.channel, customer = excluded.customer, "
-	    "currency = excluded.currency, fulfil_site = excluded.fulfil_site, "
-	    "on_account = excluded.on_account, note = excluded.note, "
-	    "total = excluded.total, created_hlc = excluded.created_hlc, "
-	    "created_origin = excluded.created_origin, "
-	    "parent = excluded.parent "
-	    "WHERE (excluded.created_hlc, excluded.created_origin) < "
-	    "(orders.created_hlc, orders.created_origin)");
 	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, json_string_value(json_object_get(f, "site")),
 	    -1, SQLITE_STATIC);
@@ -206,15 +181,59 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 	sqlite3_bind_text(s, 11, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 12,
 	    json_string_value(json_object_get(f, "parent")), -1, SQLITE_STATIC);
+}
+
+/* Create: the earliest create of an id (by hlc, origin) defines the order,
+ * whatever the arrival order; later duplicates only add their history.
+ * *fresh says whether the order was not held before (nothing of an earlier
+ * create to replace: lines, spends, approval). */
+static int
+s_apply_create(store_t *st, const op_t *op, int *fresh, err_t *err)
+{
+	const json_t *f = op->fields, *l;
+	sqlite3_stmt *s;
+	int64_t total;
+	size_t i;
+	int replace;
+
+	*fresh = 0;
+	if (s_check_create(f, &total, err))
+		return err_prefix(err, "order %s", op->key);
+	/* Rights only of its creator's quotas on its stock (quota.h). */
+	if (s_own(st, op, 1, err) || quota_order_verify(st, op, err))
+		return -1;
+	/* Insert; or replace a create that loses to this one by (hlc,
+	 * origin), or leave a winner in place. */
+	s = store_stmt(st,
+	    "INSERT INTO orders(id, site, channel, customer, "
+	    "currency, fulfil_site, on_account, note, total, created_hlc, "
+	    "created_origin, parent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	    "?9, ?10, ?11, ?12) ON CONFLICT(id) DO NOTHING");
+	s_bind_order(s, op, f, total);
 	if (store_step(st, s, "order", err))
 		return -1;
-	replace = sqlite3_changes(store_db(st)) > 0;
-	if (replace) {
+	*fresh = replace = sqlite3_changes(store_db(st)) > 0;
+	if (!replace) {
 		s = store_stmt(st,
-		    "DELETE FROM order_lines WHERE order_id = ?");
-		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		    "UPDATE orders SET (site, channel, customer, currency, "
+		    "fulfil_site, on_account, note, total, created_hlc, "
+		    "created_origin, parent) = (?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+		    "?9, ?10, ?11, ?12) WHERE id = ?1 AND (?10, ?11) < "
+		    "(created_hlc, created_origin)");
+		s_bind_order(s, op, f, total);
 		if (store_step(st, s, "order", err))
 			return -1;
+		replace = sqlite3_changes(store_db(st)) > 0;
+	}
+	if (replace) {
+		/* A new order has no lines yet. */
+		if (!*fresh) {
+			s = store_stmt(st,
+			    "DELETE FROM order_lines WHERE order_id = ?");
+			sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+			if (store_step(st, s, "order", err))
+				return -1;
+		}
 		json_array_foreach(json_object_get(f, "lines"), i, l) {
 			s = store_stmt(st,
 			    "INSERT INTO order_lines(order_id, line, "
@@ -233,7 +252,7 @@ s_apply_create(store_t *st, const op_t *op, err_t *err)
 				return -1;
 		}
 		/* What it spends of its site's quotas (quota.h). */
-		if (quota_order_apply(st, op, err))
+		if (quota_order_apply(st, op, *fresh, err))
 			return -1;
 	}
 	return s_history_add(st, op,
@@ -372,9 +391,10 @@ int
 order_apply(store_t *st, const op_t *op, err_t *err)
 {
 	const json_t *f = op->fields;
+	int fresh = 0;
 
 	if (strcmp(op->kind, "create") == 0) {
-		if (s_apply_create(st, op, err))
+		if (s_apply_create(st, op, &fresh, err))
 			return -1;
 	} else if (strcmp(op->kind, "transition") == 0) {
 		if (s_check_transition(f, err))
@@ -390,7 +410,7 @@ order_apply(store_t *st, const op_t *op, err_t *err)
 		return err_set(err, ERR_BAD_REQUEST,
 		    "order %s: unknown kind '%s'", op->key, op->kind);
 	}
-	if (approval_apply_order(st, op, err))
+	if (approval_apply_order(st, op, fresh, err))
 		return -1;
 	/* Its stock effects follow what the order now is (effect.h). */
 	if (effect_sync(st, op->key, err))
@@ -425,14 +445,19 @@ s_paid(store_t *st, const char *id)
 	return paid;
 }
 
+/* An order as order_lookup (columns 0 to 4) and s_read (all) read it: one
+ * statement, prepared once. */
+static const char s_order_sql[] =
+    "SELECT currency, customer, total, "
+    "(SELECT rank FROM order_status WHERE order_id = ?1), parent, site, "
+    "channel, fulfil_site, on_account, note, created_hlc "
+    "FROM orders WHERE id = ?1";
+
 int
 order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
     err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT currency, customer, total, "
-	    "(SELECT rank FROM order_status WHERE order_id = ?1) "
-	    "FROM orders WHERE id = ?1");
+	sqlite3_stmt *s = store_stmt(st, s_order_sql);
 	int found = 0;
 
 	memset(info, 0, sizeof *info);
@@ -448,6 +473,9 @@ order_lookup(store_t *st, const char *id, const char *field, order_info_t *info,
 		info->rank = sqlite3_column_type(s, 3) == SQLITE_NULL
 		    ? -1
 		    : sqlite3_column_int(s, 3);
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+			snprintf(info->parent, sizeof info->parent, "%s",
+			    sqlite3_column_text(s, 4));
 	}
 	sqlite3_reset(s);
 	if (!found)
@@ -546,37 +574,40 @@ s_lines(store_t *st, const char *id, err_t *err)
 static int
 s_read(store_t *st, const char *id, json_t **out, err_t *err)
 {
-	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT site, channel, customer, "
-	    "currency, fulfil_site, on_account, note, total, created_hlc "
-	    "FROM orders WHERE id = ?");
+	/* The order with its rank, as order_lookup reads it. */
+	sqlite3_stmt *s = store_stmt(st, s_order_sql);
 	json_t *o = NULL, *lines, *hist;
-	order_info_t info;
-	int64_t paid, balance;
+	int64_t paid, balance, total = 0;
+	int rank = -1;
+	char parent[OP_KEY_MAX + 1] = "";
 
 	*out = NULL;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (store_row(st, s)) {
+		total = sqlite3_column_int64(s, 2);
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+			rank = sqlite3_column_int(s, 3);
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+			snprintf(parent, sizeof parent, "%s",
+			    (const char *)sqlite3_column_text(s, 4));
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id",
-		    id, "site", (const char *)sqlite3_column_text(s, 0),
-		    "channel", (const char *)sqlite3_column_text(s, 1),
-		    "currency", (const char *)sqlite3_column_text(s, 3),
-		    "fulfil_site", (const char *)sqlite3_column_text(s, 4),
-		    "on_account", sqlite3_column_int(s, 5), "total",
-		    (json_int_t)sqlite3_column_int64(s, 7), "created_ms",
-		    s_ms(s, 8));
-		s_opt_text(o, "customer", s, 2);
-		s_opt_text(o, "note", s, 6);
+		    id, "site", (const char *)sqlite3_column_text(s, 5),
+		    "channel", (const char *)sqlite3_column_text(s, 6),
+		    "currency", (const char *)sqlite3_column_text(s, 0),
+		    "fulfil_site", (const char *)sqlite3_column_text(s, 7),
+		    "on_account", sqlite3_column_int(s, 8), "total",
+		    (json_int_t)total, "created_ms", s_ms(s, 10));
+		s_opt_text(o, "customer", s, 1);
+		s_opt_text(o, "note", s, 9);
 	}
 	sqlite3_reset(s);
-	if (o == NULL || order_lookup(st, id, "id", &info, NULL))
+	if (o == NULL)
 		goto done;
 	json_object_set_new(o, "status",
-	    json_string(info.rank >= 0
-		    ? lifecycle_name(&lifecycle_order, info.rank)
-		    : "draft"));
+	    json_string(
+		rank >= 0 ? lifecycle_name(&lifecycle_order, rank) : "draft"));
 	approval_show(st, id, o);
-	if (s_fit_paid(id, info.total, info.paid, &paid, &balance, err) ||
+	if (s_fit_paid(id, total, s_paid(st, id), &paid, &balance, err) ||
 	    (lines = s_lines(st, id, err)) == NULL) {
 		json_decref(o);
 		return -1;
@@ -604,7 +635,7 @@ s_read(store_t *st, const char *id, json_t **out, err_t *err)
 	json_object_set_new(o, "history", hist);
 	quota_order_show(st, id, o);
 	/* A fulfilment order's parent; a parent's fulfilments (fulfil.h). */
-	if (fulfil_show(st, id, o, err)) {
+	if (fulfil_show(st, id, parent[0] != '\0' ? parent : NULL, o, err)) {
 		json_decref(o);
 		return -1;
 	}
@@ -726,20 +757,27 @@ order_of_customer(store_t *st, const char *customer, json_t **out, err_t *err)
 
 /* ---- commands ---- */
 
-/* The id of the movement this site records for line of order id with tag
- * ("out", "back"): "ORDER-out-1" when the order is this site's own, else
- * "SITE-ORDER-out-1", so that it is in this site's namespace (own.h) and
- * one fact however often it is recorded (effect.h reads both). */
+/* The id of the movement this site records for a line of order id with
+ * tag ("out", "back") is this stem and the line number: "ORDER-out-1" when
+ * the order is this site's own, else "SITE-ORDER-out-1", so that it is in
+ * this site's namespace (own.h) and one fact however often it is recorded
+ * (effect.h reads both). */
 static void
-s_effect_id(store_t *st, const char *id, const char *tag, int line, char *buf,
+s_effect_stem(store_t *st, const char *id, const char *tag, char *buf,
     size_t size)
 {
 	if (own_in(id, store_site(st)))
-		snprintf(buf, size, "%s-%s-%d", id, tag, line);
+		snprintf(buf, size, "%s-%s-", id, tag);
 	else
-		snprintf(buf, size, "%s-%s-%s-%d", store_site(st), id, tag,
-		    line);
+		snprintf(buf, size, "%s-%s-%s-", store_site(st), id, tag);
 }
+
+/* A line of an order whose movement here is not recorded yet. */
+typedef struct {
+	int line;
+	char sku[REQ_ID_MAX + 1];
+	int64_t qty;
+} move_line_t;
 
 /* Records, for each line of order id that has none yet, one movement here:
  * goods leaving (sign -1, reason sale, tag "out") or coming back when a
@@ -748,45 +786,41 @@ static int
 s_move_lines(store_t *st, const char *id, const char *tag, int sign,
     const char *reason, err_t *err)
 {
+	/* Recorded once: a line whose movement is there (even of lines an
+	 * earlier create of the id defined) is left; ?2 is the stem of its
+	 * id (s_effect_stem). */
 	sqlite3_stmt *s = store_stmt(st,
-	    "SELECT line, sku, qty FROM order_lines "
-	    "WHERE order_id = ? ORDER BY line");
-	sqlite3_stmt *q;
-	json_t *moves = json_array(), *m, *out;
-	size_t i;
-	int created, rc = 0;
-	char mid[OP_KEY_MAX + 1];
+	    "SELECT line, sku, qty FROM order_lines l WHERE order_id = ?1 "
+	    "AND NOT EXISTS (SELECT 1 FROM stock_movements m "
+	    "WHERE m.id = ?2 || l.line) ORDER BY line");
+	move_line_t *v = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
+	/* Room for the line number (never needed: ORDER_ID_MAX). */
+	char mid[OP_KEY_MAX + 16], stem[OP_KEY_MAX + 1];
 
+	s_effect_stem(st, id, tag, stem, sizeof stem);
+	/* Read first: recording a movement steps other statements. */
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, stem, -1, SQLITE_STATIC);
 	while (store_row(st, s)) {
-		s_effect_id(st, id, tag, sqlite3_column_int(s, 0), mid,
-		    sizeof mid);
-		m = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", mid, "sku",
-		    (const char *)sqlite3_column_text(s, 1), "delta",
-		    (json_int_t)(sign * sqlite3_column_int64(s, 2)), "reason",
-		    reason, "ref", id);
-		json_array_append_new(moves, m);
+		if (n == cap) {
+			cap = cap * 2 + 4;
+			if ((v = realloc(v, cap * sizeof *v)) == NULL)
+				fatal("order: out of memory");
+		}
+		v[n].line = sqlite3_column_int(s, 0);
+		snprintf(v[n].sku, sizeof v[n].sku, "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		v[n++].qty = sqlite3_column_int64(s, 2);
 	}
 	sqlite3_reset(s);
-	json_array_foreach(moves, i, m) {
-		int64_t held;
-
-		/* Recorded once: a line whose movement is there (even of
-		 * lines an earlier create of the id defined) is left. */
-		q = store_stmt(st,
-		    "SELECT count(*) FROM stock_movements WHERE id = ?");
-		sqlite3_bind_text(q, 1,
-		    json_string_value(json_object_get(m, "id")), -1,
-		    SQLITE_STATIC);
-		if ((rc = store_query_int64(st, q, 0, &held, err)) != 0)
-			break;
-		if (held > 0)
-			continue;
-		if ((rc = stock_record_in(st, m, &out, &created, err)) != 0)
-			break;
-		json_decref(out);
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(mid, sizeof mid, "%s%d", stem, v[i].line);
+		rc = stock_add_in(st, mid, v[i].sku, sign * v[i].qty, reason,
+		    id, err);
 	}
-	json_decref(moves);
+	free(v);
 	return rc != 0 ? -1 : store_read_error(st, err);
 }
 
@@ -843,7 +877,7 @@ s_pay(store_t *st, const char *id, const char *currency, const json_t *payments,
     err_t *err)
 {
 	static const char *const allowed[] = { "id", "method", "amount", NULL };
-	json_t *p, *req, *out;
+	json_t *p, *req;
 	size_t i;
 	int created, rc;
 
@@ -859,14 +893,14 @@ s_pay(store_t *st, const char *id, const char *currency, const json_t *payments,
 			return err_set(err, ERR_BAD_REQUEST,
 			    "payments[%zu]: must be an object", i);
 		}
-		req = json_deep_copy(p);
+		req = json_copy(p); /* only its own keys change */
 		json_object_set_new(req, "order", json_string(id));
 		json_object_set_new(req, "currency", json_string(currency));
-		rc = payment_record_in(st, req, &out, &created, err);
+		/* The sale answers with the order, not the payments. */
+		rc = payment_record_in(st, req, NULL, &created, err);
 		json_decref(req);
 		if (rc)
 			return err_prefix(err, "payments[%zu]", i);
-		json_decref(out);
 	}
 	return 0;
 }
@@ -937,7 +971,11 @@ s_create(store_t *st, void *arg, err_t *err)
 	if ((r = idem_replay(st, "order", id, c->req, order_get, &c->out,
 		 err)) != 0)
 		return r > 0 ? 0 : -1;
-	f = json_deep_copy(c->req);
+	/* The op's fields: the request's, its lines copied (pricing sets
+	 * their unit prices; the request stays as it came, idem_record). */
+	f = json_copy((json_t *)c->req);
+	if ((lines = json_object_get(c->req, "lines")) != NULL)
+		json_object_set_new(f, "lines", json_deep_copy(lines));
 	json_object_del(f, "id");
 	json_object_del(f, "payments");
 	json_object_set_new(f, "site", json_string(store_site(st)));

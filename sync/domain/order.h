@@ -82,6 +82,7 @@ typedef struct {
 	money_sum_t balance; /* total - paid */
 	int rank; /* status rank as counted and shown (the order_status
 		   * view, fulfil.h), -1 without history yet */
+	char parent[OP_KEY_MAX + 1]; /* "" but for a fulfilment (fulfil.h) */
 } order_info_t;
 
 int order_apply(store_t *store, const op_t *op, err_t *err);

@@ -149,11 +149,12 @@ s_with_order(store_t *st, json_t *p, json_t **out, err_t *err)
 	return 0;
 }
 
+/* Records the payment c->req; with answer, c->out is the payment with
+ * its order's paid and balance, else a new payment is not read back. */
 static int
-s_create(store_t *st, void *arg, err_t *err)
+s_record(store_t *st, cmd_t *c, int answer, err_t *err)
 {
 	int r;
-	cmd_t *c = arg;
 	static const char *const allowed[] = { "id", "order", "method",
 		"amount", "currency", NULL };
 	const char *id, *order;
@@ -175,7 +176,7 @@ s_create(store_t *st, void *arg, err_t *err)
 			return -1;
 		return s_with_order(st, c->out, &c->out, err);
 	}
-	f = json_deep_copy(c->req);
+	f = json_copy((json_t *)c->req); /* only its own keys change */
 	json_object_del(f, "id");
 	json_object_set_new(f, "site", json_string(store_site(st)));
 	if (s_check(f, err))
@@ -184,7 +185,7 @@ s_create(store_t *st, void *arg, err_t *err)
 	amount = json_integer_value(json_object_get(f, "amount"));
 	/* Money is owed on the parent, not on a fulfilment (fulfil.h). */
 	if (order_lookup(st, order, "order", &info, err) ||
-	    fulfil_check_payee(st, order, "take payments on", err))
+	    fulfil_check_payee_of(order, info.parent, "take payments on", err))
 		goto out;
 	if (strcmp(info.currency,
 		json_string_value(json_object_get(f, "currency"))) != 0) {
@@ -213,12 +214,18 @@ s_create(store_t *st, void *arg, err_t *err)
 	}
 	if (cmd_create_op(st, c, "payment", PAYMENT_ENTITY, "add", &id, idbuf,
 		f, err) ||
-	    s_with_order(st, s_read(st, id), &c->out, err))
+	    (answer && s_with_order(st, s_read(st, id), &c->out, err)))
 		goto out;
 	rc = 0;
 out:
 	json_decref(f);
 	return rc;
+}
+
+static int
+s_create(store_t *st, void *arg, err_t *err)
+{
+	return s_record(st, arg, 1, err);
 }
 
 int
@@ -230,11 +237,14 @@ payment_record_in(store_t *st, const json_t *req, json_t **out, int *created,
 	if (!json_is_object(req))
 		return err_set(err, ERR_BAD_REQUEST,
 		    "payment: must be an object");
-	if (s_create(st, &c, err)) {
+	if (s_record(st, &c, out != NULL, err)) {
 		json_decref(c.out);
 		return -1;
 	}
-	*out = c.out;
+	if (out != NULL)
+		*out = c.out;
+	else
+		json_decref(c.out);
 	*created = c.created;
 	return 0;
 }

@@ -32,7 +32,8 @@ int payment_create(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 
 /* The same inside a transaction the caller opened (a till sale records its
- * order, stock movements and payments together). */
+ * order, stock movements and payments together). out NULL: no answer is
+ * wanted, and a new payment is not read back. */
 int payment_record_in(store_t *store, const json_t *req, json_t **out,
     int *created, err_t *err);
 

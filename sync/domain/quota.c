@@ -944,20 +944,25 @@ quota_order_verify(store_t *st, const op_t *op, err_t *err)
 }
 
 int
-quota_order_apply(store_t *st, const op_t *op, err_t *err)
+quota_order_apply(store_t *st, const op_t *op, int fresh, err_t *err)
 {
 	const json_t *e;
 	sqlite3_stmt *s;
 	size_t i;
 
-	s = store_stmt(st, "DELETE FROM quota_spends WHERE order_id = ?");
-	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	if (store_step(st, s, "quota spends", err))
-		return -1;
-	s = store_stmt(st, "DELETE FROM quota_backorders WHERE order_id = ?");
-	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
-	if (store_step(st, s, "quota spends", err))
-		return -1;
+	/* Only this rule writes them: a new order has none. */
+	if (!fresh) {
+		s = store_stmt(st,
+		    "DELETE FROM quota_spends WHERE order_id = ?");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		if (store_step(st, s, "quota spends", err))
+			return -1;
+		s = store_stmt(st,
+		    "DELETE FROM quota_backorders WHERE order_id = ?");
+		sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+		if (store_step(st, s, "quota spends", err))
+			return -1;
+	}
 	if (json_is_true(json_object_get(op->fields, "backorder"))) {
 		s = store_stmt(st,
 		    "INSERT INTO quota_backorders(order_id) VALUES (?)");

@@ -207,8 +207,9 @@ int quota_order_spend(store_t *store, json_t *fields, err_t *err);
 int quota_order_verify(store_t *store, const op_t *op, err_t *err);
 
 /* In the create rule, when op is the create that defines its order: the
- * order's spends and backorder flag become op's. */
-int quota_order_apply(store_t *store, const op_t *op, err_t *err);
+ * order's spends and backorder flag become op's. fresh: the order was not
+ * held before op (it has none yet). */
+int quota_order_apply(store_t *store, const op_t *op, int fresh, err_t *err);
 
 /* Adds to order (GET /v1/orders/{id}) "backorder": true, and "rights" as
  * its create spent them, when it has them. A failed read is kept as

@@ -1,8 +1,10 @@
 /* stock: movements and on-hand (see stock.h). */
 #include "stock.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -338,25 +340,23 @@ s_receive(store_t *st, const op_t *op, const movement_t *m, err_t *err)
 	return rc;
 }
 
-int
-stock_apply(store_t *st, const op_t *op, err_t *err)
+/* Records movement m of op as the rules say, on hand written as it goes:
+ * inserts it unless its id is taken (then the claim decides), moves on
+ * hand, makes what it and a movement it undid count follow their orders,
+ * and receives a transfer sent here. What a bulk holds back is written
+ * first (flush), as the claim and the orders read what it counts. */
+static int
+s_record_now(store_t *st, const op_t *op, const movement_t *m,
+    const char *effect, const char *order, int flush, err_t *err)
 {
-	movement_t m;
-	const char *effect, *order;
 	char undone_order[OP_KEY_MAX + 1] = "";
 	int rc, undone;
 
-	if (strcmp(op->kind, "add") != 0)
-		return err_set(err, ERR_BAD_REQUEST,
-		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
-	if (s_movement_parse(op->fields, &m, err))
-		return err_prefix(err, "stock movement %s", op->key);
-	if (s_movement_own(op, &m, err))
+	if (flush && store_flush_held(st, err))
 		return -1;
-	effect = effect_of(op->key, m.site, m.reason, m.ref, m.order, &order);
 	for (;;) {
 		/* The common case, a new id, costs one insert. */
-		rc = s_insert_movement(st, op, &m, effect, order, err);
+		rc = s_insert_movement(st, op, m, effect, order, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1)
@@ -367,16 +367,307 @@ stock_apply(store_t *st, const op_t *op, err_t *err)
 		if (!undone)
 			return 0;
 	}
-	if (s_add_on_hand(st, m.site, m.sku, m.delta, err))
+	if (s_add_on_hand(st, m->site, m->sku, m->delta, err))
 		return -1;
 	/* What it and the one it replaced count follows their orders. */
 	if (undone_order[0] != '\0' &&
 	    (effect == NULL || strcmp(undone_order, order) != 0) &&
 	    effect_sync(st, undone_order, err))
 		return -1;
-	if (effect != NULL && effect_sync(st, order, err))
+	/* A new movement that replaced none linked to an order changes only
+	 * what it counts itself, unless it is a return (effect.h). */
+	if (effect != NULL &&
+	    (undone_order[0] != '\0' ? effect_sync(st, order, err)
+				     : effect_sync_added(st, order, effect,
+					   op->key, m->site, m->delta, err)))
 		return -1;
-	return s_receive(st, op, &m, err);
+	return s_receive(st, op, m, err);
+}
+
+/* ---- movements held back in a bulk (store.h) ----
+ *
+ * A plain movement (linked to no order, no transfer) applied in a bulk is
+ * held: its row joins the next insert of HELD_ROWS rows in one statement,
+ * and what it adds to on hand a sum per (site, sku), written once. An
+ * insert in which an id is taken (a claim, or the same movement again:
+ * rare) is undone whole; its rows are then inserted one by one, and those
+ * whose id is taken are left out of their sums and recorded after the
+ * sums are written, as s_record_now records a movement at once. The rules
+ * make the state the same whatever order movements come in, so this
+ * later one is as good as theirs. */
+
+/* Rows held at most (one insert), and positions whose sums are held at
+ * most: a full table is written and starts again, so memory stays
+ * bounded (about 120 kB). */
+#define HELD_ROWS 64
+#define HELD_MAX 1024
+#define HELD_SLOTS (2 * HELD_MAX) /* open addressing, a power of two */
+/* A row's parameters: id, site, sku, delta, reason, ref, hlc, origin,
+ * seq. */
+#define HELD_ROW_PARAMS 9
+
+typedef struct {
+	char site[OP_SITE_MAX + 1];
+	char sku[SKU_MAX + 1];
+	long long delta;
+	size_t rows; /* movements counted in it: none, no position made */
+} held_pos_t;
+
+typedef struct {
+	char id[OP_KEY_MAX + 1];
+	char origin[OP_SITE_MAX + 1];
+	uint64_t seq, hlc;
+	char site[OP_SITE_MAX + 1];
+	char sku[SKU_MAX + 1];
+	char reason[32 + 1];
+	char ref[REF_MAX + 1];
+	int has_ref;
+	long long delta;
+	held_pos_t *pos; /* its sum */
+	int late;	 /* its id was taken: recorded after the sums */
+} held_row_t;
+
+typedef struct {
+	size_t n;
+	held_pos_t pos[HELD_MAX];
+	uint16_t slot[HELD_SLOTS]; /* index + 1 into pos; 0: free */
+	size_t nrows;
+	held_row_t row[HELD_ROWS];
+} held_t;
+
+/* Copies src into dst of size bytes, cut to fit (what it copies was
+ * checked to fit): snprintf's cost, per field of every movement held,
+ * without its format. */
+static void
+s_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* The statement inserting HELD_ROWS rows, built once. Static: cached by
+ * its address (store_stmt). A taken id undoes it whole (ABORT). */
+static const char *
+s_held_sql(void)
+{
+	static char sql[64 + HELD_ROWS * (14 * HELD_ROW_PARAMS + 16)];
+	size_t len, k, i;
+
+	if (sql[0] != '\0')
+		return sql;
+	len = (size_t)snprintf(sql, sizeof sql,
+	    "INSERT INTO stock_movements(id, site, sku, delta, reason, ref, "
+	    "hlc, origin, seq, counted) VALUES ");
+	for (k = 0; k < HELD_ROWS; k++) {
+		for (i = 1; i <= HELD_ROW_PARAMS; i++)
+			len += (size_t)snprintf(sql + len, sizeof sql - len,
+			    "%s?%zu", i == 1 ? (k > 0 ? ", (" : "(") : ", ",
+			    k * HELD_ROW_PARAMS + i);
+		len += (size_t)snprintf(sql + len, sizeof sql - len, ", ?%zu)",
+		    k * HELD_ROW_PARAMS + 4);
+	}
+	return sql;
+}
+
+/* Binds row r at the k-th place of s. */
+static void
+s_held_bind(sqlite3_stmt *s, int k, const held_row_t *r)
+{
+	int p = k * HELD_ROW_PARAMS;
+
+	sqlite3_bind_text(s, p + 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, p + 2, r->site, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, p + 3, r->sku, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, p + 4, r->delta);
+	sqlite3_bind_text(s, p + 5, r->reason, -1, SQLITE_STATIC);
+	if (r->has_ref)
+		sqlite3_bind_text(s, p + 6, r->ref, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, p + 6);
+	sqlite3_bind_int64(s, p + 7, (int64_t)r->hlc);
+	sqlite3_bind_text(s, p + 8, r->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, p + 9, (int64_t)r->seq);
+}
+
+/* Inserts held rows from..to-1 (HELD_ROWS of them, or one) in one
+ * statement: 1 when they are in, 0 when an id among them is taken (none
+ * is in then), -1 with err. */
+static int
+s_held_insert(store_t *st, held_t *h, size_t from, size_t to, err_t *err)
+{
+	sqlite3_stmt *s = to - from == HELD_ROWS
+	    ? store_stmt(st, s_held_sql())
+	    : store_stmt(st,
+		  "INSERT INTO stock_movements(id, site, sku, delta, reason, "
+		  "ref, hlc, origin, seq, counted) VALUES (?1, ?2, ?3, ?4, "
+		  "?5, ?6, ?7, ?8, ?9, ?4)");
+	size_t k;
+	int rc;
+
+	assert(to - from == HELD_ROWS || to - from == 1);
+	for (k = from; k < to; k++)
+		s_held_bind(s, (int)(k - from), &h->row[k]);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return 0;
+	return err_set(err, ERR_INTERNAL, "stock movement %s: %s",
+	    h->row[from].id, sqlite3_errmsg(store_db(st)));
+}
+
+/* store_held_fn: inserts the rows held one by one, writes each sum as
+ * s_add_on_hand would have (a sum of 0 still makes its position, as its
+ * movements would have), then records the rows whose id was taken, in
+ * order; frees h. */
+static int
+s_held_write(void *arg, store_t *st, int write, err_t *err)
+{
+	held_t *h = arg;
+	size_t k, i;
+	int rc = 0, in;
+
+	for (k = 0; write && rc == 0 && k < h->nrows; k++) {
+		if ((in = s_held_insert(st, h, k, k + 1, err)) < 0)
+			rc = -1;
+		else if (in == 0) {
+			h->row[k].late = 1;
+			h->row[k].pos->delta -= h->row[k].delta;
+			h->row[k].pos->rows--;
+		}
+	}
+	for (i = 0; write && rc == 0 && i < h->n; i++)
+		if (h->pos[i].rows > 0)
+			rc = s_add_on_hand(st, h->pos[i].site, h->pos[i].sku,
+			    h->pos[i].delta, err);
+	for (k = 0; write && rc == 0 && k < h->nrows; k++) {
+		held_row_t *r = &h->row[k];
+		op_t op;
+		movement_t m;
+
+		if (!r->late)
+			continue;
+		memset(&op, 0, sizeof op);
+		memset(&m, 0, sizeof m);
+		s_copy(op.origin, sizeof op.origin, r->origin);
+		s_copy(op.key, sizeof op.key, r->id);
+		op.seq = r->seq;
+		op.hlc = r->hlc;
+		m.site = r->site;
+		m.sku = r->sku;
+		m.delta = r->delta;
+		m.reason = r->reason;
+		m.ref = r->has_ref ? r->ref : NULL;
+		rc = s_record_now(st, &op, &m, NULL, NULL, 0, err);
+	}
+	free(h);
+	return rc;
+}
+
+/* FNV-1a of site and sku, NUL between. */
+static uint32_t
+s_held_hash(const char *site, const char *sku)
+{
+	uint32_t x = 2166136261u;
+
+	for (; *site != '\0'; site++)
+		x = (x ^ (uint8_t)*site) * 16777619u;
+	x *= 16777619u;
+	for (; *sku != '\0'; sku++)
+		x = (x ^ (uint8_t)*sku) * 16777619u;
+	return x;
+}
+
+/* The sum held for (site, sku) in h, made if new (h has room). */
+static held_pos_t *
+s_held_pos(held_t *h, const char *site, const char *sku)
+{
+	held_pos_t *p;
+	uint32_t i;
+
+	for (i = s_held_hash(site, sku) & (HELD_SLOTS - 1); h->slot[i] != 0;
+	     i = (i + 1) & (HELD_SLOTS - 1)) {
+		p = &h->pos[h->slot[i] - 1];
+		if (strcmp(p->site, site) == 0 && strcmp(p->sku, sku) == 0)
+			return p;
+	}
+	p = &h->pos[h->n++];
+	snprintf(p->site, sizeof p->site, "%s", site);
+	snprintf(p->sku, sizeof p->sku, "%s", sku);
+	h->slot[i] = (uint16_t)h->n;
+	return p;
+}
+
+/* In a bulk: holds plain movement m of op (store_hold), writing what is
+ * held first when the table is full, and inserting the rows when
+ * HELD_ROWS are held (all of them in: the sums stay held). 0, or -1 with
+ * err. */
+static int
+s_hold_movement(store_t *st, const op_t *op, const movement_t *m, err_t *err)
+{
+	held_t *h = store_held(st, s_held_write);
+	held_row_t *r;
+	int rc;
+
+	if (h != NULL && h->n == HELD_MAX) {
+		if (store_flush_held(st, err))
+			return -1;
+		h = NULL;
+	}
+	if (h == NULL) {
+		if ((h = calloc(1, sizeof *h)) == NULL)
+			fatal("stock: out of memory");
+		store_hold(st, s_held_write, h);
+	}
+	r = &h->row[h->nrows++];
+	s_copy(r->id, sizeof r->id, op->key);
+	s_copy(r->origin, sizeof r->origin, op->origin);
+	r->seq = op->seq;
+	r->hlc = op->hlc;
+	s_copy(r->site, sizeof r->site, m->site);
+	s_copy(r->sku, sizeof r->sku, m->sku);
+	s_copy(r->reason, sizeof r->reason, m->reason);
+	r->has_ref = m->ref != NULL;
+	s_copy(r->ref, sizeof r->ref, r->has_ref ? m->ref : "");
+	r->delta = m->delta;
+	r->pos = s_held_pos(h, m->site, m->sku);
+	r->pos->delta += m->delta;
+	r->pos->rows++;
+	if (h->nrows < HELD_ROWS)
+		return 0;
+	if ((rc = s_held_insert(st, h, 0, HELD_ROWS, err)) < 0)
+		return -1;
+	if (rc == 0) /* an id taken: one by one, and its claim */
+		return store_flush_held(st, err);
+	h->nrows = 0;
+	return 0;
+}
+
+int
+stock_apply(store_t *st, const op_t *op, err_t *err)
+{
+	movement_t m;
+	const char *effect, *order;
+
+	if (strcmp(op->kind, "add") != 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "stock movement %s: unknown kind '%s'", op->key, op->kind);
+	if (s_movement_parse(op->fields, &m, err))
+		return err_prefix(err, "stock movement %s", op->key);
+	if (s_movement_own(op, &m, err))
+		return -1;
+	effect = effect_of(op->key, m.site, m.reason, m.ref, m.order, &order);
+	/* In a bulk, a movement linked to no order and no transfer is held;
+	 * any other sees everything before it written. */
+	if (store_bulk(st) && effect == NULL && m.to == NULL &&
+	    m.transfer == NULL)
+		return s_hold_movement(st, op, &m, err);
+	return s_record_now(st, op, &m, effect, order, 1, err);
 }
 
 int
@@ -544,6 +835,25 @@ stock_return_in(store_t *st, const json_t *req, const char *order, json_t **out,
     int *created, err_t *err)
 {
 	return s_record_in(st, req, order, out, created, err);
+}
+
+int
+stock_add_in(store_t *st, const char *id, const char *sku, int64_t delta,
+    const char *reason, const char *ref, err_t *err)
+{
+	/* The fields s_record_in makes of {id, sku, delta, reason, ref}. */
+	json_t *f = json_pack("{s:s, s:I, s:s, s:s, s:s}", "sku", sku, "delta",
+	    (json_int_t)delta, "reason", reason, "site", store_site(st), "ref",
+	    ref);
+	int rc;
+
+	if (f == NULL)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "stock movement %s: sku, reason and ref must be UTF-8 text",
+		    id);
+	rc = store_append_local(st, STOCK_ENTITY, id, "add", f, NULL, err);
+	json_decref(f);
+	return rc;
 }
 
 static int

@@ -50,7 +50,10 @@
 
 #define STOCK_ENTITY "stock_movement"
 
-/* Merge rule for STOCK_ENTITY ops (called by apply_op). */
+/* Merge rule for STOCK_ENTITY ops (called by apply_op). In a bulk
+ * (store.h) a movement linked to no order and no transfer is held: its
+ * row is inserted with the next ones, 64 a statement, and what it adds to
+ * on hand summed per (site, sku) and written once. */
 int stock_apply(store_t *store, const op_t *op, err_t *err);
 
 /* Records a movement written at this site from a request object
@@ -72,6 +75,14 @@ int stock_record_in(store_t *store, const json_t *request, json_t **out,
  * (effect.h). *out shows the order. */
 int stock_return_in(store_t *store, const json_t *request, const char *order,
     json_t **out, int *created, err_t *err);
+
+/* Inside a transaction: records movement id of this site (ref, the order
+ * it is an effect of, order.c) as stock_record_in does a request {id,
+ * sku, delta, reason, ref} whose id the caller knows is not recorded yet,
+ * without reading it back: no answer is built. Borrows everything. 0, or
+ * -1 with err (the op refused, or storage failed). */
+int stock_add_in(store_t *store, const char *id, const char *sku, int64_t delta,
+    const char *reason, const char *ref, err_t *err);
 
 /* Inside a transaction: makes recorded movement id count counted in on
  * hand, moving its (site, sku) by the difference (effect_sync). 0, or -1

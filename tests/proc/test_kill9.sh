@@ -4,18 +4,22 @@
 . "$(dirname "$0")/lib.sh"
 
 N=20000
+# S001's backlog: the hub takes 2,000 ops in within milliseconds (and
+# applies them after), so that many batches that the node is killed in
+# the middle of them.
+M=50000
 hub_init
 hub_start
 node_init S001
 node_init S002
 
-# N movements of +1 each: the on-hand total at the end counts them.
+# M movements of +1 each: the on-hand total at the end counts them.
 i=1
-while [ $i -le $N ]; do
+while [ $i -le $M ]; do
 	echo "{\"id\":\"S001-r$i\",\"sku\":\"SKU$((i % 50))\",\"delta\":1,\"reason\":\"receipt\"}"
 	i=$((i + 1))
 done > "$T/many.jsonl"
-check "S001 imports $N movements" "$NODE" import --data "$T/S001" --file "$T/many.jsonl"
+check "S001 imports $M movements" "$NODE" import --data "$T/S001" --file "$T/many.jsonl"
 
 hub_total() {
 	http_get "$HUB_HTTP" '/v1/stock?site=S001' | grep -o '"on_hand":[0-9]*' | cut -d: -f2 | awk '{s+=$1} END {print s+0}'
@@ -24,18 +28,38 @@ hub_received() {
 	http_get "$HUB_HTTP" /v1/status | grep -o '"ops_received":[0-9]*' | cut -d: -f2
 }
 
-node_start S001
-some_pushed() { r=$(hub_received); [ "${r:-0}" -gt 0 ]; }
-check "the hub starts receiving the push" eventually 20 some_pushed
+# The hub takes a batch in within milliseconds (and applies it after):
+# the node is started without waiting for its ports; as soon as the hub's
+# database holds some of its ops (looked at every 10 ms), the hub is
+# paused, so that it acknowledges nothing more, and the node killed.
+some_pushed() {
+	r=$(sqlite3 -cmd ".timeout 2000" "$T/hub/hub.db" "SELECT (SELECT count(*) FROM op_log WHERE origin = 'S001') + (SELECT count(*) FROM op_inbox WHERE origin = 'S001')" 2>/dev/null)
+	[ "${r:-0}" -gt 0 ]
+}
+soon() {
+	i=0
+	while [ $i -lt 2000 ]; do
+		"$@" && return 0
+		sleep 0.01
+		i=$((i + 1))
+	done
+	return 1
+}
+"$NODE" run --data "$T/S001" >> "$T/S001.log" 2>&1 &
+NODE_PID=$!
+PIDS="$PIDS $NODE_PID"
+check "the hub starts receiving the push" soon some_pushed
+kill -STOP "$HUB_PID"
 kill -9 "$NODE_PID"
 wait "$NODE_PID" 2>/dev/null
+kill -CONT "$HUB_PID"
 got=$(hub_received)
-check "the node was killed mid-push (hub holds $got of $N)" test "$got" -lt "$N"
+check "the node was killed mid-push (hub holds $got of $M)" test "$got" -lt "$M"
 
 node_start S001
-all_pushed() { [ "$(hub_total)" = "$N" ]; }
-check "after restart the hub counts exactly $N" eventually 60 all_pushed
-check_eq "the hub log holds each op once" "$N" "$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_log WHERE origin = 'S001'")"
+all_pushed() { [ "$(hub_total)" = "$M" ]; }
+check "after restart the hub counts exactly $M" eventually 120 all_pushed
+check_eq "the hub log holds each op once" "$M" "$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM op_log WHERE origin = 'S001'")"
 
 # The hub killed while a second store's backlog streams in.
 i=1

@@ -220,6 +220,8 @@ dh_waited(size_t *applied, size_t *refused)
 /* The check run after each ingest transaction (dh_check_each_merge). */
 static dh_check_fn s_check;
 static void *s_check_arg;
+/* dh_ingest's transactions are bulks (store.h), as a node's pulls are. */
+static int s_bulk;
 
 void
 dh_check_each_merge(dh_check_fn fn, void *arg)
@@ -242,6 +244,8 @@ dh_ingest(store_t *st, const dh_history_t *h, const size_t *idx, size_t n,
 	for (i = 0; i < n; i += BATCH) {
 		if (store_begin(st, &err))
 			return CHECK_MSG(0, "store_begin: %s", err.msg) - 1;
+		if (s_bulk)
+			store_bulk_begin(st);
 		for (j = i; j < n && j < i + BATCH; j++) {
 			const dh_op_t *g = &h->ops[idx[j]];
 
@@ -608,17 +612,18 @@ dh_at(uint64_t minute, uint32_t counter)
 	return hlc_pack(DH_WALL0 - DH_HOUR_MS + minute * 60000, counter);
 }
 
-/* Ingests h into three new replicas (in order, reversed, shuffled) and
- * twice into the first; checks the four states are equal. Returns the first
+/* Ingests h into four new replicas (in order, reversed, shuffled, and
+ * shuffled in bulks as a node applies what it pulls, store.h) and twice
+ * into the first; checks the five states are equal. Returns the first
  * replica for the caller's checks (caller closes), or NULL on failure. */
 store_t *
 dh_rule_run(const dh_history_t *h)
 {
 	const char *dir = harness_tmpdir();
-	static const char *const names[3] = { "in-order", "reversed",
-		"shuffled" };
-	store_t *rep[3] = { NULL, NULL, NULL };
-	dh_snapshot_t snap[3], again;
+	static const char *const names[4] = { "in-order", "reversed",
+		"shuffled", "shuffled-bulk" };
+	store_t *rep[4] = { NULL, NULL, NULL, NULL };
+	dh_snapshot_t snap[4], again;
 	size_t *idx = malloc((h->n + 1) * sizeof *idx), i, k;
 	int ok = 1;
 
@@ -626,15 +631,17 @@ dh_rule_run(const dh_history_t *h)
 		abort();
 	memset(snap, 0, sizeof snap);
 	memset(&again, 0, sizeof again);
-	for (k = 0; k < 3 && ok; k++) {
+	for (k = 0; k < 4 && ok; k++) {
 		size_t counts[INGEST_RESULTS] = { 0 };
 
 		for (i = 0; i < h->n; i++)
 			idx[i] = k == 1 ? h->n - 1 - i : i;
-		if (k == 2)
+		if (k >= 2)
 			dh_shuffle(idx, h->n);
+		s_bulk = k == 3;
 		ok = (rep[k] = dh_open(dir, names[k])) != NULL &&
 		    dh_ingest(rep[k], h, idx, h->n, counts) == 0;
+		s_bulk = 0;
 		if (ok) {
 			CHECK_EQ_UINT(counts[INGEST_APPLIED], h->n_valid);
 			CHECK_EQ_UINT(counts[INGEST_QUARANTINED], h->n_invalid);
@@ -656,8 +663,9 @@ dh_rule_run(const dh_history_t *h)
 		}
 		ok = dh_same(&snap[0], &snap[1], names[0], names[1]) && ok;
 		ok = dh_same(&snap[0], &snap[2], names[0], names[2]) && ok;
+		ok = dh_same(&snap[0], &snap[3], names[0], names[3]) && ok;
 	}
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 4; k++) {
 		if (k > 0 || !ok)
 			store_close(&rep[k]);
 		dh_snapshot_free(&snap[k]);

@@ -13,7 +13,9 @@
 #include "alert.h"
 #include "domain_harness.h"
 #include "domain_read.h"
+#include "effect.h"
 #include "harness.h"
+#include "order.h"
 #include "stock.h"
 #include "store.h"
 
@@ -156,6 +158,76 @@ TEST(rule_only_a_return_names_an_order_and_counts_as_written_without_it)
 		CHECK_STR(got, "'S001-K-9-ret-1'|'S001-O-9'|'return'|3|3\n");
 		free(got);
 		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), 3);
+		store_close(&st);
+	}
+	dh_history_free(&h);
+}
+
+/* A sale or restock movement that arrives after its order is counted by
+ * effect_sync_added alone (its own count, not the order's others): it must
+ * count what a full recount (effect_sync) says, in every arrival order. A
+ * store sale completed (its sale counts), one cancelled after its
+ * confirmation (neither its sale nor its restock counts), an online order
+ * whose goods have not left (its sale waits), a sale of an order never
+ * held and another site's movement naming S001's order (each counts its
+ * delta). */
+TEST(rule_a_new_sale_or_restock_counts_what_a_full_recount_says)
+{
+	dh_history_t h = { 0 };
+	store_t *st;
+	err_t err;
+	char *before, *after;
+	static const char *const orders[] = { "S001-O-1", "S001-O-2",
+		"S001-O-3", "S001-O-4", NULL };
+	static const char rows[] =
+	    "SELECT id, counted FROM stock_movements ORDER BY id";
+	size_t i;
+
+	dh_add(&h, "S001", 1, dh_at(1, 0), ORDER_ENTITY, "S001-O-1", "create",
+	    dh_order_fields("S001", "store", "completed", "SKU-A", 2, 10), 1);
+	dh_add(&h, "S001", 2, dh_at(1, 1), STOCK_ENTITY, "S001-O-1-out-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", -2, "sale", "S001-O-1", NULL), 1);
+	dh_add(&h, "S001", 3, dh_at(2, 0), ORDER_ENTITY, "S001-O-2", "create",
+	    dh_order_fields("S001", "store", "confirmed", "SKU-A", 3, 10), 1);
+	dh_add(&h, "S001", 4, dh_at(2, 1), STOCK_ENTITY, "S001-O-2-out-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", -3, "sale", "S001-O-2", NULL), 1);
+	dh_add(&h, "S001", 5, dh_at(3, 0), ORDER_ENTITY, "S001-O-2",
+	    "transition", json_pack("{s:s}", "to", "cancelled"), 1);
+	dh_add(&h, "S001", 6, dh_at(3, 1), STOCK_ENTITY, "S001-O-2-back-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", 3, "return", "S001-O-2", NULL), 1);
+	dh_add(&h, "S001", 7, dh_at(4, 0), ORDER_ENTITY, "S001-O-3", "create",
+	    dh_order_fields("S001", "online", "confirmed", "SKU-A", 4, 10), 1);
+	dh_add(&h, "S001", 8, dh_at(4, 1), STOCK_ENTITY, "S001-O-3-out-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", -4, "sale", "S001-O-3", NULL), 1);
+	dh_add(&h, "S001", 9, dh_at(5, 0), STOCK_ENTITY, "S001-O-4-out-1",
+	    "add",
+	    dh_move_fields("S001", "SKU-A", -5, "sale", "S001-O-4", NULL), 1);
+	dh_add(&h, "S002", 1, dh_at(5, 1), STOCK_ENTITY, "S002-S001-O-1-out-1",
+	    "add",
+	    dh_move_fields("S002", "SKU-A", -6, "sale", "S001-O-1", NULL), 1);
+	if ((st = dh_rule_run(&h)) != NULL) {
+		before = dh_rows(st, rows);
+		CHECK_STR(before,
+		    "'S001-O-1-out-1'|-2\n'S001-O-2-back-1'|0\n"
+		    "'S001-O-2-out-1'|0\n'S001-O-3-out-1'|0\n"
+		    "'S001-O-4-out-1'|-5\n'S002-S001-O-1-out-1'|-6\n");
+		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), -7);
+		CHECK_EQ_INT(dh_on_hand(st, "S002", "SKU-A"), -6);
+		/* A full recount of every order changes nothing. */
+		REQUIRE(store_begin(st, &err) == 0);
+		for (i = 0; orders[i] != NULL; i++)
+			CHECK_MSG(effect_sync(st, orders[i], &err) == 0,
+			    "effect_sync %s: %s", orders[i], err.msg);
+		after = dh_rows(st, rows);
+		CHECK_STR(after, before);
+		CHECK_EQ_INT(dh_on_hand(st, "S001", "SKU-A"), -7);
+		store_rollback(st);
+		free(before);
+		free(after);
 		store_close(&st);
 	}
 	dh_history_free(&h);
