@@ -23,7 +23,7 @@ WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# libpq: only the hubs' shared op log in PostgreSQL (hub/pglog.c), so only
+# libpq: only the hubs' PostgreSQL modules (hub/pg*.c, hub/cluster.c), so only
 # bl-hub and the tests that use it link it.
 PG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
 PG_LIBS := $(shell pkg-config --libs libpq 2>/dev/null)
@@ -99,7 +99,7 @@ $(1)/libblcore.a: $(patsubst %.c,$(1)/%.o,$(CORE_SRC)) $(1)/build/schema.o
 $(1)/libbldomain.a: $(patsubst %.c,$(1)/%.o,$(DOMAIN_SRC))
 	@echo "  AR      $$@"
 	@rm -f $$@ && $$(AR) rcs $$@ $$^
-$(1)/hub/pglog.o $(1)/hub/cluster.o: ALL_CFLAGS += $$(PG_CFLAGS)
+$(1)/hub/pg.o $(1)/hub/pglog.o $(1)/hub/cluster.o: ALL_CFLAGS += $$(PG_CFLAGS)
 $(1)/bl-hub: $(patsubst %.c,$(1)/%.o,$(HUB_SRC)) $(1)/libbldomain.a $(1)/libblcore.a
 	@echo "  LD      $$@"
 	@$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(PG_LIBS)
@@ -131,12 +131,12 @@ build/san/tests/unit/test_domain_%: build/san/tests/unit/test_domain_%.o build/s
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 # The shared op log's test links the hub's pglog and libpq.
 build/san/tests/unit/test_pglog.o: ALL_CFLAGS += $(PG_CFLAGS) -Ihub
-build/san/tests/unit/test_pglog: build/san/tests/unit/test_pglog.o build/san/tests/unit/harness.o build/san/hub/pglog.o $(SAN_LIBS)
+build/san/tests/unit/test_pglog: build/san/tests/unit/test_pglog.o build/san/tests/unit/harness.o build/san/hub/pglog.o build/san/hub/pg.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PG_LIBS)
 # The hubs' shared registry's test: the hub's cluster and pglog, libpq.
 build/san/tests/unit/test_cluster.o: ALL_CFLAGS += $(PG_CFLAGS) -Ihub
-build/san/tests/unit/test_cluster: build/san/tests/unit/test_cluster.o build/san/tests/unit/harness.o build/san/hub/cluster.o build/san/hub/pglog.o $(SAN_LIBS)
+build/san/tests/unit/test_cluster: build/san/tests/unit/test_cluster.o build/san/tests/unit/harness.o build/san/hub/cluster.o build/san/hub/pglog.o build/san/hub/pg.o $(SAN_LIBS)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS) $(PG_LIBS)
 build/san/tests/fuzz/%: build/san/tests/fuzz/%.o build/san/tests/fuzz/driver.o $(SAN_LIBS)

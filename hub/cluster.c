@@ -15,16 +15,15 @@
 #include <assert.h>
 #include <libpq-fe.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "op.h"
+#include "pg.h"
 #include "pglog.h"
 #include "text.h"
 
-#define CLUSTER_CONNECT_TIMEOUT "10" /* seconds */
 #define KEY_SHOWN 8		     /* characters of a key in a message */
 
 #define STR_(x) #x
@@ -56,54 +55,6 @@ static const char s_schema_sql[] =
     "INSERT INTO cluster_meta (key, value) VALUES ('schema_version', '1') "
     "ON CONFLICT (key) DO NOTHING";
 
-/* Copies the first line of msg into buf, without libpq's "ERROR:  " or
- * "FATAL:  " prefix; "unknown error" for an empty one. */
-static void
-s_first_line(char *buf, size_t size, const char *msg)
-{
-	static const char *const prefixes[] = { "ERROR:  ", "FATAL:  ",
-		"PANIC:  " };
-	size_t i, n;
-
-	if (msg == NULL)
-		msg = "";
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
-			msg += strlen(prefixes[i]);
-	n = strcspn(msg, "\r\n");
-	if (n == 0) {
-		msg = "unknown error";
-		n = strlen(msg);
-	}
-	text_printf(buf, size, "%.*s", (int)n, msg);
-}
-
-/* Fills err for a failed call on c: what (printf-formatted), then
- * PostgreSQL's primary message (from res, or the connection's).
- * ERR_UNAVAILABLE when the connection is gone, else ERR_INTERNAL.
- * Returns -1. */
-static int __attribute__((format(printf, 4, 5)))
-s_fail(cluster_t *c, const PGresult *res, err_t *err, const char *what, ...)
-{
-	char prefix[ERR_MSG_MAX], cause[ERR_MSG_MAX];
-	const char *msg = NULL;
-	va_list ap;
-	int lost = PQstatus(c->conn) == CONNECTION_BAD;
-
-	va_start(ap, what);
-	vsnprintf(prefix, sizeof prefix, what, ap);
-	va_end(ap);
-	if (res != NULL)
-		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if ((msg == NULL || msg[0] == '\0') && res != NULL)
-		msg = PQresultErrorMessage(res);
-	if (msg == NULL || msg[0] == '\0')
-		msg = PQerrorMessage(c->conn);
-	s_first_line(cause, sizeof cause, msg);
-	return err_set(err, lost ? ERR_UNAVAILABLE : ERR_INTERNAL, "%s: %s%s",
-	    prefix, lost ? "connection lost: " : "", cause);
-}
-
 /* Runs sql with n text parameters (values borrowed; NULL is SQL NULL),
  * results in text, and returns its result, which the caller PQclears, or NULL with err
  * prefixed by what when it did not complete. */
@@ -120,7 +71,7 @@ s_query(cluster_t *c, const char *sql, int n, const char *const *values,
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
-	s_fail(c, res, err, "%s", what);
+	pg_fail(c->conn, res, err, "%s", what);
 	PQclear(res);
 	return NULL;
 }
@@ -138,17 +89,6 @@ s_exec(cluster_t *c, const char *sql, int n, const char *const *values,
 	return 0;
 }
 
-/* Ends a failed transaction, if one is open; its own failure adds nothing
- * to the error already reported. */
-static void
-s_rollback(cluster_t *c)
-{
-	PGTransactionStatusType ts = PQtransactionStatus(c->conn);
-
-	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-		PQclear(PQexec(c->conn, "ROLLBACK"));
-}
-
 /* Begins a registry write: a transaction holding CLUSTER_WRITE_LOCK_KEY,
  * so that its versions commit in order (cluster.h). */
 static int
@@ -164,7 +104,7 @@ s_begin_write(cluster_t *c, const char *what, err_t *err)
 	if (s_exec(c,
 		"SELECT pg_advisory_xact_lock(" STR(CLUSTER_WRITE_LOCK_KEY) ")",
 		0, NULL, msg, err)) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		return -1;
 	}
 	return 0;
@@ -179,59 +119,19 @@ s_commit(cluster_t *c, const char *what, err_t *err)
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = s_fail(c, res, err, "%s: commit", what);
+		rc = pg_fail(c->conn, res, err, "%s: commit", what);
 	else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
 		rc = err_set(err, ERR_INTERNAL, "%s: commit: completed as %s",
 		    what, PQcmdStatus(res));
 	PQclear(res);
 	if (rc != 0)
-		s_rollback(c);
+		pg_rollback(c->conn);
 	return rc;
-}
-
-/* Drops the server's notices ("relation sites already exists,
- * skipping"): libpq would print them on stderr. */
-static void
-s_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* Copies uri into buf without the password of a URI's user:password@. */
-static void
-s_redact(char *buf, size_t size, const char *uri)
-{
-	const char *scheme = strstr(uri, "://");
-	const char *at, *colon;
-	size_t auth;
-
-	text_printf(buf, size, "%s", uri);
-	if (scheme == NULL)
-		return;
-	scheme += 3;
-	auth = strcspn(scheme, "/?");
-	at = memchr(scheme, '@', auth);
-	if (at == NULL)
-		return;
-	colon = memchr(scheme, ':', (size_t)(at - scheme));
-	if (colon == NULL)
-		return;
-	text_printf(buf, size, "%.*s%s", (int)(colon - uri), uri, at);
 }
 
 cluster_t *
 cluster_open(const char *uri, err_t *err)
 {
-	/* Keywords first, so that the same ones in uri win. Keepalives: a
-	 * server that went away is noticed within half a minute, not after
-	 * the system's two hours. */
-	const char *const keys[] = { "connect_timeout", "keepalives",
-		"keepalives_idle", "keepalives_interval", "keepalives_count",
-		"fallback_application_name", "dbname", NULL };
-	const char *const values[] = { CLUSTER_CONNECT_TIMEOUT, "1", "10", "5",
-		"3", "bl-hub", uri, NULL };
-	char cause[ERR_MSG_MAX];
 	cluster_t *c;
 
 	assert(uri != NULL);
@@ -241,20 +141,11 @@ cluster_open(const char *uri, err_t *err)
 		err_set(err, ERR_INTERNAL, "open: out of memory");
 		return NULL;
 	}
-	s_redact(c->shown, sizeof c->shown, uri);
-	c->conn = PQconnectdbParams(keys, values, 1);
-	if (c->conn == NULL) {
-		err_set(err, ERR_INTERNAL, "open %s: out of memory", c->shown);
+	pg_redact(c->shown, sizeof c->shown, uri);
+	if ((c->conn = pg_connect(uri, err)) == NULL) {
 		cluster_close(&c);
 		return NULL;
 	}
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		s_first_line(cause, sizeof cause, PQerrorMessage(c->conn));
-		err_set(err, ERR_UNAVAILABLE, "open %s: %s", c->shown, cause);
-		cluster_close(&c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c->conn, s_notice, NULL);
 	return c;
 }
 
@@ -323,7 +214,7 @@ cluster_init_schema(cluster_t *c, err_t *err)
 	return s_commit(c, "init schema", err);
 fail:
 	PQclear(res);
-	s_rollback(c);
+	pg_rollback(c->conn);
 	return -1;
 }
 
@@ -418,7 +309,7 @@ cluster_claim(cluster_t *c, const char *hub_pub, const cluster_site_t *hq,
 		1, values, "claim: cluster_meta", err) ||
 	    cluster_check_key(c, hub_pub, err) ||
 	    (hq != NULL && s_enroll_locked(c, hq, err))) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		return -1;
 	}
 	return s_commit(c, "claim", err);
@@ -430,7 +321,7 @@ cluster_enroll(cluster_t *c, const cluster_site_t *site, err_t *err)
 	if (s_begin_write(c, "enroll", err))
 		return -1;
 	if (s_enroll_locked(c, site, err)) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		return -1;
 	}
 	return s_commit(c, "enroll", err);
@@ -460,7 +351,7 @@ cluster_revoke(cluster_t *c, const char *site, uint64_t at_ms, err_t *err)
 		    site);
 	PQclear(res);
 	if (rc != 0) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		return -1;
 	}
 	return s_commit(c, "revoke", err);
@@ -497,7 +388,7 @@ cluster_set_region(cluster_t *c, const char *site, const char *region,
 		    "version = nextval('sites_version') WHERE id = $1",
 		    2, values, "region: sites", err);
 	if (rc != 0) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		return -1;
 	}
 	return s_commit(c, "region", err);
@@ -804,7 +695,7 @@ cluster_publish_sign_keys(cluster_t *c, sqlite3 *db, size_t *published,
 	    "WHERE s.id = v.id AND s.sign_key IS NULL",
 	    2, values, "publish signing keys: sites", err);
 	if (res == NULL) {
-		s_rollback(c);
+		pg_rollback(c->conn);
 		goto out;
 	}
 	n = strtoul(PQcmdTuples(res), NULL, 10);

@@ -18,11 +18,11 @@
 
 #include <assert.h>
 #include <libpq-fe.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
 #include "text.h"
 
 /* PostgreSQL type oids (pg_type.h is a server header). */
@@ -30,7 +30,6 @@
 #define OID_BYTEA 17
 #define OID_TEXT 25
 
-#define PGLOG_CONNECT_TIMEOUT "10" /* seconds */
 #define HASH_SHOWN 8		   /* bytes of a hash shown in a message */
 
 struct pglog {
@@ -121,54 +120,6 @@ s_get64(const uint8_t *b)
 	return v;
 }
 
-/* Copies the first line of msg into buf, without libpq's "ERROR:  " or
- * "FATAL:  " prefix; "unknown error" for an empty one. */
-static void
-s_first_line(char *buf, size_t size, const char *msg)
-{
-	static const char *const prefixes[] = { "ERROR:  ", "FATAL:  ",
-		"PANIC:  " };
-	size_t i, n;
-
-	if (msg == NULL)
-		msg = "";
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
-			msg += strlen(prefixes[i]);
-	n = strcspn(msg, "\r\n");
-	if (n == 0) {
-		msg = "unknown error";
-		n = strlen(msg);
-	}
-	text_printf(buf, size, "%.*s", (int)n, msg);
-}
-
-/* Fills err for a failed call on p: what (printf-formatted) then
- * PostgreSQL's primary message (from res, or the connection's when res is
- * NULL or carries none). ERR_UNAVAILABLE when the connection is gone, else
- * ERR_INTERNAL. Returns -1. */
-static int __attribute__((format(printf, 4, 5)))
-s_fail(pglog_t *p, const PGresult *res, err_t *err, const char *what, ...)
-{
-	char prefix[ERR_MSG_MAX], cause[ERR_MSG_MAX];
-	const char *msg = NULL;
-	va_list ap;
-	int lost = PQstatus(p->conn) == CONNECTION_BAD;
-
-	va_start(ap, what);
-	vsnprintf(prefix, sizeof prefix, what, ap);
-	va_end(ap);
-	if (res != NULL)
-		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (msg == NULL && res != NULL)
-		msg = PQresultErrorMessage(res);
-	if (msg == NULL || msg[0] == '\0')
-		msg = PQerrorMessage(p->conn);
-	s_first_line(cause, sizeof cause, msg);
-	return err_set(err, lost ? ERR_UNAVAILABLE : ERR_INTERNAL, "%s: %s%s",
-	    prefix, lost ? "connection lost: " : "", cause);
-}
-
 /* Runs a statement without parameters whose rows, if any, are not read
  * (BEGIN, COMMIT, DDL, taking a lock) and checks that it completed as tag
  * says ("COMMIT": a COMMIT of a failed transaction completes as ROLLBACK);
@@ -182,26 +133,12 @@ s_exec(pglog_t *p, const char *sql, const char *tag, const char *what,
 	int rc = 0;
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		rc = s_fail(p, res, err, "%s", what);
+		rc = pg_fail(p->conn, res, err, "%s", what);
 	else if (tag != NULL && strcmp(PQcmdStatus(res), tag) != 0)
 		rc = err_set(err, ERR_INTERNAL, "%s: completed as %s", what,
 		    PQcmdStatus(res));
 	PQclear(res);
 	return rc;
-}
-
-/* Ends a failed transaction, if one is open; its own failure adds nothing
- * to the error already reported. */
-static void
-s_rollback(pglog_t *p)
-{
-	PGresult *res;
-	PGTransactionStatusType ts = PQtransactionStatus(p->conn);
-
-	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR)
-		return;
-	res = PQexec(p->conn, "ROLLBACK");
-	PQclear(res);
 }
 
 static int
@@ -216,7 +153,7 @@ s_prepare(pglog_t *p, err_t *err)
 		res = PQprepare(p->conn, s_stmts[i].name, s_stmts[i].sql,
 		    s_stmts[i].nparams, s_stmts[i].types);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			s_fail(p, res, err, "prepare statement: %s",
+			pg_fail(p->conn, res, err, "prepare statement: %s",
 			    s_stmts[i].name);
 			PQclear(res);
 			return -1;
@@ -251,68 +188,20 @@ s_int8(const PGresult *res, int row, int col, uint64_t *v)
 	return 0;
 }
 
-/* Drops the server's notices ("relation op_log already exists, skipping"):
- * libpq would print them on stderr. */
-static void
-s_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* Copies uri into buf without the password of a URI's user:password@. */
-static void
-s_redact(char *buf, size_t size, const char *uri)
-{
-	const char *scheme = strstr(uri, "://");
-	const char *at, *colon;
-	size_t auth;
-
-	text_printf(buf, size, "%s", uri);
-	if (scheme == NULL)
-		return;
-	scheme += 3;
-	auth = strcspn(scheme, "/?");
-	at = memchr(scheme, '@', auth);
-	if (at == NULL)
-		return;
-	colon = memchr(scheme, ':', (size_t)(at - scheme));
-	if (colon == NULL)
-		return;
-	text_printf(buf, size, "%.*s%s", (int)(colon - uri), uri, at);
-}
-
 pglog_t *
 pglog_open(const char *uri, err_t *err)
 {
-	/* Keywords first, so that the same ones in uri win. */
-	const char *const keys[] = { "connect_timeout",
-		"fallback_application_name", "dbname", NULL };
-	const char *const values[] = { PGLOG_CONNECT_TIMEOUT, "bl-hub", uri,
-		NULL };
-	char shown[ERR_MSG_MAX], cause[ERR_MSG_MAX];
 	pglog_t *p;
 
 	assert(uri != NULL);
-	s_redact(shown, sizeof shown, uri);
-	p = calloc(1, sizeof *p);
-	if (p == NULL) {
-		err_set(err, ERR_INTERNAL, "open %s: out of memory", shown);
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		err_set(err, ERR_INTERNAL, "open: out of memory");
 		return NULL;
 	}
-	p->conn = PQconnectdbParams(keys, values, 1);
-	if (p->conn == NULL) {
-		err_set(err, ERR_INTERNAL, "open %s: out of memory", shown);
+	if ((p->conn = pg_connect(uri, err)) == NULL) {
 		free(p);
 		return NULL;
 	}
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		s_first_line(cause, sizeof cause, PQerrorMessage(p->conn));
-		err_set(err, ERR_UNAVAILABLE, "open %s: %s", shown, cause);
-		pglog_close(&p);
-		return NULL;
-	}
-	PQsetNoticeProcessor(p->conn, s_notice, NULL);
 	return p;
 }
 
@@ -355,7 +244,7 @@ pglog_init_schema(pglog_t *p, err_t *err)
 	res = PQexec(p->conn,
 	    "SELECT value FROM pglog_meta WHERE key = 'schema_version'");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		s_fail(p, res, err, "init schema: pglog_meta");
+		pg_fail(p->conn, res, err, "init schema: pglog_meta");
 		goto fail;
 	}
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
@@ -379,7 +268,7 @@ pglog_init_schema(pglog_t *p, err_t *err)
 	return 0;
 fail:
 	PQclear(res);
-	s_rollback(p);
+	pg_rollback(p->conn);
 	return -1;
 }
 
@@ -431,7 +320,7 @@ s_reserve(pglog_t *p, size_t n, uint64_t *first, err_t *err)
 	s_put64(nb, n);
 	res = s_run(p, S_RESERVE, values, lengths);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = s_fail(p, res, err, "append batch of %zu: reserve", n);
+		rc = pg_fail(p->conn, res, err, "append batch of %zu: reserve", n);
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &before) != 0)
 		rc = err_set(err, ERR_INTERNAL,
 		    "append batch of %zu: reserve: no number", n);
@@ -452,7 +341,7 @@ s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
 
 	res = s_run(p, S_LOCK, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = s_fail(p, res, err, "append batch of %zu: lock", n);
+		rc = pg_fail(p->conn, res, err, "append batch of %zu: lock", n);
 		PQclear(res);
 		return rc;
 	}
@@ -461,7 +350,7 @@ s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
 	 * now, after the lock, so it sees the previous holder's rows. */
 	res = s_run(p, S_MAX, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = s_fail(p, res, err, "append batch of %zu: op_log", n);
+		rc = pg_fail(p->conn, res, err, "append batch of %zu: op_log", n);
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &max) != 0)
 		rc = err_set(err, ERR_INTERNAL,
 		    "append batch of %zu: op_log: no head", n);
@@ -498,7 +387,7 @@ s_insert(pglog_t *p, const pglog_op_t *op, uint64_t gseq, int *inserted,
 	lengths[4] = (int)op->body_len;
 	res = s_run(p, S_INSERT, values, lengths);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = s_fail(p, res, err, "append op %s/%llu: op_log",
+		rc = pg_fail(p->conn, res, err, "append op %s/%llu: op_log",
 		    op->origin, (unsigned long long)op->seq);
 	else
 		*inserted = strcmp(PQcmdTuples(res), "1") == 0;
@@ -525,7 +414,7 @@ s_find(pglog_t *p, const pglog_op_t *op, uint64_t *gseq, int *same,
 	lengths[1] = 8;
 	res = s_run(p, S_FIND, values, lengths);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = s_fail(p, res, err, "append op %s/%llu: op_log",
+		rc = pg_fail(p->conn, res, err, "append op %s/%llu: op_log",
 		    op->origin, (unsigned long long)op->seq);
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, gseq) != 0 ||
 	    PQgetlength(res, 0, 1) != PGLOG_HASH_BYTES)
@@ -596,7 +485,7 @@ pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
 		    conflicts - 1);
 	return 0;
 fail:
-	s_rollback(p);
+	pg_rollback(p->conn);
 	return -1;
 }
 
@@ -626,7 +515,7 @@ pglog_read(pglog_t *p, uint64_t after, size_t limit, pglog_row_fn fn, void *arg,
 	s_put64(lb, limit);
 	res = s_run(p, S_READ, values, lengths);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5) {
-		rc = s_fail(p, res, err, "read after %llu: op_log",
+		rc = pg_fail(p->conn, res, err, "read after %llu: op_log",
 		    (unsigned long long)after);
 		goto out;
 	}
@@ -677,7 +566,7 @@ pglog_head(pglog_t *p, uint64_t *gseq, err_t *err)
 		return -1;
 	res = s_run(p, S_MAX, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = s_fail(p, res, err, "head: op_log");
+		rc = pg_fail(p->conn, res, err, "head: op_log");
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, gseq) != 0)
 		rc = err_set(err, ERR_INTERNAL, "head: op_log: no head");
 	PQclear(res);

@@ -663,8 +663,10 @@ s_fill(long total)
 	store_close(&st);
 }
 
+/* One number the hub's database answers sql with (the hub may be running:
+ * a reader of its WAL). */
 static long
-s_hub_log_count(void)
+s_hub_int(const char *sql)
 {
 	char path[4096];
 	sqlite3 *db;
@@ -674,7 +676,7 @@ s_hub_log_count(void)
 	s_path(path, sizeof path, "hub/hub.db");
 	sqlite3_open(path, &db);
 	sqlite3_busy_timeout(db, 10000);
-	sqlite3_prepare_v2(db, "SELECT count(*) FROM op_log", -1, &s, NULL);
+	sqlite3_prepare_v2(db, sql, -1, &s, NULL);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
@@ -682,25 +684,18 @@ s_hub_log_count(void)
 	return n;
 }
 
+static long
+s_hub_log_count(void)
+{
+	return s_hub_int("SELECT count(*) FROM op_log");
+}
+
 /* The hub's highest lsn: how far it has applied (its op_log grows by one
  * row per op applied). */
 static long
 s_hub_applied(void)
 {
-	char path[4096];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long n = 0;
-
-	s_path(path, sizeof path, "hub/hub.db");
-	sqlite3_open(path, &db);
-	sqlite3_busy_timeout(db, 10000);
-	sqlite3_prepare_v2(db, "SELECT max(lsn) FROM op_log", -1, &s, NULL);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return n;
+	return s_hub_int("SELECT max(lsn) FROM op_log");
 }
 
 /* One run: the rate at which the hub acknowledged the pushes (each ack
