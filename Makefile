@@ -157,7 +157,8 @@ test: deps
 test-run: all $(UNIT_BIN) $(CORE_UNIT_BIN) $(FUZZ_BIN) build/san/bl-hub \
 	build/san/bl-node build/san/tests/tools/blpoke \
 	build/san/tests/tools/blrelay build/san/tests/tools/blmangle \
-	build/san/tests/tools/blforge build/san/tests/tools/blswarm
+	build/san/tests/tools/blforge build/san/tests/tools/blswarm \
+	build/san/tests/tools/blflood
 	@tests/run.sh
 
 demo: deps

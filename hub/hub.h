@@ -78,10 +78,11 @@ void visibility_attach(store_t *store);
 
 /* In the open transaction: applies the next ops the hub received and
  * acknowledged (store_apply_received), at least one batch and about max
- * ops, *done of them, each as visibility_of and visibility_family decide
- * who may receive it. 0, or -1 with err (roll back). */
-int visibility_apply_received(store_t *store, size_t max, size_t *done,
-    err_t *err);
+ * ops or max_bytes of them (0: any), *done of them, each as visibility_of
+ * and visibility_family decide who may receive it. 0, or -1 with err
+ * (roll back). */
+int visibility_apply_received(store_t *store, size_t max, size_t max_bytes,
+    size_t *done, err_t *err);
 
 /* Applies every op received and not applied yet, a slice a transaction:
  * for a command that reads the log as the record (bl-hub audit), which

@@ -110,9 +110,26 @@ void __sanitizer_purge_allocator(void);
  * the ROUTER together share it and its fsync, each acknowledged once the
  * COMMIT is done. */
 #define GROUP_MAX 64
+/* A group is closed as well before the ops of its PUSHes would pass an
+ * eighth of the WAL bound (wal_bound_mb, ckpt.h; a PUSH larger than that
+ * is a group of its own), and a slice of the backlog once its rows pass a
+ * sixteenth (it writes the ops again, with what they change): a
+ * transaction, the group's with its inline slice, then stays under a
+ * quarter of the bound, which the checkpointer needs (it checkpoints in
+ * the writer from three quarters on), however large the ops one site
+ * pushes, as long as one PUSH is no more than that (PROTO_BATCH_BYTES,
+ * 1 MB, the nodes' batches; PROTO_MAX_MSG, 8 MB, a hostile site's, is
+ * more than the smallest bounds allow). */
+#define GROUP_BOUND_SHARE 8
+#define SLICE_BOUND_SHARE 16
 /* The ops received and acknowledged are applied afterwards, in slices of
  * at most APPLY_SLICE a transaction (s_apply_slice): once no PUSH was
- * taken for APPLY_QUIET_MS, so that a burst of PUSHes is taken in first;
+ * taken for APPLY_QUIET_MS, so that a burst of PUSHes is taken in first,
+ * but never later than APPLY_WAIT_MS after the backlog last was empty:
+ * from then on one slice every APPLY_GAP_MS, PUSHes or not, between two
+ * groups, until none waits, so that the loop alternates taking in and
+ * applying and no pattern of PUSHes (a site's steady trickle) holds the
+ * applying back for everyone (s_on_apply);
  * before a session is served what the hub holds (HELLO, PULL, BACKFILL,
  * DIGEST, FETCH, RELAY), when no more than APPLY_SETTLE_MAX wait, so that
  * what a node pushed is applied before its sync ends; and at once, as
@@ -121,6 +138,7 @@ void __sanitizer_purge_allocator(void);
  * acknowledged stays bounded under any load. */
 #define APPLY_SLICE VISIBILITY_APPLY_SLICE
 #define APPLY_QUIET_MS 20
+#define APPLY_WAIT_MS 100
 /* A group that brings the backlog to no more than this is applied in its
  * own transaction, before it is acknowledged: what a quiet hub
  * acknowledges it shows at once, as a hub that applied at once did. */
@@ -219,9 +237,13 @@ struct server {
 		session_t *session[GROUP_MAX];
 		uint64_t held[GROUP_MAX]; /* what each PUSH_ACK says */
 		uint64_t ops;		  /* new ops received in it */
+		size_t bytes;		  /* of its PUSHes' ops */
 	} group;
+	size_t group_bytes;	/* a group closes past this */
+	size_t slice_bytes;	/* a slice of the backlog ends past this */
 	uint64_t backlog;	/* ops received, not applied yet */
 	uint64_t pushed_ms;	/* a PUSH last taken */
+	uint64_t waiting_ms;	/* since when the backlog is not empty, 0 */
 	uint64_t applied;	/* ops applied from the inbox */
 	struct event *apply_ev; /* the next slice of the backlog */
 };
@@ -855,6 +877,7 @@ s_part_begin(server_t *srv, session_t *s, const char *what, part_t *part)
 		srv->group.open = 1;
 		srv->group.n = 0;
 		srv->group.ops = 0;
+		srv->group.bytes = 0;
 	}
 	if (store_savepoint(srv->store, &part->mark, &err) == 0)
 		return 0;
@@ -869,7 +892,10 @@ fail:
 /* Commits the group's transaction and answers each PUSH it holds: then,
  * and only then, PUSH_ACK; 500 to all when the COMMIT fails. What was
  * received is applied in the same transaction when that is little work
- * (APPLY_NOW_MAX), else after (s_apply_schedule). */
+ * (APPLY_NOW_MAX), else after (s_apply_schedule); in a savepoint, so that
+ * an apply that fails is undone alone (logged, tried again by the
+ * backlog's timer) and the PUSHes are committed and acknowledged all the
+ * same. */
 static void s_apply_schedule(server_t *srv);
 static int s_apply_in(server_t *srv, size_t max, size_t *done, err_t *err);
 
@@ -877,24 +903,36 @@ static void
 s_group_end(server_t *srv)
 {
 	uint64_t applied = 0;
+	store_mark_t mark;
 	size_t done;
 	err_t err;
 	size_t i;
+	int failed;
 
 	if (!srv->group.open)
 		return;
 	srv->group.open = 0;
 	err_clear(&err);
-	while (srv->backlog + srv->group.ops <= APPLY_NOW_MAX &&
-	    applied < srv->backlog + srv->group.ops) {
-		if (s_apply_in(srv, APPLY_SLICE, &done, &err)) {
+	if (srv->backlog + srv->group.ops <= APPLY_NOW_MAX &&
+	    srv->backlog + srv->group.ops > 0) {
+		if (store_savepoint(srv->store, &mark, &err)) {
 			store_rollback(srv->store);
-			break;
+			goto end;
 		}
-		if (done == 0)
-			break;
-		applied += done;
+		/* One slice: all of it, unless its bytes end it first. */
+		if ((failed = s_apply_in(srv, APPLY_SLICE, &done, &err)) == 0)
+			applied = done;
+		if (failed || store_release(srv->store, &mark, &err)) {
+			log_warn("apply received ops: %s", err.msg);
+			/* The PUSHes before the mark stay; the backlog's
+			 * timer tries the apply again. */
+			applied = 0;
+			if (store_rollback_to(srv->store, &mark))
+				goto end; /* the transaction is gone */
+			err_clear(&err);
+		}
 	}
+end:
 	if (err.code != ERR_OK || store_commit(srv->store, &err)) {
 		log_warn("push: commit of %zu batches: %s", srv->group.n,
 		    err.msg);
@@ -951,9 +989,14 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	batch_t b = { "push", s->site, not_origin, s->sign_pk, s->role, 0 };
 	part_t part;
 	uint64_t held, taken;
+	size_t bytes = msg->reader.len - msg->reader.pos;
 
 	snprintf(not_origin, sizeof not_origin,
 	    "origin is not the authenticated site %s", s->site);
+	/* One that would take the group past its bytes starts the next. */
+	if (srv->group.open && srv->group.n > 0 &&
+	    srv->group.bytes + bytes > srv->group_bytes)
+		s_group_end(srv);
 	if (s_part_begin(srv, s, "push", &part) ||
 	    s_take_batch(srv, s, msg, &b, &part, &held, &taken))
 		return;
@@ -961,7 +1004,8 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	srv->group.session[srv->group.n] = s;
 	srv->group.held[srv->group.n++] = held;
 	srv->group.ops += taken;
-	if (srv->group.n == GROUP_MAX)
+	srv->group.bytes += bytes;
+	if (srv->group.n == GROUP_MAX || srv->group.bytes >= srv->group_bytes)
 		s_group_end(srv);
 }
 
@@ -1013,12 +1057,13 @@ s_on_relay(server_t *srv, session_t *s, proto_msg_t *msg)
 
 /* ---- applying what was received ---- */
 
-/* In the open transaction: applies about max ops of the inbox, *done of
- * them (visibility_apply_received). */
+/* In the open transaction: applies about max ops of the inbox, no more
+ * than a slice's bytes, *done of them (visibility_apply_received). */
 static int
 s_apply_in(server_t *srv, size_t max, size_t *done, err_t *err)
 {
-	return visibility_apply_received(srv->store, max, done, err);
+	return visibility_apply_received(srv->store, max, srv->slice_bytes,
+	    done, err);
 }
 
 /* Applies the next slice of the backlog in a transaction of its own and
@@ -1042,6 +1087,8 @@ s_apply_slice(server_t *srv)
 		srv->backlog = 0;
 	else
 		srv->backlog -= done;
+	if (srv->backlog == 0)
+		srv->waiting_ms = 0;
 	if (done > 0)
 		server_notify(srv);
 	return 0;
@@ -1071,21 +1118,33 @@ s_settle(server_t *srv)
 }
 
 /* The backlog's timer: a slice once PUSHes have paused for
- * APPLY_QUIET_MS, then the next after APPLY_GAP_MS, until none waits. */
+ * APPLY_QUIET_MS, or once the backlog has not been empty for
+ * APPLY_WAIT_MS, whatever comes; then the next after APPLY_GAP_MS, until
+ * none waits. The timer runs between two groups (s_group_end commits one
+ * before any other event), so that a steady trickle of PUSHes is taken in
+ * and applied in turn: the wait for a pause is bounded, and the applying
+ * goes on under any pattern of PUSHes. */
 static void
 s_on_apply(evutil_socket_t fd, short what, void *arg)
 {
 	server_t *srv = arg;
 	uint64_t now = hlc_wall_ms(), quiet = srv->pushed_ms + APPLY_QUIET_MS;
+	uint64_t due;
 	struct timeval tv = { 0, 0 };
 
 	(void)fd;
 	(void)what;
-	if (srv->backlog == 0)
+	if (srv->backlog == 0) {
+		srv->waiting_ms = 0;
 		return;
-	if (now < quiet) {
-		/* PUSHes still come: they are taken in first. */
-		tv.tv_usec = (suseconds_t)(quiet - now) * 1000;
+	}
+	if (srv->waiting_ms == 0)
+		srv->waiting_ms = now;
+	due = srv->waiting_ms + APPLY_WAIT_MS;
+	if (now < quiet && now < due) {
+		/* PUSHes still come: they are taken in first, for a while. */
+		tv.tv_usec = (suseconds_t)((quiet < due ? quiet : due) - now) *
+		    1000;
 	} else if (s_apply_slice(srv)) {
 		tv.tv_sec = APPLY_RETRY_MS / 1000;
 	} else if (srv->backlog == 0) {
@@ -1129,6 +1188,10 @@ s_apply_schedule(server_t *srv)
 {
 	struct timeval tv = { 0, APPLY_QUIET_MS * 1000 };
 
+	if (srv->backlog == 0)
+		srv->waiting_ms = 0;
+	else if (srv->waiting_ms == 0)
+		srv->waiting_ms = hlc_wall_ms();
 	while (srv->backlog > APPLY_BACKLOG_MAX)
 		if (s_apply_slice(srv))
 			break;
@@ -2099,11 +2162,15 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 	char endpoint[256], *colon;
 	size_t size = sizeof endpoint;
 	struct timeval second = { 1, 0 };
+	ckpt_health_t disk;
 
 	if (srv == NULL)
 		fatal("hub: out of memory");
 	srv->base = base;
 	srv->store = store;
+	store_health(store, &disk);
+	srv->group_bytes = (size_t)disk.wal_bound_bytes / GROUP_BOUND_SHARE;
+	srv->slice_bytes = (size_t)disk.wal_bound_bytes / SLICE_BOUND_SHARE;
 	srv->health = health_new();
 	srv->started_ms = hlc_wall_ms();
 	srv->silent_ms = SERVER_SILENT_DEFAULT_MS;

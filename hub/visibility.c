@@ -438,7 +438,8 @@ visibility_logged(void *arg, store_t *st, const op_t *op, err_t *err)
 }
 
 int
-visibility_apply_received(store_t *st, size_t max, size_t *done, err_t *err)
+visibility_apply_received(store_t *st, size_t max, size_t max_bytes,
+    size_t *done, err_t *err)
 {
 	hub_from_t from;
 	store_hub_t hub = { hub_vis_of, visibility_family, &from };
@@ -446,22 +447,29 @@ visibility_apply_received(store_t *st, size_t max, size_t *done, err_t *err)
 
 	/* What the registry said is kept for this transaction only. */
 	memset(&from, 0, sizeof from);
-	return store_apply_received(st, max, &hub, done, &quarantined, err);
+	return store_apply_received(st, max, max_bytes, &hub, done,
+	    &quarantined, err);
 }
 
 int
 visibility_apply_all(store_t *st, err_t *err)
 {
-	size_t done;
+	size_t done = 1;
+	int failed = 0;
 
+	/* A row that fails is tried again: the store moves it out of the
+	 * way the third time (store_apply_received). */
 	do {
 		if (store_begin(st, err) ||
-		    visibility_apply_received(st, VISIBILITY_APPLY_SLICE, &done,
-			err) ||
+		    visibility_apply_received(st, VISIBILITY_APPLY_SLICE, 0,
+			&done, err) ||
 		    store_commit(st, err)) {
 			store_rollback(st);
+			if (++failed < 3)
+				continue;
 			return err_prefix(err, "apply received ops");
 		}
+		failed = 0;
 	} while (done > 0);
 	return 0;
 }

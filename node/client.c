@@ -8,7 +8,20 @@
  * session starts from what is durable: ops the hub has acknowledged are
  * known from WELCOME, and the pull cursor is stored in the same transaction
  * as the ops it covers, so a crash or a cut link at any point loses nothing
- * and repeats nothing that matters (a repeat is a no-op).
+ * and repeats nothing that matters (a repeat is a no-op). A batch that
+ * applies nothing new moves the cursor in memory only, saved with the ack:
+ * pulling that stretch again brings nothing either.
+ *
+ * With several hub endpoints (the hubs of a cluster, one shared log) the
+ * DEALER is connected to one at a time, and moves to the next, in the
+ * config's order and wrapping around, when a session with it fails (the
+ * rows marked "move" below): it disconnects, waits s_retry_later's
+ * backoff with jitter, so that the stores of a chain do not all land on
+ * the surviving hub at once, connects the next and starts the session
+ * over from what is durable. The cursor is a position in the shared log,
+ * so it resumes exactly there. A refusal stays a refusal (the hubs share
+ * one registry), but the next endpoint is still tried at the backoff's
+ * pace. With one endpoint nothing moves: libzmq reconnects to it.
  *
  * Session table (state x event -> action, next state):
  *   DOWN   handshake ok   -> send HELLO                     HELLO
@@ -23,11 +36,18 @@
  *   READY  local write    -> push if nothing in flight      READY
  *   any    PONG           -> note clock offset              same
  *   READY  ERROR backfill -> drop the key (403) or wait      READY
- *   any    ERROR 403/426  -> record refusal                 REFUSED
- *   any    other ERROR    -> HELLO again after a second     DOWN
+ *   HELLO  no WELCOME in time -> HELLO again (or move)      HELLO
+ *   READY  no PUSH_ACK in time -> HELLO again (or move)     HELLO
+ *   any    ERROR 403/426  -> record refusal (and move)      REFUSED
+ *   any    other ERROR    -> HELLO again in a second (or move)  DOWN
  *   any    disconnected   -> forget in-flight state         DOWN
- *   any    auth failed    -> record refusal                 REFUSED
+ *   DOWN   no session for LINK_LOST_MS -> move              DOWN
+ *   any    auth failed    -> record refusal (and move)      REFUSED
+ * "Move" is for several endpoints only (s_move): the next is connected
+ * after the backoff, in state DOWN, or REFUSED, which stays until a hub
+ * takes the handshake.
  */
+#include <assert.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +78,17 @@
 #define ENTROPY_EVERY_MS (60 * 60 * 1000) /* anti-entropy, once caught up */
 #define RELAY_AGAIN_MS 5000 /* a recovering hub hears from us this often */
 #define PULL_STALL_MS 3000  /* behind the hub's head without a batch: again */
+#define LINK_LOST_MS 3000   /* no session so long: the next hub endpoint */
 
 struct client {
 	struct event_base *base;
 	store_t *store;
-	char hub[256];
+	char hub[CLIENT_HUB_MAX]; /* the endpoint in use, hubs[at] */
+	char hubs[CLIENT_HUBS_MAX][CLIENT_HUB_MAX]; /* in the config's order */
+	int nhubs, at;
+	int linked;	  /* the DEALER is connected to hub (not moving) */
+	int dropped;	  /* a session with hub was up, and dropped */
+	uint64_t link_ms; /* hub connected, or its session dropped */
 	char site[OP_SITE_MAX + 1];
 	void *ctx, *dealer, *monitor;
 	zev_t *dealer_ev, *monitor_ev;
@@ -90,6 +116,7 @@ struct client {
 	uint64_t reconcile_seq; /* hub holds our ops up to it, unvouched */
 	uint64_t head;		/* latest hub head seen */
 	uint64_t cursor;
+	uint64_t cursor_saved; /* last read from or written to meta */
 	uint64_t last_rx_ms, last_ping_ms, retry_at_ms;
 	uint64_t hello_ms, push_ms; /* when the HELLO / PUSH in flight went */
 	uint64_t retry_ms;	    /* the next wait after an error */
@@ -149,8 +176,16 @@ s_meta(store_t *st, const char *name, uint64_t *out)
 static void
 s_hello(client_t *c)
 {
-	if (s_meta(c->store, "cursor", &c->cursor))
+	uint64_t durable;
+
+	/* The cursor in memory may be ahead of the saved one (batches that
+	 * applied nothing, s_on_ops); another session of this site may have
+	 * pulled further. */
+	if (s_meta(c->store, "cursor", &durable))
 		return;
+	c->cursor_saved = durable;
+	if (durable > c->cursor)
+		c->cursor = durable;
 	/* What the hub has confirmed, not what we hold: the hub sends back
 	 * every op of ours it holds above it, so that what we recorded
 	 * after a restore, or a copy's, is compared with what it holds
@@ -186,6 +221,60 @@ s_retry_later(client_t *c)
 	c->state = LINK_DOWN;
 	if (c->retry_ms < RETRY_HELLO_MAX_MS)
 		c->retry_ms *= 2;
+}
+
+/* What a session had in flight, forgotten: the link to the hub is gone. */
+static void
+s_forget_session(client_t *c)
+{
+	c->connected = 0;
+	c->push_inflight = 0;
+	c->relay_inflight = 0;
+	c->fetching = 0;
+	c->backfill[0] = '\0';
+	entropy_reset(c->entropy);
+}
+
+/* Leaves the endpoint in use for the next of the list (wrapping around),
+ * why saying what failed, with several endpoints only: the link is cut
+ * now and the next endpoint connected by the tick once s_retry_later's
+ * wait is over (s_link). REFUSED stays until a hub takes our handshake. */
+static void
+s_move(client_t *c, const char *why)
+{
+	link_state_t state = c->state;
+	int next = (c->at + 1) % c->nhubs;
+
+	assert(c->nhubs > 1);
+	log_warn("hub %s: %s: trying %s", c->hub, why, c->hubs[next]);
+	if (c->linked && zmq_disconnect(c->dealer, c->hub) != 0)
+		log_warn("hub %s: disconnect: %s", c->hub,
+		    zmq_strerror(zmq_errno()));
+	c->linked = 0;
+	c->at = next;
+	snprintf(c->hub, sizeof c->hub, "%s", c->hubs[next]);
+	s_forget_session(c);
+	c->tcp_connects = 0;
+	s_retry_later(c);
+	if (state == LINK_REFUSED)
+		c->state = LINK_REFUSED;
+}
+
+/* Connects the endpoint in use, a move's wait over; one that cannot be
+ * connected (a malformed endpoint in the config) is passed over. */
+static void
+s_link(client_t *c)
+{
+	char why[ERR_MSG_MAX];
+
+	c->link_ms = hlc_wall_ms();
+	c->dropped = 0;
+	if (zmq_connect(c->dealer, c->hub) == 0) {
+		c->linked = 1;
+		return;
+	}
+	text_printf(why, sizeof why, "connect: %s", zmq_strerror(zmq_errno()));
+	s_move(c, why);
 }
 
 static void s_save_int(client_t *c, const char *name, uint64_t v);
@@ -280,10 +369,27 @@ s_save_int(client_t *c, const char *name, uint64_t v)
 	log_warn("save %s: %s", name, err.msg);
 }
 
-/* Saves the ack and the time of the last full sync, kept in memory
- * between saves: one small commit every few seconds of traffic, one every
- * LAST_SYNC_SAVE_MS on an idle link. A failed save is tried again with the
- * next one, not at every tick. */
+/* Inside a transaction: the cursor moved by batches that applied nothing
+ * (s_on_ops), unless another session of this site pulled further. */
+static int
+s_save_cursor(client_t *c, err_t *err)
+{
+	int64_t durable;
+
+	if (c->cursor <= c->cursor_saved)
+		return 0;
+	if (store_meta_get_int(c->store, "cursor", 0, &durable, err))
+		return -1;
+	if ((uint64_t)durable >= c->cursor)
+		return 0;
+	return store_meta_set_int(c->store, "cursor", (int64_t)c->cursor, err);
+}
+
+/* Saves the ack, the time of the last full sync and the cursor of
+ * batches that applied nothing, kept in memory between saves: one small
+ * commit every few seconds of traffic, one every LAST_SYNC_SAVE_MS on an
+ * idle link. A failed save is tried again with the next one, not at every
+ * tick. */
 static void
 s_save_progress(client_t *c, uint64_t now)
 {
@@ -296,9 +402,11 @@ s_save_progress(client_t *c, uint64_t now)
 	    (c->last_sync_ms == 0 ||
 		store_meta_set_int(c->store, "last_sync",
 		    (int64_t)c->last_sync_ms, &err) == 0) &&
-	    store_commit(c->store, &err) == 0) {
+	    s_save_cursor(c, &err) == 0 && store_commit(c->store, &err) == 0) {
 		c->acked_saved = c->acked;
 		c->last_sync_saved = c->last_sync_ms;
+		if (c->cursor > c->cursor_saved)
+			c->cursor_saved = c->cursor;
 		return;
 	}
 	store_rollback(c->store);
@@ -583,12 +691,16 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		    "hub holds our ops up to seq %llu, we have %llu: recovering them",
 		    (unsigned long long)m->seq, (unsigned long long)own);
 	/* From here our counter is past what the hub holds: new ids need no
-	 * tag any more (store.h). */
+	 * tag any more (store.h). With several endpoints, the one that
+	 * welcomes us is the first tried next time (client_new). */
 	if (store_begin(c->store, &err) ||
 	    (m->seq > own &&
 		store_meta_set_int(c->store, "seq", (int64_t)m->seq, &err)) ||
 	    store_confirmed(c->store, &err) ||
-	    s_on_region(c, m->region, &err) || store_commit(c->store, &err)) {
+	    s_on_region(c, m->region, &err) ||
+	    (c->nhubs > 1 &&
+		store_meta_set_text(c->store, "hub_endpoint", c->hub, &err)) ||
+	    store_commit(c->store, &err)) {
 		/* Going on could hand out their seqs again. */
 		store_rollback(c->store);
 		log_warn("recover seq: %s", err.msg);
@@ -603,6 +715,7 @@ s_on_welcome(client_t *c, const proto_msg_t *m)
 		    "hub log head %llu is behind our cursor %llu: pulling again from 0",
 		    (unsigned long long)m->head, (unsigned long long)c->cursor);
 		c->cursor = 0;
+		c->cursor_saved = 0;
 		s_save_int(c, "cursor", 0);
 	}
 	c->welcome_head = m->head;
@@ -702,10 +815,12 @@ s_on_ops(client_t *c, proto_msg_t *m)
 	int fetched = m->cursor_from == m->cursor, waiting = 0;
 	uint64_t cursor = m->cursor, head = m->head, batches = 1;
 	uint64_t started = hlc_wall_ms();
+	sqlite3_int64 changes = sqlite3_total_changes64(store_db(c->store));
 	zmq_msg_t next;
 	proto_msg_t nm;
 	err_t err;
 	int64_t durable = 0;
+	int written;
 
 	if (!fetched && m->cursor_from != c->cursor) {
 		log_debug("hub %s: batch from cursor %llu dropped (ours: %llu)",
@@ -751,10 +866,19 @@ s_on_ops(client_t *c, proto_msg_t *m)
 		cursor = (uint64_t)durable;
 	else if (fetched)
 		cursor = c->cursor;
-	if (store_meta_set_int(c->store, "cursor", (int64_t)cursor, &err) ||
+	/* Nothing written (every op held already, such as our own coming
+	 * back, or batches empty at the hub's scan bound): pulling this
+	 * stretch again after a crash brings nothing new, so the cursor waits
+	 * in memory to be saved with the ack (s_save_progress), and the
+	 * transaction commits nothing durable. */
+	written = sqlite3_total_changes64(store_db(c->store)) != changes;
+	if ((written &&
+		store_meta_set_int(c->store, "cursor", (int64_t)cursor,
+		    &err)) ||
 	    store_commit(c->store, &err))
 		goto fail;
 	c->cursor = cursor;
+	c->cursor_saved = written ? cursor : (uint64_t)durable;
 	c->head = head;
 	if (!fetched) {
 		c->pulled_ms = hlc_wall_ms();
@@ -781,6 +905,8 @@ out:
 static void
 s_on_error(client_t *c, const proto_msg_t *m)
 {
+	char why[ERR_MSG_MAX];
+
 	log_warn("hub %s: error %d: %s", c->hub, m->status, m->reason);
 	if (c->relay_inflight && strncmp(m->reason, "relay:", 6) == 0) {
 		/* The hub's history of its own differs from what we hold
@@ -812,11 +938,19 @@ s_on_error(client_t *c, const proto_msg_t *m)
 		text_printf(c->refusal, sizeof c->refusal, "hub %s refused: %s",
 		    c->hub, m->reason);
 		c->state = LINK_REFUSED;
+		if (c->nhubs > 1)
+			s_move(c, "refused us");
 		return;
 	}
 	text_printf(c->last_error, sizeof c->last_error, "hub %s: error %d: %s",
 	    c->hub, m->status, m->reason);
-	s_retry_later(c);
+	if (c->nhubs > 1) {
+		text_printf(why, sizeof why, "error %d: %s", m->status,
+		    m->reason);
+		s_move(c, why);
+	} else {
+		s_retry_later(c);
+	}
 }
 
 /* Pushes our op seq again, alone and signed: the hub lacks it
@@ -899,6 +1033,10 @@ s_handle(client_t *c, zmq_msg_t *msg)
 	err_t err;
 	uint64_t own;
 
+	/* Between a move and the next connect: what the endpoint left still
+	 * had on its way to us. */
+	if (!c->linked)
+		return;
 	if (proto_decode(zmq_msg_data(msg), zmq_msg_size(msg), &m, &err)) {
 		log_warn("hub %s: bad message: %s", c->hub, err.msg);
 		return;
@@ -985,6 +1123,9 @@ s_on_monitor(void *sock, void *arg)
 		goto out;
 	memcpy(&event, zmq_msg_data(&head), 2);
 	memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, 4);
+	/* Between a move and the next connect: the endpoint left, going. */
+	if (!c->linked)
+		goto out;
 	switch (event) {
 	case ZMQ_EVENT_CONNECTED: c->tcp_connects++; break;
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
@@ -999,6 +1140,8 @@ s_on_monitor(void *sock, void *arg)
 		    "hub %s refused this node's key (status %u): not enrolled, or revoked",
 		    c->hub, value);
 		c->state = LINK_REFUSED;
+		if (c->nhubs > 1)
+			s_move(c, "refused this node's key");
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
@@ -1006,16 +1149,17 @@ s_on_monitor(void *sock, void *arg)
 		    "hub %s: CURVE handshake failed: is --hub-key the hub's key?",
 		    c->hub);
 		c->state = LINK_REFUSED;
+		if (c->nhubs > 1)
+			s_move(c, "CURVE handshake failed");
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
-		c->connected = 0;
+		if (c->connected) {
+			c->link_ms = hlc_wall_ms(); /* LINK_LOST_MS from here */
+			c->dropped = 1;
+		}
 		if (c->state != LINK_REFUSED)
 			c->state = LINK_DOWN;
-		c->push_inflight = 0;
-		c->relay_inflight = 0;
-		c->fetching = 0;
-		c->backfill[0] = '\0';
-		entropy_reset(c->entropy);
+		s_forget_session(c);
 		/* A hub that drops us right after TCP connects, before any
 		 * handshake, is most likely refusing our CURVE hello: a hint
 		 * for the report, not a refusal (it may be a relay in front of
@@ -1057,11 +1201,34 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	client_t *c = arg;
 	uint64_t now = hlc_wall_ms();
+	char why[ERR_MSG_MAX];
 
 	(void)fd;
 	(void)what;
 	if (c->connected && c->state == LINK_DOWN && now >= c->retry_at_ms)
 		s_hello(c);
+	/* With several endpoints, a hub that answers neither our HELLO nor
+	 * a PUSH, or with which no session stands for LINK_LOST_MS (nothing
+	 * listens, or the link dropped and is not back), is left for the next
+	 * (s_move), which is connected once the move's wait is over. */
+	if (c->nhubs > 1 && c->connected &&
+	    ((c->state == LINK_HELLO && now - c->hello_ms > ANSWER_WAIT_MS) ||
+		(c->state == LINK_READY && c->push_inflight != 0 &&
+		    now - c->push_ms > ANSWER_WAIT_MS))) {
+		text_printf(why, sizeof why, "no answer within %d s",
+		    ANSWER_WAIT_MS / 1000);
+		s_move(c, why);
+	}
+	if (c->nhubs > 1 && c->linked && !c->connected &&
+	    now - c->link_ms >= LINK_LOST_MS) {
+		text_printf(why, sizeof why,
+		    c->dropped ? "link down for %d s"
+			       : "no session within %d s",
+		    LINK_LOST_MS / 1000);
+		s_move(c, why);
+	}
+	if (!c->linked && now >= c->retry_at_ms)
+		s_link(c);
 	/* An answer that never came (lost on the way, or the hub could not
 	 * queue it): start the session over rather than wait for the link
 	 * to drop. Every request is safe to ask again. */
@@ -1108,7 +1275,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 			    applied, kept);
 	}
 	if (now - c->acked_saved_ms >= 5000 &&
-	    (c->acked != c->acked_saved ||
+	    (c->acked != c->acked_saved || c->cursor > c->cursor_saved ||
 		c->last_sync_ms > c->last_sync_saved + LAST_SYNC_SAVE_MS))
 		s_save_progress(c, now);
 	zev_kick(c->dealer_ev);
@@ -1121,6 +1288,45 @@ s_on_push_soon(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s_push(arg);
+}
+
+/* Splits the config's hub (endpoints separated by spaces, in the order
+ * tried) into c->hubs, and starts at the one that last welcomed this site
+ * when it is still listed, else the first. 0, or -1 with err. */
+static int
+s_hubs(client_t *c, const char *list, err_t *err)
+{
+	char last[CLIENT_HUB_MAX];
+	const char *p = list;
+	size_t n;
+	int i;
+
+	while (*(p += strspn(p, " \t")) != '\0') {
+		n = strcspn(p, " \t");
+		if (c->nhubs == CLIENT_HUBS_MAX)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "config: hub: more than %d endpoints",
+			    CLIENT_HUBS_MAX);
+		if (n >= CLIENT_HUB_MAX)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "config: hub '%.*s': longer than %d characters",
+			    (int)n, p, CLIENT_HUB_MAX - 1);
+		memcpy(c->hubs[c->nhubs], p, n);
+		c->hubs[c->nhubs++][n] = '\0';
+		p += n;
+	}
+	if (c->nhubs == 0)
+		return err_set(err, ERR_BAD_REQUEST,
+		    "config: hub: no endpoint (bl-node init --hub)");
+	if (c->nhubs > 1 &&
+	    store_meta_get_text(c->store, "hub_endpoint", "", last, sizeof last,
+		err))
+		return -1;
+	for (i = 0; c->nhubs > 1 && i < c->nhubs; i++)
+		if (strcmp(c->hubs[i], last) == 0)
+			c->at = i;
+	snprintf(c->hub, sizeof c->hub, "%s", c->hubs[c->at]);
+	return 0;
 }
 
 client_t *
@@ -1147,7 +1353,10 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	c->base = base;
 	c->store = store;
 	cbw_init(&c->out);
-	snprintf(c->hub, sizeof c->hub, "%s", hub);
+	if (s_hubs(c, hub, err)) {
+		free(c);
+		return NULL;
+	}
 	snprintf(c->site, sizeof c->site, "%s", store_site(store));
 	c->entropy = entropy_new(c->site);
 	if (store_meta_get_int(store, "acked", 0, &acked, err) ||
@@ -1203,12 +1412,14 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 		client_destroy(&c);
 		return NULL;
 	}
-	if (zmq_connect(c->dealer, hub) != 0) {
-		err_set(err, ERR_BAD_REQUEST, "hub %s: %s", hub,
+	if (zmq_connect(c->dealer, c->hub) != 0) {
+		err_set(err, ERR_BAD_REQUEST, "hub %s: %s", c->hub,
 		    zmq_strerror(zmq_errno()));
 		client_destroy(&c);
 		return NULL;
 	}
+	c->linked = 1;
+	c->link_ms = hlc_wall_ms();
 	c->monitor_ev = zev_new(base, c->monitor, s_on_monitor, c);
 	c->dealer_ev = zev_new(base, c->dealer, s_on_dealer, c);
 	c->tick = event_new(base, -1, EV_PERSIST, s_on_tick, c);
@@ -1335,9 +1546,15 @@ client_status(client_t *c, json_t *status)
 		"refused" };
 	char problem[ERR_MSG_MAX];
 	uint64_t seq = 0;
+	json_t *hubs;
+	int i;
 
 	s_meta(c->store, "seq", &seq); /* logged; 0 waiting when unreadable */
 	json_object_set_new(status, "hub", json_string(c->hub));
+	hubs = json_array();
+	for (i = 0; i < c->nhubs; i++)
+		json_array_append_new(hubs, json_string(c->hubs[i]));
+	json_object_set_new(status, "hubs", hubs);
 	entropy_status(c->entropy, status);
 	json_object_set_new(status, "hub_link", json_string(names[c->state]));
 	json_object_set_new(status, "caught_up",
@@ -1383,7 +1600,8 @@ client_destroy(client_t **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	c = *self_p;
-	if (c->acked != c->acked_saved || c->last_sync_ms != c->last_sync_saved)
+	if (c->acked != c->acked_saved || c->cursor > c->cursor_saved ||
+	    c->last_sync_ms != c->last_sync_saved)
 		s_save_progress(c, hlc_wall_ms());
 	entropy_destroy(&c->entropy);
 	if (c->tick != NULL)

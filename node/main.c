@@ -40,20 +40,50 @@ s_open(const char *dir, err_t *err)
 	return store_open(path, STORE_NODE, 0, &apply_rules, err);
 }
 
+/* The --hub endpoints (one or more, in the order the node tries them),
+ * each checked, joined by spaces into hubs (size bytes) as the config's
+ * hub holds them: 0, or -1 with err. */
+static int
+s_hubs(const args_t *a, char *hubs, size_t size, err_t *err)
+{
+	const char *hub;
+	size_t off = 0, len;
+	int i;
+
+	hubs[0] = '\0';
+	for (i = 0; (hub = args_nth(a, "hub", i)) != NULL; i++) {
+		len = strlen(hub);
+		if (i == CLIENT_HUBS_MAX)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "--hub: at most %d endpoints", CLIENT_HUBS_MAX);
+		if (strncmp(hub, "tcp://", 6) != 0 ||
+		    strpbrk(hub, " \t") != NULL)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "--hub '%s': expected tcp://HOST:PORT", hub);
+		if (len >= CLIENT_HUB_MAX || off + len + 1 >= size)
+			return err_set(err, ERR_BAD_REQUEST,
+			    "--hub '%s': too long (an endpoint takes at most "
+			    "%d characters, all of them %zu)",
+			    hub, CLIENT_HUB_MAX - 1, size - 1);
+		off += (size_t)snprintf(hubs + off, size - off, "%s%s",
+		    i > 0 ? " " : "", hub);
+	}
+	return 0;
+}
+
 static int
 s_init(const args_t *a)
 {
 	const char *dir = args_get(a, "data", NULL);
 	const char *site = args_get(a, "site", NULL);
-	const char *hub = args_get(a, "hub", NULL);
 	const char *hub_key = args_get(a, "hub-key", NULL);
-	char path[4096], pub[KEYS_Z85_LEN + 1];
+	char path[4096], pub[KEYS_Z85_LEN + 1], hubs[CONF_VALUE_MAX];
 	store_t *st;
 	conf_t conf;
 	err_t err;
 
 	err_clear(&err);
-	if (site == NULL || hub == NULL || hub_key == NULL) {
+	if (site == NULL || !args_has(a, "hub") || hub_key == NULL) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--site, --hub and --hub-key are required");
 		return prog_fail(PROG_EXIT_USAGE, &err);
@@ -63,11 +93,8 @@ s_init(const args_t *a)
 		    "--site '%s': use 1-16 of A-Z a-z 0-9 _", site);
 		return prog_fail(PROG_EXIT_USAGE, &err);
 	}
-	if (strncmp(hub, "tcp://", 6) != 0) {
-		err_set(&err, ERR_BAD_REQUEST,
-		    "--hub '%s': expected tcp://HOST:PORT", hub);
+	if (s_hubs(a, hubs, sizeof hubs, &err))
 		return prog_fail(PROG_EXIT_USAGE, &err);
-	}
 	if (!keys_valid_z85(hub_key)) {
 		err_set(&err, ERR_BAD_REQUEST,
 		    "--hub-key: not a Z85 CURVE public key (40 characters, from bl-hub init or key)");
@@ -83,7 +110,7 @@ s_init(const args_t *a)
 		return prog_fail(1, &err);
 	memset(&conf, 0, sizeof conf);
 	conf_set(&conf, "site", site);
-	conf_set(&conf, "hub", hub);
+	conf_set(&conf, "hub", hubs);
 	conf_set(&conf, "hub_key", hub_key);
 	conf_set(&conf, "http", args_get(a, "http", NODE_DEFAULT_HTTP));
 	if (conf_save(dir, &conf, &err))
@@ -487,6 +514,13 @@ s_print_status(const json_t *o)
 	    json_string_value(json_object_get(o, "hub")),
 	    json_is_true(json_object_get(o, "hub_reachable")) ? "reachable"
 							      : "unreachable");
+	/* The endpoints it fails over between, when there are several. */
+	if (json_array_size(json_object_get(o, "hubs")) > 1) {
+		printf("hubs          ");
+		json_array_foreach(json_object_get(o, "hubs"), i, b)
+			printf(" %s", json_string_value(b));
+		printf("\n");
+	}
 	if (json_object_get(o, "hub_problem"))
 		printf("hub problem    %s\n",
 		    json_string_value(json_object_get(o, "hub_problem")));
@@ -852,7 +886,7 @@ static void
 s_usage(void)
 {
 	fprintf(stderr,
-	    "usage: bl-node init   --data DIR --site ID --hub tcp://HOST:PORT --hub-key KEY [--http HOST:PORT]\n"
+	    "usage: bl-node init   --data DIR --site ID --hub tcp://HOST:PORT [--hub ...] --hub-key KEY [--http HOST:PORT]\n"
 	    "       bl-node key    --data DIR\n"
 	    "       bl-node run    --data DIR [--http HOST:PORT]\n"
 	    "       bl-node sync   --data DIR [--timeout SECONDS]\n"

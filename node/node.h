@@ -25,6 +25,11 @@
 
 typedef struct client client_t;
 
+/* Hub endpoints a node may fail over between (config "hub", separated by
+ * spaces, in the order tried), and the bytes of one with its NUL. */
+#define CLIENT_HUBS_MAX 8
+#define CLIENT_HUB_MAX 256
+
 /* Link states, in the order a session goes through them. */
 typedef enum {
 	LINK_DOWN,    /* no CURVE session with the hub */
@@ -37,7 +42,10 @@ typedef enum {
  * refusal, disconnect). */
 typedef void (*client_progress_fn)(client_t *client, void *arg);
 
-/* Connects to conf's hub with keys in base's loop. Borrows all arguments. */
+/* Connects to one of conf's hubs with keys in base's loop: the one that
+ * last welcomed this site when it is still listed, else the first; it moves
+ * to the next when a session with it fails (client.c). Borrows all
+ * arguments. */
 client_t *client_new(struct event_base *base, store_t *store,
     const conf_t *conf, const keypair_t *keys, err_t *err);
 void client_set_progress(client_t *client, client_progress_fn fn, void *arg);
@@ -59,7 +67,7 @@ const char *client_refusal(const client_t *client);
  * none); borrowed. */
 const char *client_last_error(const client_t *client);
 
-/* The hub endpoint; borrowed. */
+/* The hub endpoint in use; borrowed. */
 const char *client_hub(const client_t *client);
 
 /* Adds this node's own alerts to GET /v1/alerts: "clock" when its clock is

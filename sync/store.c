@@ -73,6 +73,15 @@ struct store {
 		int chained;
 		cbw_t ops, ends, chains;
 	} run;
+	/* The inbox row that last failed to apply (store_apply_received)
+	 * and how many times in a row: kept across transactions, so that
+	 * the ROW_FAILS_MAX-th failure moves it out of the way. */
+	struct {
+		int64_t id;
+		char origin[OP_SITE_MAX + 1];
+		uint64_t first;
+		int fails;
+	} failed;
 	struct {
 		int valid;
 		char origin[OP_SITE_MAX + 1];
@@ -2243,13 +2252,77 @@ s_apply_row(store_t *st, const char *origin, uint64_t first, const char *role,
 	return 0;
 }
 
+/* An inbox row that failed to apply this many times in a row (not a
+ * refused op, which is quarantined, but the row: damaged, or a rule that
+ * fails on it) is moved out of the way, each of its ops quarantined with
+ * why, so that the rows behind it are applied. */
+#define ROW_FAILS_MAX 3
+
+/* Counts a failure of inbox row id (origin, first): how many in a row. */
+static int
+s_row_failed(store_t *st, int64_t id, const char *origin, uint64_t first)
+{
+	if (st->failed.id != id || st->failed.first != first ||
+	    strcmp(st->failed.origin, origin) != 0) {
+		st->failed.id = id;
+		snprintf(st->failed.origin, sizeof st->failed.origin, "%s",
+		    origin);
+		st->failed.first = first;
+		st->failed.fails = 0;
+	}
+	return ++st->failed.fails;
+}
+
+/* Quarantines the count ops of the inbox row (origin, first; bytes ops,
+ * ends as the row holds them) that failed for why ROW_FAILS_MAX times,
+ * each under its seq with its bytes when its ends fit, none else: 0, or
+ * -1 with err. */
+static int
+s_row_quarantine(store_t *st, const char *origin, uint64_t first,
+    uint64_t count, const uint8_t *ops, size_t ops_len, const uint8_t *ends,
+    size_t ends_len, const err_t *why, size_t *quarantined, err_t *err)
+{
+	static const uint8_t none[1];
+	uint32_t from = 0, to;
+	uint64_t i;
+
+	for (i = 0; i < count; i++) {
+		ingest_result_t res;
+		op_t op;
+		err_t reason, got;
+
+		to = 4 * (i + 1) <= ends_len ? s_get32(ends + 4 * i) : from;
+		if (to < from || to > ops_len)
+			to = from;
+		memset(&op, 0, sizeof op);
+		snprintf(op.origin, sizeof op.origin, "%s", origin);
+		op.seq = first + i;
+		err_set(&reason, ERR_INTERNAL,
+		    "apply op %s/%llu: its inbox row failed %d times: %s",
+		    origin, (unsigned long long)op.seq, ROW_FAILS_MAX,
+		    why->msg);
+		/* got: the reason again, or why it could not be kept. */
+		if (s_quarantined(st, &op, to > from ? ops + from : none,
+			to - from, &reason, &res, &got)) {
+			if (err != NULL)
+				*err = got;
+			return -1;
+		}
+		log_warn("quarantined: %s", reason.msg);
+		++*quarantined;
+		from = to;
+	}
+	return 0;
+}
+
 int
-store_apply_received(store_t *st, size_t max, const store_hub_t *hub,
-    size_t *done, size_t *quarantined, err_t *err)
+store_apply_received(store_t *st, size_t max, size_t max_bytes,
+    const store_hub_t *hub, size_t *done, size_t *quarantined, err_t *err)
 {
 	sqlite3_stmt *s;
-	int64_t last_id = 0;
-	size_t n = 0;
+	int64_t last_id = 0, done_id = 0;
+	store_mark_t mark;
+	size_t n = 0, bytes = 0;
 	cbw_t ops, ends, chains;
 	int rc = -1;
 
@@ -2263,14 +2336,19 @@ store_apply_received(store_t *st, size_t max, const store_hub_t *hub,
 	cbw_init(&ends);
 	cbw_init(&chains);
 	/* Row by row, in the order received, until max ops: a row is applied
-	 * whole, then taken out. */
+	 * whole, in a savepoint of its own, then taken out. A row that fails
+	 * is undone alone and ends the slice (the rows before it are kept):
+	 * -1 when it is the first, tried again later; the ROW_FAILS_MAX-th
+	 * time, it is quarantined instead and the slice goes on. */
 	s = store_stmt(st,
 	    "SELECT id, origin, first, last, role, ends, chains, ops "
 	    "FROM op_inbox WHERE id > ? ORDER BY id LIMIT 1");
-	while (n < max) {
+	while (n < max && (max_bytes == 0 || bytes < max_bytes)) {
 		char origin[OP_SITE_MAX + 1], role[16];
 		uint64_t first, count;
 		int got, chained;
+		size_t kept;
+		err_t why;
 
 		sqlite3_bind_int64(s, 1, last_id);
 		if ((got = store_row(st, s)) != 0) {
@@ -2297,24 +2375,52 @@ store_apply_received(store_t *st, size_t max, const store_hub_t *hub,
 			goto out;
 		if (!got)
 			break;
-		if (ends.len != 4 * count) {
-			err_set(err, ERR_INTERNAL,
+		if (store_savepoint(st, &mark, err))
+			goto out;
+		kept = *quarantined;
+		err_clear(&why);
+		chained = chains.len == CHAIN_BYTES * count;
+		if (ends.len != 4 * count)
+			err_set(&why, ERR_INTERNAL,
 			    "apply received ops %s/%llu-%llu: its ends do not "
 			    "fit its row",
 			    origin, (unsigned long long)first,
 			    (unsigned long long)(first + count - 1));
+		else if (s_apply_row(st, origin, first, role, ops.data, ops.len,
+			     ends.data, (size_t)count,
+			     chained ? chains.data : NULL, hub, quarantined,
+			     &why) == 0 &&
+		    store_release(st, &mark, &why) == 0) {
+			n += (size_t)count;
+			bytes += ops.len;
+			done_id = last_id;
+			continue;
+		}
+		*quarantined = kept;
+		if (store_rollback_to(st, &mark)) {
+			if (err != NULL) /* the transaction is gone */
+				*err = why;
 			goto out;
 		}
-		chained = chains.len == CHAIN_BYTES * count;
-		if (s_apply_row(st, origin, first, role, ops.data, ops.len,
-			ends.data, (size_t)count, chained ? chains.data : NULL,
-			hub, quarantined, err))
+		if (s_row_failed(st, last_id, origin, first) < ROW_FAILS_MAX) {
+			log_warn("apply received ops: %s (failure %d of %d)",
+			    why.msg, st->failed.fails, ROW_FAILS_MAX);
+			if (n > 0)
+				break;
+			if (err != NULL)
+				*err = why;
+			goto out;
+		}
+		if (s_row_quarantine(st, origin, first, count, ops.data,
+			ops.len, ends.data, ends.len, &why, quarantined, err))
 			goto out;
 		n += (size_t)count;
+		bytes += ops.len;
+		done_id = last_id;
 	}
-	if (last_id > 0) {
+	if (done_id > 0) {
 		s = store_stmt(st, "DELETE FROM op_inbox WHERE id <= ?");
-		sqlite3_bind_int64(s, 1, last_id);
+		sqlite3_bind_int64(s, 1, done_id);
 		if (store_step(st, s, "apply received ops", err))
 			goto out;
 		st->row.valid = 0;

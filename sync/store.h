@@ -403,14 +403,20 @@ typedef struct {
 } store_hub_t;
 
 /* Inside a transaction, at the hub: applies the first rows of the inbox,
- * in the order received, whole, until max ops or more are, each op logged
+ * in the order received, whole, until max ops or more are, or the rows'
+ * bytes reach max_bytes (0: no such bound), each op logged
  * or quarantined (logged at warn with its reason) as store_ingest_from
  * would have (one that no longer decodes as the op received under its
  * seq is quarantined so), and takes them out of the inbox. *done: how many,
- * *quarantined: of them refused. -1 with err on a storage failure (roll
- * back: nothing is lost, the inbox still holds them). */
-int store_apply_received(store_t *store, size_t max, const store_hub_t *hub,
-    size_t *done, size_t *quarantined, err_t *err);
+ * *quarantined: of them refused. Each row is applied in a savepoint: one
+ * that fails (damaged, or a rule failing on it) is undone alone and ends
+ * the slice, what came before kept; the third time in a row it fails,
+ * each of its ops is quarantined with the reason ("apply op O/S: its inbox
+ * row failed 3 times: ...") and the rows behind it go on. -1 with err when
+ * the first row failed, or on a storage failure (roll back: nothing is
+ * lost, the inbox still holds them). */
+int store_apply_received(store_t *store, size_t max, size_t max_bytes,
+    const store_hub_t *hub, size_t *done, size_t *quarantined, err_t *err);
 
 /* Ops refused as conflicts (store_conflict). */
 int64_t store_conflict_count(store_t *store);

@@ -87,4 +87,29 @@ check "S002 catches up" "$NODE" sync --data "$T/S002" --timeout 60
 hub_view=$(http_get "$HUB_HTTP" /v1/stock)
 check_eq "S001 shows what the hub shows" "$hub_view" "$(node_stock S001)"
 check_eq "S002 shows what the hub shows" "$hub_view" "$(node_stock S002)"
+
+# A node's cursor moves in the transaction that applies the ops it covers
+# (only batches that apply nothing, such as its own ops coming back, move
+# it in memory, saved later): S002 killed the moment an op of S001's is
+# applied there holds a saved cursor that already covers it.
+cursor_of() { sqlite3 -cmd ".timeout 2000" "$T/$1/node.db" "SELECT value FROM meta WHERE name = 'cursor'"; }
+http_post "$(port "$T/S001" http)" /v1/stock/movements '{"id":"last-1","sku":"SKU1","delta":1,"reason":"receipt"}' > /dev/null
+last=$(sqlite3 -cmd ".timeout 2000" "$T/S001/node.db" "SELECT value FROM meta WHERE name = 'seq'")
+s2_has_last() {
+	[ "$(sqlite3 -cmd ".timeout 2000" "$T/S002/node.db" "SELECT count(*) FROM op_log WHERE origin = 'S001' AND seq = $last")" = 1 ]
+}
+check "S002 applies S001's newest op" soon s2_has_last
+kill -9 "$(cat "$T/S002/run.lock")"
+lsn=$(sqlite3 -cmd ".timeout 2000" "$T/hub/hub.db" "SELECT lsn FROM op_log WHERE origin = 'S001' AND seq = $last")
+got=$(cursor_of S002)
+covers() { [ -n "$lsn" ] && [ -n "$got" ] && [ "$got" -ge "$lsn" ]; }
+check "killed then, S002's saved cursor ($got) covers it (lsn $lsn)" covers
+# S001's own op came back to it, applying nothing: its cursor moved in
+# memory, and is saved when the daemon stops.
+sleep 1
+s1_pid=$(cat "$T/S001/run.lock")
+kill "$s1_pid"
+while kill -0 "$s1_pid" 2> /dev/null; do sleep 0.1; done
+check_eq "S001 stopped saves the cursor its own op moved" \
+	"$(sqlite3 -cmd ".timeout 2000" "$T/hub/hub.db" 'SELECT max(lsn) FROM op_log')" "$(cursor_of S001)"
 finish

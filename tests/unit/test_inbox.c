@@ -173,11 +173,11 @@ TEST(received_ops_are_held_and_applied_as_if_ingested)
 
 	/* Applied row by row: logged with their chains, applied once. */
 	REQUIRE(store_begin(st, &err) == 0);
-	CHECK_EQ_INT(store_apply_received(st, 2, &hub, &done, &quarantined,
+	CHECK_EQ_INT(store_apply_received(st, 2, 0, &hub, &done, &quarantined,
 			 &err),
 	    0);
 	CHECK_EQ_UINT(done, 3); /* the first row whole */
-	CHECK_EQ_INT(store_apply_received(st, 10, &hub, &done, &quarantined,
+	CHECK_EQ_INT(store_apply_received(st, 10, 0, &hub, &done, &quarantined,
 			 &err),
 	    0);
 	CHECK_EQ_UINT(done, 1);
@@ -225,7 +225,7 @@ TEST(a_refused_received_op_is_quarantined_with_its_reason)
 	CHECK_EQ_INT(s_receive(st, &w, 1, &err), INGEST_APPLIED);
 	s_receipt(&w, 2, 5);
 	CHECK_EQ_INT(s_receive(st, &w, 1, &err), INGEST_APPLIED);
-	CHECK_EQ_INT(store_apply_received(st, 100, &hub, &done, &quarantined,
+	CHECK_EQ_INT(store_apply_received(st, 100, 0, &hub, &done, &quarantined,
 			 &err),
 	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
@@ -313,7 +313,7 @@ TEST(an_op_that_no_longer_decodes_is_quarantined_not_blocking)
 	CHECK_EQ_INT(sqlite3_step(s), SQLITE_DONE);
 	sqlite3_finalize(s);
 	REQUIRE(store_begin(st, &err) == 0);
-	CHECK_EQ_INT(store_apply_received(st, 100, &hub, &done, &quarantined,
+	CHECK_EQ_INT(store_apply_received(st, 100, 0, &hub, &done, &quarantined,
 			 &err),
 	    0);
 	CHECK_EQ_INT(store_commit(st, &err), 0);
@@ -328,5 +328,77 @@ TEST(an_op_that_no_longer_decodes_is_quarantined_not_blocking)
 	CHECK_EQ_INT(s_int(st, "SELECT sum(on_hand) FROM stock"), 4);
 	cbw_free(&w);
 	cbw_free(&two);
+	store_close(&st);
+}
+
+/* A row that fails to apply (its ends do not fit its ops: storage damage,
+ * or a rule failing on it) is undone alone: the rows before it are
+ * applied and kept, the slice that meets it first fails with why, and the
+ * third time in a row its ops are quarantined with why and the rows behind
+ * it applied. Nothing is dropped, nothing held up for good. */
+TEST(a_row_that_fails_is_retried_then_quarantined_not_blocking)
+{
+	store_t *st = s_open_hub();
+	cbw_t w;
+	err_t err;
+	size_t done = 0, quarantined = 0;
+	store_hub_t hub = { NULL, NULL, NULL };
+
+	REQUIRE(st != NULL);
+	cbw_init(&w);
+	REQUIRE(store_begin(st, &err) == 0);
+	s_receipt(&w, 1, 3);
+	CHECK_EQ_INT(s_receive(st, &w, 1, &err), INGEST_APPLIED);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(sqlite3_exec(store_db(st),
+			 "INSERT INTO op_inbox(origin, first, last, role, "
+			 "chain, ends, chains, ops) VALUES ('S002', 1, 1, "
+			 "'store', NULL, x'00000010', x'', x'00')",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	REQUIRE(store_begin(st, &err) == 0);
+	s_receipt(&w, 2, 4);
+	CHECK_EQ_INT(s_receive(st, &w, 1, &err), INGEST_APPLIED);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(s_int(st, "SELECT count(*) FROM op_inbox"), 3);
+
+	/* The row before it is applied; the slice ends at it. */
+	REQUIRE(store_begin(st, &err) == 0);
+	CHECK_EQ_INT(store_apply_received(st, 100, 0, &hub, &done, &quarantined,
+			 &err),
+	    0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_UINT(done, 1);
+	CHECK_EQ_INT(s_int(st, "SELECT sum(on_hand) FROM stock"), 3);
+	CHECK_EQ_INT(s_int(st, "SELECT count(*) FROM op_inbox"), 2);
+
+	/* First in the slice, it fails it, with why. */
+	REQUIRE(store_begin(st, &err) == 0);
+	CHECK_EQ_INT(store_apply_received(st, 100, 0, &hub, &done, &quarantined,
+			 &err),
+	    -1);
+	CHECK_STR(err.msg,
+	    "apply received op S002/1: its ends do not fit its row");
+	store_rollback(st);
+	CHECK_EQ_INT(s_int(st, "SELECT count(*) FROM op_inbox"), 2);
+
+	/* The third time, it is quarantined and the row behind it applied. */
+	REQUIRE(store_begin(st, &err) == 0);
+	CHECK_EQ_INT(store_apply_received(st, 100, 0, &hub, &done, &quarantined,
+			 &err),
+	    0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_UINT(done, 2);
+	CHECK_EQ_UINT(quarantined, 1);
+	CHECK_EQ_INT(s_int(st, "SELECT count(*) FROM op_inbox"), 0);
+	CHECK_EQ_INT(
+	    s_int(st,
+		"SELECT count(*) FROM quarantine WHERE origin = 'S002' "
+		"AND seq = 1 AND reason = 'apply op S002/1: its inbox "
+		"row failed 3 times: apply received op S002/1: its "
+		"ends do not fit its row'"),
+	    1);
+	CHECK_EQ_INT(s_int(st, "SELECT sum(on_hand) FROM stock"), 7);
+	cbw_free(&w);
 	store_close(&st);
 }
