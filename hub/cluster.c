@@ -24,7 +24,7 @@
 #include "pglog.h"
 #include "text.h"
 
-#define KEY_SHOWN 8		     /* characters of a key in a message */
+#define KEY_SHOWN 8 /* characters of a key in a message */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

@@ -30,7 +30,7 @@
 #define OID_BYTEA 17
 #define OID_TEXT 25
 
-#define HASH_SHOWN 8		   /* bytes of a hash shown in a message */
+#define HASH_SHOWN 8 /* bytes of a hash shown in a message */
 
 struct pglog {
 	PGconn *conn;
@@ -320,7 +320,8 @@ s_reserve(pglog_t *p, size_t n, uint64_t *first, err_t *err)
 	s_put64(nb, n);
 	res = s_run(p, S_RESERVE, values, lengths);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = pg_fail(p->conn, res, err, "append batch of %zu: reserve", n);
+		rc = pg_fail(p->conn, res, err, "append batch of %zu: reserve",
+		    n);
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &before) != 0)
 		rc = err_set(err, ERR_INTERNAL,
 		    "append batch of %zu: reserve: no number", n);
@@ -350,7 +351,8 @@ s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
 	 * now, after the lock, so it sees the previous holder's rows. */
 	res = s_run(p, S_MAX, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = pg_fail(p->conn, res, err, "append batch of %zu: op_log", n);
+		rc = pg_fail(p->conn, res, err, "append batch of %zu: op_log",
+		    n);
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &max) != 0)
 		rc = err_set(err, ERR_INTERNAL,
 		    "append batch of %zu: op_log: no head", n);
