@@ -12,8 +12,30 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "conf.h"
 #include "hub.h"
+#include "pgstore.h"
 #include "prog.h"
+
+/* Attaches the shared log of the cluster whose config in dir names one
+ * (store=): 0, also when there is none (a hub on its own, or one restored
+ * into a folder without a config), or -1 with err. */
+static int
+s_shared_log(const char *dir, store_t *st, err_t *err)
+{
+	char path[4096];
+	const char *uri;
+	conf_t conf;
+
+	snprintf(path, sizeof path, "%s/config", dir);
+	if (access(path, F_OK) != 0)
+		return 0;
+	if (conf_load(dir, &conf, err))
+		return -1;
+	if ((uri = conf_get(&conf, HUB_CONF_STORE, NULL)) == NULL)
+		return 0;
+	return pgstore_attach(st, uri, err);
+}
 
 store_t *
 hub_open(const char *dir, err_t *err)
@@ -28,8 +50,13 @@ hub_open(const char *dir, err_t *err)
 		return NULL;
 	}
 	/* Who may receive what it writes (visibility.c). */
-	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, err)) != NULL)
-		visibility_attach(st);
+	if ((st = store_open(path, STORE_HUB, 0, &apply_rules, err)) == NULL)
+		return NULL;
+	visibility_attach(st);
+	/* A hub of a cluster: what it writes goes through the shared log
+	 * (pgstore.h). */
+	if (s_shared_log(dir, st, err) != 0)
+		store_close(&st);
 	return st;
 }
 

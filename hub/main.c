@@ -30,6 +30,7 @@
 #include "log.h"
 #include "operator.h"
 #include "own.h"
+#include "pgstore.h"
 #include "prog.h"
 #include "site.h"
 
@@ -780,7 +781,35 @@ typedef struct {
 	allocator_t *alloc;	  /* allocates online orders (allocate.c) */
 	struct event *allocating; /* runs it every second */
 	clusterpoll_t *poll;	  /* a cluster's hub: the registry's copy */
+	struct event *tailing;	  /* and the shared log's (pgstore.h) */
+	int tail_failing;	  /* the last tail failed (logged once) */
 } hub_run_t;
+
+/* A hub of a cluster: every TAIL_EVERY_MS, what the other hubs appended
+ * to the shared log is applied here and streamed to the sites. A failure
+ * is logged when it starts and when it ends, not every time. */
+#define TAIL_EVERY_MS 100
+static void
+s_on_tailing(evutil_socket_t fd, short what, void *arg)
+{
+	hub_run_t *h = arg;
+	size_t applied = 0;
+	err_t err;
+
+	(void)fd;
+	(void)what;
+	if (pgstore_tail(h->store, &applied, &err)) {
+		if (!h->tail_failing)
+			log_warn("shared log: %s (retried every %d ms)",
+			    err.msg, TAIL_EVERY_MS);
+		h->tail_failing = 1;
+	} else if (h->tail_failing) {
+		log_info("shared log: tailing again");
+		h->tail_failing = 0;
+	}
+	if (applied > 0)
+		server_notify(h->server);
+}
 
 /* Every second: ops quarantined until their order is held (own.h), as
  * their sites' roles and visibility have them, taken up again once it is;
@@ -931,6 +960,15 @@ s_start(daemon_t *d, void *arg, err_t *err)
 	if (h->waiting == NULL ||
 	    event_add(h->waiting, &(struct timeval){ 1, 0 }) != 0)
 		return err_set(err, ERR_INTERNAL, "run: cannot start a timer");
+	if (pgstore_attached(d->store)) {
+		h->tailing = event_new(d->base, -1, EV_PERSIST, s_on_tailing,
+		    h);
+		if (h->tailing == NULL ||
+		    event_add(h->tailing,
+			&(struct timeval){ 0, TAIL_EVERY_MS * 1000 }) != 0)
+			return err_set(err, ERR_INTERNAL,
+			    "run: cannot start a timer");
+	}
 	h->alloc = allocate_new(d->store);
 	h->allocating = event_new(d->base, -1, EV_PERSIST, s_on_allocating, h);
 	if (h->allocating == NULL ||
@@ -969,6 +1007,9 @@ s_stop(void *arg)
 	if (h->allocating != NULL)
 		event_free(h->allocating);
 	h->allocating = NULL;
+	if (h->tailing != NULL)
+		event_free(h->tailing);
+	h->tailing = NULL;
 	allocate_destroy(&h->alloc);
 	api_destroy(&h->api);
 	console_destroy(&h->console);

@@ -36,6 +36,8 @@ struct pglog {
 	PGconn *conn;
 	int prepared;  /* how many of s_stmts exist on conn, in order */
 	int unordered; /* test only: see pglog_set_unordered */
+	int in_txn;    /* between pglog_begin and pglog_commit or _abort */
+	uint64_t next; /* in it: the gseq the next op appended takes */
 };
 
 /* The statements, by name; parameters are all binary. */
@@ -332,9 +334,9 @@ s_reserve(pglog_t *p, size_t n, uint64_t *first, err_t *err)
 }
 
 /* Takes the append lock and stores the gseq after the highest committed
- * one in *next. Inside the batch's transaction. */
+ * one in *next. Inside the append transaction. */
 static int
-s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
+s_lock_next(pglog_t *p, uint64_t *next, err_t *err)
 {
 	PGresult *res;
 	uint64_t max = 0;
@@ -342,7 +344,7 @@ s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
 
 	res = s_run(p, S_LOCK, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = pg_fail(p->conn, res, err, "append batch of %zu: lock", n);
+		rc = pg_fail(p->conn, res, err, "append: lock");
 		PQclear(res);
 		return rc;
 	}
@@ -351,11 +353,9 @@ s_lock_next(pglog_t *p, size_t n, uint64_t *next, err_t *err)
 	 * now, after the lock, so it sees the previous holder's rows. */
 	res = s_run(p, S_MAX, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = pg_fail(p->conn, res, err, "append batch of %zu: op_log",
-		    n);
+		rc = pg_fail(p->conn, res, err, "append: op_log");
 	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, &max) != 0)
-		rc = err_set(err, ERR_INTERNAL,
-		    "append batch of %zu: op_log: no head", n);
+		rc = err_set(err, ERR_INTERNAL, "append: op_log: no head");
 	else
 		*next = max + 1;
 	PQclear(res);
@@ -433,36 +433,46 @@ s_find(pglog_t *p, const pglog_op_t *op, uint64_t *gseq, int *same,
 }
 
 int
-pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
-    pglog_status_t *status, err_t *err)
+pglog_begin(pglog_t *p, uint64_t *head, err_t *err)
 {
-	char first[ERR_MSG_MAX], ours[2 * HASH_SHOWN + 1];
-	char stored[2 * HASH_SHOWN + 1];
 	uint64_t next = 0;
-	size_t i, conflicts = 0;
-	int inserted = 0, same = 0;
 
-	err_clear(err);
-	if (n == 0)
-		return 0;
-	assert(ops != NULL && gseqs != NULL && status != NULL);
-	for (i = 0; i < n; i++)
-		if (s_check_op(&ops[i], i, err) != 0)
-			return -1;
+	assert(!p->in_txn);
 	if (s_prepare(p, err) != 0)
-		return -1;
-	if (p->unordered && s_reserve(p, n, &next, err) != 0)
 		return -1;
 	if (s_exec(p, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN",
 		"append: begin", err) != 0)
 		goto fail;
-	if (!p->unordered && s_lock_next(p, n, &next, err) != 0)
+	if (s_lock_next(p, &next, err) != 0)
 		goto fail;
+	p->in_txn = 1;
+	p->next = next;
+	*head = next - 1;
+	return 0;
+fail:
+	pg_rollback(p->conn);
+	return -1;
+}
+
+int
+pglog_append_in(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
+    pglog_status_t *status, err_t *err)
+{
+	char first[ERR_MSG_MAX], ours[2 * HASH_SHOWN + 1];
+	char stored[2 * HASH_SHOWN + 1];
+	size_t i, conflicts = 0;
+	int inserted = 0, same = 0;
+
+	assert(p->in_txn);
+	err_clear(err);
+	for (i = 0; i < n; i++)
+		if (s_check_op(&ops[i], i, err) != 0)
+			goto fail;
 	for (i = 0; i < n; i++) {
-		if (s_insert(p, &ops[i], next, &inserted, err) != 0)
+		if (s_insert(p, &ops[i], p->next, &inserted, err) != 0)
 			goto fail;
 		if (inserted) {
-			gseqs[i] = next++;
+			gseqs[i] = p->next++;
 			status[i] = PGLOG_APPENDED;
 			continue;
 		}
@@ -478,8 +488,6 @@ pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
 			    stored, (unsigned long long)gseqs[i]);
 		}
 	}
-	if (s_exec(p, "COMMIT", "COMMIT", "append: commit", err) != 0)
-		goto fail;
 	if (conflicts == 1)
 		err_set(err, ERR_CONFLICT, "%s", first);
 	else if (conflicts > 1)
@@ -487,8 +495,69 @@ pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
 		    conflicts - 1);
 	return 0;
 fail:
-	pg_rollback(p->conn);
+	pglog_abort(p);
 	return -1;
+}
+
+int
+pglog_commit(pglog_t *p, err_t *err)
+{
+	assert(p->in_txn);
+	p->in_txn = 0;
+	if (s_exec(p, "COMMIT", "COMMIT", "append: commit", err) != 0) {
+		pg_rollback(p->conn);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pglog_abort(pglog_t *p)
+{
+	if (!p->in_txn)
+		return;
+	p->in_txn = 0;
+	pg_rollback(p->conn);
+}
+
+int
+pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
+    pglog_status_t *status, err_t *err)
+{
+	uint64_t head, next = 0;
+	err_t kept;
+	size_t i;
+
+	err_clear(err);
+	if (n == 0)
+		return 0;
+	assert(ops != NULL && gseqs != NULL && status != NULL);
+	for (i = 0; i < n; i++)
+		if (s_check_op(&ops[i], i, err) != 0)
+			return -1;
+	if (!p->unordered) {
+		if (pglog_begin(p, &head, err) != 0)
+			return -1;
+	} else {
+		/* Test only: numbers taken before the transaction, as a
+		 * sequence hands them out. */
+		if (s_prepare(p, err) != 0 || s_reserve(p, n, &next, err) != 0)
+			return -1;
+		if (s_exec(p, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN",
+			"append: begin", err) != 0) {
+			pg_rollback(p->conn);
+			return -1;
+		}
+		p->in_txn = 1;
+		p->next = next;
+	}
+	if (pglog_append_in(p, ops, n, gseqs, status, err) != 0)
+		return -1;
+	kept = *err; /* the conflicts, if any */
+	if (pglog_commit(p, err) != 0)
+		return -1;
+	*err = kept;
+	return 0;
 }
 
 int

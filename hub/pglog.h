@@ -127,6 +127,21 @@ int pglog_init_schema(pglog_t *p, err_t *err);
 int pglog_append(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
     pglog_status_t *status, err_t *err);
 
+/* An append in steps, for a hub that decides what to append while it
+ * holds the lock (hub/pgstore.c): pglog_begin opens the transaction, takes
+ * the append lock and stores the highest committed gseq in *head; then
+ * pglog_append_in, any number of times, appends as pglog_append says, the
+ * first op appended taking *head + 1; pglog_commit commits, or
+ * pglog_abort rolls back (nothing happened; it accepts a pglog_t with no
+ * transaction open). Other hubs' appends wait meanwhile: keep it short.
+ * Each returns 0, or -1 with err as pglog_append says, the transaction
+ * then rolled back. */
+int pglog_begin(pglog_t *p, uint64_t *head, err_t *err);
+int pglog_append_in(pglog_t *p, const pglog_op_t *ops, size_t n,
+    uint64_t *gseqs, pglog_status_t *status, err_t *err);
+int pglog_commit(pglog_t *p, err_t *err);
+void pglog_abort(pglog_t *p);
+
 /* Calls fn(arg, row, err) for the rows with gseq > after, in gseq order,
  * at most limit of them (limit > 0), and stores how many it called fn for
  * in *n_read (may be NULL). 0; or -1 with err from fn, or from PostgreSQL

@@ -35,6 +35,7 @@
 #include "hub.h"
 #include "log.h"
 #include "peer.h"
+#include "pgstore.h"
 #include "proto.h"
 #include "text.h"
 #include "zsock.h"
@@ -208,6 +209,12 @@ typedef struct session {
 	refusals_t forbidden;
 } session_t;
 
+/* A site not revoked, as the tick read the registry (s_reg_read). */
+typedef struct {
+	char id[OP_SITE_MAX + 1];
+	char region[64]; /* as session_t's */
+} reg_site_t;
+
 struct server {
 	struct event_base *base;
 	store_t *store;
@@ -246,6 +253,8 @@ struct server {
 	uint64_t waiting_ms;	/* since when the backlog is not empty, 0 */
 	uint64_t applied;	/* ops applied from the inbox */
 	struct event *apply_ev; /* the next slice of the backlog */
+	reg_site_t *reg;	/* the tick's read of the registry */
+	size_t nreg, reg_cap;
 };
 
 /* ---- ZAP ---- */
@@ -575,11 +584,27 @@ s_own_sig(server_t *srv, uint64_t seq, uint64_t *sig_seq,
 	sqlite3_reset(q);
 }
 
+/* The log's last lsn, 0 when empty; at a hub of a cluster the shared
+ * log's last position applied here, which may be past it when the ops
+ * there were quarantined (pgstore.h). */
+static uint64_t
+s_head(server_t *srv)
+{
+	return (uint64_t)store_query_int(srv->store,
+	    store_stmt(srv->store,
+		"SELECT max(ifnull((SELECT max(lsn) FROM op_log), 0), "
+		"ifnull((SELECT value FROM meta WHERE name = 'pg_applied'), "
+		"0))"),
+	    0);
+}
+
+/* Sends s what it may see of the log up to head (s_head, read once by a
+ * caller that streams to every session), as far as its credit goes. */
 static int
-s_stream(server_t *srv, session_t *s)
+s_stream_to(server_t *srv, session_t *s, uint64_t head)
 {
 	sqlite3_stmt *q;
-	uint64_t head, last, own_max, sig_seq, upto;
+	uint64_t last, own_max, sig_seq, upto;
 	char sig[PROTO_SIG_HEX + 1];
 	size_t n, bytes;
 	cbw_t batch;
@@ -587,8 +612,6 @@ s_stream(server_t *srv, session_t *s)
 
 	if (s->state != SESSION_READY || !s->streaming || s->gone)
 		return 0;
-	head = (uint64_t)store_query_int(srv->store,
-	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
 	/* Nothing more for a site revoked since its last batch: revoke acts
 	 * when it returns, not at the next tick. */
 	if (s->sent < head && !s_site_active(srv, s->site, NULL)) {
@@ -670,6 +693,14 @@ s_stream(server_t *srv, session_t *s)
 	}
 	cbw_free(&batch);
 	return 0;
+}
+
+static int
+s_stream(server_t *srv, session_t *s)
+{
+	if (s->state != SESSION_READY || !s->streaming || s->gone)
+		return 0;
+	return s_stream_to(srv, s, s_head(srv));
 }
 
 /* A signed batch as the hub takes it (proto.h): PUSH carries the
@@ -907,21 +938,32 @@ s_group_end(server_t *srv)
 	size_t done;
 	err_t err;
 	size_t i;
-	int failed;
+	int failed, all;
 
 	if (!srv->group.open)
 		return;
 	srv->group.open = 0;
 	err_clear(&err);
-	if (srv->backlog + srv->group.ops <= APPLY_NOW_MAX &&
+	/* A hub of a cluster acknowledges a PUSH once its ops are in the
+	 * shared log, which takes what this transaction logs (pgstore.h):
+	 * all of it is applied now. */
+	all = pgstore_attached(srv->store);
+	if ((all || srv->backlog + srv->group.ops <= APPLY_NOW_MAX) &&
 	    srv->backlog + srv->group.ops > 0) {
 		if (store_savepoint(srv->store, &mark, &err)) {
 			store_rollback(srv->store);
 			goto end;
 		}
 		/* One slice: all of it, unless its bytes end it first. */
-		if ((failed = s_apply_in(srv, APPLY_SLICE, &done, &err)) == 0)
-			applied = done;
+		do {
+			if ((failed = s_apply_in(srv, APPLY_SLICE, &done,
+				 &err)) == 0)
+				applied += done;
+		} while (all && !failed && done > 0);
+		if (all && failed) {
+			store_rollback(srv->store);
+			goto end;
+		}
 		if (failed || store_release(srv->store, &mark, &err)) {
 			log_warn("apply received ops: %s", err.msg);
 			/* The PUSHes before the mark stay; the backlog's
@@ -1298,6 +1340,7 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	char reason[PROTO_REASON_MAX + 1];
 	uint64_t held = 0, head, hub_seq = 0;
 	int schema = store_schema_version();
+	err_t err;
 
 	if (strcmp(msg->site, site) != 0) {
 		snprintf(reason, sizeof reason,
@@ -1333,9 +1376,12 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 	}
 	if (s_pin_sign_key(srv, s, site, msg->sign_key))
 		return;
+	/* A node that comes from another hub of the cluster finds here all
+	 * that hub had (pgstore.h). */
+	if (pgstore_tail(srv->store, NULL, &err))
+		log_warn("site %s: hello: %s", site, err.msg);
 	store_origin_max_seq(srv->store, site, &held, NULL);
-	head = (uint64_t)store_query_int(srv->store,
-	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	head = s_head(srv);
 	snprintf(s->site, sizeof s->site, "%s", site);
 	snprintf(s->incarnation, sizeof s->incarnation, "%s", msg->incarnation);
 	s->state = SESSION_READY;
@@ -1867,28 +1913,71 @@ s_stream_scan(void)
 	return n;
 }
 
-/* A site moved to another region since its HELLO (bl-hub region): its
- * session ends and its connection is cut, so that it comes back at once,
- * streamed by its new region, and WELCOME tells it (it backfills the
- * region's stock, proto.h). 1 when it was. */
+/* Reads the sites not revoked, by id, into srv->reg, for the tick to
+ * check each session against by a search (s_reg_find). -1 when the read
+ * failed (logged): the tick then checks nothing this time. */
 static int
-s_region_moved(server_t *srv, session_t *s)
+s_reg_read(server_t *srv)
 {
 	sqlite3_stmt *q = store_stmt(srv->store,
-	    "SELECT region FROM sites WHERE id = ?");
-	char region[sizeof s->region] = "", why[2 * sizeof s->region + 32];
-	int moved = 0;
+	    "SELECT id, region FROM sites "
+	    "WHERE revoked_at IS NULL ORDER BY id");
+	int rc;
 
-	if (s->state != SESSION_READY)
-		return 0;
-	sqlite3_bind_text(q, 1, s->site, -1, SQLITE_STATIC);
-	if (store_row(srv->store, q)) {
-		snprintf(region, sizeof region, "%s",
-		    sqlite3_column_text(q, 0));
-		moved = strcmp(region, s->region) != 0;
+	srv->nreg = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		reg_site_t *r;
+
+		if (srv->nreg == srv->reg_cap) {
+			size_t cap = srv->reg_cap ? 2 * srv->reg_cap : 64;
+			reg_site_t *grown = realloc(srv->reg,
+			    cap * sizeof *grown);
+
+			if (grown == NULL)
+				fatal("hub: out of memory");
+			srv->reg = grown;
+			srv->reg_cap = cap;
+		}
+		r = &srv->reg[srv->nreg++];
+		snprintf(r->id, sizeof r->id, "%s", sqlite3_column_text(q, 0));
+		snprintf(r->region, sizeof r->region, "%s",
+		    sqlite3_column_text(q, 1));
 	}
 	sqlite3_reset(q);
-	if (!moved)
+	if (rc != SQLITE_DONE) {
+		log_warn("tick: read sites: %s",
+		    sqlite3_errmsg(store_db(srv->store)));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+s_reg_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const reg_site_t *)elem)->id);
+}
+
+/* The site of srv->reg, NULL when it is revoked or was never enrolled.
+ * SQLite orders TEXT by memcmp, as strcmp does. */
+static const reg_site_t *
+s_reg_find(const server_t *srv, const char *site)
+{
+	return srv->nreg == 0
+	    ? NULL
+	    : bsearch(site, srv->reg, srv->nreg, sizeof *srv->reg, s_reg_cmp);
+}
+
+/* A site moved to region since its HELLO (bl-hub region): its session
+ * ends and its connection is cut, so that it comes back at once, streamed
+ * by its new region, and WELCOME tells it (it backfills the region's
+ * stock, proto.h). 1 when it was. */
+static int
+s_region_moved(server_t *srv, session_t *s, const char *region)
+{
+	char why[2 * sizeof s->region + 32];
+
+	if (s->state != SESSION_READY || strcmp(region, s->region) == 0)
 		return 0;
 	snprintf(why, sizeof why, "moved from region %s to %s", s->region,
 	    region);
@@ -1904,7 +1993,8 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	server_t *srv = arg;
 	session_t *s, *next;
-	uint64_t now = hlc_wall_ms();
+	uint64_t now = hlc_wall_ms(), head;
+	int reg_ok;
 	(void)fd;
 	(void)what;
 	/* What a CLI wrote of ours gets signed; `bl-hub recover --done`
@@ -1936,7 +2026,14 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 			&err))
 			log_warn("quarantine: retry: %s", err.msg);
 	}
+	/* One read of the registry and of the head for every session: a
+	 * statement per session took 10,000 sessions 30,000 statements, and
+	 * their file locks, a second. */
+	reg_ok = s_reg_read(srv) == 0;
+	head = s_head(srv);
 	for (s = srv->sessions; s != NULL; s = next) {
+		const reg_site_t *r;
+
 		next = s->next;
 		s_session_quiet(s, now, 0);
 		if (s->gone || now - s->last_rx_ms > SESSION_IDLE_MS) {
@@ -1947,9 +2044,9 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (s_stalled(srv, s, now))
 			continue;
-		if (s->state == SESSION_CLOSED || s->site[0] == '\0')
+		if (s->state == SESSION_CLOSED || s->site[0] == '\0' || !reg_ok)
 			continue;
-		if (!s_site_active(srv, s->site, NULL)) {
+		if ((r = s_reg_find(srv, s->site)) == NULL) {
 			char reason[128];
 
 			snprintf(reason, sizeof reason, "site %s revoked",
@@ -1960,9 +2057,9 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 			s_cut(srv, s, "revoked");
 			continue;
 		}
-		if (s_region_moved(srv, s))
+		if (s_region_moved(srv, s, r->region))
 			continue;
-		s_stream(srv, s);
+		s_stream_to(srv, s, head);
 	}
 	zev_kick(srv->router_ev);
 }
@@ -1971,14 +2068,16 @@ void
 server_notify(server_t *srv)
 {
 	session_t *s;
+	uint64_t head;
 	err_t err;
 
 	/* What we wrote is signed before it is streamed. */
 	if (recover_sign(srv->recover, &err))
 		log_warn("%s", err.msg);
 
+	head = s_head(srv);
 	for (s = srv->sessions; s != NULL; s = s->next)
-		s_stream(srv, s);
+		s_stream_to(srv, s, head);
 	zev_kick(srv->router_ev);
 }
 
@@ -2188,7 +2287,7 @@ server_new(struct event_base *base, store_t *store, const keypair_t *keys,
 		    zmq_strerror(zmq_errno()));
 		goto fail;
 	}
-	/* Linger, message size and heartbeats as at every node (zsock.h). */
+	/* Linger and message size as at every node (zsock.h). */
 	if ((srv->router = zsock_new(srv->ctx, ZMQ_ROUTER, err)) == NULL)
 		goto fail;
 	if (zsock_set(srv->router, ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER", &one,
@@ -2268,6 +2367,7 @@ server_destroy(server_t **self_p)
 	cbw_free(&srv->out);
 	health_destroy(&srv->health);
 	recover_destroy(&srv->recover);
+	free(srv->reg);
 	free(srv);
 	*self_p = NULL;
 }

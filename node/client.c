@@ -1372,7 +1372,7 @@ client_new(struct event_base *base, store_t *store, const conf_t *conf,
 	}
 	sodium_bin2hex(c->sign_pk, sizeof c->sign_pk, pk, sizeof pk);
 	c->ctx = zmq_ctx_new();
-	/* Linger, message size and heartbeats as at the hub (zsock.h). */
+	/* Linger and message size as at the hub, heartbeats (zsock.h). */
 	if ((c->dealer = zsock_new(c->ctx, ZMQ_DEALER, err)) == NULL) {
 		client_destroy(&c);
 		return NULL;

@@ -47,6 +47,11 @@ struct store {
 	char hold[ERR_MSG_MAX]; /* "" or why local writes are held */
 	store_logged_fn logged; /* store_set_logged, NULL when none */
 	void *logged_arg;
+	store_shared_t shared_hooks;  /* store_set_shared's */
+	const store_shared_t *shared; /* &shared_hooks, NULL when none */
+	int in_shared;		      /* a hook runs: no hooks inside it */
+	uint64_t shared_lsn;	      /* the begin hook's first lsn */
+	uint64_t lsn_floor;	      /* store_set_lsn_floor */
 	/* Writes held back in a bulk (store_hold), and whose they are. */
 	int bulk;
 	store_held_fn held_fn; /* NULL: nothing held */
@@ -408,6 +413,8 @@ store_close(store_t **self_p)
 		return;
 	st = *self_p;
 	s_held_end(st, 0, NULL);
+	if (st->shared != NULL && st->shared->destroy != NULL)
+		st->shared->destroy(st->shared->arg);
 	ckpt_stop(&st->ckpt);
 	cbw_free(&st->run.ops);
 	cbw_free(&st->run.ends);
@@ -774,18 +781,82 @@ s_begin_meta(store_t *st, int64_t *last, int64_t *seq, int64_t *drift,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+void
+store_set_shared(store_t *st, const store_shared_t *shared)
+{
+	assert(st->shared == NULL && !st->in_txn);
+	st->shared_hooks = *shared;
+	st->shared = &st->shared_hooks;
+}
+
+const store_shared_t *
+store_shared(const store_t *st)
+{
+	return st->shared;
+}
+
+void
+store_set_lsn_floor(store_t *st, uint64_t lsn)
+{
+	assert(st->in_txn);
+	st->lsn_floor = lsn;
+}
+
+/* The shared log's commit hook, inside the transaction (store_set_shared):
+ * 0 when there is none or it ran well. */
+static int
+s_shared_commit(store_t *st, err_t *err)
+{
+	int rc;
+
+	if (st->shared == NULL || st->in_shared || st->shared_lsn == 0)
+		return 0;
+	st->in_shared = 1;
+	rc = st->shared->commit(st->shared->arg, st, st->shared_lsn, err);
+	st->in_shared = 0;
+	if (rc == 0)
+		st->shared_lsn = 0; /* done: nothing to abort */
+	return rc;
+}
+
+/* The shared log's abort hook, once, when its begin hook ran. */
+static void
+s_shared_abort(store_t *st)
+{
+	if (st->shared == NULL || st->in_shared || st->shared_lsn == 0)
+		return;
+	st->shared_lsn = 0;
+	st->in_shared = 1;
+	st->shared->abort(st->shared->arg, st);
+	st->in_shared = 0;
+}
+
 int
 store_begin(store_t *st, err_t *err)
 {
 	int64_t last = 0, seq = 0, drift = HLC_DEFAULT_MAX_DRIFT_MS;
+	int rc;
 
 	assert(!st->in_txn);
 	store_read_clear(st);
-	if (s_exec_cached(st, "BEGIN IMMEDIATE", err))
+	st->shared_lsn = 0;
+	if (st->shared != NULL && !st->in_shared) {
+		st->in_shared = 1;
+		rc = st->shared->begin(st->shared->arg, st, &st->shared_lsn,
+		    err);
+		st->in_shared = 0;
+		if (rc != 0)
+			return err_prefix(err, "begin");
+	}
+	st->lsn_floor = st->shared_lsn;
+	if (s_exec_cached(st, "BEGIN IMMEDIATE", err)) {
+		s_shared_abort(st);
 		return err_prefix(err, "begin");
+	}
 	/* Re-read each time: another process may have written since. */
 	if (s_begin_meta(st, &last, &seq, &drift, err)) {
 		s_exec(st, "ROLLBACK", NULL);
+		s_shared_abort(st);
 		return err_prefix(err, "begin");
 	}
 	hlc_init(&st->clock, (uint64_t)last, (uint64_t)drift);
@@ -829,6 +900,10 @@ store_commit(store_t *st, err_t *err)
 		store_rollback(st);
 		return -1;
 	}
+	if (s_shared_commit(st, err)) {
+		store_rollback(st);
+		return err_prefix(err, "commit");
+	}
 	if (s_exec_cached(st, "COMMIT", err)) {
 		store_rollback(st);
 		return err_prefix(err, "commit");
@@ -842,6 +917,8 @@ store_commit(store_t *st, err_t *err)
 void
 store_rollback(store_t *st)
 {
+	if (st->in_txn)
+		s_shared_abort(st);
 	st->chain.seq = 0;
 	s_inbox_forget(st);
 	s_held_end(st, 0, NULL);
@@ -1160,15 +1237,21 @@ out:
 	return rc;
 }
 
+/* The lsn an op is logged at: the next after the last, or the floor a
+ * hub copying a shared log sets (store_set_lsn_floor), parameter 20. */
+#define S_LSN "max(ifnull((SELECT max(lsn) FROM op_log), 0) + 1, ?20)"
+
 static int
 s_log_insert(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     err_t *err)
 {
 	sqlite3_stmt *s = store_stmt(st,
-	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?)");
+	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain, "
+	    "lsn) VALUES (?, ?, ?, ?, ?, ?, ?, " S_LSN ")");
 	uint8_t chain[CHAIN_BYTES];
 	int rc;
+
+	sqlite3_bind_int64(s, 20, (int64_t)st->lsn_floor);
 
 	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
 		return -1;
@@ -1779,10 +1862,13 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	    ? store_stmt(st,
 		  "INSERT OR IGNORE INTO "
 		  "op_log(origin, seq, hlc, entity, key, body, chain, vis_site, "
-		  "vis_site2, vis_region) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		  "vis_site2, vis_region, lsn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+		  "?, ?, " S_LSN ")")
 	    : store_stmt(st,
 		  "INSERT OR IGNORE INTO op_log(origin, seq, hlc, "
-		  "entity, key, body, chain) VALUES (?, ?, ?, ?, ?, ?, ?)");
+		  "entity, key, body, chain, lsn) "
+		  "VALUES (?, ?, ?, ?, ?, ?, ?, " S_LSN ")");
+	sqlite3_bind_int64(s, 20, (int64_t)st->lsn_floor);
 	if ((rc = s_chain_of(st, op, body, len, chain, err)) < 0)
 		return err_prefix(err, "ingest op %s/%llu", op->origin,
 		    (unsigned long long)op->seq);
@@ -1834,7 +1920,9 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	err_clear(&why);
 	/* A rule checks before it writes (store_apply_fn), so a refusal leaves
 	 * nothing to undo but the log row. */
-	if (s_clock_admits(st, op, &why) == 0 && s_apply(st, op, &why) == 0) {
+	if (((from != NULL && from->admitted) ||
+		s_clock_admits(st, op, &why) == 0) &&
+	    s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		if (st->logged != NULL &&
@@ -2149,8 +2237,9 @@ s_apply_received(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 		return -1;
 	s = store_stmt(st,
 	    "INSERT INTO op_log(origin, seq, hlc, entity, key, body, chain, "
-	    "vis_site, vis_site2, vis_region, vis_order) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "vis_site, vis_site2, vis_region, vis_order, lsn) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " S_LSN ")");
+	sqlite3_bind_int64(s, 20, (int64_t)st->lsn_floor);
 	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
 	sqlite3_bind_int64(s, 3, (int64_t)op->hlc);
@@ -2196,7 +2285,7 @@ s_apply_row(store_t *st, const char *origin, uint64_t first, const char *role,
 	uint32_t from = 0, to;
 
 	for (i = 0; i < n; i++, from = to) {
-		ingest_from_t in = { role, NULL };
+		ingest_from_t in = { role, NULL, 0 };
 		ingest_result_t res;
 		op_t op;
 		cbr_t r;

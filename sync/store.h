@@ -133,6 +133,41 @@ typedef int (
     *store_logged_fn)(void *arg, store_t *store, const op_t *op, err_t *err);
 void store_set_logged(store_t *store, store_logged_fn fn, void *arg);
 
+/*
+ * A log shared with other hubs (the hub of a cluster, hub/pgstore.c): the
+ * store numbers its log as the shared one does, and what a transaction
+ * logs reaches the shared log before the transaction commits.
+ *
+ * begin runs before each write transaction's BEGIN IMMEDIATE and stores
+ * in *first_lsn the lsn its first logged op must take (0: none; the ops
+ * after it follow on); commit runs inside the transaction just before
+ * COMMIT with that lsn; abort runs when the transaction rolls back after
+ * begin succeeded. begin and commit return 0, or -1 with err: the
+ * transaction is then not begun, or rolled back. What the hooks run on
+ * the store themselves (their own transactions) runs without them. arg
+ * is theirs; store_close calls destroy(arg) once.
+ */
+typedef struct {
+	int (
+	    *begin)(void *arg, store_t *store, uint64_t *first_lsn, err_t *err);
+	int (
+	    *commit)(void *arg, store_t *store, uint64_t first_lsn, err_t *err);
+	void (*abort)(void *arg, store_t *store);
+	void (*destroy)(void *arg);
+	void *arg;
+} store_shared_t;
+
+/* Sets the hooks (copied; the store owns arg from now on, above). */
+void store_set_shared(store_t *store, const store_shared_t *shared);
+
+/* The hooks set, NULL when none. Borrowed from store. */
+const store_shared_t *store_shared(const store_t *store);
+
+/* Inside a transaction: the next op logged takes lsn at least (0: the
+ * next after the last, as always). For a hub that copies the shared log
+ * into its own, position for position. */
+void store_set_lsn_floor(store_t *store, uint64_t lsn);
+
 /* Transactions. begin is BEGIN IMMEDIATE and loads the clock and seq; commit
  * persists them and commits; rollback discards everything since begin. */
 int store_begin(store_t *store, err_t *err);
@@ -309,6 +344,8 @@ typedef struct {
 	const char *role;    /* the sender's role, checked against the rule
 				table's writers (store_may_write) */
 	const op_vis_t *vis; /* who may receive it (NULL: everyone) */
+	int admitted;	     /* another hub's clock admitted it into the
+				shared log: not refused for its stamp here */
 } ingest_from_t;
 
 /* store_ingest at the hub: after the identity checks, an op whose sender's

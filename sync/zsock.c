@@ -31,10 +31,11 @@ zsock_new(void *ctx, int type, err_t *err)
 		err) ||
 	    zsock_set(sock, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxsize,
 		sizeof maxsize, err) ||
-	    zsock_set(sock, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", &ivl,
-		sizeof ivl, err) ||
-	    zsock_set(sock, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT",
-		&ttl, sizeof ttl, err)) {
+	    (type == ZMQ_DEALER &&
+		(zsock_set(sock, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", &ivl,
+		     sizeof ivl, err) ||
+		    zsock_set(sock, ZMQ_HEARTBEAT_TIMEOUT,
+			"ZMQ_HEARTBEAT_TIMEOUT", &ttl, sizeof ttl, err)))) {
 		zmq_close(sock);
 		return NULL;
 	}

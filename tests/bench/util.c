@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -57,6 +58,9 @@ bench_spawn(char *const argv[], const char *log)
 			dup2(fd, 2);
 			close(fd);
 		}
+		/* A bench that dies (bench_die) leaves no hub or node behind
+		 * to hold ports and CPU in the next run. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -627,6 +627,135 @@ TEST(ingest_quarantines_an_op_from_too_far_ahead)
 	store_close(&st);
 }
 
+/* What a shared log's hooks saw (store_set_shared). */
+typedef struct {
+	int begins, commits, aborts, destroyed;
+	uint64_t first;	    /* the lsn begin gives */
+	uint64_t committed; /* the first lsn commit was given */
+	int64_t logged;	    /* op_log rows from it on, at commit */
+	int fail_commit;
+} shared_seen_t;
+
+static int
+s_shared_begin(void *arg, store_t *st, uint64_t *first_lsn, err_t *err)
+{
+	shared_seen_t *h = arg;
+
+	(void)st;
+	(void)err;
+	h->begins++;
+	*first_lsn = h->first;
+	return 0;
+}
+
+static int
+s_shared_commit(void *arg, store_t *st, uint64_t first_lsn, err_t *err)
+{
+	shared_seen_t *h = arg;
+	sqlite3_stmt *q;
+
+	h->commits++;
+	h->committed = first_lsn;
+	sqlite3_prepare_v2(store_db(st),
+	    "SELECT count(*) FROM op_log WHERE lsn >= ?", -1, &q, NULL);
+	sqlite3_bind_int64(q, 1, (int64_t)first_lsn);
+	h->logged = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0)
+						  : -1;
+	sqlite3_finalize(q);
+	if (h->fail_commit)
+		return err_set(err, ERR_UNAVAILABLE, "shared log: gone");
+	return 0;
+}
+
+static void
+s_shared_abort(void *arg, store_t *st)
+{
+	(void)st;
+	((shared_seen_t *)arg)->aborts++;
+}
+
+static void
+s_shared_destroy(void *arg)
+{
+	((shared_seen_t *)arg)->destroyed++;
+}
+
+/* A store with a shared log (hub/pgstore.h) logs a transaction's ops from
+ * the lsn its begin hook gives, shows them to its commit hook before
+ * COMMIT, rolls back when that hook fails, and logs an op at the floor a
+ * copying hub sets; an op admitted by another hub is not refused for its
+ * stamp. */
+TEST(a_shared_log_numbers_and_sees_each_transaction)
+{
+	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
+	shared_seen_t seen = { 0, 0, 0, 0, 10, 0, -1, 0 };
+	store_shared_t hooks = { s_shared_begin, s_shared_commit,
+		s_shared_abort, s_shared_destroy, &seen };
+	ingest_from_t in = { "store", NULL, 1 };
+	ingest_result_t res;
+	cbw_t w;
+	op_t op;
+	err_t err;
+
+	REQUIRE(st != NULL);
+	store_set_shared(st, &hooks);
+	s_movement_op(&op, "S001", 1, hlc_pack(WALL0, 0), "S001-m1", "S001",
+	    "TEA", -1, "sale");
+	CHECK_EQ_INT(s_ingest(st, &op, &err), INGEST_APPLIED);
+	op_clear(&op);
+	CHECK_EQ_INT(seen.begins, 1);
+	CHECK_EQ_INT(seen.commits, 1);
+	CHECK_EQ_UINT(seen.committed, 10);
+	CHECK_EQ_INT(seen.logged, 1);
+	CHECK_EQ_INT(seen.aborts, 0);
+	CHECK_EQ_INT(s_count(st, "op_log WHERE lsn = 10"), 1);
+
+	/* The commit hook fails: nothing is kept, and abort is told. */
+	seen.first = 20;
+	seen.fail_commit = 1;
+	s_movement_op(&op, "S001", 2, hlc_pack(WALL0, 1), "S001-m2", "S001",
+	    "TEA", -1, "sale");
+	cbw_init(&w);
+	REQUIRE(op_encode(&op, &w, &err) == 0);
+	CHECK_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_ingest(st, &op, w.data, w.len, &res, &err), 0);
+	CHECK_EQ_INT(store_commit(st, &err), -1);
+	CHECK_STR(err.msg, "commit: shared log: gone");
+	CHECK_EQ_INT(seen.logged, 1);
+	CHECK_EQ_INT(seen.aborts, 1);
+	CHECK_EQ_INT(s_count(st, "op_log"), 1);
+
+	/* A copying hub sets the floor per op, its hooks aside (first 0). */
+	seen.first = 0;
+	seen.fail_commit = 0;
+	CHECK_EQ_INT(store_begin(st, &err), 0);
+	store_set_lsn_floor(st, 50);
+	CHECK_EQ_INT(store_ingest_from(st, &op, w.data, w.len, &in, &res, &err),
+	    0);
+	CHECK_EQ_INT(res, INGEST_APPLIED);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(s_count(st, "op_log WHERE lsn = 50 AND seq = 2"), 1);
+	cbw_free(&w);
+	op_clear(&op);
+
+	/* Admitted by another hub's clock: applied, stamp ahead or not. */
+	s_customer_op(&op, "S001", 3, hlc_pack(WALL0 + 600000, 0), "S001-C-3",
+	    "Ada");
+	cbw_init(&w);
+	REQUIRE(op_encode(&op, &w, &err) == 0);
+	CHECK_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_ingest_from(st, &op, w.data, w.len, &in, &res, &err),
+	    0);
+	CHECK_EQ_INT(res, INGEST_APPLIED);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(s_count(st, "op_log WHERE lsn = 51 AND seq = 3"), 1);
+	CHECK_EQ_INT(store_quarantine_count(st), 0);
+	cbw_free(&w);
+	op_clear(&op);
+	store_close(&st);
+	CHECK_EQ_INT(seen.destroyed, 1);
+}
+
 /* A stamp ahead decides no claim of a movement, a payment or an order's
  * create (store.h): they are applied at once, and the receiver's clock is
  * not pulled forward by them. */

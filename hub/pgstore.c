@@ -1,0 +1,385 @@
+/*
+ * pgstore: hub.db as a projection of the shared op log (see pgstore.h for
+ * the positions and the two paths that keep them).
+ *
+ * Owns its libpq connection (a pglog_t, reopened after a loss) and the URI;
+ * the store owns the pgstore_t through its shared-log hooks.
+ */
+#include "pgstore.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "hub.h"
+#include "log.h"
+#include "op.h"
+#include "pglog.h"
+
+#define META_APPLIED "pg_applied"
+
+typedef struct {
+	char *uri;
+	pglog_t *log;  /* NULL until needed, and after a loss */
+	int tailing;   /* a tail runs: its transactions take no lock */
+	uint64_t head; /* the shared log's head at the open append */
+} pgstore_t;
+
+static int s_begin(void *arg, store_t *st, uint64_t *first_lsn, err_t *err);
+
+/* The connection, opened when there is none. */
+static pglog_t *
+s_log(pgstore_t *ps, err_t *err)
+{
+	if (ps->log == NULL && (ps->log = pglog_open(ps->uri, err)) == NULL)
+		return NULL;
+	return ps->log;
+}
+
+/* After a failure: a lost connection is closed, to be reopened. */
+static void
+s_failed(pgstore_t *ps, const err_t *err)
+{
+	if (err->code == ERR_UNAVAILABLE)
+		pglog_close(&ps->log);
+}
+
+static pgstore_t *
+s_of(const store_t *st)
+{
+	const store_shared_t *h = store_shared(st);
+
+	return h != NULL && h->begin == s_begin ? h->arg : NULL;
+}
+
+uint64_t
+pgstore_applied(store_t *st)
+{
+	int64_t v = 0;
+
+	if (s_of(st) == NULL ||
+	    store_meta_get_int(st, META_APPLIED, 0, &v, NULL) != 0)
+		return 0;
+	return (uint64_t)v;
+}
+
+int
+pgstore_attached(const store_t *st)
+{
+	return s_of(st) != NULL;
+}
+
+/* ---- tailing ---- */
+
+/* What one tail transaction carries through pglog_read's callback. */
+typedef struct {
+	store_t *st;
+	uint64_t last; /* the last gseq applied */
+	int waiting;   /* stopped at an op whose origin is not copied yet */
+	hub_from_t from;
+} tail_t;
+
+/* Applies one op of the shared log at lsn == its gseq. */
+static int
+s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	tail_t *t = arg;
+	ingest_from_t in;
+	ingest_result_t res;
+	op_t op;
+	cbr_t r;
+	err_t why;
+
+	memset(&op, 0, sizeof op);
+	cbr_init(&r, row->op.body, row->op.body_len);
+	if (op_decode(&r, &op, &why) != 0) {
+		/* The appending hub decoded it: never here. */
+		log_warn("shared log: gseq %llu (%s/%llu) does not decode, "
+			 "skipped: %s",
+		    (unsigned long long)row->gseq, row->op.origin,
+		    (unsigned long long)row->op.seq, why.msg);
+		t->last = row->gseq;
+		return 0;
+	}
+	memset(&in, 0, sizeof in);
+	hub_from_of(&t->from, t->st, &op, &in);
+	if (t->from.role[0] == '\0') {
+		/* Enrolled on another hub a moment ago: the registry's copy
+		 * (clusterpoll.c) brings its role within a second. */
+		op_clear(&op);
+		t->waiting = 1;
+		return err_set(err, ERR_UNAVAILABLE,
+		    "tail: op %s/%llu: site %s not in the registry's copy yet",
+		    row->op.origin, (unsigned long long)row->op.seq,
+		    row->op.origin);
+	}
+	in.admitted = 1;
+	store_set_lsn_floor(t->st, row->gseq);
+	if (store_ingest_from(t->st, &op, row->op.body, row->op.body_len, &in,
+		&res, &why) != 0) {
+		op_clear(&op);
+		*err = why;
+		return -1;
+	}
+	if (res == INGEST_QUARANTINED || res == INGEST_CONFLICT)
+		log_warn("shared log: gseq %llu: %s",
+		    (unsigned long long)row->gseq, why.msg);
+	op_clear(&op);
+	t->last = row->gseq;
+	return 0;
+}
+
+/* One transaction of the tail: up to PGSTORE_TAIL_BATCH ops after
+ * pg_applied, no further than upto. *n: how many were read. */
+static int
+s_tail_batch(pgstore_t *ps, store_t *st, uint64_t upto, size_t *n, err_t *err)
+{
+	tail_t t;
+	int64_t from = 0;
+	size_t limit = PGSTORE_TAIL_BATCH;
+	err_t read_err;
+
+	*n = 0;
+	memset(&t, 0, sizeof t);
+	t.st = st;
+	if (store_begin(st, err))
+		return -1;
+	if (store_meta_get_int(st, META_APPLIED, 0, &from, err))
+		goto fail;
+	if ((uint64_t)from >= upto) {
+		store_rollback(st);
+		return 0;
+	}
+	if (upto - (uint64_t)from < limit)
+		limit = (size_t)(upto - (uint64_t)from);
+	t.last = (uint64_t)from;
+	err_clear(&read_err);
+	if (pglog_read(ps->log, (uint64_t)from, limit, s_tail_row, &t, n,
+		&read_err) != 0 &&
+	    !t.waiting) {
+		*err = read_err;
+		s_failed(ps, err);
+		goto fail;
+	}
+	if (t.last > (uint64_t)from &&
+	    store_meta_set_int(st, META_APPLIED, (int64_t)t.last, err))
+		goto fail;
+	if (store_commit(st, err))
+		return -1;
+	if (t.waiting) {
+		*err = read_err;
+		return -1;
+	}
+	return 0;
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+/* Applies the shared log up to upto (its head, read by the caller). */
+static int
+s_tail_to(pgstore_t *ps, store_t *st, uint64_t upto, size_t *applied,
+    err_t *err)
+{
+	size_t n;
+	int rc = 0;
+
+	ps->tailing = 1;
+	do {
+		if ((rc = s_tail_batch(ps, st, upto, &n, err)) != 0)
+			break;
+		if (applied != NULL)
+			*applied += n;
+	} while (n > 0);
+	ps->tailing = 0;
+	return rc;
+}
+
+int
+pgstore_tail(store_t *st, size_t *applied, err_t *err)
+{
+	pgstore_t *ps = s_of(st);
+	uint64_t head;
+
+	if (applied != NULL)
+		*applied = 0;
+	if (ps == NULL)
+		return 0;
+	if (s_log(ps, err) == NULL)
+		return err_prefix(err, "tail");
+	if (pglog_head(ps->log, &head, err) != 0) {
+		s_failed(ps, err);
+		return err_prefix(err, "tail");
+	}
+	return s_tail_to(ps, st, head, applied, err);
+}
+
+/* ---- writing: the store's hooks ---- */
+
+/* Before BEGIN IMMEDIATE: the append lock, then the log's head applied,
+ * and this transaction's ops logged from the head + 1 on. */
+static int
+s_begin(void *arg, store_t *st, uint64_t *first_lsn, err_t *err)
+{
+	pgstore_t *ps = arg;
+
+	*first_lsn = 0;
+	if (ps->tailing)
+		return 0;
+	/* What is there now is applied before the lock: a hub far behind
+	 * (one just started) does not hold every other hub's appends while
+	 * it catches up. Under the lock, only what came meanwhile. */
+	if (pgstore_tail(st, NULL, err) != 0)
+		return -1;
+	if (pglog_begin(ps->log, &ps->head, err) != 0) {
+		s_failed(ps, err);
+		return -1;
+	}
+	if (s_tail_to(ps, st, ps->head, NULL, err) != 0) {
+		pglog_abort(ps->log);
+		s_failed(ps, err);
+		return -1;
+	}
+	*first_lsn = ps->head + 1;
+	return 0;
+}
+
+/* Just before COMMIT: the ops this transaction logged, appended with the
+ * gseqs their lsns are, then PostgreSQL's COMMIT. */
+static int
+s_commit(void *arg, store_t *st, uint64_t first_lsn, err_t *err)
+{
+	pgstore_t *ps = arg;
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT lsn, origin, seq, body FROM op_log WHERE lsn >= ? "
+	    "ORDER BY lsn");
+	pglog_op_t *ops = NULL;
+	uint64_t *lsns = NULL, *gseqs = NULL;
+	pglog_status_t *status = NULL;
+	char **origins = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc, failed = -1;
+	err_t conflicts;
+
+	assert(first_lsn == ps->head + 1);
+	sqlite3_bind_int64(q, 1, (int64_t)first_lsn);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((ops = realloc(ops, cap * sizeof *ops)) == NULL ||
+			    (lsns = realloc(lsns, cap * sizeof *lsns)) ==
+				NULL ||
+			    (origins = realloc(origins,
+				 cap * sizeof *origins)) == NULL)
+				fatal("hub: out of memory");
+		}
+		lsns[n] = (uint64_t)sqlite3_column_int64(q, 0);
+		origins[n] = strdup((const char *)sqlite3_column_text(q, 1));
+		ops[n].origin = origins[n];
+		ops[n].seq = (uint64_t)sqlite3_column_int64(q, 2);
+		ops[n].body_len = (size_t)sqlite3_column_bytes(q, 3);
+		ops[n].body = malloc(ops[n].body_len + 1);
+		if (origins[n] == NULL || ops[n].body == NULL)
+			fatal("hub: out of memory");
+		memcpy((uint8_t *)ops[n].body, sqlite3_column_blob(q, 3),
+		    ops[n].body_len);
+		op_hash(ops[n].body, ops[n].body_len, ops[n].hash);
+		n++;
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		err_set(err, ERR_INTERNAL, "append to the shared log: read: %s",
+		    sqlite3_errmsg(store_db(st)));
+		goto out;
+	}
+	if (n > 0) {
+		gseqs = calloc(n, sizeof *gseqs);
+		status = calloc(n, sizeof *status);
+		if (gseqs == NULL || status == NULL)
+			fatal("hub: out of memory");
+		if (pglog_append_in(ps->log, ops, n, gseqs, status,
+			&conflicts) != 0) {
+			*err = conflicts;
+			s_failed(ps, err);
+			goto out;
+		}
+		/* The lock is held since the head was read: what is logged
+		 * here takes the next gseqs, in order. Anything else means
+		 * another writer did not take the lock. */
+		for (i = 0; i < n; i++)
+			if (status[i] != PGLOG_APPENDED ||
+			    gseqs[i] != lsns[i]) {
+				err_set(err, ERR_INTERNAL,
+				    "append op %s/%llu to the shared log: it "
+				    "took gseq %llu (%s), not %llu",
+				    ops[i].origin,
+				    (unsigned long long)ops[i].seq,
+				    (unsigned long long)gseqs[i],
+				    status[i] == PGLOG_APPENDED ? "appended"
+					: status[i] == PGLOG_DUPLICATE
+					? "held before"
+					: "another op holds its seq",
+				    (unsigned long long)lsns[i]);
+				pglog_abort(ps->log);
+				goto out;
+			}
+		if (store_meta_set_int(st, META_APPLIED, (int64_t)lsns[n - 1],
+			err)) {
+			pglog_abort(ps->log);
+			goto out;
+		}
+	}
+	if (pglog_commit(ps->log, err) != 0) {
+		s_failed(ps, err);
+		goto out;
+	}
+	failed = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free(origins[i]);
+		free((uint8_t *)ops[i].body);
+	}
+	free(origins);
+	free(ops);
+	free(lsns);
+	free(gseqs);
+	free(status);
+	return failed;
+}
+
+static void
+s_abort(void *arg, store_t *st)
+{
+	pgstore_t *ps = arg;
+
+	(void)st;
+	if (ps->log != NULL)
+		pglog_abort(ps->log);
+}
+
+static void
+s_destroy(void *arg)
+{
+	pgstore_t *ps = arg;
+
+	pglog_close(&ps->log);
+	free(ps->uri);
+	free(ps);
+}
+
+int
+pgstore_attach(store_t *st, const char *uri, err_t *err)
+{
+	pgstore_t *ps = calloc(1, sizeof *ps);
+	store_shared_t hooks = { s_begin, s_commit, s_abort, s_destroy, NULL };
+
+	if (ps == NULL || (ps->uri = strdup(uri)) == NULL) {
+		free(ps);
+		return err_set(err, ERR_INTERNAL, "shared log: out of memory");
+	}
+	hooks.arg = ps;
+	store_set_shared(st, &hooks);
+	return 0;
+}

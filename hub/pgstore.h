@@ -1,0 +1,67 @@
+/*
+ * pgstore: a hub of a cluster keeps its hub.db as a projection of the
+ * shared op log in PostgreSQL (pglog.h), position for position.
+ *
+ * Every op of the shared log has a gseq; in each hub's hub.db it is logged
+ * at lsn == gseq, so a node's cursor (an lsn) means the same op on every
+ * hub and a node that moves to another hub resumes exactly. Two paths keep
+ * it so, both through the store's shared-log hooks (store_set_shared):
+ *
+ * - Writing. Each write transaction of the hub (a group of PUSHes, an API
+ *   command, the allocator, a CLI command) first takes the shared log's
+ *   append lock (pglog_begin), copies what other hubs appended into
+ *   hub.db (tailing, below), and then logs its ops from the log's head + 1
+ *   on (store_set_lsn_floor): the merge rules decide on the state every
+ *   hub has at that position. Just before hub.db's COMMIT, the ops it
+ *   logged are appended to the shared log with exactly those gseqs, and
+ *   PostgreSQL commits; only then does hub.db commit and the PUSH get its
+ *   PUSH_ACK. Ops the hub quarantined are not appended: they stay in its
+ *   quarantine, and when a retry applies them they are appended then.
+ * - Tailing. What the other hubs appended is applied in gseq order, each
+ *   op through store_ingest_from with the same merge rules, its role from
+ *   the registry, its clock not checked again (the appending hub's clock
+ *   admitted it), logged at lsn == gseq; meta pg_applied is the last gseq
+ *   applied, in the same transaction.
+ *
+ * If hub.db's COMMIT fails after PostgreSQL's, the ops are in the shared
+ * log and the next tail brings them in; the hub's own seq follows its ops
+ * back (store_ingest_from reserves their seqs).
+ *
+ * A pgstore_t is owned by the store it is attached to (store_close frees
+ * it) and uses its one libpq connection from the store's thread only. The
+ * connection is opened when first needed and again after it is lost, so
+ * a hub whose PostgreSQL is out of reach still serves reads; its writes
+ * then fail with ERR_UNAVAILABLE.
+ */
+#ifndef BL_HUB_PGSTORE_H
+#define BL_HUB_PGSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "store.h"
+
+/* Ops read from the shared log per hub.db transaction when tailing. */
+#define PGSTORE_TAIL_BATCH 2000
+
+/* Attaches the shared log at uri (borrowed, copied) to st: from now on
+ * st's write transactions go through it (above), and st owns it. 0, or
+ * -1 with err (out of memory only: nothing is connected yet). */
+int pgstore_attach(store_t *st, const char *uri, err_t *err);
+
+/* Outside a transaction: applies what the shared log holds after meta
+ * pg_applied, in transactions of PGSTORE_TAIL_BATCH ops, until it has
+ * caught up with the head it read first. *applied (may be NULL) gets how
+ * many ops were read. 0, or -1 with err (what was applied stays). A store
+ * without a shared log does nothing. */
+int pgstore_tail(store_t *st, size_t *applied, err_t *err);
+
+/* The last gseq hub.db holds of the shared log (meta pg_applied), 0 for
+ * none or a store without a shared log. */
+uint64_t pgstore_applied(store_t *st);
+
+/* Whether st has a shared log attached. */
+int pgstore_attached(const store_t *st);
+
+#endif
