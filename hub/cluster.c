@@ -500,6 +500,149 @@ cluster_next_hq(cluster_t *c, char *id, size_t size, err_t *err)
 	return rc;
 }
 
+/* ---- moving a hub on its own into a cluster ---- */
+
+int
+cluster_check_empty(cluster_t *c, err_t *err)
+{
+	PGresult *res = s_query(c,
+	    "SELECT (SELECT value FROM cluster_meta WHERE key = 'hub_key'), "
+	    "(SELECT count(*) FROM op_log), (SELECT count(*) FROM sites)",
+	    0, NULL, "check: cluster", err);
+	char key[64];
+	int rc = 0;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+		rc = err_set(err, ERR_INTERNAL, "check: cluster: no row");
+	else if (!PQgetisnull(res, 0, 0) ||
+	    strcmp(PQgetvalue(res, 0, 1), "0") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 2), "0") != 0) {
+		if (PQgetisnull(res, 0, 0))
+			text_printf(key, sizeof key, "no hub key");
+		else
+			text_printf(key, sizeof key, "hub key %.*s...",
+			    KEY_SHOWN, PQgetvalue(res, 0, 0));
+		rc = err_set(err, ERR_CONFLICT,
+		    "%s: holds a cluster already (%s, %s ops, %s sites)",
+		    c->shown, key, PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Imports one site of db inside the write transaction: enrolled as
+ * cluster_enroll does, then its revocation, if any, kept. */
+static int
+s_import_locked(cluster_t *c, const cluster_site_t *site, err_t *err)
+{
+	char at[24];
+	const char *values[2] = { site->id, at };
+
+	if (s_enroll_locked(c, site, err))
+		return -1;
+	if (site->revoked_at == 0)
+		return 0;
+	snprintf(at, sizeof at, "%llu", (unsigned long long)site->revoked_at);
+	return s_exec(c, "UPDATE sites SET revoked_at = $2 WHERE id = $1", 2,
+	    values, "import: sites", err);
+}
+
+int
+cluster_import_sites(cluster_t *c, sqlite3 *db, const char *except, size_t *n,
+    err_t *err)
+{
+	sqlite3_stmt *s = NULL;
+	cluster_site_t site;
+	int step, rc = -1;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(db,
+		"SELECT id, role, pubkey, name, region, enrolled_at, "
+		"revoked_at, sign_key FROM sites WHERE id IS NOT ?1 "
+		"ORDER BY id",
+		-1, &s, NULL) != SQLITE_OK)
+		return err_set(err, ERR_INTERNAL, "import sites: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_bind_text(s, 1, except, -1, SQLITE_STATIC);
+	if (s_begin_write(c, "import sites", err))
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&site, 0, sizeof site);
+		site.id = (const char *)sqlite3_column_text(s, 0);
+		site.role = (const char *)sqlite3_column_text(s, 1);
+		site.pubkey = (const char *)sqlite3_column_text(s, 2);
+		site.name = (const char *)sqlite3_column_text(s, 3);
+		site.region = (const char *)sqlite3_column_text(s, 4);
+		site.enrolled_at = (uint64_t)sqlite3_column_int64(s, 5);
+		site.revoked_at = (uint64_t)sqlite3_column_int64(s, 6);
+		if (sqlite3_column_bytes(s, 7) == CLUSTER_SIGN_KEY_BYTES)
+			site.sign_key = sqlite3_column_blob(s, 7);
+		if (site.id == NULL || site.role == NULL ||
+		    site.pubkey == NULL || site.region == NULL) {
+			err_set(err, ERR_INTERNAL,
+			    "import sites: a site without id, role, key or "
+			    "region");
+			goto fail;
+		}
+		if (s_import_locked(c, &site, err))
+			goto fail;
+		(*n)++;
+	}
+	if (step != SQLITE_DONE) {
+		err_set(err, ERR_INTERNAL, "import sites: %s",
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	rc = s_commit(c, "import sites", err);
+	goto out;
+fail:
+	pg_rollback(c->conn);
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		*n = 0;
+	return rc;
+}
+
+/* Inside a transaction: 0 when the cluster's hub key is hub_pub, -1 with
+ * err (ERR_FORBIDDEN) when it is another or none. */
+static int
+s_is_ours(cluster_t *c, const char *hub_pub, err_t *err)
+{
+	char have[KEYS_Z85_LEN + 1];
+
+	if (cluster_hub_key(c, have, err))
+		return -1;
+	if (strcmp(have, hub_pub) == 0)
+		return 0;
+	return err_set(err, ERR_FORBIDDEN,
+	    "forget %s: the cluster is not hub key %.*s...'s (%s%.*s)",
+	    c->shown, KEY_SHOWN, hub_pub, have[0] != '\0' ? "" : "none",
+	    KEY_SHOWN, have);
+}
+
+int
+cluster_forget(cluster_t *c, const char *hub_pub, err_t *err)
+{
+	if (s_begin_write(c, "forget", err))
+		return -1;
+	if (s_exec(c,
+		"SELECT pg_advisory_xact_lock(" STR(PGLOG_APPEND_LOCK_KEY) ")",
+		0, NULL, "forget: lock", err) ||
+	    s_is_ours(c, hub_pub, err) ||
+	    s_exec(c, "DELETE FROM op_log", 0, NULL, "forget: op_log", err) ||
+	    s_exec(c, "DELETE FROM sites", 0, NULL, "forget: sites", err) ||
+	    s_exec(c, "DELETE FROM cluster_meta WHERE key = 'hub_key'", 0, NULL,
+		"forget: cluster_meta", err)) {
+		pg_rollback(c->conn);
+		return -1;
+	}
+	return s_commit(c, "forget", err);
+}
+
 /* ---- the copy in hub.db ---- */
 
 static const char s_save_sql[] =

@@ -152,6 +152,31 @@ int cluster_changes(cluster_t *c, uint64_t after, size_t limit,
  * the hq site id of a hub joining without --site. 0, or -1 with err. */
 int cluster_next_hq(cluster_t *c, char *id, size_t size, err_t *err);
 
+/* ---- moving a hub on its own into a cluster (bl-hub migrate) ---- */
+
+/* 0 when the database holds no cluster: no hub key, no op in op_log, no
+ * site. -1 with err otherwise: ERR_CONFLICT "postgresql://...: holds a
+ * cluster already (hub key AbCdEfGh..., 12 ops, 4 sites)" ("no hub key"
+ * when none), or as cluster_enroll says. The schema must exist
+ * (cluster_init_schema). */
+int cluster_check_empty(cluster_t *c, err_t *err);
+
+/* Enrolls every site of db's sites (db borrowed, read only) but the one
+ * whose id is except (the hq site cluster_claim enrolled), as db has it:
+ * role, key, name, region, enrolled_at, revoked_at and sign_key, each
+ * with a new version, all in one write transaction. *n gets how many. 0,
+ * or -1 with err as cluster_enroll says (nothing recorded). */
+int cluster_import_sites(cluster_t *c, sqlite3 *db, const char *except,
+    size_t *n, err_t *err);
+
+/* Undoes a migration that failed after it claimed the cluster for
+ * hub_pub: in one transaction under the registry's and the op log's
+ * locks, removes every op of op_log, every site and the hub key, so the
+ * database holds no cluster again, as cluster_check_empty found it. -1
+ * with err, nothing removed: ERR_FORBIDDEN when the cluster is not
+ * hub_pub's, or as cluster_enroll says. */
+int cluster_forget(cluster_t *c, const char *hub_pub, err_t *err);
+
 /* ---- the copy in a hub's hub.db (db borrowed; the caller owns the
  * transaction each runs in) ---- */
 

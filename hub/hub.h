@@ -406,6 +406,12 @@ int hub_list(const args_t *a, const char *path, const char *const *filters,
  * URI (hub/cluster.h holds what the hubs share there). */
 #define HUB_CONF_STORE "store"
 
+/* bl-hub migrate --data DIR --to postgresql://URI (migrate.c): moves a
+ * stopped hub on its own to PostgreSQL as the first hub of a cluster,
+ * every op at gseq == its lsn, so its nodes resume as they were. Returns
+ * the exit status; a failure prints one line. */
+int migrate_cmd(const args_t *a);
+
 /* A running hub's copy of the shared registry (clusterpoll.c): a thread
  * with its own connections copies what changed in PostgreSQL into
  * hub.db's sites once a second and publishes the signing keys pinned

@@ -6,7 +6,8 @@
  * (cluster.h): init --store creates or joins it, enroll, revoke and
  * region write PostgreSQL, the shared truth, before the local hub.db,
  * and run keeps hub.db's sites a copy of the shared registry
- * (clusterpoll.c).
+ * (clusterpoll.c). migrate makes a hub on its own a cluster's first
+ * (migrate.c).
  *
  * Every failure prints one line, "bl-hub: COMMAND: what: why", and exits 1
  * (runtime) or 2 (bad usage).
@@ -1087,6 +1088,7 @@ s_usage(void)
 	    "usage: bl-hub init   --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT] [--site ID]\n"
 	    "       bl-hub init   --data DIR --store postgresql://URI [--key HUB_DIR/hub.key] [--listen ...] [--http ...] [--site ID]\n"
 	    "              (the first hub of a cluster on PostgreSQL; with --key, another hub joining it)\n"
+	    "       bl-hub migrate --data DIR --to postgresql://URI   (the hub stopped: it becomes a cluster's first)\n"
 	    "       bl-hub key    --data DIR\n"
 	    "       bl-hub enroll --data DIR --site ID --role store|warehouse|hq --key KEY [--name TEXT] [--region NAME]\n"
 	    "       bl-hub revoke --data DIR --site ID\n"
@@ -1134,6 +1136,8 @@ main(int argc, char **argv)
 		{ "region", s_region, { "data", "site", "region", NULL },
 		    NULL },
 		{ "run", s_run, { "data", "listen", "http", NULL }, NULL },
+		/* A hub on its own to a cluster's first (migrate.c). */
+		{ "migrate", migrate_cmd, { "data", "to", NULL }, NULL },
 		{ "backup", s_backup, { "data", "to", NULL }, force_flag },
 		{ "restore", s_restore, { "data", "from", NULL }, NULL },
 		{ "recover", s_recover, { "data", NULL }, done_flag },

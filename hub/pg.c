@@ -11,6 +11,15 @@
 #include "text.h"
 
 #define PG_CONNECT_TIMEOUT "10" /* seconds */
+/* What the server allows each statement, each wait for a lock, and a
+ * transaction left idle (ms). */
+#define PG_SERVER_LIMITS                                   \
+	"-c lock_timeout=5000 -c statement_timeout=30000 " \
+	"-c idle_in_transaction_session_timeout=15000"
+/* SQLSTATEs of a wait that ran out (lock_not_available, query_canceled):
+ * the server is there but busy, as unavailable as when it is not. */
+#define PG_LOCK_TIMEOUT "55P03"
+#define PG_CANCELED "57014"
 
 /* Copies the first line of msg into buf, without libpq's "ERROR:  " or
  * "FATAL:  " prefix; "unknown error" for an empty one. */
@@ -67,12 +76,16 @@ pg_redact(char *buf, size_t size, const char *uri)
 PGconn *
 pg_connect(const char *uri, err_t *err)
 {
-	/* Keywords first, so that the same ones in uri win. */
+	/* Keywords first, so that the same ones in uri win. A hub waits
+	 * on PostgreSQL in its event loop: no wait is without a limit
+	 * (PG_SERVER_LIMITS), and a hub stalled while it holds the append
+	 * lock loses its session, and the lock, instead of freezing every
+	 * other hub. */
 	const char *const keys[] = { "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-		"fallback_application_name", "dbname", NULL };
+		"fallback_application_name", "options", "dbname", NULL };
 	const char *const values[] = { PG_CONNECT_TIMEOUT, "1", "10", "5", "3",
-		"bl-hub", uri, NULL };
+		"bl-hub", PG_SERVER_LIMITS, uri, NULL };
 	char shown[ERR_MSG_MAX], cause[ERR_MSG_MAX];
 	PGconn *conn;
 
@@ -96,9 +109,9 @@ int
 pg_fail(PGconn *conn, const PGresult *res, err_t *err, const char *what, ...)
 {
 	char prefix[ERR_MSG_MAX], cause[ERR_MSG_MAX];
-	const char *msg = NULL;
+	const char *msg = NULL, *state;
 	va_list ap;
-	int lost = PQstatus(conn) == CONNECTION_BAD;
+	int lost = PQstatus(conn) == CONNECTION_BAD, busy;
 
 	va_start(ap, what);
 	vsnprintf(prefix, sizeof prefix, what, ap);
@@ -110,8 +123,12 @@ pg_fail(PGconn *conn, const PGresult *res, err_t *err, const char *what, ...)
 	if (msg == NULL || msg[0] == '\0')
 		msg = PQerrorMessage(conn);
 	s_first_line(cause, sizeof cause, msg);
-	return err_set(err, lost ? ERR_UNAVAILABLE : ERR_INTERNAL, "%s: %s%s",
-	    prefix, lost ? "connection lost: " : "", cause);
+	state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	busy = state != NULL &&
+	    (strcmp(state, PG_LOCK_TIMEOUT) == 0 ||
+		strcmp(state, PG_CANCELED) == 0);
+	return err_set(err, lost || busy ? ERR_UNAVAILABLE : ERR_INTERNAL,
+	    "%s: %s%s", prefix, lost ? "connection lost: " : "", cause);
 }
 
 void

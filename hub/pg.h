@@ -13,7 +13,10 @@
 
 /* Connects to uri (borrowed; a libpq URI or key=value string) with a
  * 10 s connect timeout and TCP keepalives (a server gone away is noticed
- * within half a minute), the server's notices dropped. Returns the
+ * within half a minute), limits the server enforces on the session (5 s
+ * for a lock, 30 s for a statement, 15 s idle inside a transaction, after
+ * which the server ends the session and frees its locks), the server's
+ * notices dropped. Returns the
  * connection, which the caller PQfinishes, or NULL with err:
  * ERR_UNAVAILABLE when the server cannot be reached or refuses us ("open
  * postgresql://u@db/x: connection to server at ... failed: Connection
@@ -29,7 +32,8 @@ void pg_redact(char *buf, size_t size, const char *uri);
  * PostgreSQL's primary message, from res or, when res is NULL or carries
  * none, the connection's, its first line without "ERROR:  ".
  * ERR_UNAVAILABLE ("...: connection lost: ...") when the connection is
- * gone, else ERR_INTERNAL. Returns -1. */
+ * gone, or a wait for a lock or a statement ran out of time; else
+ * ERR_INTERNAL. Returns -1. */
 int pg_fail(PGconn *conn, const PGresult *res, err_t *err, const char *what,
     ...) __attribute__((format(printf, 4, 5)));
 

@@ -29,8 +29,15 @@
 #define OID_INT8 20
 #define OID_BYTEA 17
 #define OID_TEXT 25
+#define OID_INT8_ARRAY 1016
+#define OID_BYTEA_ARRAY 1001
+#define OID_TEXT_ARRAY 1009
 
 #define HASH_SHOWN 8 /* bytes of a hash shown in a message */
+/* An append sends its ops in statements of at most this many ops and
+ * about this many bytes of bodies. */
+#define CHUNK_OPS 4096
+#define CHUNK_BYTES (32 * 1024 * 1024)
 
 struct pglog {
 	PGconn *conn;
@@ -48,7 +55,17 @@ typedef struct {
 	Oid types[5];
 } stmt_t;
 
-enum { S_LOCK, S_MAX, S_INSERT, S_FIND, S_READ, S_RESERVE, S_COUNT };
+enum {
+	S_LOCK,
+	S_MAX,
+	S_INSERT,
+	S_READ,
+	S_RESERVE,
+	S_APPEND,
+	S_HOLD,
+	S_HELD,
+	S_COUNT
+};
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -63,9 +80,6 @@ static const stmt_t s_stmts[S_COUNT] = {
 	    "INSERT INTO op_log (gseq, origin, seq, hash, body) "
 	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin, seq) DO NOTHING",
 	    5, { OID_INT8, OID_TEXT, OID_INT8, OID_BYTEA, OID_BYTEA } },
-	[S_FIND] = { "pglog_find",
-	    "SELECT gseq, hash FROM op_log WHERE origin = $1 AND seq = $2", 2,
-	    { OID_TEXT, OID_INT8 } },
 	[S_READ] = { "pglog_read",
 	    "SELECT gseq, origin, seq, hash, body FROM op_log "
 	    "WHERE gseq > $1 ORDER BY gseq LIMIT $2",
@@ -79,6 +93,43 @@ static const stmt_t s_stmts[S_COUNT] = {
 	    "(SELECT coalesce(max(gseq), 0) FROM op_log)) + $1 "
 	    "RETURNING value - $1",
 	    1, { OID_INT8 } },
+	/* Many ops in one round trip (pglog_append_in): $1 to $4 their
+	 * origins, seqs, hashes and bodies, one array element per op and no
+	 * (origin, seq) twice; $5 the gseq the first new one takes. Returns
+	 * (ordinality, gseq, hash) for each op stored before, and
+	 * (ordinality, gseq, NULL) for each stored now, numbered by
+	 * ordinality from $5 on: consecutive, in batch order. The lookup
+	 * is exact under the append lock, where no one else inserts;
+	 * ON CONFLICT and the caller's count of the rows it got back catch
+	 * anyone who does not take it. */
+	[S_APPEND] = { "pglog_append",
+	    "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], "
+	    "$3::bytea[], $4::bytea[]) WITH ORDINALITY "
+	    "AS u(origin, seq, hash, body, i)), "
+	    "old AS (SELECT u.i, l.gseq, l.hash FROM u JOIN op_log l "
+	    "ON l.origin = u.origin AND l.seq = u.seq), "
+	    "new AS (SELECT u.*, $5::bigint - 1 + "
+	    "row_number() OVER (ORDER BY u.i) AS gseq FROM u "
+	    "WHERE u.i NOT IN (SELECT i FROM old)), "
+	    "ins AS (INSERT INTO op_log (gseq, origin, seq, hash, body) "
+	    "SELECT gseq, origin, seq, hash, body FROM new "
+	    "ON CONFLICT (origin, seq) DO NOTHING RETURNING gseq), "
+	    "unheld AS (DELETE FROM op_held h USING new "
+	    "WHERE h.origin = new.origin AND h.seq = new.seq) "
+	    "SELECT i, gseq, hash FROM old UNION ALL "
+	    "SELECT new.i, new.gseq, NULL FROM new JOIN ins USING (gseq)",
+	    5,
+	    { OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BYTEA_ARRAY,
+		OID_INT8 } },
+	/* An op a hub holds back (pglog_hold_in); the first reason stays. */
+	[S_HOLD] = { "pglog_hold",
+	    "INSERT INTO op_held (origin, seq, hash, body, reason) "
+	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin, seq) DO NOTHING",
+	    5, { OID_TEXT, OID_INT8, OID_BYTEA, OID_BYTEA, OID_TEXT } },
+	[S_HELD] = { "pglog_held",
+	    "SELECT 0::bigint, origin, seq, hash, body, reason FROM op_held "
+	    "WHERE (origin, seq) > ($1, $2) ORDER BY origin, seq LIMIT $3",
+	    3, { OID_TEXT, OID_INT8, OID_INT8 } },
 };
 
 /* Schema creation, run under PGLOG_SCHEMA_LOCK_KEY. The numbers in it are
@@ -97,6 +148,13 @@ static const char s_schema_sql[] =
     " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
     " body bytea NOT NULL,"
     " UNIQUE (origin, seq));"
+    "CREATE TABLE IF NOT EXISTS op_held ("
+    " origin text NOT NULL,"
+    " seq bigint NOT NULL,"
+    " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
+    " body bytea NOT NULL,"
+    " reason text NOT NULL,"
+    " PRIMARY KEY (origin, seq));"
     "INSERT INTO pglog_meta (key, value) VALUES ('schema_version', 1) "
     "ON CONFLICT (key) DO NOTHING";
 
@@ -397,37 +455,195 @@ s_insert(pglog_t *p, const pglog_op_t *op, uint64_t gseq, int *inserted,
 	return rc;
 }
 
-/* Looks up the stored op with op's (origin, seq): its gseq and whether
- * its hash is op's. */
-static int
-s_find(pglog_t *p, const pglog_op_t *op, uint64_t *gseq, int *same,
-    char *stored_hex, err_t *err)
-{
-	uint8_t sb[8];
-	const char *values[2];
-	int lengths[2];
-	PGresult *res;
-	int rc = 0;
+/* A one-dimensional array in PostgreSQL's binary format (array_recv): a
+ * header (dimensions, a flag for NULLs, the element type, the element
+ * count, the lower bound), then each element as its length and bytes. */
+typedef struct {
+	uint8_t *data;
+	size_t len, cap;
+	uint32_t count;
+} arr_t;
 
-	s_put64(sb, op->seq);
-	values[0] = op->origin;
-	lengths[0] = (int)strlen(op->origin);
-	values[1] = (const char *)sb;
-	lengths[1] = 8;
-	res = s_run(p, S_FIND, values, lengths);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = pg_fail(p->conn, res, err, "append op %s/%llu: op_log",
-		    op->origin, (unsigned long long)op->seq);
-	else if (PQntuples(res) != 1 || s_int8(res, 0, 0, gseq) != 0 ||
-	    PQgetlength(res, 0, 1) != PGLOG_HASH_BYTES)
-		rc = err_set(err, ERR_INTERNAL,
-		    "append op %s/%llu: op_log: neither inserted nor found",
-		    op->origin, (unsigned long long)op->seq);
-	else {
-		*same = memcmp(PQgetvalue(res, 0, 1), op->hash,
-			    PGLOG_HASH_BYTES) == 0;
-		s_hex(stored_hex, (const uint8_t *)PQgetvalue(res, 0, 1));
+static void
+s_put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+}
+
+static int
+s_arr_bytes(arr_t *a, const void *v, size_t n)
+{
+	size_t cap = a->cap ? a->cap : 4096;
+	uint8_t *d;
+
+	if (a->len + n > a->cap) {
+		while (cap < a->len + n)
+			cap *= 2;
+		if ((d = realloc(a->data, cap)) == NULL)
+			return -1;
+		a->data = d;
+		a->cap = cap;
 	}
+	memcpy(a->data + a->len, v, n);
+	a->len += n;
+	return 0;
+}
+
+/* Empties a (its buffer kept) for elements of type elem. */
+static int
+s_arr_start(arr_t *a, Oid elem)
+{
+	uint8_t h[20];
+
+	s_put32(h, 1);	   /* dimensions */
+	s_put32(h + 4, 0); /* no NULL element */
+	s_put32(h + 8, elem);
+	s_put32(h + 12, 0); /* elements: counted by s_arr_add */
+	s_put32(h + 16, 1); /* lower bound */
+	a->len = 0;
+	a->count = 0;
+	return s_arr_bytes(a, h, sizeof h);
+}
+
+static int
+s_arr_add(arr_t *a, const void *v, size_t n)
+{
+	uint8_t l[4];
+
+	s_put32(l, (uint32_t)n);
+	if (s_arr_bytes(a, l, sizeof l) != 0 || s_arr_bytes(a, v, n) != 0)
+		return -1;
+	s_put32(a->data + 12, ++a->count);
+	return 0;
+}
+
+/* An op of a batch and its place in it, sorted by (origin, seq) to find
+ * the ops a batch holds twice. */
+typedef struct {
+	const pglog_op_t *op;
+	size_t i;
+} slot_t;
+
+static int
+s_slot_key_cmp(const slot_t *x, const slot_t *y)
+{
+	int c = strcmp(x->op->origin, y->op->origin);
+
+	if (c != 0)
+		return c;
+	return x->op->seq < y->op->seq ? -1 : x->op->seq > y->op->seq;
+}
+
+static int
+s_slot_cmp(const void *a, const void *b)
+{
+	const slot_t *x = a, *y = b;
+	int c = s_slot_key_cmp(x, y);
+
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Appends the m ops ops[uniq[0..m-1]] (no (origin, seq) twice) in one
+ * S_APPEND: for each, gseqs[] gets its gseq and held[] (PGLOG_HASH_BYTES
+ * an op, at its index in ops) the hash the log holds under its (origin,
+ * seq); status[] is PGLOG_APPENDED for those stored now, PGLOG_DUPLICATE
+ * for those stored before (the caller compares the hashes). a: four
+ * arrays to build the parameters in, reused across calls. Moves p->next
+ * past the ops stored now. 0, or -1 with err. */
+static int
+s_append_chunk(pglog_t *p, const pglog_op_t *ops, const size_t *uniq, size_t m,
+    uint64_t *gseqs, pglog_status_t *status, uint8_t *held, arr_t a[4],
+    err_t *err)
+{
+	uint8_t nb[8], sb[8];
+	const char *values[5];
+	int lengths[5];
+	PGresult *res = NULL;
+	const pglog_op_t *op;
+	uint64_t i, gseq, next;
+	size_t k, j;
+	int r, rows = 0, rc = -1;
+
+	if (s_arr_start(&a[0], OID_TEXT) != 0 ||
+	    s_arr_start(&a[1], OID_INT8) != 0 ||
+	    s_arr_start(&a[2], OID_BYTEA) != 0 ||
+	    s_arr_start(&a[3], OID_BYTEA) != 0)
+		goto oom;
+	for (k = 0; k < m; k++) {
+		op = &ops[uniq[k]];
+		s_put64(sb, op->seq);
+		/* A NULL body would be SQL NULL; an empty body is "". */
+		if (s_arr_add(&a[0], op->origin, strlen(op->origin)) != 0 ||
+		    s_arr_add(&a[1], sb, sizeof sb) != 0 ||
+		    s_arr_add(&a[2], op->hash, PGLOG_HASH_BYTES) != 0 ||
+		    s_arr_add(&a[3], op->body != NULL ? op->body : nb,
+			op->body_len) != 0)
+			goto oom;
+		status[uniq[k]] = (pglog_status_t)0; /* not answered yet */
+	}
+	for (k = 0; k < 4; k++) {
+		if (a[k].len > INT32_MAX) {
+			err_set(err, ERR_BAD_REQUEST,
+			    "append batch of %zu: %zu bytes in one parameter, "
+			    "max %ld",
+			    m, a[k].len, (long)INT32_MAX);
+			goto out;
+		}
+		values[k] = (const char *)a[k].data;
+		lengths[k] = (int)a[k].len;
+	}
+	s_put64(nb, p->next);
+	values[4] = (const char *)nb;
+	lengths[4] = 8;
+	res = s_run(p, S_APPEND, values, lengths);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 3) {
+		pg_fail(p->conn, res, err, "append batch of %zu: op_log", m);
+		goto out;
+	}
+	rows = PQntuples(res);
+	for (r = 0; r < rows; r++) {
+		if (s_int8(res, r, 0, &i) != 0 || i < 1 || i > m ||
+		    s_int8(res, r, 1, &gseq) != 0 || status[uniq[i - 1]] != 0 ||
+		    (!PQgetisnull(res, r, 2) &&
+			PQgetlength(res, r, 2) != PGLOG_HASH_BYTES))
+			goto bad;
+		j = uniq[i - 1];
+		gseqs[j] = gseq;
+		if (PQgetisnull(res, r, 2)) {
+			status[j] = PGLOG_APPENDED;
+			memcpy(held + j * PGLOG_HASH_BYTES, ops[j].hash,
+			    PGLOG_HASH_BYTES);
+		} else {
+			status[j] = PGLOG_DUPLICATE;
+			memcpy(held + j * PGLOG_HASH_BYTES,
+			    PQgetvalue(res, r, 2), PGLOG_HASH_BYTES);
+		}
+	}
+	/* Every op answered once, those stored now numbered on from
+	 * p->next in batch order. */
+	for (k = 0, next = p->next; k < m; k++) {
+		j = uniq[k];
+		if (status[j] == 0 ||
+		    (status[j] == PGLOG_APPENDED && gseqs[j] != next++))
+			goto bad;
+	}
+	p->next = next;
+	rc = 0;
+	goto out;
+bad:
+	err_set(err, ERR_INTERNAL,
+	    "append batch of %zu: op_log: %d rows back, not one an op "
+	    "numbered from %llu (an appender without the lock?)",
+	    m, rows, (unsigned long long)p->next);
+	goto out;
+oom:
+	err_set(err, ERR_INTERNAL, "append batch of %zu: out of memory", m);
+out:
 	PQclear(res);
 	return rc;
 }
@@ -460,27 +676,74 @@ pglog_append_in(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
 {
 	char first[ERR_MSG_MAX], ours[2 * HASH_SHOWN + 1];
 	char stored[2 * HASH_SHOWN + 1];
-	size_t i, conflicts = 0;
-	int inserted = 0, same = 0;
+	slot_t *slots = NULL;
+	size_t *firsts = NULL, *uniq = NULL;
+	uint8_t *held = NULL;
+	arr_t a[4];
+	size_t i, j, m = 0, start, bytes, conflicts = 0;
+	int rc = -1;
 
 	assert(p->in_txn);
 	err_clear(err);
+	memset(a, 0, sizeof a);
 	for (i = 0; i < n; i++)
 		if (s_check_op(&ops[i], i, err) != 0)
-			goto fail;
+			goto out;
+	if (n == 0)
+		return 0;
+	slots = malloc(n * sizeof *slots);
+	firsts = malloc(n * sizeof *firsts);
+	uniq = malloc(n * sizeof *uniq);
+	held = malloc(n * PGLOG_HASH_BYTES);
+	if (slots == NULL || firsts == NULL || uniq == NULL || held == NULL) {
+		err_set(err, ERR_INTERNAL, "append batch of %zu: out of memory",
+		    n);
+		goto out;
+	}
+	/* An op the batch holds twice is stored once, under its first
+	 * place: firsts[i] is that place. */
 	for (i = 0; i < n; i++) {
-		if (s_insert(p, &ops[i], p->next, &inserted, err) != 0)
-			goto fail;
-		if (inserted) {
-			gseqs[i] = p->next++;
-			status[i] = PGLOG_APPENDED;
+		slots[i].op = &ops[i];
+		slots[i].i = i;
+	}
+	qsort(slots, n, sizeof *slots, s_slot_cmp);
+	for (i = 0; i < n; i++)
+		firsts[slots[i].i] = i > 0 &&
+			s_slot_key_cmp(&slots[i - 1], &slots[i]) == 0
+		    ? firsts[slots[i - 1].i]
+		    : slots[i].i;
+	for (i = 0; i < n; i++)
+		if (firsts[i] == i)
+			uniq[m++] = i;
+	/* Those, in batch order, a statement for many of them. */
+	for (start = 0; start < m; start = j) {
+		bytes = 0;
+		for (j = start; j < m && j - start < CHUNK_OPS; j++) {
+			if (j > start &&
+			    bytes + ops[uniq[j]].body_len > CHUNK_BYTES)
+				break;
+			bytes += ops[uniq[j]].body_len;
+		}
+		if (s_append_chunk(p, ops, uniq + start, j - start, gseqs,
+			status, held, a, err) != 0)
+			goto out;
+	}
+	/* An op stored before, or twice in the batch, is a duplicate when
+	 * the log holds it with its hash, else a conflict. */
+	for (i = 0; i < n; i++) {
+		j = firsts[i];
+		gseqs[i] = gseqs[j];
+		if (j == i && status[i] == PGLOG_APPENDED)
+			continue;
+		if (memcmp(held + j * PGLOG_HASH_BYTES, ops[i].hash,
+			PGLOG_HASH_BYTES) == 0) {
+			status[i] = PGLOG_DUPLICATE;
 			continue;
 		}
-		if (s_find(p, &ops[i], &gseqs[i], &same, stored, err) != 0)
-			goto fail;
-		status[i] = same ? PGLOG_DUPLICATE : PGLOG_CONFLICT;
-		if (!same && conflicts++ == 0) {
+		status[i] = PGLOG_CONFLICT;
+		if (conflicts++ == 0) {
 			s_hex(ours, ops[i].hash);
+			s_hex(stored, held + j * PGLOG_HASH_BYTES);
 			text_printf(first, sizeof first,
 			    "append op %s/%llu: conflict: hash %s... differs "
 			    "from %s... at gseq %llu",
@@ -493,10 +756,156 @@ pglog_append_in(pglog_t *p, const pglog_op_t *ops, size_t n, uint64_t *gseqs,
 	else if (conflicts > 1)
 		err_set(err, ERR_CONFLICT, "%s (and %zu more)", first,
 		    conflicts - 1);
+	rc = 0;
+out:
+	free(slots);
+	free(firsts);
+	free(uniq);
+	free(held);
+	for (i = 0; i < 4; i++)
+		free(a[i].data);
+	if (rc != 0)
+		pglog_abort(p);
+	return rc;
+}
+
+int
+pglog_import_in(pglog_t *p, const pglog_row_t *rows, size_t n, err_t *err)
+{
+	size_t i;
+	int inserted = 0;
+
+	assert(p->in_txn);
+	for (i = 0; i < n; i++) {
+		if (s_check_op(&rows[i].op, i, err) != 0)
+			goto fail;
+		if (rows[i].gseq < p->next || rows[i].gseq > INT64_MAX) {
+			err_set(err, ERR_CONFLICT,
+			    "import op %s/%llu: gseq %llu is not above %llu",
+			    rows[i].op.origin,
+			    (unsigned long long)rows[i].op.seq,
+			    (unsigned long long)rows[i].gseq,
+			    (unsigned long long)(p->next - 1));
+			goto fail;
+		}
+		if (s_insert(p, &rows[i].op, rows[i].gseq, &inserted, err) != 0)
+			goto fail;
+		if (!inserted) {
+			err_set(err, ERR_CONFLICT,
+			    "import op %s/%llu at gseq %llu: op_log holds "
+			    "%s/%llu",
+			    rows[i].op.origin,
+			    (unsigned long long)rows[i].op.seq,
+			    (unsigned long long)rows[i].gseq, rows[i].op.origin,
+			    (unsigned long long)rows[i].op.seq);
+			goto fail;
+		}
+		p->next = rows[i].gseq + 1;
+	}
 	return 0;
 fail:
 	pglog_abort(p);
 	return -1;
+}
+
+int
+pglog_hold_in(pglog_t *p, const pglog_op_t *op, const char *reason, err_t *err)
+{
+	uint8_t sb[8];
+	const char *values[5];
+	int lengths[5];
+	PGresult *res;
+
+	assert(p->in_txn);
+	if (s_check_op(op, 0, err) != 0)
+		goto fail;
+	s_put64(sb, op->seq);
+	values[0] = op->origin;
+	lengths[0] = (int)strlen(op->origin);
+	values[1] = (const char *)sb;
+	lengths[1] = 8;
+	values[2] = (const char *)op->hash;
+	lengths[2] = PGLOG_HASH_BYTES;
+	values[3] = op->body != NULL ? (const char *)op->body : "";
+	lengths[3] = (int)op->body_len;
+	values[4] = reason;
+	lengths[4] = (int)strlen(reason);
+	res = s_run(p, S_HOLD, values, lengths);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(p->conn, res, err, "hold op %s/%llu: op_held",
+		    op->origin, (unsigned long long)op->seq);
+		PQclear(res);
+		goto fail;
+	}
+	PQclear(res);
+	return 0;
+fail:
+	pglog_abort(p);
+	return -1;
+}
+
+int
+pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read, err_t *err)
+{
+	char origin[256] = "";
+	uint8_t sb[8], lb[8];
+	const char *values[3] = { origin, (const char *)sb, (const char *)lb };
+	int lengths[3] = { 0, 8, 8 };
+	uint64_t seq = 0;
+	PGresult *res = NULL;
+	pglog_row_t row;
+	int i, rows, rc = 0;
+
+	assert(fn != NULL);
+	if (n_read != NULL)
+		*n_read = 0;
+	if (s_prepare(p, err) != 0)
+		return -1;
+	s_put64(lb, 1000);
+	do {
+		lengths[0] = (int)strlen(origin);
+		s_put64(sb, seq);
+		res = s_run(p, S_HELD, values, lengths);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQnfields(res) != 6) {
+			rc = pg_fail(p->conn, res, err, "read op_held");
+			goto out;
+		}
+		rows = PQntuples(res);
+		for (i = 0; i < rows; i++) {
+			memset(&row, 0, sizeof row);
+			row.op.origin = PQgetvalue(res, i, 1);
+			row.reason = PQgetvalue(res, i, 5);
+			if (s_int8(res, i, 2, &row.op.seq) != 0 ||
+			    (int)strlen(row.op.origin) !=
+				PQgetlength(res, i, 1) ||
+			    strlen(row.op.origin) >= sizeof origin ||
+			    PQgetlength(res, i, 3) != PGLOG_HASH_BYTES) {
+				rc = err_set(err, ERR_INTERNAL,
+				    "read op_held: row %d: bad origin, seq or "
+				    "hash",
+				    i);
+				goto out;
+			}
+			memcpy(row.op.hash, PQgetvalue(res, i, 3),
+			    PGLOG_HASH_BYTES);
+			row.op.body = (const uint8_t *)PQgetvalue(res, i, 4);
+			row.op.body_len = (size_t)PQgetlength(res, i, 4);
+			if (fn(arg, &row, err) != 0) {
+				rc = -1;
+				goto out;
+			}
+			if (n_read != NULL)
+				(*n_read)++;
+			snprintf(origin, sizeof origin, "%s", row.op.origin);
+			seq = row.op.seq;
+		}
+		PQclear(res);
+		res = NULL;
+	} while (rows == 1000);
+out:
+	PQclear(res);
+	return rc;
 }
 
 int

@@ -4,10 +4,14 @@
  * Several bl-hub processes on several machines append the ops their sites
  * push to one table, op_log, and tail it to keep their own projections. The
  * table gives every op a gseq: one total order over all hubs, dense (1, 2,
- * 3, ... with no holes) and the position nodes and hubs resume from.
+ * 3, ... with no holes) and the position nodes and hubs resume from. A log
+ * a hub on its own was migrated into keeps its lsns as gseqs, holes
+ * included (pglog_import_in): readers rely on gseq order only.
  *
  *   op_log(gseq bigint primary key, origin text, seq bigint,
  *          hash bytea (32 bytes), body bytea, unique (origin, seq))
+ *   op_held(origin text, seq bigint, hash, body, reason text,
+ *          primary key (origin, seq))                     (below)
  *   pglog_meta(key text primary key, value bigint)   schema_version = 1
  *
  * Commit order equals gseq order. A reader tails the log with "gseq >
@@ -82,6 +86,7 @@ typedef enum {
 typedef struct {
 	uint64_t gseq;
 	pglog_op_t op;
+	const char *reason; /* pglog_held's: why it is held; else NULL */
 } pglog_row_t;
 
 /* Called by pglog_read for each row, in gseq order, with arg as given.
@@ -141,6 +146,39 @@ int pglog_append_in(pglog_t *p, const pglog_op_t *ops, size_t n,
     uint64_t *gseqs, pglog_status_t *status, err_t *err);
 int pglog_commit(pglog_t *p, err_t *err);
 void pglog_abort(pglog_t *p);
+
+/* Inside pglog_begin ... pglog_commit, for bl-hub migrate: stores the n
+ * rows (borrowed) each at the gseq it carries, in the order given; a hub
+ * that becomes the log's first keeps its lsns as gseqs, so its nodes'
+ * cursors stay valid. A gseq skipped stays a hole: readers need gseq
+ * order only, and later appends number from the highest + 1. 0; or -1
+ * with err, the transaction then rolled back: ERR_CONFLICT for a gseq
+ * not above the highest one stored or imported ("import op S001/4: gseq
+ * 17 is not above 17") or an (origin, seq) stored already ("import op
+ * S001/4 at gseq 17: op_log holds S001/4"), ERR_BAD_REQUEST as
+ * pglog_append says, else as pglog_append_in. */
+int pglog_import_in(pglog_t *p, const pglog_row_t *rows, size_t n, err_t *err);
+
+/*
+ * Held ops: an op a hub acknowledged to its site but holds back from the
+ * log (its stamp ahead of that hub's clock, its order not held yet, a rule
+ * refused it) is kept in op_held(origin, seq, hash, body, reason), outside
+ * the order, so that every hub knows it and any of them can take it in
+ * once it passes: appending it (pglog_append_in) takes it out of op_held
+ * in the same transaction.
+ */
+
+/* Inside pglog_begin ... pglog_commit: keeps op (borrowed) as held, with
+ * reason; nothing when op_held has its (origin, seq) already. 0, or -1
+ * with err, the transaction then rolled back. */
+int pglog_hold_in(pglog_t *p, const pglog_op_t *op, const char *reason,
+    err_t *err);
+
+/* Calls fn(arg, row, err) for every held op, by (origin, seq), row.gseq 0
+ * and row.reason set; *n_read (may be NULL) how many. 0, or -1 with err
+ * (from fn, or as pglog_read says). */
+int pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read,
+    err_t *err);
 
 /* Calls fn(arg, row, err) for the rows with gseq > after, in gseq order,
  * at most limit of them (limit > 0), and stores how many it called fn for

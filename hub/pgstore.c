@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "hlc.h"
 #include "hub.h"
 #include "log.h"
 #include "op.h"
@@ -22,10 +23,16 @@
 
 typedef struct {
 	char *uri;
-	pglog_t *log;  /* NULL until needed, and after a loss */
-	int tailing;   /* a tail runs: its transactions take no lock */
-	uint64_t head; /* the shared log's head at the open append */
+	pglog_t *log;	   /* NULL until needed, and after a loss */
+	int tailing;	   /* a tail runs: its transactions take no lock */
+	uint64_t head;	   /* the shared log's head at the open append */
+	uint64_t begun_ms; /* when the open append's transaction began */
+	uint64_t held_ms;  /* when the held ops were last copied */
 } pgstore_t;
+
+/* How often a hub copies the ops other hubs hold back into its own
+ * quarantine (s_copy_held). */
+#define HELD_EVERY_MS 5000
 
 static int s_begin(void *arg, store_t *st, uint64_t *first_lsn, err_t *err);
 
@@ -63,6 +70,13 @@ pgstore_applied(store_t *st)
 	    store_meta_get_int(st, META_APPLIED, 0, &v, NULL) != 0)
 		return 0;
 	return (uint64_t)v;
+}
+
+int
+pgstore_set_applied(store_t *st, uint64_t gseq, err_t *err)
+{
+	assert(gseq <= INT64_MAX);
+	return store_meta_set_int(st, META_APPLIED, (int64_t)gseq, err);
 }
 
 int
@@ -114,6 +128,15 @@ s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
 		    "tail: op %s/%llu: site %s not in the registry's copy yet",
 		    row->op.origin, (unsigned long long)row->op.seq,
 		    row->op.origin);
+	}
+	/* The shared log's op is the cluster's decision: a copy this hub
+	 * quarantined when a site pushed it here (its clock ahead of ours,
+	 * its order not held yet) gives way to it, and the op takes its
+	 * gseq here as on every other hub. */
+	if (store_unquarantine(t->st, &op, row->op.body, row->op.body_len, NULL,
+		err) != 0) {
+		op_clear(&op);
+		return -1;
 	}
 	in.admitted = 1;
 	store_set_lsn_floor(t->st, row->gseq);
@@ -197,11 +220,67 @@ s_tail_to(pgstore_t *ps, store_t *st, uint64_t upto, size_t *applied,
 	return rc;
 }
 
+/* One held op of the shared log into this hub's quarantine, unless the
+ * hub holds it already, logged or quarantined. */
+static int
+s_copy_held_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	store_t *st = arg;
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND "
+	    "seq = ?2) + (SELECT count(*) FROM quarantine WHERE origin = ?1 "
+	    "AND seq = ?2)");
+	int64_t held = 0;
+	op_t op;
+	cbr_t r;
+
+	sqlite3_bind_text(q, 1, row->op.origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (int64_t)row->op.seq);
+	if (store_query_int64(st, q, 0, &held, err) != 0)
+		return -1;
+	if (held > 0)
+		return 0;
+	memset(&op, 0, sizeof op);
+	cbr_init(&r, row->op.body, row->op.body_len);
+	if (op_decode(&r, &op, err) != 0)
+		return err_prefix(err, "held op %s/%llu", row->op.origin,
+		    (unsigned long long)row->op.seq);
+	if (store_quarantine(st, &op, row->op.body, row->op.body_len,
+		row->reason, err) != 0) {
+		op_clear(&op);
+		return -1;
+	}
+	op_clear(&op);
+	return 0;
+}
+
+/* Every HELD_EVERY_MS: the ops other hubs hold back (pglog.h, op_held)
+ * into this hub's quarantine, so that its retries take them in when they
+ * pass even if the hub that acknowledged them is gone. One transaction. */
+static int
+s_copy_held(pgstore_t *ps, store_t *st, err_t *err)
+{
+	uint64_t now = hlc_wall_ms();
+
+	if (now - ps->held_ms < HELD_EVERY_MS)
+		return 0;
+	ps->held_ms = now;
+	if (store_begin(st, err))
+		return -1;
+	if (pglog_held(ps->log, s_copy_held_row, st, NULL, err) != 0) {
+		s_failed(ps, err);
+		store_rollback(st);
+		return err_prefix(err, "copy held ops");
+	}
+	return store_commit(st, err);
+}
+
 int
 pgstore_tail(store_t *st, size_t *applied, err_t *err)
 {
 	pgstore_t *ps = s_of(st);
 	uint64_t head;
+	int rc;
 
 	if (applied != NULL)
 		*applied = 0;
@@ -213,7 +292,12 @@ pgstore_tail(store_t *st, size_t *applied, err_t *err)
 		s_failed(ps, err);
 		return err_prefix(err, "tail");
 	}
-	return s_tail_to(ps, st, head, applied, err);
+	if ((rc = s_tail_to(ps, st, head, applied, err)) != 0)
+		return rc;
+	ps->tailing = 1;
+	rc = s_copy_held(ps, st, err);
+	ps->tailing = 0;
+	return rc;
 }
 
 /* ---- writing: the store's hooks ---- */
@@ -243,6 +327,72 @@ s_begin(void *arg, store_t *st, uint64_t *first_lsn, err_t *err)
 		return -1;
 	}
 	*first_lsn = ps->head + 1;
+	ps->begun_ms = hlc_wall_ms();
+	return 0;
+}
+
+/* Moves op, logged at lsn in this transaction, to gseq, where the shared
+ * log has it: appended now (appended), gseq is the one after `after`, the
+ * last gseq appended before it; held before, gseq is at most `after`, the
+ * head, and must be a hole here. Rows are placed in lsn order and never
+ * move up, so a move never lands on a row still to be moved. 0, or -1
+ * with err. */
+static int
+s_place(store_t *st, const pglog_op_t *op, uint64_t lsn, uint64_t gseq,
+    int appended, uint64_t after, err_t *err)
+{
+	sqlite3_stmt *q;
+
+	if (appended ? gseq != after + 1 : gseq > after || gseq > lsn)
+		return err_set(err, ERR_INTERNAL,
+		    "append op %s/%llu to the shared log: it is at gseq %llu, "
+		    "logged here at %llu after %llu",
+		    op->origin, (unsigned long long)op->seq,
+		    (unsigned long long)gseq, (unsigned long long)lsn,
+		    (unsigned long long)after);
+	if (gseq == lsn)
+		return 0;
+	q = store_stmt(st, "UPDATE op_log SET lsn = ? WHERE lsn = ?");
+	sqlite3_bind_int64(q, 1, (int64_t)gseq);
+	sqlite3_bind_int64(q, 2, (int64_t)lsn);
+	return store_step(st, q, "place an op at its gseq", err);
+}
+
+/* Inside the append: what this transaction quarantined (since it began)
+ * is held in the shared log too (pglog_hold_in), so that a PUSH is
+ * acknowledged only once every op of it is in PostgreSQL, applied or
+ * held, and any hub can take a held op in when it passes. 0, or -1 with
+ * err (the append rolled back). */
+static int
+s_hold(pgstore_t *ps, store_t *st, err_t *err)
+{
+	sqlite3_stmt *q = store_stmt(st,
+	    "SELECT origin, seq, body, reason FROM quarantine WHERE at >= ?");
+	pglog_op_t op;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, (int64_t)ps->begun_ms);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		memset(&op, 0, sizeof op);
+		op.origin = (const char *)sqlite3_column_text(q, 0);
+		op.seq = (uint64_t)sqlite3_column_int64(q, 1);
+		op.body = sqlite3_column_blob(q, 2);
+		op.body_len = (size_t)sqlite3_column_bytes(q, 2);
+		op_hash(op.body, op.body_len, op.hash);
+		if (pglog_hold_in(ps->log, &op,
+			(const char *)sqlite3_column_text(q, 3), err) != 0) {
+			sqlite3_reset(q);
+			s_failed(ps, err);
+			return -1;
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		pglog_abort(ps->log);
+		return err_set(err, ERR_INTERNAL,
+		    "hold quarantined ops in the shared log: read: %s",
+		    sqlite3_errmsg(store_db(st)));
+	}
 	return 0;
 }
 
@@ -262,6 +412,7 @@ s_commit(void *arg, store_t *st, uint64_t first_lsn, err_t *err)
 	size_t n = 0, cap = 0, i;
 	int rc, failed = -1;
 	err_t conflicts;
+	uint64_t last = ps->head; /* the last gseq appended */
 
 	assert(first_lsn == ps->head + 1);
 	sqlite3_bind_int64(q, 1, (int64_t)first_lsn);
@@ -305,32 +456,31 @@ s_commit(void *arg, store_t *st, uint64_t first_lsn, err_t *err)
 			s_failed(ps, err);
 			goto out;
 		}
-		/* The lock is held since the head was read: what is logged
-		 * here takes the next gseqs, in order. Anything else means
-		 * another writer did not take the lock. */
+		/* The lock is held since the head was read, so what is new
+		 * takes the next gseqs, in order: its lsns. An op the shared
+		 * log held before (a hole in hub.db, an op another hub placed
+		 * while this one quarantined its copy) goes where the log has
+		 * it (s_place). Another op under a used seq fails it all. */
 		for (i = 0; i < n; i++)
-			if (status[i] != PGLOG_APPENDED ||
-			    gseqs[i] != lsns[i]) {
-				err_set(err, ERR_INTERNAL,
-				    "append op %s/%llu to the shared log: it "
-				    "took gseq %llu (%s), not %llu",
-				    ops[i].origin,
-				    (unsigned long long)ops[i].seq,
-				    (unsigned long long)gseqs[i],
-				    status[i] == PGLOG_APPENDED ? "appended"
-					: status[i] == PGLOG_DUPLICATE
-					? "held before"
-					: "another op holds its seq",
-				    (unsigned long long)lsns[i]);
+			if (status[i] == PGLOG_CONFLICT ||
+			    s_place(st, &ops[i], lsns[i], gseqs[i],
+				status[i] == PGLOG_APPENDED,
+				status[i] == PGLOG_APPENDED ? last : ps->head,
+				err) != 0) {
+				if (status[i] == PGLOG_CONFLICT)
+					*err = conflicts;
 				pglog_abort(ps->log);
 				goto out;
-			}
-		if (store_meta_set_int(st, META_APPLIED, (int64_t)lsns[n - 1],
-			err)) {
+			} else if (status[i] == PGLOG_APPENDED)
+				last = gseqs[i];
+		if (last > ps->head &&
+		    store_meta_set_int(st, META_APPLIED, (int64_t)last, err)) {
 			pglog_abort(ps->log);
 			goto out;
 		}
 	}
+	if (s_hold(ps, st, err) != 0)
+		goto out;
 	if (pglog_commit(ps->log, err) != 0) {
 		s_failed(ps, err);
 		goto out;

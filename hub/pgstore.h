@@ -15,13 +15,21 @@
  *   hub has at that position. Just before hub.db's COMMIT, the ops it
  *   logged are appended to the shared log with exactly those gseqs, and
  *   PostgreSQL commits; only then does hub.db commit and the PUSH get its
- *   PUSH_ACK. Ops the hub quarantined are not appended: they stay in its
- *   quarantine, and when a retry applies them they are appended then.
+ *   PUSH_ACK. Ops the hub quarantined (its clock, a rule, an order not
+ *   held yet) take no gseq: they are held in the shared log outside the
+ *   order (pglog_hold_in, in the same PostgreSQL transaction), so what was
+ *   acknowledged survives this hub; every hub copies the held ops into
+ *   its own quarantine every few seconds, and the first whose retry
+ *   applies one appends it, which ends its hold.
  * - Tailing. What the other hubs appended is applied in gseq order, each
  *   op through store_ingest_from with the same merge rules, its role from
  *   the registry, its clock not checked again (the appending hub's clock
  *   admitted it), logged at lsn == gseq; meta pg_applied is the last gseq
- *   applied, in the same transaction.
+ *   applied, in the same transaction. An op of the log that this hub
+ *   quarantined itself when a site pushed it here gives way to it
+ *   (store_unquarantine): the log's order is every hub's decision. An op
+ *   the log holds that hub.db lacks below the head (a row lost from
+ *   hub.db) goes back to its gseq when the site pushes it again.
  *
  * If hub.db's COMMIT fails after PostgreSQL's, the ops are in the shared
  * log and the next tail brings them in; the hub's own seq follows its ops
@@ -60,6 +68,12 @@ int pgstore_tail(store_t *st, size_t *applied, err_t *err);
 /* The last gseq hub.db holds of the shared log (meta pg_applied), 0 for
  * none or a store without a shared log. */
 uint64_t pgstore_applied(store_t *st);
+
+/* In st's open transaction, whether or not a shared log is attached:
+ * records that hub.db holds the shared log up to gseq (meta pg_applied),
+ * for bl-hub migrate, whose hub.db becomes the log's first projection
+ * (its lsns the log's gseqs). 0, or -1 with err. */
+int pgstore_set_applied(store_t *st, uint64_t gseq, err_t *err);
 
 /* Whether st has a shared log attached. */
 int pgstore_attached(const store_t *st);

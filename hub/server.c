@@ -938,7 +938,7 @@ s_group_end(server_t *srv)
 	size_t done;
 	err_t err;
 	size_t i;
-	int failed, all;
+	int failed, all, tries = 0;
 
 	if (!srv->group.open)
 		return;
@@ -955,11 +955,13 @@ s_group_end(server_t *srv)
 			goto end;
 		}
 		/* One slice: all of it, unless its bytes end it first. */
+		/* A row that fails is moved out of the way the third time
+		 * (store_apply_received): all of it is applied here. */
 		do {
 			if ((failed = s_apply_in(srv, APPLY_SLICE, &done,
 				 &err)) == 0)
 				applied += done;
-		} while (all && !failed && done > 0);
+		} while (all && (failed ? ++tries < 3 : done > 0));
 		if (all && failed) {
 			store_rollback(srv->store);
 			goto end;
@@ -1378,8 +1380,20 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		return;
 	/* A node that comes from another hub of the cluster finds here all
 	 * that hub had (pgstore.h). */
-	if (pgstore_tail(srv->store, NULL, &err))
+	if (pgstore_tail(srv->store, NULL, &err)) {
 		log_warn("site %s: hello: %s", site, err.msg);
+		/* Behind what the node has seen: it would pull everything
+		 * again; another hub serves it better. */
+		if ((head = s_head(srv)) < msg->cursor) {
+			snprintf(reason, sizeof reason,
+			    "hello: this hub holds the shared log up to %llu, "
+			    "behind cursor %llu, and cannot read it now",
+			    (unsigned long long)head,
+			    (unsigned long long)msg->cursor);
+			s_send_error(srv, s, ERR_UNAVAILABLE, reason);
+			return;
+		}
+	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = s_head(srv);
 	snprintf(s->site, sizeof s->site, "%s", site);
@@ -1478,8 +1492,7 @@ s_on_fetch(server_t *srv, session_t *s, const proto_msg_t *msg)
 {
 	sqlite3_stmt *q = store_stmt(srv->store,
 	    "SELECT body FROM op_log WHERE origin = ? AND seq = ?");
-	uint64_t head = (uint64_t)store_query_int(srv->store,
-	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	uint64_t head = s_head(srv);
 	size_t n = 0;
 	cbw_t op;
 
@@ -1622,8 +1635,7 @@ s_on_backfill(server_t *srv, session_t *s, const proto_msg_t *msg)
 			break;
 	}
 	assert(k < sizeof s_backfill_keys / sizeof s_backfill_keys[0]);
-	head = (uint64_t)store_query_int(srv->store,
-	    store_stmt(srv->store, "SELECT max(lsn) FROM op_log"), 0);
+	head = s_head(srv);
 	upto = head;
 	if (s_backfill_keys[k].scan && msg->cursor < head &&
 	    head - msg->cursor > BACKFILL_SCAN)
@@ -1698,10 +1710,7 @@ s_handle(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			health_report(srv->health, s->site, &msg->disk, msg->ms,
 			    hlc_wall_ms());
 		/* The head lets the node tell a stalled stream (proto.h). */
-		proto_pong(&srv->out, msg->ms, hlc_wall_ms(),
-		    (uint64_t)store_query_int(srv->store,
-			store_stmt(srv->store, "SELECT max(lsn) FROM op_log"),
-			0));
+		proto_pong(&srv->out, msg->ms, hlc_wall_ms(), s_head(srv));
 		s_send(srv, s);
 		break;
 	case PROTO_PUSH:

@@ -15,7 +15,13 @@
 #include "log.h"
 
 #define STORE_BUSY_MS 10000 /* the CLI and a daemon share the file */
-#define STORE_STMTJRNL_SPILL (4 * 1024 * 1024) /* bytes (store_open) */
+/* Bytes (store_open). At most 128 KiB - 1: SQLite copies the journal to
+ * its temporary file in one write of up to this size, and the unix VFS
+ * writes 17 bits' worth (0x1ffff) of a buffer per call, so a bigger
+ * setting fails the first spill with SQLITE_FULL ("database or disk is
+ * full"; 4 MB did so on a hub of a cluster, whose group savepoint holds
+ * a whole group's apply). */
+#define STORE_STMTJRNL_SPILL (128 * 1024 - 1)
 
 typedef struct {
 	const char *sql; /* the literal's address is the key */
@@ -346,7 +352,8 @@ store_open(const char *path, store_side_t side, int create,
 	 * per write (group.h) journals each page the write touches, and with
 	 * SQLite's default of 64 KB a sale's spilled into a temporary file (a
 	 * pwrite per page: 7.6% of a node's samples at 64 tills). Bigger ones
-	 * still spill, so memory stays bounded. */
+	 * still spill, so memory stays bounded; see STORE_STMTJRNL_SPILL for
+	 * its bound. */
 	static int configured;
 
 	if (!configured) {
@@ -1501,6 +1508,57 @@ store_next_seq(const store_t *st)
 }
 
 int
+store_unquarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
+    int *removed, err_t *err)
+{
+	sqlite3_stmt *s = store_stmt(st,
+	    "DELETE FROM quarantine WHERE origin = ? AND seq = ? "
+	    "RETURNING body = ?, body");
+	op_t held;
+	cbr_t r;
+	int rc, same = 1;
+	cbw_t other;
+
+	assert(st->in_txn);
+	cbw_init(&other);
+	sqlite3_bind_text(s, 1, op->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)op->seq);
+	sqlite3_bind_blob(s, 3, body, (int)len, SQLITE_STATIC);
+	if (removed != NULL)
+		*removed = 0;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (removed != NULL)
+			*removed = 1;
+		same = sqlite3_column_int(s, 0);
+		if (!same)
+			cbw_raw(&other, sqlite3_column_blob(s, 1),
+			    (size_t)sqlite3_column_bytes(s, 1));
+		rc = sqlite3_step(s);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		cbw_free(&other);
+		return err_set(err, ERR_INTERNAL, "unquarantine op %s/%llu: %s",
+		    op->origin, (unsigned long long)op->seq,
+		    sqlite3_errmsg(st->db));
+	}
+	st->chain.seq = 0; /* what it chained is no longer held */
+	if (same) {
+		cbw_free(&other);
+		return 0;
+	}
+	/* The op this hub held is kept on record, as any conflict is. */
+	memset(&held, 0, sizeof held);
+	cbr_init(&r, other.data, other.len);
+	rc = op_decode(&r, &held, err) != 0 ||
+	    store_conflict(st, &held, other.data, other.len,
+		"the shared log holds another op under this seq", err) != 0;
+	op_clear(&held);
+	cbw_free(&other);
+	return rc ? -1 : 0;
+}
+
+int
 store_quarantine(store_t *st, const op_t *op, const uint8_t *body, size_t len,
     const char *reason, err_t *err)
 {
@@ -1838,7 +1896,7 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	uint8_t chain[CHAIN_BYTES];
 	err_t why;
 	held_t held;
-	int rc;
+	int rc, admits;
 
 	assert(st->in_txn);
 	if (s_held_elsewhere(st, op, body, len, &held, err))
@@ -1920,9 +1978,14 @@ store_ingest_from(store_t *st, const op_t *op, const uint8_t *body, size_t len,
 	err_clear(&why);
 	/* A rule checks before it writes (store_apply_fn), so a refusal leaves
 	 * nothing to undo but the log row. */
-	if (((from != NULL && from->admitted) ||
-		s_clock_admits(st, op, &why) == 0) &&
-	    s_apply(st, op, &why) == 0) {
+	/* The clock observes what it admits; another hub's admission
+	 * stands (ingest_from_t), the clock staying where it is. */
+	admits = s_clock_admits(st, op, &why) == 0;
+	if (!admits && from != NULL && from->admitted) {
+		err_clear(&why);
+		admits = 1;
+	}
+	if (admits && s_apply(st, op, &why) == 0) {
 		s_reserve_seq(st, op);
 		*result = INGEST_APPLIED;
 		if (st->logged != NULL &&

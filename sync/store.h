@@ -327,6 +327,15 @@ int store_ingest(store_t *store, const op_t *op, const uint8_t *body,
 int store_conflict(store_t *store, const op_t *op, const uint8_t *body,
     size_t len, const char *reason, err_t *err);
 
+/* Inside a transaction: takes what the quarantine holds under op's
+ * (origin, seq) out, for op (body, len) to be ingested instead: at a hub
+ * of a cluster, the shared log's op is every hub's decision (hub/
+ * pgstore.h). A held op other than op is kept as a conflict ("the shared
+ * log holds another op under this seq"). *removed (may be NULL): whether
+ * there was one. 0, or -1 with err. */
+int store_unquarantine(store_t *store, const op_t *op, const uint8_t *body,
+    size_t len, int *removed, err_t *err);
+
 /* Inside a transaction: keeps a refused op with its reason, unapplied; it
  * still counts as received. Idempotent by (origin, seq). */
 int store_quarantine(store_t *store, const op_t *op, const uint8_t *body,

@@ -4,12 +4,14 @@
 # of the caller's, a server on 127.0.0.1 only, trust authentication on
 # loopback and the folder's unix socket only, a database `branchline`.
 #
-#   tests/pg.sh start DIR   initdb in DIR/data, start the server on a free
+#   tests/pg.sh start DIR [--fsync]
+#                           initdb in DIR/data, start the server on a free
 #                           port (its socket in DIR, its log in DIR/log),
 #                           create the database; print its URI
 #                           postgresql://branchline@127.0.0.1:PORT/branchline
 #                           and write it to DIR/uri. DIR must exist and be
-#                           empty or not exist yet.
+#                           empty or not exist yet. --fsync: a durable
+#                           cluster (below), for the benchmark's figures.
 #   tests/pg.sh stop DIR    stop it (fast: open sessions are cut); does
 #                           nothing when it is not running, so it is safe to
 #                           call twice. Leaves DIR for the caller to remove.
@@ -23,7 +25,10 @@
 # tests/proc/lib.sh's fixed_port does, so no port-0 daemon of a test takes it
 # meanwhile; if another process binds it between the pick and the server's
 # bind, start tries another (5 tries). fsync is off: the cluster is thrown
-# away, it never has to survive a machine crash, and tests go faster.
+# away, it never has to survive a machine crash, and tests go faster. With
+# --fsync it is on, with full_page_writes and synchronous_commit,
+# PostgreSQL's defaults: every COMMIT waits for its WAL flush, as on a
+# production server, so a benchmark measures what a durable append costs.
 set -eu
 
 PG_DB=branchline
@@ -90,6 +95,7 @@ for i in range(12000):
 
 start() {
 	dir=$1
+	durable=$2
 	bin=$(pg_bindir) || die "start: no PostgreSQL server in /usr/lib/postgresql/*/bin (make deps installs postgresql)"
 	user=$(pg_user)
 	mkdir -p "$dir"
@@ -111,11 +117,18 @@ start() {
 	printf '%s\n' \
 	    'local all all trust' \
 	    'host all all 127.0.0.1/32 trust' > "$dir/data/pg_hba.conf"
+	if [ "$durable" = 1 ]; then
+		sync_conf="fsync = on
+full_page_writes = on
+synchronous_commit = on"
+	else
+		sync_conf="fsync = off
+full_page_writes = off"
+	fi
 	printf '%s\n' \
 	    "listen_addresses = '127.0.0.1'" \
 	    "unix_socket_directories = '$dir'" \
-	    "fsync = off" \
-	    "full_page_writes = off" \
+	    "$sync_conf" \
 	    "logging_collector = off" >> "$dir/data/postgresql.conf"
 
 	tries=0
@@ -152,9 +165,10 @@ stop() {
 	    [ ! -f "$dir/data/postmaster.pid" ] || die "stop: pg_ctl stop in $dir/data failed"
 }
 
-[ $# -eq 2 ] || die "usage: pg.sh start|stop DIR"
-case $1 in
-start) start "$2" ;;
-stop) stop "$2" ;;
-*) die "usage: pg.sh start|stop DIR" ;;
+usage="usage: pg.sh start DIR [--fsync] | stop DIR"
+case $#:${1-}:${3-} in
+2:start:) start "$2" 0 ;;
+3:start:--fsync) start "$2" 1 ;;
+2:stop:) stop "$2" ;;
+*) die "$usage" ;;
 esac

@@ -15,6 +15,8 @@
  *   catch-up     a fresh bl-node pulling 1,000,000 ops; then retention
  *                (bl-node prune) and what it gives back
  *   growth       ingest again with 5,000,000 ops in the hub log
+ *   ingest-pg    the ingest step against a hub of a cluster on a
+ *                PostgreSQL of its own (tests/pg.sh, fsync on)
  *
  * Every replica's WAL is watched through the whole run (disk.c): figures
  * count only with checkpoints running and the WAL bounded.
@@ -40,6 +42,11 @@ static char s_shm[4096]; /* the hub's data on a tmpfs: its folder, or "" */
 static char s_hub_pub[64], s_endpoint[128];
 static pid_t s_hub_pid;
 static int s_hub_http;
+/* The PostgreSQL cluster of the ingest-pg step: tests/pg.sh, the folder
+ * it runs in ("" when none runs), where its server log is kept, and the
+ * process that started it (the one that stops it). */
+static char s_pg_sh[4096], s_pg_dir[64], s_pg_log[4096];
+static pid_t s_pg_owner;
 
 static void
 s_path(char *buf, size_t size, const char *name)
@@ -847,6 +854,97 @@ s_ingest(const char *prefix, int nsites, long ops_each, long *ops,
 	return s_median3(r);
 }
 
+/* Stops the ingest-pg step's PostgreSQL cluster, keeps its server log
+ * and removes its folder; does nothing when none runs. At exit too, so
+ * that a bench that dies (bench_die) leaves no server behind; not in a
+ * child of the bench (sites.c forks some), whose exit must not stop the
+ * parent's cluster. No bench_die here: it may run inside exit(). */
+static void
+s_pg_stop(void)
+{
+	char cmd[16384];
+
+	if (s_pg_dir[0] == '\0' || getpid() != s_pg_owner)
+		return;
+	snprintf(cmd, sizeof cmd,
+	    "sh '%s' stop '%s'; cp '%s/log' '%s' 2>/dev/null; rm -rf '%s'",
+	    s_pg_sh, s_pg_dir, s_pg_dir, s_pg_log, s_pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: stop the PostgreSQL cluster in %s\n",
+		    s_pg_dir);
+	s_pg_dir[0] = '\0';
+}
+
+/* Starts a PostgreSQL cluster for the ingest-pg step (tests/pg.sh start
+ * --fsync: every COMMIT waits for its WAL flush, as in production) and
+ * stores its URI in uri. In /var/tmp: on the disk, unlike a tmpfs /tmp,
+ * and world-traversable, which the server needs when it runs as nobody
+ * (we are root). */
+static void
+s_pg_start(char *uri, size_t size)
+{
+	static int at_exit;
+	char *argv[] = { "/bin/sh", s_pg_sh, "start", s_pg_dir, "--fsync",
+		NULL };
+
+	snprintf(s_pg_dir, sizeof s_pg_dir, "/var/tmp/blbench-pg.XXXXXX");
+	if (mkdtemp(s_pg_dir) == NULL)
+		bench_die("PostgreSQL: mkdtemp %s: %s", s_pg_dir,
+		    strerror(errno));
+	s_pg_owner = getpid();
+	if (!at_exit++ && atexit(s_pg_stop) != 0)
+		bench_die("PostgreSQL: atexit failed");
+	if (bench_run_capture(argv, uri, size) != 0 ||
+	    strncmp(uri, "postgresql://", 13) != 0)
+		bench_die("PostgreSQL: %s start %s --fsync failed (make deps "
+			  "installs postgresql)",
+		    s_pg_sh, s_pg_dir);
+}
+
+/* The ingest step on PostgreSQL: a cluster of its own, one hub created on
+ * it with init --store in DIR/pg/hub, the same simulated sites and op mix
+ * as s_ingest's; then the hub and the cluster stopped. A hub of a cluster
+ * applies a group's ops and appends them to the shared log before it
+ * acknowledges: acknowledged is applied. The sites are enrolled in its
+ * hub.db as s_ingest's are (sites.c), not in the cluster's registry: one
+ * hub serves them all. Returns acknowledged ops/s (the median of three
+ * runs) and stores applied ops/s in *applied. */
+static double
+s_ingest_pg(long *ops, double *applied)
+{
+	char top_dir[sizeof s_dir], pub[sizeof s_hub_pub];
+	char endpoint[sizeof s_endpoint];
+	char hub[4096], data[4096], uri[512];
+	char *init[] = { hub, "init", "--data", data, "--store", uri,
+		"--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
+		NULL };
+	double acked;
+
+	s_pg_start(uri, sizeof uri);
+	/* While the step runs, DIR is DIR/pg: every s_hub_ helper finds the
+	 * PostgreSQL hub there. */
+	memcpy(top_dir, s_dir, sizeof top_dir);
+	memcpy(pub, s_hub_pub, sizeof pub);
+	memcpy(endpoint, s_endpoint, sizeof endpoint);
+	s_path(data, sizeof data, "pg");
+	if (mkdir(data, 0755) != 0)
+		bench_die("mkdir %s: %s", data, strerror(errno));
+	snprintf(s_dir, sizeof s_dir, "%s", data);
+	s_endpoint[0] = '\0';
+	s_prog(hub, sizeof hub, "bl-hub");
+	s_path(data, sizeof data, "hub");
+	if (bench_run_capture(init, s_hub_pub, sizeof s_hub_pub) != 0)
+		bench_die("hub init --store %s", uri);
+	s_hub_start();
+	acked = s_ingest("P", 16, 12500, ops, applied);
+	s_hub_stop();
+	s_pg_stop();
+	memcpy(s_dir, top_dir, sizeof top_dir);
+	memcpy(s_hub_pub, pub, sizeof pub);
+	memcpy(s_endpoint, endpoint, sizeof endpoint);
+	return acked;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -859,7 +957,7 @@ main(int argc, char **argv)
 	double sqlite_lim = 0, curve_small = 0, curve_batch = 0;
 	double floor50 = 0, floor99 = 0;
 	double p50, p99, prop50, prop99, ingest, ingest5m, t, catchup, prune_s;
-	double applied = 0, applied5m = 0;
+	double applied = 0, applied5m = 0, ingest_pg, applied_pg;
 	double floor_ms[2000];
 	long ops, rss_kb, swept = 0, unswept = 0;
 	long long wb, sale_bytes, ingest_bytes, live_before, live_after;
@@ -881,6 +979,10 @@ main(int argc, char **argv)
 		(int)sizeof s_dir ||
 	    snprintf(s_bin, sizeof s_bin, "%s/build/rel", top) >=
 		(int)sizeof s_bin ||
+	    snprintf(s_pg_sh, sizeof s_pg_sh, "%s/tests/pg.sh", top) >=
+		(int)sizeof s_pg_sh ||
+	    snprintf(s_pg_log, sizeof s_pg_log, "%s/pg-server.log", s_dir) >=
+		(int)sizeof s_pg_log ||
 	    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", s_dir,
 		s_dir) >= (int)sizeof cmd)
 		bench_die("path too long: %s", top);
@@ -891,7 +993,8 @@ main(int argc, char **argv)
 	if (argc > 2 &&
 	    (strcmp(argv[2], "ingest") == 0 ||
 		strcmp(argv[2], "catchup") == 0 ||
-		strcmp(argv[2], "sites") == 0))
+		strcmp(argv[2], "sites") == 0 ||
+		strcmp(argv[2], "ingest-pg") == 0))
 		goto steps;
 	printf("ceilings ...\n");
 	sqlite_lim = limit_sqlite(s_dir, 500000);
@@ -952,6 +1055,15 @@ steps:
 		       "(%ld ops)\n",
 		    ingest, applied, ops);
 		s_hub_stop();
+		return 0;
+	}
+	if (argc > 2 && strcmp(argv[2], "ingest-pg") == 0) {
+		/* Iterating on a cluster's ingest: PostgreSQL, a hub on it,
+		 * the push only. */
+		ingest_pg = s_ingest_pg(&ops, &applied_pg);
+		printf("ingest on PostgreSQL %.0f ops/s acknowledged, %.0f "
+		       "ops/s applied (%ld ops)\n",
+		    ingest_pg, applied_pg, ops);
 		return 0;
 	}
 
@@ -1080,6 +1192,8 @@ steps:
 	ingest5m = s_ingest("B", 16, 12500, &ops, &applied5m);
 	s_hub_stop();
 	bench_wal_unwatch();
+	printf("ingest on PostgreSQL (a cluster of its own, fsync on) ...\n");
+	ingest_pg = s_ingest_pg(&ops, &applied_pg);
 
 	json_object_set_new(res, "sqlite_limit_rows_per_s",
 	    json_integer((json_int_t)sqlite_lim));
@@ -1097,6 +1211,11 @@ steps:
 	    json_integer((json_int_t)applied));
 	json_object_set_new(res, "ingest_5m_applied_ops_per_s",
 	    json_integer((json_int_t)applied5m));
+	/* A hub of a cluster acknowledges what it applied and appended. */
+	json_object_set_new(res, "ingest_pg_ops_per_s",
+	    json_integer((json_int_t)ingest_pg));
+	json_object_set_new(res, "ingest_pg_vs_sqlite",
+	    json_real(round(ingest_pg / applied * 1000) / 1000));
 	json_object_set_new(res, "catchup_1m_s",
 	    json_real(round(catchup * 100) / 100));
 	json_object_set_new(res, "catchup_peak_rss_mb",
@@ -1193,6 +1312,9 @@ steps:
 	printf("%-28s %14.0f   (acknowledged and applied: merged, "
 	       "streamable; %.0f at 5M)\n",
 	    "ingest_applied_ops_per_s", applied, applied5m);
+	printf("%-28s %14.0f   (a hub on PostgreSQL, fsync on: "
+	       "acknowledged = applied; %.2f x sqlite applied)\n",
+	    "ingest_pg_ops_per_s", ingest_pg, ingest_pg / applied);
 	printf("%-28s %14.2f   <= 8\n", "catchup_1m_s", catchup);
 	printf("%-28s %14.1f   <= 64\n", "catchup_peak_rss_mb",
 	    rss_kb / 1024.0);

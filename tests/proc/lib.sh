@@ -83,9 +83,50 @@ wait_ports() {
 	[ -s "$1/ports" ]
 }
 
-# hub_init: creates $T/hub, sets HUB_KEY.
+# The hub's back end: BL_HUB_STORE=postgresql (tests/run.sh's second pass)
+# puts the hub's op log in a database of the test's own, PG_DB on the
+# cluster BL_PG_URI names (hub/pgstore.h); finish drops it. hub.db is then
+# the log's projection, position for position, so the checks read it as
+# they read a hub on its own. Unset or sqlite: the hub on its own.
+BL_HUB_STORE=${BL_HUB_STORE:-sqlite}
+PG_DB=""
+
+# pg_db_create NAME: creates database NAME on BL_PG_URI's cluster; sets
+# PG_DB to it and PG_URI to BL_PG_URI with its database replaced by it.
+pg_db_create() {
+	psql -q "$BL_PG_URI" -c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" > /dev/null || return 1
+	PG_DB=$1
+	PG_URI=$(printf '%s\n' "$BL_PG_URI" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$PG_DB#")
+}
+
+# hub_init: creates $T/hub, sets HUB_KEY. With BL_HUB_STORE=postgresql,
+# on a database of the test's own (above); a test that cannot have one
+# fails and ends here.
 hub_init() {
-	HUB_KEY=$("$HUB" init --data "$T/hub" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
+	case $BL_HUB_STORE in
+	sqlite)
+		HUB_KEY=$("$HUB" init --data "$T/hub" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
+		;;
+	postgresql)
+		if [ -z "${BL_PG_URI:-}" ]; then
+			fail "hub_init: BL_HUB_STORE=postgresql needs BL_PG_URI (start a cluster with tests/pg.sh)"
+		elif ! pg_db_create "bl_proc_$$"; then
+			fail "hub_init: create database bl_proc_$$ at $BL_PG_URI"
+		else
+			HUB_KEY=$("$HUB" init --data "$T/hub" --store "$PG_URI" \
+				--listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
+			return
+		fi
+		finish
+		exit 1
+		;;
+	*)
+		fail "hub_init: BL_HUB_STORE=$BL_HUB_STORE: not sqlite or postgresql"
+		finish
+		exit 1
+		;;
+	esac
 }
 
 # hub_start [LISTEN]: runs the hub; the first start picks a port, later
@@ -146,6 +187,10 @@ eventually() {
 finish() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	if [ -n "$PG_DB" ] && ! psql -q "$BL_PG_URI" \
+		-c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" > /dev/null; then
+		fail "drop database $PG_DB at $BL_PG_URI"
+	fi
 	# A sanitizer report in any daemon log is a failure.
 	if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error' "$T"/*.log > /dev/null 2>&1; then
 		fail "no sanitizer reports in daemon logs ($(grep -l -E 'Sanitizer|runtime error' "$T"/*.log | tr '\n' ' '))"

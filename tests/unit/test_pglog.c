@@ -343,6 +343,126 @@ TEST(conflict_reported_not_stored)
 	pglog_close(&p);
 }
 
+/* A batch larger than one statement carries (pglog.c sends a batch in
+ * statements of a few thousand ops): ops stored before, a conflict, and
+ * ops the batch holds twice on both sides of a statement's end keep the
+ * contract, and the new ones still take consecutive gseqs in batch
+ * order. */
+#define BIG_BATCH 10000
+/* What pglog_held saw: origins, seqs and reasons of ours. */
+typedef struct {
+	const char *origin;
+	int n;
+	uint64_t seq[4];
+	char reason[4][64];
+} held_seen_t;
+
+static int
+s_held_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	held_seen_t *h = arg;
+
+	(void)err;
+	if (strcmp(row->op.origin, h->origin) != 0 || h->n == 4)
+		return 0;
+	h->seq[h->n] = row->op.seq;
+	snprintf(h->reason[h->n++], sizeof h->reason[0], "%s", row->reason);
+	return 0;
+}
+
+/* A held op is kept once with its first reason, outside the order (no
+ * gseq), read back by pglog_held, and leaves op_held when it is appended. */
+TEST(held_ops_are_kept_until_appended)
+{
+	pglog_t *p = s_open();
+	const char *o = s_origin("held");
+	char bodies[2][64];
+	pglog_op_t ops[2];
+	uint64_t h0, h, gseqs[1];
+	pglog_status_t st[1];
+	held_seen_t seen;
+	err_t err;
+
+	REQUIRE(p != NULL);
+	h0 = s_head(p);
+	ops[0] = s_op(o, 1, bodies[0], 0x41);
+	ops[1] = s_op(o, 2, bodies[1], 0x42);
+	REQUIRE_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_INT(pglog_hold_in(p, &ops[0], "clock ahead", &err), 0);
+	CHECK_EQ_INT(pglog_hold_in(p, &ops[1], "order not held", &err), 0);
+	CHECK_EQ_INT(pglog_hold_in(p, &ops[0], "another reason", &err), 0);
+	REQUIRE_EQ_INT(pglog_commit(p, &err), 0);
+	CHECK_EQ_UINT(s_head(p), h0);
+	memset(&seen, 0, sizeof seen);
+	seen.origin = o;
+	CHECK_EQ_INT(pglog_held(p, s_held_row, &seen, NULL, &err), 0);
+	REQUIRE_EQ_INT(seen.n, 2);
+	CHECK_EQ_UINT(seen.seq[0], 1);
+	CHECK_STR(seen.reason[0], "clock ahead");
+	CHECK_EQ_UINT(seen.seq[1], 2);
+	CHECK_STR(seen.reason[1], "order not held");
+	/* Appended, the first leaves op_held; the second stays. */
+	REQUIRE_EQ_INT(pglog_append(p, ops, 1, gseqs, st, &err), 0);
+	CHECK_EQ_INT(st[0], PGLOG_APPENDED);
+	CHECK_EQ_UINT(gseqs[0], h0 + 1);
+	memset(&seen, 0, sizeof seen);
+	seen.origin = o;
+	CHECK_EQ_INT(pglog_held(p, s_held_row, &seen, NULL, &err), 0);
+	REQUIRE_EQ_INT(seen.n, 1);
+	CHECK_EQ_UINT(seen.seq[0], 2);
+	pglog_close(&p);
+}
+
+TEST(big_batch_keeps_the_contract)
+{
+	pglog_t *p = s_open();
+	const char *b = s_origin("big");
+	static char bodies[BIG_BATCH][64];
+	static pglog_op_t ops[BIG_BATCH];
+	static uint64_t gseqs[BIG_BATCH];
+	static pglog_status_t st[BIG_BATCH];
+	char want[ERR_MSG_MAX];
+	uint64_t h0, next;
+	size_t i;
+	err_t err;
+
+	REQUIRE(p != NULL);
+	h0 = s_head(p);
+	for (i = 0; i < 100; i++)
+		ops[i] = s_op(b, i + 1, bodies[i], (uint8_t)(i + 1));
+	REQUIRE_EQ_INT(pglog_append(p, ops, 100, gseqs, st, &err), 0);
+	/* seqs 1 to 9998 (1 to 100 stored, 50 of them with another hash),
+	 * then seq 200 again as it is and seq 300 with another hash. */
+	for (i = 0; i < BIG_BATCH - 2; i++)
+		ops[i] = s_op(b, i + 1, bodies[i],
+		    (uint8_t)(i + 1 == 50 ? 0xee : i + 1));
+	ops[BIG_BATCH - 2] = s_op(b, 200, bodies[BIG_BATCH - 2], 200);
+	ops[BIG_BATCH - 1] = s_op(b, 300, bodies[BIG_BATCH - 1], 0xee);
+	REQUIRE_EQ_INT(pglog_append(p, ops, BIG_BATCH, gseqs, st, &err), 0);
+	CHECK_EQ_INT(err.code, ERR_CONFLICT);
+	snprintf(want, sizeof want,
+	    "append op %s/50: conflict: hash eeeeeeeeeeeeeeee... differs from "
+	    "3232323232323232... at gseq %llu (and 1 more)",
+	    b, (unsigned long long)h0 + 50);
+	CHECK_STR(err.msg, want);
+	for (i = 0, next = h0 + 101; i < BIG_BATCH - 2; i++) {
+		if (i < 100) {
+			CHECK_EQ_INT(st[i],
+			    i + 1 == 50 ? PGLOG_CONFLICT : PGLOG_DUPLICATE);
+			CHECK_EQ_UINT(gseqs[i], h0 + i + 1);
+		} else {
+			CHECK_EQ_INT(st[i], PGLOG_APPENDED);
+			CHECK_EQ_UINT(gseqs[i], next++);
+		}
+	}
+	CHECK_EQ_INT(st[BIG_BATCH - 2], PGLOG_DUPLICATE);
+	CHECK_EQ_UINT(gseqs[BIG_BATCH - 2], gseqs[199]);
+	CHECK_EQ_INT(st[BIG_BATCH - 1], PGLOG_CONFLICT);
+	CHECK_EQ_UINT(gseqs[BIG_BATCH - 1], gseqs[299]);
+	CHECK_EQ_UINT(s_head(p), h0 + BIG_BATCH - 2);
+	pglog_close(&p);
+}
+
 TEST(bad_op_refused_whole_batch)
 {
 	pglog_t *p = s_open();
@@ -607,6 +727,76 @@ TEST(fresh_database_starts_at_one)
 		CHECK_EQ_UINT(gseq, 1);
 		pglog_close(&p);
 	}
+	s_sql(drop, NULL);
+}
+
+/* bl-hub migrate's import (pglog_import_in), on a database of its own:
+ * rows keep the gseqs they carry, holes included; a gseq not above the
+ * last, or an (origin, seq) held, rolls the whole import back; appends
+ * after it number from the highest + 1. */
+TEST(import_keeps_gseqs)
+{
+	char db[64], uri[512], create[128], drop[128], body[4][64];
+	const char *o = s_origin("import");
+	pglog_row_t rows[3];
+	pglog_op_t op;
+	uint64_t gseq, h = 99;
+	pglog_status_t st;
+	pglog_t *p;
+	err_t err;
+	int i;
+
+	snprintf(db, sizeof db, "bl_pglog_import_%ld", (long)getpid());
+	snprintf(create, sizeof create, "CREATE DATABASE %s", db);
+	snprintf(drop, sizeof drop, "DROP DATABASE IF EXISTS %s", db);
+	REQUIRE(s_uri_for(uri, sizeof uri, db) == 0);
+	REQUIRE(s_sql(drop, NULL) == 0 && s_sql(create, NULL) == 0);
+	p = pglog_open(uri, &err);
+	if (!CHECK_MSG(p != NULL, "open %s: %s", uri, err.msg)) {
+		s_sql(drop, NULL);
+		return;
+	}
+	CHECK_EQ_INT(pglog_init_schema(p, &err), 0);
+	for (i = 0; i < 3; i++) {
+		memset(&rows[i], 0, sizeof rows[i]);
+		rows[i].op = s_op(o, (uint64_t)i + 1, body[i], (uint8_t)i);
+	}
+	rows[0].gseq = 2;
+	rows[1].gseq = 3;
+	rows[2].gseq = 7; /* a hole: 4 to 6 */
+	/* A gseq not above the last: nothing stays. */
+	CHECK_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_UINT(h, 0);
+	rows[1].gseq = 2;
+	CHECK_EQ_INT(pglog_import_in(p, rows, 3, &err), -1);
+	CHECK_EQ_INT(err.code, ERR_CONFLICT);
+	CHECK_MSG(strstr(err.msg, ": gseq 2 is not above 2") != NULL, "%s",
+	    err.msg);
+	CHECK_EQ_UINT(s_head(p), 0);
+	/* An (origin, seq) imported twice: nothing stays either. */
+	rows[1].gseq = 3;
+	rows[1].op.seq = 1;
+	CHECK_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_INT(pglog_import_in(p, rows, 3, &err), -1);
+	CHECK_EQ_INT(err.code, ERR_CONFLICT);
+	CHECK_MSG(strstr(err.msg, "at gseq 3: op_log holds") != NULL, "%s",
+	    err.msg);
+	CHECK_EQ_UINT(s_head(p), 0);
+	/* In two calls, holes kept. */
+	rows[1].op.seq = 2;
+	CHECK_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_INT(pglog_import_in(p, rows, 2, &err), 0);
+	CHECK_EQ_INT(pglog_import_in(p, rows + 2, 1, &err), 0);
+	CHECK_EQ_INT(pglog_commit(p, &err), 0);
+	CHECK_EQ_UINT(s_head(p), 7);
+	/* The next append takes the highest + 1; a duplicate its gseq. */
+	op = s_op(o, 4, body[3], 4);
+	CHECK_EQ_INT(pglog_append(p, &op, 1, &gseq, &st, &err), 0);
+	CHECK_EQ_UINT(gseq, 8);
+	CHECK_EQ_INT(pglog_append(p, &rows[2].op, 1, &gseq, &st, &err), 0);
+	CHECK_EQ_INT(st, PGLOG_DUPLICATE);
+	CHECK_EQ_UINT(gseq, 7);
+	pglog_close(&p);
 	s_sql(drop, NULL);
 }
 

@@ -366,6 +366,39 @@ TEST(a_newer_database_or_a_missing_file_is_refused)
 
 /* ---- ingest ---- */
 
+/* A savepoint whose journal outgrows the part SQLite keeps in memory
+ * (STORE_STMTJRNL_SPILL) goes on in a temporary file: a hub of a cluster
+ * applies a whole group of PUSHes under one. With the bound past the
+ * 128 KiB the unix VFS writes in one call (it was 4 MB), the first spill
+ * failed with SQLITE_FULL, "database or disk is full". */
+TEST(a_savepoint_past_the_journal_in_memory_spills_to_a_file)
+{
+	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
+	store_mark_t mark;
+	sqlite3 *db;
+	err_t err;
+
+	REQUIRE(st != NULL);
+	db = store_db(st);
+	/* 6 MB of rows, committed: pages the savepoint then changes, each
+	 * journaled (4 KB and its number) before it is. */
+	REQUIRE_EQ_INT(sqlite3_exec(db,
+			   "CREATE TABLE big(x BLOB);"
+			   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+			   "SELECT i + 1 FROM n WHERE i < 1500) "
+			   "INSERT INTO big SELECT zeroblob(4000) FROM n",
+			   NULL, NULL, NULL),
+	    SQLITE_OK);
+	REQUIRE_EQ_INT(store_begin(st, &err), 0);
+	REQUIRE_EQ_INT(store_savepoint(st, &mark, &err), 0);
+	CHECK_MSG(sqlite3_exec(db, "UPDATE big SET x = randomblob(4000)", NULL,
+		      NULL, NULL) == SQLITE_OK,
+	    "update under the savepoint: %s", sqlite3_errmsg(db));
+	CHECK_EQ_INT(store_release(st, &mark, &err), 0);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	store_close(&st);
+}
+
 TEST(ingest_is_idempotent)
 {
 	store_t *st = s_open(harness_tmpdir(), "hub.db", STORE_HUB, "HUB");
@@ -693,6 +726,7 @@ TEST(a_shared_log_numbers_and_sees_each_transaction)
 		s_shared_abort, s_shared_destroy, &seen };
 	ingest_from_t in = { "store", NULL, 1 };
 	ingest_result_t res;
+	int64_t hlc = 0;
 	cbw_t w;
 	op_t op;
 	err_t err;
@@ -750,6 +784,21 @@ TEST(a_shared_log_numbers_and_sees_each_transaction)
 	CHECK_EQ_INT(store_commit(st, &err), 0);
 	CHECK_EQ_INT(s_count(st, "op_log WHERE lsn = 51 AND seq = 3"), 1);
 	CHECK_EQ_INT(store_quarantine_count(st), 0);
+	cbw_free(&w);
+	op_clear(&op);
+	/* Within the bound, the clock observes it as any op. */
+	s_customer_op(&op, "S001", 4, hlc_pack(WALL0 + 1000, 0), "S001-C-3",
+	    "Bo");
+	cbw_init(&w);
+	REQUIRE(op_encode(&op, &w, &err) == 0);
+	CHECK_EQ_INT(store_begin(st, &err), 0);
+	CHECK_EQ_INT(store_ingest_from(st, &op, w.data, w.len, &in, &res, &err),
+	    0);
+	CHECK_EQ_INT(res, INGEST_APPLIED);
+	CHECK_EQ_INT(store_commit(st, &err), 0);
+	CHECK_EQ_INT(store_meta_get_int(st, "hlc", 0, &hlc, &err), 0);
+	CHECK((uint64_t)hlc >= op.hlc &&
+	    (uint64_t)hlc < hlc_pack(WALL0 + 2000, 0));
 	cbw_free(&w);
 	op_clear(&op);
 	store_close(&st);
