@@ -112,40 +112,6 @@ s_batch_read(store_t *st, uint64_t after, batch_t *b, err_t *err)
 	return 0;
 }
 
-/* Inside the import: what hub.db holds in quarantine is held in the
- * shared log too (pglog_hold_in), as a hub of a cluster holds what it
- * quarantines, so that every hub retries it. 0, or -1 with err (the
- * transaction rolled back). */
-static int
-s_hold_quarantined(store_t *st, pglog_t *p, err_t *err)
-{
-	sqlite3_stmt *q = store_stmt(st,
-	    "SELECT origin, seq, body, reason FROM quarantine "
-	    "ORDER BY origin, seq");
-	pglog_op_t op;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		memset(&op, 0, sizeof op);
-		op.origin = (const char *)sqlite3_column_text(q, 0);
-		op.seq = (uint64_t)sqlite3_column_int64(q, 1);
-		op.body = sqlite3_column_blob(q, 2);
-		op.body_len = (size_t)sqlite3_column_bytes(q, 2);
-		op_hash(op.body, op.body_len, op.hash);
-		if (pglog_hold_in(p, &op,
-			(const char *)sqlite3_column_text(q, 3), err) != 0) {
-			sqlite3_reset(q);
-			return -1;
-		}
-	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return 0;
-	pglog_abort(p);
-	return err_set(err, ERR_INTERNAL, "import quarantine: %s",
-	    sqlite3_errmsg(store_db(st)));
-}
-
 /* Copies hub.db's op_log to the shared log at uri, gseq == lsn, in one
  * transaction, and holds what its quarantine holds; *n gets how many ops,
  * *last the last lsn (0: none). */
@@ -187,7 +153,9 @@ s_import_ops(store_t *st, const char *uri, const char *shown, size_t *n,
 		*last = b->rows[b->n - 1].gseq;
 		s_batch_clear(b);
 	}
-	if (s_hold_quarantined(st, p, err) != 0)
+	/* What its quarantine holds is held there, as a hub of a cluster
+	 * holds what it quarantines. */
+	if (pgstore_hold_quarantined(st, p, 0, err) != 0)
 		goto out;
 	rc = pglog_commit(p, err);
 out:

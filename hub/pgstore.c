@@ -358,20 +358,16 @@ s_place(store_t *st, const pglog_op_t *op, uint64_t lsn, uint64_t gseq,
 	return store_step(st, q, "place an op at its gseq", err);
 }
 
-/* Inside the append: what this transaction quarantined (since it began)
- * is held in the shared log too (pglog_hold_in), so that a PUSH is
- * acknowledged only once every op of it is in PostgreSQL, applied or
- * held, and any hub can take a held op in when it passes. 0, or -1 with
- * err (the append rolled back). */
-static int
-s_hold(pgstore_t *ps, store_t *st, err_t *err)
+int
+pgstore_hold_quarantined(store_t *st, pglog_t *log, uint64_t since_ms,
+    err_t *err)
 {
 	sqlite3_stmt *q = store_stmt(st,
 	    "SELECT origin, seq, body, reason FROM quarantine WHERE at >= ?");
 	pglog_op_t op;
 	int rc;
 
-	sqlite3_bind_int64(q, 1, (int64_t)ps->begun_ms);
+	sqlite3_bind_int64(q, 1, (int64_t)since_ms);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		memset(&op, 0, sizeof op);
 		op.origin = (const char *)sqlite3_column_text(q, 0);
@@ -379,21 +375,19 @@ s_hold(pgstore_t *ps, store_t *st, err_t *err)
 		op.body = sqlite3_column_blob(q, 2);
 		op.body_len = (size_t)sqlite3_column_bytes(q, 2);
 		op_hash(op.body, op.body_len, op.hash);
-		if (pglog_hold_in(ps->log, &op,
+		if (pglog_hold_in(log, &op,
 			(const char *)sqlite3_column_text(q, 3), err) != 0) {
 			sqlite3_reset(q);
-			s_failed(ps, err);
 			return -1;
 		}
 	}
 	sqlite3_reset(q);
-	if (rc != SQLITE_DONE) {
-		pglog_abort(ps->log);
-		return err_set(err, ERR_INTERNAL,
-		    "hold quarantined ops in the shared log: read: %s",
-		    sqlite3_errmsg(store_db(st)));
-	}
-	return 0;
+	if (rc == SQLITE_DONE)
+		return 0;
+	pglog_abort(log);
+	return err_set(err, ERR_INTERNAL,
+	    "hold quarantined ops in the shared log: read: %s",
+	    sqlite3_errmsg(store_db(st)));
 }
 
 /* Just before COMMIT: the ops this transaction logged, appended with the
@@ -479,8 +473,13 @@ s_commit(void *arg, store_t *st, uint64_t first_lsn, err_t *err)
 			goto out;
 		}
 	}
-	if (s_hold(ps, st, err) != 0)
+	/* What this transaction quarantined is held in the shared log, so
+	 * that a PUSH is acknowledged only once every op of it is in
+	 * PostgreSQL, applied or held. */
+	if (pgstore_hold_quarantined(st, ps->log, ps->begun_ms, err) != 0) {
+		s_failed(ps, err);
 		goto out;
+	}
 	if (pglog_commit(ps->log, err) != 0) {
 		s_failed(ps, err);
 		goto out;

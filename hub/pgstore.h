@@ -48,6 +48,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "pglog.h"
 #include "store.h"
 
 /* Ops read from the shared log per hub.db transaction when tailing. */
@@ -77,5 +78,12 @@ int pgstore_set_applied(store_t *st, uint64_t gseq, err_t *err);
 
 /* Whether st has a shared log attached. */
 int pgstore_attached(const store_t *st);
+
+/* Inside an append (pglog_begin ... pglog_commit on log, borrowed): holds
+ * in the shared log (pglog_hold_in) what st's quarantine holds that was
+ * quarantined at since_ms or later (0: all of it). 0, or -1 with err, the
+ * append then rolled back. */
+int pgstore_hold_quarantined(store_t *st, pglog_t *log, uint64_t since_ms,
+    err_t *err);
 
 #endif

@@ -100,6 +100,27 @@ pg_db_create() {
 	PG_URI=$(printf '%s\n' "$BL_PG_URI" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$PG_DB#")
 }
 
+# need_pg: a test of the hubs' PostgreSQL back end ends here, passing
+# nothing, when no cluster is given (make test gives one: tests/run.sh).
+need_pg() {
+	[ -n "${BL_PG_URI:-}" ] && return 0
+	echo "SKIP $(basename "$0" .sh): BL_PG_URI is not set (make test sets it; or start a cluster with tests/pg.sh)"
+	rm -rf "$T"
+	echo "RESULT 0 0"
+	exit 0
+}
+
+# cluster_hub NAME PORT: runs the hub of a cluster in $T/NAME on sync port
+# PORT (nodes name it before it runs); sets NAME_PID and NAME_HTTP.
+cluster_hub() {
+	rm -f "$T/$1/ports"
+	"$HUB" run --data "$T/$1" --listen "tcp://127.0.0.1:$2" >> "$T/$1.log" 2>&1 &
+	eval "${1}_PID=$!"
+	PIDS="$PIDS $!"
+	wait_ports "$T/$1" || { echo "hub $1 did not start"; cat "$T/$1.log"; }
+	eval "${1}_HTTP=$(port "$T/$1" http)"
+}
+
 # hub_init: creates $T/hub, sets HUB_KEY. With BL_HUB_STORE=postgresql,
 # on a database of the test's own (above); a test that cannot have one
 # fails and ends here.

@@ -15,29 +15,13 @@
 # own and drops it at the end.
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${BL_PG_URI:-}" ]; then
-	echo "SKIP test_cluster_attack: BL_PG_URI is not set (start a cluster with tests/pg.sh)"
-	rm -rf "$T"
-	echo "RESULT 0 0"
-	exit 0
-fi
+need_pg
 
-DB="bl_attack_$$"
-URI=$(printf '%s\n' "$BL_PG_URI" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$DB#")
-psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" > /dev/null 2>&1 ||
-	fail "create database $DB at $BL_PG_URI"
-drop_db() { psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1; }
+pg_db_create "bl_attack_$$" || fail "create database bl_attack_$$ at $BL_PG_URI"
+URI=$PG_URI # finish drops it
 
 AHEAD_MS=5000 # how far the site's clock is ahead; B admits 1 s, A 5 min
 
-hub_of() { # NAME PORT: runs the hub in $T/NAME; sets NAME_PID
-	rm -f "$T/$1/ports"
-	"$HUB" run --data "$T/$1" --listen "tcp://127.0.0.1:$2" >> "$T/$1.log" 2>&1 &
-	eval "${1}_PID=$!"
-	PIDS="$PIDS $!"
-	wait_ports "$T/$1" || { echo "hub $1 did not start"; cat "$T/$1.log"; }
-	eval "${1}_HTTP=$(port "$T/$1" http)"
-}
 db() { sqlite3 -cmd ".timeout 5000" "$T/$1/$2.db" "$3"; }
 positions() { db "$1" hub "SELECT lsn || ' ' || origin || ' ' || seq FROM op_log ORDER BY lsn"; }
 pg_positions() { psql -tA "$URI" -c "SELECT gseq || ' ' || origin || ' ' || seq FROM op_log ORDER BY gseq"; }
@@ -46,7 +30,7 @@ HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --
 "$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
 db B hub "INSERT OR REPLACE INTO meta(name, value) VALUES ('max_drift_ms', 1000)"
 A_SYNC=$(fixed_port)
-hub_of A "$A_SYNC"
+cluster_hub A "$A_SYNC"
 B_SYNC=$(fixed_port) # after A is bound: fixed_port would pick A's again
 
 # S001 links to B only; B is down while it writes, so its op stays local.
@@ -65,7 +49,7 @@ wait "$S1_PID" 2> /dev/null
 cp -a "$T/S001" "$T/S001b"
 sed -i "s#^hub=.*#hub=tcp://127.0.0.1:$A_SYNC#" "$T/S001b/config"
 
-hub_of B "$B_SYNC"
+cluster_hub B "$B_SYNC"
 in_b_quarantine() { [ "$(db B hub "SELECT count(*) FROM quarantine WHERE origin = 'S001'")" = 1 ]; }
 node_start S001
 check "B quarantines the op (clock ahead of its 1 s)" eventually 20 in_b_quarantine
@@ -119,5 +103,4 @@ a_same() { [ "$(positions A)" = "$(pg_positions)" ]; }
 check "A's positions are the shared log's" eventually 10 a_same
 check_eq "A holds the customer" 1 "$(db A hub "SELECT count(*) FROM customers WHERE id = 'S002-C2'")"
 
-drop_db
 finish

@@ -9,19 +9,10 @@
 # makes a database of its own there and drops it at the end.
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${BL_PG_URI:-}" ]; then
-	echo "SKIP test_cluster_registry: BL_PG_URI is not set (make test sets it; or start a cluster with tests/pg.sh)"
-	rm -rf "$T"
-	echo "RESULT 0 0"
-	exit 0
-fi
+need_pg
 
-DB="bl_registry_$$"
-# BL_PG_URI with its database replaced by DB.
-URI=$(printf '%s\n' "$BL_PG_URI" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$DB#")
-psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" > /dev/null 2>&1 ||
-	fail "create database $DB at $BL_PG_URI"
-drop_db() { psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1; }
+pg_db_create "bl_registry_$$" || fail "create database bl_registry_$$ at $BL_PG_URI"
+URI=$PG_URI # finish drops it
 
 # hub_of NAME [RUN OPTIONS]: runs the hub in $T/NAME; sets its PID, SYNC
 # and HTTP as NAME_PID, NAME_SYNC, NAME_HTTP.
@@ -157,7 +148,7 @@ pinned_at_a() { [ "$(sqlite3 "$T/A/hub.db" "SELECT hex(sign_key) FROM sites WHER
 check "and A's copy" eventually 10 pinned_at_a
 
 # ---- PostgreSQL cuts the hubs' connections: they reconnect ----
-psql -q "$BL_PG_URI" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()" > /dev/null
+psql -q "$BL_PG_URI" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$PG_DB' AND pid <> pg_backend_pid()" > /dev/null
 key3=$("$NODE" init --data "$T/S003" --site S003 --hub "tcp://127.0.0.1:$B_SYNC" --hub-key "$HUB_KEY" --http 127.0.0.1:0)
 "$HUB" enroll --data "$T/A" --site S003 --role warehouse --key "$key3" > /dev/null
 check "after the cut, a site enrolled on A syncs with B within seconds" eventually 15 syncs S003
@@ -179,5 +170,4 @@ check_eq "B logged the failure once, not every second" "1" "$(grep -c 'registry:
 
 kill "$A_PID" "$B_PID" 2> /dev/null
 wait "$A_PID" "$B_PID" 2> /dev/null
-drop_db
 finish

@@ -12,32 +12,14 @@
 # makes a database of its own there and drops it at the end.
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${BL_PG_URI:-}" ]; then
-	echo "SKIP test_cluster_sync: BL_PG_URI is not set (make test sets it; or start a cluster with tests/pg.sh)"
-	rm -rf "$T"
-	echo "RESULT 0 0"
-	exit 0
-fi
+need_pg
 
-DB="bl_sync_$$"
-URI=$(printf '%s\n' "$BL_PG_URI" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$DB#")
-psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" > /dev/null 2>&1 ||
-	fail "create database $DB at $BL_PG_URI"
-drop_db() { psql -q "$BL_PG_URI" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" > /dev/null 2>&1; }
+pg_db_create "bl_sync_$$" || fail "create database bl_sync_$$ at $BL_PG_URI"
+URI=$PG_URI # finish drops it
 
 SITES="S001 S002 S003 S004 S005"
 SALES=40 # per site: each till posts this many sale movements
 
-# hub_of NAME PORT: runs the hub in $T/NAME on sync port PORT; sets
-# NAME_PID and NAME_HTTP.
-hub_of() {
-	rm -f "$T/$1/ports"
-	"$HUB" run --data "$T/$1" --listen "tcp://127.0.0.1:$2" >> "$T/$1.log" 2>&1 &
-	eval "${1}_PID=$!"
-	PIDS="$PIDS $!"
-	wait_ports "$T/$1" || { echo "hub $1 did not start"; cat "$T/$1.log"; }
-	eval "${1}_HTTP=$(port "$T/$1" http)"
-}
 call() { # HTTP_PORT METHOD PATH BODY: the status code
 	curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X "$2" "http://127.0.0.1:$1$3" -d "$4"
 }
@@ -48,9 +30,9 @@ positions() { db "$1" hub "SELECT lsn || ' ' || origin || ' ' || seq FROM op_log
 HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
 "$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
 A_SYNC=$(fixed_port)
-hub_of A "$A_SYNC"
+cluster_hub A "$A_SYNC"
 B_SYNC=$(fixed_port)
-hub_of B "$B_SYNC"
+cluster_hub B "$B_SYNC"
 check "the hubs run on distinct ports" test "$A_SYNC" != "$B_SYNC"
 
 # Head office writes on A before any site exists: the catalog.
@@ -143,14 +125,14 @@ for s in $SITES; do
 done
 
 # A comes back and catches up: its log is B's, position for position.
-hub_of A "$A_SYNC"
+cluster_hub A "$A_SYNC"
 same_as_b() { [ "$(positions A)" = "$(positions B)" ]; }
 check "a restarted A catches up with the shared log, position for position" eventually 30 same_as_b
 
 # A hub started fresh against the log rebuilds its projection from it.
 "$HUB" init --data "$T/C" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
 C_SYNC=$(fixed_port)
-hub_of C "$C_SYNC"
+cluster_hub C "$C_SYNC"
 c_caught_up() { [ "$(positions C)" = "$(positions B)" ]; }
 check "a fresh hub C rebuilds the log from the shared one" eventually 60 c_caught_up
 for r in /v1/reports/stock "/v1/reports/sales?group=site" "/v1/stock?sku=TEA"; do
@@ -160,5 +142,4 @@ done
 for s in $SITES; do kill "$(eval echo "\$${s}_PID")" 2> /dev/null; done
 kill "$A_PID" "$B_PID" "$C_PID" 2> /dev/null
 wait "$A_PID" "$B_PID" "$C_PID" 2> /dev/null
-drop_db
 finish

@@ -14,12 +14,7 @@
 # makes databases of its own there and drops them at the end.
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${BL_PG_URI:-}" ]; then
-	echo "SKIP test_migrate: BL_PG_URI is not set (make test sets it; or start a cluster with tests/pg.sh)"
-	rm -rf "$T"
-	echo "RESULT 0 0"
-	exit 0
-fi
+need_pg
 
 DB="bl_migrate_$$"
 HELD="bl_migrate_held_$$"
