@@ -407,16 +407,61 @@ s_uint(const PGresult *res, int row, int col, uint64_t *v)
 	return *end == '\0' ? 0 : -1;
 }
 
+/* The registry's columns, in the order s_each_site reads them. */
+#define SITE_COLUMNS                                    \
+	"id, role, pubkey, name, region, enrolled_at, " \
+	"coalesce(revoked_at, 0), encode(sign_key, 'hex'), version"
+
+/* Calls fn(arg, site, err) for each row of res (SITE_COLUMNS), what names
+ * the caller's read in errors; *n_read (may be NULL) counts them. */
+static int
+s_each_site(PGresult *res, const char *what, cluster_site_fn fn, void *arg,
+    size_t *n_read, err_t *err)
+{
+	uint8_t key[CLUSTER_SIGN_KEY_BYTES];
+	cluster_site_t site;
+	int i, rows = PQntuples(res);
+
+	for (i = 0; i < rows; i++) {
+		memset(&site, 0, sizeof site);
+		site.id = PQgetvalue(res, i, 0);
+		site.role = PQgetvalue(res, i, 1);
+		site.pubkey = PQgetvalue(res, i, 2);
+		site.name = PQgetisnull(res, i, 3) ? NULL
+						   : PQgetvalue(res, i, 3);
+		site.region = PQgetvalue(res, i, 4);
+		if (s_uint(res, i, 5, &site.enrolled_at) ||
+		    s_uint(res, i, 6, &site.revoked_at) ||
+		    s_uint(res, i, 8, &site.version))
+			return err_set(err, ERR_INTERNAL,
+			    "%s: site %s: bad number", what, site.id);
+		if (!PQgetisnull(res, i, 7)) {
+			if (PQgetlength(res, i, 7) !=
+				2 * CLUSTER_SIGN_KEY_BYTES ||
+			    sodium_hex2bin(key, sizeof key,
+				PQgetvalue(res, i, 7),
+				2 * CLUSTER_SIGN_KEY_BYTES, NULL, NULL,
+				NULL) != 0)
+				return err_set(err, ERR_INTERNAL,
+				    "%s: site %s: bad sign_key", what, site.id);
+			site.sign_key = key;
+		}
+		if (fn(arg, &site, err) != 0)
+			return -1;
+		if (n_read != NULL)
+			(*n_read)++;
+	}
+	return 0;
+}
+
 int
 cluster_changes(cluster_t *c, uint64_t after, size_t limit, cluster_site_fn fn,
     void *arg, size_t *n_read, err_t *err)
 {
 	char after_s[24], limit_s[24];
 	const char *values[2] = { after_s, limit_s };
-	uint8_t key[CLUSTER_SIGN_KEY_BYTES];
-	cluster_site_t site;
 	PGresult *res;
-	int i, rows, rc = 0;
+	int rc;
 
 	assert(limit > 0 && fn != NULL);
 	if (n_read != NULL)
@@ -430,49 +475,12 @@ cluster_changes(cluster_t *c, uint64_t after, size_t limit, cluster_site_fn fn,
 	snprintf(after_s, sizeof after_s, "%llu", (unsigned long long)after);
 	snprintf(limit_s, sizeof limit_s, "%zu", limit);
 	res = s_query(c,
-	    "SELECT id, role, pubkey, name, region, enrolled_at, "
-	    "coalesce(revoked_at, 0), encode(sign_key, 'hex'), version "
-	    "FROM sites WHERE version > $1 ORDER BY version LIMIT $2",
+	    "SELECT " SITE_COLUMNS " FROM sites WHERE version > $1 "
+	    "ORDER BY version LIMIT $2",
 	    2, values, "changes: sites", err);
 	if (res == NULL)
 		return -1;
-	rows = PQntuples(res);
-	for (i = 0; i < rows && rc == 0; i++) {
-		memset(&site, 0, sizeof site);
-		site.id = PQgetvalue(res, i, 0);
-		site.role = PQgetvalue(res, i, 1);
-		site.pubkey = PQgetvalue(res, i, 2);
-		site.name = PQgetisnull(res, i, 3) ? NULL
-						   : PQgetvalue(res, i, 3);
-		site.region = PQgetvalue(res, i, 4);
-		if (s_uint(res, i, 5, &site.enrolled_at) ||
-		    s_uint(res, i, 6, &site.revoked_at) ||
-		    s_uint(res, i, 8, &site.version)) {
-			rc = err_set(err, ERR_INTERNAL,
-			    "changes: sites: site %s: bad number", site.id);
-			break;
-		}
-		if (!PQgetisnull(res, i, 7)) {
-			if (PQgetlength(res, i, 7) !=
-				2 * CLUSTER_SIGN_KEY_BYTES ||
-			    sodium_hex2bin(key, sizeof key,
-				PQgetvalue(res, i, 7),
-				2 * CLUSTER_SIGN_KEY_BYTES, NULL, NULL,
-				NULL) != 0) {
-				rc = err_set(err, ERR_INTERNAL,
-				    "changes: sites: site %s: bad sign_key",
-				    site.id);
-				break;
-			}
-			site.sign_key = key;
-		}
-		if (fn(arg, &site, err) != 0) {
-			rc = -1;
-			break;
-		}
-		if (n_read != NULL)
-			(*n_read)++;
-	}
+	rc = s_each_site(res, "changes: sites", fn, arg, n_read, err);
 	PQclear(res);
 	return rc;
 }
@@ -746,6 +754,34 @@ cluster_copy(cluster_t *c, sqlite3 *db, uint64_t after, size_t limit,
 	*last = cp.last;
 	if (changed != NULL)
 		*changed = cp.changed;
+	return rc;
+}
+
+int
+cluster_copy_site(cluster_t *c, sqlite3 *db, const char *id, int *found,
+    err_t *err)
+{
+	copy_t cp = { db, NULL, 0, 0 };
+	const char *values[1] = { id };
+	size_t n = 0;
+	PGresult *res;
+	int rc;
+
+	*found = 0;
+	if ((res = s_query(c,
+		 "SELECT " SITE_COLUMNS " FROM sites WHERE id = $1", 1, values,
+		 "copy site: sites", err)) == NULL)
+		return -1;
+	if (sqlite3_prepare_v2(db, s_save_sql, -1, &cp.stmt, NULL) !=
+	    SQLITE_OK) {
+		PQclear(res);
+		return err_set(err, ERR_INTERNAL, "copy site %s: %s", id,
+		    sqlite3_errmsg(db));
+	}
+	rc = s_each_site(res, "copy site: sites", s_copy_one, &cp, &n, err);
+	sqlite3_finalize(cp.stmt);
+	PQclear(res);
+	*found = n > 0;
 	return rc;
 }
 

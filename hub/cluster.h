@@ -195,6 +195,14 @@ int cluster_site_save(sqlite3 *db, const cluster_site_t *site, int *changed,
 int cluster_copy(cluster_t *c, sqlite3 *db, uint64_t after, size_t limit,
     uint64_t *last, size_t *n_read, size_t *changed, err_t *err);
 
+/* Copies site id's row, as the registry has it now, into db (as
+ * cluster_site_save); *found says whether the registry has it. For a
+ * reader that meets a site the copy has not brought yet (pgstore.c's
+ * tail); the regular copy brings the same row again, unchanged. 0, or -1
+ * with err. */
+int cluster_copy_site(cluster_t *c, sqlite3 *db, const char *id, int *found,
+    err_t *err);
+
 /* Publishes the signing keys db has pinned (sites.sign_key) to the
  * registry rows that have none yet, in one transaction; the registry's
  * keys are never replaced. *published (may be NULL) gets how many rows it

@@ -2,8 +2,9 @@
  * pgstore: hub.db as a projection of the shared op log (see pgstore.h for
  * the positions and the two paths that keep them).
  *
- * Owns its libpq connection (a pglog_t, reopened after a loss) and the URI;
- * the store owns the pgstore_t through its shared-log hooks.
+ * Owns its libpq connections (a pglog_t, and a cluster_t for the registry
+ * when the tail needs a site early; each reopened after a loss) and the
+ * URI; the store owns the pgstore_t through its shared-log hooks.
  */
 #include "pgstore.h"
 
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "codec.h"
 #include "hlc.h"
 #include "hub.h"
@@ -23,11 +25,12 @@
 
 typedef struct {
 	char *uri;
-	pglog_t *log;	   /* NULL until needed, and after a loss */
-	int tailing;	   /* a tail runs: its transactions take no lock */
-	uint64_t head;	   /* the shared log's head at the open append */
-	uint64_t begun_ms; /* when the open append's transaction began */
-	uint64_t held_ms;  /* when the held ops were last copied */
+	pglog_t *log;	     /* NULL until needed, and after a loss */
+	cluster_t *registry; /* the same, for s_copy_site */
+	int tailing;	     /* a tail runs: its transactions take no lock */
+	uint64_t head;	     /* the shared log's head at the open append */
+	uint64_t begun_ms;   /* when the open append's transaction began */
+	uint64_t held_ms;    /* when the held ops were last copied */
 } pgstore_t;
 
 /* How often a hub copies the ops other hubs hold back into its own
@@ -89,11 +92,41 @@ pgstore_attached(const store_t *st)
 
 /* What one tail transaction carries through pglog_read's callback. */
 typedef struct {
+	pgstore_t *ps;
 	store_t *st;
 	uint64_t last; /* the last gseq applied */
 	int waiting;   /* stopped at an op whose origin is not copied yet */
 	hub_from_t from;
 } tail_t;
+
+/* An op of the shared log from a site this hub's registry copy does not
+ * have: enrolled on another hub a moment ago, before the regular copy
+ * (clusterpoll.c, every second) brought it. Its row is copied now, in the
+ * tail's transaction, so that the tail, and the writes waiting on it, go
+ * on at once. 1 when copied; 0 when the registry has no such site or did
+ * not answer (logged). */
+static int
+s_copy_site(pgstore_t *ps, store_t *st, const char *site)
+{
+	int found = 0;
+	err_t err;
+
+	if ((ps->registry == NULL &&
+		(ps->registry = cluster_open(ps->uri, &err)) == NULL) ||
+	    cluster_copy_site(ps->registry, store_db(st), site, &found, &err) !=
+		0) {
+		log_warn("shared log: copy site %s from the registry: %s", site,
+		    err.msg);
+		if (err.code == ERR_UNAVAILABLE)
+			cluster_close(&ps->registry);
+		return 0;
+	}
+	if (found)
+		log_info("shared log: site %s copied from the registry ahead "
+			 "of the regular copy",
+		    site);
+	return found;
+}
 
 /* Applies one op of the shared log at lsn == its gseq. */
 static int
@@ -119,13 +152,18 @@ s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
 	}
 	memset(&in, 0, sizeof in);
 	hub_from_of(&t->from, t->st, &op, &in);
+	if (t->from.role[0] == '\0' &&
+	    s_copy_site(t->ps, t->st, row->op.origin) == 1) {
+		memset(&t->from, 0, sizeof t->from);
+		hub_from_of(&t->from, t->st, &op, &in);
+	}
 	if (t->from.role[0] == '\0') {
-		/* Enrolled on another hub a moment ago: the registry's copy
-		 * (clusterpoll.c) brings its role within a second. */
+		/* Not in the registry, or PostgreSQL did not answer: the
+		 * next tail tries again, and writes wait until it passes. */
 		op_clear(&op);
 		t->waiting = 1;
 		return err_set(err, ERR_UNAVAILABLE,
-		    "tail: op %s/%llu: site %s not in the registry's copy yet",
+		    "tail: op %s/%llu: site %s not in the registry's copy",
 		    row->op.origin, (unsigned long long)row->op.seq,
 		    row->op.origin);
 	}
@@ -166,6 +204,7 @@ s_tail_batch(pgstore_t *ps, store_t *st, uint64_t upto, size_t *n, err_t *err)
 
 	*n = 0;
 	memset(&t, 0, sizeof t);
+	t.ps = ps;
 	t.st = st;
 	if (store_begin(st, err))
 		return -1;
@@ -514,6 +553,7 @@ s_destroy(void *arg)
 	pgstore_t *ps = arg;
 
 	pglog_close(&ps->log);
+	cluster_close(&ps->registry);
 	free(ps->uri);
 	free(ps);
 }

@@ -101,6 +101,22 @@ check "and syncs with B within seconds" eventually 10 syncs S001
 check_eq "B holds its movement" '{"items":[{"site":"S001","sku":"X","on_hand":3,"reserved":0,"available":3}]}' \
 	"$(http_get "$B_HTTP" '/v1/stock?site=S001')"
 
+# ---- a site enrolled a moment ago: B's tail copies its row at once ----
+# B is stopped, so no regular copy brings S004 to B's hub.db; a write on B
+# meets S004's movement in the shared log and fetches the site itself.
+kill "$B_PID"
+wait "$B_PID" 2> /dev/null
+key4=$("$NODE" init --data "$T/S004" --site S004 --hub "tcp://127.0.0.1:$A_SYNC" --hub-key "$HUB_KEY" --http 127.0.0.1:0)
+"$HUB" enroll --data "$T/A" --site S004 --role warehouse --key "$key4" > /dev/null
+"$NODE" move --data "$T/S004" --sku X --delta 5 --reason receipt > /dev/null
+check "S004, enrolled on A, syncs with A" eventually 10 syncs S004
+check_eq "B's copy does not have S004 yet" "0" "$(sqlite3 "$T/B/hub.db" "SELECT count(*) FROM sites WHERE id = 'S004'")"
+out=$("$HUB" allocation rules --data "$T/B" --site S001:1 2>&1)
+check_eq "a write on B passes its tail over S004's op" "0" "$?"
+check_eq "B's copy has S004 from the registry" "warehouse" "$(sqlite3 "$T/B/hub.db" "SELECT role FROM sites WHERE id = 'S004'")"
+check_eq "and B holds its movement" "5" "$(sqlite3 "$T/B/hub.db" "SELECT sum(delta) FROM stock_movements WHERE site = 'S004'")"
+hub_of B --listen "tcp://127.0.0.1:$B_SYNC"
+
 # ---- the registry's texts, from either hub ----
 check_refused "an id enrolled on A is taken on B" "bl-hub: enroll: site S001: already enrolled" \
 	"$HUB" enroll --data "$T/B" --site S001 --role store --key "$lone"

@@ -69,18 +69,33 @@ movements() {
 
 hub_init
 # Keys made here, enrolled in one transaction: the row `bl-hub enroll`
-# writes (a thousand enroll commands would take minutes).
+# writes (a thousand enroll commands would take minutes). On PostgreSQL
+# the registry is the cluster's (hub/cluster.h): the rows go there too,
+# each with its version, under the registry's write lock.
 "$SWARM" keys "$N" W > "$T/swarm.keys"
 "$SWARM" keys "$CAP" C > "$T/cap.keys"
 "$SWARM" keys "$RESTARTS" X > "$T/restart.keys"
 "$SWARM" keys 1 R > "$T/revoked.keys"
+# enrollments VERSION: the INSERTs, each row's version VERSION ("" for none).
+enrollments() {
+	awk -v now="$(now_ms)" -v version="$1" '{
+		printf "INSERT INTO sites(id, role, pubkey, name, region, enrolled_at%s) VALUES (\047%s\047, \047store\047, \047%s\047, \047%s\047, \047default\047, %s%s);\n", version == "" ? "" : ", version", $1, $2, $1, now, version == "" ? "" : ", " version
+	}' "$T/swarm.keys" "$T/cap.keys" "$T/restart.keys" "$T/revoked.keys"
+}
 {
 	echo "BEGIN IMMEDIATE;"
-	awk -v now="$(now_ms)" '{
-		printf "INSERT INTO sites(id, role, pubkey, name, region, enrolled_at) VALUES (\047%s\047, \047store\047, \047%s\047, \047%s\047, \047default\047, %s);\n", $1, $2, $1, now
-	}' "$T/swarm.keys" "$T/cap.keys" "$T/restart.keys" "$T/revoked.keys"
+	enrollments ""
 	echo "COMMIT;"
 } | sqlite3 "$T/hub/hub.db"
+if [ "$BL_HUB_STORE" = postgresql ]; then
+	{
+		echo "BEGIN; SELECT pg_advisory_xact_lock(7400140003);"
+		enrollments "nextval('sites_version')"
+		echo "COMMIT;"
+	} | psql -q -v ON_ERROR_STOP=1 "$PG_URI" > /dev/null
+	check_eq "and in the cluster's registry" "$((N + CAP + RESTARTS + 1))" \
+		"$(psql -qtA "$PG_URI" -c "SELECT count(*) FROM sites WHERE role = 'store'")"
+fi
 check_eq "$((N + CAP + RESTARTS + 1)) sites enrolled" "$((N + CAP + RESTARTS + 1))" \
 	"$(sqlite3 "$T/hub/hub.db" "SELECT count(*) FROM sites WHERE role = 'store'")"
 # The sanitizer keeps freed memory aside and returns it to the system
