@@ -2,11 +2,13 @@
  * clusterpoll: a running hub's copy of the cluster's shared registry
  * (cluster.h), kept by a thread of its own.
  *
- * Once a second the thread copies the sites changed in PostgreSQL since
- * the last version it copied into hub.db's sites table (revocations,
- * regions, signing keys, sites enrolled on other hubs), one SQLite
- * transaction per batch, and publishes the signing keys this hub pinned
- * when their count changed. The server reads that table on its own: its
+ * On each connection the thread first brings the cluster's schema to this
+ * build's (cluster_init_schema: idempotent additions an older hub works
+ * with), so a cluster upgrades as its hubs restart. Once a second it
+ * copies the sites changed in PostgreSQL since the last version it copied
+ * into hub.db's sites table (revocations, regions, signing keys, sites
+ * enrolled on other hubs), one SQLite transaction per batch, and
+ * publishes the signing keys this hub pinned when their count changed. The server reads that table on its own: its
  * ZAP handler admits a key enrolled on any hub, and its tick cuts a
  * revoked or moved site's session, so every hub acts within seconds.
  *
@@ -170,8 +172,13 @@ s_round(clusterpoll_t *cp)
 	size_t changed = 0;
 	err_t err;
 
+	/* On each connection, the schema brought to this build's (its
+	 * additions are idempotent and compatible with older hubs), so that
+	 * a cluster upgrades as its hubs restart on the new build. */
 	if (cp->cluster == NULL &&
-	    (cp->cluster = cluster_open(cp->uri, &err)) == NULL) {
+	    ((cp->cluster = cluster_open(cp->uri, &err)) == NULL ||
+		cluster_init_schema(cp->cluster, &err) != 0)) {
+		cluster_close(&cp->cluster);
 		s_failed(cp, &err);
 		return;
 	}

@@ -122,14 +122,18 @@ static const stmt_t s_stmts[S_COUNT] = {
 	    { OID_TEXT_ARRAY, OID_INT8_ARRAY, OID_BYTEA_ARRAY, OID_BYTEA_ARRAY,
 		OID_INT8 } },
 	/* An op a hub holds back (pglog_hold_in); the first reason stays. */
+	/* An op a hub holds back (pglog_hold_in); the first reason stays.
+	 * Its hseq comes from the column's default, under the append lock:
+	 * holds commit in hseq order, as appends do in gseq order, so a
+	 * reader going by "hseq > last seen" skips none (pglog.h). */
 	[S_HOLD] = { "pglog_hold",
 	    "INSERT INTO op_held (origin, seq, hash, body, reason) "
 	    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin, seq) DO NOTHING",
 	    5, { OID_TEXT, OID_INT8, OID_BYTEA, OID_BYTEA, OID_TEXT } },
 	[S_HELD] = { "pglog_held",
-	    "SELECT 0::bigint, origin, seq, hash, body, reason FROM op_held "
-	    "WHERE (origin, seq) > ($1, $2) ORDER BY origin, seq LIMIT $3",
-	    3, { OID_TEXT, OID_INT8, OID_INT8 } },
+	    "SELECT hseq, origin, seq, hash, body, reason FROM op_held "
+	    "WHERE hseq > $1 ORDER BY hseq LIMIT $2",
+	    2, { OID_INT8, OID_INT8 } },
 };
 
 /* Schema creation, run under PGLOG_SCHEMA_LOCK_KEY. The numbers in it are
@@ -148,13 +152,31 @@ static const char s_schema_sql[] =
     " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
     " body bytea NOT NULL,"
     " UNIQUE (origin, seq));"
+    "CREATE SEQUENCE IF NOT EXISTS op_held_hseq;"
     "CREATE TABLE IF NOT EXISTS op_held ("
     " origin text NOT NULL,"
     " seq bigint NOT NULL,"
     " hash bytea NOT NULL CHECK (octet_length(hash) = 32),"
     " body bytea NOT NULL,"
     " reason text NOT NULL,"
+    " hseq bigint NOT NULL UNIQUE DEFAULT nextval('op_held_hseq'),"
     " PRIMARY KEY (origin, seq));"
+    /* A cluster made before op_held had hseq: its held ops numbered, in
+     * the order of their keys. Compatible with a hub of the older build,
+     * whose holds take the default too. */
+    "DO $$ BEGIN"
+    " IF NOT EXISTS (SELECT 1 FROM information_schema.columns"
+    "  WHERE table_schema = current_schema() AND table_name = 'op_held'"
+    "  AND column_name = 'hseq') THEN"
+    "  ALTER TABLE op_held ADD COLUMN hseq bigint;"
+    "  UPDATE op_held h SET hseq = n.hseq FROM (SELECT origin, seq,"
+    "   nextval('op_held_hseq') AS hseq FROM op_held ORDER BY origin, seq)"
+    "   n WHERE h.origin = n.origin AND h.seq = n.seq;"
+    "  ALTER TABLE op_held ALTER COLUMN hseq SET NOT NULL,"
+    "   ALTER COLUMN hseq SET DEFAULT nextval('op_held_hseq'),"
+    "   ADD UNIQUE (hseq);"
+    " END IF;"
+    " END $$;"
     "INSERT INTO pglog_meta (key, value) VALUES ('schema_version', 1) "
     "ON CONFLICT (key) DO NOTHING";
 
@@ -845,26 +867,25 @@ fail:
 }
 
 int
-pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read, err_t *err)
+pglog_held(pglog_t *p, uint64_t after, pglog_row_fn fn, void *arg,
+    uint64_t *last, size_t *n_read, err_t *err)
 {
-	char origin[256] = "";
-	uint8_t sb[8], lb[8];
-	const char *values[3] = { origin, (const char *)sb, (const char *)lb };
-	int lengths[3] = { 0, 8, 8 };
-	uint64_t seq = 0;
+	uint8_t ab[8], lb[8];
+	const char *values[2] = { (const char *)ab, (const char *)lb };
+	int lengths[2] = { 8, 8 };
 	PGresult *res = NULL;
 	pglog_row_t row;
 	int i, rows, rc = 0;
 
-	assert(fn != NULL);
+	assert(fn != NULL && after <= INT64_MAX);
+	*last = after;
 	if (n_read != NULL)
 		*n_read = 0;
 	if (s_prepare(p, err) != 0)
 		return -1;
-	s_put64(lb, 1000);
+	s_put64(lb, PGLOG_HELD_BATCH);
 	do {
-		lengths[0] = (int)strlen(origin);
-		s_put64(sb, seq);
+		s_put64(ab, *last);
 		res = s_run(p, S_HELD, values, lengths);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
 		    PQnfields(res) != 6) {
@@ -876,14 +897,15 @@ pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read, err_t *err)
 			memset(&row, 0, sizeof row);
 			row.op.origin = PQgetvalue(res, i, 1);
 			row.reason = PQgetvalue(res, i, 5);
-			if (s_int8(res, i, 2, &row.op.seq) != 0 ||
+			if (s_int8(res, i, 0, &row.hseq) != 0 ||
+			    row.hseq <= *last ||
+			    s_int8(res, i, 2, &row.op.seq) != 0 ||
 			    (int)strlen(row.op.origin) !=
 				PQgetlength(res, i, 1) ||
-			    strlen(row.op.origin) >= sizeof origin ||
 			    PQgetlength(res, i, 3) != PGLOG_HASH_BYTES) {
 				rc = err_set(err, ERR_INTERNAL,
-				    "read op_held: row %d: bad origin, seq or "
-				    "hash",
+				    "read op_held: row %d: bad hseq, origin, "
+				    "seq or hash",
 				    i);
 				goto out;
 			}
@@ -895,14 +917,13 @@ pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read, err_t *err)
 				rc = -1;
 				goto out;
 			}
+			*last = row.hseq;
 			if (n_read != NULL)
 				(*n_read)++;
-			snprintf(origin, sizeof origin, "%s", row.op.origin);
-			seq = row.op.seq;
 		}
 		PQclear(res);
 		res = NULL;
-	} while (rows == 1000);
+	} while (rows == PGLOG_HELD_BATCH);
 out:
 	PQclear(res);
 	return rc;

@@ -11,7 +11,7 @@
  *   op_log(gseq bigint primary key, origin text, seq bigint,
  *          hash bytea (32 bytes), body bytea, unique (origin, seq))
  *   op_held(origin text, seq bigint, hash, body, reason text,
- *          primary key (origin, seq))                     (below)
+ *          hseq bigint unique, primary key (origin, seq))   (below)
  *   pglog_meta(key text primary key, value bigint)   schema_version = 1
  *
  * Commit order equals gseq order. A reader tails the log with "gseq >
@@ -84,9 +84,10 @@ typedef enum {
 /* A row read back: the op's pointers point into pglog_read's result and
  * are valid only during the callback. */
 typedef struct {
-	uint64_t gseq;
+	uint64_t gseq; /* 0 for a held op */
 	pglog_op_t op;
 	const char *reason; /* pglog_held's: why it is held; else NULL */
+	uint64_t hseq;	    /* pglog_held's: its hold number; else 0 */
 } pglog_row_t;
 
 /* Called by pglog_read for each row, in gseq order, with arg as given.
@@ -174,11 +175,18 @@ int pglog_import_in(pglog_t *p, const pglog_row_t *rows, size_t n, err_t *err);
 int pglog_hold_in(pglog_t *p, const pglog_op_t *op, const char *reason,
     err_t *err);
 
-/* Calls fn(arg, row, err) for every held op, by (origin, seq), row.gseq 0
- * and row.reason set; *n_read (may be NULL) how many. 0, or -1 with err
- * (from fn, or as pglog_read says). */
-int pglog_held(pglog_t *p, pglog_row_fn fn, void *arg, size_t *n_read,
-    err_t *err);
+/* Held ops read per round trip by pglog_held. */
+#define PGLOG_HELD_BATCH 1000
+
+/* Calls fn(arg, row, err) for every held op whose hold number (hseq)
+ * is after `after`, in hseq order, row.gseq 0 and row.hseq and
+ * row.reason set; *last gets the highest hseq read (after when none),
+ * *n_read (may be NULL) how many. Each hold takes the next hseq under the
+ * append lock, so "after the last one read" is exact, as a tail by gseq
+ * is; a hold appended since has left op_held. 0, or -1 with err (from
+ * fn, or as pglog_read says), *last then the last row fn took. */
+int pglog_held(pglog_t *p, uint64_t after, pglog_row_fn fn, void *arg,
+    uint64_t *last, size_t *n_read, err_t *err);
 
 /* Calls fn(arg, row, err) for the rows with gseq > after, in gseq order,
  * at most limit of them (limit > 0), and stores how many it called fn for

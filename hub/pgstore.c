@@ -22,6 +22,7 @@
 #include "pglog.h"
 
 #define META_APPLIED "pg_applied"
+#define META_HELD "pg_held" /* the last hold number copied (s_copy_held) */
 
 typedef struct {
 	char *uri;
@@ -293,21 +294,31 @@ s_copy_held_row(void *arg, const pglog_row_t *row, err_t *err)
 	return 0;
 }
 
-/* Every HELD_EVERY_MS: the ops other hubs hold back (pglog.h, op_held)
- * into this hub's quarantine, so that its retries take them in when they
- * pass even if the hub that acknowledged them is gone. One transaction. */
+/* Every HELD_EVERY_MS: the ops other hubs held back (pglog.h, op_held)
+ * since the last copy into this hub's quarantine, so that its retries
+ * take them in when they pass even if the hub that acknowledged them is
+ * gone. One transaction, with meta pg_held, the last hold number copied:
+ * each round reads only what is new. */
 static int
 s_copy_held(pgstore_t *ps, store_t *st, err_t *err)
 {
-	uint64_t now = hlc_wall_ms();
+	uint64_t now = hlc_wall_ms(), last;
+	int64_t after = 0;
 
 	if (now - ps->held_ms < HELD_EVERY_MS)
 		return 0;
 	ps->held_ms = now;
 	if (store_begin(st, err))
 		return -1;
-	if (pglog_held(ps->log, s_copy_held_row, st, NULL, err) != 0) {
+	if (store_meta_get_int(st, META_HELD, 0, &after, err) ||
+	    pglog_held(ps->log, (uint64_t)after, s_copy_held_row, st, &last,
+		NULL, err) != 0) {
 		s_failed(ps, err);
+		store_rollback(st);
+		return err_prefix(err, "copy held ops");
+	}
+	if (last > (uint64_t)after &&
+	    store_meta_set_int(st, META_HELD, (int64_t)last, err)) {
 		store_rollback(st);
 		return err_prefix(err, "copy held ops");
 	}

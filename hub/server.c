@@ -111,6 +111,12 @@ void __sanitizer_purge_allocator(void);
  * the ROUTER together share it and its fsync, each acknowledged once the
  * COMMIT is done. */
 #define GROUP_MAX 64
+/* A hub of a cluster holds the shared log's append lock for its group's
+ * whole transaction (pgstore.h), and applies all of it there: its group
+ * closes once it holds this many ops, so that another hub's write waits
+ * for about one such group (PostgreSQL grants the lock in the order it
+ * was asked), not for a flood (test_cluster_flood). */
+#define GROUP_SHARED_OPS 4096
 /* A group is closed as well before the ops of its PUSHes would pass an
  * eighth of the WAL bound (wal_bound_mb, ckpt.h; a PUSH larger than that
  * is a group of its own), and a slice of the backlog once its rows pass a
@@ -1049,7 +1055,9 @@ s_on_push(server_t *srv, session_t *s, proto_msg_t *msg)
 	srv->group.held[srv->group.n++] = held;
 	srv->group.ops += taken;
 	srv->group.bytes += bytes;
-	if (srv->group.n == GROUP_MAX || srv->group.bytes >= srv->group_bytes)
+	if (srv->group.n == GROUP_MAX || srv->group.bytes >= srv->group_bytes ||
+	    (srv->group.ops >= GROUP_SHARED_OPS &&
+		pgstore_attached(srv->store)))
 		s_group_end(srv);
 }
 

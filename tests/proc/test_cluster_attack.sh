@@ -95,6 +95,9 @@ kill -9 "$B_PID"
 wait "$B_PID" 2> /dev/null
 in_a_quarantine() { [ "$(db A hub "SELECT count(*) FROM quarantine WHERE origin = 'S002'")" = 1 ]; }
 check "with B gone, A copies the held op into its quarantine" eventually 20 in_a_quarantine
+check_eq "and keeps its hold number, to read only later holds next time" \
+	"$(psql -tA "$URI" -c "SELECT hseq FROM op_held WHERE origin = 'S002'")" \
+	"$(db A hub "SELECT value FROM meta WHERE name = 'pg_held'")"
 out=$("$HUB" quarantine retry --data "$T/A" --origin S002 2>&1)
 check_eq "A's retry takes it in (its clock admits it)" "retried 1: 1 applied, 0 still quarantined" "$out"
 check_eq "it is in the shared log" 1 "$(psql -tA "$URI" -c "SELECT count(*) FROM op_log WHERE origin = 'S002'")"

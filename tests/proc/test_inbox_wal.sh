@@ -43,7 +43,7 @@ check "the hub's WAL stayed under its bound (max ${max:-0} B)" \
     [ "${max:-0}" -le "$BOUND" ]
 check_eq "no PUSH refused" "" "$(grep ERROR "$T/flood.out")"
 check_eq "every op pushed logged" \
-    "$(sed -n 's/^done: .* seq //p' "$T/flood.out")" \
+    "$(sed -n 's/^done: .* seq \([0-9]*\), .*/\1/p' "$T/flood.out")" \
     "$(sqlite3 "$T/hub/hub.db" \
 	"SELECT count(*) FROM op_log WHERE origin = 'S001'")"
 finish

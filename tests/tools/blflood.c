@@ -10,8 +10,9 @@
  * one unit each) without waiting for their PUSH_ACKs, then pushes one
  * receipt every TRICKLE_MS ms for TRICKLE_S s. With PAD=N in the
  * environment, each receipt carries 14 extra fields of N bytes (large ops).
- * Prints "big phase: A acks E errors, seq S" and "done: ..." with what the
- * hub answered; exits 0, or 1 when DIR cannot be read.
+ * Prints "big phase: A acks E errors, seq S" and "done: ..., acknowledged
+ * to K" once every PUSH is acknowledged or 10 s pass without a PUSH_ACK;
+ * exits 0, or 1 when DIR cannot be read.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -38,6 +39,7 @@ typedef struct {
 	uint8_t *sign_sk; /* sodium_malloc'd by keys_sign_pair */
 	char *pad;	  /* PAD bytes of 'x', or NULL */
 	int acks, errors;
+	uint64_t acked; /* the highest seq a PUSH_ACK covered */
 } flood_t;
 
 /* Writes into w one PUSH of n new receipts, signed at its last. */
@@ -112,8 +114,11 @@ s_drain(flood_t *f, void *dealer, int wait_ms)
 	while ((n = zmq_recv(dealer, buf, sizeof buf, 0)) >= 0) {
 		if (n <= (int)sizeof buf &&
 		    proto_decode(buf, (size_t)n, &m, &err) == 0) {
-			if (m.type == PROTO_PUSH_ACK)
+			if (m.type == PROTO_PUSH_ACK) {
 				f->acks++;
+				if (m.seq > f->acked)
+					f->acked = m.seq;
+			}
 			if (m.type == PROTO_ERROR) {
 				f->errors++;
 				printf("ERROR %d %s\n", m.status, m.reason);
@@ -138,7 +143,7 @@ main(int argc, char **argv)
 	err_t err;
 	void *ctx, *dealer;
 	int i, linger = 0, nbig, bigsize, trickle_ms, trickle_s;
-	uint64_t until;
+	uint64_t until, before;
 
 	if (argc != 6) {
 		fprintf(stderr,
@@ -213,9 +218,16 @@ main(int argc, char **argv)
 		zmq_send(dealer, w.data, w.len, 0);
 		s_drain(&f, dealer, trickle_ms);
 	}
-	s_drain(&f, dealer, 2000);
-	printf("done: %d acks %d errors, seq %llu\n", f.acks, f.errors,
-	    (unsigned long long)f.seq);
+	/* The last PUSH_ACKs, as long as each wait of 10 s brings one. */
+	while (f.acked < f.seq) {
+		before = f.acked;
+		s_drain(&f, dealer, 10000);
+		if (f.acked == before)
+			break;
+	}
+	printf("done: %d acks %d errors, seq %llu, acknowledged to %llu\n",
+	    f.acks, f.errors, (unsigned long long)f.seq,
+	    (unsigned long long)f.acked);
 	cbw_free(&w);
 	zmq_close(dealer);
 	zmq_ctx_term(ctx);

@@ -38,6 +38,7 @@
 #define CW_READERS 2
 #define CW_OPS 2000	     /* per writer, ordered run */
 #define CW_OPS_UNORDERED 500 /* per writer, unordered run */
+#define CW_OPS_HELD 500	     /* per writer, holding run */
 #define CW_MAX_BATCH 50
 #define CW_MAX_PAUSE_US 2000
 #define CW_READ_LIMIT 100
@@ -378,9 +379,10 @@ TEST(held_ops_are_kept_until_appended)
 	const char *o = s_origin("held");
 	char bodies[2][64];
 	pglog_op_t ops[2];
-	uint64_t h0, h, gseqs[1];
+	uint64_t h0, h, gseqs[1], last, next;
 	pglog_status_t st[1];
 	held_seen_t seen;
+	size_t n;
 	err_t err;
 
 	REQUIRE(p != NULL);
@@ -395,7 +397,7 @@ TEST(held_ops_are_kept_until_appended)
 	CHECK_EQ_UINT(s_head(p), h0);
 	memset(&seen, 0, sizeof seen);
 	seen.origin = o;
-	CHECK_EQ_INT(pglog_held(p, s_held_row, &seen, NULL, &err), 0);
+	CHECK_EQ_INT(pglog_held(p, 0, s_held_row, &seen, &last, NULL, &err), 0);
 	REQUIRE_EQ_INT(seen.n, 2);
 	CHECK_EQ_UINT(seen.seq[0], 1);
 	CHECK_STR(seen.reason[0], "clock ahead");
@@ -407,9 +409,27 @@ TEST(held_ops_are_kept_until_appended)
 	CHECK_EQ_UINT(gseqs[0], h0 + 1);
 	memset(&seen, 0, sizeof seen);
 	seen.origin = o;
-	CHECK_EQ_INT(pglog_held(p, s_held_row, &seen, NULL, &err), 0);
+	CHECK_EQ_INT(pglog_held(p, 0, s_held_row, &seen, &last, NULL, &err), 0);
 	REQUIRE_EQ_INT(seen.n, 1);
 	CHECK_EQ_UINT(seen.seq[0], 2);
+	/* Read on from the last hold number: only what was held since. */
+	ops[0] = s_op(o, 3, bodies[0], 0x43);
+	REQUIRE_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_INT(pglog_hold_in(p, &ops[0], "later", &err), 0);
+	REQUIRE_EQ_INT(pglog_commit(p, &err), 0);
+	memset(&seen, 0, sizeof seen);
+	seen.origin = o;
+	CHECK_EQ_INT(pglog_held(p, last, s_held_row, &seen, &next, &n, &err),
+	    0);
+	CHECK_EQ_UINT(n, 1);
+	REQUIRE_EQ_INT(seen.n, 1);
+	CHECK_EQ_UINT(seen.seq[0], 3);
+	CHECK_STR(seen.reason[0], "later");
+	CHECK(next > last);
+	CHECK_EQ_INT(pglog_held(p, next, s_held_row, &seen, &last, &n, &err),
+	    0);
+	CHECK_EQ_UINT(n, 0);
+	CHECK_EQ_UINT(last, next);
 	pglog_close(&p);
 }
 
@@ -587,11 +607,11 @@ s_quiet(void *arg, const char *message)
 }
 
 /* Runs sql (with one text parameter param, or none when it is NULL) on a
- * connection of the test's own. */
+ * connection of the test's own to uri. */
 static int
-s_sql(const char *sql, const char *param)
+s_sql_at(const char *uri, const char *sql, const char *param)
 {
-	PGconn *c = PQconnectdb(s_uri);
+	PGconn *c = PQconnectdb(uri);
 	PGresult *res;
 	ExecStatusType st;
 
@@ -613,6 +633,13 @@ s_sql(const char *sql, const char *param)
 	PQclear(res);
 	PQfinish(c);
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+}
+
+/* The same on the test's database. */
+static int
+s_sql(const char *sql, const char *param)
+{
+	return s_sql_at(s_uri, sql, param);
 }
 
 TEST(connection_loss_reported)
@@ -730,6 +757,69 @@ TEST(fresh_database_starts_at_one)
 	s_sql(drop, NULL);
 }
 
+/* "A/1:1 A/2:2 ...": origin/seq:hseq of each held op read, into arg (a
+ * char[256]). */
+static int
+s_held_list(void *arg, const pglog_row_t *row, err_t *err)
+{
+	char *list = arg;
+	size_t len = strlen(list);
+
+	(void)err;
+	snprintf(list + len, 256 - len, "%s%s/%llu:%llu", len ? " " : "",
+	    row->op.origin, (unsigned long long)row->op.seq,
+	    (unsigned long long)row->hseq);
+	return 0;
+}
+
+/* A cluster made before op_held had hold numbers: init_schema numbers
+ * its held ops in key order, and new holds go on from there. */
+TEST(held_ops_numbered_on_upgrade)
+{
+	char db[64], uri[512], create[128], drop[128], list[256] = "";
+	char body[64];
+	pglog_op_t op;
+	uint64_t h, last = 0;
+	pglog_t *p;
+	err_t err;
+
+	snprintf(db, sizeof db, "bl_pglog_up_%ld", (long)getpid());
+	snprintf(create, sizeof create, "CREATE DATABASE %s", db);
+	snprintf(drop, sizeof drop, "DROP DATABASE IF EXISTS %s", db);
+	REQUIRE(s_uri_for(uri, sizeof uri, db) == 0);
+	REQUIRE(s_sql(drop, NULL) == 0 && s_sql(create, NULL) == 0);
+	REQUIRE(s_sql_at(uri,
+		    "CREATE TABLE op_held (origin text NOT NULL, "
+		    "seq bigint NOT NULL, hash bytea NOT NULL, "
+		    "body bytea NOT NULL, reason text NOT NULL, "
+		    "PRIMARY KEY (origin, seq)); "
+		    "INSERT INTO op_held VALUES "
+		    "('B', 1, decode(repeat('00', 32), 'hex'), 'b', 'r'), "
+		    "('A', 2, decode(repeat('00', 32), 'hex'), 'a', 'r'), "
+		    "('A', 1, decode(repeat('00', 32), 'hex'), 'a', 'r')",
+		    NULL) == 0);
+	p = pglog_open(uri, &err);
+	if (!CHECK_MSG(p != NULL, "open %s: %s", uri, err.msg)) {
+		s_sql(drop, NULL);
+		return;
+	}
+	CHECK_EQ_INT(pglog_init_schema(p, &err), 0);
+	CHECK_EQ_INT(pglog_held(p, 0, s_held_list, list, &last, NULL, &err), 0);
+	CHECK_STR(list, "A/1:1 A/2:2 B/1:3");
+	CHECK_EQ_UINT(last, 3);
+	/* Once more changes nothing; a new hold takes the next number. */
+	CHECK_EQ_INT(pglog_init_schema(p, &err), 0);
+	op = s_op("C", 1, body, 1);
+	REQUIRE_EQ_INT(pglog_begin(p, &h, &err), 0);
+	CHECK_EQ_INT(pglog_hold_in(p, &op, "new", &err), 0);
+	REQUIRE_EQ_INT(pglog_commit(p, &err), 0);
+	list[0] = '\0';
+	CHECK_EQ_INT(pglog_held(p, 0, s_held_list, list, &last, NULL, &err), 0);
+	CHECK_STR(list, "A/1:1 A/2:2 B/1:3 C/1:4");
+	pglog_close(&p);
+	s_sql(drop, NULL);
+}
+
 /* bl-hub migrate's import (pglog_import_in), on a database of its own:
  * rows keep the gseqs they carry, holes included; a gseq not above the
  * last, or an (origin, seq) held, rolls the whole import back; appends
@@ -820,10 +910,17 @@ typedef struct {
 } cw_writer_t;
 
 /* Shared by the test and its children (an anonymous shared mapping). */
+/* What a concurrency run's writers do. */
+typedef enum {
+	CW_APPEND,	     /* append under the lock (pglog_append) */
+	CW_APPEND_UNORDERED, /* append without it (pglog_set_unordered) */
+	CW_HOLD,	     /* hold (pglog_hold_in), read by pglog_held */
+} cw_mode_t;
+
 typedef struct {
 	atomic_int writers_done;
-	int unordered;
-	uint64_t base; /* the head before the run */
+	cw_mode_t mode;
+	uint64_t base; /* the head (a holding run: hold number) before it */
 	uint64_t ops;  /* per writer */
 	uint64_t seed;
 	char origin[CW_WRITERS][64];
@@ -860,7 +957,7 @@ s_writer(cw_run_t *run, int w)
 
 	if (p == NULL)
 		goto fail;
-	pglog_set_unordered(p, run->unordered);
+	pglog_set_unordered(p, run->mode == CW_APPEND_UNORDERED);
 	rng = run->seed ^ s_mix((uint64_t)w + 1);
 	while (seq <= run->ops) {
 		k = 1 + (size_t)(s_rng_next(&rng) % CW_MAX_BATCH);
@@ -874,6 +971,21 @@ s_writer(cw_run_t *run, int w)
 			s_body(bodies[i], sizeof bodies[i], w, seq + i);
 			ops[i].body = (const uint8_t *)bodies[i];
 			ops[i].body_len = strlen(bodies[i]);
+		}
+		if (run->mode == CW_HOLD) {
+			if (pglog_begin(p, &gseqs[0], &err) != 0)
+				goto fail;
+			for (i = 0; i < k; i++)
+				if (pglog_hold_in(p, &ops[i], "held", &err) !=
+				    0)
+					goto fail;
+			if (pglog_commit(p, &err) != 0)
+				goto fail;
+			me->batches++;
+			seq += k;
+			usleep(
+			    (useconds_t)(s_rng_next(&rng) % CW_MAX_PAUSE_US));
+			continue;
 		}
 		if (pglog_append(p, ops, k, gseqs, st, &err) != 0)
 			goto fail;
@@ -906,27 +1018,22 @@ typedef struct {
 	uint64_t seqs[CW_WRITERS]; /* each origin's last seq seen */
 } cw_tail_t;
 
-static int
-s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
+/* Counts row: of one of the run's writers, the next seq of its origin,
+ * with the hash and body that writer gave it. */
+static void
+s_check_row(cw_tail_t *t, const pglog_row_t *row)
 {
-	cw_tail_t *t = arg;
 	uint8_t hash[PGLOG_HASH_BYTES];
 	char body[32];
 	int w;
 
-	(void)err;
-	if (row->gseq != t->last + 1 && t->me->jumps++ == 0) {
-		t->me->jump_from = t->last;
-		t->me->jump_to = row->gseq;
-	}
-	t->last = row->gseq;
 	t->me->rows++;
 	for (w = 0; w < CW_WRITERS; w++)
 		if (strcmp(row->op.origin, t->run->origin[w]) == 0)
 			break;
 	if (w == CW_WRITERS) {
 		t->me->bad++;
-		return 0;
+		return;
 	}
 	if (row->op.seq != t->seqs[w] + 1)
 		t->me->misordered++;
@@ -937,6 +1044,35 @@ s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
 	    row->op.body_len != strlen(body) ||
 	    memcmp(row->op.body, body, row->op.body_len) != 0)
 		t->me->bad++;
+}
+
+static int
+s_tail_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	cw_tail_t *t = arg;
+
+	(void)err;
+	if (row->gseq != t->last + 1 && t->me->jumps++ == 0) {
+		t->me->jump_from = t->last;
+		t->me->jump_to = row->gseq;
+	}
+	t->last = row->gseq;
+	s_check_row(t, row);
+	return 0;
+}
+
+/* A held op, read by hold number: hseqs have holes (a hold of a key held
+ * already takes one too), so what shows a skip is an origin's seqs. */
+static int
+s_held_tail_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	cw_tail_t *t = arg;
+
+	(void)err;
+	if (row->gseq != 0 || row->hseq <= t->last)
+		t->me->bad++;
+	t->last = row->hseq;
+	s_check_row(t, row);
 	return 0;
 }
 
@@ -962,8 +1098,11 @@ s_reader(cw_run_t *run, int r)
 		/* Read before the call: writers done then means that this
 		 * read sees every row. */
 		done = atomic_load(&run->writers_done);
-		if (pglog_read(p, t.last, CW_READ_LIMIT, s_tail_row, &t, &n,
-			&err) != 0)
+		if (run->mode == CW_HOLD
+			? pglog_held(p, t.last, s_held_tail_row, &t, &t.last,
+			      &n, &err) != 0
+			: pglog_read(p, t.last, CW_READ_LIMIT, s_tail_row, &t,
+			      &n, &err) != 0)
 			goto fail;
 		if (n == 0 && done)
 			break;
@@ -983,10 +1122,31 @@ fail:
 	_exit(1);
 }
 
-/* Runs CW_WRITERS writers of ops each and CW_READERS readers at once, in
- * unordered mode or not; 0 when every child ran to its end. */
 static int
-s_concurrent(cw_run_t *run, uint64_t ops, int unordered, const char *name)
+s_skip_row(void *arg, const pglog_row_t *row, err_t *err)
+{
+	(void)arg;
+	(void)row;
+	(void)err;
+	return 0;
+}
+
+/* The last hold number in op_held now, from which a holding run reads. */
+static uint64_t
+s_held_head(pglog_t *p)
+{
+	uint64_t last = 0;
+	err_t err;
+
+	if (pglog_held(p, 0, s_skip_row, NULL, &last, NULL, &err) != 0)
+		harness_fail(__FILE__, __LINE__, "held head: %s", err.msg);
+	return last;
+}
+
+/* Runs CW_WRITERS writers of ops each and CW_READERS readers at once, in
+ * mode; 0 when every child ran to its end. */
+static int
+s_concurrent(cw_run_t *run, uint64_t ops, cw_mode_t mode, const char *name)
 {
 	pid_t pids[CW_WRITERS + CW_READERS];
 	int i, status, rc = 0;
@@ -996,11 +1156,11 @@ s_concurrent(cw_run_t *run, uint64_t ops, int unordered, const char *name)
 	if (p == NULL)
 		return -1;
 	memset(run, 0, sizeof *run);
-	run->base = s_head(p);
+	run->base = mode == CW_HOLD ? s_held_head(p) : s_head(p);
 	/* Not open across fork: the children must not share its socket. */
 	pglog_close(&p);
 	run->ops = ops;
-	run->unordered = unordered;
+	run->mode = mode;
 	run->seed = harness_seed();
 	for (i = 0; i < CW_WRITERS; i++)
 		snprintf(run->origin[i], sizeof run->origin[i], "%s-%s-w%d",
@@ -1041,8 +1201,10 @@ s_concurrent(cw_run_t *run, uint64_t ops, int unordered, const char *name)
 	printf("# %s: %d writers x %llu ops in batches of 1-%d, seed %llu, "
 	       "%d readers: %.2f s; readers read %llu and %llu rows, %llu "
 	       "and %llu jumps\n",
-	    unordered ? "without the lock" : "with the lock", CW_WRITERS,
-	    (unsigned long long)ops, CW_MAX_BATCH,
+	    mode == CW_HOLD		      ? "holding"
+		: mode == CW_APPEND_UNORDERED ? "without the lock"
+					      : "with the lock",
+	    CW_WRITERS, (unsigned long long)ops, CW_MAX_BATCH,
 	    (unsigned long long)run->seed, CW_READERS, s_now() - t0,
 	    (unsigned long long)run->readers[0].rows,
 	    (unsigned long long)run->readers[1].rows,
@@ -1072,7 +1234,7 @@ TEST(concurrent_readers_never_skip)
 	int r;
 
 	REQUIRE(run != NULL);
-	if (s_concurrent(run, CW_OPS, 0, "cw") == 0) {
+	if (s_concurrent(run, CW_OPS, CW_APPEND, "cw") == 0) {
 		for (r = 0; r < CW_READERS; r++) {
 			cw_reader_t *rd = &run->readers[r];
 
@@ -1094,6 +1256,26 @@ TEST(concurrent_readers_never_skip)
 	munmap(run, sizeof *run);
 }
 
+/* Holds (pglog_hold_in) take their hold numbers under the append lock:
+ * readers going by "hseq > last seen" (pglog_held, as every hub copies
+ * held ops) read every held op of every writer, each origin's in order,
+ * while writers hold concurrently. */
+TEST(concurrent_held_readers_never_skip)
+{
+	cw_run_t *run = s_map_run();
+	uint64_t total = (uint64_t)CW_WRITERS * CW_OPS_HELD;
+	int r;
+
+	REQUIRE(run != NULL);
+	if (s_concurrent(run, CW_OPS_HELD, CW_HOLD, "hd") == 0)
+		for (r = 0; r < CW_READERS; r++) {
+			CHECK_EQ_UINT(run->readers[r].rows, total);
+			CHECK_EQ_UINT(run->readers[r].misordered, 0);
+			CHECK_EQ_UINT(run->readers[r].bad, 0);
+		}
+	munmap(run, sizeof *run);
+}
+
 /* The same check over appends that take their gseqs as a sequence would,
  * without the lock: a reader must see a jump, or the check above proves
  * nothing. Each round is a fresh run; one that shows a jump is enough. */
@@ -1105,7 +1287,8 @@ TEST(unordered_appends_show_the_gap)
 
 	REQUIRE(run != NULL);
 	for (round = 0; round < CW_UNORDERED_ROUNDS && jumps == 0; round++) {
-		if (s_concurrent(run, CW_OPS_UNORDERED, 1, "un") != 0)
+		if (s_concurrent(run, CW_OPS_UNORDERED, CW_APPEND_UNORDERED,
+			"un") != 0)
 			break;
 		jumps = run->readers[0].jumps + run->readers[1].jumps;
 	}
