@@ -52,6 +52,11 @@ static const char s_schema_sql[] =
     " revoked_at bigint,"
     " sign_key bytea CHECK (octet_length(sign_key) = 32),"
     " version bigint NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS live_sessions ("
+    " site text PRIMARY KEY,"
+    " incarnation text NOT NULL,"
+    " hub text NOT NULL,"
+    " seen_ms bigint NOT NULL);"
     "INSERT INTO cluster_meta (key, value) VALUES ('schema_version', '1') "
     "ON CONFLICT (key) DO NOTHING";
 
@@ -889,5 +894,81 @@ out:
 	sqlite3_finalize(s);
 	free(ids.text);
 	free(keys.text);
+	return rc;
+}
+
+/* ---- one live session per site, across the hubs ---- */
+
+/* PostgreSQL's clock in unix ms: one clock for every hub's rows. */
+#define PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+int
+cluster_session_claim(cluster_t *c, const char *site, const char *incarnation,
+    const char *hub, uint64_t live_ms, char *holder, size_t holder_size,
+    char *holder_hub, size_t hub_size, err_t *err)
+{
+	char live_s[24];
+	const char *values[4] = { site, incarnation, hub, live_s };
+	PGresult *res;
+	int claimed;
+
+	snprintf(live_s, sizeof live_s, "%llu", (unsigned long long)live_ms);
+	res = s_query(c,
+	    "INSERT INTO live_sessions AS s (site, incarnation, hub, seen_ms) "
+	    "VALUES ($1, $2, $3, " PG_NOW_MS ") "
+	    "ON CONFLICT (site) DO UPDATE SET incarnation = excluded.incarnation, "
+	    "hub = excluded.hub, seen_ms = excluded.seen_ms "
+	    "WHERE s.incarnation = excluded.incarnation OR s.hub = excluded.hub "
+	    "OR s.seen_ms < excluded.seen_ms - $4::bigint RETURNING 1",
+	    4, values, "claim session: live_sessions", err);
+	if (res == NULL)
+		return -1;
+	claimed = PQntuples(res) == 1;
+	PQclear(res);
+	if (claimed)
+		return 0;
+	res = s_query(c,
+	    "SELECT incarnation, hub FROM live_sessions WHERE site = $1", 1,
+	    values, "claim session: live_sessions", err);
+	if (res == NULL)
+		return -1;
+	/* Gone between the two statements: "?" rather than a retry. */
+	snprintf(holder, holder_size, "%s",
+	    PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
+	snprintf(holder_hub, hub_size, "%s",
+	    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?");
+	PQclear(res);
+	return 1;
+}
+
+int
+cluster_sessions_seen(cluster_t *c, const char *hub, const char *const *sites,
+    size_t n, err_t *err)
+{
+	buf_t ids = { NULL, 0, 0 };
+	const char *values[2];
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	/* An array literal '{S001,S002}': a site id is of A-Z a-z 0-9 _
+	 * only (enrolled so), so none needs quoting. */
+	rc = s_buf_add(&ids, "{");
+	for (i = 0; i < n && rc == 0; i++)
+		rc = s_buf_add(&ids, i > 0 ? "," : "") ||
+		    s_buf_add(&ids, sites[i]);
+	if (rc != 0 || s_buf_add(&ids, "}") != 0) {
+		free(ids.text);
+		return err_set(err, ERR_INTERNAL,
+		    "sessions seen: out of memory");
+	}
+	values[0] = hub;
+	values[1] = ids.text;
+	rc = s_exec(c,
+	    "UPDATE live_sessions SET seen_ms = " PG_NOW_MS " "
+	    "WHERE hub = $1 AND site = ANY($2::text[])",
+	    2, values, "sessions seen: live_sessions", err);
+	free(ids.text);
 	return rc;
 }

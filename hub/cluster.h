@@ -210,4 +210,28 @@ int cluster_copy_site(cluster_t *c, sqlite3 *db, const char *id, int *found,
 int cluster_publish_sign_keys(cluster_t *c, sqlite3 *db, size_t *published,
     err_t *err);
 
+/* ---- one live session per site, across the hubs ----
+ *
+ *   live_sessions(site text primary key, incarnation, hub, seen_ms bigint)
+ *
+ * Each hub keeps one live session per site among its own (server.c); a
+ * copy of a site's data folder connected to another hub at the same time
+ * would pass that, so a hub of a cluster also claims the site here when
+ * it welcomes it, and refreshes seen_ms for its live sessions every few
+ * seconds. Times are PostgreSQL's clock, one for every hub. */
+
+/* Claims site for incarnation at hub (all borrowed): 0 when claimed (no
+ * row, the same incarnation's, hub's own, whose sessions hub itself
+ * judges, or one not seen for live_ms); 1 when
+ * another incarnation holds it, seen within live_ms, holder and holder_hub
+ * then naming it (sizes in bytes); -1 with err as cluster_enroll says. */
+int cluster_session_claim(cluster_t *c, const char *site,
+    const char *incarnation, const char *hub, uint64_t live_ms, char *holder,
+    size_t holder_size, char *holder_hub, size_t hub_size, err_t *err);
+
+/* Marks the n sites (borrowed ids) whose sessions hub holds live as seen
+ * now, those whose row is still hub's. 0, or -1 with err. */
+int cluster_sessions_seen(cluster_t *c, const char *hub,
+    const char *const *sites, size_t n, err_t *err);
+
 #endif

@@ -27,11 +27,12 @@
 typedef struct {
 	char *uri;
 	pglog_t *log;	     /* NULL until needed, and after a loss */
-	cluster_t *registry; /* the same, for s_copy_site */
+	cluster_t *registry; /* the same, for the registry's calls */
 	int tailing;	     /* a tail runs: its transactions take no lock */
 	uint64_t head;	     /* the shared log's head at the open append */
 	uint64_t begun_ms;   /* when the open append's transaction began */
 	uint64_t held_ms;    /* when the held ops were last copied */
+	size_t held_new;     /* held ops copied since pgstore_held_new */
 } pgstore_t;
 
 /* How often a hub copies the ops other hubs hold back into its own
@@ -100,6 +101,61 @@ typedef struct {
 	hub_from_t from;
 } tail_t;
 
+/* The registry's connection, opened when there is none. */
+static cluster_t *
+s_registry(pgstore_t *ps, err_t *err)
+{
+	if (ps->registry == NULL &&
+	    (ps->registry = cluster_open(ps->uri, err)) == NULL)
+		return NULL;
+	return ps->registry;
+}
+
+/* After a failure on it: a lost connection is closed, to be reopened. */
+static void
+s_registry_failed(pgstore_t *ps, const err_t *err)
+{
+	if (err->code == ERR_UNAVAILABLE)
+		cluster_close(&ps->registry);
+}
+
+int
+pgstore_session_claim(store_t *st, const char *site, const char *incarnation,
+    uint64_t live_ms, char *holder, size_t holder_size, char *holder_hub,
+    size_t hub_size, err_t *err)
+{
+	pgstore_t *ps = s_of(st);
+	int rc;
+
+	if (ps == NULL)
+		return 0;
+	if (s_registry(ps, err) == NULL)
+		return -1;
+	rc = cluster_session_claim(ps->registry, site, incarnation,
+	    store_site(st), live_ms, holder, holder_size, holder_hub, hub_size,
+	    err);
+	if (rc < 0)
+		s_registry_failed(ps, err);
+	return rc;
+}
+
+int
+pgstore_sessions_seen(store_t *st, const char *const *sites, size_t n,
+    err_t *err)
+{
+	pgstore_t *ps = s_of(st);
+
+	if (ps == NULL || n == 0)
+		return 0;
+	if (s_registry(ps, err) == NULL ||
+	    cluster_sessions_seen(ps->registry, store_site(st), sites, n,
+		err) != 0) {
+		s_registry_failed(ps, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* An op of the shared log from a site this hub's registry copy does not
  * have: enrolled on another hub a moment ago, before the regular copy
  * (clusterpoll.c, every second) brought it. Its row is copied now, in the
@@ -112,14 +168,12 @@ s_copy_site(pgstore_t *ps, store_t *st, const char *site)
 	int found = 0;
 	err_t err;
 
-	if ((ps->registry == NULL &&
-		(ps->registry = cluster_open(ps->uri, &err)) == NULL) ||
+	if (s_registry(ps, &err) == NULL ||
 	    cluster_copy_site(ps->registry, store_db(st), site, &found, &err) !=
 		0) {
 		log_warn("shared log: copy site %s from the registry: %s", site,
 		    err.msg);
-		if (err.code == ERR_UNAVAILABLE)
-			cluster_close(&ps->registry);
+		s_registry_failed(ps, &err);
 		return 0;
 	}
 	if (found)
@@ -266,6 +320,7 @@ static int
 s_copy_held_row(void *arg, const pglog_row_t *row, err_t *err)
 {
 	store_t *st = arg;
+	pgstore_t *ps = s_of(st);
 	sqlite3_stmt *q = store_stmt(st,
 	    "SELECT (SELECT count(*) FROM op_log WHERE origin = ?1 AND "
 	    "seq = ?2) + (SELECT count(*) FROM quarantine WHERE origin = ?1 "
@@ -291,7 +346,21 @@ s_copy_held_row(void *arg, const pglog_row_t *row, err_t *err)
 		return -1;
 	}
 	op_clear(&op);
+	ps->held_new++;
 	return 0;
+}
+
+size_t
+pgstore_held_new(store_t *st)
+{
+	pgstore_t *ps = s_of(st);
+	size_t n;
+
+	if (ps == NULL)
+		return 0;
+	n = ps->held_new;
+	ps->held_new = 0;
+	return n;
 }
 
 /* Every HELD_EVERY_MS: the ops other hubs held back (pglog.h, op_held)

@@ -86,4 +86,21 @@ int pgstore_attached(const store_t *st);
 int pgstore_hold_quarantined(store_t *st, pglog_t *log, uint64_t since_ms,
     err_t *err);
 
+/* One live session per site across the cluster (cluster.h,
+ * live_sessions), on the registry's connection, with this hub's site id
+ * as its name. On a hub on its own: 0, nothing done. Else as
+ * cluster_session_claim and cluster_sessions_seen; a lost connection is
+ * reopened at the next call. */
+int pgstore_session_claim(store_t *st, const char *site,
+    const char *incarnation, uint64_t live_ms, char *holder, size_t holder_size,
+    char *holder_hub, size_t hub_size, err_t *err);
+int pgstore_sessions_seen(store_t *st, const char *const *sites, size_t n,
+    err_t *err);
+
+/* How many held ops of other hubs the tail copied into this hub's
+ * quarantine since the last call (0 on a hub on its own): the caller
+ * retries them at once, as this hub's clock and rules may pass what the
+ * holding hub's did not. */
+size_t pgstore_held_new(store_t *st);
+
 #endif

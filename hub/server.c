@@ -51,6 +51,11 @@ void __sanitizer_purge_allocator(void);
 /* A session heard from within this is live (nodes PING every 2 s): a
  * second copy of its site is refused while it is. */
 #define SESSION_LIVE_MS (7 * 1000)
+/* A hub of a cluster marks its live sessions as seen in PostgreSQL this
+ * often (s_sessions_seen): a copy of a site connected to another hub is
+ * refused while the site's row was seen within SESSION_LIVE_MS plus this
+ * (s_cluster_live_session). */
+#define SESSION_SEEN_EVERY_MS 2000
 /* OPS batches a node may have in flight, and their size: what one
  * connection can pin in the hub's memory (a reader that never reads) is
  * at most SESSION_CREDIT_MAX x (OPS_BATCH_BYTES + one op), 2 MB. A batch
@@ -202,6 +207,7 @@ typedef struct session {
 	uint64_t credit;   /* OPS batches the node will still accept */
 	int streaming;	   /* a PULL has opened the stream */
 	int gone;	   /* peer unreachable: dropped at next tick */
+	uint64_t ack_owed; /* a PUSH_ACK its queue refused: sent again */
 	uint64_t last_rx_ms;
 	uint64_t waiting_ms; /* OPS in flight since, none acked; 0: none */
 	uint64_t inflight[SESSION_CREDIT_MAX]; /* cursor_after of each */
@@ -261,6 +267,8 @@ struct server {
 	struct event *apply_ev; /* the next slice of the backlog */
 	reg_site_t *reg;	/* the tick's read of the registry */
 	size_t nreg, reg_cap;
+	uint64_t seen_ms;	      /* live sessions last marked as seen */
+	char seen_error[ERR_MSG_MAX]; /* why marking them fails, "" */
 };
 
 /* ---- ZAP ---- */
@@ -934,6 +942,7 @@ fail:
  * backlog's timer) and the PUSHes are committed and acknowledged all the
  * same. */
 static void s_apply_schedule(server_t *srv);
+static void s_push_ack(server_t *srv, session_t *s, uint64_t held);
 static int s_apply_in(server_t *srv, size_t max, size_t *done, err_t *err);
 
 static void
@@ -996,14 +1005,36 @@ end:
 	srv->backlog += srv->group.ops;
 	srv->backlog = applied >= srv->backlog ? 0 : srv->backlog - applied;
 	srv->applied += applied;
-	for (i = 0; i < srv->group.n; i++) {
-		proto_push_ack(&srv->out, srv->group.held[i]);
-		s_send(srv, srv->group.session[i]);
-	}
+	for (i = 0; i < srv->group.n; i++)
+		s_push_ack(srv, srv->group.session[i], srv->group.held[i]);
 	srv->group.n = 0;
 	if (applied > 0)
 		server_notify(srv);
 	s_apply_schedule(srv);
+}
+
+/* Sends PUSH_ACK up to held to s. One that libzmq refuses (the peer's
+ * queue full: it pipelines PUSHes and reads nothing meanwhile) is owed,
+ * and sent again at the next tick (s_ack_owed): a PUSH_ACK covers every
+ * seq up to its own, so the highest refused is all that is owed. */
+static void
+s_push_ack(server_t *srv, session_t *s, uint64_t held)
+{
+	proto_push_ack(&srv->out, held);
+	if (s_send(srv, s) == 0) {
+		if (held >= s->ack_owed)
+			s->ack_owed = 0;
+	} else if (!s->gone && held > s->ack_owed) {
+		s->ack_owed = held;
+	}
+}
+
+/* At each tick: the PUSH_ACK s is owed, if any, sent again. */
+static void
+s_ack_owed(server_t *srv, session_t *s)
+{
+	if (s->ack_owed != 0 && !s->gone)
+		s_push_ack(srv, s, s->ack_owed);
 }
 
 /* The group's transaction is gone (SQLite dropped it): every PUSH it held
@@ -1291,6 +1322,77 @@ s_one_live_session(server_t *srv, session_t *s, const char *site,
 	return 0;
 }
 
+/* The same across the hubs of a cluster (cluster.h, live_sessions): the
+ * site is claimed for this incarnation in PostgreSQL, and a copy of it
+ * connected to another hub makes s refused as above. PostgreSQL out of
+ * reach refuses nothing (logged): each hub still keeps its own sessions
+ * one per site, and the shared log still keeps each (origin, seq) once.
+ * Returns 1 when s was refused. */
+static int
+s_cluster_live_session(server_t *srv, session_t *s, const char *site,
+    const char *incarnation)
+{
+	char reason[PROTO_REASON_MAX + 1], holder[PROTO_INCARNATION_MAX + 1];
+	char holder_hub[OP_SITE_MAX + 1];
+	err_t err;
+	int rc;
+
+	rc = pgstore_session_claim(srv->store, site, incarnation,
+	    SESSION_LIVE_MS + SESSION_SEEN_EVERY_MS, holder, sizeof holder,
+	    holder_hub, sizeof holder_hub, &err);
+	if (rc < 0)
+		log_warn("site %s: hello: %s", site, err.msg);
+	if (rc <= 0)
+		return 0;
+	snprintf(reason, sizeof reason,
+	    "hello: site %s incarnation %s refused: incarnation %s of this "
+	    "site is connected to hub %s (a copy of its data folder running "
+	    "at the same time?)",
+	    site, incarnation, holder, holder_hub);
+	health_twin(srv->health, site, reason, hlc_wall_ms());
+	s_send_error(srv, s, ERR_CONFLICT, reason);
+	return 1;
+}
+
+/* Every SESSION_SEEN_EVERY_MS on a hub of a cluster: the sites of its
+ * live sessions marked as seen in PostgreSQL (s_cluster_live_session).
+ * A failure is logged when it starts and when it ends. */
+static void
+s_sessions_seen(server_t *srv, uint64_t now)
+{
+	const char **sites = NULL;
+	size_t n = 0, cap = 0;
+	session_t *s;
+	err_t err;
+
+	if (!pgstore_attached(srv->store) ||
+	    now - srv->seen_ms < SESSION_SEEN_EVERY_MS)
+		return;
+	srv->seen_ms = now;
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (s->state != SESSION_READY || s->gone ||
+		    now - s->last_rx_ms > SESSION_LIVE_MS)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((sites = realloc(sites, cap * sizeof *sites)) ==
+			    NULL)
+				fatal("hub: out of memory");
+		}
+		sites[n++] = s->site;
+	}
+	if (pgstore_sessions_seen(srv->store, sites, n, &err) != 0) {
+		if (strcmp(srv->seen_error, err.msg) != 0)
+			log_warn("live sessions: %s", err.msg);
+		snprintf(srv->seen_error, sizeof srv->seen_error, "%s",
+		    err.msg);
+	} else if (srv->seen_error[0] != '\0') {
+		log_info("live sessions: marked again");
+		srv->seen_error[0] = '\0';
+	}
+	free(sites);
+}
+
 /* The site's signing key (hex, from its HELLO over the CURVE session that
  * authenticated it) is pinned the first time and must be the same ever
  * after: a key that changes could disown what was signed. 0, or -1 after
@@ -1380,7 +1482,8 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s->state = SESSION_CLOSED;
 		return;
 	}
-	if (s_one_live_session(srv, s, site, msg->incarnation)) {
+	if (s_one_live_session(srv, s, site, msg->incarnation) ||
+	    s_cluster_live_session(srv, s, site, msg->incarnation)) {
 		snprintf(s->site, sizeof s->site, "%s", site);
 		return;
 	}
@@ -2033,8 +2136,11 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		malloc_trim(0);
 #endif
 	}
-	/* Ops refused for a clock ahead pass once real time reaches them. */
-	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS) {
+	/* Ops refused for a clock ahead pass once real time reaches them;
+	 * those another hub of the cluster holds back are tried here as
+	 * soon as they are copied. */
+	if (now - srv->retried_ms >= QUARANTINE_RETRY_MS ||
+	    pgstore_held_new(srv->store) > 0) {
 		int applied, kept;
 		err_t err;
 
@@ -2048,6 +2154,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 	 * their file locks, a second. */
 	reg_ok = s_reg_read(srv) == 0;
 	head = s_head(srv);
+	s_sessions_seen(srv, now);
 	for (s = srv->sessions; s != NULL; s = next) {
 		const reg_site_t *r;
 
@@ -2061,6 +2168,7 @@ s_on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (s_stalled(srv, s, now))
 			continue;
+		s_ack_owed(srv, s);
 		if (s->state == SESSION_CLOSED || s->site[0] == '\0' || !reg_ok)
 			continue;
 		if ((r = s_reg_find(srv, s->site)) == NULL) {

@@ -116,7 +116,7 @@ trap 'exit 143' TERM
 #   - deploy: the packaging (units, example configs, the installer), which
 #     starts no hub of its own;
 # BL_PG_PROCS="a b ..." runs those only (by name, without test_).
-pg_skip="cluster_attack cluster_flood cluster_registry cluster_sync migrate deploy"
+pg_skip="cluster_attack cluster_flood cluster_registry cluster_sync cluster_twins migrate deploy"
 if [ -n "${BL_PG_PROCS+set}" ]; then
 	pg_procs=$BL_PG_PROCS
 else

@@ -2,8 +2,10 @@
 # quarantines it (its clock is ahead by more than B's max drift), hub A
 # admits it (its drift is the default) and appends it to the shared log.
 # The same op reaches both because the site's data folder exists twice (a
-# copy made while its op was not pushed yet), one copy linked to each hub;
-# the same happens when a PUSH_ACK is lost and the node fails over.
+# copy made while its op was not pushed yet), one copy linked to each hub,
+# the second started once the first has stopped (the hubs refuse two live
+# incarnations of a site, test_cluster_twins); the same happens when a
+# PUSH_ACK is lost and the node fails over.
 #
 # The invariant: every hub holds the op at gseq N of the shared log at
 # lsn N and applies it. B must not leave a hole at N, its state must be
@@ -53,9 +55,12 @@ cluster_hub B "$B_SYNC"
 in_b_quarantine() { [ "$(db B hub "SELECT count(*) FROM quarantine WHERE origin = 'S001'")" = 1 ]; }
 node_start S001
 check "B quarantines the op (clock ahead of its 1 s)" eventually 20 in_b_quarantine
+kill "$NODE_PID"
+wait "$NODE_PID" 2> /dev/null
 node_start S001b
 in_pg() { [ "$(psql -tA "$URI" -c "SELECT count(*) FROM op_log WHERE origin = 'S001'")" = 1 ]; }
-check "A admits the op and appends it to the shared log" eventually 20 in_pg
+# Once B's claim on S001 has lapsed (9 s), A lets the copy in.
+check "A admits the op and appends it to the shared log" eventually 40 in_pg
 b_applied() { [ "$(db B hub "SELECT value FROM meta WHERE name = 'pg_applied'")" = "$(psql -tA "$URI" -c "SELECT max(gseq) FROM op_log")" ]; }
 check "B tails past it" eventually 20 b_applied
 check_eq "B's positions are the shared log's (lsn == gseq, no hole)" "$(pg_positions)" "$(positions B)"
