@@ -943,12 +943,13 @@ cluster_session_claim(cluster_t *c, const char *site, const char *incarnation,
 
 int
 cluster_sessions_seen(cluster_t *c, const char *hub, const char *const *sites,
-    size_t n, err_t *err)
+    size_t n, cluster_taken_fn taken, void *arg, err_t *err)
 {
 	buf_t ids = { NULL, 0, 0 };
 	const char *values[2];
+	PGresult *res;
 	size_t i;
-	int rc;
+	int rc, row;
 
 	if (n == 0)
 		return 0;
@@ -965,10 +966,21 @@ cluster_sessions_seen(cluster_t *c, const char *hub, const char *const *sites,
 	}
 	values[0] = hub;
 	values[1] = ids.text;
-	rc = s_exec(c,
-	    "UPDATE live_sessions SET seen_ms = " PG_NOW_MS " "
-	    "WHERE hub = $1 AND site = ANY($2::text[])",
+	/* The rows still ours are marked; those another hub took since are
+	 * returned. */
+	res = s_query(c,
+	    "WITH seen AS (UPDATE live_sessions SET seen_ms = " PG_NOW_MS " "
+	    "WHERE hub = $1 AND site = ANY($2::text[]) RETURNING site) "
+	    "SELECT site, incarnation, hub FROM live_sessions "
+	    "WHERE site = ANY($2::text[]) AND hub <> $1 "
+	    "AND site NOT IN (SELECT site FROM seen) ORDER BY site",
 	    2, values, "sessions seen: live_sessions", err);
 	free(ids.text);
-	return rc;
+	if (res == NULL)
+		return -1;
+	for (row = 0; row < PQntuples(res); row++)
+		taken(arg, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+		    PQgetvalue(res, row, 2));
+	PQclear(res);
+	return 0;
 }

@@ -229,9 +229,18 @@ int cluster_session_claim(cluster_t *c, const char *site,
     const char *incarnation, const char *hub, uint64_t live_ms, char *holder,
     size_t holder_size, char *holder_hub, size_t hub_size, err_t *err);
 
+/* Called by cluster_sessions_seen for a site another hub has claimed
+ * since (strings valid during the call only). */
+typedef void (*cluster_taken_fn)(void *arg, const char *site,
+    const char *incarnation, const char *hub);
+
 /* Marks the n sites (borrowed ids) whose sessions hub holds live as seen
- * now, those whose row is still hub's. 0, or -1 with err. */
+ * now, those whose row is still hub's, and calls taken(arg, ...) for each
+ * of them whose row another hub claimed since (the node moved there, or a
+ * copy of it got in while this hub did not mark it: both live now). 0, or
+ * -1 with err. */
 int cluster_sessions_seen(cluster_t *c, const char *hub,
-    const char *const *sites, size_t n, err_t *err);
+    const char *const *sites, size_t n, cluster_taken_fn taken, void *arg,
+    err_t *err);
 
 #endif

@@ -175,12 +175,22 @@ s_round(clusterpoll_t *cp)
 	/* On each connection, the schema brought to this build's (its
 	 * additions are idempotent and compatible with older hubs), so that
 	 * a cluster upgrades as its hubs restart on the new build. */
-	if (cp->cluster == NULL &&
-	    ((cp->cluster = cluster_open(cp->uri, &err)) == NULL ||
-		cluster_init_schema(cp->cluster, &err) != 0)) {
-		cluster_close(&cp->cluster);
-		s_failed(cp, &err);
-		return;
+	if (cp->cluster == NULL) {
+		if ((cp->cluster = cluster_open(cp->uri, &err)) == NULL) {
+			s_failed(cp, &err);
+			return;
+		}
+		/* One that fails (this hub's role may not alter the tables;
+		 * their owner's runs it) leaves the copy going. */
+		if (cluster_init_schema(cp->cluster, &err) != 0) {
+			log_warn(
+			    "registry: bring the schema to this build's: %s",
+			    err.msg);
+			if (err.code == ERR_UNAVAILABLE) {
+				s_failed(cp, &err);
+				return;
+			}
+		}
 	}
 	if (s_copy(cp, &changed, &err) || s_publish(cp, &err)) {
 		s_failed(cp, &err);

@@ -26,13 +26,14 @@
 
 typedef struct {
 	char *uri;
-	pglog_t *log;	     /* NULL until needed, and after a loss */
-	cluster_t *registry; /* the same, for the registry's calls */
-	int tailing;	     /* a tail runs: its transactions take no lock */
-	uint64_t head;	     /* the shared log's head at the open append */
-	uint64_t begun_ms;   /* when the open append's transaction began */
-	uint64_t held_ms;    /* when the held ops were last copied */
-	size_t held_new;     /* held ops copied since pgstore_held_new */
+	pglog_t *log;		   /* NULL until needed, and after a loss */
+	cluster_t *registry;	   /* the same, for the registry's calls */
+	uint64_t registry_lost_ms; /* its last loss: reopened after a pause */
+	int tailing;	   /* a tail runs: its transactions take no lock */
+	uint64_t head;	   /* the shared log's head at the open append */
+	uint64_t begun_ms; /* when the open append's transaction began */
+	uint64_t held_ms;  /* when the held ops were last copied */
+	size_t held_new;   /* held ops copied since pgstore_held_new */
 } pgstore_t;
 
 /* How often a hub copies the ops other hubs hold back into its own
@@ -101,13 +102,30 @@ typedef struct {
 	hub_from_t from;
 } tail_t;
 
-/* The registry's connection, opened when there is none. */
+/* After a loss, the registry's connection is tried again only this much
+ * later: its calls run on the hub's loop (a HELLO's claim, the tick's
+ * marks), and a server that drops packets makes a connect wait for its
+ * timeout. */
+#define REGISTRY_RETRY_MS 10000
+
+/* The registry's connection, opened when there is none and the last loss
+ * is REGISTRY_RETRY_MS old. */
 static cluster_t *
 s_registry(pgstore_t *ps, err_t *err)
 {
-	if (ps->registry == NULL &&
-	    (ps->registry = cluster_open(ps->uri, err)) == NULL)
+	uint64_t now = hlc_wall_ms();
+
+	if (ps->registry != NULL)
+		return ps->registry;
+	if (now - ps->registry_lost_ms < REGISTRY_RETRY_MS) {
+		err_set(err, ERR_UNAVAILABLE,
+		    "registry: lost %llu ms ago, tried again after %d ms",
+		    (unsigned long long)(now - ps->registry_lost_ms),
+		    REGISTRY_RETRY_MS);
 		return NULL;
+	}
+	if ((ps->registry = cluster_open(ps->uri, err)) == NULL)
+		ps->registry_lost_ms = now;
 	return ps->registry;
 }
 
@@ -115,8 +133,10 @@ s_registry(pgstore_t *ps, err_t *err)
 static void
 s_registry_failed(pgstore_t *ps, const err_t *err)
 {
-	if (err->code == ERR_UNAVAILABLE)
+	if (err->code == ERR_UNAVAILABLE && ps->registry != NULL) {
 		cluster_close(&ps->registry);
+		ps->registry_lost_ms = hlc_wall_ms();
+	}
 }
 
 int
@@ -141,15 +161,15 @@ pgstore_session_claim(store_t *st, const char *site, const char *incarnation,
 
 int
 pgstore_sessions_seen(store_t *st, const char *const *sites, size_t n,
-    err_t *err)
+    cluster_taken_fn taken, void *arg, err_t *err)
 {
 	pgstore_t *ps = s_of(st);
 
 	if (ps == NULL || n == 0)
 		return 0;
 	if (s_registry(ps, err) == NULL ||
-	    cluster_sessions_seen(ps->registry, store_site(st), sites, n,
-		err) != 0) {
+	    cluster_sessions_seen(ps->registry, store_site(st), sites, n, taken,
+		arg, err) != 0) {
 		s_registry_failed(ps, err);
 		return -1;
 	}

@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster.h"
 #include "err.h"
 #include "pglog.h"
 #include "store.h"
@@ -95,7 +96,7 @@ int pgstore_session_claim(store_t *st, const char *site,
     const char *incarnation, uint64_t live_ms, char *holder, size_t holder_size,
     char *holder_hub, size_t hub_size, err_t *err);
 int pgstore_sessions_seen(store_t *st, const char *const *sites, size_t n,
-    err_t *err);
+    cluster_taken_fn taken, void *arg, err_t *err);
 
 /* How many held ops of other hubs the tail copied into this hub's
  * quarantine since the last call (0 on a hub on its own): the caller

@@ -1354,9 +1354,44 @@ s_cluster_live_session(server_t *srv, session_t *s, const char *site,
 	return 1;
 }
 
+/* A site whose claim another hub took while this hub holds a live
+ * session of it (cluster_sessions_seen): the same incarnation moved there,
+ * and its session here ends; another one got in there while this hub did
+ * not mark its own (its loop or PostgreSQL stalled), and both are live: a
+ * twin, alerted, and the session here is cut, so that it comes back to
+ * the claim and is refused while the other lives. */
+static void
+s_claim_taken(void *arg, const char *site, const char *incarnation,
+    const char *hub)
+{
+	server_t *srv = arg;
+	char reason[PROTO_REASON_MAX + 1];
+	session_t *s;
+
+	for (s = srv->sessions; s != NULL; s = s->next) {
+		if (s->state != SESSION_READY || s->gone ||
+		    strcmp(s->site, site) != 0)
+			continue;
+		if (strcmp(s->incarnation, incarnation) == 0) {
+			s_cut(srv, s, "moved to another hub of the cluster");
+			continue;
+		}
+		snprintf(reason, sizeof reason,
+		    "site %s incarnation %s cut: incarnation %s of this site "
+		    "got in at hub %s meanwhile (a copy of its data folder "
+		    "running at the same time?)",
+		    site, s->incarnation, incarnation, hub);
+		health_twin(srv->health, site, reason, hlc_wall_ms());
+		s->state = SESSION_CLOSED;
+		s_send_error(srv, s, ERR_CONFLICT, reason);
+		s_cut(srv, s, "twin");
+	}
+}
+
 /* Every SESSION_SEEN_EVERY_MS on a hub of a cluster: the sites of its
- * live sessions marked as seen in PostgreSQL (s_cluster_live_session).
- * A failure is logged when it starts and when it ends. */
+ * live sessions marked as seen in PostgreSQL (s_cluster_live_session),
+ * those another hub took since ended (s_claim_taken). A failure is
+ * logged when it starts and when it ends. */
 static void
 s_sessions_seen(server_t *srv, uint64_t now)
 {
@@ -1381,7 +1416,8 @@ s_sessions_seen(server_t *srv, uint64_t now)
 		}
 		sites[n++] = s->site;
 	}
-	if (pgstore_sessions_seen(srv->store, sites, n, &err) != 0) {
+	if (pgstore_sessions_seen(srv->store, sites, n, s_claim_taken, srv,
+		&err) != 0) {
 		if (strcmp(srv->seen_error, err.msg) != 0)
 			log_warn("live sessions: %s", err.msg);
 		snprintf(srv->seen_error, sizeof srv->seen_error, "%s",
@@ -1482,8 +1518,7 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 		s->state = SESSION_CLOSED;
 		return;
 	}
-	if (s_one_live_session(srv, s, site, msg->incarnation) ||
-	    s_cluster_live_session(srv, s, site, msg->incarnation)) {
+	if (s_one_live_session(srv, s, site, msg->incarnation)) {
 		snprintf(s->site, sizeof s->site, "%s", site);
 		return;
 	}
@@ -1505,11 +1540,18 @@ s_on_hello(server_t *srv, session_t *s, proto_msg_t *msg, const char *site)
 			return;
 		}
 	}
+	/* Claimed last, once nothing else refuses it: a refused HELLO
+	 * leaves no claim behind. */
+	if (s_cluster_live_session(srv, s, site, msg->incarnation)) {
+		snprintf(s->site, sizeof s->site, "%s", site);
+		return;
+	}
 	store_origin_max_seq(srv->store, site, &held, NULL);
 	head = s_head(srv);
 	snprintf(s->site, sizeof s->site, "%s", site);
 	snprintf(s->incarnation, sizeof s->incarnation, "%s", msg->incarnation);
 	s->state = SESSION_READY;
+	s->ack_owed = 0;
 	s->own_seq = msg->seq;
 	s->held_seq = held;
 	s->sent = msg->cursor;

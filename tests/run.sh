@@ -95,8 +95,8 @@ pg_stop() {
 	pg_dir=""
 }
 # On the way out, also when interrupted: the tests still running are
-# stopped (each process test's own trap stops its daemons) before the
-# cluster they may use.
+# stopped (a process test's trap, in tests/proc/lib.sh, stops its
+# daemons) before the cluster they may use.
 on_exit() {
 	[ "${#job_name[@]}" -gt 0 ] && kill "${!job_name[@]}" 2> /dev/null && wait
 	pg_stop
@@ -116,7 +116,7 @@ trap 'exit 143' TERM
 #   - deploy: the packaging (units, example configs, the installer), which
 #     starts no hub of its own;
 # BL_PG_PROCS="a b ..." runs those only (by name, without test_).
-pg_skip="cluster_attack cluster_flood cluster_registry cluster_sync cluster_twins migrate deploy"
+pg_skip="cluster_alloc cluster_attack cluster_flood cluster_registry cluster_sync cluster_twins migrate deploy"
 if [ -n "${BL_PG_PROCS+set}" ]; then
 	pg_procs=$BL_PG_PROCS
 else

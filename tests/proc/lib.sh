@@ -11,6 +11,15 @@ PASSED=0
 FAILED=0
 PIDS=""
 
+# A test stopped by a signal (tests/run.sh interrupted) stops the daemons
+# it started, so none keeps its ports or database, and keeps its folder.
+interrupted() {
+	for p in $PIDS; do kill "$p" 2> /dev/null; done
+	echo "interrupted: logs kept in $T"
+	exit 143
+}
+trap interrupted TERM INT
+
 pass() { PASSED=$((PASSED + 1)); echo "ok   $1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL $1"; }
 

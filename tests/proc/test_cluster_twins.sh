@@ -84,6 +84,24 @@ check_eq "the shared log holds S001's 6 ops once each, seqs 1-6" "6 6 1 6" \
 check_eq "nothing refused as a conflict at A" "0" "$(sqlite3 "$T/A/hub.db" "SELECT count(*) FROM op_conflicts")"
 check_eq "nor at B" "0" "$(sqlite3 "$T/B/hub.db" "SELECT count(*) FROM op_conflicts")"
 
-kill "$PID2" "$A_PID" "$B_PID" 2> /dev/null
-wait "$PID2" "$A_PID" "$B_PID" 2> /dev/null
+# B stalls (SIGSTOP) with the copy live on it, and marks nothing: once
+# its claim has lapsed, the first, back on A, gets in. When B resumes it
+# finds the claim taken by another incarnation: the copy is cut there, or
+# refused as it says HELLO again, and stays out while the first lives.
+node_start S001
+P1=$NODE_HTTP
+PID1=$NODE_PID
+kill -STOP "$B_PID"
+claimed_by_a() { [ "$(psql -tA -F ' ' "$URI" -c "SELECT incarnation, hub FROM live_sessions WHERE site = 'S001'")" = "$inc1 HQ" ]; }
+check "with B stalled, the first gets in at A once B's claim lapsed" eventually 30 claimed_by_a
+lines=$(wc -l < "$T/B.log")
+kill -CONT "$B_PID"
+out_at_b() { tail -n +"$((lines + 1))" "$T/B.log" | grep -Eq "incarnation $inc2 (cut|refused): incarnation $inc1 of this site"; }
+check "B, resumed, cuts or refuses the copy, naming the first" eventually 20 out_at_b
+sleep 3
+check_eq "and the claim stays the first's" "$inc1 HQ" \
+	"$(psql -tA -F ' ' "$URI" -c "SELECT incarnation, hub FROM live_sessions WHERE site = 'S001'")"
+
+kill "$PID1" "$PID2" "$A_PID" "$B_PID" 2> /dev/null
+wait "$PID1" "$PID2" "$A_PID" "$B_PID" 2> /dev/null
 finish
