@@ -130,6 +130,21 @@ cluster_hub() {
 	eval "${1}_HTTP=$(port "$T/$1" http)"
 }
 
+# cluster_pair NAME: two hubs of one cluster on a database of the test's
+# own (bl_NAME_PID, dropped by finish), both running: A created first, B
+# joined with A's key. Sets URI, HUB_KEY, and A_ and B_ PID, SYNC, HTTP.
+cluster_pair() {
+	pg_db_create "bl_$1_$$" || fail "create database bl_$1_$$ at $BL_PG_URI"
+	URI=$PG_URI
+	HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
+	"$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" \
+		--listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
+	A_SYNC=$(fixed_port)
+	cluster_hub A "$A_SYNC"
+	B_SYNC=$(fixed_port) # after A is bound: fixed_port would pick A's again
+	cluster_hub B "$B_SYNC"
+}
+
 # hub_init: creates $T/hub, sets HUB_KEY. With BL_HUB_STORE=postgresql,
 # on a database of the test's own (above); a test that cannot have one
 # fails and ends here.

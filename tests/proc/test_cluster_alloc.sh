@@ -13,21 +13,13 @@
 
 need_pg
 
-pg_db_create "bl_alloc_$$" || fail "create database bl_alloc_$$ at $BL_PG_URI"
-URI=$PG_URI # finish drops it
+cluster_pair alloc
 
 N=10 # orders per store
 
 db() { sqlite3 -cmd ".timeout 5000" "$T/$1/hub.db" "$2"; }
 put() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X PUT "http://127.0.0.1:$1$2" -d "$3"; }
 post() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "http://127.0.0.1:$1$2" -d "$3"; }
-
-HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
-"$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
-A_SYNC=$(fixed_port)
-cluster_hub A "$A_SYNC"
-B_SYNC=$(fixed_port) # after A is bound: fixed_port would pick A's again
-cluster_hub B "$B_SYNC"
 
 # site SITE ROLE HUB_PORT: a node linked to that hub, enrolled on A,
 # running; its HTTP port in SITE_HTTP.

@@ -15,8 +15,7 @@ FLOOD="$BL_BIN/tests/tools/blflood"
 
 need_pg
 
-pg_db_create "bl_flood_$$" || fail "create database bl_flood_$$ at $BL_PG_URI"
-URI=$PG_URI # finish drops it
+cluster_pair flood
 
 NBIG=64 # PUSHes of BIGSIZE ops pipelined: 32,000 ops
 BIGSIZE=500
@@ -24,13 +23,6 @@ BIGSIZE=500
 db() { sqlite3 -cmd ".timeout 5000" "$T/$1/hub.db" "$2"; }
 positions() { db "$1" "SELECT lsn || ' ' || origin || ' ' || seq FROM op_log ORDER BY lsn"; }
 pg_positions() { psql -tA "$URI" -c "SELECT gseq || ' ' || origin || ' ' || seq FROM op_log ORDER BY gseq"; }
-
-HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
-"$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
-A_SYNC=$(fixed_port)
-cluster_hub A "$A_SYNC"
-B_SYNC=$(fixed_port) # after A is bound: fixed_port would pick A's again
-cluster_hub B "$B_SYNC"
 
 key=$("$NODE" init --data "$T/F001" --site F001 --hub "tcp://127.0.0.1:$A_SYNC" \
 	--hub-key "$HUB_KEY" --http 127.0.0.1:0)

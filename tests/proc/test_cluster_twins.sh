@@ -13,15 +13,7 @@
 
 need_pg
 
-pg_db_create "bl_twins_$$" || fail "create database bl_twins_$$ at $BL_PG_URI"
-URI=$PG_URI # finish drops it
-
-HUB_KEY=$("$HUB" init --data "$T/A" --store "$URI" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0)
-"$HUB" init --data "$T/B" --store "$URI" --key "$T/A/hub.key" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 > /dev/null
-A_SYNC=$(fixed_port)
-cluster_hub A "$A_SYNC"
-B_SYNC=$(fixed_port) # after A is bound: fixed_port would pick A's again
-cluster_hub B "$B_SYNC"
+cluster_pair twins
 
 key=$("$NODE" init --data "$T/S001" --site S001 --hub "tcp://127.0.0.1:$A_SYNC" \
 	--hub-key "$HUB_KEY" --http 127.0.0.1:0)
